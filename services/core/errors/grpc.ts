@@ -1,0 +1,87 @@
+// Mapping 1 of 2: domain errors <-> gRPC status with google.rpc.Status details carrying
+// google.rpc.ErrorInfo{reason, domain, metadata} in the grpc-status-details-bin trailer.
+import { Metadata, status as Status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { ErrorInfo } from '../../../gen/ts/google/rpc/error_details.js';
+import { Status as RpcStatus } from '../../../gen/ts/google/rpc/status.js';
+import {
+  AuthmeshError,
+  ERROR_DOMAIN,
+  ServerError,
+  TemporarilyUnavailable,
+  codeOfReason,
+  reasonOf,
+  type ErrorCode,
+} from './vocabulary.js';
+
+const ERROR_INFO_TYPE = 'type.googleapis.com/google.rpc.ErrorInfo';
+const DETAILS_KEY = 'grpc-status-details-bin';
+
+const GRPC_STATUS: Record<ErrorCode, Status> = {
+  invalid_request: Status.INVALID_ARGUMENT,
+  invalid_client: Status.UNAUTHENTICATED,
+  invalid_grant: Status.FAILED_PRECONDITION,
+  unauthorized_client: Status.PERMISSION_DENIED,
+  unsupported_grant_type: Status.INVALID_ARGUMENT,
+  unsupported_response_type: Status.INVALID_ARGUMENT,
+  invalid_scope: Status.INVALID_ARGUMENT,
+  access_denied: Status.PERMISSION_DENIED,
+  invalid_token: Status.UNAUTHENTICATED,
+  insufficient_scope: Status.PERMISSION_DENIED,
+  unsupported_token_type: Status.INVALID_ARGUMENT,
+  invalid_redirect_uri: Status.INVALID_ARGUMENT,
+  invalid_client_metadata: Status.INVALID_ARGUMENT,
+  invalid_target: Status.INVALID_ARGUMENT,
+  slow_down: Status.RESOURCE_EXHAUSTED,
+  server_error: Status.INTERNAL,
+  temporarily_unavailable: Status.UNAVAILABLE,
+  not_found: Status.NOT_FOUND,
+  already_exists: Status.ALREADY_EXISTS,
+  conflict: Status.ABORTED,
+};
+
+export function grpcStatusOf(code: ErrorCode): Status {
+  return GRPC_STATUS[code];
+}
+
+/** A domain error as the StatusObject a grpc-js handler passes to its callback / emits. */
+export function toGrpcStatus(error: AuthmeshError): Partial<StatusObject> & { code: Status; details: string; metadata: Metadata } {
+  const code = GRPC_STATUS[error.code];
+  const info = ErrorInfo.encode({ reason: reasonOf(error.code), domain: ERROR_DOMAIN, metadata: error.metadata }).finish();
+  const details = RpcStatus.encode({
+    code,
+    message: error.description,
+    details: [{ typeUrl: ERROR_INFO_TYPE, value: Buffer.from(info) }],
+  }).finish();
+  const metadata = new Metadata();
+  metadata.set(DETAILS_KEY, Buffer.from(details));
+  return { code, details: error.description, metadata };
+}
+
+/** The ErrorInfo of a failed call, if the peer sent one. */
+export function errorInfoOf(err: Partial<ServiceError>): ErrorInfo | undefined {
+  const raw = err.metadata?.get(DETAILS_KEY)[0];
+  if (!(raw instanceof Buffer)) return undefined;
+  try {
+    const status = RpcStatus.decode(raw);
+    const any = status.details.find((d) => d.typeUrl === ERROR_INFO_TYPE);
+    return any ? ErrorInfo.decode(any.value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A failed gRPC call as a domain error: the reason decides, never the message text. A transport
+ * failure (peer down, deadline) becomes temporarily_unavailable; anything else server_error.
+ */
+export function fromGrpcError(err: unknown): AuthmeshError {
+  if (err instanceof AuthmeshError) return err;
+  const se = err as Partial<ServiceError>;
+  const info = errorInfoOf(se);
+  const code = info && info.domain === ERROR_DOMAIN ? codeOfReason(info.reason) : undefined;
+  if (code) return new AuthmeshError(code, se.details, { metadata: info?.metadata ?? {}, cause: err });
+  if (se.code === Status.UNAVAILABLE || se.code === Status.DEADLINE_EXCEEDED) {
+    return new TemporarilyUnavailable(undefined, { cause: err });
+  }
+  return new ServerError(undefined, { cause: err });
+}

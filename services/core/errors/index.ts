@@ -1,0 +1,3 @@
+export * from './vocabulary.js';
+export * from './grpc.js';
+export * from './oauth-json.js';

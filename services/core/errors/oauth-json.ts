@@ -1,0 +1,38 @@
+// Mapping 2 of 2: domain errors -> HTTP status and the RFC 6749 §5.2 / RFC 6750 §3 JSON body.
+import type { AuthmeshError, ErrorCode } from './vocabulary.js';
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  unsupported_response_type: 400,
+  invalid_scope: 400,
+  access_denied: 403,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  unsupported_token_type: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
+  invalid_target: 400,
+  slow_down: 429,
+  server_error: 500,
+  temporarily_unavailable: 503,
+  not_found: 404,
+  already_exists: 409,
+  conflict: 409,
+};
+
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+export interface OAuthErrorBody {
+  error: ErrorCode;
+  error_description: string;
+}
+
+export function toOAuthJson(error: AuthmeshError): { status: number; body: OAuthErrorBody } {
+  return { status: HTTP_STATUS[error.code], body: { error: error.code, error_description: error.description } };
+}
