@@ -45,4 +45,17 @@ while (queue.length > 0) {
   mkdirSync(dirname(dest), { recursive: true });
   writeFileSync(dest, text);
 }
-console.log(`proto-deps: ${seen.size} files from @grpc/grpc-js-xds into build/proto-deps`);
+// The health and reflection services every server hosts: in the descriptor set too, so server
+// reflection can describe them like our own services.
+const extra = [
+  ['grpc-health-check', 'proto/health/v1/health.proto', 'grpc/health/v1/health.proto'],
+  ['@grpc/reflection', 'build/proto/grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1/reflection.proto'],
+  ['@grpc/reflection', 'build/proto/grpc/reflection/v1alpha/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'],
+];
+for (const [pkg, from, to] of extra) {
+  const src = join(dirname(require.resolve(`${pkg}/package.json`)), from);
+  const dest = join(out, to);
+  mkdirSync(dirname(dest), { recursive: true });
+  writeFileSync(dest, readFileSync(src, 'utf8').replace(/\r\n/g, '\n'));
+}
+console.log(`proto-deps: ${seen.size + extra.length} files from @grpc/grpc-js-xds, grpc-health-check and @grpc/reflection into build/proto-deps`);

@@ -1,0 +1,147 @@
+// Configuration from AUTHMESH_* environment variables, checked once at start. Every bad value is
+// reported with the variable's name, what was wrong and what is expected; all problems are
+// reported together so one restart fixes them all.
+
+export const SERVICE_NAMES = ['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
+
+export interface Config {
+  dataDir: string;
+  grpcHost: string;
+  grpcPort: number;
+  httpHost: string;
+  httpPort: number;
+  issuer: string;
+  /** 32-byte key that encrypts private signing keys at rest; undefined = generate into dataDir. */
+  masterKey: Buffer | undefined;
+  /** Shared credential of the mesh's own services; undefined = generate into dataDir. */
+  meshSecret: string | undefined;
+  signingAlg: SigningAlg;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  codeTtlSeconds: number;
+  passwordGrantEnabled: boolean;
+  loginMaxFailures: number;
+  loginLockSeconds: number;
+  adminClientId: string;
+  adminClientSecret: string | undefined;
+  logLevel: string;
+  /** Services this process runs. */
+  services: ServiceName[];
+  /** gRPC address of each service; those this process runs default to its own address. */
+  addresses: Record<ServiceName, string>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string) => {
+    const v = env[name];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const bool = (name: string, fallback: boolean) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (['true', '1', 'yes'].includes(raw.toLowerCase())) return true;
+    if (['false', '0', 'no'].includes(raw.toLowerCase())) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  };
+
+  const grpcHost = str('AUTHMESH_GRPC_HOST', '127.0.0.1');
+  const grpcPort = int('AUTHMESH_GRPC_PORT', 50051, 0, 65535);
+  const httpHost = str('AUTHMESH_HTTP_HOST', '127.0.0.1');
+  const httpPort = int('AUTHMESH_HTTP_PORT', 8080, 0, 65535);
+
+  const issuer = str('AUTHMESH_ISSUER', `http://127.0.0.1:${httpPort}`);
+  try {
+    const u = new URL(issuer);
+    // RFC 8414 §2: the issuer is an https URL with no query or fragment (http allowed for loopback dev).
+    if (u.search || u.hash) problems.push(`AUTHMESH_ISSUER=${JSON.stringify(issuer)}: must have no query or fragment`);
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+      problems.push(`AUTHMESH_ISSUER=${JSON.stringify(issuer)}: must be https (http only on loopback)`);
+    }
+  } catch {
+    problems.push(`AUTHMESH_ISSUER=${JSON.stringify(issuer)}: not an absolute URL`);
+  }
+
+  let masterKey: Buffer | undefined;
+  const mk = env.AUTHMESH_MASTER_KEY;
+  if (mk) {
+    const buf = Buffer.from(mk, 'base64');
+    if (buf.length !== 32) problems.push('AUTHMESH_MASTER_KEY: expected 32 bytes, base64 encoded (e.g. `openssl rand -base64 32`)');
+    else masterKey = buf;
+  }
+  const meshSecret = env.AUTHMESH_MESH_SECRET || undefined;
+  if (meshSecret !== undefined && meshSecret.length < 32) problems.push('AUTHMESH_MESH_SECRET: expected at least 32 characters of random data');
+
+  const alg = str('AUTHMESH_SIGNING_ALG', 'ES256');
+  if (!['ES256', 'RS256', 'EdDSA'].includes(alg)) problems.push(`AUTHMESH_SIGNING_ALG=${JSON.stringify(alg)}: expected ES256, RS256 or EdDSA`);
+
+  const adminClientSecret = env.AUTHMESH_ADMIN_CLIENT_SECRET || undefined;
+  if (adminClientSecret !== undefined && adminClientSecret.length < 32) {
+    problems.push('AUTHMESH_ADMIN_CLIENT_SECRET: expected at least 32 characters (or leave unset to have one generated)');
+  }
+
+  const servicesRaw = str('AUTHMESH_SERVICES', SERVICE_NAMES.join(','));
+  const services: ServiceName[] = [];
+  for (const s of servicesRaw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if ((SERVICE_NAMES as readonly string[]).includes(s)) services.push(s as ServiceName);
+    else problems.push(`AUTHMESH_SERVICES: unknown service ${JSON.stringify(s)} (expected some of ${SERVICE_NAMES.join(', ')})`);
+  }
+  const own = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${grpcPort}`;
+  const addresses = {} as Record<ServiceName, string>;
+  for (const s of SERVICE_NAMES) {
+    const name = `AUTHMESH_${s.replace('-', '_').toUpperCase()}_ADDR`;
+    const v = env[name];
+    if (v !== undefined && v !== '' && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(v)) problems.push(`${name}=${JSON.stringify(v)}: expected host:port`);
+    addresses[s] = v || own;
+    if (!services.includes(s) && !v) problems.push(`${name}: required because this process does not run the ${s} service`);
+  }
+
+  const config: Config = {
+    dataDir: str('AUTHMESH_DATA_DIR', './data'),
+    grpcHost,
+    grpcPort,
+    httpHost,
+    httpPort,
+    issuer: issuer.replace(/\/+$/, ''),
+    masterKey,
+    meshSecret,
+    signingAlg: alg as SigningAlg,
+    accessTokenTtlSeconds: int('AUTHMESH_ACCESS_TOKEN_TTL', 600, 30, 86_400),
+    refreshTokenTtlSeconds: int('AUTHMESH_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
+    codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
+    passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
+    loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),
+    adminClientId: str('AUTHMESH_ADMIN_CLIENT_ID', 'authmesh-admin'),
+    adminClientSecret,
+    logLevel: str('AUTHMESH_LOG_LEVEL', 'info'),
+    services,
+    addresses,
+  };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+    problems.push(`AUTHMESH_LOG_LEVEL=${JSON.stringify(config.logLevel)}: expected fatal, error, warn, info, debug, trace or silent`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

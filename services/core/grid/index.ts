@@ -1,0 +1,3 @@
+// grid-contract.ts is deliberately not re-exported: it imports vitest.
+export * from './grid.js';
+export * from './memory-grid.js';

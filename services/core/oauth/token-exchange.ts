@@ -1,0 +1,164 @@
+// Token exchange (RFC 8693): request validation, scope and audience narrowing, and the act chain.
+import { InvalidRequest, InvalidTarget } from '../errors/index.js';
+import { type ActClaim, MAX_ACT_DEPTH } from './access-token-claims.js';
+import { intersect, narrowScope, parseScope } from './scope.js';
+
+export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+
+/** Token types we accept as subject_token_type and actor_token_type (RFC 8693 §3). */
+export const SUPPORTED_SUBJECT_TOKEN_TYPES = [TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT] as const;
+export type SubjectTokenType = (typeof SUPPORTED_SUBJECT_TOKEN_TYPES)[number];
+
+/** Form parameters of a token-exchange request; audience and resource may repeat (RFC 8693 §2.1). */
+export interface TokenExchangeParams {
+  subject_token?: string | undefined;
+  subject_token_type?: string | undefined;
+  actor_token?: string | undefined;
+  actor_token_type?: string | undefined;
+  requested_token_type?: string | undefined;
+  audience?: string | readonly string[] | undefined;
+  resource?: string | readonly string[] | undefined;
+  scope?: string | undefined;
+}
+
+export interface TokenExchangeRequest {
+  subjectToken: string;
+  subjectTokenType: SubjectTokenType;
+  actorToken?: string;
+  actorTokenType?: SubjectTokenType;
+  requestedTokenType: typeof TOKEN_TYPE_ACCESS_TOKEN;
+  audience: string[];
+  resource: string[];
+  scope: string[];
+}
+
+// RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+function present(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function list(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const values = typeof value === 'string' ? [value] : value;
+  return [...new Set(values.filter((v) => v !== ''))];
+}
+
+function isSupportedType(value: string): value is SubjectTokenType {
+  return (SUPPORTED_SUBJECT_TOKEN_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * Validates the parameters of a token-exchange request (the tokens themselves are verified by the
+ * caller). Throws InvalidRequest, InvalidTarget or InvalidScope as RFC 8693 §2.2.2 prescribes.
+ */
+export function validateTokenExchangeRequest(params: TokenExchangeParams): TokenExchangeRequest {
+  const subjectToken = present(params.subject_token);
+  const subjectTokenType = present(params.subject_token_type);
+  // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
+  if (subjectToken === undefined) throw new InvalidRequest('subject_token is required');
+  if (subjectTokenType === undefined) throw new InvalidRequest('subject_token_type is required');
+  // RFC 8693 §2.2.2: a subject token we cannot process makes the request invalid_request.
+  if (!isSupportedType(subjectTokenType)) throw new InvalidRequest('subject_token_type must be an access_token or jwt token type');
+
+  const actorToken = present(params.actor_token);
+  const actorTokenType = present(params.actor_token_type);
+  // RFC 8693 §2.1: actor_token_type is REQUIRED with actor_token and MUST NOT appear without it.
+  if (actorToken !== undefined && actorTokenType === undefined) throw new InvalidRequest('actor_token_type is required with actor_token');
+  if (actorToken === undefined && actorTokenType !== undefined) throw new InvalidRequest('actor_token_type must not be sent without actor_token');
+  // RFC 8693 §2.2.2: an actor token we cannot process makes the request invalid_request.
+  if (actorTokenType !== undefined && !isSupportedType(actorTokenType)) throw new InvalidRequest('actor_token_type must be an access_token or jwt token type');
+
+  const requestedTokenType = present(params.requested_token_type) ?? TOKEN_TYPE_ACCESS_TOKEN;
+  // RFC 8693 §2.1: we issue access tokens only, so any other requested type is refused.
+  if (requestedTokenType !== TOKEN_TYPE_ACCESS_TOKEN) throw new InvalidRequest('requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
+
+  const resource = list(params.resource);
+  for (const uri of resource) {
+    // RFC 8693 §2.1 / RFC 8707 §2: resource is an absolute URI without a fragment.
+    if (!isAbsoluteUriWithoutFragment(uri)) throw new InvalidTarget('resource must be an absolute URI without a fragment');
+  }
+
+  const request: TokenExchangeRequest = {
+    subjectToken,
+    subjectTokenType,
+    requestedTokenType,
+    audience: list(params.audience),
+    resource,
+    scope: parseScope(present(params.scope)),
+  };
+  if (actorToken !== undefined && actorTokenType !== undefined) {
+    request.actorToken = actorToken;
+    request.actorTokenType = actorTokenType;
+  }
+  return request;
+}
+
+function isAbsoluteUriWithoutFragment(uri: string): boolean {
+  if (uri.includes('#') || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri) || /[^\x21-\x7e]/.test(uri)) return false;
+  try {
+    new URL(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ExchangeScopeInput {
+  /** The scope the exchanging client asked for; [] for none. */
+  requested: readonly string[];
+  /** The scope of the subject token. */
+  subjectScope: readonly string[];
+  /** The scopes the exchanging client may be granted. */
+  clientAllowed: readonly string[];
+}
+
+/**
+ * The scope of the exchanged token: within both the subject token's scope and the client's
+ * allowance. Throws InvalidScope when the request asks for more.
+ */
+export function exchangeScope({ requested, subjectScope, clientAllowed }: ExchangeScopeInput): string[] {
+  // RFC 8693 §2.1 / §5: an exchanged token never carries more than the subject token and the client allow.
+  return narrowScope(requested, intersect(subjectScope, clientAllowed));
+}
+
+export interface ExchangeAudienceInput {
+  /** audience parameters (logical names) from the request. */
+  audience: readonly string[];
+  /** resource parameters (URIs) from the request. */
+  resource: readonly string[];
+  /** Targets this client may obtain tokens for. */
+  allowed: readonly string[];
+  /** Used when the request names no target. */
+  defaultAudience: readonly string[];
+}
+
+/** The audience of the exchanged token. Throws InvalidTarget for a target the client may not reach. */
+export function exchangeAudience({ audience, resource, allowed, defaultAudience }: ExchangeAudienceInput): string[] {
+  const requested = [...new Set([...audience, ...resource])];
+  if (requested.length === 0) {
+    // RFC 8693 §2.1: without audience or resource the server picks the target by policy.
+    if (defaultAudience.length === 0) throw new InvalidTarget('audience or resource is required');
+    return [...new Set(defaultAudience)];
+  }
+  const allowedSet = new Set(allowed);
+  // RFC 8693 §2.2.2: a target the server will not issue a token for is invalid_target.
+  if (requested.some((t) => !allowedSet.has(t))) throw new InvalidTarget('the client may not obtain a token for the requested audience');
+  return requested;
+}
+
+function depthOf(act: ActClaim | undefined): number {
+  let depth = 0;
+  for (let a = act; a !== undefined; a = a.act) depth += 1;
+  return depth;
+}
+
+/**
+ * The act claim of a delegated token: the new actor on top, the subject token's own act (if it
+ * was already delegated) nested below it. Throws InvalidRequest when the chain is too long.
+ */
+export function buildActClaim(actor: string, previous?: ActClaim): ActClaim {
+  // RFC 8693 §4.1: nested act claims record prior actors, most recent outermost.
+  if (depthOf(previous) + 1 > MAX_ACT_DEPTH) throw new InvalidRequest('the delegation chain is too long');
+  return previous === undefined ? { sub: actor } : { sub: actor, act: previous };
+}

@@ -1,0 +1,107 @@
+// Adapts async service implementations `(request, ctx) => Promise<response>` to grpc-js unary
+// handlers: access check first, then the handler, then every thrown error mapped once through
+// the error vocabulary. Nothing a caller sends can crash the process: all failures end as a
+// status.
+import type { MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
+import { toAuthmeshError, toGrpcStatus } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { Access, Authenticator, CallContext } from './context.js';
+
+// Inferred from the (de)serializers, which ts-proto types precisely.
+type Req<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
+type Res<M> = M extends { responseSerialize: (v: infer R) => Buffer } ? R : never;
+
+/** An implementation of every method of a ts-proto service definition, as async functions. */
+export type AsyncService<S extends ServiceDefinition> = {
+  [K in keyof S]: (request: Req<S[K]>, ctx: CallContext) => Promise<Res<S[K]>>;
+};
+
+/** Who may call each method; a key for every method is required by the type. */
+export type AccessPolicy<S extends ServiceDefinition> = { [K in keyof S]: Access };
+
+export interface ServiceRegistration<S extends ServiceDefinition = ServiceDefinition> {
+  /** Fully qualified service name, e.g. authmesh.key.v1.KeyService (used for health). */
+  name: string;
+  definition: S;
+  implementation: AsyncService<S>;
+  access: AccessPolicy<S>;
+}
+
+export function registration<S extends ServiceDefinition>(
+  name: string,
+  definition: S,
+  implementation: AsyncService<S>,
+  access: AccessPolicy<S>,
+): ServiceRegistration<S> {
+  return { name, definition, implementation, access };
+}
+
+export function adaptService<S extends ServiceDefinition>(
+  reg: ServiceRegistration<S>,
+  authenticator: Authenticator,
+  log: Logger,
+): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const key of Object.keys(reg.definition) as (keyof S & string)[]) {
+    const def = reg.definition[key] as MethodDefinition<unknown, unknown>;
+    if (def.requestStream || def.responseStream) throw new Error(`${def.path}: only unary methods are supported`);
+    const access = reg.access[key];
+    if (!access) throw new Error(`${def.path}: no access policy declared`);
+    const impl = reg.implementation[key] as unknown as (req: unknown, ctx: CallContext) => Promise<unknown>;
+    out[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      void handleUnary(def.path, access, impl, call, callback, authenticator, log);
+    };
+  }
+  return out;
+}
+
+async function handleUnary(
+  method: string,
+  access: Access,
+  impl: (req: unknown, ctx: CallContext) => Promise<unknown>,
+  call: ServerUnaryCall<unknown, unknown>,
+  callback: sendUnaryData<unknown>,
+  authenticator: Authenticator,
+  log: Logger,
+): Promise<void> {
+  const started = performance.now();
+  const controller = new AbortController();
+  const onCancel = () => controller.abort(new Error('cancelled by the caller'));
+  call.on('cancelled', onCancel);
+  const deadline = toDate(call.getDeadline());
+  let timer: NodeJS.Timeout | undefined;
+  if (deadline) {
+    const ms = deadline.getTime() - Date.now();
+    timer = setTimeout(() => controller.abort(new Error('deadline exceeded')), Math.max(0, ms));
+    timer.unref();
+  }
+  let outcome = 'OK';
+  try {
+    const principal = await authenticator.authenticate(call.metadata, access);
+    const ctx: CallContext = {
+      method,
+      metadata: call.metadata,
+      principal,
+      deadline,
+      signal: controller.signal,
+      peer: call.getPeer(),
+      log,
+    };
+    const response = await impl(call.request, ctx);
+    callback(null, response);
+  } catch (err) {
+    const domain = toAuthmeshError(err);
+    outcome = domain.code;
+    if (domain.code === 'server_error') log.error({ method, err: domain.cause ?? err }, 'rpc failed');
+    callback(toGrpcStatus(domain), null);
+  } finally {
+    if (timer) clearTimeout(timer);
+    call.removeListener('cancelled', onCancel);
+    log.debug({ method, outcome, ms: Math.round((performance.now() - started) * 100) / 100 }, 'rpc');
+  }
+}
+
+function toDate(deadline: Date | number): Date | undefined {
+  if (deadline instanceof Date) return deadline;
+  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
+}

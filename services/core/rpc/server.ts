@@ -1,0 +1,92 @@
+// A grpc-js server with what every authmesh server needs: grpc.health.v1 health, server
+// reflection (from the descriptor set buf builds), the access check and error mapping around
+// every handler, bounded message sizes, and graceful shutdown.
+import { readFileSync } from 'node:fs';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { InvalidToken } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { Authenticator } from './context.js';
+import { adaptService, type ServiceRegistration } from './handler.js';
+import { descriptorSetPath } from './paths.js';
+import { addReflection, DescriptorIndex } from './reflection.js';
+
+export interface RpcServerOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  services: ServiceRegistration<any>[];
+  authenticator?: Authenticator;
+  log: Logger;
+  /** Largest request accepted, bytes. Default 1 MiB: no authmesh request comes near it. */
+  maxReceiveBytes?: number;
+}
+
+export interface RpcServer {
+  readonly server: Server;
+  readonly health: HealthImplementation;
+  /** Binds host:port (port 0 picks a free one) and returns the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Marks every service SERVING (or NOT_SERVING). */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls, lets running ones finish for up to graceMs, then cancels the rest. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Admits only public methods: the safe default until a real authenticator is wired in. */
+export const publicOnlyAuthenticator: Authenticator = {
+  async authenticate(_metadata, access) {
+    if (access.kind === 'public' || access.kind === 'client') return { kind: 'anonymous' };
+    throw new InvalidToken('this method requires authentication');
+  },
+};
+
+export function createRpcServer(options: RpcServerOptions): RpcServer {
+  const log = options.log;
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxReceiveBytes ?? 1024 * 1024,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.max_connection_age_grace_ms': 10_000,
+  });
+  const authenticator = options.authenticator ?? publicOnlyAuthenticator;
+  const names = options.services.map((s) => s.name);
+  const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])));
+  health.addToServer(server);
+  for (const reg of options.services) {
+    server.addService(reg.definition, adaptService(reg, authenticator, log));
+  }
+  addReflection(server, new DescriptorIndex(readFileSync(descriptorSetPath())), () => names);
+
+  const setServing = (serving: boolean) => {
+    for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+  };
+
+  return {
+    server,
+    health,
+    setServing,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
+          if (err) reject(err);
+          else resolve(bound);
+        });
+      });
+    },
+    shutdown(graceMs = 5_000) {
+      setServing(false);
+      return new Promise((resolve) => {
+        const force = setTimeout(() => {
+          log.warn({ graceMs }, 'forcing gRPC shutdown: calls still running after the grace period');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}
+

@@ -1,0 +1,14 @@
+import type { AuditEvent, NewAuditEvent, Page, PageRequest } from './types.js';
+
+export interface AuditFilter {
+  type?: string;
+  subject?: string;
+  clientId?: string;
+}
+
+export interface AuditStore {
+  /** `at` defaults to now. */
+  append(event: NewAuditEvent): Promise<AuditEvent>;
+  /** Newest first; filters combine with AND. */
+  list(request?: PageRequest & AuditFilter): Promise<Page<AuditEvent>>;
+}

@@ -1,0 +1,18 @@
+export type * from './types.js';
+export type * from './client-store.js';
+export type * from './user-store.js';
+export type * from './service-store.js';
+export type * from './key-store.js';
+export type * from './refresh-token-store.js';
+export type * from './consent-store.js';
+export type * from './audit-store.js';
+export type * from './store.js';
+export type * from './sql-client.js';
+export type * from './sql-dialect.js';
+export type * from './sql-statements.js';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.js';
+export { POSTGRES_MIGRATIONS_DIR, runMigrations } from './migrations.js';
+export { createPostgresDialect, mapPostgresError } from './postgres-dialect.js';
+export { createSqlStore } from './sql-store.js';
+export { createPgliteSqlClient } from './pglite-sql-client.js';
+export { createPgliteStore, type PgliteStoreOptions } from './pglite-store.js';

@@ -1,0 +1,70 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ServerError } from '../errors/index.js';
+import { createPostgresDialect } from './postgres-dialect.js';
+import type { SqlClient } from './sql-client.js';
+import type { SqlDialect } from './sql-dialect.js';
+import { createSqlRunner } from './sql-runner.js';
+
+/** db/postgres of this checkout, the migrations of pg and PGlite. */
+export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/postgres/', import.meta.url));
+
+const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
+
+/**
+ * Applies the migrations of `dir` not yet recorded in schema_migrations, in file-name order,
+ * each in its own transaction together with its record, so a failed migration leaves neither
+ * half a schema nor a record. A lock taken inside every transaction lets several processes start
+ * at once: the second waits, then sees the version recorded and skips it.
+ * @returns the versions applied by this call
+ */
+export async function runMigrations(
+  sql: SqlClient,
+  dir: string = POSTGRES_MIGRATIONS_DIR,
+  dialect: SqlDialect = createPostgresDialect(),
+): Promise<string[]> {
+  const migrations = await readMigrations(dir);
+  const db = createSqlRunner(sql, dialect);
+  const q = dialect.statements.migrations;
+
+  await db.transaction(async (tx) => {
+    await tx.first(q.lock);
+    await tx.exec(q.createTable);
+  });
+
+  const applied: string[] = [];
+  for (const { version, script } of migrations) {
+    const ran = await db.transaction(async (tx) => {
+      await tx.first(q.lock);
+      const done = new Set((await tx.rows(q.applied)).map((r) => String(r.version)));
+      if (done.has(version)) return false;
+      await tx.exec(script);
+      await tx.affected(q.record, { version, appliedAt: new Date() });
+      return true;
+    });
+    if (ran) applied.push(version);
+  }
+  return applied;
+}
+
+async function readMigrations(dir: string): Promise<Array<{ version: string; script: string }>> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort();
+  } catch (err) {
+    throw new ServerError('migrations directory unreadable', { cause: err });
+  }
+  const seen = new Set<string>();
+  const migrations = [];
+  for (const name of names) {
+    const number = MIGRATION_FILE.exec(name)?.[1];
+    // Two files with one number would apply in an order that depends on their descriptions.
+    if (number === undefined || seen.has(number)) {
+      throw new ServerError('invalid migration file name', { cause: new Error(`bad or duplicate migration ${name}`) });
+    }
+    seen.add(number);
+    migrations.push({ version: name.slice(0, -'.sql'.length), script: await readFile(join(dir, name), 'utf8') });
+  }
+  return migrations;
+}

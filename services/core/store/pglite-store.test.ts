@@ -1,0 +1,94 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMigrations } from './migrations.js';
+import { createPgliteSqlClient } from './pglite-sql-client.js';
+import { createPgliteStore } from './pglite-store.js';
+import { describeStoreContract } from './store-contract.js';
+
+describeStoreContract('pglite (in memory)', () => createPgliteStore());
+
+describe('pglite store on disk', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'authmesh-pglite-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps data across a restart and does not migrate twice', async () => {
+    const dataDir = join(dir, 'data');
+    const first = await createPgliteStore({ dataDir });
+    await first.clients.create({
+      clientId: 'persisted',
+      name: 'survives restarts',
+      clientType: 'public',
+      redirectUris: ['http://127.0.0.1/cb'],
+      grantTypes: ['authorization_code'],
+      scopes: ['openid'],
+      tokenEndpointAuthMethod: 'none',
+      skipConsent: false,
+      audience: [],
+      metadata: { logo_uri: 'https://example.com/l.png' },
+    });
+    await first.close();
+    await expect(first.clients.get('persisted')).rejects.toMatchObject({ code: 'temporarily_unavailable' });
+
+    // Reopening re-runs the runner; applying 0001 again would fail on its CREATE TABLEs.
+    const second = await createPgliteStore({ dataDir });
+    try {
+      expect(await second.clients.get('persisted')).toMatchObject({ name: 'survives restarts', metadata: { logo_uri: 'https://example.com/l.png' } });
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('migration runner', () => {
+  let pg: PGlite;
+  let dir: string;
+  beforeAll(async () => {
+    pg = await PGlite.create();
+    dir = await mkdtemp(join(tmpdir(), 'authmesh-migrations-'));
+  });
+  afterAll(async () => {
+    await pg.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies pending files once, in order, and rolls a failing one back whole', async () => {
+    const sql = createPgliteSqlClient(pg);
+    const migrations = join(dir, 'm');
+    await mkdir(migrations);
+    await writeFile(join(migrations, '0002_second.sql'), "INSERT INTO log (step) VALUES ('second');");
+    await writeFile(join(migrations, '0001_first.sql'), "CREATE TABLE log (n serial PRIMARY KEY, step text NOT NULL);\nINSERT INTO log (step) VALUES ('first');");
+    await writeFile(join(migrations, 'README.md'), 'not a migration');
+
+    expect(await runMigrations(sql, migrations)).toEqual(['0001_first', '0002_second']);
+    expect(await runMigrations(sql, migrations)).toEqual([]);
+    expect((await pg.query('SELECT step FROM log ORDER BY n')).rows).toEqual([{ step: 'first' }, { step: 'second' }]);
+
+    await writeFile(join(migrations, '0003_broken.sql'), "INSERT INTO log (step) VALUES ('third');\nSELECT no_such_column FROM log;");
+    await expect(runMigrations(sql, migrations)).rejects.toMatchObject({ code: 'server_error' });
+    expect((await pg.query('SELECT count(*)::int AS n FROM log')).rows).toEqual([{ n: 2 }]);
+    expect((await pg.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([
+      { version: '0001_first' },
+      { version: '0002_second' },
+    ]);
+
+    await writeFile(join(migrations, '0003_broken.sql'), "INSERT INTO log (step) VALUES ('third');");
+    expect(await runMigrations(sql, migrations)).toEqual(['0003_broken']);
+  });
+
+  it('refuses two files with one number', async () => {
+    const sql = createPgliteSqlClient(pg);
+    const migrations = join(dir, 'dup');
+    await mkdir(migrations);
+    await writeFile(join(migrations, '0001_a.sql'), 'SELECT 1;');
+    await writeFile(join(migrations, '0001_b.sql'), 'SELECT 1;');
+    await expect(runMigrations(sql, migrations)).rejects.toMatchObject({ code: 'server_error' });
+  });
+});

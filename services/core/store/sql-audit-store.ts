@@ -1,0 +1,53 @@
+import { InvalidRequest, ServerError } from '../errors/index.js';
+import type { AuditStore } from './audit-store.js';
+import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
+import type { SqlRow } from './sql-client.js';
+import { compact, date, object, optText, text } from './sql-rows.js';
+import type { SqlRunner } from './sql-runner.js';
+import type { AuditEvent } from './types.js';
+
+export function createSqlAuditStore(db: SqlRunner): AuditStore {
+  const q = db.dialect.statements.audit;
+  return {
+    async append(event) {
+      const row = await db.first(q.insert, {
+        at: event.at ?? new Date(),
+        type: event.type,
+        actor: event.actor,
+        subject: event.subject,
+        clientId: event.clientId,
+        ip: event.ip,
+        details: JSON.stringify(event.details ?? {}),
+      });
+      if (row === undefined) throw new ServerError(undefined, { cause: new Error('audit insert returned no row') });
+      return decode(row);
+    },
+
+    async list(request) {
+      const size = pageSizeOf(request);
+      const before = decodePageToken('audit', request?.pageToken, 1)?.[0];
+      if (before !== undefined && !/^\d{1,18}$/.test(before)) throw new InvalidRequest('invalid page_token');
+      const rows = await db.rows(q.list, {
+        type: request?.type,
+        subject: request?.subject,
+        clientId: request?.clientId,
+        before,
+        limit: size + 1,
+      });
+      return toPage(rows.map(decode), size, 'audit', (e) => [e.id]);
+    },
+  };
+}
+
+function decode(row: SqlRow): AuditEvent {
+  return compact<AuditEvent>({
+    id: text(row, 'id'),
+    at: date(row, 'at'),
+    type: text(row, 'type'),
+    actor: optText(row, 'actor'),
+    subject: optText(row, 'subject'),
+    clientId: optText(row, 'client_id'),
+    ip: optText(row, 'ip'),
+    details: object(row, 'details'),
+  });
+}

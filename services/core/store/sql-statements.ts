@@ -1,0 +1,81 @@
+// Every statement the repositories run, by name. Each engine supplies one object of this shape
+// (postgres-statements.ts; mysql later), so SQL text lives in one file per engine.
+//
+// Placeholders are `:name`; the dialect compiles them to `$n` or `?`. Rows come back with the
+// snake_case column names of the migrations.
+
+export interface SqlStatements {
+  migrations: {
+    createTable: string;
+    /** Serialises concurrent runners (several services starting at once). */
+    lock: string;
+    applied: string;
+    record: string;
+  };
+  clients: {
+    insert: string;
+    get: string;
+    getForUpdate: string;
+    list: string;
+    update: string;
+    delete: string;
+  };
+  users: {
+    insert: string;
+    get: string;
+    getForUpdate: string;
+    getByUsername: string;
+    list: string;
+    update: string;
+    delete: string;
+    /** Returns failed_login_count and locked_until of the row it changed, unless readLoginFailures is set. */
+    recordLoginFailure: string;
+    /**
+     * For engines without UPDATE ... RETURNING (MariaDB): read back failed_login_count and
+     * locked_until after recordLoginFailure, in the same transaction.
+     */
+    readLoginFailures?: string;
+    resetLoginFailures: string;
+    exists: string;
+  };
+  services: {
+    insert: string;
+    get: string;
+    getForUpdate: string;
+    getByAudience: string;
+    list: string;
+    update: string;
+    delete: string;
+  };
+  keys: {
+    insert: string;
+    get: string;
+    getForUpdate: string;
+    list: string;
+    updateStatus: string;
+    deleteExpired: string;
+  };
+  refreshTokens: {
+    insert: string;
+    get: string;
+    getForUpdate: string;
+    markRotated: string;
+    revoke: string;
+    revokeFamily: string;
+    revokeByUser: string;
+    revokeByClient: string;
+    listByUser: string;
+    listByClient: string;
+    deleteExpired: string;
+  };
+  consents: {
+    get: string;
+    upsert: string;
+    delete: string;
+    listByUser: string;
+  };
+  audit: {
+    insert: string;
+    list: string;
+  };
+}

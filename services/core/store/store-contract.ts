@@ -1,0 +1,630 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuthmeshError, type ErrorCode } from '../errors/index.js';
+import type { Store } from './store.js';
+import type { NewClient, NewService, NewSigningKey, NewUser, Page, RefreshToken } from './types.js';
+
+/**
+ * The behaviour every Store implementation must show. Run it once per engine:
+ *
+ *   describeStoreContract('pglite', () => createPgliteStore());
+ *
+ * `factory` must give an independent, empty, migrated store on each call (it is called twice:
+ * pagination needs tables nothing else writes to). Tests otherwise share one store and keep
+ * apart by unique ids.
+ */
+export function describeStoreContract(name: string, factory: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeAll(async () => {
+      store = await factory();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    describe('clients', () => {
+      it('round-trips every field', async () => {
+        const input = fullClient();
+        const created = await store.clients.create(input);
+        expect(created).toMatchObject({ ...input, version: 1 });
+        expect(created.createdAt).toBeInstanceOf(Date);
+        expect(created.updatedAt.getTime()).toBe(created.createdAt.getTime());
+        const got = await store.clients.get(input.clientId);
+        expect(got).toEqual(created);
+        expect(got.previousSecretExpiresAt).toBeInstanceOf(Date);
+        expect(got.jwks).toEqual(input.jwks);
+      });
+
+      it('keeps absent optional fields absent', async () => {
+        const input = minimalClient();
+        await store.clients.create(input);
+        const got = await store.clients.get(input.clientId);
+        for (const field of ['secretHash', 'previousSecretHash', 'previousSecretExpiresAt', 'jwks', 'accessTokenTtlSeconds',
+          'refreshTokenTtlSeconds', 'registrationAccessTokenHash'] as const) {
+          expect(got[field]).toBeUndefined();
+        }
+        expect(got.redirectUris).toEqual([]);
+        expect(got.metadata).toEqual({});
+      });
+
+      it('rejects a duplicate client_id', async () => {
+        const input = minimalClient();
+        await store.clients.create(input);
+        await expectCode(store.clients.create({ ...input, name: 'other' }), 'already_exists');
+      });
+
+      it('reports missing clients', async () => {
+        const id = uid('missing');
+        await expectCode(store.clients.get(id), 'not_found');
+        await expectCode(store.clients.update(id, { name: 'x' }), 'not_found');
+        await expectCode(store.clients.delete(id), 'not_found');
+      });
+
+      it('patches, bumps the version and clears fields set to null', async () => {
+        const input = fullClient();
+        const created = await store.clients.create(input);
+        const updated = await store.clients.update(
+          input.clientId,
+          { name: 'renamed', scopes: ['a'], previousSecretHash: null, previousSecretExpiresAt: null, jwks: null, secretHash: undefined },
+          1,
+        );
+        expect(updated.version).toBe(2);
+        expect(updated.name).toBe('renamed');
+        expect(updated.scopes).toEqual(['a']);
+        expect(updated.secretHash).toBe(input.secretHash);
+        expect(updated.previousSecretHash).toBeUndefined();
+        expect(updated.jwks).toBeUndefined();
+        expect(updated.createdAt).toEqual(created.createdAt);
+        expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(created.updatedAt.getTime());
+        expect(await store.clients.get(input.clientId)).toEqual(updated);
+      });
+
+      it('refuses a stale expectedVersion with Conflict and changes nothing', async () => {
+        const input = minimalClient();
+        await store.clients.create(input);
+        await store.clients.update(input.clientId, { name: 'v2' }, 1);
+        await expectCode(store.clients.update(input.clientId, { name: 'lost' }, 1), 'conflict');
+        const got = await store.clients.get(input.clientId);
+        expect(got).toMatchObject({ name: 'v2', version: 2 });
+        expect((await store.clients.update(input.clientId, { name: 'v3' })).version).toBe(3);
+      });
+
+      it('deletes', async () => {
+        const input = minimalClient();
+        await store.clients.create(input);
+        await store.clients.delete(input.clientId);
+        await expectCode(store.clients.get(input.clientId), 'not_found');
+      });
+    });
+
+    describe('users', () => {
+      it('round-trips every field and defaults the counters', async () => {
+        const input = newUser({ email: 'a@example.com', displayName: 'Ann Example', lockedUntil: new Date(Date.UTC(2030, 0, 1)) });
+        const created = await store.users.create(input);
+        expect(created).toMatchObject({ ...input, failedLoginCount: 0, version: 1 });
+        expect(created.passwordChangedAt).toBeInstanceOf(Date);
+        expect(await store.users.get(input.userId)).toEqual(created);
+
+        const bare = await store.users.create(newUser());
+        const got = await store.users.get(bare.userId);
+        expect(got.email).toBeUndefined();
+        expect(got.displayName).toBeUndefined();
+        expect(got.lockedUntil).toBeUndefined();
+        expect(got).toEqual(bare);
+      });
+
+      it('finds by username regardless of case', async () => {
+        const input = newUser({ username: `Mixed.Case-${randomUUID()}` });
+        await store.users.create(input);
+        expect((await store.users.getByUsername(input.username.toUpperCase()))?.userId).toBe(input.userId);
+        expect((await store.users.getByUsername(input.username.toLowerCase()))?.userId).toBe(input.userId);
+        expect(await store.users.getByUsername(uid('nobody'))).toBeUndefined();
+      });
+
+      it('rejects duplicate ids and usernames differing only in case', async () => {
+        const input = newUser({ username: `Alice-${randomUUID()}` });
+        await store.users.create(input);
+        await expectCode(store.users.create(newUser({ userId: input.userId })), 'already_exists');
+        await expectCode(store.users.create(newUser({ username: input.username.toUpperCase() })), 'already_exists');
+        const other = await store.users.create(newUser());
+        await expectCode(store.users.update(other.userId, { username: input.username.toLowerCase() }), 'already_exists');
+      });
+
+      it('reports missing users, stale versions, and deletes', async () => {
+        const id = uid('missing');
+        await expectCode(store.users.get(id), 'not_found');
+        await expectCode(store.users.update(id, { disabled: true }), 'not_found');
+        await expectCode(store.users.delete(id), 'not_found');
+        await expectCode(store.users.recordLoginFailure(id, new Date(), { threshold: 3, lockMs: 1000 }), 'not_found');
+        await expectCode(store.users.recordLoginSuccess(id), 'not_found');
+
+        const user = await store.users.create(newUser());
+        const updated = await store.users.update(user.userId, { roles: ['admin'], email: 'x@example.com' }, 1);
+        expect(updated).toMatchObject({ roles: ['admin'], email: 'x@example.com', version: 2 });
+        await expectCode(store.users.update(user.userId, { disabled: true }, 1), 'conflict');
+        expect((await store.users.update(user.userId, { email: null }, 2)).email).toBeUndefined();
+        await store.users.delete(user.userId);
+        await expectCode(store.users.get(user.userId), 'not_found');
+      });
+
+      it('counts login failures, locks at the threshold and resets on success', async () => {
+        const user = await store.users.create(newUser());
+        const policy = { threshold: 3, lockMs: 60_000 };
+        const t0 = new Date(Date.UTC(2031, 5, 1, 12, 0, 0));
+        expect(await store.users.recordLoginFailure(user.userId, t0, policy)).toEqual({ failedLoginCount: 1 });
+        expect(await store.users.recordLoginFailure(user.userId, t0, policy)).toEqual({ failedLoginCount: 2 });
+        const locked = await store.users.recordLoginFailure(user.userId, t0, policy);
+        expect(locked).toEqual({ failedLoginCount: 3, lockedUntil: new Date(t0.getTime() + 60_000) });
+        const stored = await store.users.get(user.userId);
+        expect(stored).toMatchObject({ failedLoginCount: 3, lockedUntil: locked.lockedUntil, version: 1 });
+
+        // Once the lock has run out, a failure starts a new count rather than re-locking.
+        const later = new Date(t0.getTime() + 120_000);
+        expect(await store.users.recordLoginFailure(user.userId, later, policy)).toEqual({ failedLoginCount: 1 });
+
+        await store.users.recordLoginSuccess(user.userId);
+        const reset = await store.users.get(user.userId);
+        expect(reset.failedLoginCount).toBe(0);
+        expect(reset.lockedUntil).toBeUndefined();
+        await store.users.recordLoginSuccess(user.userId);
+      });
+
+      it('counts concurrent failures without losing any', async () => {
+        const user = await store.users.create(newUser());
+        const now = new Date();
+        await Promise.all(
+          Array.from({ length: 8 }, () => store.users.recordLoginFailure(user.userId, now, { threshold: 100, lockMs: 1000 })),
+        );
+        expect((await store.users.get(user.userId)).failedLoginCount).toBe(8);
+      });
+    });
+
+    describe('services', () => {
+      it('round-trips endpoints and finds by audience', async () => {
+        const input = newService();
+        const created = await store.services.create(input);
+        expect(created).toMatchObject({ ...input, version: 1 });
+        expect(await store.services.get(input.serviceId)).toEqual(created);
+        expect(await store.services.getByAudience(input.audience)).toEqual(created);
+        expect(await store.services.getByAudience(`https://${randomUUID()}.example`)).toBeUndefined();
+      });
+
+      it('rejects duplicate ids and audiences', async () => {
+        const input = newService();
+        await store.services.create(input);
+        await expectCode(store.services.create(newService({ serviceId: input.serviceId })), 'already_exists');
+        await expectCode(store.services.create(newService({ audience: input.audience })), 'already_exists');
+        const other = await store.services.create(newService());
+        await expectCode(store.services.update(other.serviceId, { audience: input.audience }), 'already_exists');
+      });
+
+      it('updates with versions, reports missing services, deletes', async () => {
+        const id = uid('missing');
+        await expectCode(store.services.get(id), 'not_found');
+        await expectCode(store.services.update(id, { name: 'x' }), 'not_found');
+        await expectCode(store.services.delete(id), 'not_found');
+
+        const service = await store.services.create(newService());
+        const endpoints = [{ method: 'DELETE', path: '/orders/{id}', scope: 'orders.admin', allowedClientIds: ['c1', 'c2'] }];
+        const updated = await store.services.update(service.serviceId, { endpoints, description: 'changed' }, 1);
+        expect(updated).toMatchObject({ endpoints, description: 'changed', version: 2 });
+        expect(await store.services.get(service.serviceId)).toEqual(updated);
+        await expectCode(store.services.update(service.serviceId, { name: 'stale' }, 1), 'conflict');
+        await store.services.delete(service.serviceId);
+        expect(await store.services.getByAudience(service.audience)).toBeUndefined();
+      });
+    });
+
+    describe('signing keys', () => {
+      it('round-trips and lists newest first', async () => {
+        const older = await store.keys.create(newKey({ createdAt: new Date(Date.UTC(2030, 0, 1)) }));
+        const newer = await store.keys.create(newKey({ createdAt: new Date(Date.UTC(2030, 0, 2)), alg: 'RS256' }));
+        expect(await store.keys.get(older.kid)).toEqual(older);
+        const kids = (await store.keys.list()).map((k) => k.kid).filter((kid) => kid === older.kid || kid === newer.kid);
+        expect(kids).toEqual([newer.kid, older.kid]);
+        await expectCode(store.keys.create(newKey({ kid: older.kid })), 'already_exists');
+        await expectCode(store.keys.get(uid('missing')), 'not_found');
+        await expectCode(store.keys.setStatus(uid('missing'), 'active', new Date()), 'not_found');
+      });
+
+      it('moves next → active → retired and never back', async () => {
+        const key = await store.keys.create(newKey());
+        const t1 = new Date(Date.UTC(2030, 1, 1));
+        const t2 = new Date(Date.UTC(2030, 2, 1));
+        const until = new Date(Date.UTC(2030, 3, 1));
+        const active = await store.keys.setStatus(key.kid, 'active', t1);
+        expect(active).toMatchObject({ status: 'active', activatedAt: t1 });
+        expect((await store.keys.setStatus(key.kid, 'active', t2)).activatedAt).toEqual(t1);
+        const retired = await store.keys.setStatus(key.kid, 'retired', t2, { deleteAfter: until });
+        expect(retired).toMatchObject({ status: 'retired', activatedAt: t1, retiredAt: t2, deleteAfter: until });
+        expect(await store.keys.get(key.kid)).toEqual(retired);
+        await expectCode(store.keys.setStatus(key.kid, 'active', t2), 'conflict');
+        await expectCode(store.keys.setStatus(key.kid, 'next', t2), 'conflict');
+      });
+
+      it('deletes keys past deleteAfter only', async () => {
+        const now = new Date(Date.UTC(2032, 0, 1));
+        const expired = await store.keys.create(newKey({ status: 'retired', deleteAfter: new Date(now.getTime() - 1) }));
+        const kept = await store.keys.create(newKey({ status: 'retired', deleteAfter: new Date(now.getTime() + 60_000) }));
+        expect(await store.keys.deleteExpired(now)).toBeGreaterThanOrEqual(1);
+        await expectCode(store.keys.get(expired.kid), 'not_found');
+        expect((await store.keys.get(kept.kid)).kid).toBe(kept.kid);
+      });
+    });
+
+    describe('refresh tokens', () => {
+      let clientId: string;
+      let userId: string;
+      beforeAll(async () => {
+        clientId = (await store.clients.create(minimalClient())).clientId;
+        userId = (await store.users.create(newUser())).userId;
+      });
+      const token = (over: Partial<RefreshToken> = {}): RefreshToken => ({
+        tokenHash: uid('rt'),
+        familyId: uid('fam'),
+        clientId,
+        userId,
+        scope: ['openid', 'orders.read'],
+        audience: ['https://api.example.com'],
+        createdAt: new Date(Date.now() - 1000),
+        expiresAt: new Date(Date.now() + 3_600_000),
+        ...over,
+      });
+
+      it('round-trips, rejects duplicates and unknown owners', async () => {
+        const t = token({ authTime: new Date(Date.UTC(2030, 0, 1)) });
+        expect(await store.refreshTokens.create(t)).toEqual(t);
+        expect(await store.refreshTokens.get(t.tokenHash)).toEqual(t);
+        const noUser = token({ userId: undefined });
+        delete noUser.userId;
+        await store.refreshTokens.create(noUser);
+        expect(await store.refreshTokens.get(noUser.tokenHash)).toEqual(noUser);
+        await expectCode(store.refreshTokens.create({ ...t }), 'already_exists');
+        await expectCode(store.refreshTokens.create(token({ clientId: uid('ghost') })), 'not_found');
+        await expectCode(store.refreshTokens.get(uid('missing')), 'not_found');
+      });
+
+      it('rotates once; the second use is reuse', async () => {
+        const old = await store.refreshTokens.create(token());
+        const now = new Date();
+        const next = token({ familyId: old.familyId });
+        const first = await store.refreshTokens.rotate(old.tokenHash, next, now);
+        expect(first.outcome).toBe('rotated');
+        if (first.outcome !== 'rotated') return;
+        expect(first.previous).toMatchObject({ tokenHash: old.tokenHash, rotatedAt: now, replacedBy: next.tokenHash });
+        expect(await store.refreshTokens.get(next.tokenHash)).toEqual(next);
+        expect(await store.refreshTokens.get(old.tokenHash)).toMatchObject({ rotatedAt: now, replacedBy: next.tokenHash });
+
+        const again = await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date());
+        expect(again.outcome).toBe('reused');
+        if (again.outcome === 'reused') expect(again.previous.tokenHash).toBe(old.tokenHash);
+        expect(await store.refreshTokens.rotate(uid('missing'), token(), now)).toEqual({ outcome: 'not_found' });
+      });
+
+      it('treats revoked and expired tokens as reuse', async () => {
+        const now = new Date();
+        const revoked = await store.refreshTokens.create(token());
+        await store.refreshTokens.revoke(revoked.tokenHash, now);
+        expect((await store.refreshTokens.rotate(revoked.tokenHash, token({ familyId: revoked.familyId }), now)).outcome).toBe('reused');
+        const expired = await store.refreshTokens.create(token({ expiresAt: new Date(now.getTime() - 1) }));
+        const successor = token({ familyId: expired.familyId });
+        expect((await store.refreshTokens.rotate(expired.tokenHash, successor, now)).outcome).toBe('reused');
+        await expectCode(store.refreshTokens.get(successor.tokenHash), 'not_found');
+      });
+
+      it('refuses a successor from another family', async () => {
+        const old = await store.refreshTokens.create(token());
+        await expectCode(store.refreshTokens.rotate(old.tokenHash, token(), new Date()), 'invalid_request');
+        expect((await store.refreshTokens.get(old.tokenHash)).rotatedAt).toBeUndefined();
+      });
+
+      it('lets exactly one of 10 concurrent rotations win', async () => {
+        const old = await store.refreshTokens.create(token());
+        const successors = Array.from({ length: 10 }, () => token({ familyId: old.familyId }));
+        const results = await Promise.all(successors.map((s) => store.refreshTokens.rotate(old.tokenHash, s, new Date())));
+        expect(results.filter((r) => r.outcome === 'rotated')).toHaveLength(1);
+        expect(results.filter((r) => r.outcome === 'reused')).toHaveLength(9);
+        const stored = await Promise.all(
+          successors.map((s) => store.refreshTokens.get(s.tokenHash).then(() => true, () => false)),
+        );
+        expect(stored.filter(Boolean)).toHaveLength(1);
+        const winner = successors[results.findIndex((r) => r.outcome === 'rotated')];
+        expect((await store.refreshTokens.get(old.tokenHash)).replacedBy).toBe(winner?.tokenHash);
+      });
+
+      it('revokes a whole family, one token idempotently', async () => {
+        const a = await store.refreshTokens.create(token());
+        const b = token({ familyId: a.familyId });
+        await store.refreshTokens.rotate(a.tokenHash, b, new Date());
+        const other = await store.refreshTokens.create(token());
+        const now = new Date();
+        expect(await store.refreshTokens.revokeFamily(a.familyId, now)).toBe(2);
+        expect(await store.refreshTokens.revokeFamily(a.familyId, now)).toBe(0);
+        expect((await store.refreshTokens.get(a.tokenHash)).revokedAt).toEqual(now);
+        expect((await store.refreshTokens.get(b.tokenHash)).revokedAt).toEqual(now);
+        expect((await store.refreshTokens.get(other.tokenHash)).revokedAt).toBeUndefined();
+
+        const first = new Date(Date.UTC(2030, 0, 1));
+        await store.refreshTokens.revoke(other.tokenHash, first);
+        await store.refreshTokens.revoke(other.tokenHash, new Date());
+        expect((await store.refreshTokens.get(other.tokenHash)).revokedAt).toEqual(first);
+        await expectCode(store.refreshTokens.revoke(uid('missing'), now), 'not_found');
+      });
+
+      it('lists active tokens by user and client in pages, newest first', async () => {
+        const c = (await store.clients.create(minimalClient())).clientId;
+        const u = (await store.users.create(newUser())).userId;
+        const base = Date.now() - 100_000;
+        const active = [];
+        for (let i = 0; i < 7; i++) {
+          active.push(await store.refreshTokens.create(token({ clientId: c, userId: u, createdAt: new Date(base + i * 1000) })));
+        }
+        const revoked = await store.refreshTokens.create(token({ clientId: c, userId: u }));
+        await store.refreshTokens.revoke(revoked.tokenHash, new Date());
+        await store.refreshTokens.create(token({ clientId: c, userId: u, expiresAt: new Date(Date.now() - 1) }));
+        const rotated = await store.refreshTokens.create(token({ clientId: c, userId: u }));
+        const successor = await store.refreshTokens.rotate(rotated.tokenHash, token({ clientId: c, userId: u, familyId: rotated.familyId, createdAt: new Date(base - 5000) }), new Date());
+        expect(successor.outcome).toBe('rotated');
+
+        const expected = [...active.map((t) => t.tokenHash).reverse(), ''];
+        for (const list of [
+          (r: { pageSize: number; pageToken?: string }) => store.refreshTokens.listByUser(u, r),
+          (r: { pageSize: number; pageToken?: string }) => store.refreshTokens.listByClient(c, r),
+        ]) {
+          const pages = await collectPages(list, 3);
+          expect(pages.map((p) => p.length)).toEqual([3, 3, 2]);
+          // 7 active plus the rotated token's successor, which is the oldest by createdAt.
+          expect(pages.flat().slice(0, 7)).toEqual(expected.slice(0, 7));
+          await expectCode(list({ pageSize: 3, pageToken: 'not-a-token!' }), 'invalid_request');
+        }
+      });
+
+      it('revokes by user and by client', async () => {
+        const c = (await store.clients.create(minimalClient())).clientId;
+        const u1 = (await store.users.create(newUser())).userId;
+        const u2 = (await store.users.create(newUser())).userId;
+        await store.refreshTokens.create(token({ clientId: c, userId: u1 }));
+        await store.refreshTokens.create(token({ clientId: c, userId: u1 }));
+        const keep = await store.refreshTokens.create(token({ clientId: c, userId: u2 }));
+        const now = new Date();
+        expect(await store.refreshTokens.revokeByUser(u1, now)).toBe(2);
+        expect((await store.refreshTokens.listByUser(u1)).items).toEqual([]);
+        expect((await store.refreshTokens.listByClient(c)).items.map((t) => t.tokenHash)).toEqual([keep.tokenHash]);
+        expect(await store.refreshTokens.revokeByClient(c, now)).toBe(1);
+        expect((await store.refreshTokens.listByClient(c)).items).toEqual([]);
+      });
+
+      it('deletes expired tokens and follows deleted owners', async () => {
+        const now = new Date(Date.now() + 10 * 365 * 86_400_000);
+        const stale = await store.refreshTokens.create(token({ expiresAt: new Date(now.getTime() - 1) }));
+        const fresh = await store.refreshTokens.create(token({ expiresAt: new Date(now.getTime() + 60_000) }));
+        expect(await store.refreshTokens.deleteExpired(now)).toBeGreaterThanOrEqual(1);
+        await expectCode(store.refreshTokens.get(stale.tokenHash), 'not_found');
+        expect((await store.refreshTokens.get(fresh.tokenHash)).tokenHash).toBe(fresh.tokenHash);
+
+        const c = (await store.clients.create(minimalClient())).clientId;
+        const orphan = await store.refreshTokens.create(token({ clientId: c }));
+        await store.clients.delete(c);
+        await expectCode(store.refreshTokens.get(orphan.tokenHash), 'not_found');
+      });
+    });
+
+    describe('consents', () => {
+      it('upserts, keeping createdAt', async () => {
+        const clientId = (await store.clients.create(minimalClient())).clientId;
+        const userId = (await store.users.create(newUser())).userId;
+        await expectCode(store.consents.get(userId, clientId), 'not_found');
+        const t1 = new Date(Date.UTC(2030, 0, 1));
+        const t2 = new Date(Date.UTC(2030, 0, 2));
+        const first = await store.consents.put({ userId, clientId, scopes: ['openid'], at: t1 });
+        expect(first).toEqual({ userId, clientId, scopes: ['openid'], createdAt: t1, updatedAt: t1 });
+        const second = await store.consents.put({ userId, clientId, scopes: ['openid', 'profile'], at: t2 });
+        expect(second).toEqual({ userId, clientId, scopes: ['openid', 'profile'], createdAt: t1, updatedAt: t2 });
+        expect(await store.consents.get(userId, clientId)).toEqual(second);
+        await store.consents.delete(userId, clientId);
+        await expectCode(store.consents.get(userId, clientId), 'not_found');
+        await expectCode(store.consents.delete(userId, clientId), 'not_found');
+        await expectCode(store.consents.put({ userId: uid('ghost'), clientId, scopes: [] }), 'not_found');
+      });
+
+      it('lists by user in pages and follows deleted users', async () => {
+        const userId = (await store.users.create(newUser())).userId;
+        const clients = [];
+        for (let i = 0; i < 7; i++) clients.push((await store.clients.create(minimalClient())).clientId);
+        for (const clientId of clients) await store.consents.put({ userId, clientId, scopes: ['openid'] });
+        const pages = await collectPages((r) => store.consents.listByUser(userId, r), 3, (c) => c.clientId);
+        expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(pages.flat()).toEqual([...clients].sort());
+        await expectCode(store.consents.listByUser(userId, { pageToken: '%%%' }), 'invalid_request');
+        await store.users.delete(userId);
+        expect((await store.consents.listByUser(userId)).items).toEqual([]);
+      });
+    });
+
+    describe('audit', () => {
+      it('appends and lists newest first with filters', async () => {
+        const subject = uid('subject');
+        const clientId = uid('client');
+        const at = new Date(Date.UTC(2030, 0, 1));
+        const first = await store.audit.append({ type: 'login.failure', subject, ip: '192.0.2.1', at, details: { reason: 'bad password', attempt: 1 } });
+        expect(first).toEqual({ id: first.id, type: 'login.failure', subject, ip: '192.0.2.1', at, details: { reason: 'bad password', attempt: 1 } });
+        expect(typeof first.id).toBe('string');
+        await store.audit.append({ type: 'login.success', subject, actor: subject });
+        await store.audit.append({ type: 'token.issued', subject, clientId, details: { scope: ['openid'] } });
+        await store.audit.append({ type: 'token.issued', subject: uid('other'), clientId });
+
+        const all = await store.audit.list({ subject });
+        expect(all.items.map((e) => e.type)).toEqual(['token.issued', 'login.success', 'login.failure']);
+        expect(all.nextPageToken).toBe('');
+        expect((await store.audit.list({ subject, type: 'token.issued' })).items).toHaveLength(1);
+        expect((await store.audit.list({ clientId })).items).toHaveLength(2);
+        expect((await store.audit.list({ clientId, subject })).items[0]?.details).toEqual({ scope: ['openid'] });
+      });
+
+      it('pages through events', async () => {
+        const subject = uid('subject');
+        const ids = [];
+        for (let i = 0; i < 7; i++) ids.push((await store.audit.append({ type: 'token.revoked', subject, details: { i } })).id);
+        const pages = await collectPages((r) => store.audit.list({ ...r, subject }), 3, (e) => e.id);
+        expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(pages.flat()).toEqual([...ids].reverse());
+        await expectCode(store.audit.list({ subject, pageToken: 'bm9wZQ' }), 'invalid_request');
+      });
+    });
+
+    describe('pagination of whole tables', () => {
+      let fresh: Store;
+      beforeAll(async () => {
+        fresh = await factory();
+      });
+      afterAll(async () => {
+        await fresh?.close();
+      });
+
+      it('pages clients 3, 3, 1 in a stable order, filtering by type', async () => {
+        const ids = [];
+        for (let i = 0; i < 7; i++) ids.push((await fresh.clients.create(minimalClient())).clientId);
+        await fresh.clients.create({ ...minimalClient(), clientType: 'trusted' });
+        const byType = (r: { pageSize: number; pageToken?: string }) => fresh.clients.list({ ...r, filter: { clientType: 'public' } });
+        const pages = await collectPages(byType, 3, (c) => c.clientId);
+        expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(pages.flat()).toEqual([...ids].sort());
+        expect(await collectPages(byType, 3, (c) => c.clientId)).toEqual(pages);
+        expect((await fresh.clients.list()).items).toHaveLength(8);
+      });
+
+      it('pages users and services the same way', async () => {
+        const users = [];
+        const services = [];
+        for (let i = 0; i < 7; i++) {
+          users.push((await fresh.users.create(newUser())).userId);
+          services.push((await fresh.services.create(newService())).serviceId);
+        }
+        const userPages = await collectPages((r) => fresh.users.list(r), 3, (u) => u.userId);
+        expect(userPages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(userPages.flat()).toEqual([...users].sort());
+        const servicePages = await collectPages((r) => fresh.services.list(r), 3, (s) => s.serviceId);
+        expect(servicePages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(servicePages.flat()).toEqual([...services].sort());
+      });
+
+      it('rejects bad page tokens and sizes', async () => {
+        await expectCode(fresh.clients.list({ pageToken: '!!' }), 'invalid_request');
+        await expectCode(fresh.users.list({ pageToken: Buffer.from('{"a":1}').toString('base64url') }), 'invalid_request');
+        const page = await fresh.users.list({ pageSize: 1 });
+        expect(page.nextPageToken).not.toBe('');
+        // A token belongs to the listing that issued it.
+        await expectCode(fresh.services.list({ pageToken: page.nextPageToken }), 'invalid_request');
+        await expectCode(fresh.users.list({ pageSize: -1 }), 'invalid_request');
+        await expectCode(fresh.users.list({ pageSize: 2.5 }), 'invalid_request');
+        expect((await fresh.users.list({ pageSize: 5000 })).items.length).toBeLessThanOrEqual(1000);
+      });
+    });
+  });
+}
+
+function uid(prefix: string): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected ${code}`).toBeDefined();
+  expect((err as AuthmeshError).code).toBe(code);
+  // Descriptions reach callers; SQL must never.
+  expect((err as AuthmeshError).description).not.toMatch(/\b(select|insert|update|delete|where)\b/i);
+}
+
+/** Follows nextPageToken to the end and returns each page as the items' keys. */
+async function collectPages<T>(
+  list: (request: { pageSize: number; pageToken?: string }) => Promise<Page<T>>,
+  pageSize: number,
+  keyOf: (item: T) => string = (item) => (item as { tokenHash: string }).tokenHash,
+): Promise<string[][]> {
+  const pages: string[][] = [];
+  let pageToken: string | undefined;
+  do {
+    const page = await list({ pageSize, ...(pageToken === undefined ? {} : { pageToken }) });
+    pages.push(page.items.map(keyOf));
+    pageToken = page.nextPageToken === '' ? undefined : page.nextPageToken;
+    if (pages.length > 100) throw new Error('pagination does not terminate');
+  } while (pageToken !== undefined);
+  return pages;
+}
+
+function fullClient(): NewClient {
+  return {
+    clientId: uid('client'),
+    name: 'Orders console',
+    clientType: 'confidential',
+    redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1/cb'],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['openid', 'orders.read', 'orders.write'],
+    tokenEndpointAuthMethod: 'private_key_jwt',
+    secretHash: 'a'.repeat(64),
+    previousSecretHash: 'b'.repeat(64),
+    previousSecretExpiresAt: new Date(Date.UTC(2030, 0, 1, 0, 0, 0, 123)),
+    jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'abc', y: 'def', use: 'sig', kid: 'k1' }] },
+    skipConsent: true,
+    audience: ['https://api.example.com', 'https://orders.example.com'],
+    accessTokenTtlSeconds: 300,
+    refreshTokenTtlSeconds: 86_400,
+    registrationAccessTokenHash: 'c'.repeat(64),
+    metadata: { contacts: 'ops@example.com', logo_uri: 'https://app.example.com/logo.png', 'quote"s': "it's" },
+  };
+}
+
+function minimalClient(): NewClient {
+  return {
+    clientId: uid('client'),
+    name: 'native app',
+    clientType: 'public',
+    redirectUris: [],
+    grantTypes: ['authorization_code'],
+    scopes: [],
+    tokenEndpointAuthMethod: 'none',
+    skipConsent: false,
+    audience: [],
+    metadata: {},
+  };
+}
+
+function newUser(over: Partial<NewUser> = {}): NewUser {
+  return {
+    userId: uid('user'),
+    username: uid('user'),
+    roles: ['user', 'orders:reader'],
+    passwordHash: '$scrypt$ln=17,r=8,p=1$c2FsdA$aGFzaA',
+    disabled: false,
+    ...over,
+  };
+}
+
+function newService(over: Partial<NewService> = {}): NewService {
+  return {
+    serviceId: uid('service'),
+    name: 'orders',
+    description: 'the orders API',
+    audience: `https://${randomUUID()}.example.com`,
+    endpoints: [
+      { method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] },
+      { method: 'POST', path: '/orders', scope: 'orders.write', allowedClientIds: ['console'] },
+    ],
+    ...over,
+  };
+}
+
+function newKey(over: Partial<NewSigningKey> = {}): NewSigningKey {
+  return {
+    kid: uid('kid'),
+    alg: 'ES256',
+    publicJwk: { kty: 'EC', crv: 'P-256', x: 'x-coordinate', y: 'y-coordinate' },
+    encryptedPrivateKey: 'v1.nonce.ciphertext',
+    status: 'next',
+    ...over,
+  };
+}

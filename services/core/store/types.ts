@@ -1,0 +1,169 @@
+// The domain model the stores persist. Secrets never appear here: only their hashes or
+// ciphertexts, produced by the services that own them.
+
+export type ClientType = 'public' | 'confidential' | 'trusted';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+
+export interface Client {
+  clientId: string;
+  name: string;
+  clientType: ClientType;
+  redirectUris: string[];
+  grantTypes: string[];
+  /** The scopes this client may be granted. */
+  scopes: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** sha256 hex of the secret, never the secret itself. */
+  secretHash?: string;
+  /** Still accepted until previousSecretExpiresAt, so rotation does not break running deployments. */
+  previousSecretHash?: string;
+  previousSecretExpiresAt?: Date;
+  /** Public JWKS for private_key_jwt (RFC 7523). */
+  jwks?: Record<string, unknown>;
+  skipConsent: boolean;
+  /** Default audiences of the tokens issued to this client. */
+  audience: string[];
+  accessTokenTtlSeconds?: number;
+  refreshTokenTtlSeconds?: number;
+  /** RFC 7592 registration access token, hashed. */
+  registrationAccessTokenHash?: string;
+  /** RFC 7591 metadata without a column of its own (contacts, logo_uri, ...). */
+  metadata: Record<string, string>;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface User {
+  userId: string;
+  /** Unique regardless of case. */
+  username: string;
+  email?: string;
+  displayName?: string;
+  roles: string[];
+  /** An encoded KDF string; opaque to the store. */
+  passwordHash: string;
+  disabled: boolean;
+  failedLoginCount: number;
+  lockedUntil?: Date;
+  passwordChangedAt: Date;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ServiceEndpoint {
+  method: string;
+  /** A path template such as /orders/{id}. */
+  path: string;
+  scope: string;
+  /** Empty means any client holding the scope. */
+  allowedClientIds: string[];
+}
+
+/** A protected API (resource server). */
+export interface Service {
+  serviceId: string;
+  name: string;
+  description: string;
+  /** Unique, e.g. https://api.example.com. */
+  audience: string;
+  endpoints: ServiceEndpoint[];
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
+export type KeyStatus = 'next' | 'active' | 'retired';
+
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlg;
+  publicJwk: Record<string, unknown>;
+  /** Ciphertext under the master key; opaque to the store. */
+  encryptedPrivateKey: string;
+  status: KeyStatus;
+  createdAt: Date;
+  activatedAt?: Date;
+  retiredAt?: Date;
+  /** A retired key stays published in the JWKS until tokens signed with it have expired. */
+  deleteAfter?: Date;
+}
+
+export interface RefreshToken {
+  tokenHash: string;
+  familyId: string;
+  clientId: string;
+  userId?: string;
+  scope: string[];
+  audience: string[];
+  authTime?: Date;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Set when the token was exchanged for its successor. */
+  rotatedAt?: Date;
+  revokedAt?: Date;
+  /** tokenHash of the successor. */
+  replacedBy?: string;
+}
+
+/** Remembered consent of a user for a client. */
+export interface Consent {
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: Date;
+  /** e.g. login.success, login.failure, token.issued, token.revoked, refresh.reuse_detected, client.created */
+  type: string;
+  actor?: string;
+  subject?: string;
+  clientId?: string;
+  ip?: string;
+  /** Never secrets or tokens. */
+  details: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** '' when there are no more items. */
+  nextPageToken: string;
+}
+
+export interface PageRequest {
+  /** Default 50, at most 1000 (larger values are clamped). */
+  pageSize?: number;
+  /** Opaque; from a previous page of the same listing. */
+  pageToken?: string;
+}
+
+/**
+ * A partial update. Fields left undefined stay as they are; an optional field set to null is
+ * cleared. Spreading objects thus never erases a value by accident.
+ */
+export type Patch<T, Fixed extends keyof T> = {
+  [K in Exclude<keyof T, Fixed>]?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K];
+};
+
+/** What a caller supplies to create an entity: version and timestamps come from the store. */
+export type NewClient = Omit<Client, 'version' | 'createdAt' | 'updatedAt'>;
+export type ClientPatch = Patch<Client, 'clientId' | 'version' | 'createdAt' | 'updatedAt'>;
+
+export type NewUser = Omit<User, 'version' | 'createdAt' | 'updatedAt' | 'failedLoginCount' | 'lockedUntil' | 'passwordChangedAt'> &
+  Partial<Pick<User, 'failedLoginCount' | 'lockedUntil' | 'passwordChangedAt'>>;
+export type UserPatch = Patch<User, 'userId' | 'version' | 'createdAt' | 'updatedAt'>;
+
+export type NewService = Omit<Service, 'version' | 'createdAt' | 'updatedAt'>;
+export type ServicePatch = Patch<Service, 'serviceId' | 'version' | 'createdAt' | 'updatedAt'>;
+
+export type NewSigningKey = Omit<SigningKey, 'createdAt'> & { createdAt?: Date };
+
+export type NewConsent = Omit<Consent, 'createdAt' | 'updatedAt'> & { at?: Date };
+
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'details'> & { at?: Date; details?: Record<string, unknown> };
