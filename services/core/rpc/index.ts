@@ -3,3 +3,5 @@ export * from './handler.js';
 export * from './server.js';
 export * from './client.js';
 export * from './paths.js';
+export * from './access-token-verifier.js';
+export * from './mesh-authenticator.js';

@@ -1,0 +1,51 @@
+// The authenticator of every authmesh server: the mesh credential for internal RPCs, verified
+// bearer access tokens with the right scope for admin RPCs.
+import type { Metadata } from '@grpc/grpc-js';
+import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
+import { constantTimeEqual } from '../oauth/index.js';
+import type { AccessTokenVerifier } from './access-token-verifier.js';
+import type { Authenticator, Principal } from './context.js';
+
+/** Metadata key carrying the mesh credential between authmesh services. */
+export const MESH_METADATA_KEY = 'x-authmesh-mesh';
+
+export function createMeshAuthenticator(options: { meshSecret: string; verifier: AccessTokenVerifier }): Authenticator {
+  const isMesh = (md: Metadata) => {
+    const v = md.get(MESH_METADATA_KEY)[0];
+    return typeof v === 'string' && constantTimeEqual(v, options.meshSecret);
+  };
+  const bearerOf = (md: Metadata): string | undefined => {
+    const v = md.get('authorization')[0];
+    if (typeof v !== 'string') return undefined;
+    // RFC 6750 §2.1: "Bearer" is case-insensitive, one space, then the token.
+    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(v);
+    if (!m) throw new InvalidToken('the authorization metadata is not a Bearer token');
+    return m[1];
+  };
+
+  return {
+    async authenticate(md, access): Promise<Principal> {
+      switch (access.kind) {
+        case 'public':
+        case 'client':
+          return { kind: 'anonymous' };
+        case 'internal':
+          if (isMesh(md)) return { kind: 'mesh' };
+          if (md.get('authorization').length > 0) throw new AccessDenied('this method is internal to the mesh');
+          throw new InvalidToken('this method requires the mesh credential');
+        case 'scopes': {
+          if (access.allowMesh && isMesh(md)) return { kind: 'mesh' };
+          const token = bearerOf(md);
+          if (!token) throw new InvalidToken('this method requires a Bearer access token');
+          const claims = await options.verifier.verify(token);
+          const scopes = claims.scope ? claims.scope.split(' ') : [];
+          // RFC 6750 §3.1: a valid token without the needed scope is insufficient_scope.
+          if (!access.anyOf.some((s) => scopes.includes(s))) {
+            throw new InsufficientScope(`this method requires scope ${access.anyOf.join(' or ')}`, { metadata: { scope: access.anyOf.join(' ') } });
+          }
+          return { kind: 'token', subject: claims.sub, clientId: claims.client_id, scopes, jti: claims.jti };
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// What every service implementation receives: configuration, its backends, a logger, the audit
+// trail, and gRPC clients to its peers (which carry the mesh credential). Services call each
+// other only through these clients, in embedded mode too, so one process exercises the same
+// paths as a scaled-out deployment.
+import { Metadata } from '@grpc/grpc-js';
+import { ClientServiceService } from '../gen/ts/authmesh/client/v1/client.js';
+import { CodeServiceService } from '../gen/ts/authmesh/code/v1/code.js';
+import { KeyServiceService } from '../gen/ts/authmesh/key/v1/key.js';
+import { RefreshTokenServiceService } from '../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
+import { ServiceRegistryServiceService } from '../gen/ts/authmesh/service/v1/service.js';
+import { TokenServiceService } from '../gen/ts/authmesh/token/v1/token.js';
+import { UserServiceService } from '../gen/ts/authmesh/user/v1/user.js';
+import type { Config, ServiceName } from './core/config/index.js';
+import type { Grid } from './core/grid/index.js';
+import type { Logger } from './core/log/index.js';
+import { createRpcClient, MESH_METADATA_KEY, type AccessTokenVerifier, type RpcClient } from './core/rpc/index.js';
+import type { NewAuditEvent, Store } from './core/store/index.js';
+
+export interface Peers {
+  client: RpcClient<typeof ClientServiceService>;
+  service: RpcClient<typeof ServiceRegistryServiceService>;
+  user: RpcClient<typeof UserServiceService>;
+  key: RpcClient<typeof KeyServiceService>;
+  code: RpcClient<typeof CodeServiceService>;
+  token: RpcClient<typeof TokenServiceService>;
+  refreshToken: RpcClient<typeof RefreshTokenServiceService>;
+  close(): void;
+}
+
+export interface MeshDeps {
+  config: Config;
+  store: Store;
+  grid: Grid;
+  log: Logger;
+  peers: Peers;
+  /** Verifies access tokens of this issuer (JWKS from the key service, revocation in the grid). */
+  verifier: AccessTokenVerifier;
+  /** Records a security event; never throws and never blocks the caller on a failure. */
+  audit(event: NewAuditEvent): Promise<void>;
+  now(): Date;
+}
+
+export const SERVICE_FQN: Record<ServiceName, string> = {
+  client: 'authmesh.client.v1.ClientService',
+  service: 'authmesh.service.v1.ServiceRegistryService',
+  user: 'authmesh.user.v1.UserService',
+  key: 'authmesh.key.v1.KeyService',
+  code: 'authmesh.code.v1.CodeService',
+  token: 'authmesh.token.v1.TokenService',
+  'refresh-token': 'authmesh.refresh_token.v1.RefreshTokenService',
+};
+
+/** Clients are created on first use, so a process can start before its peers are up. */
+export function createPeers(addresses: Record<ServiceName, string>, meshSecret: string, timeoutMs = 5_000): Peers {
+  const meta = () => {
+    const md = new Metadata();
+    md.set(MESH_METADATA_KEY, meshSecret);
+    return md;
+  };
+  const made: { close(): void }[] = [];
+  const lazy = <T extends { close(): void }>(make: () => T): T => {
+    let c: T | undefined;
+    return new Proxy({} as T, {
+      get(_t, prop) {
+        if (prop === 'close') return () => c?.close();
+        if (!c) {
+          c = make();
+          made.push(c);
+        }
+        return (c as Record<string | symbol, unknown>)[prop];
+      },
+    });
+  };
+  const opts = { metadata: meta, defaultTimeoutMs: timeoutMs };
+  return {
+    client: lazy(() => createRpcClient(ClientServiceService, SERVICE_FQN.client, addresses.client, opts)),
+    service: lazy(() => createRpcClient(ServiceRegistryServiceService, SERVICE_FQN.service, addresses.service, opts)),
+    user: lazy(() => createRpcClient(UserServiceService, SERVICE_FQN.user, addresses.user, opts)),
+    key: lazy(() => createRpcClient(KeyServiceService, SERVICE_FQN.key, addresses.key, opts)),
+    code: lazy(() => createRpcClient(CodeServiceService, SERVICE_FQN.code, addresses.code, opts)),
+    token: lazy(() => createRpcClient(TokenServiceService, SERVICE_FQN.token, addresses.token, opts)),
+    refreshToken: lazy(() => createRpcClient(RefreshTokenServiceService, SERVICE_FQN['refresh-token'], addresses['refresh-token'], opts)),
+    close: () => made.forEach((c) => c.close()),
+  };
+}
+
+/** What each service folder exports: its gRPC registration and optional start/stop hooks. */
+export interface ServiceModule {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  registration: import('./core/rpc/index.js').ServiceRegistration<any>;
+  /** Runs after the server listens, before it reports SERVING (e.g. key generation). */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export type ServiceFactory = (deps: MeshDeps) => ServiceModule;

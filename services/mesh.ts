@@ -1,0 +1,121 @@
+// Starts the services named in the configuration in this process, on one gRPC server, wired to
+// their peers through gRPC clients. `npm start` runs all seven (embedded mode); AUTHMESH_SERVICES
+// runs a subset with the others' addresses from configuration (the scaled-out shape).
+import { createClientService } from './client/index.js';
+import { createCodeService } from './code/index.js';
+import type { Config, ServiceName } from './core/config/index.js';
+import { resolveMeshSecret } from './core/config/data-dir-secrets.js';
+import type { Grid } from './core/grid/index.js';
+import { createMemoryGrid } from './core/grid/index.js';
+import { createLogger, type Logger } from './core/log/index.js';
+import { createAccessTokenVerifier, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
+import type { Store } from './core/store/index.js';
+import { createPgliteStore } from './core/store/pglite-store.js';
+import { createKeyServiceModule } from './key/index.js';
+import { createPeers, type MeshDeps, type Peers, type ServiceFactory, type ServiceModule } from './mesh-deps.js';
+import { createRefreshTokenService } from './refresh-token/index.js';
+import { createServiceRegistryService } from './service/index.js';
+import { createTokenService } from './token/index.js';
+import { createUserService } from './user/index.js';
+import { join } from 'node:path';
+
+const FACTORIES: Record<ServiceName, ServiceFactory> = {
+  client: createClientService,
+  service: createServiceRegistryService,
+  user: createUserService,
+  key: createKeyServiceModule,
+  code: createCodeService,
+  token: createTokenService,
+  'refresh-token': createRefreshTokenService,
+};
+
+export interface Mesh {
+  port: number;
+  deps: MeshDeps;
+  rpc: RpcServer;
+  modules: Partial<Record<ServiceName, ServiceModule>>;
+  close(): Promise<void>;
+}
+
+export interface StartMeshOptions {
+  config: Config;
+  store?: Store;
+  grid?: Grid;
+  log?: Logger;
+}
+
+export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
+  const { config } = options;
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const ownsStore = !options.store;
+  const store = options.store ?? (await createPgliteStore({ dataDir: join(config.dataDir, 'pglite') }));
+  const ownsGrid = !options.grid;
+  const grid = options.grid ?? createMemoryGrid();
+  const meshSecret = resolveMeshSecret(config, log);
+
+  let peers: Peers | undefined;
+  const peersRef = (): Peers => {
+    if (!peers) throw new Error('peers are used before the server listens');
+    return peers;
+  };
+  const verifier = createAccessTokenVerifier({
+    issuer: config.issuer,
+    grid,
+    fetchJwks: async () => {
+      const res = await peersRef().key.getJwks({});
+      return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')));
+    },
+  });
+  const deps: MeshDeps = {
+    config,
+    store,
+    grid,
+    log,
+    get peers() {
+      return peersRef();
+    },
+    verifier,
+    async audit(event) {
+      try {
+        await store.audit.append(event);
+      } catch (err) {
+        log.error({ err, type: event.type }, 'audit event could not be recorded');
+      }
+    },
+    now: () => new Date(),
+  };
+
+  const modules: Partial<Record<ServiceName, ServiceModule>> = {};
+  for (const name of config.services) modules[name] = FACTORIES[name](deps);
+  const rpc = createRpcServer({
+    services: Object.values(modules).map((m) => m.registration),
+    authenticator: createMeshAuthenticator({ meshSecret, verifier }),
+    log,
+  });
+  const port = await rpc.listen(config.grpcHost, config.grpcPort);
+  const own = `${config.grpcHost.includes(':') ? `[${config.grpcHost}]` : config.grpcHost}:${port}`;
+  const addresses = { ...config.addresses };
+  for (const name of config.services) addresses[name] = own;
+  peers = createPeers(addresses, meshSecret);
+
+  // Key first: other services' start hooks may need to sign (the bootstrap admin client does not,
+  // but nothing should race the first key).
+  const order: ServiceName[] = ['key', 'client', 'service', 'user', 'refresh-token', 'code', 'token'];
+  for (const name of order) await modules[name]?.start?.();
+  rpc.setServing(true);
+  log.info({ grpc: own, services: config.services }, 'authmesh gRPC services are serving');
+
+  return {
+    port,
+    deps,
+    rpc,
+    modules,
+    async close() {
+      await rpc.shutdown(5_000);
+      for (const m of Object.values(modules)) await m.stop?.();
+      peers?.close();
+      if (ownsGrid) await grid.close();
+      if (ownsStore) await store.close();
+    },
+  };
+}
