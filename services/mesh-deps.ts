@@ -88,6 +88,9 @@ export function createPeers(addresses: Record<ServiceName, string>, meshSecret: 
 export interface ServiceModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   registration: import('./core/rpc/index.js').ServiceRegistration<any>;
+  /** Further gRPC services the same module serves (the token module also serves ext_authz). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  extra?: import('./core/rpc/index.js').ServiceRegistration<any>[];
   /** Runs after the server listens, before it reports SERVING (e.g. key generation). */
   start?(): Promise<void>;
   stop?(): Promise<void>;

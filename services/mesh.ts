@@ -88,7 +88,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const modules: Partial<Record<ServiceName, ServiceModule>> = {};
   for (const name of config.services) modules[name] = FACTORIES[name](deps);
   const rpc = createRpcServer({
-    services: Object.values(modules).map((m) => m.registration),
+    services: Object.values(modules).flatMap((m) => [m.registration, ...(m.extra ?? [])]),
     authenticator: createMeshAuthenticator({ meshSecret, verifier }),
     log,
   });

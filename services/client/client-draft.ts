@@ -1,0 +1,198 @@
+// A client as an admin (or RFC 7591 registration) describes it, and its validation into the
+// stored form. Transport-neutral: the gRPC adapter and the gateway's registration endpoint both
+// build a ClientDraft and let this module decide.
+import { InvalidClientMetadata, InvalidRequest } from '../core/errors/index.js';
+import { isScopeToken, validateClientMetadata, type ClientMetadata, type GrantType } from '../core/oauth/index.js';
+import type { Client } from '../core/store/types.js';
+
+/** Every mutable client property, in domain vocabulary ('' / [] mean "use the default"). */
+export interface ClientDraft {
+  name: string;
+  /** 'public' | 'confidential' | 'trusted'; anything else is rejected. */
+  clientType: string;
+  redirectUris: string[];
+  /** Empty: authorization_code + refresh_token for public clients, client_credentials otherwise. */
+  grantTypes: string[];
+  scopes: string[];
+  /** '': client_secret_basic for confidential and trusted clients, none for public ones. */
+  tokenEndpointAuthMethod: string;
+  jwks: Record<string, unknown> | undefined;
+  skipConsent: boolean;
+  requirePkce: boolean;
+  audience: string[];
+  /** 0: the server default. */
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  clientUri: string;
+  logoUri: string;
+  contacts: string[];
+}
+
+export type ClientDraftField = keyof ClientDraft;
+
+export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
+  'name',
+  'clientType',
+  'redirectUris',
+  'grantTypes',
+  'scopes',
+  'tokenEndpointAuthMethod',
+  'jwks',
+  'skipConsent',
+  'requirePkce',
+  'audience',
+  'accessTokenTtlSeconds',
+  'refreshTokenTtlSeconds',
+  'clientUri',
+  'logoUri',
+  'contacts',
+];
+
+// Keys of Client.metadata for RFC 7591 fields without a column of their own.
+export const META_REQUIRE_PKCE = 'require_pkce';
+export const META_CLIENT_URI = 'client_uri';
+export const META_LOGO_URI = 'logo_uri';
+export const META_CONTACTS = 'contacts';
+export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
+
+// RFC 6749 §2.2 leaves the client_id format to the server; this set is safe in URLs, logs and keys.
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_TTL_ACCESS = 86_400;
+const MAX_TTL_REFRESH = 365 * 86_400;
+
+export function isValidClientId(id: string): boolean {
+  return CLIENT_ID.test(id);
+}
+
+export function assertClientId(id: string): void {
+  if (!isValidClientId(id)) throw new InvalidRequest("client_id must be 1-128 letters, digits, '.', '_', ':' or '-'");
+}
+
+/** Whether the client authenticates with a shared secret (and therefore gets one generated). */
+export function usesSecret(method: string): boolean {
+  return method === 'client_secret_basic' || method === 'client_secret_post';
+}
+
+/** Whether the client must send a PKCE code_challenge (always for public clients, RFC 9700 §2.1.1). */
+export function clientRequiresPkce(client: Pick<Client, 'clientType' | 'metadata'>): boolean {
+  return client.clientType === 'public' || client.metadata[META_REQUIRE_PKCE] !== 'false';
+}
+
+/** The stored client seen as a draft, so an update can merge changes into it. */
+export function draftOf(client: Client): ClientDraft {
+  let contacts: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(client.metadata[META_CONTACTS] ?? '[]');
+    if (Array.isArray(parsed)) contacts = parsed.filter((c): c is string => typeof c === 'string');
+  } catch {
+    contacts = [];
+  }
+  return {
+    name: client.name,
+    clientType: client.clientType,
+    redirectUris: [...client.redirectUris],
+    grantTypes: [...client.grantTypes],
+    scopes: [...client.scopes],
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    jwks: client.jwks,
+    skipConsent: client.skipConsent,
+    requirePkce: clientRequiresPkce(client),
+    audience: [...client.audience],
+    accessTokenTtlSeconds: client.accessTokenTtlSeconds ?? 0,
+    refreshTokenTtlSeconds: client.refreshTokenTtlSeconds ?? 0,
+    clientUri: client.metadata[META_CLIENT_URI] ?? '',
+    logoUri: client.metadata[META_LOGO_URI] ?? '',
+    contacts,
+  };
+}
+
+/** The validated, defaulted draft in the stored shape (without id, secrets and bookkeeping). */
+export interface ValidatedClient {
+  metadata: ClientMetadata;
+  fields: Pick<
+    Client,
+    'name' | 'clientType' | 'redirectUris' | 'grantTypes' | 'scopes' | 'tokenEndpointAuthMethod' | 'skipConsent' | 'audience'
+  > & {
+    jwks: Record<string, unknown> | undefined;
+    accessTokenTtlSeconds: number | undefined;
+    refreshTokenTtlSeconds: number | undefined;
+  };
+  /** RFC 7591 fields kept in Client.metadata. */
+  extra: Record<string, string>;
+}
+
+function defaultGrants(clientType: string): GrantType[] {
+  return clientType === 'public' ? ['authorization_code', 'refresh_token'] : ['client_credentials'];
+}
+
+// RFC 7591 §2: client_uri and logo_uri are URLs shown to users, so only web URLs are allowed.
+function checkWebUrl(value: string, field: string): void {
+  if (value === '') return;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidClientMetadata(`${field} must be an absolute https URL`);
+  }
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === '[::1]' || url.hostname === 'localhost';
+  if (!/^[\x21-\x7e]+$/.test(value) || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) || value.length > 2048) {
+    throw new InvalidClientMetadata(`${field} must be an absolute https URL`);
+  }
+}
+
+/** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700) and applies defaults. */
+export function validateDraft(draft: ClientDraft): ValidatedClient {
+  if (draft.name.length > 200 || /[^\x20-\x7e\u00a0-\uffff]/.test(draft.name)) {
+    throw new InvalidClientMetadata('client_name must be at most 200 characters without control characters');
+  }
+  // RFC 6749 §3.3: each allowed scope is one scope token.
+  if (draft.scopes.some((s) => !isScopeToken(s))) throw new InvalidClientMetadata('scopes must be scope tokens (no spaces or quotes)');
+  const grantTypes = draft.grantTypes.length === 0 ? defaultGrants(draft.clientType) : draft.grantTypes;
+  const metadata = validateClientMetadata({
+    clientType: draft.clientType,
+    tokenEndpointAuthMethod: draft.tokenEndpointAuthMethod === '' ? undefined : draft.tokenEndpointAuthMethod,
+    grantTypes,
+    redirectUris: draft.redirectUris,
+    scope: draft.scopes.join(' '),
+    jwks: draft.jwks,
+  });
+  for (const aud of draft.audience) {
+    // RFC 7519 §4.1.3: audience values are StringOrURI; we keep them printable, without spaces.
+    if (!/^[\x21-\x7e]{1,2048}$/.test(aud)) throw new InvalidClientMetadata('audience values must be non-empty printable strings without spaces');
+  }
+  const ttl = (value: number, max: number, field: string): number | undefined => {
+    if (!Number.isInteger(value) || value < 0 || value > max) throw new InvalidClientMetadata(`${field} must be 0 (server default) to ${max}`);
+    return value === 0 ? undefined : value;
+  };
+  const accessTokenTtlSeconds = ttl(draft.accessTokenTtlSeconds, MAX_TTL_ACCESS, 'access_token_ttl_seconds');
+  const refreshTokenTtlSeconds = ttl(draft.refreshTokenTtlSeconds, MAX_TTL_REFRESH, 'refresh_token_ttl_seconds');
+  checkWebUrl(draft.clientUri, 'client_uri');
+  checkWebUrl(draft.logoUri, 'logo_uri');
+  if (draft.contacts.length > 20 || draft.contacts.some((c) => !/^[\x20-\x7e]{1,320}$/.test(c))) {
+    throw new InvalidClientMetadata('contacts must be at most 20 printable strings of up to 320 characters');
+  }
+  const extra: Record<string, string> = {
+    // RFC 9700 §2.1.1: PKCE is mandatory for public clients whatever the request says.
+    [META_REQUIRE_PKCE]: String(metadata.clientType === 'public' ? true : draft.requirePkce),
+  };
+  if (draft.clientUri !== '') extra[META_CLIENT_URI] = draft.clientUri;
+  if (draft.logoUri !== '') extra[META_LOGO_URI] = draft.logoUri;
+  if (draft.contacts.length > 0) extra[META_CONTACTS] = JSON.stringify([...new Set(draft.contacts)]);
+  return {
+    metadata,
+    fields: {
+      name: draft.name,
+      clientType: metadata.clientType,
+      redirectUris: metadata.redirectUris,
+      grantTypes: metadata.grantTypes,
+      scopes: metadata.scope,
+      tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
+      jwks: metadata.jwks === undefined ? undefined : (metadata.jwks as unknown as Record<string, unknown>),
+      skipConsent: draft.skipConsent,
+      audience: [...new Set(draft.audience)],
+      accessTokenTtlSeconds,
+      refreshTokenTtlSeconds,
+    },
+    extra,
+  };
+}

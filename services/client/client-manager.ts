@@ -1,0 +1,264 @@
+// The client registry's domain logic, shared by the gRPC adapter and (later) the gateway's RFC 7591
+// registration endpoint: creation with generated secrets, versioned updates, rotation with a
+// grace period, deletion, and client authentication (RFC 6749 §2.3, RFC 7523).
+import { randomBytes } from 'node:crypto';
+import { Conflict, InvalidClient, InvalidRequest, NotFound } from '../core/errors/index.js';
+import { createReadThroughCache, datesToJson, jsonWithDates, type ReadThroughCache } from '../core/grid/index.js';
+import { constantTimeEqual, generateId, generateSecret, hashToken } from '../core/oauth/index.js';
+import type { Client, ClientPatch, NewClient, Page, PageRequest } from '../core/store/types.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { assertionClientId, verifyClientAssertion, type AssertionInput } from './client-assertion.js';
+import {
+  assertClientId,
+  draftOf,
+  isValidClientId,
+  META_SECRET_ROTATED_AT,
+  usesSecret,
+  validateDraft,
+  type ClientDraft,
+  type ClientDraftField,
+} from './client-draft.js';
+
+export const MAX_SECRET_GRACE_SECONDS = 604_800;
+
+/** Presented client credentials (RFC 6749 §2.3.1, RFC 7523 §2.2), as the token endpoint saw them. */
+export type PresentedCredentials =
+  | { kind: 'secret'; clientId: string; clientSecret: string; method: string }
+  | ({ kind: 'assertion' } & AssertionInput)
+  | { kind: 'client_id'; clientId: string };
+
+export interface ClientCreated {
+  client: Client;
+  /** The plaintext secret, for secret-based clients only; never stored, shown once. */
+  clientSecret?: string;
+}
+
+export interface CreateClientOptions {
+  /** Use this secret instead of generating one (the bootstrap admin client from configuration). */
+  presetSecret?: string;
+  actor?: string;
+}
+
+export interface ClientManager {
+  create(clientId: string, draft: ClientDraft, options?: CreateClientOptions): Promise<ClientCreated>;
+  /** @throws NotFound */
+  get(clientId: string): Promise<Client>;
+  /** undefined when the client does not exist. */
+  find(clientId: string): Promise<Client | undefined>;
+  list(request: PageRequest): Promise<Page<Client>>;
+  /** Changes `fields` of the client to the draft's values. etag '' skips the concurrency check. */
+  update(clientId: string, draft: ClientDraft, fields: readonly ClientDraftField[], etag: string, actor?: string): Promise<Client>;
+  delete(clientId: string, actor?: string): Promise<void>;
+  rotateSecret(clientId: string, graceSeconds: number, actor?: string): Promise<ClientCreated & { clientSecret: string }>;
+  /** @throws InvalidClient, always with the same description. */
+  authenticate(credentials: PresentedCredentials | undefined): Promise<Client>;
+}
+
+// A hash nobody can match: unknown clients compare against it so they take as long as known ones.
+const DUMMY_HASH = hashToken(randomBytes(32).toString('base64url'));
+const DATE_FIELDS = ['previousSecretExpiresAt', 'createdAt', 'updatedAt'] as const;
+
+export function createClientCache(deps: Pick<MeshDeps, 'grid' | 'store'>): ReadThroughCache<Client> {
+  return createReadThroughCache<Client>({
+    grid: deps.grid,
+    name: 'clients',
+    load: async (id) => {
+      try {
+        return await deps.store.clients.get(id);
+      } catch (err) {
+        if (err instanceof NotFound) return undefined;
+        throw err;
+      }
+    },
+    toJson: (c) => datesToJson(c),
+    fromJson: (j) => jsonWithDates<Client>(j, DATE_FIELDS),
+  });
+}
+
+function parseEtag(etag: string): number | undefined {
+  if (etag === '') return undefined;
+  // A stale or foreign etag cannot name the current version: report it as a conflict.
+  if (!/^[1-9]\d{0,9}$/.test(etag)) throw new Conflict('the etag does not match the current version of the client');
+  return Number(etag);
+}
+
+export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'config' | 'audit' | 'now'>): ClientManager {
+  const cache = createClientCache(deps);
+  const jtiMap = deps.grid.map<number>('assertion-jti');
+
+  const authFailed = (clientId: string | undefined, method: string): never => {
+    void deps.audit({ type: 'client.auth_failed', clientId: clientId && isValidClientId(clientId) ? clientId : undefined, details: { method } });
+    // RFC 6749 §5.2: invalid_client, without revealing which part was wrong.
+    throw new InvalidClient('client authentication failed');
+  };
+
+  async function get(clientId: string): Promise<Client> {
+    if (!isValidClientId(clientId)) throw new NotFound('client not found');
+    const client = await cache.get(clientId);
+    if (!client) throw new NotFound('client not found');
+    return client;
+  }
+
+  /** Writes a patch computed from the current version; retries when no etag pinned the version. */
+  async function updateWith(
+    clientId: string,
+    etag: string,
+    compute: (current: Client) => ClientPatch,
+  ): Promise<{ before: Client; after: Client }> {
+    const expected = parseEtag(etag);
+    for (let attempt = 0; ; attempt++) {
+      const current = await deps.store.clients.get(clientId);
+      if (expected !== undefined && expected !== current.version) throw new Conflict('the etag does not match the current version of the client');
+      const patch = compute(current);
+      try {
+        // The patch was validated against this version, so it must land on exactly this version.
+        const after = await deps.store.clients.update(clientId, patch, current.version);
+        await cache.put(clientId, after);
+        return { before: current, after };
+      } catch (err) {
+        if (!(err instanceof Conflict) || expected !== undefined || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  return {
+    async create(clientId, draft, options = {}) {
+      const id = clientId === '' ? generateId('c') : clientId;
+      assertClientId(id);
+      const v = validateDraft(draft);
+      const now = deps.now();
+      const secret = usesSecret(v.fields.tokenEndpointAuthMethod) ? (options.presetSecret ?? generateSecret()) : undefined;
+      const record: NewClient = {
+        clientId: id,
+        ...v.fields,
+        jwks: v.fields.jwks,
+        accessTokenTtlSeconds: v.fields.accessTokenTtlSeconds,
+        refreshTokenTtlSeconds: v.fields.refreshTokenTtlSeconds,
+        // A client secret is 256 random bits, so a fast SHA-256 cannot be brute-forced and keeps
+        // authentication to one cheap comparison; a slow KDF is for low-entropy passwords only.
+        secretHash: secret === undefined ? undefined : hashToken(secret),
+        metadata: { ...v.extra, ...(secret === undefined ? {} : { [META_SECRET_ROTATED_AT]: now.toISOString() }) },
+      };
+      const client = await deps.store.clients.create(record);
+      await cache.put(id, client);
+      await deps.audit({ type: 'client.created', actor: options.actor, clientId: id, details: { clientType: client.clientType } });
+      return secret === undefined ? { client } : { client, clientSecret: secret };
+    },
+
+    get,
+
+    async find(clientId) {
+      if (!isValidClientId(clientId)) return undefined;
+      return cache.get(clientId);
+    },
+
+    list(request) {
+      return deps.store.clients.list(request);
+    },
+
+    async update(clientId, draft, fields, etag, actor) {
+      if (!isValidClientId(clientId)) throw new NotFound('client not found');
+      const { after } = await updateWith(clientId, etag, (current) => {
+        const merged: ClientDraft = { ...draftOf(current) };
+        for (const f of fields) (merged as unknown as Record<string, unknown>)[f] = draft[f];
+        const v = validateDraft(merged);
+        const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
+        const metadata = { ...current.metadata, ...v.extra };
+        for (const k of ['client_uri', 'logo_uri', 'contacts']) if (!(k in v.extra)) delete metadata[k];
+        if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
+        return {
+          ...v.fields,
+          jwks: v.fields.jwks ?? null,
+          accessTokenTtlSeconds: v.fields.accessTokenTtlSeconds ?? null,
+          refreshTokenTtlSeconds: v.fields.refreshTokenTtlSeconds ?? null,
+          // A client that no longer authenticates with a secret must not keep a usable one.
+          ...(keepSecret ? {} : { secretHash: null, previousSecretHash: null, previousSecretExpiresAt: null }),
+          metadata,
+        };
+      });
+      await deps.audit({ type: 'client.updated', actor, clientId, details: { fields: [...fields] } });
+      return after;
+    },
+
+    async delete(clientId, actor) {
+      if (!isValidClientId(clientId)) throw new NotFound('client not found');
+      await deps.store.clients.get(clientId);
+      await deps.store.refreshTokens.revokeByClient(clientId, deps.now());
+      await deps.store.clients.delete(clientId);
+      await cache.evict(clientId);
+      await deps.audit({ type: 'client.deleted', actor, clientId });
+    },
+
+    async rotateSecret(clientId, graceSeconds, actor) {
+      if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_SECRET_GRACE_SECONDS) {
+        throw new InvalidRequest(`previous_secret_grace_seconds must be 0 to ${MAX_SECRET_GRACE_SECONDS}`);
+      }
+      if (!isValidClientId(clientId)) throw new NotFound('client not found');
+      const secret = generateSecret();
+      const { after } = await updateWith(clientId, '', (current) => {
+        if (!usesSecret(current.tokenEndpointAuthMethod)) {
+          throw new InvalidRequest('the client does not authenticate with a client secret');
+        }
+        const now = deps.now();
+        const keepPrevious = graceSeconds > 0 && current.secretHash !== undefined;
+        return {
+          secretHash: hashToken(secret),
+          previousSecretHash: keepPrevious ? current.secretHash : null,
+          previousSecretExpiresAt: keepPrevious ? new Date(now.getTime() + graceSeconds * 1000) : null,
+          metadata: { ...current.metadata, [META_SECRET_ROTATED_AT]: now.toISOString() },
+        };
+      });
+      await deps.audit({ type: 'client.secret_rotated', actor, clientId, details: { previousSecretGraceSeconds: graceSeconds } });
+      return { client: after, clientSecret: secret };
+    },
+
+    async authenticate(credentials) {
+      if (credentials === undefined) return authFailed(undefined, 'none');
+      switch (credentials.kind) {
+        case 'secret': {
+          const { clientId, clientSecret, method } = credentials;
+          const client = isValidClientId(clientId) && clientSecret.length <= 1024 ? await cache.get(clientId) : undefined;
+          const presented = hashToken(clientSecret);
+          // Both comparisons always run so known and unknown clients take the same time.
+          const current = constantTimeEqual(presented, client?.secretHash ?? DUMMY_HASH);
+          const previousValid = client?.previousSecretHash !== undefined && (client.previousSecretExpiresAt?.getTime() ?? 0) > deps.now().getTime();
+          const previous = constantTimeEqual(presented, previousValid ? (client?.previousSecretHash ?? DUMMY_HASH) : DUMMY_HASH) && previousValid;
+          if (!client || clientSecret === '' || !(current || previous)) return authFailed(clientId, method);
+          // RFC 6749 §2.3: a client uses the one authentication method it registered.
+          if (client.tokenEndpointAuthMethod !== method || client.clientType === 'public') return authFailed(clientId, method);
+          return client;
+        }
+        case 'assertion': {
+          const clientId = assertionClientId(credentials);
+          const client = clientId === undefined || !isValidClientId(clientId) ? undefined : await cache.get(clientId);
+          // RFC 7523 §2.2: only a client registered for private_key_jwt may authenticate this way.
+          if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt' || client.jwks === undefined) {
+            return authFailed(clientId, 'private_key_jwt');
+          }
+          try {
+            await verifyClientAssertion(credentials.clientAssertion, {
+              clientId: client.clientId,
+              jwks: client.jwks,
+              issuer: deps.config.issuer,
+              endpointUrl: credentials.endpointUrl,
+              jtiMap,
+              now: deps.now(),
+            });
+          } catch (err) {
+            if (err instanceof InvalidClient) return authFailed(client.clientId, 'private_key_jwt');
+            throw err;
+          }
+          return client;
+        }
+        case 'client_id': {
+          const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;
+          // RFC 6749 §2.1 / §3.2.1: only a public client (method none) may present just its id.
+          if (!client || client.clientType !== 'public' || client.tokenEndpointAuthMethod !== 'none') {
+            return authFailed(credentials.clientId, 'none');
+          }
+          return client;
+        }
+      }
+    },
+  };
+}

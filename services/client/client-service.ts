@@ -1,0 +1,96 @@
+// gRPC adapter of the client registry: maps between the proto contract and the ClientManager.
+import {
+  AuthenticateClientResponse,
+  ClientServiceService,
+  CreateClientResponse,
+  DeleteClientResponse,
+  GetClientResponse,
+  ListClientsResponse,
+  RotateClientSecretResponse,
+  UpdateClientResponse,
+  type ClientCredentials,
+} from '../../gen/ts/authmesh/client/v1/client.js';
+import { InvalidRequest } from '../core/errors/index.js';
+import { ADMIN_READ, ADMIN_WRITE, INTERNAL, registration, type CallContext } from '../core/rpc/index.js';
+import { authMethodOf, draftFromMessage, fieldsOfMask, toClientMessage } from './client-mapping.js';
+import type { ClientManager, PresentedCredentials } from './client-manager.js';
+
+export const CLIENT_SERVICE_NAME = 'authmesh.client.v1.ClientService';
+
+export function actorOf(ctx: CallContext): string {
+  return ctx.principal.kind === 'token' ? ctx.principal.subject : ctx.principal.kind;
+}
+
+function presented(c: ClientCredentials | undefined): PresentedCredentials | undefined {
+  const cred = c?.credential;
+  switch (cred?.$case) {
+    case 'clientSecret': {
+      let method: string;
+      try {
+        method = authMethodOf(cred.value.method);
+      } catch {
+        method = '';
+      }
+      return { kind: 'secret', clientId: cred.value.clientId, clientSecret: cred.value.clientSecret, method };
+    }
+    case 'clientAssertion':
+      return { kind: 'assertion', ...cred.value };
+    case 'clientId':
+      return { kind: 'client_id', clientId: cred.value };
+    default:
+      return undefined;
+  }
+}
+
+export function createClientServiceRegistration(clients: ClientManager) {
+  return registration(
+    CLIENT_SERVICE_NAME,
+    ClientServiceService,
+    {
+      async createClient(req, ctx) {
+        if (!req.client) throw new InvalidRequest('client is required');
+        const { client, clientSecret } = await clients.create(req.client.clientId, draftFromMessage(req.client), { actor: actorOf(ctx) });
+        return CreateClientResponse.fromPartial({ client: toClientMessage(client), clientSecret: clientSecret ?? '' });
+      },
+      async getClient(req) {
+        if (!req.clientId) throw new InvalidRequest('client_id is required');
+        return GetClientResponse.fromPartial({ client: toClientMessage(await clients.get(req.clientId)) });
+      },
+      async listClients(req) {
+        if (req.pageSize < 0 || req.pageSize > 1000) throw new InvalidRequest('page_size must be 1 to 1000 (0 for the default of 50)');
+        const page = await clients.list({ pageSize: req.pageSize, pageToken: req.pageToken });
+        return ListClientsResponse.fromPartial({ clients: page.items.map(toClientMessage), nextPageToken: page.nextPageToken });
+      },
+      async updateClient(req, ctx) {
+        if (!req.client) throw new InvalidRequest('client is required');
+        if (!req.client.clientId) throw new InvalidRequest('client.client_id is required');
+        const fields = fieldsOfMask(req.updateMask);
+        const updated = await clients.update(req.client.clientId, draftFromMessage(req.client), fields, req.client.etag, actorOf(ctx));
+        return UpdateClientResponse.fromPartial({ client: toClientMessage(updated) });
+      },
+      async deleteClient(req, ctx) {
+        if (!req.clientId) throw new InvalidRequest('client_id is required');
+        await clients.delete(req.clientId, actorOf(ctx));
+        return DeleteClientResponse.fromPartial({});
+      },
+      async rotateClientSecret(req, ctx) {
+        if (!req.clientId) throw new InvalidRequest('client_id is required');
+        const { client, clientSecret } = await clients.rotateSecret(req.clientId, req.previousSecretGraceSeconds, actorOf(ctx));
+        return RotateClientSecretResponse.fromPartial({ client: toClientMessage(client), clientSecret });
+      },
+      async authenticateClient(req) {
+        const client = await clients.authenticate(presented(req.credentials));
+        return AuthenticateClientResponse.fromPartial({ client: toClientMessage(client) });
+      },
+    },
+    {
+      createClient: ADMIN_WRITE,
+      getClient: ADMIN_READ,
+      listClients: ADMIN_READ,
+      updateClient: ADMIN_WRITE,
+      deleteClient: ADMIN_WRITE,
+      rotateClientSecret: ADMIN_WRITE,
+      authenticateClient: INTERNAL,
+    },
+  );
+}

@@ -1,0 +1,15 @@
+import type { ServiceFactory } from '../mesh-deps.js';
+import { bootstrapAdminClient } from './client-bootstrap.js';
+import { createClientManager } from './client-manager.js';
+import { createClientServiceRegistration } from './client-service.js';
+
+export { JWT_BEARER_ASSERTION_TYPE } from './client-assertion.js';
+export { clientRequiresPkce, isValidClientId, usesSecret, type ClientDraft, type ClientDraftField } from './client-draft.js';
+export { createClientCache, createClientManager, type ClientCreated, type ClientManager, type PresentedCredentials } from './client-manager.js';
+export { draftFromMessage, toClientMessage } from './client-mapping.js';
+export { CLIENT_SERVICE_NAME, createClientServiceRegistration } from './client-service.js';
+
+export const createClientService: ServiceFactory = (deps) => {
+  const clients = createClientManager(deps);
+  return { registration: createClientServiceRegistration(clients), start: () => bootstrapAdminClient(deps, clients) };
+};

@@ -1,0 +1,85 @@
+// Runs the authorization request rules of core/oauth against the registered client and turns a
+// failure into the error the gateway can act on: with redirect_uri/state in ErrorInfo.metadata
+// when it may be redirected to the client, without them when it must be shown to the user
+// (RFC 6749 §4.1.2.1).
+import type { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
+import { AuthmeshError, InvalidRequest } from '../core/errors/index.js';
+import { type AuthorizationParams, type ValidatedAuthorizationRequest, validateAuthorizationRequest } from '../core/oauth/index.js';
+import type { Peers } from '../mesh-deps.js';
+import { type CodeClient, lookUpClient } from './client-lookup.js';
+
+export interface CheckedAuthorization {
+  client: CodeClient;
+  request: ValidatedAuthorizationRequest;
+}
+
+// Bounds on values that are echoed into redirects or error metadata: a URL or a gRPC trailer of
+// unbounded size would fail somewhere downstream instead of producing a clear error.
+const MAX_LENGTH: ReadonlyArray<readonly [keyof AuthorizationParams, number]> = [
+  ['response_type', 64],
+  ['scope', 4096],
+  ['state', 2048],
+  ['nonce', 512],
+  ['code_challenge', 128],
+  ['code_challenge_method', 32],
+];
+
+export function toParams(r: AuthorizationRequest): AuthorizationParams {
+  return {
+    response_type: r.responseType,
+    client_id: r.clientId,
+    redirect_uri: r.redirectUri,
+    scope: r.scope,
+    state: r.state,
+    code_challenge: r.codeChallenge,
+    code_challenge_method: r.codeChallengeMethod,
+    nonce: r.nonce,
+  };
+}
+
+/** The error as it goes to the gateway when it may be redirected: target and state in metadata. */
+export function redirectableError(error: AuthmeshError, redirectUri: string, state: string | undefined): AuthmeshError {
+  const metadata: Record<string, string> = { ...error.metadata, redirect_uri: redirectUri };
+  if (state !== undefined) metadata.state = state;
+  return new AuthmeshError(error.code, error.description, { metadata, cause: error });
+}
+
+/** The error as it goes to the gateway when it must never be redirected. */
+function shownToUser(error: AuthmeshError): AuthmeshError {
+  if (!('redirect_uri' in error.metadata) && !('state' in error.metadata)) return error;
+  const { redirect_uri: _r, state: _s, ...metadata } = error.metadata;
+  return new AuthmeshError(error.code, error.description, { metadata, cause: error });
+}
+
+/**
+ * Validates an authorization request against its client. Throws the RFC 6749 §4.1.2.1 error,
+ * shaped as described above; resolves the validated request otherwise.
+ */
+export async function checkAuthorizationRequest(peers: Peers, request: AuthorizationRequest | undefined, deadline?: Date): Promise<CheckedAuthorization> {
+  // Without the request nothing is known about the client, so nothing may be redirected.
+  if (request === undefined) throw new InvalidRequest('request is required');
+  const params = toParams(request);
+  const oversized = MAX_LENGTH.find(([name, max]) => (params[name]?.length ?? 0) > max);
+  if (oversized !== undefined) params[oversized[0]] = undefined;
+
+  const client = await lookUpClient(peers, request.clientId, deadline);
+  const result = validateAuthorizationRequest({
+    client,
+    params,
+    // RFC 9700 §2.1.1: a confidential client is held to PKCE when it registered require_pkce.
+    requirePkceForConfidential: client?.requirePkce ?? true,
+  });
+  // RFC 6749 §4.1.2.1: an unknown client or an untrusted redirect URI is never redirected to.
+  if (!result.ok && !result.redirectable) throw shownToUser(result.error);
+  // The redirect target is known from here on; every remaining error goes back to the client.
+  const redirectUri = result.ok ? result.request.redirectUri : result.redirectUri;
+  const state = result.ok ? result.request.state : result.state;
+  if (oversized !== undefined) {
+    const [name, max] = oversized;
+    // RFC 6749 §4.1.2.1: a malformed parameter is invalid_request; an oversized state is not echoed.
+    throw redirectableError(new InvalidRequest(`${name} must be at most ${max} characters`), redirectUri, name === 'state' ? undefined : state);
+  }
+  if (!result.ok) throw redirectableError(result.error, redirectUri, state);
+  if (client === undefined) throw new InvalidRequest('client_id is unknown');
+  return { client, request: result.request };
+}

@@ -1,0 +1,216 @@
+// gRPC adapter of the code service: the authorization endpoint's logic (RFC 6749 §4.1) between
+// the gateway's pages and the token endpoint.
+import {
+  CodeGrant,
+  CodeServiceService,
+  DenyAuthorizationResponse,
+  IssueCodeResponse,
+  RedeemCodeResponse,
+  ValidateAuthorizationRequestResponse,
+} from '../../gen/ts/authmesh/code/v1/code.js';
+import { AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope, NotFound } from '../core/errors/index.js';
+import {
+  assertCodeRedirectUri,
+  buildAuthorizationErrorRedirect,
+  buildAuthorizationSuccessRedirect,
+  generateId,
+  isSubset,
+  pkceDowngradeCheck,
+  validateCodeVerifier,
+} from '../core/oauth/index.js';
+import { INTERNAL, registration } from '../core/rpc/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { checkAuthorizationRequest, redirectableError } from './authorization-check.js';
+import type { CodeClient } from './client-lookup.js';
+import { type CodeGrants, createCodeGrants, type StoredCode } from './code-grants.js';
+
+export const CODE_SERVICE_NAME = 'authmesh.code.v1.CodeService';
+
+// Generated codes are 43 characters; anything much longer is not ours and is refused unread.
+const MAX_CODE_LENGTH = 512;
+const MAX_USER_ID_LENGTH = 256;
+const MAX_CLIENT_ID_LENGTH = 256;
+const MAX_REDIRECT_URI_LENGTH = 4096;
+// An auth_time ahead of our clock by more than this is not a time the user logged in.
+const AUTH_TIME_SKEW_MS = 60_000;
+
+function assertUserId(userId: string, required: boolean): void {
+  if (userId === '') {
+    if (required) throw new InvalidRequest('user_id is required');
+    return;
+  }
+  if (userId.length > MAX_USER_ID_LENGTH) throw new InvalidRequest(`user_id must be at most ${MAX_USER_ID_LENGTH} characters`);
+}
+
+export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants = createCodeGrants(deps.grid, deps.config.codeTtlSeconds)) {
+  /** True when the user already consented to every requested scope for this client. */
+  async function hasConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<boolean> {
+    try {
+      const consent = await deps.store.consents.get(userId, clientId);
+      return isSubset(scopes, consent.scopes);
+    } catch (err) {
+      if (err instanceof NotFound) return false;
+      throw err;
+    }
+  }
+
+  async function consentNotRequired(client: CodeClient, userId: string, scopes: readonly string[]): Promise<boolean> {
+    if (client.skipConsent) return true;
+    return userId !== '' && (await hasConsent(userId, client.clientId, scopes));
+  }
+
+  return registration(
+    CODE_SERVICE_NAME,
+    CodeServiceService,
+    {
+      async validateAuthorizationRequest(req, ctx) {
+        assertUserId(req.userId, false);
+        const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        return ValidateAuthorizationRequestResponse.fromPartial({
+          clientId: client.clientId,
+          clientName: client.clientName,
+          logoUri: client.logoUri,
+          redirectUri: request.redirectUri,
+          scopes: request.scope,
+          consentNotRequired: await consentNotRequired(client, req.userId, request.scope),
+        });
+      },
+
+      async issueCode(req, ctx) {
+        // The gateway validated before, but it is not trusted with the rules: check everything again.
+        const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        assertUserId(req.userId, true);
+        const now = deps.now();
+        const authTime = req.authTime ?? now;
+        if (Number.isNaN(authTime.getTime()) || authTime.getTime() > now.getTime() + AUTH_TIME_SKEW_MS) {
+          throw new InvalidRequest('auth_time must not be in the future');
+        }
+
+        const consented = [...new Set(req.consentedScopes)];
+        // The user can only narrow what the client asked for (RFC 6749 §3.3); empty means all.
+        if (!isSubset(consented, request.scope)) {
+          throw redirectableError(new InvalidScope('the consented scopes must be a subset of the requested scopes'), request.redirectUri, request.state);
+        }
+        const scopes = consented.length === 0 ? request.scope : request.scope.filter((s) => consented.includes(s));
+
+        if (req.rememberConsent) {
+          let previous: string[] = [];
+          try {
+            previous = (await deps.store.consents.get(req.userId, client.clientId)).scopes;
+          } catch (err) {
+            if (!(err instanceof NotFound)) throw err;
+          }
+          try {
+            await deps.store.consents.put({ userId: req.userId, clientId: client.clientId, scopes: [...new Set([...previous, ...scopes])] });
+          } catch (err) {
+            if (err instanceof NotFound) throw new InvalidRequest('user_id does not name a registered user');
+            throw err;
+          }
+        }
+
+        const grant: StoredCode = {
+          grantId: generateId('g'),
+          clientId: client.clientId,
+          userId: req.userId,
+          scopes,
+          redirectUri: request.redirectUri,
+          redirectUriWasSent: request.redirectUriWasSent,
+          authTime: authTime.toISOString(),
+          issuedAt: now.toISOString(),
+        };
+        // RFC 7636 §4.4: the challenge is bound to the code for the token endpoint to check.
+        if (request.codeChallenge !== undefined) grant.codeChallenge = request.codeChallenge;
+        if (request.codeChallengeMethod !== undefined) grant.codeChallengeMethod = request.codeChallengeMethod;
+        if (request.nonce !== undefined) grant.nonce = request.nonce;
+        const code = await grants.issue(grant);
+
+        await deps.audit({
+          type: 'code.issued',
+          actor: req.userId,
+          subject: req.userId,
+          clientId: client.clientId,
+          details: { grantId: grant.grantId, scopes, remembered: req.rememberConsent },
+        });
+        return IssueCodeResponse.fromPartial({
+          // RFC 6749 §4.1.2 / RFC 9207 §2: code, state and iss go to the redirect URI.
+          redirectTo: buildAuthorizationSuccessRedirect({ redirectUri: request.redirectUri, code, state: request.state, issuer: deps.config.issuer }),
+          code,
+          expiresIn: deps.config.codeTtlSeconds,
+        });
+      },
+
+      async denyAuthorization(req, ctx) {
+        const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        await deps.audit({ type: 'authorization.denied', clientId: client.clientId, details: { scopes: request.scope } });
+        return DenyAuthorizationResponse.fromPartial({
+          // RFC 6749 §4.1.2.1: the resource owner denied the request → access_denied, with state and iss (RFC 9207 §2).
+          redirectTo: buildAuthorizationErrorRedirect({
+            redirectUri: request.redirectUri,
+            error: 'access_denied',
+            errorDescription: 'the resource owner denied the request',
+            state: request.state,
+            issuer: deps.config.issuer,
+          }),
+        });
+      },
+
+      async redeemCode(req) {
+        // RFC 6749 §4.1.3: code is REQUIRED.
+        if (req.code === '') throw new InvalidRequest('code is required');
+        if (req.clientId === '') throw new InvalidRequest('client_id is required');
+        if (req.clientId.length > MAX_CLIENT_ID_LENGTH) throw new InvalidRequest(`client_id must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
+        if (req.redirectUri.length > MAX_REDIRECT_URI_LENGTH) throw new InvalidRequest(`redirect_uri must be at most ${MAX_REDIRECT_URI_LENGTH} characters`);
+        // Malformed input is refused before the code is touched, so it burns nothing.
+        if (req.code.length > MAX_CODE_LENGTH) throw new InvalidGrant('the authorization code is invalid or expired');
+        // RFC 7636 §4.1: a verifier outside the grammar can never match; refuse it as invalid_grant (§4.6).
+        if (req.codeVerifier !== '') validateCodeVerifier(req.codeVerifier);
+
+        // RFC 6749 §4.1.2: a code is single use; take is atomic, so concurrent redemptions get it once.
+        const { hash, grant } = await grants.take(req.code);
+        if (grant === undefined) {
+          const firstGrantId = await grants.redeemedGrantId(hash);
+          if (firstGrantId !== undefined) {
+            // RFC 6749 §4.1.2: a replayed code should revoke what it produced; the token service does that by grant_id.
+            await deps.audit({ type: 'code.replay_detected', clientId: req.clientId, details: { grantId: firstGrantId } });
+            throw new InvalidGrant('the authorization code has already been used', { metadata: { grant_id: firstGrantId } });
+          }
+          throw new InvalidGrant('the authorization code is invalid or expired');
+        }
+        // The code is consumed whatever follows: remember it so any further attempt is a recognised replay.
+        await grants.markRedeemed(hash, grant.grantId);
+
+        try {
+          // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
+          if (grant.clientId !== req.clientId) throw new InvalidGrant('the authorization code was not issued to this client');
+          // RFC 6749 §4.1.3: redirect_uri must repeat the authorization request's when it had one.
+          assertCodeRedirectUri({ issuedRedirectUri: grant.redirectUri, redirectUriWasSent: grant.redirectUriWasSent, requested: req.redirectUri });
+          // RFC 7636 §4.6 / RFC 9700 §2.1.1: verify the proof, and refuse a verifier the code never asked for.
+          pkceDowngradeCheck({ challenge: grant.codeChallenge, method: grant.codeChallengeMethod, verifier: req.codeVerifier });
+        } catch (err) {
+          const reason = err instanceof AuthmeshError ? err.description : 'check failed';
+          await deps.audit({ type: 'code.rejected', clientId: req.clientId, subject: grant.userId, details: { grantId: grant.grantId, reason } });
+          throw err;
+        }
+
+        await deps.audit({ type: 'code.redeemed', subject: grant.userId, clientId: grant.clientId, details: { grantId: grant.grantId } });
+        return RedeemCodeResponse.fromPartial({
+          grant: CodeGrant.fromPartial({
+            grantId: grant.grantId,
+            clientId: grant.clientId,
+            userId: grant.userId,
+            scopes: grant.scopes,
+            authTime: new Date(grant.authTime),
+            nonce: grant.nonce ?? '',
+            redirectUri: grant.redirectUri,
+          }),
+        });
+      },
+    },
+    {
+      validateAuthorizationRequest: INTERNAL,
+      issueCode: INTERNAL,
+      denyAuthorization: INTERNAL,
+      redeemCode: INTERNAL,
+    },
+  );
+}

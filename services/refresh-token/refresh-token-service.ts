@@ -1,0 +1,217 @@
+// gRPC adapter of the refresh-token service. Tokens are 256 random bits handed out once and
+// stored only as SHA-256 hashes, grouped into families (one per grant).
+//
+// No grid here: the store's rotate() is the one atomic exchange that makes rotation single-use
+// and detects reuse (RFC 9700 §4.14.2). A cached copy could only answer "active?" from stale
+// state, and every refresh is a write anyway, so a grid copy would add a way to be wrong and
+// nothing to gain.
+import {
+  IssueRefreshTokenResponse,
+  ListRefreshTokensResponse,
+  LookupRefreshTokenResponse,
+  RefreshTokenServiceService,
+  RevokeRefreshTokensResponse,
+  RevokeRefreshTokenValueResponse,
+  RotateRefreshTokenResponse,
+} from '../../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
+import { AuthmeshError, InvalidGrant, InvalidRequest } from '../core/errors/index.js';
+import { generateId, generateSecret, hashToken, isScopeToken } from '../core/oauth/index.js';
+import { ADMIN_READ, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
+import type { RefreshToken } from '../core/store/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { isActive, toInfo } from './refresh-token-message.js';
+
+export const REFRESH_TOKEN_SERVICE_NAME = 'authmesh.refresh_token.v1.RefreshTokenService';
+
+const MAX_TTL_SECONDS = 365 * 86_400;
+// Generated tokens are 43 characters; anything much longer was never issued here.
+const MAX_TOKEN_CHARS = 512;
+const ID = /^[\x21-\x7e]{1,256}$/;
+const MAX_LIST_ITEMS = 100;
+
+function actorOf(principal: Principal): string | undefined {
+  if (principal.kind === 'token') return principal.subject;
+  if (principal.kind === 'mesh') return 'mesh';
+  return undefined;
+}
+
+function assertId(value: string, field: string): void {
+  if (value === '') throw new InvalidRequest(`${field} is required`);
+  if (!ID.test(value)) throw new InvalidRequest(`${field} must be 1 to 256 printable ASCII characters without spaces`);
+}
+
+function assertTokens(values: readonly string[], field: string, valid: (v: string) => boolean): void {
+  if (values.length > MAX_LIST_ITEMS) throw new InvalidRequest(`at most ${MAX_LIST_ITEMS} ${field}`);
+  for (const v of values) if (!valid(v)) throw new InvalidRequest(`${field} contains an invalid value`);
+}
+
+const isNotFound = (err: unknown) => err instanceof AuthmeshError && err.code === 'not_found';
+
+export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
+  const tokens = deps.store.refreshTokens;
+
+  /** The stored token presented by value, or undefined for anything never issued here. */
+  const findByValue = async (value: string): Promise<RefreshToken | undefined> => {
+    if (value.length > MAX_TOKEN_CHARS) return undefined;
+    try {
+      return await tokens.get(hashToken(value));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+
+  const auditRevoked = (ctx: CallContext, by: string, count: number, extra: { subject?: string; clientId?: string; details?: Record<string, unknown> }) =>
+    deps.audit({
+      type: 'refresh.revoked',
+      actor: actorOf(ctx.principal),
+      subject: extra.subject,
+      clientId: extra.clientId,
+      details: { by, count, ...extra.details },
+    });
+
+  return registration(
+    REFRESH_TOKEN_SERVICE_NAME,
+    RefreshTokenServiceService,
+    {
+      async issueRefreshToken(req) {
+        assertId(req.clientId, 'client_id');
+        if (req.userId !== '') assertId(req.userId, 'user_id');
+        if (req.familyId !== '') assertId(req.familyId, 'family_id');
+        // RFC 6749 §3.3: scope tokens are %x21 / %x23-5B / %x5D-7E.
+        assertTokens(req.scopes, 'scopes', isScopeToken);
+        assertTokens(req.audience, 'audience', (a) => ID.test(a));
+        if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > MAX_TTL_SECONDS) {
+          throw new InvalidRequest(`ttl_seconds must be 0 (server default) to ${MAX_TTL_SECONDS}`);
+        }
+        const now = deps.now();
+        const value = generateSecret();
+        const created = await tokens.create({
+          tokenHash: hashToken(value),
+          familyId: req.familyId || generateId('fam'),
+          clientId: req.clientId,
+          userId: req.userId || undefined,
+          scope: [...new Set(req.scopes)],
+          audience: [...new Set(req.audience)],
+          authTime: req.authTime,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + (req.ttlSeconds || deps.config.refreshTokenTtlSeconds) * 1000),
+        });
+        return IssueRefreshTokenResponse.fromPartial({ refreshToken: value, info: toInfo(created) });
+      },
+
+      async rotateRefreshToken(req) {
+        if (req.refreshToken === '') throw new InvalidRequest('refresh_token is required');
+        assertId(req.clientId, 'client_id');
+        const now = deps.now();
+        const old = await findByValue(req.refreshToken);
+        if (!old) throw new InvalidGrant('the refresh token is invalid');
+        // RFC 6749 §6 / §10.4: a refresh token is bound to its client; another client's attempt
+        // is refused without consuming the token (it must not let a stranger burn a family).
+        if (old.clientId !== req.clientId) throw new InvalidGrant('the refresh token was not issued to this client');
+        // RFC 6749 §5.2: an expired or revoked refresh token is an invalid grant — but not reuse.
+        if (old.expiresAt.getTime() <= now.getTime()) throw new InvalidGrant('the refresh token has expired');
+        if (old.revokedAt !== undefined) throw new InvalidGrant('the refresh token was revoked');
+        const value = generateSecret();
+        // The successor inherits the expiry of its predecessor: rotation does not extend the
+        // grant (no sliding window), so a family dies at the absolute time set when it was issued
+        // and a stolen, regularly rotated token cannot live forever.
+        const next: RefreshToken = {
+          tokenHash: hashToken(value),
+          familyId: old.familyId,
+          clientId: old.clientId,
+          scope: old.scope,
+          audience: old.audience,
+          createdAt: now,
+          expiresAt: old.expiresAt,
+        };
+        if (old.userId !== undefined) next.userId = old.userId;
+        if (old.authTime !== undefined) next.authTime = old.authTime;
+        const result = await tokens.rotate(old.tokenHash, next, now);
+        switch (result.outcome) {
+          case 'rotated':
+            return RotateRefreshTokenResponse.fromPartial({ refreshToken: value, info: toInfo(next) });
+          case 'reused': {
+            // RFC 9700 §4.14.2: a refresh token presented again after rotation means two parties
+            // hold it; revoke the whole family so neither can continue.
+            const revoked = await tokens.revokeFamily(result.previous.familyId, now);
+            await deps.audit({
+              type: 'refresh.reuse_detected',
+              subject: result.previous.userId,
+              clientId: result.previous.clientId,
+              details: { familyId: result.previous.familyId, tokenId: result.previous.tokenHash, revoked },
+            });
+            throw new InvalidGrant('the refresh token was already used');
+          }
+          case 'not_found':
+            throw new InvalidGrant('the refresh token is invalid');
+        }
+      },
+
+      async lookupRefreshToken(req) {
+        if (req.refreshToken === '') throw new InvalidRequest('refresh_token is required');
+        const t = await findByValue(req.refreshToken);
+        if (!t) return LookupRefreshTokenResponse.fromPartial({ active: false });
+        return LookupRefreshTokenResponse.fromPartial({ active: isActive(t, deps.now()), info: toInfo(t) });
+      },
+
+      async revokeRefreshTokenValue(req, ctx) {
+        if (req.refreshToken === '') throw new InvalidRequest('refresh_token is required');
+        assertId(req.clientId, 'client_id');
+        const t = await findByValue(req.refreshToken);
+        // RFC 7009 §2.2: an unknown token is not an error. RFC 7009 §2.1: only the client the
+        // token was issued to may revoke it; another client's request revokes nothing.
+        if (!t || t.clientId !== req.clientId) return RevokeRefreshTokenValueResponse.fromPartial({ revoked: false });
+        // RFC 7009 §2.1: revoking a refresh token also invalidates the grant behind it — the family.
+        const count = await tokens.revokeFamily(t.familyId, deps.now());
+        await auditRevoked(ctx, 'value', count, { subject: t.userId, clientId: t.clientId, details: { familyId: t.familyId } });
+        return RevokeRefreshTokenValueResponse.fromPartial({ revoked: true });
+      },
+
+      async listRefreshTokens(req) {
+        const owner = req.owner;
+        if (!owner || owner.value === '') throw new InvalidRequest('exactly one of user_id or client_id is required');
+        if (req.pageSize < 0) throw new InvalidRequest('page_size must not be negative');
+        const page = { pageSize: req.pageSize, pageToken: req.pageToken, now: deps.now() };
+        const result = owner.$case === 'userId' ? await tokens.listByUser(owner.value, page) : await tokens.listByClient(owner.value, page);
+        return ListRefreshTokensResponse.fromPartial({ refreshTokens: result.items.map(toInfo), nextPageToken: result.nextPageToken });
+      },
+
+      async revokeRefreshTokens(req, ctx) {
+        const target = req.target;
+        if (!target || target.value === '') throw new InvalidRequest('exactly one of user_id, client_id, family_id or token_id is required');
+        const now = deps.now();
+        let count: number;
+        switch (target.$case) {
+          case 'userId':
+            count = await tokens.revokeByUser(target.value, now);
+            await auditRevoked(ctx, 'user', count, { subject: target.value });
+            break;
+          case 'clientId':
+            count = await tokens.revokeByClient(target.value, now);
+            await auditRevoked(ctx, 'client', count, { clientId: target.value });
+            break;
+          case 'familyId':
+            count = await tokens.revokeFamily(target.value, now);
+            await auditRevoked(ctx, 'family', count, { details: { familyId: target.value } });
+            break;
+          case 'tokenId': {
+            const t = await tokens.get(target.value);
+            count = await tokens.revokeFamily(t.familyId, now);
+            await auditRevoked(ctx, 'token', count, { subject: t.userId, clientId: t.clientId, details: { familyId: t.familyId, tokenId: t.tokenHash } });
+            break;
+          }
+        }
+        return RevokeRefreshTokensResponse.fromPartial({ revokedCount: count });
+      },
+    },
+    {
+      listRefreshTokens: ADMIN_READ,
+      revokeRefreshTokens: ADMIN_WRITE,
+      issueRefreshToken: INTERNAL,
+      rotateRefreshToken: INTERNAL,
+      lookupRefreshToken: INTERNAL,
+      revokeRefreshTokenValue: INTERNAL,
+    },
+  );
+}

@@ -1,0 +1,144 @@
+// Envoy external authorization (envoy.service.auth.v3.Authorization/Check): Envoy asks, for each
+// request to a protected upstream, whether its bearer token may call that route. We verify the
+// JWT (allow-listed algorithms, cached JWKS), revocation, the audience of the route's service,
+// and the endpoint's required scope from the service registry. Allowed requests reach the
+// upstream with identity headers and without the Authorization header; denied ones get RFC 6750
+// answers (401 + WWW-Authenticate, or 403 insufficient_scope).
+import { HeaderValueOption_HeaderAppendAction } from '../../gen/ts/envoy/config/core/v3/base.js';
+import { AuthorizationService, CheckResponse, type CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
+import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
+import { AccessDecision } from '../../gen/ts/authmesh/service/v1/service.js';
+import { AuthmeshError } from '../core/errors/index.js';
+import { PUBLIC, registration } from '../core/rpc/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+
+export const EXT_AUTHZ_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
+
+/** Identity headers the upstream receives; any the caller sent are overwritten. */
+export const IDENTITY_HEADERS = { subject: 'x-authmesh-sub', clientId: 'x-authmesh-client-id', scope: 'x-authmesh-scope', actor: 'x-authmesh-act' };
+
+const GRPC_OK = 0;
+const GRPC_UNAUTHENTICATED = 16;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAVAILABLE = 14;
+
+// RFC 6750 §3: quoted-string values must not contain '"' or '\'.
+const quote = (s: string) => s.replace(/["\\\r\n]/g, ' ');
+
+function header(key: string, value: string) {
+  return { header: { key, value, rawValue: Buffer.alloc(0) }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD, keepEmptyValue: false };
+}
+
+function deny(code: number, status: StatusCode, challenge: string, body: Record<string, string>) {
+  return CheckResponse.fromPartial({
+    status: { code, message: body.error ?? 'denied', details: [] },
+    httpResponse: {
+      $case: 'deniedResponse',
+      value: {
+        status: { code: status },
+        headers: [header('www-authenticate', challenge), header('content-type', 'application/json'), header('cache-control', 'no-store')],
+        body: JSON.stringify(body),
+      },
+    },
+  });
+}
+
+export function createExtAuthz(deps: MeshDeps) {
+  const realm = quote(deps.config.issuer);
+  const unauthorized = (error?: string, description?: string) =>
+    deny(
+      GRPC_UNAUTHENTICATED,
+      StatusCode.Unauthorized,
+      // RFC 6750 §3.1: with no token at all, the challenge carries no error code.
+      error ? `Bearer realm="${realm}", error="${error}", error_description="${quote(description ?? '')}"` : `Bearer realm="${realm}"`,
+      error ? { error, error_description: description ?? '' } : { error: 'invalid_request', error_description: 'a bearer token is required' },
+    );
+  const forbidden = (scope: string, description: string) =>
+    deny(
+      GRPC_PERMISSION_DENIED,
+      StatusCode.Forbidden,
+      `Bearer realm="${realm}", error="insufficient_scope", error_description="${quote(description)}"${scope ? `, scope="${quote(scope)}"` : ''}`,
+      { error: 'insufficient_scope', error_description: description },
+    );
+
+  async function check(req: CheckRequest): Promise<CheckResponse> {
+    const http = req.attributes?.request?.http;
+    const ext = req.attributes?.contextExtensions ?? {};
+    const authorization = http?.headers?.authorization ?? '';
+    if (!authorization) return unauthorized();
+    // RFC 6750 §2.1: Authorization: Bearer <token>; the scheme is case-insensitive.
+    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
+    if (!m?.[1]) return unauthorized('invalid_request', 'the Authorization header is not a Bearer token');
+    let claims;
+    try {
+      claims = await deps.verifier.verify(m[1]);
+    } catch (err) {
+      if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized('invalid_token', err.description);
+      throw err;
+    }
+    const scopes = claims.scope ? claims.scope.split(' ') : [];
+    const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
+
+    // Per-route scope from Envoy's context_extensions: every listed scope is required.
+    const routeScopes = (ext.scope ?? '').split(' ').filter(Boolean);
+    const missing = routeScopes.filter((s) => !scopes.includes(s));
+    if (missing.length > 0) return forbidden(routeScopes.join(' '), `this route requires scope ${routeScopes.join(' ')}`);
+
+    const serviceId = ext.service_id ?? '';
+    const audience = ext.audience ?? '';
+    if (serviceId || audience) {
+      const path = (http?.path ?? '/').split('?')[0] || '/';
+      const { service } = serviceId
+        ? await deps.peers.service.getService({ serviceId })
+        : await deps.peers.service.lookupService({ audience });
+      // RFC 9068 §4: a resource server rejects tokens whose aud does not name it.
+      if (!service || !audiences.includes(service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
+      const decision = await deps.peers.service.checkAccess({
+        serviceId: service.serviceId,
+        audience: '',
+        method: http?.method ?? '',
+        path,
+        scopes,
+        clientId: claims.client_id,
+      });
+      if (decision.decision === AccessDecision.ACCESS_DECISION_DENY_INSUFFICIENT_SCOPE) {
+        return forbidden(decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
+      }
+      if (decision.decision !== AccessDecision.ACCESS_DECISION_ALLOW) {
+        return deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, `Bearer realm="${realm}"`, { error: 'access_denied', error_description: 'this client may not call this endpoint' });
+      }
+    }
+    const headers = [header(IDENTITY_HEADERS.subject, claims.sub), header(IDENTITY_HEADERS.clientId, claims.client_id), header(IDENTITY_HEADERS.scope, scopes.join(' '))];
+    if (claims.act) headers.push(header(IDENTITY_HEADERS.actor, claims.act.sub));
+    return CheckResponse.fromPartial({
+      status: { code: GRPC_OK, message: '', details: [] },
+      httpResponse: {
+        $case: 'okResponse',
+        value: {
+          headers,
+          // The upstream gets the verified identity, never the bearer token itself.
+          headersToRemove: ['authorization'],
+        },
+      },
+    });
+  }
+
+  return registration(
+    EXT_AUTHZ_SERVICE_NAME,
+    AuthorizationService,
+    {
+      async check(req, ctx) {
+        try {
+          return await check(req);
+        } catch (err) {
+          // Fail closed, but say why: Envoy relays 503 so callers retry rather than re-authenticate.
+          ctx.log.warn({ err: err instanceof AuthmeshError ? err.code : String(err) }, 'ext_authz check could not be completed');
+          return deny(GRPC_UNAVAILABLE, StatusCode.ServiceUnavailable, `Bearer realm="${realm}"`, { error: 'temporarily_unavailable', error_description: 'authorization could not be checked' });
+        }
+      },
+    },
+    // Envoy calls Check without credentials of its own; the answer reveals only whether the token
+    // the caller already holds may call the route.
+    { check: PUBLIC },
+  );
+}

@@ -1,0 +1,224 @@
+// The grants of the token endpoint (RFC 6749 §4.1.3, §4.3, §4.4, §6; RFC 8693). Each one checks
+// everything it can before it consumes anything, so a bad request changes nothing.
+import type {
+  AuthorizationCodeGrant,
+  ClientCredentialsGrant,
+  PasswordGrant,
+  RefreshTokenGrant,
+  TokenExchangeGrant,
+  TokenResponse,
+} from '../../gen/ts/authmesh/token/v1/token.js';
+import { AuthmeshError, InvalidGrant, InvalidRequest, InvalidTarget } from '../core/errors/index.js';
+import {
+  assertGrantAllowed,
+  buildActClaim,
+  exchangeAudience,
+  exchangeScope,
+  formatScope,
+  generateId,
+  grantScope,
+  narrowScope,
+  parseScope,
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_TYPE_ACCESS_TOKEN,
+  validateTokenExchangeRequest,
+  type AccessTokenClaims,
+} from '../core/oauth/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { resolveAudience } from './audience.js';
+import type { ClientView } from './client-view.js';
+import type { TokenMinter } from './token-minter.js';
+
+export interface GrantContext {
+  deps: MeshDeps;
+  minter: TokenMinter;
+  client: ClientView;
+  remoteIp: string;
+}
+
+type Response = TokenResponse;
+
+function response(access: { accessToken: string; expiresIn: number }, scopes: string[], extra: Partial<Response> = {}): Response {
+  return {
+    accessToken: access.accessToken,
+    tokenType: 'Bearer',
+    expiresIn: access.expiresIn,
+    refreshToken: '',
+    // RFC 6749 §5.1: scope is returned; we always return it so clients never have to guess.
+    scope: formatScope(scopes),
+    issuedTokenType: '',
+    ...extra,
+  };
+}
+
+const isCode = (err: unknown, code: string) => err instanceof AuthmeshError && err.code === code;
+
+async function issueRefresh(ctx: GrantContext, input: { userId: string; scopes: string[]; audience: string[]; familyId: string; authTime?: Date | undefined }) {
+  // RFC 6749 §1.5: refresh tokens only for clients registered for the refresh_token grant.
+  if (!ctx.client.grantTypes.includes('refresh_token')) return '';
+  const res = await ctx.deps.peers.refreshToken.issueRefreshToken({
+    clientId: ctx.client.clientId,
+    userId: input.userId,
+    scopes: input.scopes,
+    audience: input.audience,
+    familyId: input.familyId,
+    ttlSeconds: ctx.client.refreshTokenTtlSeconds,
+    authTime: input.authTime,
+  });
+  return res.refreshToken;
+}
+
+export async function authorizationCodeGrant(ctx: GrantContext, g: AuthorizationCodeGrant): Promise<Response> {
+  assertGrantAllowed(ctx.client, 'authorization_code');
+  // RFC 6749 §4.1.3: code is REQUIRED.
+  if (!g.code) throw new InvalidRequest('code is required');
+  let grant;
+  try {
+    ({ grant } = await ctx.deps.peers.code.redeemCode({
+      code: g.code,
+      clientId: ctx.client.clientId,
+      redirectUri: g.redirectUri,
+      codeVerifier: g.codeVerifier,
+    }));
+  } catch (err) {
+    const grantId = err instanceof AuthmeshError ? err.metadata.grant_id : undefined;
+    if (isCode(err, 'invalid_grant') && grantId) {
+      // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code revokes every token the grant produced.
+      const revokedAccess = await ctx.minter.revokeGrant(grantId);
+      const revokedRefresh = await ctx.deps.peers.refreshToken.revokeRefreshTokens({ target: { $case: 'familyId', value: grantId } });
+      await ctx.deps.audit({
+        type: 'code.replay_revoked',
+        clientId: ctx.client.clientId,
+        ip: ctx.remoteIp,
+        details: { grant_id: grantId, access_tokens: revokedAccess, refresh_tokens: revokedRefresh.revokedCount },
+      });
+      throw new InvalidGrant('the authorization code has already been used');
+    }
+    throw err;
+  }
+  if (!grant) throw new InvalidGrant('the authorization code is invalid');
+  const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, grant.scopes, false);
+  const access = await ctx.minter.mint({
+    client: ctx.client,
+    subject: grant.userId,
+    scopes,
+    audience,
+    authTime: grant.authTime,
+    grantId: grant.grantId,
+  });
+  const refreshToken = await issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime });
+  await ctx.deps.audit({ type: 'token.issued', subject: grant.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'authorization_code', jti: access.claims.jti, grant_id: grant.grantId } });
+  return response(access, scopes, { refreshToken });
+}
+
+export async function clientCredentialsGrant(ctx: GrantContext, g: ClientCredentialsGrant): Promise<Response> {
+  assertGrantAllowed(ctx.client, 'client_credentials');
+  const requested = parseScope(g.scope);
+  const granted = grantScope({ requested, allowed: ctx.client.scopes });
+  const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, granted, requested.length > 0);
+  // RFC 9068 §2.2: with no resource owner, sub is the client's own identifier.
+  const access = await ctx.minter.mint({ client: ctx.client, subject: ctx.client.clientId, scopes, audience });
+  await ctx.deps.audit({ type: 'token.issued', subject: ctx.client.clientId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'client_credentials', jti: access.claims.jti } });
+  // RFC 6749 §4.4.3: a refresh token should not be included.
+  return response(access, scopes);
+}
+
+export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
+  assertGrantAllowed(ctx.client, 'refresh_token');
+  // RFC 6749 §6: refresh_token is REQUIRED.
+  if (!g.refreshToken) throw new InvalidRequest('refresh_token is required');
+  // Everything is checked against the current token before it is rotated (consumed).
+  const found = await ctx.deps.peers.refreshToken.lookupRefreshToken({ refreshToken: g.refreshToken });
+  const info = found.info;
+  // RFC 6749 §6: the token must have been issued to the authenticated client.
+  if (!info || info.clientId !== ctx.client.clientId) throw new InvalidGrant('the refresh token is invalid');
+  const requested = parseScope(g.scope);
+  // RFC 6749 §6: the new scope must not exceed the original grant's.
+  const narrowed = narrowScope(requested, info.scopes);
+  const resources = g.resource.length > 0 ? g.resource : [];
+  // RFC 8707 §2.2: a refresh may only target resources the original grant covered.
+  if (resources.some((r) => !info.audience.includes(r))) {
+    throw new InvalidTarget('the refresh token was not granted for that resource');
+  }
+  const { audience, scopes } =
+    resources.length > 0 ? await resolveAudience(ctx.deps, ctx.client, resources, narrowed, requested.length > 0) : { audience: info.audience, scopes: narrowed };
+  // RFC 9700 §4.14.2: rotate; a rotated token presented again revokes the family (refresh-token service).
+  const rotated = await ctx.deps.peers.refreshToken.rotateRefreshToken({ refreshToken: g.refreshToken, clientId: ctx.client.clientId });
+  const subject = info.userId || ctx.client.clientId;
+  const access = await ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
+  await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
+  return response(access, scopes, { refreshToken: rotated.refreshToken });
+}
+
+export async function passwordGrant(ctx: GrantContext, g: PasswordGrant): Promise<Response> {
+  assertGrantAllowed(ctx.client, 'password', { passwordGrantEnabled: ctx.deps.config.passwordGrantEnabled });
+  // RFC 6749 §4.3.2: username and password are REQUIRED.
+  if (!g.username || !g.password) throw new InvalidRequest('username and password are required');
+  const requested = parseScope(g.scope);
+  const granted = grantScope({ requested, allowed: ctx.client.scopes });
+  const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, granted, requested.length > 0);
+  let user;
+  let authTime: Date | undefined;
+  try {
+    ({ user, authTime } = await ctx.deps.peers.user.authenticateUser({
+      username: g.username,
+      password: g.password,
+      clientId: ctx.client.clientId,
+      remoteIp: ctx.remoteIp,
+    }));
+  } catch (err) {
+    // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.
+    if (isCode(err, 'access_denied')) throw new InvalidGrant('invalid username or password');
+    throw err;
+  }
+  if (!user) throw new InvalidGrant('invalid username or password');
+  const familyId = generateId('g');
+  const access = await ctx.minter.mint({ client: ctx.client, subject: user.userId, scopes, audience, authTime, grantId: familyId });
+  const refreshToken = await issueRefresh(ctx, { userId: user.userId, scopes: granted, audience, familyId, authTime });
+  await ctx.deps.audit({ type: 'token.issued', subject: user.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'password', jti: access.claims.jti } });
+  return response(access, scopes, { refreshToken });
+}
+
+export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGrant): Promise<Response> {
+  assertGrantAllowed(ctx.client, TOKEN_EXCHANGE_GRANT);
+  const req = validateTokenExchangeRequest({
+    subject_token: g.subjectToken,
+    subject_token_type: g.subjectTokenType,
+    actor_token: g.actorToken,
+    actor_token_type: g.actorTokenType,
+    requested_token_type: g.requestedTokenType,
+    audience: g.audience,
+    resource: g.resource,
+    scope: g.scope,
+  });
+  const verify = async (token: string, what: string): Promise<AccessTokenClaims> => {
+    try {
+      return await ctx.deps.verifier.verify(token);
+    } catch (err) {
+      // RFC 8693 §2.2.2: an invalid subject or actor token is invalid_request.
+      if (isCode(err, 'invalid_token')) throw new InvalidRequest(`the ${what} is invalid`);
+      throw err;
+    }
+  };
+  const subject = await verify(req.subjectToken, 'subject_token');
+  const actor = req.actorToken ? await verify(req.actorToken, 'actor_token') : undefined;
+  // RFC 8693 §4.1: act identifies the party acting for the subject: the actor token's subject,
+  // or the authenticated client itself.
+  const act = buildActClaim(actor ? actor.sub : ctx.client.clientId, subject.act);
+  const scopes = exchangeScope({ requested: req.scope, subjectScope: parseScope(subject.scope), clientAllowed: ctx.client.scopes });
+  const targets = [...req.audience, ...req.resource];
+  const known: string[] = [];
+  for (const t of targets) {
+    try {
+      await ctx.deps.peers.service.lookupService({ audience: t });
+      known.push(t);
+    } catch (err) {
+      if (!isCode(err, 'not_found')) throw err;
+    }
+  }
+  const audience = exchangeAudience({ audience: req.audience, resource: req.resource, allowed: known, defaultAudience: ctx.client.audience });
+  const access = await ctx.minter.mint({ client: ctx.client, subject: subject.sub, scopes, audience, act, authTime: subject.auth_time ? new Date(subject.auth_time * 1000) : undefined });
+  await ctx.deps.audit({ type: 'token.exchanged', subject: subject.sub, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { jti: access.claims.jti, subject_jti: subject.jti, actor: act.sub } });
+  // RFC 8693 §2.2.1: issued_token_type is REQUIRED; no refresh token for delegated tokens.
+  return response(access, scopes, { issuedTokenType: TOKEN_TYPE_ACCESS_TOKEN });
+}

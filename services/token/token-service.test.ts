@@ -1,0 +1,362 @@
+// The token endpoint over real gRPC: every grant, introspection, revocation and ext_authz Check,
+// driven through the real client, user, code, refresh-token, service and key services.
+import { createHash, randomBytes } from 'node:crypto';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, type Client, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
+import { AuthorizationRequest, IssueCodeRequest } from '../../gen/ts/authmesh/code/v1/code.js';
+import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
+import { CreateServiceRequest } from '../../gen/ts/authmesh/service/v1/service.js';
+import { IntrospectTokenRequest, RevokeTokenRequest, TokenRequest, type TokenResponse } from '../../gen/ts/authmesh/token/v1/token.js';
+import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
+import { createRpcClient } from '../core/rpc/index.js';
+import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
+
+const REDIRECT = 'https://app.example.com/cb';
+const ORDERS = 'https://orders.example.com';
+
+const b64url = (b: Buffer) => b.toString('base64url');
+function pkce() {
+  const verifier = b64url(randomBytes(32));
+  return { verifier, challenge: b64url(createHash('sha256').update(verifier).digest()) };
+}
+
+function secretCreds(clientId: string, secret: string, method = TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC): ClientCredentials {
+  return { credential: { $case: 'clientSecret', value: { clientId, clientSecret: secret, method } } };
+}
+const publicCreds = (clientId: string): ClientCredentials => ({ credential: { $case: 'clientId', value: clientId } });
+
+describe('token service over gRPC', () => {
+  let t: TestMesh;
+  let admin: string;
+  let conf: { id: string; secret: string };
+  let other: { id: string; secret: string };
+  let pub: string;
+  let userId: string;
+  let authz: ReturnType<typeof createRpcClient<typeof AuthorizationService>>;
+
+  const token = (req: Partial<TokenRequest> & Pick<TokenRequest, 'grant' | 'client'>) => t.anon.token.token(TokenRequest.fromPartial(req as never));
+
+  async function codeFor(clientId: string, scope: string, challenge?: string) {
+    const request = AuthorizationRequest.fromPartial({
+      responseType: 'code',
+      clientId,
+      redirectUri: REDIRECT,
+      scope,
+      state: 'xyz',
+      ...(challenge ? { codeChallenge: challenge, codeChallengeMethod: 'S256' } : {}),
+    });
+    await t.peers.code.validateAuthorizationRequest({ request, userId });
+    const issued = await t.peers.code.issueCode(IssueCodeRequest.fromPartial({ request, userId, authTime: new Date() }));
+    return issued.code;
+  }
+
+  async function codeFlow(clientId: string, creds: ClientCredentials, scope = 'read write') {
+    const p = pkce();
+    const code = await codeFor(clientId, scope, p.challenge);
+    return token({ client: creds, grant: { $case: 'authorizationCode', value: { code, redirectUri: REDIRECT, codeVerifier: p.verifier, resource: [] } } });
+  }
+
+  async function verify(jwt: string) {
+    const { keys } = await t.anon.key.getJwks({});
+    const set = createLocalJWKSet({ keys: keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== ''))) });
+    return (await jwtVerify(jwt, set, { issuer: t.config.issuer, typ: 'at+jwt', algorithms: ['ES256'] })).payload;
+  }
+
+  const introspect = async (tok: string, creds = secretCreds(conf.id, conf.secret), hint = '') =>
+    t.anon.token.introspectToken(IntrospectTokenRequest.fromPartial({ client: creds, token: tok, tokenTypeHint: hint }));
+
+  const check = (authorization: string | undefined, ext: Record<string, string>, path = '/orders/42', method = 'GET') =>
+    authz.check(
+      CheckRequest.fromPartial({
+        attributes: {
+          request: { http: { method, path, host: 'orders.example.com', headers: authorization ? { authorization } : {} } },
+          contextExtensions: ext,
+        },
+      }),
+    );
+
+  beforeAll(async () => {
+    t = await startTestMesh();
+    admin = await t.bearer();
+    const mk = async (client: Partial<Client>) => {
+      const res = await t.anon.client.createClient(CreateClientRequest.fromPartial({ client } as never), { bearer: admin });
+      return { id: res.client!.clientId, secret: res.clientSecret };
+    };
+    conf = await mk({
+      clientName: 'backend',
+      clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+      redirectUris: [REDIRECT],
+      grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_CLIENT_CREDENTIALS, GrantType.GRANT_TYPE_REFRESH_TOKEN, GrantType.GRANT_TYPE_TOKEN_EXCHANGE],
+      scopes: ['read', 'write', 'orders.read'],
+      requirePkce: true,
+    });
+    other = await mk({ clientName: 'other', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['read'] });
+    pub = (
+      await mk({
+        clientName: 'spa',
+        clientType: ClientType.CLIENT_TYPE_PUBLIC,
+        redirectUris: [REDIRECT],
+        grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
+        scopes: ['read'],
+      })
+    ).id;
+    const user = await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: 'alice' }, password: 'correct horse battery staple' }), { bearer: admin });
+    userId = user.user!.userId;
+    await t.anon.service.createService(
+      CreateServiceRequest.fromPartial({
+        service: { displayName: 'orders', audience: ORDERS, endpoints: [{ method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] }, { method: 'POST', path: '/orders', scope: 'write', allowedClientIds: [] }] },
+      }),
+      { bearer: admin },
+    );
+    authz = createRpcClient(AuthorizationService, 'envoy.service.auth.v3.Authorization', `127.0.0.1:${t.mesh.port}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    authz?.close();
+    await t?.close();
+  });
+
+  describe('client_credentials', () => {
+    it('issues an RFC 9068 access token that verifies against the JWKS', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      expect(res).toMatchObject({ tokenType: 'Bearer', expiresIn: 600, scope: 'read', refreshToken: '' });
+      const header = decodeProtectedHeader(res.accessToken);
+      expect(header.typ).toBe('at+jwt');
+      expect(header.kid).toBeTruthy();
+      const claims = await verify(res.accessToken);
+      expect(claims).toMatchObject({ iss: t.config.issuer, sub: conf.id, client_id: conf.id, scope: 'read', aud: t.config.issuer });
+      expect(typeof claims.jti).toBe('string');
+      expect(claims.exp! - claims.iat!).toBe(600);
+    });
+
+    it('grants every allowed scope when none is asked, and refuses more', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } });
+      expect(res.scope.split(' ').sort()).toEqual(['orders.read', 'read', 'write']);
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read admin', resource: [] } } })).rejects.toMatchObject({ code: 'invalid_scope' });
+    });
+
+    it('narrows audience and scope to a resource indicator, refuses an unknown one', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [ORDERS] } } });
+      expect(res.scope).toBe('orders.read');
+      expect((await verify(res.accessToken)).aud).toBe(ORDERS);
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: ['https://unknown.example.com'] } } })).rejects.toMatchObject({ code: 'invalid_target' });
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [ORDERS] } } })).rejects.toMatchObject({ code: 'invalid_scope' });
+    });
+
+    it('refuses a wrong secret, a wrong method and a public client', async () => {
+      await expect(token({ client: secretCreds(conf.id, 'x'.repeat(43)), grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } })).rejects.toMatchObject({ code: 'invalid_client' });
+      await expect(
+        token({ client: secretCreds(conf.id, conf.secret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST), grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } }),
+      ).rejects.toMatchObject({ code: 'invalid_client' });
+      await expect(token({ client: publicCreds(pub), grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } })).rejects.toMatchObject({ code: 'unauthorized_client' });
+      await expect(token({ client: { credential: undefined }, grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } })).rejects.toMatchObject({ code: 'invalid_client' });
+    });
+
+    it('refuses a missing grant and a grant the client is not registered for', async () => {
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: undefined })).rejects.toMatchObject({ code: 'unsupported_grant_type' });
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'password', value: { username: 'alice', password: 'x', scope: '', resource: [] } } })).rejects.toMatchObject({ code: 'unsupported_grant_type' });
+      await expect(token({ client: secretCreds(other.id, other.secret), grant: { $case: 'refreshToken', value: { refreshToken: 'x', scope: '', resource: [] } } })).rejects.toMatchObject({ code: 'unauthorized_client' });
+    });
+
+    it('tokens of the bootstrap admin client call admin RPCs; others get insufficient_scope', async () => {
+      const res = await token({ client: secretCreds(t.config.adminClientId, process.env.__never__ ?? t.config.adminClientSecret!), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin', resource: [] } } });
+      const list = await t.anon.client.listClients({ pageSize: 100, pageToken: '' }, { bearer: res.accessToken });
+      expect(list.clients.map((c) => c.clientId)).toContain(conf.id);
+      const weak = await token({ client: secretCreds(other.id, other.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: weak.accessToken })).rejects.toMatchObject({ code: 'insufficient_scope' });
+    });
+  });
+
+  describe('authorization_code', () => {
+    it('redeems a code with PKCE for an access token and a refresh token', async () => {
+      const res = await codeFlow(conf.id, secretCreds(conf.id, conf.secret));
+      expect(res.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(res.scope).toBe('read write');
+      const claims = await verify(res.accessToken);
+      expect(claims).toMatchObject({ sub: userId, client_id: conf.id, scope: 'read write' });
+      expect(typeof claims.auth_time).toBe('number');
+    });
+
+    it('works for a public client authenticating with client_id only', async () => {
+      const res = await codeFlow(pub, publicCreds(pub), 'read');
+      expect((await verify(res.accessToken)).client_id).toBe(pub);
+    });
+
+    it('refuses a wrong verifier, and the code is gone afterwards', async () => {
+      const p = pkce();
+      const code = await codeFor(conf.id, 'read', p.challenge);
+      const bad = { code, redirectUri: REDIRECT, codeVerifier: pkce().verifier, resource: [] };
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'authorizationCode', value: bad } })).rejects.toMatchObject({ code: 'invalid_grant' });
+      await expect(
+        token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'authorizationCode', value: { ...bad, codeVerifier: p.verifier } } }),
+      ).rejects.toMatchObject({ code: 'invalid_grant' });
+    });
+
+    it('refuses a code issued to another client', async () => {
+      const p = pkce();
+      const code = await codeFor(pub, 'read', p.challenge);
+      await expect(
+        token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'authorizationCode', value: { code, redirectUri: REDIRECT, codeVerifier: p.verifier, resource: [] } } }),
+      ).rejects.toMatchObject({ code: 'invalid_grant' });
+    });
+
+    it('a replayed code fails and revokes the tokens the first redemption issued', async () => {
+      const p = pkce();
+      const code = await codeFor(conf.id, 'read', p.challenge);
+      const grant = { $case: 'authorizationCode' as const, value: { code, redirectUri: REDIRECT, codeVerifier: p.verifier, resource: [] } };
+      const first = await token({ client: secretCreds(conf.id, conf.secret), grant });
+      expect((await introspect(first.accessToken)).active).toBe(true);
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant })).rejects.toMatchObject({ code: 'invalid_grant' });
+      expect((await introspect(first.accessToken)).active).toBe(false);
+      expect((await introspect(first.refreshToken, undefined, 'refresh_token')).active).toBe(false);
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'refreshToken', value: { refreshToken: first.refreshToken, scope: '', resource: [] } } })).rejects.toMatchObject({ code: 'invalid_grant' });
+    });
+  });
+
+  describe('refresh_token', () => {
+    let start: TokenResponse;
+    beforeAll(async () => {
+      start = await codeFlow(conf.id, secretCreds(conf.id, conf.secret));
+    });
+    const refresh = (refreshToken: string, scope = '') => token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'refreshToken', value: { refreshToken, scope, resource: [] } } });
+
+    it('refuses a wider scope and changes nothing: the token still refreshes afterwards', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      await expect(refresh(s.refreshToken, 'read write')).rejects.toMatchObject({ code: 'invalid_scope' });
+      const ok = await refresh(s.refreshToken, 'read');
+      expect(ok.scope).toBe('read');
+    });
+
+    it('refuses a refresh token presented by another client, without consuming it', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      await expect(
+        token({ client: secretCreds(other.id, other.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } }).then(() =>
+          t.anon.token.token(TokenRequest.fromPartial({ client: secretCreds(other.id, other.secret), grant: { $case: 'refreshToken', value: { refreshToken: s.refreshToken } } })),
+        ),
+      ).rejects.toMatchObject({ code: 'unauthorized_client' });
+      expect((await refresh(s.refreshToken)).refreshToken).not.toBe(s.refreshToken);
+    });
+
+    it('rotates, narrows scope on request, and reuse of a rotated token revokes the family', async () => {
+      const second = await refresh(start.refreshToken, 'read');
+      expect(second.scope).toBe('read');
+      expect(second.refreshToken).not.toBe(start.refreshToken);
+      // The family keeps its original scope: a later refresh may ask for write again.
+      const third = await refresh(second.refreshToken, 'read write');
+      expect(third.scope).toBe('read write');
+      await expect(refresh(start.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
+      // Reuse detected: the newest token of the family is dead too.
+      await expect(refresh(third.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
+    });
+
+    it('refuses garbage', async () => {
+      await expect(refresh('nope')).rejects.toMatchObject({ code: 'invalid_grant' });
+      await expect(refresh('')).rejects.toMatchObject({ code: 'invalid_request' });
+    });
+  });
+
+  describe('token exchange (RFC 8693)', () => {
+    it('exchanges a user token for a narrower one for another audience, with act', async () => {
+      const user = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const res = await token({
+        client: secretCreds(conf.id, conf.secret),
+        grant: {
+          $case: 'tokenExchange',
+          value: { subjectToken: user.accessToken, subjectTokenType: 'urn:ietf:params:oauth:token-type:access_token', actorToken: '', actorTokenType: '', requestedTokenType: '', scope: 'orders.read', audience: [ORDERS], resource: [] },
+        },
+      });
+      expect(res.issuedTokenType).toBe('urn:ietf:params:oauth:token-type:access_token');
+      expect(res.refreshToken).toBe('');
+      const claims = await verify(res.accessToken);
+      expect(claims).toMatchObject({ sub: userId, aud: ORDERS, scope: 'orders.read', act: { sub: conf.id } });
+    });
+
+    it('refuses a wider scope, an unknown audience and an invalid subject token', async () => {
+      const user = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      const base = { subjectToken: user.accessToken, subjectTokenType: 'urn:ietf:params:oauth:token-type:access_token', actorToken: '', actorTokenType: '', requestedTokenType: '', scope: '', audience: [ORDERS], resource: [] };
+      const ex = (value: typeof base) => token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'tokenExchange', value } });
+      await expect(ex({ ...base, scope: 'write' })).rejects.toMatchObject({ code: 'invalid_scope' });
+      await expect(ex({ ...base, audience: ['https://nowhere.example.com'] })).rejects.toMatchObject({ code: 'invalid_target' });
+      await expect(ex({ ...base, subjectToken: 'a.b.c' })).rejects.toMatchObject({ code: 'invalid_request' });
+      await expect(ex({ ...base, subjectTokenType: 'urn:x' })).rejects.toMatchObject({ code: 'invalid_request' });
+    });
+  });
+
+  describe('introspection and revocation', () => {
+    it('describes an access token (RFC 7662) and says inactive for garbage', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      const info = await introspect(res.accessToken);
+      expect(info).toMatchObject({ active: true, scope: 'read', clientId: conf.id, sub: conf.id, tokenType: 'Bearer', iss: t.config.issuer });
+      expect(info.exp - info.iat).toBe(600);
+      expect(await introspect('garbage')).toMatchObject({ active: false, scope: '', clientId: '' });
+      await expect(introspect(res.accessToken, publicCreds(pub))).rejects.toMatchObject({ code: 'unauthorized_client' });
+      await expect(introspect(res.accessToken, secretCreds(conf.id, 'wrong'))).rejects.toMatchObject({ code: 'invalid_client' });
+    });
+
+    it('describes a refresh token only to its own client', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      expect(await introspect(s.refreshToken, undefined, 'refresh_token')).toMatchObject({ active: true, tokenType: 'refresh_token', sub: userId, clientId: conf.id });
+      expect((await introspect(s.refreshToken, secretCreds(other.id, other.secret))).active).toBe(false);
+    });
+
+    it('revokes an access token: introspection and ext_authz see it at once; another client cannot revoke it', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [ORDERS] } } });
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(other.id, other.secret), token: res.accessToken }));
+      expect((await introspect(res.accessToken)).active).toBe(true);
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: res.accessToken, tokenTypeHint: 'access_token' }));
+      expect((await introspect(res.accessToken)).active).toBe(false);
+      const denied = await check(`Bearer ${res.accessToken}`, { audience: ORDERS });
+      expect(denied.httpResponse?.$case).toBe('deniedResponse');
+    });
+
+    it('revokes a refresh token family and the access tokens of its grant; unknown tokens are not an error', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: s.refreshToken }));
+      expect((await introspect(s.refreshToken, undefined, 'refresh_token')).active).toBe(false);
+      expect((await introspect(s.accessToken)).active).toBe(false);
+      await expect(t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: 'unknown' }))).resolves.toEqual({});
+      await expect(t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: '' }))).rejects.toMatchObject({ code: 'invalid_request' });
+    });
+  });
+
+  describe('Envoy ext_authz Check', () => {
+    let good: string;
+    beforeAll(async () => {
+      good = (await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [ORDERS] } } })).accessToken;
+    });
+    const headersOf = (r: Awaited<ReturnType<typeof check>>) =>
+      Object.fromEntries((r.httpResponse?.value.headers ?? []).map((h) => [h.header!.key, h.header!.value]));
+
+    it('allows a valid token with the endpoint scope, adds identity headers and strips Authorization', async () => {
+      const r = await check(`Bearer ${good}`, { audience: ORDERS });
+      expect(r.status?.code).toBe(0);
+      expect(r.httpResponse?.$case).toBe('okResponse');
+      expect(headersOf(r)).toEqual({ 'x-authmesh-sub': conf.id, 'x-authmesh-client-id': conf.id, 'x-authmesh-scope': 'orders.read' });
+      expect(r.httpResponse?.$case === 'okResponse' && r.httpResponse.value.headersToRemove).toEqual(['authorization']);
+    });
+
+    it('answers 401 without error for no token, 401 invalid_token for a forged or foreign-audience token', async () => {
+      const none = await check(undefined, { audience: ORDERS });
+      expect(none.httpResponse?.$case === 'deniedResponse' && none.httpResponse.value.status?.code).toBe(401);
+      expect(headersOf(none)['www-authenticate']).toBe(`Bearer realm="${t.config.issuer}"`);
+      const forged = await check(`Bearer ${good.slice(0, -4)}AAAA`, { audience: ORDERS });
+      expect(forged.httpResponse?.$case === 'deniedResponse' && forged.httpResponse.value.status?.code).toBe(401);
+      expect(headersOf(forged)['www-authenticate']).toContain('error="invalid_token"');
+      const foreign = (await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } })).accessToken;
+      const r = await check(`Bearer ${foreign}`, { audience: ORDERS });
+      expect(headersOf(r)['www-authenticate']).toContain('error="invalid_token"');
+    });
+
+    it('answers 403 insufficient_scope with the needed scope, and 403 for an unknown route', async () => {
+      const r = await check(`Bearer ${good}`, { audience: ORDERS }, '/orders', 'POST');
+      expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code).toBe(403);
+      expect(headersOf(r)['www-authenticate']).toContain('error="insufficient_scope"');
+      expect(headersOf(r)['www-authenticate']).toContain('scope="write"');
+      const unknown = await check(`Bearer ${good}`, { audience: ORDERS }, '/admin', 'GET');
+      expect(unknown.httpResponse?.$case === 'deniedResponse' && unknown.httpResponse.value.status?.code).toBe(403);
+      const routeScope = await check(`Bearer ${good}`, { scope: 'orders.write' });
+      expect(headersOf(routeScope)['www-authenticate']).toContain('scope="orders.write"');
+    });
+  });
+});

@@ -1,0 +1,169 @@
+// gRPC adapter of the token endpoint: authenticates the client through the client service, then
+// dispatches to the grant, introspection (RFC 7662) or revocation (RFC 7009).
+import type { ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
+import {
+  IntrospectTokenResponse,
+  RevokeTokenResponse,
+  TokenResponse,
+  TokenServiceService,
+} from '../../gen/ts/authmesh/token/v1/token.js';
+import { AuthmeshError, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
+import { buildIntrospectionResponse, inactiveIntrospection, type IntrospectionResponse } from '../core/oauth/index.js';
+import { CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { toClientView, type ClientView } from './client-view.js';
+import * as grants from './grants.js';
+import type { TokenMinter } from './token-minter.js';
+
+export const TOKEN_SERVICE_NAME = 'authmesh.token.v1.TokenService';
+
+const isCode = (err: unknown, code: string) => err instanceof AuthmeshError && err.code === code;
+
+export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
+  async function authenticate(credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
+    // RFC 6749 §2.3: every token endpoint request identifies the client.
+    if (!credentials?.credential) throw new InvalidClient('client authentication is required');
+    try {
+      const { client } = await deps.peers.client.authenticateClient({ credentials });
+      if (!client) throw new InvalidClient('client authentication failed');
+      return toClientView(client);
+    } catch (err) {
+      if (isCode(err, 'invalid_client')) {
+        await deps.audit({ type: 'client.auth_failed', ip: remoteIp, details: { method: credentials.credential.$case } });
+      }
+      throw err;
+    }
+  }
+
+  async function introspect(client: ClientView, token: string, hint: string): Promise<IntrospectionResponse> {
+    const now = deps.now();
+    const asAccess = async () => {
+      try {
+        return buildIntrospectionResponse(await deps.verifier.verify(token), { tokenType: 'Bearer', now });
+      } catch (err) {
+        if (isCode(err, 'invalid_token')) return inactiveIntrospection();
+        throw err;
+      }
+    };
+    const asRefresh = async () => {
+      if (token.length > 512) return inactiveIntrospection();
+      const { active, info } = await deps.peers.refreshToken.lookupRefreshToken({ refreshToken: token });
+      // Refresh tokens are described only to the client they were issued to.
+      if (!active || !info || info.clientId !== client.clientId) return inactiveIntrospection();
+      return buildIntrospectionResponse(
+        {
+          iss: deps.config.issuer,
+          sub: info.userId || info.clientId,
+          aud: info.audience,
+          exp: Math.floor((info.expireTime?.getTime() ?? 0) / 1000),
+          iat: Math.floor((info.createTime?.getTime() ?? 0) / 1000),
+          jti: info.tokenId,
+          client_id: info.clientId,
+          scope: info.scopes.join(' '),
+        },
+        { tokenType: 'refresh_token', now },
+      );
+    };
+    // RFC 7662 §2.1: the hint only orders the search; an unknown hint is ignored.
+    const looksLikeJwt = token.split('.').length === 3;
+    const order = hint === 'refresh_token' || (!looksLikeJwt && hint !== 'access_token') ? [asRefresh, asAccess] : [asAccess, asRefresh];
+    for (const attempt of order) {
+      const res = await attempt();
+      if (res.active) return res;
+    }
+    return inactiveIntrospection();
+  }
+
+  return registration(
+    TOKEN_SERVICE_NAME,
+    TokenServiceService,
+    {
+      async token(req) {
+        const client = await authenticate(req.client, req.remoteIp);
+        const ctx = { deps, minter, client, remoteIp: req.remoteIp };
+        const g = req.grant;
+        let res: TokenResponse;
+        switch (g?.$case) {
+          case 'authorizationCode':
+            res = await grants.authorizationCodeGrant(ctx, g.value);
+            break;
+          case 'clientCredentials':
+            res = await grants.clientCredentialsGrant(ctx, g.value);
+            break;
+          case 'refreshToken':
+            res = await grants.refreshTokenGrant(ctx, g.value);
+            break;
+          case 'password':
+            res = await grants.passwordGrant(ctx, g.value);
+            break;
+          case 'tokenExchange':
+            res = await grants.tokenExchangeGrant(ctx, g.value);
+            break;
+          default:
+            // RFC 6749 §5.2: no grant (or one we do not know) is unsupported_grant_type.
+            throw new UnsupportedGrantType('grant_type is missing or not supported');
+        }
+        return TokenResponse.fromPartial(res);
+      },
+
+      async introspectToken(req) {
+        const client = await authenticate(req.client, '');
+        // RFC 7662 §2.1: the caller must be authorized to introspect; public clients cannot keep
+        // the credentials that would make that meaningful.
+        if (client.clientType === 'public') throw new UnauthorizedClient('public clients may not introspect tokens');
+        if (!req.token) throw new InvalidRequest('token is required');
+        const r = await introspect(client, req.token, req.tokenTypeHint);
+        if (!r.active) return IntrospectTokenResponse.fromPartial({ active: false });
+        return IntrospectTokenResponse.fromPartial({
+          active: true,
+          scope: r.scope ?? '',
+          clientId: r.client_id,
+          username: r.username ?? '',
+          tokenType: r.token_type ?? '',
+          exp: r.exp,
+          iat: r.iat,
+          nbf: r.nbf ?? 0,
+          sub: r.sub,
+          aud: r.aud === undefined ? [] : typeof r.aud === 'string' ? [r.aud] : r.aud,
+          iss: r.iss,
+          jti: r.jti,
+          act: r.act ? { ...r.act } : undefined,
+        });
+      },
+
+      async revokeToken(req) {
+        const client = await authenticate(req.client, '');
+        // RFC 7009 §2.1: token is REQUIRED.
+        if (!req.token) throw new InvalidRequest('token is required');
+        const tryRefresh = async () => {
+          if (req.token.length > 512) return false;
+          const { info } = await deps.peers.refreshToken.lookupRefreshToken({ refreshToken: req.token });
+          if (!info) return false;
+          const { revoked } = await deps.peers.refreshToken.revokeRefreshTokenValue({ refreshToken: req.token, clientId: client.clientId });
+          // RFC 7009 §2.1: revoking a refresh token should also invalidate the access tokens of
+          // the same grant.
+          if (revoked) await minter.revokeGrant(info.familyId);
+          return revoked;
+        };
+        const tryAccess = async () => {
+          try {
+            const claims = await deps.verifier.verify(req.token);
+            // RFC 7009 §2.1: only the client the token was issued to may revoke it.
+            if (claims.client_id !== client.clientId) return false;
+            await deps.verifier.revoke(claims);
+            await deps.audit({ type: 'token.revoked', subject: claims.sub, clientId: client.clientId, details: { jti: claims.jti } });
+            return true;
+          } catch (err) {
+            if (isCode(err, 'invalid_token')) return false;
+            throw err;
+          }
+        };
+        const order = req.tokenTypeHint === 'access_token' ? [tryAccess, tryRefresh] : [tryRefresh, tryAccess];
+        for (const attempt of order) if (await attempt()) break;
+        // RFC 7009 §2.2: an invalid or unknown token is not an error: answer 200 either way.
+        return RevokeTokenResponse.fromPartial({});
+      },
+    },
+    { token: CLIENT_AUTHENTICATED, introspectToken: CLIENT_AUTHENTICATED, revokeToken: CLIENT_AUTHENTICATED },
+  );
+}

@@ -1,0 +1,24 @@
+import type { ServiceFactory } from '../mesh-deps.js';
+import { createLoginGuard } from './login-guard.js';
+import { createUserCache } from './user-cache.js';
+import { createUserServiceRegistration } from './user-service.js';
+
+export { USER_SERVICE_NAME, LOGIN_DENIED } from './user-service.js';
+
+export const createUserService: ServiceFactory = (deps) => {
+  const cache = createUserCache(deps.grid, deps.store.users);
+  const guard = createLoginGuard({
+    users: deps.store.users,
+    cache,
+    policy: { threshold: deps.config.loginMaxFailures, lockMs: deps.config.loginLockSeconds * 1000 },
+    now: deps.now,
+    audit: deps.audit,
+    log: deps.log,
+  });
+  return {
+    registration: createUserServiceRegistration({ mesh: deps, cache, guard }),
+    // The dummy hash for unknown users is computed before serving, so the first unknown-user
+    // login does not pay for it twice (a timing difference that would reveal non-existence).
+    start: () => guard.warmUp(),
+  };
+};

@@ -1,0 +1,151 @@
+// Password checks with lockout and without user enumeration. Every way a check can fail —
+// unknown user, wrong password, disabled or locked account — costs one scrypt verification and
+// ends the same way for the caller; only the audit trail tells them apart.
+//
+// The authentication path reads the store, not the grid copy: the failure counter and lock
+// change on every failed attempt without a version bump, and a stale copy could let a correct
+// guess through during a lock. One indexed row read is noise next to the scrypt cost.
+import { AuthmeshError } from '../core/errors/index.js';
+import type { Logger } from '../core/log/index.js';
+import { generateSecret } from '../core/oauth/index.js';
+import type { LockoutPolicy, NewAuditEvent, User, UserStore } from '../core/store/index.js';
+import { hashPassword, verifyPassword } from './password-hash.js';
+import { toView, type UserCache } from './user-cache.js';
+import { isLocked } from './user-message.js';
+
+export interface Attempt {
+  /** What the password is checked for, recorded in the audit trail. */
+  purpose: 'login' | 'change_password';
+  /** The name as typed, recorded only when no user has it (to spot password spraying). */
+  username?: string;
+  clientId?: string;
+  ip?: string;
+  /** Who asked, for checks made on behalf of an admin or the user themself. */
+  actor?: string;
+}
+
+export interface LoginGuardDeps {
+  users: UserStore;
+  cache: UserCache;
+  policy: LockoutPolicy;
+  now(): Date;
+  audit(event: NewAuditEvent): Promise<void>;
+  log: Logger;
+}
+
+export interface LoginGuard {
+  /**
+   * The user when `password` is theirs and the account may log in now; undefined otherwise
+   * (after counting the failure). `user` undefined means no such user: a dummy hash is verified
+   * so that the answer takes as long as for a real one.
+   */
+  check(user: User | undefined, password: string, attempt: Attempt, opts?: { rehash?: boolean }): Promise<User | undefined>;
+  /** Computes the dummy hash ahead of the first unknown-user login. */
+  warmUp(): Promise<void>;
+}
+
+export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
+  // A random password nobody knows, hashed at the current cost, so unknown users pay exactly
+  // what real ones do.
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => (dummy ??= hashPassword(generateSecret()));
+
+  const fail = async (attempt: Attempt, reason: string, user?: User, extra: Record<string, unknown> = {}) => {
+    await deps.audit({
+      type: 'login.failure',
+      actor: attempt.actor,
+      subject: user?.userId,
+      clientId: attempt.clientId,
+      ip: attempt.ip,
+      details: { purpose: attempt.purpose, reason, ...extra },
+    });
+    return undefined;
+  };
+
+  const evict = async (userId: string) => {
+    try {
+      await deps.cache.evict(userId);
+    } catch (err) {
+      deps.log.warn({ err, userId }, 'user cache eviction failed');
+    }
+  };
+
+  // A stored hash below today's parameters is upgraded after a successful login. The expected
+  // version makes it lose against any concurrent change (a new password must never be
+  // overwritten by the old one). Runs in the background: the caller has already waited once.
+  const rehash = (user: User, password: string) => {
+    void (async () => {
+      try {
+        const passwordHash = await hashPassword(password);
+        const updated = await deps.users.update(user.userId, { passwordHash }, user.version);
+        await deps.cache.put(user.userId, toView(updated));
+      } catch (err) {
+        if (err instanceof AuthmeshError && (err.code === 'conflict' || err.code === 'not_found')) return;
+        deps.log.warn({ err, userId: user.userId }, 'password rehash failed');
+      }
+    })();
+  };
+
+  return {
+    async warmUp() {
+      await dummyHash();
+    },
+
+    async check(user, password, attempt, opts = {}) {
+      if (user === undefined) {
+        await verifyPassword(password, await dummyHash());
+        return fail(attempt, 'unknown_user', undefined, attempt.username === undefined ? {} : { username: attempt.username.slice(0, 128) });
+      }
+      const lockedBefore = isLocked(user, deps.now());
+      const result = await verifyPassword(password, user.passwordHash);
+      if (user.disabled) return fail(attempt, 'disabled', user);
+      // A fixed lock window: attempts during a lock are refused whatever the password and are
+      // not counted, so they neither reveal a correct guess nor extend the lock.
+      if (lockedBefore) return fail(attempt, 'locked', user);
+      if (!result.ok) {
+        let outcome;
+        try {
+          outcome = await deps.users.recordLoginFailure(user.userId, deps.now(), deps.policy);
+        } catch (err) {
+          if (err instanceof AuthmeshError && err.code === 'not_found') return fail(attempt, 'unknown_user');
+          throw err;
+        }
+        await evict(user.userId);
+        await fail(attempt, 'bad_password', user, { failedLoginCount: outcome.failedLoginCount });
+        if (outcome.lockedUntil !== undefined && isLocked(outcome, deps.now())) {
+          await deps.audit({
+            type: 'login.locked',
+            actor: attempt.actor,
+            subject: user.userId,
+            clientId: attempt.clientId,
+            ip: attempt.ip,
+            details: { failedLoginCount: outcome.failedLoginCount, lockedUntil: outcome.lockedUntil.toISOString() },
+          });
+        }
+        return undefined;
+      }
+      // The password matched the row read before the (slow) verification. Re-read: failures
+      // recorded meanwhile may have locked the account, an admin may have disabled it or set a
+      // new password. This bounds what concurrent guessing can learn to the lock threshold plus
+      // the guesses already in flight.
+      let fresh: User;
+      try {
+        fresh = await deps.users.get(user.userId);
+      } catch (err) {
+        if (err instanceof AuthmeshError && err.code === 'not_found') return fail(attempt, 'unknown_user');
+        throw err;
+      }
+      if (fresh.disabled) return fail(attempt, 'disabled', fresh);
+      if (isLocked(fresh, deps.now())) return fail(attempt, 'locked', fresh);
+      if (fresh.passwordHash !== user.passwordHash) return fail(attempt, 'password_changed', fresh);
+      if (fresh.failedLoginCount !== 0 || fresh.lockedUntil !== undefined) {
+        await deps.users.recordLoginSuccess(fresh.userId);
+        fresh = { ...fresh, failedLoginCount: 0 };
+        delete fresh.lockedUntil;
+        await evict(fresh.userId);
+      }
+      if (result.needsRehash && opts.rehash !== false) rehash(fresh, password);
+      return fresh;
+    },
+  };
+}

@@ -1,0 +1,215 @@
+// gRPC adapter of the user service: the proto contract over the user store, the password hasher
+// and the login guard. Writes go to the store first, then replace the grid copy.
+import {
+  AuthenticateUserResponse,
+  ChangePasswordResponse,
+  CreateUserResponse,
+  DeleteUserResponse,
+  GetUserResponse,
+  ListUsersResponse,
+  SetPasswordResponse,
+  UpdateUserResponse,
+  UserServiceService,
+} from '../../gen/ts/authmesh/user/v1/user.js';
+import { AccessDenied, InvalidRequest, NotFound } from '../core/errors/index.js';
+import { generateId } from '../core/oauth/index.js';
+import { ADMIN_READ, ADMIN_SCOPE, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
+import type { UserPatch } from '../core/store/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import type { LoginGuard } from './login-guard.js';
+import { hashPassword } from './password-hash.js';
+import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
+import { fieldsOfMask } from './update-mask.js';
+import { toView, type UserCache } from './user-cache.js';
+import { assertUserId, assertUsername, checkDisplayName, checkEmail, checkRoles, isPossibleUsername, versionOfEtag } from './user-fields.js';
+import { isLocked, toUserMessage } from './user-message.js';
+
+export const USER_SERVICE_NAME = 'authmesh.user.v1.UserService';
+
+/** The one answer to every failed login, whatever the cause: callers cannot enumerate users. */
+export const LOGIN_DENIED = 'invalid username or password';
+
+const PRINTABLE_SHORT = /^[\x20-\x7e]{0,256}$/;
+
+function actorOf(principal: Principal): string | undefined {
+  if (principal.kind === 'token') return principal.subject;
+  if (principal.kind === 'mesh') return 'mesh';
+  return undefined;
+}
+
+export interface UserServiceDeps {
+  mesh: MeshDeps;
+  cache: UserCache;
+  guard: LoginGuard;
+}
+
+export function createUserServiceRegistration({ mesh, cache, guard }: UserServiceDeps) {
+  const users = mesh.store.users;
+  const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
+    mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
+
+  const putCache = async (view: ReturnType<typeof toView>) => {
+    try {
+      await cache.put(view.userId, view);
+    } catch (err) {
+      // The store write succeeded; a missed copy is evicted instead, and the TTL bounds the rest.
+      mesh.log.warn({ err, userId: view.userId }, 'user cache update failed');
+      await cache.evict(view.userId).catch(() => undefined);
+    }
+  };
+
+  return registration(
+    USER_SERVICE_NAME,
+    UserServiceService,
+    {
+      async createUser(req, ctx) {
+        const u = req.user;
+        if (!u) throw new InvalidRequest('user is required');
+        const userId = u.userId === '' ? generateId('usr') : (assertUserId(u.userId), u.userId);
+        assertUsername(u.username);
+        const email = checkEmail(u.email);
+        const displayName = checkDisplayName(u.displayName);
+        const roles = checkRoles(u.roles);
+        if (u.locked) throw new InvalidRequest('locked is set only by failed logins and cannot be true on create');
+        assertPasswordPolicy(req.password, u.username);
+        const passwordHash = await hashPassword(req.password);
+        const created = await users.create({ userId, username: u.username, email, displayName, roles, passwordHash, disabled: u.disabled });
+        const view = toView(created);
+        await putCache(view);
+        await audit('user.created', ctx, userId, { username: created.username });
+        return CreateUserResponse.fromPartial({ user: toUserMessage(view, mesh.now()) });
+      },
+
+      async getUser(req) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const view = await cache.get(req.userId);
+        if (!view) throw new NotFound('user not found');
+        return GetUserResponse.fromPartial({ user: toUserMessage(view, mesh.now()) });
+      },
+
+      async listUsers(req) {
+        if (req.pageSize < 0) throw new InvalidRequest('page_size must not be negative');
+        const page = await users.list({ pageSize: req.pageSize, pageToken: req.pageToken });
+        const now = mesh.now();
+        return ListUsersResponse.fromPartial({ users: page.items.map((u) => toUserMessage(toView(u), now)), nextPageToken: page.nextPageToken });
+      },
+
+      async updateUser(req, ctx) {
+        const u = req.user;
+        if (!u || u.userId === '') throw new InvalidRequest('user.user_id is required');
+        const { fields, explicit } = fieldsOfMask(req.updateMask);
+        const expectedVersion = versionOfEtag(u.etag);
+        const current = await users.get(u.userId);
+        const patch: UserPatch = {};
+        if (fields.has('username')) {
+          assertUsername(u.username);
+          patch.username = u.username;
+        }
+        if (fields.has('email')) patch.email = checkEmail(u.email) ?? null;
+        if (fields.has('display_name')) patch.displayName = checkDisplayName(u.displayName) ?? null;
+        if (fields.has('roles')) patch.roles = checkRoles(u.roles);
+        if (fields.has('disabled')) patch.disabled = u.disabled;
+        let unlocked = false;
+        if (fields.has('locked')) {
+          if (!u.locked) {
+            unlocked = current.failedLoginCount !== 0 || current.lockedUntil !== undefined;
+            patch.failedLoginCount = 0;
+            patch.lockedUntil = null;
+          } else if (explicit || !isLocked(current, mesh.now())) {
+            // A full update may echo back locked=true from a read of a locked account (no
+            // change); anything else would be an admin locking by hand, which the contract forbids.
+            throw new InvalidRequest('locked can only be cleared (set to false) to unlock the account');
+          }
+        }
+        const updated = await users.update(u.userId, patch, expectedVersion);
+        const view = toView(updated);
+        await putCache(view);
+        // A disabled user must not keep minting access tokens with refresh tokens issued before.
+        let revoked = 0;
+        if (updated.disabled && !current.disabled) revoked = await mesh.store.refreshTokens.revokeByUser(updated.userId, mesh.now());
+        await audit('user.updated', ctx, updated.userId, { fields: [...fields], ...(revoked > 0 ? { revokedRefreshTokens: revoked } : {}) });
+        if (unlocked) await audit('user.unlocked', ctx, updated.userId);
+        return UpdateUserResponse.fromPartial({ user: toUserMessage(view, mesh.now()) });
+      },
+
+      async deleteUser(req, ctx) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        // Revoke before deleting: the SQL schema cascades the rows away, but a store without the
+        // cascade must still never leave a usable refresh token of a deleted user.
+        const revoked = await mesh.store.refreshTokens.revokeByUser(req.userId, mesh.now());
+        await users.delete(req.userId);
+        await cache.evict(req.userId);
+        await audit('user.deleted', ctx, req.userId, { revokedRefreshTokens: revoked });
+        return DeleteUserResponse.fromPartial({});
+      },
+
+      async changePassword(req, ctx) {
+        const p = ctx.principal;
+        // Self-service: without the admin scope a caller may only change their own password.
+        if (p.kind !== 'token' || (!p.scopes.includes(ADMIN_SCOPE) && p.subject !== req.userId)) {
+          throw new AccessDenied('a user may change only their own password');
+        }
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        if (req.currentPassword === '') throw new InvalidRequest('current_password is required');
+        const user = await users.get(req.userId);
+        assertPasswordPolicy(req.newPassword, user.username, 'new_password');
+        if (req.newPassword.normalize('NFKC') === req.currentPassword.normalize('NFKC')) {
+          throw new InvalidRequest('new_password must differ from current_password');
+        }
+        // The current password is checked like a login (lockout, disabled, counted failures):
+        // otherwise this RPC would be a password oracle that bypasses the lockout.
+        const checked = isPlausiblePassword(req.currentPassword)
+          ? await guard.check(user, req.currentPassword, { purpose: 'change_password', actor: p.subject }, { rehash: false })
+          : undefined;
+        if (!checked) throw new AccessDenied('the current password was not accepted');
+        const passwordHash = await hashPassword(req.newPassword);
+        const updated = await users.update(checked.userId, { passwordHash, passwordChangedAt: mesh.now() }, checked.version);
+        await putCache(toView(updated));
+        await audit('user.password_changed', ctx, updated.userId);
+        return ChangePasswordResponse.fromPartial({});
+      },
+
+      async setPassword(req, ctx) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const user = await users.get(req.userId);
+        assertPasswordPolicy(req.newPassword, user.username, 'new_password');
+        const passwordHash = await hashPassword(req.newPassword);
+        const now = mesh.now();
+        // An admin reset hands the user fresh credentials: the failure count and lock go too.
+        const updated = await users.update(user.userId, { passwordHash, passwordChangedAt: now, failedLoginCount: 0, lockedUntil: null });
+        // After the write, so a token minted with the old password in the meantime is caught too.
+        const revoked = await mesh.store.refreshTokens.revokeByUser(user.userId, now);
+        await putCache(toView(updated));
+        await audit('user.password_set', ctx, user.userId, { revokedRefreshTokens: revoked });
+        return SetPasswordResponse.fromPartial({});
+      },
+
+      async authenticateUser(req) {
+        if (req.username === '') throw new InvalidRequest('username is required');
+        if (req.password === '') throw new InvalidRequest('password is required');
+        if (!PRINTABLE_SHORT.test(req.clientId)) throw new InvalidRequest('client_id must be at most 256 printable ASCII characters');
+        if (!PRINTABLE_SHORT.test(req.remoteIp)) throw new InvalidRequest('remote_ip must be at most 256 printable ASCII characters');
+        const attempt = { purpose: 'login' as const, username: req.username, clientId: req.clientId || undefined, ip: req.remoteIp || undefined };
+        // A name or password no account can have still costs one verification (no fast path
+        // that would tell such requests apart by timing).
+        const plausible = isPossibleUsername(req.username) && isPlausiblePassword(req.password);
+        const user = plausible ? await users.getByUsername(req.username) : undefined;
+        const authenticated = await guard.check(user, plausible ? req.password : '', attempt);
+        if (!authenticated) throw new AccessDenied(LOGIN_DENIED);
+        const authTime = mesh.now();
+        await mesh.audit({ type: 'login.success', subject: authenticated.userId, clientId: attempt.clientId, ip: attempt.ip, details: {} });
+        return AuthenticateUserResponse.fromPartial({ user: toUserMessage(toView(authenticated), authTime), authTime });
+      },
+    },
+    {
+      createUser: ADMIN_WRITE,
+      getUser: ADMIN_READ,
+      listUsers: ADMIN_READ,
+      updateUser: ADMIN_WRITE,
+      deleteUser: ADMIN_WRITE,
+      changePassword: { kind: 'scopes', anyOf: [ADMIN_SCOPE, 'authmesh.user'] },
+      setPassword: ADMIN_WRITE,
+      authenticateUser: INTERNAL,
+    },
+  );
+}
