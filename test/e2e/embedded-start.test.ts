@@ -1,0 +1,103 @@
+// `npm start` as a newcomer runs it: a fresh data directory, the printed address and bootstrap
+// secret, a first token with buf curl exactly as README.md shows, clean SIGTERM shutdown, and
+// everything still there after a restart (store, signing keys, secrets in the data dir).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../services/core/rpc/index.js';
+
+const exec = promisify(execFile);
+const buf = join(repoRoot, 'node_modules', '.bin', 'buf');
+const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+
+interface Running {
+  child: ChildProcess;
+  out: () => string;
+  port: number;
+}
+
+async function start(dataDir: string): Promise<Running> {
+  const child = spawn(tsx, ['services/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${out}`)), 30_000);
+    const poll = setInterval(() => {
+      const m = /gRPC on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    }, 50);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}:\n${out}`));
+    });
+  });
+  return { child, out: () => out, port };
+}
+
+async function stop(r: Running): Promise<number | null> {
+  return new Promise((resolve) => {
+    r.child.once('exit', (code) => resolve(code));
+    r.child.kill('SIGTERM');
+  });
+}
+
+async function firstToken(port: number, secret: string) {
+  const body = JSON.stringify({
+    client: { client_secret: { client_id: 'authmesh-admin', client_secret: secret, method: 'TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC' } },
+    client_credentials: { scope: 'authmesh.admin' },
+  });
+  const { stdout } = await exec(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', body, `http://127.0.0.1:${port}/authmesh.token.v1.TokenService/Token`]);
+  return JSON.parse(stdout) as { accessToken?: string; access_token?: string; tokenType?: string; expiresIn?: number };
+}
+
+describe('npm start (embedded mode)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-start-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves a first token as README shows, shuts down cleanly, and keeps everything across a restart', async () => {
+    const first = await start(dataDir);
+    const secret = /client_secret: ([A-Za-z0-9_-]{43})/.exec(first.out())?.[1];
+    expect(secret, first.out()).toBeDefined();
+    expect(statSync(join(dataDir, 'master.key')).mode & 0o777).toBe(0o600);
+    const t1 = await firstToken(first.port, secret!);
+    const access = t1.accessToken ?? t1.access_token;
+    expect(access).toMatch(/^eyJ/);
+    const list = await exec(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${access}`, `http://127.0.0.1:${first.port}/authmesh.client.v1.ClientService/ListClients`]);
+    expect(list.stdout).toContain('authmesh-admin');
+    expect(first.out()).not.toContain(access!);
+    expect(await stop(first)).toBe(0);
+
+    const second = await start(dataDir);
+    // The secret is printed once only: the client already exists.
+    expect(second.out()).not.toContain(secret!);
+    const t2 = await firstToken(second.port, secret!);
+    expect(t2.accessToken ?? t2.access_token).toMatch(/^eyJ/);
+    // A token from before the restart still authorizes: keys and store persisted.
+    const again = await exec(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${access}`, `http://127.0.0.1:${second.port}/authmesh.client.v1.ClientService/ListClients`]);
+    expect(again.stdout).toContain('authmesh-admin');
+    expect(await stop(second)).toBe(0);
+  }, 90_000);
+
+  it('refuses bad configuration with a clear message and exit status 2', async () => {
+    const res = await exec(tsx, ['services/main.ts'], {
+      cwd: repoRoot,
+      env: { ...process.env, AUTHMESH_GRPC_PORT: 'abc', AUTHMESH_SIGNING_ALG: 'HS256', AUTHMESH_DATA_DIR: dataDir },
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((res as { code: number }).code).toBe(2);
+    expect((res as { stderr: string }).stderr).toContain('AUTHMESH_GRPC_PORT="abc": expected a whole number from 0 to 65535');
+    expect((res as { stderr: string }).stderr).toContain('AUTHMESH_SIGNING_ALG="HS256"');
+  }, 30_000);
+});
