@@ -131,9 +131,6 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
       const record: NewClient = {
         clientId: id,
         ...v.fields,
-        jwks: v.fields.jwks,
-        accessTokenTtlSeconds: v.fields.accessTokenTtlSeconds,
-        refreshTokenTtlSeconds: v.fields.refreshTokenTtlSeconds,
         // A client secret is 256 random bits, so a fast SHA-256 cannot be brute-forced and keeps
         // authentication to one cheap comparison; a slow KDF is for low-entropy passwords only.
         secretHash: secret === undefined ? undefined : hashToken(secret),

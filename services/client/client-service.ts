@@ -11,7 +11,7 @@ import {
   type ClientCredentials,
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidRequest } from '../core/errors/index.js';
-import { ADMIN_READ, ADMIN_WRITE, INTERNAL, registration, type CallContext } from '../core/rpc/index.js';
+import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_WRITE, INTERNAL, registration, type CallContext } from '../core/rpc/index.js';
 import { authMethodOf, draftFromMessage, fieldsOfMask, toClientMessage } from './client-mapping.js';
 import type { ClientManager, PresentedCredentials } from './client-manager.js';
 
@@ -49,7 +49,10 @@ export function createClientServiceRegistration(clients: ClientManager) {
     {
       async createClient(req, ctx) {
         if (!req.client) throw new InvalidRequest('client is required');
-        const { client, clientSecret } = await clients.create(req.client.clientId, draftFromMessage(req.client), { actor: actorOf(ctx) });
+        // proto3 cannot tell an unset require_pkce from false, so a new client always starts with
+        // PKCE required (RFC 9700 §2.1.1); UpdateClient may turn it off for a confidential client.
+        const draft = { ...draftFromMessage(req.client), requirePkce: true };
+        const { client, clientSecret } = await clients.create(req.client.clientId, draft, { actor: actorOf(ctx) });
         return CreateClientResponse.fromPartial({ client: toClientMessage(client), clientSecret: clientSecret ?? '' });
       },
       async getClient(req) {
@@ -85,7 +88,7 @@ export function createClientServiceRegistration(clients: ClientManager) {
     },
     {
       createClient: ADMIN_WRITE,
-      getClient: ADMIN_READ,
+      getClient: ADMIN_READ_OR_MESH,
       listClients: ADMIN_READ,
       updateClient: ADMIN_WRITE,
       deleteClient: ADMIN_WRITE,

@@ -1,7 +1,7 @@
 // Reads a registered client from the client service (which owns client data and serves it from
 // its grid cache) and maps the proto message to what the authorization endpoint rules need.
 import { type Client, ClientType, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
-import { AuthmeshError } from '../core/errors/index.js';
+import { AuthmeshError, ServerError } from '../core/errors/index.js';
 import { type AuthorizationClient, type ClientType as OAuthClientType, type GrantType as OAuthGrantType, TOKEN_EXCHANGE_GRANT } from '../core/oauth/index.js';
 import type { Peers } from '../mesh-deps.js';
 
@@ -61,6 +61,9 @@ export async function lookUpClient(peers: Peers, clientId: string, deadline?: Da
   } catch (err) {
     // not_found: no such client; invalid_request: a client_id that could never have been registered.
     if (err instanceof AuthmeshError && (err.code === 'not_found' || err.code === 'invalid_request')) return undefined;
-    throw err;
+    // Retryable failures keep their meaning; anything else (e.g. the client service refusing our
+    // credential) is our fault, never the caller's, and must not reach it as its own error.
+    if (err instanceof AuthmeshError && err.code === 'temporarily_unavailable') throw err;
+    throw new ServerError(undefined, { cause: err });
   }
 }

@@ -1,7 +1,7 @@
 // Fixtures shared by the code service tests: real clients and users created through the real
 // client and user services of a test mesh.
 import { randomBytes } from 'node:crypto';
-import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, UpdateClientRequest } from '../../gen/ts/authmesh/client/v1/client.js';
 import { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { AuthmeshError } from '../core/errors/index.js';
@@ -21,7 +21,7 @@ export function uniqueId(prefix: string): string {
 export interface Fixtures {
   /** Public client: two redirect URIs (https and loopback), PKCE always. */
   publicId: string;
-  /** Confidential client: one redirect URI with a query, require_pkce false. */
+  /** Confidential client: one redirect URI with a query, require_pkce turned off by an update. */
   confidentialId: string;
   /** Confidential client that skips consent, PKCE required. */
   skipConsentId: string;
@@ -55,8 +55,12 @@ export async function createFixtures(t: TestMesh): Promise<Fixtures> {
     redirectUris: [WEB_CB],
     grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE],
     scopes: ['read', 'write'],
-    requirePkce: false,
   });
+  // A new client always starts with PKCE required; only an update can relax it.
+  await t.anon.client.updateClient(
+    UpdateClientRequest.fromPartial({ client: Client.fromPartial({ clientId: confidentialId, requirePkce: false }), updateMask: ['require_pkce'] }),
+    { bearer },
+  );
   const skipConsentId = await create({
     clientId: uniqueId('first'),
     clientName: 'First Party',

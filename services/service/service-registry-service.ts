@@ -10,14 +10,14 @@ import {
   UpdateServiceResponse,
 } from '../../gen/ts/authmesh/service/v1/service.js';
 import { InvalidRequest } from '../core/errors/index.js';
-import { ADMIN_READ, ADMIN_SCOPE, ADMIN_WRITE, READ_SCOPE, registration, type Access, type CallContext } from '../core/rpc/index.js';
+import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_WRITE, registration, type Access, type CallContext } from '../core/rpc/index.js';
 import type { ServiceManager } from './service-manager.js';
 import { DECISIONS, draftFromMessage, endpointMessage, fieldsOfMask, toServiceMessage } from './service-mapping.js';
 
 export const SERVICE_REGISTRY_SERVICE_NAME = 'authmesh.service.v1.ServiceRegistryService';
 
 /** Admin readers and the mesh's own services (token computes scopes and ext_authz decisions). */
-export const REGISTRY_READ: Access = { kind: 'scopes', anyOf: [ADMIN_SCOPE, READ_SCOPE], allowMesh: true };
+export const REGISTRY_READ: Access = ADMIN_READ_OR_MESH;
 
 function actorOf(ctx: CallContext): string {
   return ctx.principal.kind === 'token' ? ctx.principal.subject : ctx.principal.kind;
@@ -74,7 +74,7 @@ export function createServiceRegistryRegistration(services: ServiceManager) {
     },
     {
       createService: ADMIN_WRITE,
-      getService: ADMIN_READ,
+      getService: REGISTRY_READ,
       listServices: ADMIN_READ,
       updateService: ADMIN_WRITE,
       deleteService: ADMIN_WRITE,

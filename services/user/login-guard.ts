@@ -81,7 +81,8 @@ export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
         await deps.cache.put(user.userId, toView(updated));
       } catch (err) {
         if (err instanceof AuthmeshError && (err.code === 'conflict' || err.code === 'not_found')) return;
-        deps.log.warn({ err, userId: user.userId }, 'password rehash failed');
+        // Only the message: a store error's details could echo the statement's arguments (the hash).
+        deps.log.warn({ userId: user.userId, error: err instanceof Error ? err.message : String(err) }, 'password rehash failed');
       }
     })();
   };

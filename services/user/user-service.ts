@@ -11,7 +11,7 @@ import {
   UpdateUserResponse,
   UserServiceService,
 } from '../../gen/ts/authmesh/user/v1/user.js';
-import { AccessDenied, InvalidRequest, NotFound } from '../core/errors/index.js';
+import { AccessDenied, AlreadyExists, InvalidRequest, NotFound } from '../core/errors/index.js';
 import { generateId } from '../core/oauth/index.js';
 import { ADMIN_READ, ADMIN_SCOPE, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
@@ -48,13 +48,22 @@ export function createUserServiceRegistration({ mesh, cache, guard }: UserServic
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
 
+  const evict = async (userId: string) => {
+    try {
+      await cache.evict(userId);
+    } catch (err) {
+      // The store is the record; the copy's TTL bounds how long a missed eviction can show it.
+      mesh.log.warn({ err, userId }, 'user cache eviction failed');
+    }
+  };
+
   const putCache = async (view: ReturnType<typeof toView>) => {
     try {
       await cache.put(view.userId, view);
     } catch (err) {
       // The store write succeeded; a missed copy is evicted instead, and the TTL bounds the rest.
       mesh.log.warn({ err, userId: view.userId }, 'user cache update failed');
-      await cache.evict(view.userId).catch(() => undefined);
+      await evict(view.userId);
     }
   };
 
@@ -65,13 +74,18 @@ export function createUserServiceRegistration({ mesh, cache, guard }: UserServic
       async createUser(req, ctx) {
         const u = req.user;
         if (!u) throw new InvalidRequest('user is required');
-        const userId = u.userId === '' ? generateId('usr') : (assertUserId(u.userId), u.userId);
+        if (u.userId !== '') assertUserId(u.userId);
+        const userId = u.userId || generateId('usr');
         assertUsername(u.username);
         const email = checkEmail(u.email);
         const displayName = checkDisplayName(u.displayName);
         const roles = checkRoles(u.roles);
         if (u.locked) throw new InvalidRequest('locked is set only by failed logins and cannot be true on create');
         assertPasswordPolicy(req.password, u.username);
+        // Cheap checks before the expensive hash, so a duplicate costs no scrypt; the store's
+        // unique constraints still decide races.
+        if (await users.getByUsername(u.username)) throw new AlreadyExists('a user with this username already exists');
+        if (u.userId !== '' && (await cache.get(userId))) throw new AlreadyExists('a user with this user_id already exists');
         const passwordHash = await hashPassword(req.password);
         const created = await users.create({ userId, username: u.username, email, displayName, roles, passwordHash, disabled: u.disabled });
         const view = toView(created);
@@ -138,7 +152,7 @@ export function createUserServiceRegistration({ mesh, cache, guard }: UserServic
         // cascade must still never leave a usable refresh token of a deleted user.
         const revoked = await mesh.store.refreshTokens.revokeByUser(req.userId, mesh.now());
         await users.delete(req.userId);
-        await cache.evict(req.userId);
+        await evict(req.userId);
         await audit('user.deleted', ctx, req.userId, { revokedRefreshTokens: revoked });
         return DeleteUserResponse.fromPartial({});
       },

@@ -47,3 +47,5 @@ export interface CallContext {
   peer: string;
   log: Logger;
 }
+/** Admin reads that other services of the mesh also make (e.g. code reads a client). */
+export const ADMIN_READ_OR_MESH: Access = { kind: 'scopes', anyOf: [ADMIN_SCOPE, READ_SCOPE], allowMesh: true };

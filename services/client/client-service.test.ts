@@ -1,0 +1,561 @@
+// The client registry over real gRPC: CRUD, secrets shown once and stored hashed, rotation with
+// grace, update masks and etags, access policy, and the bootstrap admin client.
+import { randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  Client as ClientMsg,
+  ClientType,
+  GrantType,
+  TokenEndpointAuthMethod,
+  type Client as ClientMessage,
+  type ClientCredentials,
+} from '../../gen/ts/authmesh/client/v1/client.js';
+import { hashToken } from '../core/oauth/index.js';
+import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
+import { bootstrapAdminClient } from './client-bootstrap.js';
+import { createClientManager } from './client-manager.js';
+
+let t: TestMesh;
+let admin: string;
+let reader: string;
+
+beforeAll(async () => {
+  t = await startTestMesh();
+  admin = await t.bearer();
+  reader = await t.bearer({ scope: ['authmesh.read'], sub: 'reader' });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+let seq = 0;
+const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
+
+const confidential = (over: Partial<ClientMessage> = {}): Partial<ClientMessage> => ({
+  clientId: uid('conf'),
+  clientName: 'Confidential app',
+  clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+  grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+  scopes: ['orders.read'],
+  ...over,
+});
+const publicClient = (over: Partial<ClientMessage> = {}): Partial<ClientMessage> => ({
+  clientId: uid('pub'),
+  clientName: 'SPA',
+  clientType: ClientType.CLIENT_TYPE_PUBLIC,
+  redirectUris: ['https://app.example.com/cb'],
+  ...over,
+});
+
+const create = (client: Partial<ClientMessage>) => t.anon.client.createClient({ client: ClientMsg.fromPartial(client) }, { bearer: admin });
+const get = (clientId: string) => t.anon.client.getClient({ clientId }, { bearer: admin });
+const auth = (credential: ClientCredentials['credential']) => t.peers.client.authenticateClient({ credentials: { credential } });
+const secretAuth = (clientId: string, clientSecret: string, method = TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC) =>
+  auth({ $case: 'clientSecret', value: { clientId, clientSecret, method } });
+const update = (client: Partial<ClientMessage>, updateMask?: string[]) =>
+  t.anon.client.updateClient({ client: ClientMsg.fromPartial(client), updateMask }, { bearer: admin });
+
+async function expectAbsent(clientId: string) {
+  await expect(t.store.clients.get(clientId)).rejects.toMatchObject({ code: 'not_found' });
+}
+
+describe('access policy', () => {
+  it('refuses admin RPCs without a token (invalid_token) and writes with a read-only token (insufficient_scope)', async () => {
+    const c = confidential();
+    const m = ClientMsg.fromPartial(c);
+    await expect(t.anon.client.createClient({ client: m })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(t.anon.client.createClient({ client: m }, { bearer: reader })).rejects.toMatchObject({ code: 'insufficient_scope' });
+    await expectAbsent(c.clientId as string);
+    await expect(t.anon.client.getClient({ clientId: t.config.adminClientId })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' })).rejects.toMatchObject({ code: 'invalid_token' });
+    for (const call of [
+      () => t.anon.client.updateClient({ client: m, updateMask: [] }, { bearer: reader }),
+      () => t.anon.client.deleteClient({ clientId: t.config.adminClientId }, { bearer: reader }),
+      () => t.anon.client.rotateClientSecret({ clientId: t.config.adminClientId, previousSecretGraceSeconds: 0 }, { bearer: reader }),
+    ]) {
+      await expect(call()).rejects.toMatchObject({ code: 'insufficient_scope' });
+    }
+    const noScope = await t.bearer({ scope: ['orders.read'] });
+    await expect(t.anon.client.getClient({ clientId: t.config.adminClientId }, { bearer: noScope })).rejects.toMatchObject({ code: 'insufficient_scope' });
+  });
+
+  it('lets a read-only token read', async () => {
+    const res = await t.anon.client.getClient({ clientId: t.config.adminClientId }, { bearer: reader });
+    expect(res.client?.clientId).toBe(t.config.adminClientId);
+    const list = await t.anon.client.listClients({ pageSize: 5, pageToken: '' }, { bearer: reader });
+    expect(list.clients.length).toBeGreaterThan(0);
+  });
+
+  it('refuses the internal AuthenticateClient with a bearer token (access_denied) and without credentials (invalid_token)', async () => {
+    const req = { credentials: { credential: { $case: 'clientId' as const, value: 'x' } } };
+    await expect(t.anon.client.authenticateClient(req, { bearer: admin })).rejects.toMatchObject({ code: 'access_denied' });
+    await expect(t.anon.client.authenticateClient(req)).rejects.toMatchObject({ code: 'invalid_token' });
+  });
+});
+
+describe('CreateClient', () => {
+  it('returns a confidential client secret once and stores only its SHA-256 hash', async () => {
+    const res = await create(confidential());
+    const id = res.client!.clientId;
+    expect(res.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.client).toMatchObject({
+      tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
+      grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+      requirePkce: true,
+      etag: '1',
+    });
+    expect(res.client!.secretRotateTime).toBeInstanceOf(Date);
+    const stored = await t.store.clients.get(id);
+    expect(stored.secretHash).toBe(hashToken(res.clientSecret));
+    expect(stored.secretHash).not.toBe(res.clientSecret);
+    expect(JSON.stringify(stored)).not.toContain(res.clientSecret);
+    const got = await get(id);
+    expect(JSON.stringify(got)).not.toContain(res.clientSecret);
+    expect(JSON.stringify(got)).not.toContain(stored.secretHash);
+    const list = await t.anon.client.listClients({ pageSize: 1000, pageToken: '' }, { bearer: admin });
+    expect(JSON.stringify(list)).not.toContain(res.clientSecret);
+    expect(JSON.stringify(list)).not.toContain(stored.secretHash);
+  });
+
+  it('generates a client_id when empty and applies public defaults', async () => {
+    const res = await create(publicClient({ clientId: '' }));
+    expect(res.client!.clientId).toMatch(/^c_[A-Za-z0-9_-]{22}$/);
+    expect(res.clientSecret).toBe('');
+    expect(res.client).toMatchObject({
+      tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE,
+      grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
+      requirePkce: true,
+      secretRotateTime: undefined,
+    });
+    expect((await t.store.clients.get(res.client!.clientId)).secretHash).toBeUndefined();
+  });
+
+  it('defaults confidential clients to client_credentials and keeps every field', async () => {
+    const res = await create(
+      confidential({
+        grantTypes: [],
+        audience: ['https://api.example.com'],
+        accessTokenTtlSeconds: 120,
+        refreshTokenTtlSeconds: 3600,
+        clientUri: 'https://example.com',
+        logoUri: 'https://example.com/logo.png',
+        contacts: ['ops@example.com'],
+        skipConsent: true,
+      }),
+    );
+    expect(res.client).toMatchObject({
+      grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+      audience: ['https://api.example.com'],
+      accessTokenTtlSeconds: 120,
+      refreshTokenTtlSeconds: 3600,
+      clientUri: 'https://example.com',
+      logoUri: 'https://example.com/logo.png',
+      contacts: ['ops@example.com'],
+      skipConsent: true,
+    });
+    expect((await get(res.client!.clientId)).client).toEqual(res.client);
+  });
+
+  it('maps every grant type, including token exchange, for a trusted client', async () => {
+    const res = await create(
+      confidential({
+        clientType: ClientType.CLIENT_TYPE_TRUSTED,
+        redirectUris: ['http://127.0.0.1:4000/cb'],
+        grantTypes: [
+          GrantType.GRANT_TYPE_AUTHORIZATION_CODE,
+          GrantType.GRANT_TYPE_CLIENT_CREDENTIALS,
+          GrantType.GRANT_TYPE_REFRESH_TOKEN,
+          GrantType.GRANT_TYPE_PASSWORD,
+          GrantType.GRANT_TYPE_TOKEN_EXCHANGE,
+        ],
+        tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST,
+      }),
+    );
+    expect(res.client!.grantTypes).toHaveLength(5);
+    expect((await t.store.clients.get(res.client!.clientId)).grantTypes).toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+  });
+
+  it.each([
+    ['public client with client_credentials', () => publicClient({ grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS] }), 'invalid_client_metadata'],
+    ['public client with a secret method', () => publicClient({ tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC }), 'invalid_client_metadata'],
+    ['confidential client with method none', () => confidential({ tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE }), 'invalid_client_metadata'],
+    ['password grant on a confidential client', () => confidential({ grantTypes: [GrantType.GRANT_TYPE_PASSWORD] }), 'invalid_client_metadata'],
+    ['unspecified client type', () => confidential({ clientType: ClientType.CLIENT_TYPE_UNSPECIFIED }), 'invalid_client_metadata'],
+    ['unspecified grant type', () => confidential({ grantTypes: [GrantType.GRANT_TYPE_UNSPECIFIED] }), 'invalid_client_metadata'],
+    ['authorization_code without redirect URI', () => publicClient({ redirectUris: [] }), 'invalid_client_metadata'],
+    ['http redirect URI on a public host', () => publicClient({ redirectUris: ['http://app.example.com/cb'] }), 'invalid_redirect_uri'],
+    ['redirect URI with a fragment', () => publicClient({ redirectUris: ['https://app.example.com/cb#x'] }), 'invalid_redirect_uri'],
+    ['private_key_jwt without jwks', () => confidential({ tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT }), 'invalid_client_metadata'],
+    [
+      'jwks with a private key',
+      () =>
+        confidential({
+          tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
+          jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'secret' }] },
+        }),
+      'invalid_client_metadata',
+    ],
+    ['scope with a space', () => confidential({ scopes: ['a b'] }), 'invalid_client_metadata'],
+    ['negative access token ttl', () => confidential({ accessTokenTtlSeconds: -1 }), 'invalid_client_metadata'],
+    ['javascript logo_uri', () => confidential({ logoUri: 'javascript:alert(1)' }), 'invalid_client_metadata'],
+    ['bad client_id', () => confidential({ clientId: 'has space' }), 'invalid_request'],
+    ['too long client_id', () => confidential({ clientId: 'a'.repeat(129) }), 'invalid_request'],
+  ])('rejects %s and stores nothing', async (_n, make, code) => {
+    const c = make();
+    await expect(create(c)).rejects.toMatchObject({ code });
+    if (/^[A-Za-z0-9._:-]{1,128}$/.test(c.clientId as string)) await expectAbsent(c.clientId as string);
+  });
+
+  it('rejects a missing client and a duplicate client_id', async () => {
+    await expect(t.anon.client.createClient({ client: undefined }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
+    const c = confidential();
+    await create(c);
+    await expect(create({ ...c, clientName: 'other' })).rejects.toMatchObject({ code: 'already_exists' });
+    expect((await get(c.clientId as string)).client?.clientName).toBe('Confidential app');
+  });
+
+  it('audits creation with the admin as actor and no secret', async () => {
+    const res = await create(confidential());
+    const events = await t.store.audit.list({ type: 'client.created', clientId: res.client!.clientId });
+    expect(events.items).toHaveLength(1);
+    expect(events.items[0]?.actor).toBe('test-admin');
+    expect(JSON.stringify(events.items)).not.toContain(res.clientSecret);
+  });
+});
+
+describe('GetClient and ListClients', () => {
+  it('rejects an unknown or empty client_id', async () => {
+    await expect(get('no-such-client')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(get('')).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+
+  it('pages through all clients without repeats', async () => {
+    for (let i = 0; i < 3; i++) await create(confidential({ clientId: uid('page') }));
+    const seen: string[] = [];
+    let pageToken = '';
+    let pages = 0;
+    do {
+      const res = await t.anon.client.listClients({ pageSize: 2, pageToken }, { bearer: admin });
+      expect(res.clients.length).toBeLessThanOrEqual(2);
+      seen.push(...res.clients.map((c) => c.clientId));
+      pageToken = res.nextPageToken;
+      pages++;
+    } while (pageToken !== '' && pages < 100);
+    expect(new Set(seen).size).toBe(seen.length);
+    const all = await t.store.clients.list({ pageSize: 1000 });
+    expect(seen.sort()).toEqual(all.items.map((c) => c.clientId).sort());
+    expect(pages).toBeGreaterThan(1);
+  });
+
+  it('rejects a bad page_size or page_token', async () => {
+    await expect(t.anon.client.listClients({ pageSize: -1, pageToken: '' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(t.anon.client.listClients({ pageSize: 1001, pageToken: '' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(t.anon.client.listClients({ pageSize: 2, pageToken: 'garbage!' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+});
+
+describe('UpdateClient', () => {
+  it('changes only the masked fields and bumps the etag', async () => {
+    const { client } = await create(publicClient());
+    const res = await update({ clientId: client!.clientId, redirectUris: ['https://app.example.com/new'], clientName: 'ignored', etag: '1' }, ['redirect_uris']);
+    expect(res.client).toMatchObject({ redirectUris: ['https://app.example.com/new'], clientName: 'SPA', etag: '2' });
+    expect((await get(client!.clientId)).client?.redirectUris).toEqual(['https://app.example.com/new']);
+  });
+
+  it('accepts camelCase mask paths and an empty mask (every mutable field)', async () => {
+    const { client } = await create(publicClient());
+    const a = await update({ clientId: client!.clientId, clientName: 'Renamed' }, ['clientName']);
+    expect(a.client?.clientName).toBe('Renamed');
+    const full = await update({ ...client!, clientName: 'Full', scopes: ['x'], etag: '' }, []);
+    expect(full.client).toMatchObject({ clientName: 'Full', scopes: ['x'], etag: '3', redirectUris: client!.redirectUris });
+  });
+
+  it('rejects a stale etag with CONFLICT and changes nothing', async () => {
+    const { client } = await create(publicClient());
+    await update({ clientId: client!.clientId, clientName: 'v2', etag: '1' }, ['client_name']);
+    await expect(update({ clientId: client!.clientId, clientName: 'v3', etag: '1' }, ['client_name'])).rejects.toMatchObject({ code: 'conflict' });
+    await expect(update({ clientId: client!.clientId, clientName: 'v3', etag: 'W/"x"' }, ['client_name'])).rejects.toMatchObject({ code: 'conflict' });
+    expect((await get(client!.clientId)).client).toMatchObject({ clientName: 'v2', etag: '2' });
+  });
+
+  it.each([
+    ['an http redirect URI', { redirectUris: ['http://evil.example/cb'] }, ['redirect_uris'], 'invalid_redirect_uri'],
+    ['client_credentials for a public client', { grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS] }, ['grant_types'], 'invalid_client_metadata'],
+    ['an immutable field in the mask', { clientName: 'x' }, ['client_id'], 'invalid_request'],
+    ['an unknown field in the mask', { clientName: 'x' }, ['nope'], 'invalid_request'],
+  ])('rejects %s and changes nothing', async (_n, change, mask, code) => {
+    const { client } = await create(publicClient());
+    await expect(update({ clientId: client!.clientId, ...change }, mask)).rejects.toMatchObject({ code });
+    expect((await get(client!.clientId)).client).toEqual(client);
+  });
+
+  it('rejects an unknown client and a missing client_id', async () => {
+    await expect(update({ clientId: 'no-such-client', clientName: 'x' }, ['client_name'])).rejects.toMatchObject({ code: 'not_found' });
+    await expect(update({ clientId: '', clientName: 'x' }, ['client_name'])).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+
+  it('switching to client_secret_post takes effect for authentication at once; leaving secrets drops the secret', async () => {
+    const { client, clientSecret } = await create(confidential());
+    const id = client!.clientId;
+    await expect(secretAuth(id, clientSecret)).resolves.toBeDefined();
+    await update({ clientId: id, tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST }, ['token_endpoint_auth_method']);
+    await expect(secretAuth(id, clientSecret)).rejects.toMatchObject({ code: 'invalid_client' });
+    await expect(secretAuth(id, clientSecret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST)).resolves.toBeDefined();
+    const jwk = await exportJWK((await generateKeyPair('ES256')).publicKey);
+    const res = await update(
+      { clientId: id, tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT, jwks: { keys: [jwk] } },
+      ['token_endpoint_auth_method', 'jwks'],
+    );
+    expect(res.client?.secretRotateTime).toBeUndefined();
+    expect((await t.store.clients.get(id)).secretHash).toBeUndefined();
+    await expect(secretAuth(id, clientSecret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST)).rejects.toMatchObject({ code: 'invalid_client' });
+  });
+
+  it('keeps PKCE required for public clients; confidential clients may turn it off', async () => {
+    const pub = (await create(publicClient())).client!;
+    expect((await update({ clientId: pub.clientId, requirePkce: false }, ['require_pkce'])).client?.requirePkce).toBe(true);
+    const conf = (await create(confidential())).client!;
+    expect((await update({ clientId: conf.clientId, requirePkce: false }, ['require_pkce'])).client?.requirePkce).toBe(false);
+  });
+});
+
+describe('DeleteClient', () => {
+  it('deletes the client, revokes its refresh tokens and audits', async () => {
+    const { client, clientSecret } = await create(confidential({ grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS, GrantType.GRANT_TYPE_REFRESH_TOKEN] }));
+    const id = client!.clientId;
+    await secretAuth(id, clientSecret);
+    const now = new Date();
+    await t.store.refreshTokens.create({
+      tokenHash: hashToken(randomBytes(32).toString('base64url')),
+      familyId: uid('fam'),
+      clientId: id,
+      scope: [],
+      audience: [],
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 3_600_000),
+    });
+    expect((await t.store.refreshTokens.listByClient(id)).items).toHaveLength(1);
+    await t.anon.client.deleteClient({ clientId: id }, { bearer: admin });
+    await expect(get(id)).rejects.toMatchObject({ code: 'not_found' });
+    expect((await t.store.refreshTokens.listByClient(id)).items).toHaveLength(0);
+    await expect(secretAuth(id, clientSecret)).rejects.toMatchObject({ code: 'invalid_client' });
+    expect((await t.store.audit.list({ type: 'client.deleted', clientId: id })).items).toHaveLength(1);
+  });
+
+  it('rejects an unknown or empty client_id', async () => {
+    await expect(t.anon.client.deleteClient({ clientId: 'no-such-client' }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(t.anon.client.deleteClient({ clientId: '' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+});
+
+describe('RotateClientSecret', () => {
+  const rotate = (clientId: string, previousSecretGraceSeconds: number) =>
+    t.anon.client.rotateClientSecret({ clientId, previousSecretGraceSeconds }, { bearer: admin });
+
+  it('keeps the previous secret valid during the grace period only', async () => {
+    const { client, clientSecret: first } = await create(confidential());
+    const id = client!.clientId;
+    const res = await rotate(id, 1);
+    expect(res.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.clientSecret).not.toBe(first);
+    expect(res.client?.etag).toBe('2');
+    expect((await t.store.clients.get(id)).secretHash).toBe(hashToken(res.clientSecret));
+    await expect(secretAuth(id, res.clientSecret)).resolves.toBeDefined();
+    await expect(secretAuth(id, first)).resolves.toBeDefined();
+    await new Promise((r) => setTimeout(r, 1_100));
+    await expect(secretAuth(id, first)).rejects.toMatchObject({ code: 'invalid_client' });
+    await expect(secretAuth(id, res.clientSecret)).resolves.toBeDefined();
+    expect((await t.store.audit.list({ type: 'client.secret_rotated', clientId: id })).items).toHaveLength(1);
+  });
+
+  it('ends the previous secret at once with grace 0', async () => {
+    const { client, clientSecret: first } = await create(confidential());
+    const res = await rotate(client!.clientId, 0);
+    await expect(secretAuth(client!.clientId, first)).rejects.toMatchObject({ code: 'invalid_client' });
+    await expect(secretAuth(client!.clientId, res.clientSecret)).resolves.toBeDefined();
+  });
+
+  it('rejects a bad grace, a client without a secret method, and unknown clients, changing nothing', async () => {
+    const { client, clientSecret } = await create(confidential());
+    for (const g of [-1, 604_801]) await expect(rotate(client!.clientId, g)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(secretAuth(client!.clientId, clientSecret)).resolves.toBeDefined();
+    expect((await get(client!.clientId)).client?.etag).toBe('1');
+    const pub = (await create(publicClient())).client!;
+    await expect(rotate(pub.clientId, 0)).rejects.toMatchObject({ code: 'invalid_request' });
+    expect((await t.store.clients.get(pub.clientId)).secretHash).toBeUndefined();
+    await expect(rotate('no-such-client', 0)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(rotate('', 0)).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+});
+
+describe('AuthenticateClient with a client secret and client_id only', () => {
+  it('authenticates with the registered method and never says which part was wrong', async () => {
+    const { client, clientSecret } = await create(confidential());
+    const id = client!.clientId;
+    const ok = await secretAuth(id, clientSecret);
+    expect(ok.client?.clientId).toBe(id);
+    const failures = await Promise.all(
+      [
+        secretAuth(id, `${clientSecret}x`),
+        secretAuth(id, ''),
+        secretAuth('no-such-client', clientSecret),
+        secretAuth(id, clientSecret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST),
+        secretAuth(id, clientSecret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_UNSPECIFIED),
+        secretAuth(id, clientSecret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT),
+        auth({ $case: 'clientId', value: id }),
+        auth(undefined),
+        t.peers.client.authenticateClient({ credentials: undefined }),
+      ].map((p) => p.then(() => undefined, (e: unknown) => e)),
+    );
+    for (const e of failures) expect(e).toMatchObject({ code: 'invalid_client', description: 'client authentication failed' });
+  });
+
+  it('records client.auth_failed with the client id and no secret', async () => {
+    const { client, clientSecret } = await create(confidential());
+    await expect(secretAuth(client!.clientId, 'wrong-secret')).rejects.toMatchObject({ code: 'invalid_client' });
+    await vi.waitFor(async () => {
+      const events = await t.store.audit.list({ type: 'client.auth_failed', clientId: client!.clientId });
+      expect(events.items).toHaveLength(1);
+      expect(JSON.stringify(events.items)).not.toContain('wrong-secret');
+      expect(JSON.stringify(events.items)).not.toContain(clientSecret);
+    });
+  });
+
+  it('accepts client_id only for a public client', async () => {
+    const { client } = await create(publicClient());
+    const res = await auth({ $case: 'clientId', value: client!.clientId });
+    expect(res.client?.clientType).toBe(ClientType.CLIENT_TYPE_PUBLIC);
+    await expect(auth({ $case: 'clientId', value: 'no-such-client' })).rejects.toMatchObject({ code: 'invalid_client' });
+    await expect(auth({ $case: 'clientId', value: '' })).rejects.toMatchObject({ code: 'invalid_client' });
+  });
+
+  it('bootstrap admin client exists after start and authenticates with the configured secret', async () => {
+    const res = await secretAuth(t.config.adminClientId, t.config.adminClientSecret as string);
+    expect(res.client).toMatchObject({
+      clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+      grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+      scopes: ['authmesh.admin', 'authmesh.read'],
+      skipConsent: true,
+    });
+    expect((await t.store.clients.get(t.config.adminClientId)).secretHash).toBe(hashToken(t.config.adminClientSecret as string));
+  });
+
+  it('bootstrap without a configured secret prints a generated one once and leaves an existing client alone', async () => {
+    const adminClientId = uid('boot');
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      const deps = { ...t.mesh.deps, config: { ...t.config, adminClientId, adminClientSecret: undefined } };
+      const manager = createClientManager(deps);
+      await bootstrapAdminClient(deps, manager);
+      await bootstrapAdminClient(deps, manager);
+    } finally {
+      spy.mockRestore();
+    }
+    const banner = writes.join('');
+    expect(banner.match(/bootstrap admin client created/g)).toHaveLength(1);
+    const secret = /client_secret: (\S+)/.exec(banner)?.[1] as string;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await expect(secretAuth(adminClientId, secret)).resolves.toBeDefined();
+  });
+});
+
+describe('AuthenticateClient with private_key_jwt (RFC 7523)', () => {
+  const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+  let clientId: string;
+  let privateKey: CryptoKey;
+  let otherKey: CryptoKey;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    privateKey = pair.privateKey;
+    otherKey = (await generateKeyPair('ES256')).privateKey;
+    const jwk = await exportJWK(pair.publicKey);
+    const res = await create(
+      confidential({
+        tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
+        jwks: { keys: [{ ...jwk, kid: 'k1', use: 'sig' }] },
+      }),
+    );
+    expect(res.clientSecret).toBe('');
+    clientId = res.client!.clientId;
+  });
+
+  const sign = (o: { iss?: string; sub?: string; aud?: string | string[]; exp?: number; jti?: string | null; key?: CryptoKey; alg?: string } = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload: Record<string, unknown> = { jti: o.jti === null ? undefined : (o.jti ?? uid('jti')) };
+    const jwt = new SignJWT(payload)
+      .setProtectedHeader({ alg: o.alg ?? 'ES256', kid: 'k1' })
+      .setIssuer(o.iss ?? clientId)
+      .setSubject(o.sub ?? clientId)
+      .setAudience(o.aud ?? `${t.config.issuer}/oauth2/token`)
+      .setIssuedAt(now)
+      .setExpirationTime(o.exp ?? now + 60);
+    return jwt.sign(o.key ?? privateKey);
+  };
+  const assert = (clientAssertion: string, over: { clientAssertionType?: string; clientId?: string; endpointUrl?: string } = {}) =>
+    auth({
+      $case: 'clientAssertion',
+      value: { clientAssertionType: over.clientAssertionType ?? TYPE, clientAssertion, clientId: over.clientId ?? '', endpointUrl: over.endpointUrl ?? '' },
+    });
+
+  it('accepts a valid assertion once and rejects its replay', async () => {
+    const jwt = await sign();
+    const res = await assert(jwt, { clientId });
+    expect(res.client?.clientId).toBe(clientId);
+    await expect(assert(jwt)).rejects.toMatchObject({ code: 'invalid_client' });
+  });
+
+  it('accepts the issuer or the endpoint_url as audience', async () => {
+    await expect(assert(await sign({ aud: t.config.issuer }))).resolves.toBeDefined();
+    const endpointUrl = 'https://edge.example.com/oauth2/introspect';
+    await expect(assert(await sign({ aud: ['https://other.example', endpointUrl] }), { endpointUrl })).resolves.toBeDefined();
+  });
+
+  it('never accepts a client secret for a private_key_jwt client', async () => {
+    await expect(secretAuth(clientId, '')).rejects.toMatchObject({ code: 'invalid_client' });
+  });
+
+  it.each([
+    ['a wrong audience', async () => assert(await sign({ aud: 'https://evil.example' }))],
+    ['an endpoint audience the caller did not name', async () => assert(await sign({ aud: 'https://edge.example.com/x' }))],
+    ['an expired assertion', async () => assert(await sign({ exp: Math.floor(Date.now() / 1000) - 120 }))],
+    ['an exp too far ahead', async () => assert(await sign({ exp: Math.floor(Date.now() / 1000) + 3600 }))],
+    ['a missing jti', async () => assert(await sign({ jti: null }))],
+    ['iss different from sub', async () => assert(await sign({ iss: 'someone-else' }))],
+    ['sub naming another client', async () => assert(await sign({ iss: t.config.adminClientId, sub: t.config.adminClientId }))],
+    ['a client_id different from sub', async () => assert(await sign(), { clientId: t.config.adminClientId })],
+    ['a wrong assertion type', async () => assert(await sign(), { clientAssertionType: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' })],
+    ['a signature by an unregistered key', async () => assert(await sign({ key: otherKey }))],
+    [
+      'HS256 signed with the public key material',
+      async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const secret = new TextEncoder().encode(JSON.stringify((await t.store.clients.get(clientId)).jwks));
+        const jwt = await new SignJWT({ jti: uid('jti') })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(clientId)
+          .setSubject(clientId)
+          .setAudience(t.config.issuer)
+          .setExpirationTime(now + 60)
+          .sign(secret);
+        return assert(jwt);
+      },
+    ],
+    [
+      'alg none',
+      async () => {
+        const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+        const now = Math.floor(Date.now() / 1000);
+        return assert(`${enc({ alg: 'none' })}.${enc({ iss: clientId, sub: clientId, aud: t.config.issuer, exp: now + 60, jti: uid('j') })}.`);
+      },
+    ],
+    ['garbage', async () => assert('not.a.jwt')],
+  ])('rejects %s with invalid_client', async (_n, call) => {
+    await expect(call()).rejects.toMatchObject({ code: 'invalid_client', description: 'client authentication failed' });
+  });
+});

@@ -1,0 +1,175 @@
+// AuthenticateUser and ChangePassword over real gRPC: no user enumeration, lockout with a short
+// lock, unlocking, rehash on login, self-service password change.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { User } from '../../gen/ts/authmesh/user/v1/user.js';
+import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
+import { LOGIN_DENIED } from './user-service.js';
+import { errorOf, seedUser, uniqueName } from './user-test-support.js';
+
+let t: TestMesh;
+let admin: string;
+
+beforeAll(async () => {
+  t = await startTestMesh({ AUTHMESH_LOGIN_MAX_FAILURES: '3', AUTHMESH_LOGIN_LOCK_SECONDS: '2' });
+  admin = await t.bearer();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const login = (username: string, password: string, extra: { clientId?: string; remoteIp?: string } = {}) =>
+  t.peers.user.authenticateUser({ username, password, clientId: extra.clientId ?? '', remoteIp: extra.remoteIp ?? '' });
+
+async function lock(userId: string, username: string) {
+  for (let i = 0; i < 3; i++) await expect(login(username, `wrong password ${i}`)).rejects.toMatchObject({ code: 'access_denied' });
+  expect((await t.store.users.get(userId)).lockedUntil).toBeDefined();
+}
+
+describe('AuthenticateUser', () => {
+  it('authenticates without regard to the case of the username and audits the success', async () => {
+    const s = await seedUser(t.store, { username: uniqueName('Mixed') });
+    const before = Date.now();
+    const res = await login(s.username.toUpperCase(), s.password, { clientId: 'web-app', remoteIp: '203.0.113.7' });
+    expect(res.user).toMatchObject({ userId: s.userId, username: s.username, locked: false });
+    expect(res.authTime!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    const events = await t.store.audit.list({ type: 'login.success', subject: s.userId });
+    expect(events.items[0]).toMatchObject({ clientId: 'web-app', ip: '203.0.113.7' });
+    expect(JSON.stringify(events.items)).not.toContain(s.password);
+  });
+
+  it('fails identically for an unknown user, a wrong password, a disabled and a locked account', async () => {
+    const real = await seedUser(t.store);
+    const disabled = await seedUser(t.store, { disabled: true });
+    const locked = await seedUser(t.store);
+    await lock(locked.userId, locked.username);
+    const errors = await Promise.all([
+      errorOf(login(uniqueName('nobody'), 'whatever password')),
+      errorOf(login(real.username, 'not the password')),
+      errorOf(login(disabled.username, disabled.password)),
+      errorOf(login(locked.username, locked.password)),
+      errorOf(login('name with spaces cannot exist', 'whatever password')),
+    ]);
+    for (const err of errors) expect({ code: err.code, description: err.description }).toEqual({ code: 'access_denied', description: LOGIN_DENIED });
+    const failures = await t.store.audit.list({ type: 'login.failure' });
+    const reasons = failures.items.map((e) => e.details.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['unknown_user', 'bad_password', 'disabled', 'locked']));
+    for (const e of failures.items) expect(JSON.stringify(e)).not.toMatch(/whatever password|not the password/);
+  });
+
+  it('fails identically against a user created through the service (full-cost hash)', async () => {
+    const username = uniqueName('Real');
+    await t.anon.user.createUser({ user: User.fromPartial({ username }), password: 'the real password' }, { bearer: admin });
+    const [unknown, wrong] = await Promise.all([errorOf(login(`${username}-x`, 'the real password')), errorOf(login(username, 'the wrong password'))]);
+    expect(unknown).toMatchObject({ code: 'access_denied', description: LOGIN_DENIED });
+    expect(wrong).toMatchObject({ code: 'access_denied', description: LOGIN_DENIED });
+    expect((await login(username, 'the real password')).user!.username).toBe(username);
+  });
+
+  it('locks after 3 consecutive failures, refuses the right password during the lock, and unlocks by itself', async () => {
+    const s = await seedUser(t.store);
+    await lock(s.userId, s.username);
+    const locked = await t.anon.user.getUser({ userId: s.userId }, { bearer: admin });
+    expect(locked.user!.locked).toBe(true);
+    expect(locked.user!.lockExpireTime!.getTime()).toBeGreaterThan(Date.now());
+    expect((await t.store.audit.list({ type: 'login.locked', subject: s.userId })).items).toHaveLength(1);
+    await expect(login(s.username, s.password)).rejects.toMatchObject({ code: 'access_denied', description: LOGIN_DENIED });
+    await new Promise((r) => setTimeout(r, 2_100));
+    expect((await login(s.username, s.password)).user!.userId).toBe(s.userId);
+    expect(await t.store.users.get(s.userId)).toMatchObject({ failedLoginCount: 0 });
+  });
+
+  it('is unlocked by an admin clearing locked', async () => {
+    const s = await seedUser(t.store);
+    await lock(s.userId, s.username);
+    const read = await t.anon.user.getUser({ userId: s.userId }, { bearer: admin });
+    // A full update echoing the locked state back is no change; clearing it unlocks.
+    await t.anon.user.updateUser({ user: User.fromPartial({ ...read.user, email: 'x@example.com' }), updateMask: [] }, { bearer: admin });
+    expect((await t.store.users.get(s.userId)).lockedUntil).toBeDefined();
+    const res = await t.anon.user.updateUser({ user: User.fromPartial({ userId: s.userId, locked: false }), updateMask: ['locked'] }, { bearer: admin });
+    expect(res.user!.locked).toBe(false);
+    expect(await t.store.users.get(s.userId)).toMatchObject({ failedLoginCount: 0 });
+    expect((await login(s.username, s.password)).user!.userId).toBe(s.userId);
+    expect((await t.store.audit.list({ type: 'user.unlocked', subject: s.userId })).items).toHaveLength(1);
+  });
+
+  it('resets the failure count on success, so only consecutive failures lock', async () => {
+    const s = await seedUser(t.store);
+    for (let i = 0; i < 2; i++) await expect(login(s.username, 'nope nope nope')).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await t.store.users.get(s.userId)).failedLoginCount).toBe(2);
+    await login(s.username, s.password);
+    for (let i = 0; i < 2; i++) await expect(login(s.username, 'nope nope nope')).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await login(s.username, s.password)).user!.locked).toBe(false);
+  });
+
+  it('rehashes a weaker stored hash at the current cost after a successful login', async () => {
+    const s = await seedUser(t.store);
+    expect(s.passwordHash).toMatch(/^scrypt\$ln=10,/);
+    await login(s.username, s.password);
+    await expect.poll(async () => (await t.store.users.get(s.userId)).passwordHash, { timeout: 10_000 }).toMatch(/^scrypt\$ln=17,r=8,p=1\$/);
+    expect((await login(s.username, s.password)).user!.userId).toBe(s.userId);
+  });
+
+  it('refuses missing or malformed fields with invalid_request', async () => {
+    await expect(login('', 'a password here')).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(login('someone', '')).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(login('someone', 'a password here', { remoteIp: 'x'.repeat(300) })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(login('someone', 'a password here', { clientId: 'bad\u0001id' })).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+});
+
+describe('ChangePassword', () => {
+  it('lets a user change their own password with a token whose sub is their id', async () => {
+    const s = await seedUser(t.store);
+    const bearer = await t.bearer({ scope: ['authmesh.user'], sub: s.userId });
+    await t.anon.user.changePassword({ userId: s.userId, currentPassword: s.password, newPassword: 'my new passphrase' }, { bearer });
+    await expect(login(s.username, s.password)).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await login(s.username, 'my new passphrase')).user!.userId).toBe(s.userId);
+    expect((await t.store.audit.list({ type: 'user.password_changed', subject: s.userId })).items).toHaveLength(1);
+  });
+
+  it("refuses a user changing another user's password, and changes nothing", async () => {
+    const [me, other] = await Promise.all([seedUser(t.store), seedUser(t.store)]);
+    const bearer = await t.bearer({ scope: ['authmesh.user'], sub: me.userId });
+    await expect(
+      t.anon.user.changePassword({ userId: other.userId, currentPassword: other.password, newPassword: 'hijacked password' }, { bearer }),
+    ).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await t.store.users.get(other.userId)).passwordHash).toBe(other.passwordHash);
+  });
+
+  it('refuses a wrong current password and counts it as a failed login', async () => {
+    const s = await seedUser(t.store);
+    await expect(
+      t.anon.user.changePassword({ userId: s.userId, currentPassword: 'not my password', newPassword: 'another new password' }, { bearer: admin }),
+    ).rejects.toMatchObject({ code: 'access_denied' });
+    const stored = await t.store.users.get(s.userId);
+    expect(stored).toMatchObject({ failedLoginCount: 1, passwordHash: s.passwordHash });
+  });
+
+  it('refuses a change on a locked account even with the right current password', async () => {
+    const s = await seedUser(t.store);
+    await lock(s.userId, s.username);
+    await expect(
+      t.anon.user.changePassword({ userId: s.userId, currentPassword: s.password, newPassword: 'another new password' }, { bearer: admin }),
+    ).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await t.store.users.get(s.userId)).passwordHash).toBe(s.passwordHash);
+  });
+
+  it.each([
+    ['a weak new password', (pw: string) => ({ currentPassword: pw, newPassword: 'short' })],
+    ['the same password again', (pw: string) => ({ currentPassword: pw, newPassword: pw })],
+    ['no current password', () => ({ currentPassword: '', newPassword: 'a fine new password' })],
+  ])('refuses %s with invalid_request and changes nothing', async (_name, body) => {
+    const s = await seedUser(t.store, { password: 'the current password' });
+    await expect(t.anon.user.changePassword({ userId: s.userId, ...body(s.password) }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(await t.store.users.get(s.userId)).toMatchObject({ passwordHash: s.passwordHash, failedLoginCount: 0 });
+  });
+
+  it('answers not_found for an unknown user and refuses callers without the right token', async () => {
+    await expect(
+      t.anon.user.changePassword({ userId: uniqueName('nobody'), currentPassword: 'x', newPassword: 'a fine new password' }, { bearer: admin }),
+    ).rejects.toMatchObject({ code: 'not_found' });
+    const req = { userId: 'x', currentPassword: 'x', newPassword: 'a fine new password' };
+    await expect(t.anon.user.changePassword(req)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(t.anon.user.changePassword(req, { bearer: await t.bearer({ scope: ['authmesh.read'] }) })).rejects.toMatchObject({ code: 'insufficient_scope' });
+  });
+});
