@@ -253,6 +253,14 @@ describe('access', () => {
     expect((await list(reader)).refreshTokens).toEqual([]);
   });
 
+  it('admits the mesh credential to RevokeRefreshTokens (code replay revokes a grant family)', async () => {
+    const { clientId } = await owner();
+    const tok = await issue({ clientId, familyId: uniqueName('grant') });
+    const res = await rt().revokeRefreshTokens({ target: { $case: 'familyId', value: tok.info!.familyId } });
+    expect(res.revokedCount).toBe(1);
+    await expect(rt().listRefreshTokens({ owner: { $case: 'clientId', value: clientId }, pageSize: 0, pageToken: '' })).rejects.toMatchObject({ code: 'invalid_token' });
+  });
+
   it('keeps the internal RPCs internal: access_denied with a bearer token, invalid_token without credentials', async () => {
     const { clientId } = await owner();
     const anon = t.anon.refreshToken;

@@ -16,7 +16,7 @@ import {
 } from '../../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
 import { AuthmeshError, InvalidGrant, InvalidRequest } from '../core/errors/index.js';
 import { generateId, generateSecret, hashToken, isScopeToken } from '../core/oauth/index.js';
-import { ADMIN_READ, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
+import { ADMIN_READ, ADMIN_SCOPE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { RefreshToken } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { isActive, toInfo } from './refresh-token-message.js';
@@ -207,7 +207,9 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
     },
     {
       listRefreshTokens: ADMIN_READ,
-      revokeRefreshTokens: ADMIN_WRITE,
+      // The token service revokes a grant's family when its authorization code is replayed
+      // (RFC 6749 §4.1.2), so the mesh credential is admitted besides admin tokens.
+      revokeRefreshTokens: { kind: 'scopes', anyOf: [ADMIN_SCOPE], allowMesh: true },
       issueRefreshToken: INTERNAL,
       rotateRefreshToken: INTERNAL,
       lookupRefreshToken: INTERNAL,

@@ -105,7 +105,7 @@ describe('token service over gRPC', () => {
     userId = user.user!.userId;
     await t.anon.service.createService(
       CreateServiceRequest.fromPartial({
-        service: { displayName: 'orders', audience: ORDERS, endpoints: [{ method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] }, { method: 'POST', path: '/orders', scope: 'write', allowedClientIds: [] }] },
+        service: { displayName: 'orders', audience: ORDERS, endpoints: [{ method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] }, { method: 'POST', path: '/orders', scope: 'orders.write', allowedClientIds: [] }] },
       }),
       { bearer: admin },
     );
@@ -352,7 +352,7 @@ describe('token service over gRPC', () => {
       const r = await check(`Bearer ${good}`, { audience: ORDERS }, '/orders', 'POST');
       expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code).toBe(403);
       expect(headersOf(r)['www-authenticate']).toContain('error="insufficient_scope"');
-      expect(headersOf(r)['www-authenticate']).toContain('scope="write"');
+      expect(headersOf(r)['www-authenticate']).toContain('scope="orders.write"');
       const unknown = await check(`Bearer ${good}`, { audience: ORDERS }, '/admin', 'GET');
       expect(unknown.httpResponse?.$case === 'deniedResponse' && unknown.httpResponse.value.status?.code).toBe(403);
       const routeScope = await check(`Bearer ${good}`, { scope: 'orders.write' });

@@ -31,3 +31,8 @@ export function resolveMeshSecret(config: Config, log: Logger): string {
   if (config.meshSecret) return config.meshSecret;
   return readOrCreate(config.dataDir, 'mesh.secret', () => randomBytes(32).toString('base64url'), log, 'AUTHMESH_MESH_SECRET');
 }
+
+export function resolveCookieSecret(config: Config, log: Logger): string {
+  if (config.cookieSecret) return config.cookieSecret;
+  return readOrCreate(config.dataDir, 'cookie.secret', () => randomBytes(32).toString('base64url'), log, 'AUTHMESH_COOKIE_SECRET');
+}

@@ -30,6 +30,14 @@ export interface Config {
   logLevel: string;
   /** Services this process runs. */
   services: ServiceName[];
+  /** Whether this process serves the HTTP gateway (AUTHMESH_SERVICES contains "gateway"). */
+  gateway: boolean;
+  /** Origins allowed by CORS on the token, JWKS, metadata and registration endpoints. */
+  corsOrigins: string[];
+  /** Signs the gateway's session and CSRF cookies; undefined = generate into dataDir. */
+  cookieSecret: string | undefined;
+  /** Largest accepted HTTP request body, bytes. */
+  httpBodyLimit: number;
   /** gRPC address of each service; those this process runs default to its own address. */
   addresses: Record<ServiceName, string>;
 }
@@ -101,12 +109,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('AUTHMESH_ADMIN_CLIENT_SECRET: expected at least 32 characters (or leave unset to have one generated)');
   }
 
-  const servicesRaw = str('AUTHMESH_SERVICES', SERVICE_NAMES.join(','));
+  const servicesRaw = str('AUTHMESH_SERVICES', [...SERVICE_NAMES, 'gateway'].join(','));
   const services: ServiceName[] = [];
+  let gateway = false;
   for (const s of servicesRaw.split(',').map((x) => x.trim()).filter(Boolean)) {
     if ((SERVICE_NAMES as readonly string[]).includes(s)) services.push(s as ServiceName);
-    else problems.push(`AUTHMESH_SERVICES: unknown service ${JSON.stringify(s)} (expected some of ${SERVICE_NAMES.join(', ')})`);
+    else if (s === 'gateway') gateway = true;
+    else problems.push(`AUTHMESH_SERVICES: unknown service ${JSON.stringify(s)} (expected some of ${SERVICE_NAMES.join(', ')}, gateway)`);
   }
+  const corsOrigins = str('AUTHMESH_CORS_ORIGINS', '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(o)) problems.push(`AUTHMESH_CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com`);
+  }
+  const cookieSecret = env.AUTHMESH_COOKIE_SECRET || undefined;
+  if (cookieSecret !== undefined && cookieSecret.length < 32) problems.push('AUTHMESH_COOKIE_SECRET: expected at least 32 characters of random data');
   const own = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${grpcPort}`;
   const addresses = {} as Record<ServiceName, string>;
   for (const s of SERVICE_NAMES) {
@@ -137,6 +153,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminClientSecret,
     logLevel: str('AUTHMESH_LOG_LEVEL', 'info'),
     services,
+    gateway,
+    corsOrigins,
+    cookieSecret,
+    httpBodyLimit: int('AUTHMESH_HTTP_BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
     addresses,
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {

@@ -1,0 +1,31 @@
+// The login page of the authorization endpoint.
+import type { FastifyReply } from 'fastify';
+import { html, sendPage } from './html.js';
+import { clientBrand, type ClientDisplay } from './client-brand.js';
+
+export interface LoginPageInput {
+  client: ClientDisplay;
+  csrfToken: string;
+  /** The signed pending authorization request (see gateway/pending-authorization.ts). */
+  pending: string;
+  username?: string | undefined;
+  error?: string | undefined;
+}
+
+export function sendLoginPage(reply: FastifyReply, status: number, input: LoginPageInput): FastifyReply {
+  const brand = clientBrand(input.client);
+  const body = html`${brand.header}
+<h1 id="title">Sign in</h1>
+<p>to continue to <span class="client">${input.client.clientName || input.client.clientId}</span></p>
+${input.error ? html`<div class="alert" role="alert" id="login-error">${input.error}</div>` : undefined}
+<form method="post" action="/oauth2/login" aria-labelledby="title"${input.error ? html` aria-describedby="login-error"` : undefined}>
+<input type="hidden" name="csrf_token" value="${input.csrfToken}">
+<input type="hidden" name="authorization_request" value="${input.pending}">
+<label for="username">Username</label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="128" value="${input.username ?? ''}"${input.username ? undefined : html` autofocus`}>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"${input.username ? html` autofocus` : undefined}>
+<button type="submit" class="primary">Sign in</button>
+</form>`;
+  return sendPage(reply, status, { title: 'Sign in', body, imageOrigin: brand.imageOrigin });
+}

@@ -1,0 +1,393 @@
+// The authorization endpoint (RFC 6749 §3.1, §4.1) and its pages: login, consent, logout. The
+// code service holds every rule (client, redirect URI, scope, PKCE); this module parses the
+// browser's requests, keeps the login session and CSRF tokens, renders pages and sends the user
+// agent back to the client exactly as the code service says.
+//
+// Flow: GET|POST /oauth2/authorize → (no session) login page → POST /oauth2/login → 303 back to
+// /oauth2/authorize → (consent needed) consent page → POST /oauth2/consent → 303 to the client.
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { AuthorizationRequest, type ValidateAuthorizationRequestResponse } from '../../gen/ts/authmesh/code/v1/code.js';
+import { toAuthmeshError } from '../../services/core/errors/index.js';
+import { buildAuthorizationErrorRedirect } from '../../services/core/oauth/index.js';
+import { createCsrf, CSRF_FIELD } from '../csrf.js';
+import type { GatewayContext, RouteModule } from '../gateway.js';
+import type { ClientDisplay } from '../pages/client-brand.js';
+import { sendConsentPage } from '../pages/consent-page.js';
+import { sendErrorPage } from '../pages/error-page.js';
+import { html, sendPage } from '../pages/html.js';
+import { sendLoginPage } from '../pages/login-page.js';
+import { AUTHORIZATION_PARAM_NAMES, type AuthorizationParams, createPendingAuthorizations, type PendingAuthorization } from '../pending-authorization.js';
+import { createSessions, type Session } from '../session.js';
+
+export const AUTHORIZE_PATH = '/oauth2/authorize';
+export const LOGIN_PATH = '/oauth2/login';
+export const CONSENT_PATH = '/oauth2/consent';
+export const LOGOUT_PATH = '/oauth2/logout';
+
+const PENDING_FIELD = 'authorization_request';
+const LOGIN_FAILED = 'Invalid username or password.';
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+// Methods fastify routes that the endpoints do not allow; they get 405 with Allow.
+const OTHER_METHODS = ['PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+type Fields = Map<string, string>;
+
+interface ParsedInput {
+  fields: Fields;
+  /** Names that appeared more than once (RFC 6749 §3.1: "MUST NOT be included more than once"). */
+  repeated: Set<string>;
+}
+
+/** The query string of a request, each name counted, without trusting any framework parser. */
+function addQuery(req: FastifyRequest, into: ParsedInput): void {
+  const url = req.raw.url ?? '';
+  const at = url.indexOf('?');
+  if (at === -1) return;
+  for (const [name, value] of new URLSearchParams(url.slice(at + 1))) add(into, name, value);
+}
+
+function add(into: ParsedInput, name: string, value: string): void {
+  if (into.fields.has(name)) into.repeated.add(name);
+  else into.fields.set(name, value);
+}
+
+/** A urlencoded body as node:querystring parsed it: repeated names arrive as arrays. */
+function addBody(req: FastifyRequest, into: ParsedInput): void {
+  const body = req.body;
+  if (body === null || typeof body !== 'object') return;
+  for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
+    if (Array.isArray(value)) {
+      into.repeated.add(name);
+      if (!into.fields.has(name) && typeof value[0] === 'string') into.fields.set(name, value[0]);
+    } else if (typeof value === 'string') add(into, name, value);
+  }
+}
+
+function isForm(req: FastifyRequest): boolean {
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && type.split(';')[0]?.trim().toLowerCase() === FORM_TYPE;
+}
+
+function toRequest(params: AuthorizationParams): AuthorizationRequest {
+  return AuthorizationRequest.fromPartial({
+    responseType: params.response_type,
+    clientId: params.client_id,
+    redirectUri: params.redirect_uri,
+    scope: params.scope,
+    state: params.state,
+    codeChallenge: params.code_challenge,
+    codeChallengeMethod: params.code_challenge_method,
+    nonce: params.nonce,
+  });
+}
+
+/** The authorization parameters; unknown parameters are ignored (RFC 6749 §3.1). */
+function toParams(fields: Fields, leaveOut: ReadonlySet<string> = new Set()): AuthorizationParams {
+  const params = {} as AuthorizationParams;
+  for (const name of AUTHORIZATION_PARAM_NAMES) params[name] = leaveOut.has(name) ? '' : (fields.get(name) ?? '');
+  return params;
+}
+
+/** Where the login and logout forms continue: the authorization endpoint with the same request. */
+function authorizeUrl(params: AuthorizationParams): string {
+  const query = new URLSearchParams();
+  for (const name of AUTHORIZATION_PARAM_NAMES) if (params[name] !== '') query.append(name, params[name]);
+  return `${AUTHORIZE_PATH}?${query.toString()}`;
+}
+
+/** Redirect to a client or back to the endpoint; nothing of the response may be cached or leak a Referer. */
+function redirect(reply: FastifyReply, location: string, status: 302 | 303): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').header('referrer-policy', 'no-referrer').redirect(location, status);
+}
+
+function display(v: ValidateAuthorizationRequestResponse): ClientDisplay {
+  return { clientId: v.clientId, clientName: v.clientName, logoUri: v.logoUri };
+}
+
+function methodNotAllowed(allow: string) {
+  return async (_req: FastifyRequest, reply: FastifyReply) => {
+    // RFC 9110 §15.5.6: 405 names the allowed methods.
+    return sendErrorPage(reply.header('allow', allow), 405, {
+      title: 'Method not allowed',
+      error: 'invalid_request',
+      description: `This address accepts ${allow.replace(/, /g, ' and ')} only.`,
+    });
+  };
+}
+
+export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
+  const { app, config, peers, log, cookieSecret } = ctx;
+  const issuer = config.issuer;
+  const sessions = createSessions(issuer);
+  const csrf = createCsrf(issuer);
+  const pendings = createPendingAuthorizations(cookieSecret);
+
+  /**
+   * Answers an error of the code service: redirected to the client when the code service says
+   * the redirect URI is trusted (RFC 6749 §4.1.2.1, with iss per RFC 9207 §2), shown on a page
+   * otherwise — never redirected to an unverified URI (RFC 9700 §4.11 open redirector).
+   */
+  function sendFlowError(req: FastifyRequest, reply: FastifyReply, err: unknown, redirectStatus: 302 | 303): FastifyReply {
+    const e = toAuthmeshError(err);
+    const redirectUri = e.metadata.redirect_uri;
+    if (redirectUri !== undefined && redirectUri !== '') {
+      const location = buildAuthorizationErrorRedirect({ redirectUri, error: e.code, errorDescription: e.description, state: e.metadata.state, issuer });
+      return redirect(reply, location, redirectStatus);
+    }
+    if (e.code === 'server_error') {
+      req.log.error({ err: e.cause ?? err }, 'authorization failed');
+      return sendErrorPage(reply, 500, { title: 'Something went wrong', error: e.code, description: 'The server could not complete the request. Please try again later.' });
+    }
+    if (e.code === 'temporarily_unavailable') {
+      return sendErrorPage(reply.header('retry-after', '1'), 503, { title: 'Service unavailable', error: e.code, description: 'The service is temporarily unavailable. Please try again in a moment.' });
+    }
+    return sendErrorPage(reply, 400, { title: 'This request cannot be completed', error: e.code, description: e.description });
+  }
+
+  function badForm(reply: FastifyReply, description: string): FastifyReply {
+    return sendErrorPage(reply, 400, { title: 'This request cannot be completed', error: 'invalid_request', description });
+  }
+
+  function csrfRefused(reply: FastifyReply): FastifyReply {
+    return sendErrorPage(reply, 403, {
+      title: 'This form has expired',
+      error: 'access_denied',
+      description: 'The form could not be verified (it may be too old or come from another site). Nothing was changed. Go back to the application and start again.',
+    });
+  }
+
+  /** Reads a form POST: urlencoded only, every field once; answers the refusal itself otherwise. */
+  function readForm(req: FastifyRequest, reply: FastifyReply): Fields | undefined {
+    if (!isForm(req)) {
+      void sendErrorPage(reply, 415, { title: 'Unsupported form', error: 'invalid_request', description: `The form must be sent as ${FORM_TYPE}.` });
+      return undefined;
+    }
+    const input: ParsedInput = { fields: new Map(), repeated: new Set() };
+    addBody(req, input);
+    if (input.repeated.size > 0) {
+      void badForm(reply, `The form field ${[...input.repeated][0]} was sent more than once.`);
+      return undefined;
+    }
+    return input.fields;
+  }
+
+  /** Checks the CSRF token and opens the pending request; answers the refusal itself otherwise. */
+  function openPending(req: FastifyRequest, reply: FastifyReply, fields: Fields): PendingAuthorization | undefined {
+    const token = fields.get(CSRF_FIELD);
+    if (!csrf.verify(req, token)) {
+      void csrfRefused(reply);
+      return undefined;
+    }
+    const pending = pendings.open(fields.get(PENDING_FIELD) ?? '', token ?? '');
+    if (pending === undefined) {
+      void badForm(reply, 'The authorization request is missing or has expired. Go back to the application and start again.');
+      return undefined;
+    }
+    return pending;
+  }
+
+  function renderLogin(req: FastifyRequest, reply: FastifyReply, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: number, extra: { username?: string; error?: string } = {}) {
+    const token = csrf.issue(req, reply);
+    return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params }, token), ...extra });
+  }
+
+  /** With a session: issue the code at once when consent is not needed, else ask for it. */
+  async function continueAsUser(req: FastifyRequest, reply: FastifyReply, session: Session, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: 302 | 303) {
+    sessions.touch(reply, session);
+    if (v.consentNotRequired) {
+      // The client skips consent or the user already gave it for these scopes.
+      const issued = await peers.code.issueCode({ request: toRequest(params), userId: session.userId, authTime: session.authTime, consentedScopes: [], rememberConsent: false });
+      // RFC 6749 §4.1.2: the code goes to the client's redirect URI (with state and iss, RFC 9207).
+      return redirect(reply, issued.redirectTo, status);
+    }
+    const token = csrf.issue(req, reply);
+    return sendConsentPage(reply, {
+      client: display(v),
+      scopes: v.scopes,
+      csrfToken: token,
+      pending: pendings.seal({ params, userId: session.userId, scopes: [...v.scopes] }, token),
+    });
+  }
+
+  // GET and POST (RFC 6749 §3.1: the endpoint MUST support GET and MAY support POST).
+  async function authorize(req: FastifyRequest, reply: FastifyReply) {
+    // RFC 9700 §4.10 / RFC 6749 §4.1.2: answers to GET are 302, answers to a POST 303 so the body is not re-sent.
+    const status = req.method === 'POST' ? 303 : 302;
+    if (req.method === 'POST' && !isForm(req)) {
+      return sendErrorPage(reply, 415, { title: 'Unsupported request', error: 'invalid_request', description: `The request must be sent as ${FORM_TYPE}.` });
+    }
+    const input: ParsedInput = { fields: new Map(), repeated: new Set() };
+    addQuery(req, input);
+    if (req.method === 'POST') addBody(req, input);
+
+    // RFC 6749 §3.1 / §4.1.2.1: with client_id or redirect_uri ambiguous the redirect target is not known: show, never redirect.
+    const ambiguous = ['client_id', 'redirect_uri'].find((n) => input.repeated.has(n));
+    if (ambiguous !== undefined) return badForm(reply, `The parameter ${ambiguous} was sent more than once.`);
+
+    const repeated = AUTHORIZATION_PARAM_NAMES.find((n) => input.repeated.has(n));
+    if (repeated !== undefined) {
+      // RFC 6749 §3.1: repeated parameters are refused (invalid_request). The code service decides
+      // whether the client and redirect URI are trusted enough to receive that error: asked with no
+      // response_type, it fails with a redirectable error once they are, carrying the target and
+      // the state it is safe to echo.
+      try {
+        const v = await peers.code.validateAuthorizationRequest({ request: toRequest({ ...toParams(input.fields, input.repeated), response_type: '' }), userId: '' });
+        return redirect(reply, buildAuthorizationErrorRedirect({ redirectUri: v.redirectUri, error: 'invalid_request', errorDescription: `${repeated} must not be repeated`, issuer }), status);
+      } catch (err) {
+        const e = toAuthmeshError(err);
+        if (e.metadata.redirect_uri === undefined) return sendFlowError(req, reply, err, status);
+        const location = buildAuthorizationErrorRedirect({
+          redirectUri: e.metadata.redirect_uri,
+          error: 'invalid_request',
+          errorDescription: `${repeated} must not be repeated`,
+          state: input.repeated.has('state') ? undefined : e.metadata.state,
+          issuer,
+        });
+        return redirect(reply, location, status);
+      }
+    }
+
+    const params = toParams(input.fields);
+    const session = sessions.read(req);
+    let v: ValidateAuthorizationRequestResponse;
+    try {
+      v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: session?.userId ?? '' });
+    } catch (err) {
+      return sendFlowError(req, reply, err, status);
+    }
+    (req as { clientId?: string }).clientId = v.clientId;
+    if (session === undefined) return renderLogin(req, reply, v, params, 200);
+    try {
+      return await continueAsUser(req, reply, session, v, params, status);
+    } catch (err) {
+      return sendFlowError(req, reply, err, status);
+    }
+  }
+
+  async function login(req: FastifyRequest, reply: FastifyReply) {
+    const fields = readForm(req, reply);
+    if (fields === undefined) return reply;
+    const pending = openPending(req, reply, fields);
+    if (pending === undefined) return reply;
+    const { params } = pending;
+    let v: ValidateAuthorizationRequestResponse;
+    try {
+      // The request may have become invalid since the page was shown (client changed or removed).
+      v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: '' });
+    } catch (err) {
+      return sendFlowError(req, reply, err, 303);
+    }
+    (req as { clientId?: string }).clientId = v.clientId;
+    const username = fields.get('username') ?? '';
+    const password = fields.get('password') ?? '';
+    if (username === '' || password === '') {
+      return renderLogin(req, reply, v, params, 200, { username, error: 'Enter your username and password.' });
+    }
+    let userId: string;
+    let authTime: Date;
+    try {
+      const res = await peers.user.authenticateUser({ username, password, clientId: v.clientId, remoteIp: req.ip });
+      if (res.user === undefined) throw new Error('authenticateUser returned no user');
+      userId = res.user.userId;
+      authTime = res.authTime ?? new Date();
+    } catch (err) {
+      const e = toAuthmeshError(err);
+      // One message for unknown user, wrong password and locked account: no account enumeration.
+      // 200, not 401: a form login has no WWW-Authenticate challenge to offer (RFC 9110 §15.5.2).
+      if (e.code === 'access_denied' || e.code === 'invalid_request' || e.code === 'invalid_grant') {
+        return renderLogin(req, reply, v, params, 200, { username, error: LOGIN_FAILED });
+      }
+      return sendFlowError(req, reply, err, 303);
+    }
+    // A fresh session value on every login: nothing an attacker planted before survives it.
+    sessions.start(reply, userId, authTime);
+    log.info({ client_id: v.clientId, user_id: userId }, 'user logged in');
+    // RFC 9700 §4.10: after a POST, 303 so the credentials are not re-posted.
+    return redirect(reply, authorizeUrl(params), 303);
+  }
+
+  async function consent(req: FastifyRequest, reply: FastifyReply) {
+    const fields = readForm(req, reply);
+    if (fields === undefined) return reply;
+    const pending = openPending(req, reply, fields);
+    if (pending === undefined) return reply;
+    const session = sessions.read(req);
+    // The session ended or another user logged in since the page was shown: start over, which asks
+    // the current user (or the login page) again instead of acting on a decision they did not see.
+    if (session === undefined || pending.userId === undefined || session.userId !== pending.userId) {
+      return redirect(reply, authorizeUrl(pending.params), 303);
+    }
+    const decision = fields.get('decision');
+    const request = toRequest(pending.params);
+    (req as { clientId?: string }).clientId = request.clientId;
+    try {
+      if (decision === 'allow') {
+        const issued = await peers.code.issueCode({
+          request,
+          userId: session.userId,
+          authTime: session.authTime,
+          // Exactly the scopes the page showed, so nothing the user did not see is granted.
+          consentedScopes: pending.scopes ?? [],
+          rememberConsent: fields.get('remember') === 'on',
+        });
+        // RFC 9700 §4.10: 303 after the POST.
+        return redirect(reply, issued.redirectTo, 303);
+      }
+      if (decision === 'deny') {
+        // RFC 6749 §4.1.2.1: access_denied goes back to the client.
+        const denied = await peers.code.denyAuthorization({ request });
+        return redirect(reply, denied.redirectTo, 303);
+      }
+    } catch (err) {
+      return sendFlowError(req, reply, err, 303);
+    }
+    return badForm(reply, 'Choose Allow or Deny.');
+  }
+
+  async function logout(req: FastifyRequest, reply: FastifyReply) {
+    const fields = readForm(req, reply);
+    if (fields === undefined) return reply;
+    const token = fields.get(CSRF_FIELD);
+    if (!csrf.verify(req, token)) return csrfRefused(reply);
+    sessions.clear(reply);
+    // From the consent page ("use another account"): back to the same request, which now shows the login page.
+    const pending = fields.has(PENDING_FIELD) ? pendings.open(fields.get(PENDING_FIELD) ?? '', token ?? '') : undefined;
+    if (pending !== undefined) return redirect(reply, authorizeUrl(pending.params), 303);
+    return sendPage(reply, 200, {
+      title: 'Signed out',
+      body: html`<header class="brand"><p class="service">authmesh</p></header>
+<h1>You are signed out</h1>
+<p>You can close this page.</p>`,
+    });
+  }
+
+  // Parse failures of these routes (malformed or oversized bodies) are shown as pages, not JSON.
+  function pageErrorHandler(err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) {
+    const status = err.statusCode;
+    if (status === 413) return sendErrorPage(reply, 413, { title: 'Request too large', error: 'invalid_request', description: 'The request is too large.' });
+    if (status === 415) return sendErrorPage(reply, 415, { title: 'Unsupported request', error: 'invalid_request', description: `The request must be sent as ${FORM_TYPE}.` });
+    if (status !== undefined && status >= 400 && status < 500 && !('description' in err)) return badForm(reply, 'The request is malformed.');
+    return sendFlowError(req, reply, err, req.method === 'POST' ? 303 : 302);
+  }
+
+  // No CORS here (RFC 9700 §2.6 / DESIGN §6): should a CORS plugin be registered globally, its
+  // headers are removed from every answer of these routes.
+  async function stripCors(_req: FastifyRequest, reply: FastifyReply, payload: unknown) {
+    for (const name of Object.keys(reply.getHeaders())) if (name.toLowerCase().startsWith('access-control-')) reply.removeHeader(name);
+    return payload;
+  }
+
+  const route = (method: RouteOptions['method'], url: string, handler: RouteOptions['handler']) =>
+    app.route({ method, url, handler, errorHandler: pageErrorHandler, onSend: stripCors });
+
+  route(['GET', 'POST'], AUTHORIZE_PATH, authorize);
+  route([...OTHER_METHODS], AUTHORIZE_PATH, methodNotAllowed('GET, HEAD, POST'));
+  for (const [path, handler] of [
+    [LOGIN_PATH, login],
+    [CONSENT_PATH, consent],
+    [LOGOUT_PATH, logout],
+  ] as const) {
+    route('POST', path, handler);
+    route(['GET', ...OTHER_METHODS], path, methodNotAllowed('POST'));
+  }
+};

@@ -1,0 +1,98 @@
+// Authorization server metadata (RFC 8414) and the JWK Set (RFC 7517) that verifies our tokens.
+// Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
+import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
+import { registerEndpoint } from '../endpoint.js';
+import type { GatewayContext, RouteModule } from '../gateway.js';
+
+// Keys are published one rotation before they sign anything, so a JWKS a few minutes old still
+// verifies every token; metadata changes only with a restart.
+const CACHE_CONTROL = 'public, max-age=300';
+
+const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+
+/** RFC 9110 §13.1.2: If-None-Match matches a listed entity tag (weak comparison) or "*". */
+function notModified(req: FastifyRequest, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (typeof header !== 'string') return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === etag;
+  });
+}
+
+function sendCacheable(req: FastifyRequest, reply: FastifyReply, body: string, contentType: string) {
+  const etag = etagOf(body);
+  reply.header('cache-control', CACHE_CONTROL).header('etag', etag);
+  // RFC 9110 §15.4.5: 304 carries the validators but no body.
+  if (notModified(req, etag)) return reply.code(304).send();
+  return reply.type(contentType).send(body);
+}
+
+export function authorizationServerMetadata(config: GatewayContext['config']): Record<string, unknown> {
+  const issuer = config.issuer;
+  const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/oauth2/authorize`,
+    token_endpoint: `${issuer}/oauth2/token`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    registration_endpoint: `${issuer}/oauth2/register`,
+    // RFC 8414 §2 lets a server list only some of its scopes: per-service scopes live in the
+    // admin-only service registry and are granted per client, so only the server's own are public.
+    scopes_supported: [ADMIN_SCOPE, READ_SCOPE],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [
+      'authorization_code',
+      'client_credentials',
+      'refresh_token',
+      TOKEN_EXCHANGE_GRANT,
+      // DESIGN.md §6: the password grant is off unless the operator enables it.
+      ...(config.passwordGrantEnabled ? ['password'] : []),
+    ],
+    token_endpoint_auth_methods_supported: authMethods,
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
+    introspection_endpoint: `${issuer}/oauth2/introspect`,
+    // RFC 7662 §2.1: the caller must be authenticated; public clients (none) may not introspect.
+    introspection_endpoint_auth_methods_supported: authMethods.filter((m) => m !== 'none'),
+    introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
+    revocation_endpoint: `${issuer}/oauth2/revoke`,
+    // RFC 7009 §2.1: public clients may revoke their own tokens.
+    revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
+    // RFC 7636 §4.2 / RFC 9700 §2.1.1: plain is not offered.
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207 §3: every authorization response carries iss.
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+export const discoveryRoutes: RouteModule = ({ app, config, peers }: GatewayContext) => {
+  const metadata = JSON.stringify(authorizationServerMetadata(config));
+
+  // RFC 8414 §3: the metadata lives at /.well-known/oauth-authorization-server. We are not an
+  // OpenID Provider, so /.well-known/openid-configuration is deliberately not served.
+  registerEndpoint(app, {
+    url: '/.well-known/oauth-authorization-server',
+    corsOrigins: config.corsOrigins,
+    handlers: { GET: async (req, reply) => sendCacheable(req, reply, metadata, 'application/json') },
+  });
+
+  registerEndpoint(app, {
+    url: '/.well-known/jwks.json',
+    corsOrigins: config.corsOrigins,
+    handlers: {
+      GET: async (req, reply) => {
+        const { keys } = await peers.key.getJwks({});
+        // RFC 7517 §4: members without a value (proto3 empty strings) are absent, not "".
+        const jwks = { keys: keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '' && v !== undefined))) };
+        // RFC 7517 §8.5: application/jwk-set+json is the registered type.
+        return sendCacheable(req, reply, JSON.stringify(jwks), 'application/jwk-set+json');
+      },
+    },
+  });
+};

@@ -1,0 +1,9 @@
+// Every route module of the gateway, in registration order.
+import type { RouteModule } from '../gateway.js';
+import { discoveryRoutes } from './discovery.js';
+import { tokenRoutes } from './token.js';
+import { registrationRoutes } from './registration.js';
+import { authorizeRoutes } from './authorize.js';
+import { connectRoutes } from './connect.js';
+
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes];

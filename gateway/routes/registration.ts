@@ -1,0 +1,242 @@
+// Dynamic client registration (RFC 7591) and its management protocol (RFC 7592) over the client
+// service's admin RPCs. The caller's bearer token is forwarded as-is on a connection WITHOUT the
+// mesh credential, so the client service alone decides whether that token may register clients
+// (scope authmesh.admin): the gateway never lends its own authority to an HTTP caller.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  Client as ClientMessage,
+  ClientServiceService,
+  ClientType,
+  CreateClientRequest,
+  GrantType,
+  TokenEndpointAuthMethod,
+  UpdateClientRequest,
+} from '../../gen/ts/authmesh/client/v1/client.js';
+import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
+import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { createRpcClient } from '../../services/core/rpc/index.js';
+import { SERVICE_FQN } from '../../services/mesh-deps.js';
+import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
+import type { GatewayContext, RouteModule } from '../gateway.js';
+
+const AUTH_METHODS: Record<string, TokenEndpointAuthMethod> = {
+  client_secret_basic: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
+  client_secret_post: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST,
+  private_key_jwt: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
+  none: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE,
+};
+const GRANT_TYPES: Record<string, GrantType> = {
+  authorization_code: GrantType.GRANT_TYPE_AUTHORIZATION_CODE,
+  client_credentials: GrantType.GRANT_TYPE_CLIENT_CREDENTIALS,
+  refresh_token: GrantType.GRANT_TYPE_REFRESH_TOKEN,
+  password: GrantType.GRANT_TYPE_PASSWORD,
+  [TOKEN_EXCHANGE_GRANT]: GrantType.GRANT_TYPE_TOKEN_EXCHANGE,
+};
+const nameOf = <E>(table: Record<string, E>, value: E) => Object.entries(table).find(([, v]) => v === value)?.[0];
+
+/** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts'];
+
+/** RFC 7591 §2 client metadata as the Client message fields it maps to. */
+interface RegisteredMetadata {
+  clientName: string;
+  redirectUris: string[];
+  grantTypes: GrantType[];
+  scopes: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  authMethodName: string;
+  jwks: Record<string, unknown> | undefined;
+  clientUri: string;
+  logoUri: string;
+  contacts: string[];
+}
+
+function stringField(body: Record<string, unknown>, name: string): string {
+  const v = body[name];
+  if (v === undefined || v === null) return '';
+  // RFC 7591 §3.2.2: a metadata value of the wrong type is invalid_client_metadata.
+  if (typeof v !== 'string') throw new InvalidClientMetadata(`${name} must be a string`);
+  return v;
+}
+
+function stringArray(body: Record<string, unknown>, name: string, error: new (d: string) => Error = InvalidClientMetadata): string[] | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string') || v.length > 100) throw new error(`${name} must be an array of strings`);
+  return v as string[];
+}
+
+function parseMetadata(body: unknown): RegisteredMetadata {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidClientMetadata('the request body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  // RFC 7591 §2: token_endpoint_auth_method defaults to client_secret_basic.
+  const authMethodName = stringField(b, 'token_endpoint_auth_method') || 'client_secret_basic';
+  const method = AUTH_METHODS[authMethodName];
+  if (method === undefined) throw new InvalidClientMetadata('token_endpoint_auth_method is not supported');
+  // RFC 7591 §2: grant_types defaults to ["authorization_code"].
+  const grantNames = stringArray(b, 'grant_types') ?? ['authorization_code'];
+  const grantTypes = grantNames.map((g) => {
+    const value = GRANT_TYPES[g];
+    if (value === undefined) throw new InvalidClientMetadata('grant_types contains an unsupported grant type');
+    return value;
+  });
+  // RFC 7591 §2: "code" is the only response type this server has (no implicit flow).
+  const responseTypes = stringArray(b, 'response_types');
+  if (responseTypes !== undefined && !(responseTypes.length === 1 && responseTypes[0] === 'code')) {
+    throw new InvalidClientMetadata('response_types must be ["code"]');
+  }
+  // RFC 7591 §2.1: response type code goes with the authorization_code grant.
+  if (responseTypes !== undefined && !grantNames.includes('authorization_code')) {
+    throw new InvalidClientMetadata('response_types "code" requires the authorization_code grant');
+  }
+  // Keys are registered by value only: fetching a jwks_uri would make the gateway fetch URLs for strangers.
+  if (b.jwks_uri !== undefined) throw new InvalidClientMetadata('jwks_uri is not supported; register the keys with jwks');
+  const jwks = b.jwks;
+  if (jwks !== undefined && jwks !== null && (typeof jwks !== 'object' || Array.isArray(jwks))) throw new InvalidClientMetadata('jwks must be a JWK Set object');
+  const scope = stringField(b, 'scope');
+  return {
+    clientName: stringField(b, 'client_name'),
+    redirectUris: stringArray(b, 'redirect_uris', InvalidRedirectUri) ?? [],
+    grantTypes,
+    // RFC 7591 §2: scope is a space-separated list.
+    scopes: scope.split(' ').filter(Boolean),
+    tokenEndpointAuthMethod: method,
+    authMethodName,
+    jwks: (jwks ?? undefined) as Record<string, unknown> | undefined,
+    clientUri: stringField(b, 'client_uri'),
+    logoUri: stringField(b, 'logo_uri'),
+    contacts: stringArray(b, 'contacts') ?? [],
+  };
+}
+
+/** RFC 7591 §3.2.1: the client information response (secrets only when just issued). */
+function clientInformation(c: ClientMessage, issuer: string, clientSecret: string): Record<string, unknown> {
+  const grantTypes = c.grantTypes.map((g) => nameOf(GRANT_TYPES, g)).filter((g): g is string => g !== undefined);
+  const out: Record<string, unknown> = {
+    client_id: c.clientId,
+    ...(clientSecret ? { client_secret: clientSecret, client_secret_expires_at: 0 } : {}),
+    ...(c.createTime ? { client_id_issued_at: Math.floor(c.createTime.getTime() / 1000) } : {}),
+    // RFC 7592 §3: where the client's registration is read, replaced and deleted.
+    registration_client_uri: `${issuer}/oauth2/register/${encodeURIComponent(c.clientId)}`,
+    token_endpoint_auth_method: nameOf(AUTH_METHODS, c.tokenEndpointAuthMethod) ?? 'client_secret_basic',
+    grant_types: grantTypes,
+    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+    redirect_uris: [...c.redirectUris],
+  };
+  if (c.clientName) out.client_name = c.clientName;
+  if (c.scopes.length > 0) out.scope = c.scopes.join(' ');
+  if (c.clientUri) out.client_uri = c.clientUri;
+  if (c.logoUri) out.logo_uri = c.logoUri;
+  if (c.contacts.length > 0) out.contacts = [...c.contacts];
+  if (c.jwks) out.jwks = c.jwks;
+  return out;
+}
+
+/** RFC 6750 §2.1: the caller's access token from the Authorization header. */
+function bearerOf(req: FastifyRequest): string {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') throw new InvalidToken('an access token with the authmesh.admin scope is required (RFC 7591 §3)');
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  if (!m) throw new InvalidToken('the Authorization header is not a Bearer token');
+  return m[1]!;
+}
+
+/** onRequest hook: RFC 7591 §3.1 registration requests are JSON. */
+async function requireJsonBody(req: FastifyRequest): Promise<void> {
+  if (req.method !== 'POST' && req.method !== 'PUT') return;
+  if (mediaTypeOf(req) !== 'application/json') throw new InvalidRequest('the request body must be application/json');
+}
+
+// RFC 7591 §3.2.1: responses carrying credentials must not be cached.
+const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+
+export const registrationRoutes: RouteModule = ({ app, config, grpcAddress }: GatewayContext) => {
+  // A client of the client service with no mesh credential: only the caller's token speaks.
+  const clients = createRpcClient(ClientServiceService, SERVICE_FQN.client, grpcAddress('client'));
+  app.addHook('onClose', async () => clients.close());
+
+  const toMessage = (m: RegisteredMetadata, clientId: string, clientType: ClientType) =>
+    ClientMessage.fromPartial({
+      clientId,
+      clientName: m.clientName,
+      clientType,
+      redirectUris: m.redirectUris,
+      grantTypes: m.grantTypes,
+      scopes: m.scopes,
+      tokenEndpointAuthMethod: m.tokenEndpointAuthMethod,
+      jwks: m.jwks,
+      clientUri: m.clientUri,
+      logoUri: m.logoUri,
+      contacts: m.contacts,
+    });
+
+  const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;
+
+  registerEndpoint(app, {
+    url: '/oauth2/register',
+    corsOrigins: config.corsOrigins,
+    onRequest: [requireJsonBody],
+    handlers: {
+      POST: async (req, reply) => {
+        const bearer = bearerOf(req);
+        const m = parseMetadata(req.body);
+        // A client that does not authenticate is public (RFC 6749 §2.1); any other is confidential.
+        const type = m.authMethodName === 'none' ? ClientType.CLIENT_TYPE_PUBLIC : ClientType.CLIENT_TYPE_CONFIDENTIAL;
+        const res = await clients.createClient(CreateClientRequest.fromPartial({ client: toMessage(m, '', type) }), { bearer });
+        (req as { clientId?: string }).clientId = res.client!.clientId;
+        // RFC 7591 §3.2.1: 201 Created with the client information.
+        return noStore(reply).code(201).type('application/json').send(clientInformation(res.client!, config.issuer, res.clientSecret));
+      },
+    },
+  });
+
+  registerEndpoint(app, {
+    url: '/oauth2/register/:client_id',
+    corsOrigins: config.corsOrigins,
+    onRequest: [requireJsonBody],
+    handlers: {
+      // RFC 7592 §2.1: read the current registration.
+      GET: async (req, reply) => {
+        const bearer = bearerOf(req);
+        const res = await clients.getClient({ clientId: clientIdParam(req) }, { bearer });
+        return noStore(reply).type('application/json').send(clientInformation(res.client!, config.issuer, ''));
+      },
+      // RFC 7592 §2.2: replace the metadata with the request's (omitted fields take their defaults).
+      PUT: async (req, reply) => {
+        const bearer = bearerOf(req);
+        const clientId = clientIdParam(req);
+        const m = parseMetadata(req.body);
+        // RFC 7592 §2.2: the body's client_id MUST equal the client's.
+        if ((req.body as Record<string, unknown>).client_id !== clientId) throw new InvalidRequest('client_id in the body must match the client being updated');
+        const current = (await clients.getClient({ clientId }, { bearer })).client!;
+        // An admin's choice of trusted survives a re-registration; switching to none makes the client public.
+        const type =
+          m.authMethodName === 'none'
+            ? ClientType.CLIENT_TYPE_PUBLIC
+            : current.clientType === ClientType.CLIENT_TYPE_TRUSTED
+              ? ClientType.CLIENT_TYPE_TRUSTED
+              : ClientType.CLIENT_TYPE_CONFIDENTIAL;
+        const updated = await clients.updateClient(
+          UpdateClientRequest.fromPartial({ client: { ...toMessage(m, clientId, type), etag: current.etag }, updateMask: REGISTERED_FIELDS }),
+          { bearer },
+        );
+        let client = updated.client!;
+        let secret = '';
+        // A client that now authenticates with a secret but has none yet gets one (RFC 7592 §2.2 allows issuing a new secret).
+        const secretBased = m.authMethodName === 'client_secret_basic' || m.authMethodName === 'client_secret_post';
+        if (secretBased && client.secretRotateTime === undefined) {
+          const rotated = await clients.rotateClientSecret({ clientId, previousSecretGraceSeconds: 0 }, { bearer });
+          client = rotated.client!;
+          secret = rotated.clientSecret;
+        }
+        return noStore(reply).type('application/json').send(clientInformation(client, config.issuer, secret));
+      },
+      // RFC 7592 §2.3: 204 No Content once deleted.
+      DELETE: async (req, reply) => {
+        const bearer = bearerOf(req);
+        await clients.deleteClient({ clientId: clientIdParam(req) }, { bearer });
+        return noStore(reply).code(204).send();
+      },
+    },
+  });
+};
