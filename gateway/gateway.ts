@@ -2,7 +2,7 @@
 // services and maps their answers back exactly as the RFCs say. It holds no OAuth rules.
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { parse as parseQuery } from 'node:querystring';
 import type { Config } from '../services/core/config/index.js';
 import { toAuthmeshError } from '../services/core/errors/index.js';
@@ -31,13 +31,11 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
   const app = Fastify({
     // Our own request log line below replaces fastify's (which would log full URLs: codes and
     // tokens can sit in query strings).
-    loggerInstance: options.log.child({ component: 'gateway' }) as never,
+    loggerInstance: options.log.child({ component: 'gateway' }) as unknown as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: options.config.httpBodyLimit,
     trustProxy: true,
     return503OnClosing: true,
-    // Exact paths only: /oauth2/token/ is not /oauth2/token.
-    ignoreTrailingSlash: false,
   });
   await app.register(cookie, { secret: options.cookieSecret, hook: 'onRequest' });
   // application/x-www-form-urlencoded as an object whose repeated keys become arrays, so the

@@ -13,7 +13,7 @@ import { UserServiceService } from '../gen/ts/authmesh/user/v1/user.js';
 import type { Config, ServiceName } from './core/config/index.js';
 import type { Grid } from './core/grid/index.js';
 import type { Logger } from './core/log/index.js';
-import { createRpcClient, MESH_METADATA_KEY, type AccessTokenVerifier, type RpcClient } from './core/rpc/index.js';
+import { createRpcClient, MESH_METADATA_KEY, type AccessTokenVerifier, type RpcClient, type ServiceRegistration } from './core/rpc/index.js';
 import type { NewAuditEvent, Store } from './core/store/index.js';
 
 export interface Peers {
@@ -87,10 +87,10 @@ export function createPeers(addresses: Record<ServiceName, string>, meshSecret: 
 /** What each service folder exports: its gRPC registration and optional start/stop hooks. */
 export interface ServiceModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  registration: import('./core/rpc/index.js').ServiceRegistration<any>;
+  registration: ServiceRegistration<any>;
   /** Further gRPC services the same module serves (the token module also serves ext_authz). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  extra?: import('./core/rpc/index.js').ServiceRegistration<any>[];
+  extra?: ServiceRegistration<any>[];
   /** Runs after the server listens, before it reports SERVING (e.g. key generation). */
   start?(): Promise<void>;
   stop?(): Promise<void>;

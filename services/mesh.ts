@@ -53,10 +53,11 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const grid = options.grid ?? createMemoryGrid();
   const meshSecret = resolveMeshSecret(config, log);
 
-  let peers: Peers | undefined;
+  // Peers need the bound port (AUTHMESH_GRPC_PORT=0 in tests), so they exist only after listen.
+  const holder: { peers?: Peers } = {};
   const peersRef = (): Peers => {
-    if (!peers) throw new Error('peers are used before the server listens');
-    return peers;
+    if (!holder.peers) throw new Error('peers are used before the server listens');
+    return holder.peers;
   };
   const verifier = createAccessTokenVerifier({
     issuer: config.issuer,
@@ -96,7 +97,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const own = `${config.grpcHost.includes(':') ? `[${config.grpcHost}]` : config.grpcHost}:${port}`;
   const addresses = { ...config.addresses };
   for (const name of config.services) addresses[name] = own;
-  peers = createPeers(addresses, meshSecret);
+  holder.peers = createPeers(addresses, meshSecret);
 
   // Key first: other services' start hooks may need to sign (the bootstrap admin client does not,
   // but nothing should race the first key).
@@ -113,7 +114,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     async close() {
       await rpc.shutdown(5_000);
       for (const m of Object.values(modules)) await m.stop?.();
-      peers?.close();
+      holder.peers?.close();
       if (ownsGrid) await grid.close();
       if (ownsStore) await store.close();
     },
