@@ -1,12 +1,40 @@
-// authmesh entry point. `npm start` runs all seven services in one process (embedded mode);
-// AUTHMESH_SERVICES=token (etc.) runs a subset, with the other services' addresses from
-// AUTHMESH_<SVC>_ADDR — the shape production scales.
-import { ConfigError, loadConfig } from './core/config/index.js';
-import { createLogger } from './core/log/index.js';
-import { startMesh } from './mesh.js';
+// authmesh entry point. `npm start` runs all seven services and the HTTP gateway in one process
+// (embedded mode). AUTHMESH_SERVICES selects a subset (e.g. `token` or `gateway`), with the other
+// services' addresses from AUTHMESH_<SVC>_ADDR — the shape production scales.
+import { ALL_ROUTES, createGateway } from '../gateway/index.js';
+import { resolveCookieSecret, resolveMeshSecret } from './core/config/data-dir-secrets.js';
+import { ConfigError, loadConfig, type Config, type ServiceName } from './core/config/index.js';
+import { createLogger, type Logger } from './core/log/index.js';
+import { startMesh, type Mesh } from './mesh.js';
+import { createPeers, type Peers } from './mesh-deps.js';
+
+const PEER_SERVICE: Record<keyof Omit<Peers, 'close'>, ServiceName> = {
+  client: 'client',
+  service: 'service',
+  user: 'user',
+  key: 'key',
+  code: 'code',
+  token: 'token',
+  refreshToken: 'refresh-token',
+};
+
+async function startGateway(config: Config, log: Logger, peers: Peers, addresses: Record<ServiceName, string>) {
+  const app = await createGateway(
+    {
+      config,
+      log,
+      peers,
+      grpcAddress: (peer) => addresses[PEER_SERVICE[peer as keyof typeof PEER_SERVICE]],
+      cookieSecret: resolveCookieSecret(config, log),
+    },
+    ALL_ROUTES,
+  );
+  const address = await app.listen({ host: config.httpHost, port: config.httpPort });
+  return { app, address };
+}
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
@@ -17,21 +45,28 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger({ level: config.logLevel });
-  const mesh = await startMesh({ config, log });
-  const grpc = `${config.grpcHost}:${mesh.port}`;
-  if (config.services.length === 7) {
-    process.stdout.write(
-      [
-        '',
-        `authmesh is running (embedded mode): gRPC on ${grpc}, data in ${config.dataDir}`,
-        'Get a first token (client_credentials for the bootstrap admin client):',
-        `  npx buf curl --protocol grpc --http2-prior-knowledge \\`,
-        `    -d '{"client":{"client_secret":{"client_id":"${config.adminClientId}","client_secret":"<secret>","method":"TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC"}},"client_credentials":{"scope":"authmesh.admin"}}' \\`,
-        `    http://${grpc}/authmesh.token.v1.TokenService/Token`,
-        '',
-      ].join('\n'),
+  let mesh: Mesh | undefined;
+  let peers: Peers;
+  let addresses = config.addresses;
+  if (config.services.length > 0) {
+    mesh = await startMesh({ config, log });
+    peers = mesh.deps.peers;
+    addresses = mesh.addresses;
+  } else {
+    peers = createPeers(config.addresses, resolveMeshSecret(config, log));
+  }
+  const gateway = config.gateway ? await startGateway(config, log, peers, addresses) : undefined;
+
+  const lines = ['', `authmesh is running: ${config.services.length === 7 ? 'embedded mode, ' : ''}data in ${config.dataDir}`];
+  if (mesh) lines.push(`  gRPC on ${config.grpcHost}:${mesh.port} (${config.services.join(', ')})`);
+  if (gateway) lines.push(`  HTTP on ${gateway.address} (issuer ${config.issuer})`);
+  if (gateway) {
+    lines.push(
+      'Get a first token (client_credentials for the bootstrap admin client):',
+      `  curl -s -u '${config.adminClientId}:<secret>' -d grant_type=client_credentials -d scope=authmesh.admin ${gateway.address}/oauth2/token`,
     );
   }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -40,7 +75,9 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
-    await mesh.close();
+    await gateway?.app.close();
+    await mesh?.close();
+    if (!mesh) peers.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

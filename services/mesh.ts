@@ -31,6 +31,8 @@ const FACTORIES: Record<ServiceName, ServiceFactory> = {
 
 export interface Mesh {
   port: number;
+  /** gRPC address of every service, as this process reaches it. */
+  addresses: Record<ServiceName, string>;
   deps: MeshDeps;
   rpc: RpcServer;
   modules: Partial<Record<ServiceName, ServiceModule>>;
@@ -108,6 +110,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
 
   return {
     port,
+    addresses,
     deps,
     rpc,
     modules,

@@ -22,7 +22,7 @@ interface Running {
 async function start(dataDir: string): Promise<Running> {
   const child = spawn(tsx, ['services/main.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_LOG_LEVEL: 'warn' },
+    env: { ...process.env, AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0', AUTHMESH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
