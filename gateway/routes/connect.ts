@@ -59,7 +59,7 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress }) => {
             // Service errors pass through with their code, message and details (ErrorInfo). Not
             // their metadata: it holds the upstream's gRPC response headers (content-type
             // application/grpc+proto), which would corrupt a Connect or gRPC-Web error response.
-            if (err instanceof ConnectError) throw new ConnectError(err.rawMessage, err.code, undefined, err.details);
+            if (err instanceof ConnectError) throw new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]);
             throw new ConnectError('internal error', Code.Internal);
           }
         };

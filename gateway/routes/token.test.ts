@@ -73,11 +73,14 @@ describe('token endpoints with oauth4webapi', () => {
       expect(await replay.json()).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
     });
 
-    it('a wrong secret fails with invalid_client', async () => {
-      await expect(clientCredentials({ client_id: f.basic.id }, oauth.ClientSecretBasic('wrong'))).rejects.toMatchObject({
-        error: 'invalid_client',
-        status: 401,
-      });
+    it('a wrong secret is answered with 401 and a Basic challenge the library understands', async () => {
+      const err = await clientCredentials({ client_id: f.basic.id }, oauth.ClientSecretBasic('wrong')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(oauth.WWWAuthenticateChallengeError);
+      const challenge = err as oauth.WWWAuthenticateChallengeError;
+      expect(challenge.status).toBe(401);
+      expect(challenge.cause[0]).toMatchObject({ scheme: 'basic', parameters: { realm: t.baseUrl } });
+      // The body is still RFC 6749 §5.2 JSON.
+      expect(await challenge.response.json()).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
     });
   });
 
@@ -302,6 +305,9 @@ describe('token endpoints with oauth4webapi', () => {
       const err = await postForm(tokenUrl, 'grant_type=x', { origin: ALLOWED_ORIGIN, ...basicHeader() });
       expect(err.status).toBe(400);
       expect(err.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+      const refused = await fetch(tokenUrl, { method: 'POST', headers: { origin: ALLOWED_ORIGIN, 'content-type': 'application/json' }, body: '{}' });
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
       const other = await postForm(tokenUrl, ccBody, { origin: 'https://evil.example.com', ...basicHeader() });
       expect(other.headers.get('access-control-allow-origin')).toBeNull();
       const pre = await fetch(tokenUrl, { method: 'OPTIONS', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { type AuthorizationParams, createPendingAuthorizations, PENDING_TTL_SECONDS } from './pending-authorization.js';
+
+const params: AuthorizationParams = {
+  response_type: 'code',
+  client_id: 'spa',
+  redirect_uri: 'https://app.example.com/cb',
+  scope: 'read write',
+  state: 's',
+  code_challenge: 'c',
+  code_challenge_method: 'S256',
+  nonce: '',
+};
+
+describe('pending authorization envelope', () => {
+  let clock = new Date('2030-01-01T00:00:00Z');
+  const pendings = createPendingAuthorizations('secret-1', () => clock);
+
+  it('round-trips the request, the user and the shown scopes', () => {
+    const sealed = pendings.seal({ params, userId: 'u1', scopes: ['read'] }, 'csrf-a');
+    expect(pendings.open(sealed, 'csrf-a')).toEqual({ params, userId: 'u1', scopes: ['read'] });
+  });
+
+  it.each([
+    ['another CSRF token', (s: string) => s, 'csrf-b'],
+    ['an altered payload', (s: string) => `${Buffer.from(JSON.stringify({ p: { ...params, scope: 'admin' } })).toString('base64url')}.${s.split('.')[1]}`, 'csrf-a'],
+    ['an altered signature', (s: string) => `${s}A`, 'csrf-a'],
+    ['no signature', (s: string) => s.split('.')[0] ?? '', 'csrf-a'],
+    ['garbage', () => '!!!.???', 'csrf-a'],
+    ['empty', () => '', 'csrf-a'],
+  ])('refuses %s', (_label, mutate, token) => {
+    const sealed = pendings.seal({ params }, 'csrf-a');
+    expect(pendings.open(mutate(sealed), token)).toBeUndefined();
+  });
+
+  it('refuses an envelope sealed with another secret', () => {
+    const other = createPendingAuthorizations('secret-2', () => clock);
+    expect(pendings.open(other.seal({ params }, 'csrf-a'), 'csrf-a')).toBeUndefined();
+  });
+
+  it('expires after the TTL', () => {
+    const sealed = pendings.seal({ params }, 'csrf-a');
+    clock = new Date(clock.getTime() + PENDING_TTL_SECONDS * 1000);
+    expect(pendings.open(sealed, 'csrf-a')).toBeDefined();
+    clock = new Date(clock.getTime() + 1000);
+    expect(pendings.open(sealed, 'csrf-a')).toBeUndefined();
+  });
+});
