@@ -17,6 +17,7 @@ interface Running {
   child: ChildProcess;
   out: () => string;
   port: number;
+  http: string;
 }
 
 async function start(dataDir: string): Promise<Running> {
@@ -32,7 +33,7 @@ async function start(dataDir: string): Promise<Running> {
     const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${out}`)), 30_000);
     const poll = setInterval(() => {
       const m = /gRPC on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
+      if (m && /HTTP on (http:\/\/\S+)/.test(out)) {
         clearInterval(poll);
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -44,7 +45,7 @@ async function start(dataDir: string): Promise<Running> {
       reject(new Error(`exited with ${code}:\n${out}`));
     });
   });
-  return { child, out: () => out, port };
+  return { child, out: () => out, port, http: /HTTP on (http:\/\/\S+)/.exec(out)![1]! };
 }
 
 async function stop(r: Running): Promise<number | null> {
@@ -52,6 +53,12 @@ async function stop(r: Running): Promise<number | null> {
     r.child.once('exit', (code) => resolve(code));
     r.child.kill('SIGTERM');
   });
+}
+
+/** README's first token: curl with HTTP Basic against the token endpoint. */
+async function curlToken(http: string, secret: string) {
+  const { stdout } = await exec('curl', ['-s', '-u', `authmesh-admin:${secret}`, '-d', 'grant_type=client_credentials', '-d', 'scope=authmesh.admin', `${http}/oauth2/token`]);
+  return JSON.parse(stdout) as { access_token: string; token_type: string; expires_in: number; scope: string };
 }
 
 async function firstToken(port: number, secret: string) {
@@ -67,11 +74,13 @@ describe('npm start (embedded mode)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-start-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('serves a first token as README shows, shuts down cleanly, and keeps everything across a restart', async () => {
+  it('serves a first token as README shows (curl over HTTP, buf curl over gRPC), shuts down cleanly, and keeps everything across a restart', async () => {
     const first = await start(dataDir);
     const secret = /client_secret: ([A-Za-z0-9_-]{43})/.exec(first.out())?.[1];
     expect(secret, first.out()).toBeDefined();
     expect(statSync(join(dataDir, 'master.key')).mode & 0o777).toBe(0o600);
+    const viaCurl = await curlToken(first.http, secret!);
+    expect(viaCurl).toMatchObject({ token_type: 'Bearer', expires_in: 600, scope: 'authmesh.admin' });
     const t1 = await firstToken(first.port, secret!);
     const access = t1.accessToken ?? t1.access_token;
     expect(access).toMatch(/^eyJ/);
