@@ -10,14 +10,13 @@ import { createMemoryGrid } from './core/grid/index.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { createAccessTokenVerifier, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
-import { createPgliteStore } from './core/store/pglite-store.js';
+import { createStoreFromConfig } from './core/store/store-from-config.js';
 import { createKeyServiceModule } from './key/index.js';
 import { createPeers, type MeshDeps, type Peers, type ServiceFactory, type ServiceModule } from './mesh-deps.js';
 import { createRefreshTokenService } from './refresh-token/index.js';
 import { createServiceRegistryService } from './service/index.js';
 import { createTokenService } from './token/index.js';
 import { createUserService } from './user/index.js';
-import { join } from 'node:path';
 
 const FACTORIES: Record<ServiceName, ServiceFactory> = {
   client: createClientService,
@@ -50,7 +49,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const { config } = options;
   const log = options.log ?? createLogger({ level: config.logLevel });
   const ownsStore = !options.store;
-  const store = options.store ?? (await createPgliteStore({ dataDir: join(config.dataDir, 'pglite') }));
+  const store = options.store ?? (await createStoreFromConfig(config, log));
   const ownsGrid = !options.grid;
   const grid = options.grid ?? createMemoryGrid();
   const meshSecret = resolveMeshSecret(config, log);

@@ -18,6 +18,7 @@ import { createRpcClient } from '../../services/core/rpc/index.js';
 import type { Store } from '../../services/core/store/index.js';
 import { startMesh, type Mesh } from '../../services/mesh.js';
 import { SERVICE_FQN, type Peers } from '../../services/mesh-deps.js';
+import { testDatabaseUrl, testDatabases, type TestDatabases } from './databases.js';
 
 export interface TestMesh {
   mesh: Mesh;
@@ -35,9 +36,25 @@ export interface TestMesh {
   close(): Promise<void>;
 }
 
+/**
+ * AUTHMESH_TEST_STORE=postgres|mysql runs the mesh on a fresh database of that server (URL from
+ * AUTHMESH_TEST_POSTGRES_URL / AUTHMESH_TEST_MYSQL_URL), dropped on close; otherwise PGlite.
+ */
+async function testStoreEnv(): Promise<{ env: Record<string, string>; databases?: TestDatabases }> {
+  const engine = process.env.AUTHMESH_TEST_STORE;
+  if (engine === undefined || engine === '' || engine === 'embedded') return { env: {} };
+  if (engine !== 'postgres' && engine !== 'mysql') throw new Error(`AUTHMESH_TEST_STORE=${engine}: expected embedded, postgres or mysql`);
+  const target = testDatabaseUrl(engine);
+  if (target.url === undefined) throw new Error(`AUTHMESH_TEST_STORE=${engine} but ${target.skip}`);
+  const databases = testDatabases(engine, target.url);
+  return { env: { AUTHMESH_STORE: engine, AUTHMESH_DATABASE_URL: await databases.create() }, databases };
+}
+
 export async function startTestMesh(env: Record<string, string> = {}): Promise<TestMesh> {
   const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-test-'));
+  const testStore = await testStoreEnv();
   const config = loadConfig({
+    ...testStore.env,
     AUTHMESH_DATA_DIR: dataDir,
     AUTHMESH_GRPC_PORT: '0',
     AUTHMESH_HTTP_PORT: '0',
@@ -83,6 +100,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     async close() {
       for (const c of Object.values(anon)) c.close();
       await mesh.close();
+      await testStore.databases?.dropAll();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -7,8 +7,18 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
 
+export const STORE_KINDS = ['embedded', 'postgres', 'mysql'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
 export interface Config {
   dataDir: string;
+  /** Where durable state lives: PGlite in dataDir, or a PostgreSQL or MariaDB server. */
+  store: StoreKind;
+  /**
+   * The server's URL for store postgres or mysql. Carries a password: never log it (see
+   * redactDatabaseUrl).
+   */
+  databaseUrl: string | undefined;
   grpcHost: string;
   grpcPort: number;
   httpHost: string;
@@ -133,8 +143,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!services.includes(s) && !v) problems.push(`${name}: required because this process does not run the ${s} service`);
   }
 
+  const store = str('AUTHMESH_STORE', 'embedded');
+  if (!(STORE_KINDS as readonly string[]).includes(store)) {
+    problems.push(`AUTHMESH_STORE=${JSON.stringify(store)}: expected ${STORE_KINDS.join(', ')}`);
+  }
+  const databaseUrl = env.AUTHMESH_DATABASE_URL || undefined;
+  const urlProblem = checkDatabaseUrl(store, databaseUrl);
+  if (urlProblem !== undefined) problems.push(urlProblem);
+
   const config: Config = {
     dataDir: str('AUTHMESH_DATA_DIR', './data'),
+    store: store as StoreKind,
+    databaseUrl,
     grpcHost,
     grpcPort,
     httpHost,
@@ -164,4 +184,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const DATABASE_SCHEMES: Record<string, string[]> = { postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mariadb:'] };
+
+// Messages quote the URL only redacted: it carries the database password.
+function checkDatabaseUrl(store: string, url: string | undefined): string | undefined {
+  const schemes = DATABASE_SCHEMES[store];
+  if (schemes === undefined) {
+    return url === undefined ? undefined : `AUTHMESH_DATABASE_URL: set, but AUTHMESH_STORE=${JSON.stringify(store)} uses no database server (set AUTHMESH_STORE=postgres or mysql, or unset the URL)`;
+  }
+  const example = store === 'postgres' ? 'postgres://authmesh:secret@127.0.0.1:5432/authmesh' : 'mysql://authmesh:secret@127.0.0.1:3306/authmesh';
+  if (url === undefined) return `AUTHMESH_DATABASE_URL: required with AUTHMESH_STORE=${store}, e.g. ${example}`;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `AUTHMESH_DATABASE_URL: not a URL, expected e.g. ${example}`;
+  }
+  const shown = redactDatabaseUrl(url);
+  if (!schemes.includes(u.protocol)) return `AUTHMESH_DATABASE_URL=${shown}: expected a ${schemes.map((x) => `${x}//`).join(' or ')} URL for AUTHMESH_STORE=${store}`;
+  if (u.hostname === '') return `AUTHMESH_DATABASE_URL=${shown}: names no host`;
+  if (u.pathname.replace(/^\//, '') === '') return `AUTHMESH_DATABASE_URL=${shown}: names no database (…/authmesh at the end)`;
+  return undefined;
+}
+
+/** The URL with its password replaced, fit for logs and error messages. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (/pass/i.test(key)) u.searchParams.set(key, '***');
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
 }

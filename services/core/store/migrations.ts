@@ -1,14 +1,17 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ServerError } from '../errors/index.js';
+import { ServerError, TemporarilyUnavailable } from '../errors/index.js';
 import { createPostgresDialect } from './postgres-dialect.js';
 import type { SqlClient } from './sql-client.js';
 import type { SqlDialect } from './sql-dialect.js';
-import { createSqlRunner } from './sql-runner.js';
+import { createSqlRunner, type SqlRunner } from './sql-runner.js';
 
 /** db/postgres of this checkout, the migrations of pg and PGlite. */
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/postgres/', import.meta.url));
+
+/** db/mysql of this checkout, the migrations of the MariaDB/MySQL store. */
+export const MYSQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/mysql/', import.meta.url));
 
 const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
 
@@ -16,7 +19,8 @@ const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
  * Applies the migrations of `dir` not yet recorded in schema_migrations, in file-name order,
  * each in its own transaction together with its record, so a failed migration leaves neither
  * half a schema nor a record. A lock taken inside every transaction lets several processes start
- * at once: the second waits, then sees the version recorded and skips it.
+ * at once: the second waits, then sees the version recorded and skips it. (Engines whose DDL
+ * commits implicitly, MariaDB, cannot undo a failed migration: theirs are written to be re-run.)
  * @returns the versions applied by this call
  */
 export async function runMigrations(
@@ -28,15 +32,24 @@ export async function runMigrations(
   const db = createSqlRunner(sql, dialect);
   const q = dialect.statements.migrations;
 
-  await db.transaction(async (tx) => {
-    await tx.first(q.lock);
-    await tx.exec(q.createTable);
-  });
+  const locked = <T>(fn: (tx: SqlRunner) => Promise<T>) =>
+    db.transaction(async (tx) => {
+      const lock = await tx.first(q.lock);
+      if (lock !== undefined && 'locked' in lock && Number(lock.locked) !== 1) {
+        throw new TemporarilyUnavailable('another process holds the migration lock');
+      }
+      try {
+        return await fn(tx);
+      } finally {
+        if (q.unlock !== undefined) await tx.first(q.unlock);
+      }
+    });
+
+  await locked((tx) => tx.exec(q.createTable));
 
   const applied: string[] = [];
   for (const { version, script } of migrations) {
-    const ran = await db.transaction(async (tx) => {
-      await tx.first(q.lock);
+    const ran = await locked(async (tx) => {
       const done = new Set((await tx.rows(q.applied)).map((r) => String(r.version)));
       if (done.has(version)) return false;
       await tx.exec(script);

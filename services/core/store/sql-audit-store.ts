@@ -10,7 +10,7 @@ export function createSqlAuditStore(db: SqlRunner): AuditStore {
   const q = db.dialect.statements.audit;
   return {
     async append(event) {
-      const row = await db.first(q.insert, {
+      const args = {
         at: event.at ?? new Date(),
         type: event.type,
         actor: event.actor,
@@ -18,7 +18,15 @@ export function createSqlAuditStore(db: SqlRunner): AuditStore {
         clientId: event.clientId,
         ip: event.ip,
         details: JSON.stringify(event.details ?? {}),
-      });
+      };
+      const readBack = q.readInserted;
+      const row =
+        readBack === undefined
+          ? await db.first(q.insert, args)
+          : await db.transaction(async (tx) => {
+              await tx.affected(q.insert, args);
+              return tx.first(readBack);
+            });
       if (row === undefined) throw new ServerError(undefined, { cause: new Error('audit insert returned no row') });
       return decode(row);
     },

@@ -16,12 +16,15 @@ export function createSqlConsentStore(db: SqlRunner): ConsentStore {
     },
 
     async put(consent) {
-      const row = await db.first(q.upsert, {
-        userId: consent.userId,
-        clientId: consent.clientId,
-        scopes: [...consent.scopes],
-        at: consent.at ?? new Date(),
-      });
+      const args = { userId: consent.userId, clientId: consent.clientId, scopes: [...consent.scopes], at: consent.at ?? new Date() };
+      const readBack = q.readUpserted;
+      const row =
+        readBack === undefined
+          ? await db.first(q.upsert, args)
+          : await db.transaction(async (tx) => {
+              await tx.affected(q.upsert, args);
+              return tx.first(readBack, { userId: args.userId, clientId: args.clientId });
+            });
       if (row === undefined) throw new ServerError(undefined, { cause: new Error('consent upsert returned no row') });
       return decode(row);
     },

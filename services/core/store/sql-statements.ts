@@ -1,5 +1,5 @@
 // Every statement the repositories run, by name. Each engine supplies one object of this shape
-// (postgres-statements.ts; mysql later), so SQL text lives in one file per engine.
+// (postgres-statements.ts, mysql-statements.ts), so SQL text lives in one file per engine.
 //
 // Placeholders are `:name`; the dialect compiles them to `$n` or `?`. Rows come back with the
 // snake_case column names of the migrations.
@@ -7,8 +7,13 @@
 export interface SqlStatements {
   migrations: {
     createTable: string;
-    /** Serialises concurrent runners (several services starting at once). */
+    /**
+     * Serialises concurrent runners (several services starting at once). A row with a `locked`
+     * column other than 1 means the lock was not obtained (MySQL's GET_LOCK timing out).
+     */
     lock: string;
+    /** Releases `lock` where it outlives the transaction (MySQL's GET_LOCK is session-scoped). */
+    unlock?: string;
     applied: string;
     record: string;
   };
@@ -70,12 +75,18 @@ export interface SqlStatements {
   };
   consents: {
     get: string;
+    /** Returns the stored row, unless readUpserted is set. */
     upsert: string;
+    /** For engines without INSERT ... RETURNING (MySQL): the row after upsert, same transaction. */
+    readUpserted?: string;
     delete: string;
     listByUser: string;
   };
   audit: {
+    /** Returns the stored row, unless readInserted is set. */
     insert: string;
+    /** For engines without INSERT ... RETURNING (MySQL): the row just inserted, same transaction. */
+    readInserted?: string;
     list: string;
   };
 }
