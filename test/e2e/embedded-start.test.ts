@@ -1,58 +1,22 @@
 // `npm start` as a newcomer runs it: a fresh data directory, the printed address and bootstrap
 // secret, a first token with buf curl exactly as README.md shows, clean SIGTERM shutdown, and
 // everything still there after a restart (store, signing keys, secrets in the data dir).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
+import { startAuthmesh } from '../support/processes.js';
 
 const exec = promisify(execFile);
 const buf = join(repoRoot, 'node_modules', '.bin', 'buf');
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
 
-interface Running {
-  child: ChildProcess;
-  out: () => string;
-  port: number;
-  http: string;
-}
-
-async function start(dataDir: string): Promise<Running> {
-  const child = spawn(tsx, ['services/main.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0', AUTHMESH_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${out}`)), 30_000);
-    const poll = setInterval(() => {
-      const m = /gRPC on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m && /HTTP on (http:\/\/\S+)/.test(out)) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    }, 50);
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}:\n${out}`));
-    });
-  });
-  return { child, out: () => out, port, http: /HTTP on (http:\/\/\S+)/.exec(out)![1]! };
-}
-
-async function stop(r: Running): Promise<number | null> {
-  return new Promise((resolve) => {
-    r.child.once('exit', (code) => resolve(code));
-    r.child.kill('SIGTERM');
-  });
+async function start(dataDir: string) {
+  const p = await startAuthmesh({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0' });
+  return { out: p.output, port: p.grpcPort, http: p.http!, stop: p.stop };
 }
 
 /** README's first token: curl with HTTP Basic against the token endpoint. */
@@ -87,7 +51,7 @@ describe('npm start (embedded mode)', () => {
     const list = await exec(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${access}`, `http://127.0.0.1:${first.port}/authmesh.client.v1.ClientService/ListClients`]);
     expect(list.stdout).toContain('authmesh-admin');
     expect(first.out()).not.toContain(access!);
-    expect(await stop(first)).toBe(0);
+    expect(await first.stop()).toBe(0);
 
     const second = await start(dataDir);
     // The secret is printed once only: the client already exists.
@@ -97,7 +61,7 @@ describe('npm start (embedded mode)', () => {
     // A token from before the restart still authorizes: keys and store persisted.
     const again = await exec(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${access}`, `http://127.0.0.1:${second.port}/authmesh.client.v1.ClientService/ListClients`]);
     expect(again.stdout).toContain('authmesh-admin');
-    expect(await stop(second)).toBe(0);
+    expect(await second.stop()).toBe(0);
   }, 90_000);
 
   it('refuses bad configuration with a clear message and exit status 2', async () => {

@@ -1,0 +1,40 @@
+// The shared backends of the stack tests: a fresh Postgres database and the Hazelcast cluster of
+// scripts/hazelcast.sh. Suites skip without them, or fail when AUTHMESH_REQUIRE_STACK=1 (CI).
+import { testDatabaseUrl, testDatabases, type TestDatabases } from './databases.js';
+
+export function hazelcastMembers(): { members: string; skip?: undefined } | { members?: undefined; skip: string } {
+  const members = process.env.AUTHMESH_TEST_HAZELCAST_MEMBERS;
+  if (members) return { members };
+  const reason = 'AUTHMESH_TEST_HAZELCAST_MEMBERS is not set (start the cluster with `scripts/hazelcast.sh up`)';
+  if (process.env.AUTHMESH_REQUIRE_STACK === '1') throw new Error(`AUTHMESH_REQUIRE_STACK=1 but ${reason}`);
+  return { skip: reason };
+}
+
+export interface StackBackends {
+  skip?: string;
+  /** Environment for an authmesh process on Postgres + Hazelcast (a fresh database). */
+  env(): Promise<Record<string, string>>;
+  cleanup(): Promise<void>;
+}
+
+export function stackBackends(): StackBackends {
+  const pg = testDatabaseUrl('postgres');
+  const hz = hazelcastMembers();
+  const skip = pg.skip ?? hz.skip;
+  let dbs: TestDatabases | undefined;
+  return {
+    ...(skip ? { skip } : {}),
+    async env() {
+      dbs ??= testDatabases('postgres', pg.url!);
+      return {
+        AUTHMESH_STORE: 'postgres',
+        AUTHMESH_DATABASE_URL: await dbs.create(),
+        AUTHMESH_GRID: 'hazelcast',
+        AUTHMESH_HAZELCAST_MEMBERS: hz.members!,
+      };
+    },
+    async cleanup() {
+      await dbs?.dropAll();
+    },
+  };
+}
