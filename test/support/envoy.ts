@@ -1,0 +1,305 @@
+// The mesh behind a real Envoy, for end-to-end tests: the real services and gateway in-process
+// (issuer = the ENVOY URL, since clients only ever talk to Envoy), the sample API, optionally more
+// token-service instances as separate processes, and Envoy itself running envoy/envoy.yaml
+// rendered by scripts/envoy-render.mjs — the same template and renderer as scripts/envoy.sh and
+// docker-compose. Envoy is found in .tools/envoy-venv (scripts/envoy.sh install), AUTHMESH_ENVOY_BIN
+// or PATH. Without it, suites skip with a reason — or fail when AUTHMESH_REQUIRE_STACK=1 (CI).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from '../../services/core/rpc/index.js';
+import { SERVICE_NAMES, type ServiceName } from '../../services/core/config/index.js';
+import { startSampleApi, type SampleApi } from '../sample-api/server.js';
+import { startTestGateway, type TestGateway } from './gateway.js';
+
+const exec = promisify(execFile);
+
+/** The sample API's audience: its registry entry and Envoy's jwt_authn both use it. */
+export const SAMPLE_API_AUDIENCE = 'https://sample-api.authmesh.test';
+
+export function findEnvoy(): string | undefined {
+  const candidates = [process.env.AUTHMESH_ENVOY_BIN, join(repoRoot, '.tools', 'envoy-venv', 'bin', 'envoy'), ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'envoy'))];
+  return candidates.find((c): c is string => Boolean(c) && existsSync(c!));
+}
+
+/** Why Envoy suites do not run, or undefined when they can. Throws when the stack is required. */
+export function envoySkipReason(): string | undefined {
+  if (findEnvoy()) return undefined;
+  const reason = 'Envoy is not installed: run `scripts/envoy.sh install` (or set AUTHMESH_ENVOY_BIN)';
+  if (process.env.AUTHMESH_REQUIRE_STACK === '1') throw new Error(`${reason}; AUTHMESH_REQUIRE_STACK=1 requires it`);
+  return reason;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ExtraInstance {
+  service: ServiceName;
+  port: number;
+  child: ChildProcess;
+  output(): string;
+  /** SIGKILL: a crash, not a clean shutdown. */
+  kill(): Promise<void>;
+}
+
+export interface EnvoyStack {
+  /** http://127.0.0.1:<envoy port>: the issuer, and the only URL clients use. */
+  url: string;
+  envoyPort: number;
+  adminUrl: string;
+  gateway: TestGateway;
+  sampleApi: SampleApi;
+  extra: ExtraInstance[];
+  /** The rendered config Envoy runs. */
+  renderedConfig: string;
+  accessLogPath: string;
+  envoyOutput(): string;
+  /** Endpoints Envoy's admin /clusters reports for a cluster, with their health and request counts. */
+  hosts(cluster: string): Promise<{ address: string; healthy: boolean; requests: number; flags: string }[]>;
+  close(): Promise<void>;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, detail: () => string = () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms\n${detail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts another process serving only `service`, using the mesh's other services. */
+async function startInstance(gateway: TestGateway, service: ServiceName, env: Record<string, string>): Promise<ExtraInstance> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), `authmesh-${service}-`));
+  const meshAddr = `127.0.0.1:${gateway.mesh.port}`;
+  const peers = Object.fromEntries(SERVICE_NAMES.filter((s) => s !== service).map((s) => [`AUTHMESH_${s.replace('-', '_').toUpperCase()}_ADDR`, meshAddr]));
+  const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['services/main.ts'], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      ...env,
+      ...peers,
+      AUTHMESH_SERVICES: service,
+      AUTHMESH_GRPC_PORT: String(port),
+      AUTHMESH_DATA_DIR: dataDir,
+      AUTHMESH_ISSUER: gateway.config.issuer,
+      AUTHMESH_MESH_SECRET: gateway.config.meshSecret!,
+      AUTHMESH_MASTER_KEY: gateway.config.masterKey!.toString('base64'),
+      AUTHMESH_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: tsx runs the service in a child node process, and a crash must take
+    // down both (a SIGKILL to tsx alone would leave the service running as an orphan).
+    detached: true,
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  let exited = false;
+  const exitedP = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  await waitFor(`${service} instance on ${port}`, async () => {
+    if (exited) throw new Error('exited');
+    return out.includes(`gRPC on 127.0.0.1:${port}`);
+  }, 30_000, () => out);
+  return {
+    service,
+    port,
+    child,
+    output: () => out,
+    async kill() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exitedP;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface EnvoyStackOptions {
+  /** Extra processes per service, each added to that service's Envoy cluster. */
+  extraInstances?: Partial<Record<ServiceName, number>>;
+  env?: Record<string, string>;
+}
+
+export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<EnvoyStack> {
+  const envoy = findEnvoy();
+  if (!envoy) throw new Error(envoySkipReason() ?? 'Envoy not found');
+  const descriptor = join(repoRoot, 'build', 'descriptor.binpb');
+  if (!existsSync(descriptor)) throw new Error(`${descriptor} is missing: run npm run gen`);
+
+  const envoyPort = await freePort();
+  const adminPort = await freePort();
+  const url = `http://127.0.0.1:${envoyPort}`;
+  const work = mkdtempSync(join(tmpdir(), 'authmesh-envoy-'));
+  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  };
+  try {
+    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, ...opts.env });
+    cleanups.push(() => gateway.close());
+    const sampleApi = await startSampleApi();
+    cleanups.push(() => sampleApi.close());
+    const extra: ExtraInstance[] = [];
+    for (const [service, count] of Object.entries(opts.extraInstances ?? {}) as [ServiceName, number][]) {
+      for (let i = 0; i < count; i++) {
+        const inst = await startInstance(gateway, service, opts.env ?? {});
+        extra.push(inst);
+        cleanups.push(() => inst.kill());
+      }
+    }
+
+    const meshAddr = `127.0.0.1:${gateway.mesh.port}`;
+    const accessLogPath = join(work, 'access.log');
+    const renderEnv: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      AUTHMESH_ISSUER: url,
+      AUTHMESH_ENVOY_PORT: String(envoyPort),
+      AUTHMESH_ENVOY_ADMIN_PORT: String(adminPort),
+      AUTHMESH_ENVOY_LISTEN_HOST: '127.0.0.1',
+      AUTHMESH_ENVOY_ACCESS_LOG: accessLogPath,
+      AUTHMESH_ENVOY_DESCRIPTOR: descriptor,
+      AUTHMESH_SAMPLE_API_AUDIENCE: SAMPLE_API_AUDIENCE,
+      // The production 250 ms assumes a token service with CPU to spare; a test run shares two cores
+      // between Envoy, the mesh, PGlite and other suites running in parallel.
+      AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: process.env.AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT ?? '1s',
+      AUTHMESH_GATEWAY_UPSTREAMS: new URL(gateway.baseUrl).host,
+      AUTHMESH_SAMPLE_API_UPSTREAMS: `127.0.0.1:${sampleApi.port}`,
+    };
+    for (const s of SERVICE_NAMES) {
+      const own = extra.filter((e) => e.service === s).map((e) => `127.0.0.1:${e.port}`);
+      renderEnv[`AUTHMESH_${s.replace('-', '_').toUpperCase()}_UPSTREAMS`] = [meshAddr, ...own].join(',');
+    }
+    const configPath = join(work, 'envoy.yaml');
+    await exec(process.execPath, [join(repoRoot, 'scripts', 'envoy-render.mjs'), join(repoRoot, 'envoy', 'envoy.yaml'), configPath], { env: renderEnv });
+    const renderedConfig = readFileSync(configPath, 'utf8');
+
+    // --disable-hot-restart: test files run in parallel, and hot restart's shared memory would
+    // make two Envoys on one machine collide.
+    const child = spawn(envoy, ['-c', configPath, '--disable-hot-restart', '--log-level', 'warn', '--concurrency', '1', '--file-flush-interval-msec', '250'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    let exited = false;
+    const exitedP = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+    cleanups.push(async () => {
+      if (!exited) child.kill('SIGTERM');
+      await Promise.race([exitedP, new Promise((r) => setTimeout(r, 3_000))]);
+      if (!exited) child.kill('SIGKILL');
+    });
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+
+    const hosts: EnvoyStack['hosts'] = async (cluster) => {
+      const text = await (await fetch(`${adminUrl}/clusters`)).text();
+      const byHost = new Map<string, { address: string; healthy: boolean; requests: number; flags: string }>();
+      for (const line of text.split('\n')) {
+        const [name, address, key, value] = line.split('::');
+        if (name !== cluster || !address || !key || !/^[\w.-]+:\d+$/.test(address)) continue;
+        const h = byHost.get(address) ?? { address, healthy: false, requests: 0, flags: '' };
+        if (key === 'health_flags') {
+          h.flags = value ?? '';
+          h.healthy = value === 'healthy';
+        }
+        if (key === 'rq_total') h.requests = Number(value);
+        byHost.set(address, h);
+      }
+      return [...byHost.values()];
+    };
+
+    await waitFor('Envoy', async () => {
+      if (exited) throw new Error('envoy exited');
+      const ready = await fetch(`${adminUrl}/ready`);
+      return ready.status === 200;
+    }, 20_000, () => out);
+    // Every endpoint of every cluster passes its first active health check before tests send traffic.
+    const clusters = ['gateway', 'sample_api', ...SERVICE_NAMES.map((s) => `authmesh_${s.replace('-', '_')}`)];
+    let lastClusters = '';
+    await waitFor('healthy upstreams', async () => {
+      lastClusters = '';
+      for (const c of clusters) {
+        const hs = await hosts(c);
+        lastClusters += `${c}: ${JSON.stringify(hs)}\n`;
+        if (hs.length === 0 || hs.some((h) => !h.healthy)) return false;
+      }
+      return true;
+    }, 20_000, () => `${out}\n${lastClusters}`);
+
+    return {
+      url,
+      envoyPort,
+      adminUrl,
+      gateway,
+      sampleApi,
+      extra,
+      renderedConfig,
+      accessLogPath,
+      envoyOutput: () => out,
+      hosts,
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+export interface SampleApiClient {
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * Registers the sample API in the service registry (its audience, endpoints and their scopes) and
+ * a confidential client allowed to call it, both over the REST admin surface through Envoy — the
+ * way an operator would.
+ */
+export async function registerSampleApi(stack: EnvoyStack): Promise<SampleApiClient> {
+  const admin = await stack.gateway.bearer();
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${stack.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const existing = await fetch(`${stack.url}/v1/services:lookup?audience=${encodeURIComponent(SAMPLE_API_AUDIENCE)}`, { headers: { authorization: `Bearer ${admin}` } });
+  if (existing.status !== 200) {
+    await post('/v1/services', {
+      display_name: 'sample API',
+      audience: SAMPLE_API_AUDIENCE,
+      endpoints: [
+        { method: 'GET', path: '/sample/hello', scope: 'sample.read' },
+        { method: 'GET', path: '/sample/whoami' },
+        { method: 'POST', path: '/sample/orders', scope: 'sample.write' },
+        { method: '*', path: '/sample/admin/**', scope: 'sample.read' },
+      ],
+    });
+  }
+  const created = (await post('/v1/clients', {
+    client_name: 'sample API caller',
+    client_type: 'CLIENT_TYPE_CONFIDENTIAL',
+    token_endpoint_auth_method: 'TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC',
+    grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'],
+    scopes: ['sample.read', 'sample.write', 'sample.admin'],
+    audience: [SAMPLE_API_AUDIENCE],
+  })) as { client: { client_id: string }; client_secret: string };
+  return { clientId: created.client.client_id, clientSecret: created.client_secret };
+}
