@@ -6,7 +6,7 @@ import { createCodeService } from './code/index.js';
 import type { Config, ServiceName } from './core/config/index.js';
 import { resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import type { Grid } from './core/grid/index.js';
-import { createMemoryGrid } from './core/grid/index.js';
+import { createGridFromConfig } from './core/grid/index.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { createAccessTokenVerifier, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
@@ -51,7 +51,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const ownsStore = !options.store;
   const store = options.store ?? (await createStoreFromConfig(config, log));
   const ownsGrid = !options.grid;
-  const grid = options.grid ?? createMemoryGrid();
+  const grid = options.grid ?? (await createGridFromConfig(config, log));
   const meshSecret = resolveMeshSecret(config, log);
 
   // Peers need the bound port (AUTHMESH_GRPC_PORT=0 in tests), so they exist only after listen.

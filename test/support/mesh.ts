@@ -50,11 +50,25 @@ async function testStoreEnv(): Promise<{ env: Record<string, string>; databases?
   return { env: { AUTHMESH_STORE: engine, AUTHMESH_DATABASE_URL: await databases.create() }, databases };
 }
 
+/**
+ * AUTHMESH_TEST_GRID=hazelcast runs the mesh on the cluster of AUTHMESH_TEST_HAZELCAST_MEMBERS,
+ * in a namespace of its own so meshes running in parallel never share cached state.
+ */
+function testGridEnv(): Record<string, string> {
+  const grid = process.env.AUTHMESH_TEST_GRID;
+  if (grid === undefined || grid === '' || grid === 'memory') return {};
+  if (grid !== 'hazelcast') throw new Error(`AUTHMESH_TEST_GRID=${grid}: expected memory or hazelcast`);
+  const members = process.env.AUTHMESH_TEST_HAZELCAST_MEMBERS;
+  if (!members) throw new Error('AUTHMESH_TEST_GRID=hazelcast but AUTHMESH_TEST_HAZELCAST_MEMBERS is not set');
+  return { AUTHMESH_GRID: 'hazelcast', AUTHMESH_HAZELCAST_MEMBERS: members, AUTHMESH_GRID_NAMESPACE: `t${randomBytes(6).toString('hex')}` };
+}
+
 export async function startTestMesh(env: Record<string, string> = {}): Promise<TestMesh> {
   const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-test-'));
   const testStore = await testStoreEnv();
   const config = loadConfig({
     ...testStore.env,
+    ...testGridEnv(),
     AUTHMESH_DATA_DIR: dataDir,
     AUTHMESH_GRPC_PORT: '0',
     AUTHMESH_HTTP_PORT: '0',

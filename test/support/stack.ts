@@ -1,5 +1,6 @@
 // The shared backends of the stack tests: a fresh Postgres database and the Hazelcast cluster of
 // scripts/hazelcast.sh. Suites skip without them, or fail when AUTHMESH_REQUIRE_STACK=1 (CI).
+import { randomBytes } from 'node:crypto';
 import { testDatabaseUrl, testDatabases, type TestDatabases } from './databases.js';
 
 export function hazelcastMembers(): { members: string; skip?: undefined } | { members?: undefined; skip: string } {
@@ -31,6 +32,8 @@ export function stackBackends(): StackBackends {
         AUTHMESH_DATABASE_URL: await dbs.create(),
         AUTHMESH_GRID: 'hazelcast',
         AUTHMESH_HAZELCAST_MEMBERS: hz.members!,
+        // Each test deployment gets its own maps on the shared cluster.
+        AUTHMESH_GRID_NAMESPACE: `t${randomBytes(6).toString('hex')}`,
       };
     },
     async cleanup() {

@@ -50,6 +50,13 @@ export interface Config {
   httpBodyLimit: number;
   /** gRPC address of each service; those this process runs default to its own address. */
   addresses: Record<ServiceName, string>;
+  /** Which grid holds the hot state: in-process (one process only) or a Hazelcast cluster. */
+  grid: 'memory' | 'hazelcast';
+  /** host:port of Hazelcast members to connect to (any one reachable suffices). */
+  hazelcastMembers: string[];
+  hazelcastCluster: string;
+  /** Suffix of every grid map name, so deployments sharing a cluster stay apart ('' = none). */
+  gridNamespace: string;
 }
 
 export class ConfigError extends Error {
@@ -151,6 +158,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const urlProblem = checkDatabaseUrl(store, databaseUrl);
   if (urlProblem !== undefined) problems.push(urlProblem);
 
+  const grid = str('AUTHMESH_GRID', 'memory');
+  if (grid !== 'memory' && grid !== 'hazelcast') problems.push(`AUTHMESH_GRID=${JSON.stringify(grid)}: expected memory or hazelcast`);
+  const hazelcastMembers = str('AUTHMESH_HAZELCAST_MEMBERS', '127.0.0.1:5701,127.0.0.1:5702').split(',').map((m) => m.trim()).filter(Boolean);
+  if (hazelcastMembers.length === 0) problems.push('AUTHMESH_HAZELCAST_MEMBERS: expected a comma-separated list of host:port');
+  for (const m of hazelcastMembers) {
+    const port = /:(\d{1,5})$/.exec(m)?.[1];
+    if (!/^[\w.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(m) || port === undefined || Number(port) < 1 || Number(port) > 65535) {
+      problems.push(`AUTHMESH_HAZELCAST_MEMBERS: ${JSON.stringify(m)} is not host:port (e.g. 127.0.0.1:5701)`);
+    }
+  }
+  const gridNamespace = str('AUTHMESH_GRID_NAMESPACE', '');
+  if (!/^[A-Za-z0-9_-]{0,64}$/.test(gridNamespace)) problems.push(`AUTHMESH_GRID_NAMESPACE=${JSON.stringify(gridNamespace)}: expected up to 64 letters, digits, '_' or '-'`);
+  const hazelcastCluster = str('AUTHMESH_HAZELCAST_CLUSTER', 'authmesh');
+  if (!/^[\w.-]{1,64}$/.test(hazelcastCluster)) {
+    problems.push(`AUTHMESH_HAZELCAST_CLUSTER=${JSON.stringify(hazelcastCluster)}: expected 1-64 letters, digits, '.', '_' or '-'`);
+  }
+
   const config: Config = {
     dataDir: str('AUTHMESH_DATA_DIR', './data'),
     store: store as StoreKind,
@@ -178,6 +202,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cookieSecret,
     httpBodyLimit: int('AUTHMESH_HTTP_BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
     addresses,
+    grid: grid === 'hazelcast' ? 'hazelcast' : 'memory',
+    hazelcastMembers,
+    hazelcastCluster,
+    gridNamespace,
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     problems.push(`AUTHMESH_LOG_LEVEL=${JSON.stringify(config.logLevel)}: expected fatal, error, warn, info, debug, trace or silent`);

@@ -2,3 +2,4 @@
 export * from './grid.js';
 export * from './memory-grid.js';
 export * from './read-through.js';
+export * from './grid-from-config.js';

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.js';
+
+const problems = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+};
+
+describe('grid configuration', () => {
+  it('defaults to the in-process grid, with the local two-member cluster as Hazelcast default', () => {
+    const config = loadConfig({});
+    expect(config.grid).toBe('memory');
+    expect(config.hazelcastMembers).toStrictEqual(['127.0.0.1:5701', '127.0.0.1:5702']);
+    expect(config.hazelcastCluster).toBe('authmesh');
+  });
+
+  it('selects Hazelcast with its members and cluster name', () => {
+    const config = loadConfig({ AUTHMESH_GRID: 'hazelcast', AUTHMESH_HAZELCAST_MEMBERS: 'hz-1:5701, hz-2:5701,[::1]:5701', AUTHMESH_HAZELCAST_CLUSTER: 'prod-authmesh' });
+    expect(config.grid).toBe('hazelcast');
+    expect(config.hazelcastMembers).toStrictEqual(['hz-1:5701', 'hz-2:5701', '[::1]:5701']);
+    expect(config.hazelcastCluster).toBe('prod-authmesh');
+  });
+
+  it.each([
+    [{ AUTHMESH_GRID: 'redis' }, /AUTHMESH_GRID="redis": expected memory or hazelcast/],
+    [{ AUTHMESH_HAZELCAST_MEMBERS: ' , ' }, /AUTHMESH_HAZELCAST_MEMBERS: expected a comma-separated list/],
+    [{ AUTHMESH_HAZELCAST_MEMBERS: '127.0.0.1' }, /"127.0.0.1" is not host:port/],
+    [{ AUTHMESH_HAZELCAST_MEMBERS: '127.0.0.1:70000' }, /"127.0.0.1:70000" is not host:port/],
+    [{ AUTHMESH_HAZELCAST_CLUSTER: 'bad name' }, /AUTHMESH_HAZELCAST_CLUSTER="bad name"/],
+  ])('reports %o clearly', (env, message) => {
+    expect(problems(env as NodeJS.ProcessEnv).join('\n')).toMatch(message);
+  });
+});
