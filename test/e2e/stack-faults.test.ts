@@ -112,10 +112,10 @@ describe.skipIf(backends.skip)(`stack faults${backends.skip ? ` (skipped: ${back
       else if (killedAt) successesAfterKill.push(Date.now() - killedAt);
     };
     const tokenLoop = async () => {
-      for (let i = 0; i < 400 && !stop; i++) record(await post('/oauth2/token', { grant_type: 'client_credentials', scope: 'read' }));
+      for (let i = 0; i < 20_000 && !stop; i++) record(await post('/oauth2/token', { grant_type: 'client_credentials', scope: 'read' }));
     };
     const codeLoop = async () => {
-      for (let i = 0; i < 60 && !stop; i++) {
+      for (let i = 0; i < 2_000 && !stop; i++) {
         let c;
         try {
           c = await newCode();
@@ -123,12 +123,18 @@ describe.skipIf(backends.skip)(`stack faults${backends.skip ? ` (skipped: ${back
           errors.push('issue_failed');
           continue;
         }
-        const [a, b] = await Promise.all([redeem(c), redeem(c)]);
-        record(a);
-        record(b);
-        const ok = [a, b].filter((r) => r.status === 200);
-        if (ok.length > 1) redeemedTwice.push(c.code);
-        for (const r of ok) refreshTokens.push(r.body.refresh_token!);
+        if (i % 2 === 0) {
+          // A racing replay: at most one redemption wins, and the replay revokes what it issued
+          // (RFC 6749 §4.1.2), so these refresh tokens are not expected to live on.
+          const [a, b] = await Promise.all([redeem(c), redeem(c)]);
+          record(a);
+          record(b);
+          if ([a, b].filter((r) => r.status === 200).length > 1) redeemedTwice.push(c.code);
+        } else {
+          const a = await redeem(c);
+          record(a);
+          if (a.status === 200) refreshTokens.push(a.body.refresh_token!);
+        }
       }
     };
     const loops = Promise.all([tokenLoop(), tokenLoop(), codeLoop()]);
@@ -139,12 +145,13 @@ describe.skipIf(backends.skip)(`stack faults${backends.skip ? ` (skipped: ${back
     stop = true;
     await loops;
 
+    const summary = { requests: statuses.length, errors: errors.length, afterKill: successesAfterKill.length, refreshTokens: refreshTokens.length };
     expect(redeemedTwice).toEqual([]);
     // Every failure is a clean RFC error the client can retry, never a hang or a 500.
     for (const e of errors) expect(['temporarily_unavailable', 'invalid_grant']).toContain(e);
     expect(statuses.filter((s) => s === 500)).toEqual([]);
     // Service resumed within seconds of the loss.
-    expect(successesAfterKill.filter((ms) => ms > 3_000).length).toBeGreaterThan(10);
+    expect(successesAfterKill.filter((ms) => ms > 3_000).length, JSON.stringify(summary)).toBeGreaterThan(10);
     // No refresh token was lost: each one issued during the fault still rotates exactly once.
     expect(refreshTokens.length).toBeGreaterThan(5);
     for (const rt of refreshTokens) {
