@@ -35,7 +35,7 @@ export interface MeshDeps {
   peers: Peers;
   /** Verifies access tokens of this issuer (JWKS from the key service, revocation in the grid). */
   verifier: AccessTokenVerifier;
-  /** Records a security event; never throws and never blocks the caller on a failure. */
+  /** Records a security event: queued and written behind the request; never throws. */
   audit(event: NewAuditEvent): Promise<void>;
   now(): Date;
 }

@@ -12,6 +12,7 @@ import { createAccessTokenVerifier, createMeshAuthenticator, createRpcServer, ty
 import type { Store } from './core/store/index.js';
 import { createStoreFromConfig } from './core/store/store-from-config.js';
 import { createKeyServiceModule } from './key/index.js';
+import { createAuditQueue } from './audit-queue.js';
 import { createPeers, type MeshDeps, type Peers, type ServiceFactory, type ServiceModule } from './mesh-deps.js';
 import { createRefreshTokenService } from './refresh-token/index.js';
 import { createServiceRegistryService } from './service/index.js';
@@ -30,6 +31,8 @@ const FACTORIES: Record<ServiceName, ServiceFactory> = {
 
 export interface Mesh {
   port: number;
+  /** Resolves when every audit event recorded so far is in the store. */
+  flushAudit(): Promise<void>;
   /** gRPC address of every service, as this process reaches it. */
   addresses: Record<ServiceName, string>;
   deps: MeshDeps;
@@ -68,6 +71,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')));
     },
   });
+  const auditQueue = createAuditQueue(store.audit, log);
   const deps: MeshDeps = {
     config,
     store,
@@ -78,11 +82,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     },
     verifier,
     async audit(event) {
-      try {
-        await store.audit.append(event);
-      } catch (err) {
-        log.error({ err, type: event.type }, 'audit event could not be recorded');
-      }
+      auditQueue.push(event);
     },
     now: () => new Date(),
   };
@@ -109,6 +109,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
 
   return {
     port,
+    flushAudit: () => auditQueue.flush(),
     addresses,
     deps,
     rpc,
@@ -116,6 +117,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     async close() {
       await rpc.shutdown(5_000);
       for (const m of Object.values(modules)) await m.stop?.();
+      await auditQueue.close();
       holder.peers?.close();
       if (ownsGrid) await grid.close();
       if (ownsStore) await store.close();

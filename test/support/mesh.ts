@@ -97,7 +97,17 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     config,
     peers,
     anon,
-    store: mesh.deps.store,
+    // Audit events are written behind the request; reads of the trail in tests wait for them.
+    store: {
+      ...mesh.deps.store,
+      audit: {
+        ...mesh.deps.store.audit,
+        list: async (...args: Parameters<Store['audit']['list']>) => {
+          await mesh.flushAudit();
+          return mesh.deps.store.audit.list(...args);
+        },
+      },
+    },
     async bearer(opts = {}) {
       const claims = buildAccessTokenClaims({
         issuer: config.issuer,

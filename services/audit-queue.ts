@@ -1,0 +1,71 @@
+// The audit trail is written behind the request, not inside it: a security event must not add a
+// database round trip (and on the embedded store, a synchronous WASM insert) to every token
+// response. Events queue in memory and one writer drains them in order. The queue is bounded: if
+// the store is down longer than the queue lasts, the oldest events are dropped and the drop is
+// logged (the request path never blocks on the audit). close() drains what is left.
+import type { Logger } from './core/log/index.js';
+import type { AuditStore, NewAuditEvent } from './core/store/index.js';
+
+export interface AuditQueue {
+  push(event: NewAuditEvent): void;
+  /** Resolves when everything pushed so far has been written (or given up on). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createAuditQueue(store: Pick<AuditStore, 'append'>, log: Logger, options: { max?: number; retryMs?: number } = {}): AuditQueue {
+  const max = options.max ?? 10_000;
+  const retryMs = options.retryMs ?? 1_000;
+  const queue: NewAuditEvent[] = [];
+  let dropped = 0;
+  let draining: Promise<void> | undefined;
+  let closed = false;
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      const event = queue.shift()!;
+      try {
+        await store.append(event);
+      } catch (err) {
+        if (closed) {
+          log.error({ err, pending: queue.length }, 'audit events could not be written before shutdown');
+          queue.length = 0;
+          return;
+        }
+        log.error({ err, type: event.type, pending: queue.length }, 'audit event could not be recorded; retrying');
+        queue.unshift(event);
+        await new Promise((r) => setTimeout(r, retryMs).unref());
+      }
+      if (dropped > 0) {
+        log.warn({ dropped }, 'audit queue was full: oldest events dropped');
+        dropped = 0;
+      }
+    }
+  }
+
+  const kick = () => {
+    draining ??= drain().finally(() => {
+      draining = undefined;
+      if (queue.length > 0 && !closed) kick();
+    });
+    return draining;
+  };
+
+  return {
+    push(event) {
+      if (queue.length >= max) {
+        queue.shift();
+        dropped += 1;
+      }
+      queue.push({ at: new Date(), ...event });
+      void kick();
+    },
+    async flush() {
+      while (queue.length > 0 || draining) await (draining ?? kick());
+    },
+    async close() {
+      closed = true;
+      await this.flush();
+    },
+  };
+}
