@@ -5,8 +5,9 @@ import {
   GrantType as GrantTypeEnum,
   TokenEndpointAuthMethod as AuthMethodEnum,
 } from '../../gen/ts/authmesh/client/v1/client.js';
-import { InvalidClientMetadata, InvalidRequest } from '../core/errors/index.js';
+import { InvalidClientMetadata } from '../core/errors/index.js';
 import { TOKEN_EXCHANGE_GRANT } from '../core/oauth/index.js';
+import { resolveUpdateMask } from '../core/rpc/index.js';
 import type { Client } from '../core/store/types.js';
 import { CLIENT_DRAFT_FIELDS, draftOf, META_SECRET_ROTATED_AT, type ClientDraft, type ClientDraftField } from './client-draft.js';
 
@@ -102,20 +103,7 @@ const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate
 
 /** The draft fields an update_mask names; every mutable field for an empty mask. */
 export function fieldsOfMask(paths: readonly string[] | undefined): ClientDraftField[] {
-  if (paths === undefined || paths.length === 0) return [...CLIENT_DRAFT_FIELDS];
-  const out = new Set<ClientDraftField>();
-  for (const raw of paths) {
-    // The JSON form of a FieldMask uses lowerCamelCase; accept it as well.
-    const path = raw.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    const field = MASK_FIELDS[path];
-    if (field !== undefined) {
-      out.add(field);
-      continue;
-    }
-    if (NOT_UPDATABLE.includes(path)) throw new InvalidRequest(`update_mask names ${path}, which cannot be changed`);
-    throw new InvalidRequest(`update_mask names an unknown field: ${raw.slice(0, 64)}`);
-  }
-  return [...out];
+  return resolveUpdateMask(paths, { fields: MASK_FIELDS, immutable: NOT_UPDATABLE, all: CLIENT_DRAFT_FIELDS }).fields;
 }
 
 /** The stored client as the proto message; never any secret or hash. */

@@ -1,7 +1,7 @@
 // Between the proto contract and the domain Service.
 import { AccessDecision, Endpoint, Service as ServiceMessage } from '../../gen/ts/authmesh/service/v1/service.js';
-import { InvalidRequest } from '../core/errors/index.js';
 import { endpointScopes, type AccessDecisionKind } from '../core/oauth/index.js';
+import { resolveUpdateMask } from '../core/rpc/index.js';
 import type { Service, ServiceEndpoint } from '../core/store/types.js';
 import { SERVICE_DRAFT_FIELDS, type ServiceDraft, type ServiceDraftField } from './service-manager.js';
 
@@ -42,20 +42,7 @@ const NOT_UPDATABLE = ['service_id', 'scopes', 'create_time', 'update_time', 'et
 
 /** The draft fields an update_mask names; every mutable field for an empty mask. */
 export function fieldsOfMask(paths: readonly string[] | undefined): ServiceDraftField[] {
-  if (paths === undefined || paths.length === 0) return [...SERVICE_DRAFT_FIELDS];
-  const out = new Set<ServiceDraftField>();
-  for (const raw of paths) {
-    // The JSON form of a FieldMask uses lowerCamelCase; accept it as well.
-    const path = raw.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    const field = MASK_FIELDS[path];
-    if (field !== undefined) {
-      out.add(field);
-      continue;
-    }
-    if (NOT_UPDATABLE.includes(path)) throw new InvalidRequest(`update_mask names ${path}, which cannot be changed`);
-    throw new InvalidRequest(`update_mask names an unknown field: ${raw.slice(0, 64)}`);
-  }
-  return [...out];
+  return resolveUpdateMask(paths, { fields: MASK_FIELDS, immutable: NOT_UPDATABLE, all: SERVICE_DRAFT_FIELDS }).fields;
 }
 
 export const DECISIONS: Record<AccessDecisionKind, AccessDecision> = {

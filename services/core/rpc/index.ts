@@ -5,3 +5,4 @@ export * from './client.js';
 export * from './paths.js';
 export * from './access-token-verifier.js';
 export * from './mesh-authenticator.js';
+export * from './update-mask.js';
