@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationRequest, DenyAuthorizationRequest, IssueCodeRequest, ValidateAuthorizationRequestRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import type { MemoryGrid } from '../core/grid/index.js';
 import { hashToken } from '../core/oauth/index.js';
+import { CreateUserRequest, UpdateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { CODES_MAP, type StoredCode } from './code-grants.js';
 import { APP_CB, CHALLENGE, createFixtures, type Fixtures, LOOPBACK_CB, publicRequest, rejection, uniqueId, WEB_CB } from './code-test-support.js';
@@ -127,6 +128,19 @@ describe('ValidateAuthorizationRequest', () => {
 });
 
 describe('IssueCode', () => {
+  it('refuses a user who was disabled or deleted after logging in: access_denied back to the client', async () => {
+    const bearer = await t.bearer();
+    const created = await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: uniqueId('gone') }, password: 'correct horse battery staple' }), { bearer });
+    const userId = created.user!.userId;
+    await expect(issue(publicRequest(f), { userId })).resolves.toMatchObject({ code: expect.any(String) });
+    await t.anon.user.updateUser(UpdateUserRequest.fromPartial({ user: { ...created.user!, disabled: true }, updateMask: ['disabled'] }), { bearer });
+    const disabled = await rejection(issue(publicRequest(f), { userId }));
+    expect(disabled.code).toBe('access_denied');
+    expect(disabled.metadata.redirect_uri).toBe(APP_CB);
+    await t.anon.user.deleteUser({ userId }, { bearer });
+    expect((await rejection(issue(publicRequest(f), { userId }))).code).toBe('access_denied');
+  });
+
   it('issues a code bound to the request and builds the redirect with code, state and iss', async () => {
     const res = await issue(publicRequest(f));
     expect(res.code).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -206,10 +220,10 @@ describe('IssueCode', () => {
     expect(grid().entryCount()).toBe(entries);
   });
 
-  it('requires user_id and refuses remembering consent for an unknown user', async () => {
+  it('requires user_id and refuses an unknown user without remembering any consent', async () => {
     expect((await rejection(issue(publicRequest(f), { userId: '' }))).code).toBe('invalid_request');
     const ghost = uniqueId('ghost');
-    expect((await rejection(issue(publicRequest(f), { userId: ghost, rememberConsent: true }))).code).toBe('invalid_request');
+    expect((await rejection(issue(publicRequest(f), { userId: ghost, rememberConsent: true }))).code).toBe('access_denied');
     await expect(t.store.consents.get(ghost, f.publicId)).rejects.toMatchObject({ code: 'not_found' });
   });
 });

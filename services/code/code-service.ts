@@ -8,7 +8,7 @@ import {
   RedeemCodeResponse,
   ValidateAuthorizationRequestResponse,
 } from '../../gen/ts/authmesh/code/v1/code.js';
-import { AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope, NotFound } from '../core/errors/index.js';
+import { AccessDenied, AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope, NotFound } from '../core/errors/index.js';
 import {
   assertCodeRedirectUri,
   buildAuthorizationErrorRedirect,
@@ -44,6 +44,21 @@ function assertUserId(userId: string, required: boolean): void {
 
 export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants = createCodeGrants(deps.grid, deps.config.codeTtlSeconds)) {
   /** True when the user already consented to every requested scope for this client. */
+  // A login session can outlive the account: a deleted, disabled or locked user gets no new code,
+  // and the client learns access_denied (RFC 6749 §4.1.2.1).
+  async function assertUserActive(userId: string, redirectUri: string, state: string | undefined): Promise<void> {
+    let user;
+    try {
+      ({ user } = await deps.peers.user.getUser({ userId }));
+    } catch (err) {
+      if (err instanceof AuthmeshError && err.code === 'not_found') user = undefined;
+      else throw err;
+    }
+    if (!user || user.disabled || user.locked) {
+      throw redirectableError(new AccessDenied('the user account is not active'), redirectUri, state);
+    }
+  }
+
   async function hasConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<boolean> {
     try {
       const consent = await deps.store.consents.get(userId, clientId);
@@ -80,6 +95,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // The gateway validated before, but it is not trusted with the rules: check everything again.
         const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
         assertUserId(req.userId, true);
+        await assertUserActive(req.userId, request.redirectUri, request.state);
         const now = deps.now();
         const authTime = req.authTime ?? now;
         if (Number.isNaN(authTime.getTime()) || authTime.getTime() > now.getTime() + AUTH_TIME_SKEW_MS) {

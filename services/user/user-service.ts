@@ -13,7 +13,7 @@ import {
 } from '../../gen/ts/authmesh/user/v1/user.js';
 import { AccessDenied, AlreadyExists, InvalidRequest, NotFound } from '../core/errors/index.js';
 import { generateId } from '../core/oauth/index.js';
-import { ADMIN_READ, ADMIN_SCOPE, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
+import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { LoginGuard } from './login-guard.js';
@@ -217,7 +217,7 @@ export function createUserServiceRegistration({ mesh, cache, guard }: UserServic
     },
     {
       createUser: ADMIN_WRITE,
-      getUser: ADMIN_READ,
+      getUser: ADMIN_READ_OR_MESH,
       listUsers: ADMIN_READ,
       updateUser: ADMIN_WRITE,
       deleteUser: ADMIN_WRITE,
