@@ -13,7 +13,15 @@ export interface AuditQueue {
   close(): Promise<void>;
 }
 
-export function createAuditQueue(store: Pick<AuditStore, 'append'>, log: Logger, options: { max?: number; retryMs?: number } = {}): AuditQueue {
+// One statement per batch: on the embedded store each insert is a synchronous WASM call, so
+// batching is most of the audit trail's cost under load.
+const BATCH = 200;
+
+export function createAuditQueue(
+  store: Pick<AuditStore, 'append'> & Partial<Pick<AuditStore, 'appendMany'>>,
+  log: Logger,
+  options: { max?: number; retryMs?: number } = {},
+): AuditQueue {
   const max = options.max ?? 10_000;
   const retryMs = options.retryMs ?? 1_000;
   const queue: NewAuditEvent[] = [];
@@ -23,17 +31,18 @@ export function createAuditQueue(store: Pick<AuditStore, 'append'>, log: Logger,
 
   async function drain(): Promise<void> {
     while (queue.length > 0) {
-      const event = queue.shift()!;
+      const batch = queue.splice(0, store.appendMany ? BATCH : 1);
       try {
-        await store.append(event);
+        if (store.appendMany) await store.appendMany(batch);
+        else await store.append(batch[0]!);
       } catch (err) {
         if (closed) {
           log.error({ err, pending: queue.length }, 'audit events could not be written before shutdown');
           queue.length = 0;
           return;
         }
-        log.error({ err, type: event.type, pending: queue.length }, 'audit event could not be recorded; retrying');
-        queue.unshift(event);
+        log.error({ err, events: batch.length, pending: queue.length }, 'audit events could not be recorded; retrying');
+        queue.unshift(...batch);
         await new Promise((r) => setTimeout(r, retryMs).unref());
       }
       if (dropped > 0) {

@@ -164,6 +164,9 @@ export const postgresStatements: SqlStatements = {
     insert: `INSERT INTO audit_events (at, type, actor, subject, client_id, ip, details)
       VALUES (:at, :type, :actor, :subject, :clientId, :ip, :details)
       RETURNING ${AUDIT_COLUMNS}`,
+    insertMany: `INSERT INTO audit_events (at, type, actor, subject, client_id, ip, details)
+      SELECT CAST(e->>'at' AS timestamptz), e->>'type', e->>'actor', e->>'subject', e->>'clientId', e->>'ip', e->'details'
+      FROM jsonb_array_elements(CAST(:events AS jsonb)) AS e`,
     list: `SELECT ${AUDIT_COLUMNS} FROM audit_events
       WHERE (CAST(:type AS text) IS NULL OR type = CAST(:type AS text))
         AND (CAST(:subject AS text) IS NULL OR subject = CAST(:subject AS text))

@@ -31,6 +31,28 @@ export function createSqlAuditStore(db: SqlRunner): AuditStore {
       return decode(row);
     },
 
+    async appendMany(events) {
+      if (events.length === 0) return;
+      if (q.insertMany === undefined) {
+        await db.transaction(async (tx) => {
+          for (const e of events) {
+            await tx.affected(q.insert, {
+              at: e.at ?? new Date(),
+              type: e.type,
+              actor: e.actor,
+              subject: e.subject,
+              clientId: e.clientId,
+              ip: e.ip,
+              details: JSON.stringify(e.details ?? {}),
+            });
+          }
+        });
+        return;
+      }
+      const rows = events.map((e) => ({ ...e, at: (e.at ?? new Date()).toISOString(), details: e.details ?? {} }));
+      await db.affected(q.insertMany, { events: JSON.stringify(rows) });
+    },
+
     async list(request) {
       const size = pageSizeOf(request);
       const before = decodePageToken('audit', request?.pageToken, 1)?.[0];

@@ -87,6 +87,8 @@ export interface SqlStatements {
     insert: string;
     /** For engines without INSERT ... RETURNING (MySQL): the row just inserted, same transaction. */
     readInserted?: string;
+    /** Inserts every element of the JSON array :events in one statement; absent = one by one. */
+    insertMany?: string;
     list: string;
   };
 }

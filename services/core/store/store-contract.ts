@@ -462,6 +462,21 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect((await store.audit.list({ clientId, subject })).items[0]?.details).toEqual({ scope: ['openid'] });
       });
 
+      it('appends a batch in order with every field kept', async () => {
+        const subject = uid('batch');
+        const at = new Date(Date.UTC(2031, 5, 1, 12, 0, 0, 123));
+        await store.audit.appendMany([]);
+        await store.audit.appendMany([
+          { type: 'token.issued', subject, clientId: 'c1', ip: '198.51.100.7', actor: 'a', at, details: { jti: 'j1', n: 1, nested: { ok: true } } },
+          { type: 'token.revoked', subject, details: { jti: 'j1' } },
+          { type: 'login.failure', subject },
+        ]);
+        const items = (await store.audit.list({ subject })).items;
+        expect(items.map((e) => e.type)).toEqual(['login.failure', 'token.revoked', 'token.issued']);
+        expect(items[2]).toEqual({ id: items[2]!.id, type: 'token.issued', subject, clientId: 'c1', ip: '198.51.100.7', actor: 'a', at, details: { jti: 'j1', n: 1, nested: { ok: true } } });
+        expect(items[0]?.details).toEqual({});
+      });
+
       it('pages through events', async () => {
         const subject = uid('subject');
         const ids = [];
