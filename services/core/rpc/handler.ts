@@ -65,16 +65,23 @@ async function handleUnary(
   log: Logger,
 ): Promise<void> {
   const started = performance.now();
-  const controller = new AbortController();
-  const onCancel = () => controller.abort(new Error('cancelled by the caller'));
-  call.on('cancelled', onCancel);
   const deadline = toDate(call.getDeadline());
+  // The abort signal (and its deadline timer) exists only if a handler asks for it: most never
+  // do, and creating both on every call showed up in profiles of the token endpoint.
+  let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
-  if (deadline) {
-    const ms = deadline.getTime() - Date.now();
-    timer = setTimeout(() => controller.abort(new Error('deadline exceeded')), Math.max(0, ms));
-    timer.unref();
-  }
+  const onCancel = () => controller?.abort(new Error('cancelled by the caller'));
+  const signal = () => {
+    if (!controller) {
+      controller = new AbortController();
+      call.on('cancelled', onCancel);
+      if (deadline) {
+        timer = setTimeout(() => controller?.abort(new Error('deadline exceeded')), Math.max(0, deadline.getTime() - Date.now()));
+        timer.unref();
+      }
+    }
+    return controller.signal;
+  };
   let outcome = 'OK';
   try {
     const principal = await authenticator.authenticate(call.metadata, access);
@@ -83,8 +90,12 @@ async function handleUnary(
       metadata: call.metadata,
       principal,
       deadline,
-      signal: controller.signal,
-      peer: call.getPeer(),
+      get signal() {
+        return signal();
+      },
+      get peer() {
+        return call.getPeer();
+      },
       log,
     };
     const response = await impl(call.request, ctx);
@@ -96,8 +107,8 @@ async function handleUnary(
     callback(toGrpcStatus(domain), null);
   } finally {
     if (timer) clearTimeout(timer);
-    call.removeListener('cancelled', onCancel);
-    log.debug({ method, outcome, ms: Math.round((performance.now() - started) * 100) / 100 }, 'rpc');
+    if (controller) call.removeListener('cancelled', onCancel);
+    if (log.isLevelEnabled('debug')) log.debug({ method, outcome, ms: Math.round((performance.now() - started) * 100) / 100 }, 'rpc');
   }
 }
 
