@@ -1,11 +1,16 @@
 // Dynamic client registration (RFC 7591) and management (RFC 7592) through the real gateway:
 // openid-client registers a client with an initial access token and then uses it for every grant,
 // introspection and revocation; raw fetch covers the refusals.
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { ALLOWED_ORIGIN, authorizationRedirect, basicAuth, postForm, REDIRECT } from './route-test-support.js';
+import { ClientService } from '../../gen/es/authmesh/client/v1/client_pb.js';
+import { ErrorInfoSchema } from '../../gen/es/google/rpc/error_details_pb.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
+import { hashToken } from '../../services/core/oauth/index.js';
 
 describe('client registration (RFC 7591 / RFC 7592)', () => {
   let t: TestGateway;
@@ -232,6 +237,122 @@ describe('client registration (RFC 7591 / RFC 7592)', () => {
       expect(pre.headers.get('access-control-allow-methods')).toBe('POST');
       const evil = await register({ redirect_uris: [REDIRECT] }, { authorization: `Bearer ${admin}`, origin: 'https://evil.example.com' });
       expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    });
+  });
+  describe('management with the registration access token (RFC 7592)', () => {
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    const put = (url: string, token: string, body: unknown) =>
+      fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json', ...bearer(token) }, body: JSON.stringify(body) });
+    /** RFC 7592 §2.1: every refusal is the same 401, whether or not the client exists. */
+    async function expectRefused(res: Response) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm=".*", error="invalid_token"/);
+      const body = (await res.json()) as { error: string; error_description: string };
+      expect(body.error).toBe('invalid_token');
+      return { header: res.headers.get('www-authenticate'), body };
+    }
+
+    it('openid-client receives a registration access token; GET, PUT (rotating it) and DELETE work with it', async () => {
+      const config = await client.dynamicClientRegistration(
+        new URL(t.baseUrl),
+        { client_name: 'self-managed', grant_types: ['client_credentials'], scope: 'read write', token_endpoint_auth_method: 'client_secret_basic' },
+        client.ClientSecretBasic(),
+        { ...options(), initialAccessToken: admin },
+      );
+      const m = config.clientMetadata();
+      const token = m.registration_access_token as string;
+      expect(token).toMatch(/^[\w-]{43}$/);
+      expect(token).not.toBe(m.client_secret);
+      expect(m.registration_client_uri).toBe(`${registerUrl}/${m.client_id}`);
+      // Stored only as its hash.
+      expect((await t.store.clients.get(m.client_id)).registrationAccessTokenHash).toBe(hashToken(token));
+      const url = m.registration_client_uri as string;
+
+      const read = await fetch(url, { headers: bearer(token) });
+      expect(read.status).toBe(200);
+      expect(read.headers.get('cache-control')).toBe('no-store');
+      const current = (await read.json()) as Record<string, unknown>;
+      expect(current).toMatchObject({ client_id: m.client_id, client_name: 'self-managed', scope: 'read write', registration_client_uri: url });
+      expect(current.client_secret).toBeUndefined();
+      expect(current.registration_access_token).toBeUndefined();
+
+      const replaced = await put(url, token, { client_id: m.client_id, client_name: 'renamed', grant_types: ['client_credentials'], scope: 'read' });
+      expect(replaced.status).toBe(200);
+      expect(replaced.headers.get('cache-control')).toBe('no-store');
+      const body = (await replaced.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ client_id: m.client_id, client_name: 'renamed', scope: 'read', registration_client_uri: url });
+      expect(body.client_secret).toBeUndefined();
+      const next = body.registration_access_token as string;
+      expect(next).toMatch(/^[\w-]{43}$/);
+      expect(next).not.toBe(token);
+      // RFC 7592 §2.2: the previous token is discarded.
+      await expectRefused(await fetch(url, { headers: bearer(token) }));
+      expect((await fetch(url, { headers: bearer(next) })).status).toBe(200);
+      expect((await client.clientCredentialsGrant(config, { scope: 'read' })).scope).toBe('read');
+
+      // The token cannot widen what the admin approved, nor change an admin setting.
+      const widen = await put(url, next, { client_id: m.client_id, grant_types: ['client_credentials'], scope: 'read write authmesh.admin' });
+      expect(widen.status).toBe(400);
+      expect(((await widen.json()) as { error: string }).error).toBe('invalid_client_metadata');
+      expect((await t.store.clients.get(m.client_id)).scopes).toEqual(['read']);
+
+      await expectRefused(await fetch(url, { method: 'DELETE', headers: bearer(token) }));
+      const del = await fetch(url, { method: 'DELETE', headers: bearer(next) });
+      expect(del.status).toBe(204);
+      await expect(t.store.clients.get(m.client_id)).rejects.toMatchObject({ code: 'not_found' });
+      await expectRefused(await fetch(url, { headers: bearer(next) }));
+      await expect(client.clientCredentialsGrant(config)).rejects.toMatchObject({ status: 401 });
+    });
+
+    it("refuses another client's token and answers an unknown client exactly the same", async () => {
+      const a = (await (await register({ grant_types: ['client_credentials'] })).json()) as Record<string, string>;
+      const b = (await (await register({ grant_types: ['client_credentials'] })).json()) as Record<string, string>;
+      const urlA = a.registration_client_uri!;
+      const other = await expectRefused(await fetch(urlA, { headers: bearer(b.registration_access_token!) }));
+      await expectRefused(await put(urlA, b.registration_access_token!, { client_id: a.client_id, grant_types: ['client_credentials'] }));
+      await expectRefused(await fetch(urlA, { method: 'DELETE', headers: bearer(b.registration_access_token!) }));
+      const unknown = await expectRefused(await fetch(`${registerUrl}/no-such-client`, { headers: bearer(a.registration_access_token!) }));
+      const random = await expectRefused(await fetch(`${registerUrl}/no-such-client`, { headers: bearer('A'.repeat(43)) }));
+      expect(unknown).toEqual(other);
+      expect(random).toEqual(other);
+      await expectRefused(await fetch(`${registerUrl}/no-such-client`, { method: 'DELETE', headers: bearer(a.registration_access_token!) }));
+      // Nothing changed: A still answers to its own token.
+      expect((await fetch(urlA, { headers: bearer(a.registration_access_token!) })).status).toBe(200);
+      expect((await t.store.clients.get(a.client_id!)).version).toBe(1);
+    });
+
+    it('still accepts an admin token, and an admin PUT issues a new registration access token', async () => {
+      const a = (await (await register({ grant_types: ['client_credentials'], scope: 'read' })).json()) as Record<string, string>;
+      const url = a.registration_client_uri!;
+      expect((await fetch(url, { headers: bearer(admin) })).status).toBe(200);
+      // An admin may widen what a token may not.
+      const res = await put(url, admin, { client_id: a.client_id, grant_types: ['client_credentials'], scope: 'read write' });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Record<string, string>;
+      expect(body.scope).toBe('read write');
+      expect(body.registration_access_token).toMatch(/^[\w-]{43}$/);
+      await expectRefused(await fetch(url, { headers: bearer(a.registration_access_token!) }));
+      expect((await fetch(url, { headers: bearer(body.registration_access_token!) })).status).toBe(200);
+      expect((await fetch(url, { method: 'DELETE', headers: bearer(admin) })).status).toBe(204);
+    });
+
+    it('the registration access token is not an access token anywhere else', async () => {
+      const a = (await (await register({ grant_types: ['client_credentials'] })).json()) as Record<string, string>;
+      const token = a.registration_access_token!;
+      // Not for registering clients.
+      await expectRefused(await register({ grant_types: ['client_credentials'] }, bearer(token)));
+      // Not for the admin API over Connect.
+      const rpc = createClient(ClientService, createConnectTransport({ baseUrl: t.baseUrl, httpVersion: '1.1' }));
+      const err = (await rpc.listClients({}, { headers: bearer(token) }).catch((e: unknown) => e)) as ConnectError;
+      expect(err).toBeInstanceOf(ConnectError);
+      expect(err.code).toBe(Code.Unauthenticated);
+      expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe('INVALID_TOKEN');
+      const get = (await rpc.getClient({ clientId: a.client_id! }, { headers: bearer(token) }).catch((e: unknown) => e)) as ConnectError;
+      expect(get.findDetails(ErrorInfoSchema)[0]?.reason).toBe('INVALID_TOKEN');
+      // Not as a grant either: introspection says it is no token of this server.
+      const intro = await postForm(`${t.baseUrl}/oauth2/introspect`, `token=${token}`, { authorization: basicAuth(a.client_id!, a.client_secret!) });
+      expect(intro.status).toBe(200);
+      expect(await intro.json()).toEqual({ active: false });
     });
   });
 });

@@ -1,7 +1,26 @@
-// Dynamic client registration (RFC 7591) and its management protocol (RFC 7592) over the client
-// service's admin RPCs. The caller's bearer token is forwarded as-is on a connection WITHOUT the
-// mesh credential, so the client service alone decides whether that token may register clients
-// (scope authmesh.admin): the gateway never lends its own authority to an HTTP caller.
+// Dynamic client registration (RFC 7591) and its management protocol (RFC 7592).
+//
+// Who authorizes what:
+// - Registration (POST) needs an admin access token. It is forwarded as-is to the client service's
+//   admin RPCs on a connection WITHOUT the mesh credential, so the client service alone decides
+//   whether that token may register clients (scope authmesh.admin): the gateway never lends its
+//   own authority to an HTTP caller. Every registration gets a registration access token
+//   (RFC 7591 §3.2.1), generated and hashed by the client service and shown once here.
+// - Management (GET/PUT/DELETE /oauth2/register/:client_id, RFC 7592 §2) accepts either an admin
+//   access token (same admin RPCs as above; an admin may learn that a client does not exist: 404)
+//   or the client's registration access token (RFC 7592 §3). The latter goes to the client
+//   service's internal registration RPCs over the mesh connection (`peers`), with the token IN the
+//   request: the client service checks it against the stored hash and acts in the same call, for
+//   that client only, and limits a token-authorized PUT to RFC 7591 metadata that never widens
+//   what an admin approved (client-registration.ts there). The mesh credential therefore adds
+//   nothing an HTTP caller could use without a valid registration token, and the gateway holds no
+//   rule and never sees a hash. A bad token and an unknown client both answer 401 invalid_token
+//   (RFC 7592 §2.1).
+// - Which of the two a Bearer token is, is decided by its shape only: access tokens of this issuer
+//   are JWS compact JWTs (with dots), registration access tokens are 43 base64url characters
+//   (without). A token sent the wrong way simply fails there as invalid_token.
+// - Every successful PUT issues a new registration access token (RFC 7592 §2.2), whoever made it,
+//   so the response always carries the one valid token; the previous one stops working.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   Client as ClientMessage,
@@ -11,6 +30,7 @@ import {
   GrantType,
   TokenEndpointAuthMethod,
   UpdateClientRequest,
+  UpdateRegistrationRequest,
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
 import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
@@ -110,12 +130,14 @@ function parseMetadata(body: unknown): RegisteredMetadata {
 }
 
 /** RFC 7591 §3.2.1: the client information response (secrets only when just issued). */
-function clientInformation(c: ClientMessage, issuer: string, clientSecret: string): Record<string, unknown> {
+function clientInformation(c: ClientMessage, issuer: string, clientSecret: string, registrationAccessToken = ''): Record<string, unknown> {
   const grantTypes = c.grantTypes.map((g) => nameOf(GRANT_TYPES, g)).filter((g): g is string => g !== undefined);
   const out: Record<string, unknown> = {
     client_id: c.clientId,
     ...(clientSecret ? { client_secret: clientSecret, client_secret_expires_at: 0 } : {}),
     ...(c.createTime ? { client_id_issued_at: Math.floor(c.createTime.getTime() / 1000) } : {}),
+    // RFC 7591 §3.2.1 / RFC 7592 §3: the credential for the client configuration endpoint, shown once.
+    ...(registrationAccessToken ? { registration_access_token: registrationAccessToken } : {}),
     // RFC 7592 §3: where the client's registration is read, replaced and deleted.
     registration_client_uri: `${issuer}/oauth2/register/${encodeURIComponent(c.clientId)}`,
     token_endpoint_auth_method: nameOf(AUTH_METHODS, c.tokenEndpointAuthMethod) ?? 'client_secret_basic',
@@ -132,7 +154,7 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   return out;
 }
 
-/** RFC 6750 §2.1: the caller's access token from the Authorization header. */
+/** RFC 6750 §2.1: the caller's Bearer token from the Authorization header. */
 function bearerOf(req: FastifyRequest): string {
   const header = req.headers.authorization;
   if (typeof header !== 'string') throw new InvalidToken('an access token with the authmesh.admin scope is required (RFC 7591 §3)');
@@ -147,10 +169,20 @@ async function requireJsonBody(req: FastifyRequest): Promise<void> {
   if (mediaTypeOf(req) !== 'application/json') throw new InvalidRequest('the request body must be application/json');
 }
 
+/**
+ * The Bearer token of a management request, told apart by shape (see the header comment): an
+ * access token of this issuer is a JWS (RFC 7515 §7.1, dot-separated), a registration access
+ * token is opaque base64url.
+ */
+function managementCredential(req: FastifyRequest): { kind: 'access_token' | 'registration_access_token'; token: string } {
+  const token = bearerOf(req);
+  return { kind: token.includes('.') ? 'access_token' : 'registration_access_token', token };
+}
+
 // RFC 7591 §3.2.1: responses carrying credentials must not be cached.
 const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 
-export const registrationRoutes: RouteModule = ({ app, config, grpcAddress }: GatewayContext) => {
+export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peers }: GatewayContext) => {
   // A client of the client service with no mesh credential: only the caller's token speaks.
   const clients = createRpcClient(ClientServiceService, SERVICE_FQN.client, grpcAddress('client'));
   app.addHook('onClose', async () => clients.close());
@@ -182,10 +214,13 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress }: Ga
         const m = parseMetadata(req.body);
         // A client that does not authenticate is public (RFC 6749 §2.1); any other is confidential.
         const type = m.authMethodName === 'none' ? ClientType.CLIENT_TYPE_PUBLIC : ClientType.CLIENT_TYPE_CONFIDENTIAL;
-        const res = await clients.createClient(CreateClientRequest.fromPartial({ client: toMessage(m, '', type) }), { bearer });
+        const res = await clients.createClient(CreateClientRequest.fromPartial({ client: toMessage(m, '', type), issueRegistrationAccessToken: true }), { bearer });
         (req as { clientId?: string }).clientId = res.client!.clientId;
-        // RFC 7591 §3.2.1: 201 Created with the client information.
-        return noStore(reply).code(201).type('application/json').send(clientInformation(res.client!, config.issuer, res.clientSecret));
+        // RFC 7591 §3.2.1: 201 Created with the client information and the registration access token.
+        return noStore(reply)
+          .code(201)
+          .type('application/json')
+          .send(clientInformation(res.client!, config.issuer, res.clientSecret, res.registrationAccessToken));
       },
     },
   });
@@ -197,17 +232,30 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress }: Ga
     handlers: {
       // RFC 7592 §2.1: read the current registration.
       GET: async (req, reply) => {
-        const bearer = bearerOf(req);
-        const res = await clients.getClient({ clientId: clientIdParam(req) }, { bearer });
-        return noStore(reply).type('application/json').send(clientInformation(res.client!, config.issuer, ''));
+        const cred = managementCredential(req);
+        const clientId = clientIdParam(req);
+        const client =
+          cred.kind === 'access_token'
+            ? (await clients.getClient({ clientId }, { bearer: cred.token })).client!
+            : (await peers.client.authorizeRegistration({ clientId, registrationAccessToken: cred.token })).client!;
+        return noStore(reply).type('application/json').send(clientInformation(client, config.issuer, ''));
       },
       // RFC 7592 §2.2: replace the metadata with the request's (omitted fields take their defaults).
       PUT: async (req, reply) => {
-        const bearer = bearerOf(req);
+        const cred = managementCredential(req);
         const clientId = clientIdParam(req);
         const m = parseMetadata(req.body);
         // RFC 7592 §2.2: the body's client_id MUST equal the client's.
         if ((req.body as Record<string, unknown>).client_id !== clientId) throw new InvalidRequest('client_id in the body must match the client being updated');
+        if (cred.kind === 'registration_access_token') {
+          // The client service checks the token, derives client_type, refuses any widening and
+          // rotates the token in one write; the gateway only relays the RFC 7591 fields.
+          const res = await peers.client.updateRegistration(
+            UpdateRegistrationRequest.fromPartial({ client: toMessage(m, clientId, ClientType.CLIENT_TYPE_UNSPECIFIED), registrationAccessToken: cred.token }),
+          );
+          return noStore(reply).type('application/json').send(clientInformation(res.client!, config.issuer, res.clientSecret, res.registrationAccessToken));
+        }
+        const bearer = cred.token;
         const current = (await clients.getClient({ clientId }, { bearer })).client!;
         // An admin's choice of trusted survives a re-registration; switching to none makes the client public.
         const type =
@@ -217,7 +265,12 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress }: Ga
               ? ClientType.CLIENT_TYPE_TRUSTED
               : ClientType.CLIENT_TYPE_CONFIDENTIAL;
         const updated = await clients.updateClient(
-          UpdateClientRequest.fromPartial({ client: { ...toMessage(m, clientId, type), etag: current.etag }, updateMask: REGISTERED_FIELDS }),
+          UpdateClientRequest.fromPartial({
+            client: { ...toMessage(m, clientId, type), etag: current.etag },
+            updateMask: REGISTERED_FIELDS,
+            // RFC 7592 §2.2: a new registration access token with every successful update.
+            issueRegistrationAccessToken: true,
+          }),
           { bearer },
         );
         let client = updated.client!;
@@ -229,12 +282,14 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress }: Ga
           client = rotated.client!;
           secret = rotated.clientSecret;
         }
-        return noStore(reply).type('application/json').send(clientInformation(client, config.issuer, secret));
+        return noStore(reply).type('application/json').send(clientInformation(client, config.issuer, secret, updated.registrationAccessToken));
       },
       // RFC 7592 §2.3: 204 No Content once deleted.
       DELETE: async (req, reply) => {
-        const bearer = bearerOf(req);
-        await clients.deleteClient({ clientId: clientIdParam(req) }, { bearer });
+        const cred = managementCredential(req);
+        const clientId = clientIdParam(req);
+        if (cred.kind === 'access_token') await clients.deleteClient({ clientId }, { bearer: cred.token });
+        else await peers.client.deleteRegistration({ clientId, registrationAccessToken: cred.token });
         return noStore(reply).code(204).send();
       },
     },

@@ -2,7 +2,7 @@
 // registration endpoint: creation with generated secrets, versioned updates, rotation with a
 // grace period, deletion, and client authentication (RFC 6749 §2.3, RFC 7523).
 import { randomBytes } from 'node:crypto';
-import { Conflict, InvalidClient, InvalidRequest, NotFound } from '../core/errors/index.js';
+import { Conflict, InvalidClient, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
 import { createReadThroughCache, datesToJson, jsonWithDates, type ReadThroughCache } from '../core/grid/index.js';
 import { constantTimeEqual, generateId, generateSecret, hashToken } from '../core/oauth/index.js';
 import type { Client, ClientPatch, NewClient, Page, PageRequest } from '../core/store/types.js';
@@ -18,6 +18,7 @@ import {
   type ClientDraft,
   type ClientDraftField,
 } from './client-draft.js';
+import { registrationUpdateDraft } from './client-registration.js';
 
 export const MAX_SECRET_GRACE_SECONDS = 604_800;
 
@@ -31,12 +32,22 @@ export interface ClientCreated {
   client: Client;
   /** The plaintext secret, for secret-based clients only; never stored, shown once. */
   clientSecret?: string;
+  /** The plaintext RFC 7592 registration access token, when one was asked for; shown once. */
+  registrationAccessToken?: string;
 }
 
 export interface CreateClientOptions {
   /** Use this secret instead of generating one (the bootstrap admin client from configuration). */
   presetSecret?: string;
   actor?: string;
+  /** Generate a registration access token (RFC 7591 §3.2.1) with the client. */
+  issueRegistrationToken?: boolean;
+}
+
+export interface ClientUpdated {
+  client: Client;
+  /** The new registration access token, when one was asked for; the previous one stops working. */
+  registrationAccessToken?: string;
 }
 
 export interface ClientManager {
@@ -47,11 +58,28 @@ export interface ClientManager {
   find(clientId: string): Promise<Client | undefined>;
   list(request: PageRequest): Promise<Page<Client>>;
   /** Changes `fields` of the client to the draft's values. etag '' skips the concurrency check. */
-  update(clientId: string, draft: ClientDraft, fields: readonly ClientDraftField[], etag: string, actor?: string): Promise<Client>;
+  update(
+    clientId: string,
+    draft: ClientDraft,
+    fields: readonly ClientDraftField[],
+    etag: string,
+    actor?: string,
+    options?: { issueRegistrationToken?: boolean },
+  ): Promise<ClientUpdated>;
   delete(clientId: string, actor?: string): Promise<void>;
   rotateSecret(clientId: string, graceSeconds: number, actor?: string): Promise<ClientCreated & { clientSecret: string }>;
   /** @throws InvalidClient, always with the same description. */
   authenticate(credentials: PresentedCredentials | undefined): Promise<Client>;
+  /** RFC 7592 §3: the client this registration access token manages. @throws InvalidToken, always the same. */
+  authorizeRegistration(clientId: string, registrationAccessToken: string): Promise<Client>;
+  /**
+   * RFC 7592 §2.2 under a registration access token: replaces the RFC 7591 fields within the
+   * limits of client-registration.ts and rotates the token, in one versioned write.
+   * @throws InvalidToken, always the same; InvalidClientMetadata.
+   */
+  updateRegistration(clientId: string, registrationAccessToken: string, draft: ClientDraft): Promise<Required<ClientUpdated> & { clientSecret?: string }>;
+  /** RFC 7592 §2.3 under a registration access token. @throws InvalidToken, always the same. */
+  deleteRegistration(clientId: string, registrationAccessToken: string): Promise<void>;
 }
 
 // A hash nobody can match: unknown clients compare against it so they take as long as known ones.
@@ -92,6 +120,39 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     throw new InvalidClient('client authentication failed');
   };
 
+  // RFC 7592 §2.1: an unknown client, a client without a token and a wrong token look the same,
+  // so the answer never tells whether a client_id exists.
+  const registrationRefused = (clientId: string): never => {
+    void deps.audit({ type: 'client.registration_auth_failed', clientId: isValidClientId(clientId) ? clientId : undefined });
+    throw new InvalidToken('the registration access token is not valid for this client');
+  };
+
+  /** Constant-time check of a presented registration access token against the stored hash. */
+  function registrationTokenMatches(client: Client | undefined, token: string): boolean {
+    const stored = client?.registrationAccessTokenHash;
+    // The comparison always runs so unknown clients and clients without a token take as long.
+    const equal = constantTimeEqual(hashToken(token.slice(0, 1024)), stored ?? DUMMY_HASH);
+    return equal && stored !== undefined && token !== '' && token.length <= 1024;
+  }
+
+  /** The patch that stores a validated draft over the current client (admin and RFC 7592 updates). */
+  function patchFor(current: Client, merged: ClientDraft): ClientPatch {
+    const v = validateDraft(merged);
+    const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
+    const metadata = { ...current.metadata, ...v.extra };
+    for (const k of ['client_uri', 'logo_uri', 'contacts']) if (!(k in v.extra)) delete metadata[k];
+    if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
+    return {
+      ...v.fields,
+      jwks: v.fields.jwks ?? null,
+      accessTokenTtlSeconds: v.fields.accessTokenTtlSeconds ?? null,
+      refreshTokenTtlSeconds: v.fields.refreshTokenTtlSeconds ?? null,
+      // A client that no longer authenticates with a secret must not keep a usable one.
+      ...(keepSecret ? {} : { secretHash: null, previousSecretHash: null, previousSecretExpiresAt: null }),
+      metadata,
+    };
+  }
+
   async function get(clientId: string): Promise<Client> {
     if (!isValidClientId(clientId)) throw new NotFound('client not found');
     const client = await cache.get(clientId);
@@ -128,18 +189,30 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
       const v = validateDraft(draft);
       const now = deps.now();
       const secret = usesSecret(v.fields.tokenEndpointAuthMethod) ? (options.presetSecret ?? generateSecret()) : undefined;
+      // RFC 7591 §3.2.1: 256 random bits, kept only as a hash like a client secret.
+      const registrationAccessToken = options.issueRegistrationToken ? generateSecret() : undefined;
       const record: NewClient = {
         clientId: id,
         ...v.fields,
         // A client secret is 256 random bits, so a fast SHA-256 cannot be brute-forced and keeps
         // authentication to one cheap comparison; a slow KDF is for low-entropy passwords only.
         secretHash: secret === undefined ? undefined : hashToken(secret),
+        registrationAccessTokenHash: registrationAccessToken === undefined ? undefined : hashToken(registrationAccessToken),
         metadata: { ...v.extra, ...(secret === undefined ? {} : { [META_SECRET_ROTATED_AT]: now.toISOString() }) },
       };
       const client = await deps.store.clients.create(record);
       await cache.put(id, client);
-      await deps.audit({ type: 'client.created', actor: options.actor, clientId: id, details: { clientType: client.clientType } });
-      return secret === undefined ? { client } : { client, clientSecret: secret };
+      await deps.audit({
+        type: 'client.created',
+        actor: options.actor,
+        clientId: id,
+        details: { clientType: client.clientType, registrationTokenIssued: registrationAccessToken !== undefined },
+      });
+      return {
+        client,
+        ...(secret === undefined ? {} : { clientSecret: secret }),
+        ...(registrationAccessToken === undefined ? {} : { registrationAccessToken }),
+      };
     },
 
     get,
@@ -153,28 +226,77 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
       return deps.store.clients.list(request);
     },
 
-    async update(clientId, draft, fields, etag, actor) {
+    async update(clientId, draft, fields, etag, actor, options = {}) {
       if (!isValidClientId(clientId)) throw new NotFound('client not found');
+      // RFC 7592 §2.2: a new registration access token replaces the previous one in the same write.
+      const registrationAccessToken = options.issueRegistrationToken ? generateSecret() : undefined;
       const { after } = await updateWith(clientId, etag, (current) => {
         const merged: ClientDraft = { ...draftOf(current) };
         for (const f of fields) (merged as unknown as Record<string, unknown>)[f] = draft[f];
-        const v = validateDraft(merged);
-        const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
-        const metadata = { ...current.metadata, ...v.extra };
-        for (const k of ['client_uri', 'logo_uri', 'contacts']) if (!(k in v.extra)) delete metadata[k];
-        if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
-        return {
-          ...v.fields,
-          jwks: v.fields.jwks ?? null,
-          accessTokenTtlSeconds: v.fields.accessTokenTtlSeconds ?? null,
-          refreshTokenTtlSeconds: v.fields.refreshTokenTtlSeconds ?? null,
-          // A client that no longer authenticates with a secret must not keep a usable one.
-          ...(keepSecret ? {} : { secretHash: null, previousSecretHash: null, previousSecretExpiresAt: null }),
-          metadata,
-        };
+        const patch = patchFor(current, merged);
+        return registrationAccessToken === undefined ? patch : { ...patch, registrationAccessTokenHash: hashToken(registrationAccessToken) };
       });
-      await deps.audit({ type: 'client.updated', actor, clientId, details: { fields: [...fields] } });
-      return after;
+      await deps.audit({ type: 'client.updated', actor, clientId, details: { fields: [...fields], registrationTokenIssued: registrationAccessToken !== undefined } });
+      return registrationAccessToken === undefined ? { client: after } : { client: after, registrationAccessToken };
+    },
+
+    async authorizeRegistration(clientId, token) {
+      const client = isValidClientId(clientId) ? await cache.get(clientId) : undefined;
+      if (!registrationTokenMatches(client, token) || !client) return registrationRefused(clientId);
+      return client;
+    },
+
+    async updateRegistration(clientId, token, draft) {
+      if (!isValidClientId(clientId)) return registrationRefused(clientId);
+      const registrationAccessToken = generateSecret();
+      let clientSecret: string | undefined;
+      let after: Client;
+      try {
+        ({ after } = await updateWith(clientId, '', (current) => {
+          // Checked against the very version this write replaces: a token rotated concurrently
+          // fails the version check, and the retry sees the new hash and refuses.
+          if (!registrationTokenMatches(current, token)) return registrationRefused(clientId);
+          const patch = patchFor(current, registrationUpdateDraft(current, draft));
+          // RFC 7592 §2.2: a client that now authenticates with a secret but has none gets one.
+          const needsSecret = usesSecret(patch.tokenEndpointAuthMethod ?? current.tokenEndpointAuthMethod) && current.secretHash === undefined;
+          clientSecret = needsSecret ? generateSecret() : undefined;
+          return {
+            ...patch,
+            ...(clientSecret === undefined
+              ? {}
+              : { secretHash: hashToken(clientSecret), metadata: { ...patch.metadata, [META_SECRET_ROTATED_AT]: deps.now().toISOString() } }),
+            registrationAccessTokenHash: hashToken(registrationAccessToken),
+          };
+        }));
+      } catch (err) {
+        if (err instanceof NotFound) return registrationRefused(clientId);
+        throw err;
+      }
+      await deps.audit({
+        type: 'client.updated',
+        actor: `registration:${clientId}`,
+        clientId,
+        details: { via: 'registration_access_token', registrationTokenIssued: true, secretIssued: clientSecret !== undefined },
+      });
+      return { client: after, registrationAccessToken, ...(clientSecret === undefined ? {} : { clientSecret }) };
+    },
+
+    async deleteRegistration(clientId, token) {
+      const current = isValidClientId(clientId) ? await deps.store.clients.get(clientId).catch((err: unknown) => {
+        if (err instanceof NotFound) return undefined;
+        throw err;
+      }) : undefined;
+      if (!registrationTokenMatches(current, token) || !current) return registrationRefused(clientId);
+      try {
+        await deps.store.refreshTokens.revokeByClient(clientId, deps.now());
+        await deps.store.clients.delete(clientId);
+      } catch (err) {
+        // Deleted concurrently: the token no longer manages anything.
+        if (err instanceof NotFound) return registrationRefused(clientId);
+        throw err;
+      }
+      await cache.evict(clientId);
+      await deps.audit({ type: 'client.deleted', actor: `registration:${clientId}`, clientId, details: { via: 'registration_access_token' } });
     },
 
     async delete(clientId, actor) {

@@ -559,3 +559,192 @@ describe('AuthenticateClient with private_key_jwt (RFC 7523)', () => {
     await expect(call()).rejects.toMatchObject({ code: 'invalid_client', description: 'client authentication failed' });
   });
 });
+
+describe('RFC 7592 registration access tokens', () => {
+  const createWithToken = (client: Partial<ClientMessage>) =>
+    t.anon.client.createClient({ client: ClientMsg.fromPartial(client), issueRegistrationAccessToken: true }, { bearer: admin });
+  const authorize = (clientId: string, registrationAccessToken: string) => t.peers.client.authorizeRegistration({ clientId, registrationAccessToken });
+  const updateReg = (client: Partial<ClientMessage>, registrationAccessToken: string) =>
+    t.peers.client.updateRegistration({ client: ClientMsg.fromPartial(client), registrationAccessToken });
+  const deleteReg = (clientId: string, registrationAccessToken: string) => t.peers.client.deleteRegistration({ clientId, registrationAccessToken });
+
+  it('issues a token on create only when asked, shown once and stored as its SHA-256 hash', async () => {
+    const res = await createWithToken(confidential());
+    expect(res.registrationAccessToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.registrationAccessToken).not.toBe(res.clientSecret);
+    const stored = await t.store.clients.get(res.client!.clientId);
+    expect(stored.registrationAccessTokenHash).toBe(hashToken(res.registrationAccessToken));
+    const plain = await create(confidential());
+    expect(plain.registrationAccessToken).toBe('');
+    expect((await t.store.clients.get(plain.client!.clientId)).registrationAccessTokenHash).toBeUndefined();
+    // The plain client has no token, so no token (not even the other client's) manages it.
+    await expect(authorize(plain.client!.clientId, res.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+  });
+
+  it('AuthorizeRegistration returns the client for its own token and the same invalid_token otherwise', async () => {
+    const a = await createWithToken(confidential());
+    const b = await createWithToken(confidential());
+    const id = a.client!.clientId;
+    expect((await authorize(id, a.registrationAccessToken)).client).toMatchObject({ clientId: id, scopes: ['orders.read'] });
+    const refusals = [
+      authorize(id, b.registrationAccessToken),
+      authorize(id, `${a.registrationAccessToken}x`),
+      authorize(id, ''),
+      authorize(id, 'x'.repeat(5000)),
+      authorize(uid('missing'), a.registrationAccessToken),
+      authorize('not a valid id!', a.registrationAccessToken),
+    ];
+    const errors = await Promise.all(refusals.map((p) => p.then(() => undefined, (e: unknown) => e as { code: string; message: string })));
+    for (const err of errors) expect(err).toMatchObject({ code: 'invalid_token' });
+    // RFC 7592 §2.1: an unknown client and a bad token are indistinguishable.
+    expect(new Set(errors.map((e) => e!.message)).size).toBe(1);
+  });
+
+  it('refuses the internal registration RPCs with a bearer token (access_denied) and without credentials (invalid_token)', async () => {
+    const a = await createWithToken(confidential());
+    const id = a.client!.clientId;
+    const token = a.registrationAccessToken;
+    const calls = [
+      (o: { bearer?: string }) => t.anon.client.authorizeRegistration({ clientId: id, registrationAccessToken: token }, o),
+      (o: { bearer?: string }) => t.anon.client.updateRegistration({ client: ClientMsg.fromPartial({ clientId: id }), registrationAccessToken: token }, o),
+      (o: { bearer?: string }) => t.anon.client.deleteRegistration({ clientId: id, registrationAccessToken: token }, o),
+    ];
+    for (const call of calls) {
+      await expect(call({ bearer: admin })).rejects.toMatchObject({ code: 'access_denied' });
+      await expect(call({})).rejects.toMatchObject({ code: 'invalid_token' });
+    }
+    expect((await t.store.clients.get(id)).version).toBe(1);
+  });
+
+  it('UpdateRegistration replaces RFC 7591 metadata, rotates the token and never reaches admin settings', async () => {
+    const a = await createWithToken(
+      confidential({
+        grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS, GrantType.GRANT_TYPE_AUTHORIZATION_CODE],
+        redirectUris: ['https://app.example.com/cb'],
+        scopes: ['orders.read', 'orders.write'],
+        audience: ['https://api.example.com'],
+        accessTokenTtlSeconds: 120,
+      }),
+    );
+    const id = a.client!.clientId;
+    const res = await updateReg(
+      {
+        clientId: id,
+        clientName: 'renamed by itself',
+        clientType: ClientType.CLIENT_TYPE_TRUSTED,
+        grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE],
+        redirectUris: ['https://app.example.com/new-cb'],
+        scopes: ['orders.read'],
+        tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST,
+        // Admin settings: ignored under a registration access token.
+        skipConsent: true,
+        requirePkce: false,
+        audience: ['https://evil.example.com'],
+        accessTokenTtlSeconds: 86_400,
+      },
+      a.registrationAccessToken,
+    );
+    expect(res.registrationAccessToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.registrationAccessToken).not.toBe(a.registrationAccessToken);
+    // The client already had a secret: it is kept, not reissued.
+    expect(res.clientSecret).toBe('');
+    expect(res.client).toMatchObject({
+      clientName: 'renamed by itself',
+      clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+      scopes: ['orders.read'],
+      redirectUris: ['https://app.example.com/new-cb'],
+      skipConsent: false,
+      requirePkce: true,
+      audience: ['https://api.example.com'],
+      accessTokenTtlSeconds: 120,
+    });
+    const stored = await t.store.clients.get(id);
+    expect(stored.registrationAccessTokenHash).toBe(hashToken(res.registrationAccessToken));
+    expect(stored.secretHash).toBe(hashToken(a.clientSecret));
+    await expect(authorize(id, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(authorize(id, res.registrationAccessToken)).resolves.toBeDefined();
+  });
+
+  it('UpdateRegistration refuses to widen grants or scopes (invalid_client_metadata) and changes nothing', async () => {
+    const a = await createWithToken(confidential());
+    const id = a.client!.clientId;
+    const before = await t.store.clients.get(id);
+    const base = { clientId: id, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['orders.read'] };
+    await expect(updateReg({ ...base, scopes: ['orders.read', 'authmesh.admin'] }, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(updateReg({ ...base, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS, GrantType.GRANT_TYPE_TOKEN_EXCHANGE] }, a.registrationAccessToken)).rejects.toMatchObject({
+      code: 'invalid_client_metadata',
+    });
+    // Omitted grant_types mean authorization_code (RFC 7591 §2), which this client was never allowed.
+    await expect(updateReg({ clientId: id, scopes: ['orders.read'] }, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(updateReg({ ...base, scopes: ['orders.read'] }, 'wrong')).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(updateReg({ ...base, clientId: uid('missing') }, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    const after = await t.store.clients.get(id);
+    expect(after).toEqual(before);
+    await expect(authorize(id, a.registrationAccessToken)).resolves.toBeDefined();
+  });
+
+  it('keeps an admin-made trusted client trusted, makes a none client public, and issues a first secret', async () => {
+    const trusted = await createWithToken(confidential({ clientType: ClientType.CLIENT_TYPE_TRUSTED, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS] }));
+    const kept = await updateReg(
+      { clientId: trusted.client!.clientId, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: [], tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC },
+      trusted.registrationAccessToken,
+    );
+    expect(kept.client?.clientType).toBe(ClientType.CLIENT_TYPE_TRUSTED);
+    expect(kept.client?.scopes).toEqual([]);
+
+    const pub = await createWithToken(publicClient());
+    const pubId = pub.client!.clientId;
+    expect(pub.clientSecret).toBe('');
+    const code = [GrantType.GRANT_TYPE_AUTHORIZATION_CODE];
+    const switched = await updateReg(
+      { clientId: pubId, grantTypes: code, redirectUris: ['https://app.example.com/cb'], tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC },
+      pub.registrationAccessToken,
+    );
+    expect(switched.client?.clientType).toBe(ClientType.CLIENT_TYPE_CONFIDENTIAL);
+    expect(switched.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await expect(secretAuth(pubId, switched.clientSecret)).resolves.toBeDefined();
+    const back = await updateReg(
+      { clientId: pubId, grantTypes: code, redirectUris: ['https://app.example.com/cb'], tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE },
+      switched.registrationAccessToken,
+    );
+    expect(back.client).toMatchObject({ clientType: ClientType.CLIENT_TYPE_PUBLIC, requirePkce: true });
+    expect((await t.store.clients.get(pubId)).secretHash).toBeUndefined();
+  });
+
+  it('UpdateClient with issue_registration_access_token replaces the token; without it keeps it', async () => {
+    const a = await createWithToken(confidential());
+    const id = a.client!.clientId;
+    const kept = await update({ clientId: id, clientName: 'x' }, ['client_name']);
+    expect(kept.registrationAccessToken).toBe('');
+    await expect(authorize(id, a.registrationAccessToken)).resolves.toBeDefined();
+    const rotated = await t.anon.client.updateClient(
+      { client: ClientMsg.fromPartial({ clientId: id, clientName: 'y' }), updateMask: ['client_name'], issueRegistrationAccessToken: true },
+      { bearer: admin },
+    );
+    expect(rotated.registrationAccessToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await expect(authorize(id, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(authorize(id, rotated.registrationAccessToken)).resolves.toMatchObject({ client: { clientName: 'y' } });
+    // A client created without a token gets its first one this way.
+    const plain = await create(confidential());
+    const first = await t.anon.client.updateClient(
+      { client: ClientMsg.fromPartial({ clientId: plain.client!.clientId }), updateMask: ['client_name'], issueRegistrationAccessToken: true },
+      { bearer: admin },
+    );
+    await expect(authorize(plain.client!.clientId, first.registrationAccessToken)).resolves.toBeDefined();
+  });
+
+  it('DeleteRegistration deletes only with the client’s own token', async () => {
+    const a = await createWithToken(confidential());
+    const b = await createWithToken(confidential());
+    const id = a.client!.clientId;
+    await expect(deleteReg(id, b.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(deleteReg(uid('missing'), a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(t.store.clients.get(id)).resolves.toBeDefined();
+    await deleteReg(id, a.registrationAccessToken);
+    await expectAbsent(id);
+    await expect(get(id)).rejects.toMatchObject({ code: 'not_found' });
+    // Gone: the token now answers like any bad token.
+    await expect(authorize(id, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(deleteReg(id, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+  });
+});

@@ -1,13 +1,18 @@
 // gRPC adapter of the client registry: maps between the proto contract and the ClientManager.
 import {
   AuthenticateClientResponse,
+  AuthorizeRegistrationResponse,
+  Client as ClientMessage,
   ClientServiceService,
+  ClientType,
   CreateClientResponse,
   DeleteClientResponse,
+  DeleteRegistrationResponse,
   GetClientResponse,
   ListClientsResponse,
   RotateClientSecretResponse,
   UpdateClientResponse,
+  UpdateRegistrationResponse,
   type ClientCredentials,
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidRequest } from '../core/errors/index.js';
@@ -52,8 +57,15 @@ export function createClientServiceRegistration(clients: ClientManager) {
         // proto3 cannot tell an unset require_pkce from false, so a new client always starts with
         // PKCE required (RFC 9700 §2.1.1); UpdateClient may turn it off for a confidential client.
         const draft = { ...draftFromMessage(req.client), requirePkce: true };
-        const { client, clientSecret } = await clients.create(req.client.clientId, draft, { actor: actorOf(ctx) });
-        return CreateClientResponse.fromPartial({ client: toClientMessage(client), clientSecret: clientSecret ?? '' });
+        const { client, clientSecret, registrationAccessToken } = await clients.create(req.client.clientId, draft, {
+          actor: actorOf(ctx),
+          issueRegistrationToken: req.issueRegistrationAccessToken === true,
+        });
+        return CreateClientResponse.fromPartial({
+          client: toClientMessage(client),
+          clientSecret: clientSecret ?? '',
+          registrationAccessToken: registrationAccessToken ?? '',
+        });
       },
       async getClient(req) {
         if (!req.clientId) throw new InvalidRequest('client_id is required');
@@ -68,8 +80,10 @@ export function createClientServiceRegistration(clients: ClientManager) {
         if (!req.client) throw new InvalidRequest('client is required');
         if (!req.client.clientId) throw new InvalidRequest('client.client_id is required');
         const fields = fieldsOfMask(req.updateMask);
-        const updated = await clients.update(req.client.clientId, draftFromMessage(req.client), fields, req.client.etag, actorOf(ctx));
-        return UpdateClientResponse.fromPartial({ client: toClientMessage(updated) });
+        const updated = await clients.update(req.client.clientId, draftFromMessage(req.client), fields, req.client.etag, actorOf(ctx), {
+          issueRegistrationToken: req.issueRegistrationAccessToken === true,
+        });
+        return UpdateClientResponse.fromPartial({ client: toClientMessage(updated.client), registrationAccessToken: updated.registrationAccessToken ?? '' });
       },
       async deleteClient(req, ctx) {
         if (!req.clientId) throw new InvalidRequest('client_id is required');
@@ -85,6 +99,28 @@ export function createClientServiceRegistration(clients: ClientManager) {
         const client = await clients.authenticate(presented(req.credentials));
         return AuthenticateClientResponse.fromPartial({ client: toClientMessage(client) });
       },
+      // The three RFC 7592 RPCs are INTERNAL (only the gateway relays them) AND need the client's
+      // registration access token in the request: the mesh credential alone manages no client,
+      // and the token checked here is the one the write is made under (client-manager.ts).
+      async authorizeRegistration(req) {
+        const client = await clients.authorizeRegistration(req.clientId, req.registrationAccessToken);
+        return AuthorizeRegistrationResponse.fromPartial({ client: toClientMessage(client) });
+      },
+      async updateRegistration(req) {
+        if (!req.client) throw new InvalidRequest('client is required');
+        // Only the RFC 7591 fields of the draft are used (client-registration.ts); client_type is
+        // derived there, so whatever the request says about it is dropped before mapping.
+        const { client, registrationAccessToken, clientSecret } = await clients.updateRegistration(
+          req.client.clientId,
+          req.registrationAccessToken,
+          draftFromMessage(ClientMessage.fromPartial({ ...req.client, clientType: ClientType.CLIENT_TYPE_UNSPECIFIED })),
+        );
+        return UpdateRegistrationResponse.fromPartial({ client: toClientMessage(client), registrationAccessToken, clientSecret: clientSecret ?? '' });
+      },
+      async deleteRegistration(req) {
+        await clients.deleteRegistration(req.clientId, req.registrationAccessToken);
+        return DeleteRegistrationResponse.fromPartial({});
+      },
     },
     {
       createClient: ADMIN_WRITE,
@@ -94,6 +130,9 @@ export function createClientServiceRegistration(clients: ClientManager) {
       deleteClient: ADMIN_WRITE,
       rotateClientSecret: ADMIN_WRITE,
       authenticateClient: INTERNAL,
+      authorizeRegistration: INTERNAL,
+      updateRegistration: INTERNAL,
+      deleteRegistration: INTERNAL,
     },
   );
 }
