@@ -2,7 +2,7 @@
 // services and maps their answers back exactly as the RFCs say. It holds no OAuth rules.
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { parse as parseQuery } from 'node:querystring';
 import type { Config } from '../services/core/config/index.js';
 import { toAuthmeshError } from '../services/core/errors/index.js';
@@ -32,7 +32,7 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     // Our own request log line below replaces fastify's (which would log full URLs: codes and
     // tokens can sit in query strings).
     loggerInstance: options.log.child({ component: 'gateway' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.config.httpBodyLimit,
     trustProxy: true,
     return503OnClosing: true,
