@@ -27,32 +27,17 @@ import {
   ClientServiceService,
   ClientType,
   CreateClientRequest,
-  GrantType,
-  TokenEndpointAuthMethod,
+  type GrantType,
+  type TokenEndpointAuthMethod,
   UpdateClientRequest,
   UpdateRegistrationRequest,
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
-import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { authMethodName, authMethodValue, grantTypeNames, grantTypeValue } from '../../services/client/client-enums.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
-
-const AUTH_METHODS: Record<string, TokenEndpointAuthMethod> = {
-  client_secret_basic: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
-  client_secret_post: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST,
-  private_key_jwt: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
-  none: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE,
-};
-const GRANT_TYPES: Record<string, GrantType> = {
-  authorization_code: GrantType.GRANT_TYPE_AUTHORIZATION_CODE,
-  client_credentials: GrantType.GRANT_TYPE_CLIENT_CREDENTIALS,
-  refresh_token: GrantType.GRANT_TYPE_REFRESH_TOKEN,
-  password: GrantType.GRANT_TYPE_PASSWORD,
-  [TOKEN_EXCHANGE_GRANT]: GrantType.GRANT_TYPE_TOKEN_EXCHANGE,
-};
-const nameOf = <E>(table: Record<string, E>, value: E) => Object.entries(table).find(([, v]) => v === value)?.[0];
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
 const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts'];
@@ -91,12 +76,12 @@ function parseMetadata(body: unknown): RegisteredMetadata {
   const b = body as Record<string, unknown>;
   // RFC 7591 §2: token_endpoint_auth_method defaults to client_secret_basic.
   const authMethodName = stringField(b, 'token_endpoint_auth_method') || 'client_secret_basic';
-  const method = AUTH_METHODS[authMethodName];
+  const method = authMethodValue(authMethodName);
   if (method === undefined) throw new InvalidClientMetadata('token_endpoint_auth_method is not supported');
   // RFC 7591 §2: grant_types defaults to ["authorization_code"].
   const grantNames = stringArray(b, 'grant_types') ?? ['authorization_code'];
   const grantTypes = grantNames.map((g) => {
-    const value = GRANT_TYPES[g];
+    const value = grantTypeValue(g);
     if (value === undefined) throw new InvalidClientMetadata('grant_types contains an unsupported grant type');
     return value;
   });
@@ -131,7 +116,7 @@ function parseMetadata(body: unknown): RegisteredMetadata {
 
 /** RFC 7591 §3.2.1: the client information response (secrets only when just issued). */
 function clientInformation(c: ClientMessage, issuer: string, clientSecret: string, registrationAccessToken = ''): Record<string, unknown> {
-  const grantTypes = c.grantTypes.map((g) => nameOf(GRANT_TYPES, g)).filter((g): g is string => g !== undefined);
+  const grantTypes: string[] = grantTypeNames(c.grantTypes);
   const out: Record<string, unknown> = {
     client_id: c.clientId,
     ...(clientSecret ? { client_secret: clientSecret, client_secret_expires_at: 0 } : {}),
@@ -140,7 +125,7 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
     ...(registrationAccessToken ? { registration_access_token: registrationAccessToken } : {}),
     // RFC 7592 §3: where the client's registration is read, replaced and deleted.
     registration_client_uri: `${issuer}/oauth2/register/${encodeURIComponent(c.clientId)}`,
-    token_endpoint_auth_method: nameOf(AUTH_METHODS, c.tokenEndpointAuthMethod) ?? 'client_secret_basic',
+    token_endpoint_auth_method: authMethodName(c.tokenEndpointAuthMethod) ?? 'client_secret_basic',
     grant_types: grantTypes,
     response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
     redirect_uris: [...c.redirectUris],

@@ -2,42 +2,19 @@
 import {
   Client as ClientMessage,
   ClientType as ClientTypeEnum,
-  GrantType as GrantTypeEnum,
+  type GrantType as GrantTypeEnum,
   TokenEndpointAuthMethod as AuthMethodEnum,
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata } from '../core/errors/index.js';
-import { TOKEN_EXCHANGE_GRANT } from '../core/oauth/index.js';
 import { resolveUpdateMask } from '../core/rpc/index.js';
 import type { Client } from '../core/store/types.js';
+import { authMethodName, authMethodValue, clientTypeName, clientTypeValue, grantTypeName, grantTypeValue } from './client-enums.js';
 import { CLIENT_DRAFT_FIELDS, draftOf, META_SECRET_ROTATED_AT, type ClientDraft, type ClientDraftField } from './client-draft.js';
-
-const CLIENT_TYPES: Record<string, ClientTypeEnum> = {
-  public: ClientTypeEnum.CLIENT_TYPE_PUBLIC,
-  confidential: ClientTypeEnum.CLIENT_TYPE_CONFIDENTIAL,
-  trusted: ClientTypeEnum.CLIENT_TYPE_TRUSTED,
-};
-const AUTH_METHODS: Record<string, AuthMethodEnum> = {
-  client_secret_basic: AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
-  client_secret_post: AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST,
-  private_key_jwt: AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
-  none: AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_NONE,
-};
-const GRANT_TYPES: Record<string, GrantTypeEnum> = {
-  authorization_code: GrantTypeEnum.GRANT_TYPE_AUTHORIZATION_CODE,
-  client_credentials: GrantTypeEnum.GRANT_TYPE_CLIENT_CREDENTIALS,
-  refresh_token: GrantTypeEnum.GRANT_TYPE_REFRESH_TOKEN,
-  password: GrantTypeEnum.GRANT_TYPE_PASSWORD,
-  [TOKEN_EXCHANGE_GRANT]: GrantTypeEnum.GRANT_TYPE_TOKEN_EXCHANGE,
-};
-
-function reverse<E extends number>(table: Record<string, E>, value: E): string | undefined {
-  return Object.entries(table).find(([, v]) => v === value)?.[0];
-}
 
 /** Domain client type; '' for UNSPECIFIED (rejected by validation). */
 export function clientTypeOf(value: ClientTypeEnum): string {
   if (value === ClientTypeEnum.CLIENT_TYPE_UNSPECIFIED) return '';
-  const t = reverse(CLIENT_TYPES, value);
+  const t = clientTypeName(value);
   if (t === undefined) throw new InvalidClientMetadata('client_type must be PUBLIC, CONFIDENTIAL or TRUSTED');
   return t;
 }
@@ -45,19 +22,19 @@ export function clientTypeOf(value: ClientTypeEnum): string {
 /** Domain auth method; '' for UNSPECIFIED (the default applies). */
 export function authMethodOf(value: AuthMethodEnum): string {
   if (value === AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_UNSPECIFIED) return '';
-  const m = reverse(AUTH_METHODS, value);
+  const m = authMethodName(value);
   if (m === undefined) throw new InvalidClientMetadata('unsupported token_endpoint_auth_method');
   return m;
 }
 
 export function grantTypeOf(value: GrantTypeEnum): string {
-  const g = reverse(GRANT_TYPES, value);
+  const g = grantTypeName(value);
   if (g === undefined) throw new InvalidClientMetadata('grant_types contains an unspecified or unsupported grant type');
   return g;
 }
 
 export function authMethodEnum(method: string): AuthMethodEnum {
-  return AUTH_METHODS[method] ?? AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_UNSPECIFIED;
+  return authMethodValue(method) ?? AuthMethodEnum.TOKEN_ENDPOINT_AUTH_METHOD_UNSPECIFIED;
 }
 
 /** A proto client (admin input) as a domain draft. */
@@ -113,9 +90,9 @@ export function toClientMessage(c: Client): ClientMessage {
   return ClientMessage.fromPartial({
     clientId: c.clientId,
     clientName: c.name,
-    clientType: CLIENT_TYPES[c.clientType] ?? ClientTypeEnum.CLIENT_TYPE_UNSPECIFIED,
+    clientType: clientTypeValue(c.clientType) ?? ClientTypeEnum.CLIENT_TYPE_UNSPECIFIED,
     redirectUris: c.redirectUris,
-    grantTypes: c.grantTypes.map((g) => GRANT_TYPES[g]).filter((g): g is GrantTypeEnum => g !== undefined),
+    grantTypes: c.grantTypes.map(grantTypeValue).filter((g): g is GrantTypeEnum => g !== undefined),
     scopes: c.scopes,
     tokenEndpointAuthMethod: authMethodEnum(c.tokenEndpointAuthMethod),
     jwks: c.jwks,

@@ -1,8 +1,9 @@
 // Reads a registered client from the client service (which owns client data and serves it from
 // its grid cache) and maps the proto message to what the authorization endpoint rules need.
-import { type Client, ClientType, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
+import type { Client } from '../../gen/ts/authmesh/client/v1/client.js';
+import { clientTypeName, grantTypeNames } from '../client/client-enums.js';
 import { AuthmeshError, ServerError } from '../core/errors/index.js';
-import { type AuthorizationClient, type ClientType as OAuthClientType, type GrantType as OAuthGrantType, TOKEN_EXCHANGE_GRANT } from '../core/oauth/index.js';
+import type { AuthorizationClient } from '../core/oauth/index.js';
 import type { Peers } from '../mesh-deps.js';
 
 /** A client as the code service uses it: the authorization rules' view plus what the pages show. */
@@ -17,28 +18,14 @@ export interface CodeClient extends AuthorizationClient {
 // A client_id longer than this cannot be registered, so it is unknown without asking.
 const MAX_CLIENT_ID_LENGTH = 256;
 
-const CLIENT_TYPES: Partial<Record<ClientType, OAuthClientType>> = {
-  [ClientType.CLIENT_TYPE_PUBLIC]: 'public',
-  [ClientType.CLIENT_TYPE_CONFIDENTIAL]: 'confidential',
-  [ClientType.CLIENT_TYPE_TRUSTED]: 'trusted',
-};
-
-const GRANT_TYPES: Partial<Record<GrantType, OAuthGrantType>> = {
-  [GrantType.GRANT_TYPE_AUTHORIZATION_CODE]: 'authorization_code',
-  [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS]: 'client_credentials',
-  [GrantType.GRANT_TYPE_REFRESH_TOKEN]: 'refresh_token',
-  [GrantType.GRANT_TYPE_PASSWORD]: 'password',
-  [GrantType.GRANT_TYPE_TOKEN_EXCHANGE]: TOKEN_EXCHANGE_GRANT,
-};
-
 export function toCodeClient(c: Client): CodeClient | undefined {
-  const clientType = CLIENT_TYPES[c.clientType];
+  const clientType = clientTypeName(c.clientType);
   // A record whose type we do not know cannot be judged safely: treat it as no client at all.
   if (clientType === undefined) return undefined;
   return {
     clientId: c.clientId,
     clientType,
-    grantTypes: c.grantTypes.map((g) => GRANT_TYPES[g]).filter((g): g is OAuthGrantType => g !== undefined),
+    grantTypes: grantTypeNames(c.grantTypes),
     redirectUris: [...c.redirectUris],
     scope: [...c.scopes],
     clientName: c.clientName,
