@@ -1,7 +1,6 @@
 // When the services behind the gateway are down, OAuth clients get 503 temporarily_unavailable
 // (RFC 6749 §5.2 shape) quickly instead of a hang or a 500.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientType, CreateClientRequest, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
@@ -11,17 +10,8 @@ import { createPeers, type Peers } from '../../services/mesh-deps.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { ALL_ROUTES, createGateway } from '../index.js';
 import { basicAuth, postForm } from './route-test-support.js';
+import { freePort } from '../../test/support/ports.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('services down', () => {
   let t: TestMesh | undefined;

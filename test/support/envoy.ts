@@ -6,7 +6,6 @@
 // or PATH. Without it, suites skip with a reason — or fail when AUTHMESH_REQUIRE_STACK=1 (CI).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { repoRoot } from '../../services/core/rpc/index.js';
 import { SERVICE_NAMES, type ServiceName } from '../../services/core/config/index.js';
 import { startSampleApi, type SampleApi } from '../sample-api/server.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
+import { freePort } from './ports.js';
 
 const exec = promisify(execFile);
 
@@ -33,16 +33,6 @@ export function envoySkipReason(): string | undefined {
   return reason;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ExtraInstance {
   service: ServiceName;
@@ -303,3 +293,4 @@ export async function registerSampleApi(stack: EnvoyStack): Promise<SampleApiCli
   })) as { client: { client_id: string }; client_secret: string };
   return { clientId: created.client.client_id, clientSecret: created.client_secret };
 }
+

@@ -1,11 +1,11 @@
 // A real mesh plus the real HTTP gateway on loopback, with the issuer equal to the gateway's own
 // URL (RFC 8414 §3.3: clients check that metadata names the URL they fetched it from).
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { ALL_ROUTES, createGateway } from '../../gateway/index.js';
 import { silentLogger } from '../../services/core/log/index.js';
 import { startTestMesh, type TestMesh } from './mesh.js';
+import { freePort } from './ports.js';
 
 export interface TestGateway extends TestMesh {
   /** e.g. http://127.0.0.1:41234 — also the issuer. */
@@ -13,16 +13,6 @@ export interface TestGateway extends TestMesh {
   app: FastifyInstance;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
   const port = await freePort();

@@ -3,7 +3,6 @@
 // test/support/databases.ts for the environment).
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { raceRotations, testDatabaseUrl, testDatabases } from '../../../test/sup
 import { createPostgresStore } from './pg-store.js';
 import { describeStoreContract } from './store-contract.js';
 import type { Store } from './store.js';
+import { freePort } from '../../../test/support/ports.js';
 
 const run = promisify(execFile);
 const target = testDatabaseUrl('postgres');
@@ -97,13 +97,3 @@ if (databases === undefined) {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
