@@ -2,6 +2,7 @@
 // RFC 6750 §3 WWW-Authenticate), through the one OAuth JSON mapping in core/errors.
 import type { FastifyReply } from 'fastify';
 import { toAuthmeshError, toOAuthJson, type AuthmeshError } from '../services/core/errors/index.js';
+import { bearerChallenge, quoteAuthParam } from '../services/core/oauth/index.js';
 
 export interface ErrorContext {
   /** The client tried HTTP Basic: a failed client authentication answers 401 with a Basic challenge (RFC 6749 §5.2). */
@@ -10,8 +11,6 @@ export interface ErrorContext {
   realm: string;
 }
 
-const quote = (s: string) => s.replace(/["\\\r\n]/g, ' ');
-
 export function sendOAuthError(reply: FastifyReply, err: unknown, ctx: ErrorContext): FastifyReply {
   const error: AuthmeshError = toAuthmeshError(err);
   const { status, body } = toOAuthJson(error);
@@ -19,13 +18,12 @@ export function sendOAuthError(reply: FastifyReply, err: unknown, ctx: ErrorCont
   if (error.code === 'invalid_client') {
     // RFC 6749 §5.2: 401 with WWW-Authenticate when the client tried an Authorization header;
     // otherwise 400 is allowed, but 401 is what every client library handles, so we use it too.
-    if (ctx.basicAttempted) reply.header('www-authenticate', `Basic realm="${quote(ctx.realm)}", charset="UTF-8"`);
+    if (ctx.basicAttempted) reply.header('www-authenticate', `Basic realm="${quoteAuthParam(ctx.realm)}", charset="UTF-8"`);
     return reply.code(401).type('application/json').send(body);
   }
   if (error.code === 'invalid_token' || error.code === 'insufficient_scope') {
     // RFC 6750 §3: protected-resource errors carry a Bearer challenge.
-    const scope = error.metadata.scope ? `, scope="${quote(error.metadata.scope)}"` : '';
-    reply.header('www-authenticate', `Bearer realm="${quote(ctx.realm)}", error="${error.code}", error_description="${quote(error.description)}"${scope}`);
+    reply.header('www-authenticate', bearerChallenge({ realm: ctx.realm, error: error.code, description: error.description, scope: error.metadata.scope }));
   }
   if (error.code === 'temporarily_unavailable') reply.header('retry-after', '1');
   return reply.code(status).type('application/json').send(body);

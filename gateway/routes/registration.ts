@@ -34,6 +34,7 @@ import {
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
 import { authMethodName, authMethodValue, grantTypeNames, grantTypeValue } from '../../services/client/client-enums.js';
+import { parseBearer } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
@@ -143,9 +144,10 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
 function bearerOf(req: FastifyRequest): string {
   const header = req.headers.authorization;
   if (typeof header !== 'string') throw new InvalidToken('an access token with the authmesh.admin scope is required (RFC 7591 §3)');
-  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-  if (!m) throw new InvalidToken('the Authorization header is not a Bearer token');
-  return m[1]!;
+  // This endpoint tolerates spaces after the token.
+  const token = parseBearer(header.replace(/ +$/, ''));
+  if (!token) throw new InvalidToken('the Authorization header is not a Bearer token');
+  return token;
 }
 
 /** onRequest hook: RFC 7591 §3.1 registration requests are JSON. */

@@ -9,6 +9,7 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AccessDecision } from '../../gen/ts/authmesh/service/v1/service.js';
 import { AuthmeshError } from '../core/errors/index.js';
+import { bearerChallenge, parseBearer } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -21,9 +22,6 @@ const GRPC_OK = 0;
 const GRPC_UNAUTHENTICATED = 16;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAVAILABLE = 14;
-
-// RFC 6750 §3: quoted-string values must not contain '"' or '\'.
-const quote = (s: string) => s.replace(/["\\\r\n]/g, ' ');
 
 function header(key: string, value: string) {
   return { header: { key, value, rawValue: Buffer.alloc(0) }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD, keepEmptyValue: false };
@@ -44,20 +42,19 @@ function deny(code: number, status: StatusCode, challenge: string, body: Record<
 }
 
 export function createExtAuthz(deps: MeshDeps) {
-  const realm = quote(deps.config.issuer);
+  const realm = deps.config.issuer;
   const unauthorized = (error?: string, description?: string) =>
     deny(
       GRPC_UNAUTHENTICATED,
       StatusCode.Unauthorized,
-      // RFC 6750 §3.1: with no token at all, the challenge carries no error code.
-      error ? `Bearer realm="${realm}", error="${error}", error_description="${quote(description ?? '')}"` : `Bearer realm="${realm}"`,
+      bearerChallenge({ realm, error, description }),
       error ? { error, error_description: description ?? '' } : { error: 'invalid_request', error_description: 'a bearer token is required' },
     );
   const forbidden = (scope: string, description: string) =>
     deny(
       GRPC_PERMISSION_DENIED,
       StatusCode.Forbidden,
-      `Bearer realm="${realm}", error="insufficient_scope", error_description="${quote(description)}"${scope ? `, scope="${quote(scope)}"` : ''}`,
+      bearerChallenge({ realm, error: 'insufficient_scope', description, scope }),
       { error: 'insufficient_scope', error_description: description },
     );
 
@@ -66,12 +63,11 @@ export function createExtAuthz(deps: MeshDeps) {
     const ext = req.attributes?.contextExtensions ?? {};
     const authorization = http?.headers?.authorization ?? '';
     if (!authorization) return unauthorized();
-    // RFC 6750 §2.1: Authorization: Bearer <token>; the scheme is case-insensitive.
-    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
-    if (!m?.[1]) return unauthorized('invalid_request', 'the Authorization header is not a Bearer token');
+    const token = parseBearer(authorization);
+    if (!token) return unauthorized('invalid_request', 'the Authorization header is not a Bearer token');
     let claims;
     try {
-      claims = await deps.verifier.verify(m[1]);
+      claims = await deps.verifier.verify(token);
     } catch (err) {
       if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized('invalid_token', err.description);
       throw err;
@@ -105,7 +101,7 @@ export function createExtAuthz(deps: MeshDeps) {
         return forbidden(decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
       }
       if (decision.decision !== AccessDecision.ACCESS_DECISION_ALLOW) {
-        return deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, `Bearer realm="${realm}"`, { error: 'access_denied', error_description: 'this client may not call this endpoint' });
+        return deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, bearerChallenge({ realm }), { error: 'access_denied', error_description: 'this client may not call this endpoint' });
       }
     }
     const headers = [header(IDENTITY_HEADERS.subject, claims.sub), header(IDENTITY_HEADERS.clientId, claims.client_id), header(IDENTITY_HEADERS.scope, scopes.join(' '))];
@@ -133,7 +129,7 @@ export function createExtAuthz(deps: MeshDeps) {
         } catch (err) {
           // Fail closed, but say why: Envoy relays 503 so callers retry rather than re-authenticate.
           ctx.log.warn({ err: err instanceof AuthmeshError ? err.code : String(err) }, 'ext_authz check could not be completed');
-          return deny(GRPC_UNAVAILABLE, StatusCode.ServiceUnavailable, `Bearer realm="${realm}"`, { error: 'temporarily_unavailable', error_description: 'authorization could not be checked' });
+          return deny(GRPC_UNAVAILABLE, StatusCode.ServiceUnavailable, bearerChallenge({ realm }), { error: 'temporarily_unavailable', error_description: 'authorization could not be checked' });
         }
       },
     },

@@ -11,3 +11,4 @@ export * from './secrets.js';
 export * from './token-exchange.js';
 export * from './resource-indicator.js';
 export * from './endpoint-match.js';
+export * from './bearer.js';

@@ -2,7 +2,7 @@
 // bearer access tokens with the right scope for admin RPCs.
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
-import { constantTimeEqual } from '../oauth/index.js';
+import { constantTimeEqual, parseBearer } from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
 
@@ -17,10 +17,9 @@ export function createMeshAuthenticator(options: { meshSecret: string; verifier:
   const bearerOf = (md: Metadata): string | undefined => {
     const v = md.get('authorization')[0];
     if (typeof v !== 'string') return undefined;
-    // RFC 6750 §2.1: "Bearer" is case-insensitive, one space, then the token.
-    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(v);
-    if (!m) throw new InvalidToken('the authorization metadata is not a Bearer token');
-    return m[1];
+    const token = parseBearer(v);
+    if (!token) throw new InvalidToken('the authorization metadata is not a Bearer token');
+    return token;
   };
 
   return {

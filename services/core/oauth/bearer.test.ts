@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { bearerChallenge, parseBearer, quoteAuthParam } from './bearer.js';
+
+describe('parseBearer (RFC 6750 §2.1)', () => {
+  it.each([
+    ['Bearer abc.def-ghi_jk~l+m/n==', 'abc.def-ghi_jk~l+m/n=='],
+    ['bearer abc', 'abc'],
+    ['BEARER   abc', 'abc'],
+  ])('reads %j', (header, token) => {
+    expect(parseBearer(header)).toBe(token);
+  });
+
+  it.each([[''], ['Bearer'], ['Bearer '], ['Basic abc'], ['Bearer a b'], ['Bearer abc '], ['Bearer a=b'], ['Bearerabc'], ['Bearer ab"c']])('refuses %j', (header) => {
+    expect(parseBearer(header)).toBeUndefined();
+  });
+});
+
+describe('bearerChallenge (RFC 6750 §3)', () => {
+  it.each([
+    [{ realm: 'https://as.example' }, 'Bearer realm="https://as.example"'],
+    [{ realm: 'r', error: 'invalid_token', description: 'expired' }, 'Bearer realm="r", error="invalid_token", error_description="expired"'],
+    [{ realm: 'r', error: 'invalid_token' }, 'Bearer realm="r", error="invalid_token", error_description=""'],
+    [{ realm: 'r', error: 'insufficient_scope', description: 'd', scope: 'a b' }, 'Bearer realm="r", error="insufficient_scope", error_description="d", scope="a b"'],
+    [{ realm: 'r', error: 'insufficient_scope', description: 'd', scope: '' }, 'Bearer realm="r", error="insufficient_scope", error_description="d"'],
+    [{ realm: 'r"x', error: 'invalid_token', description: 'a\\b\r\n"c' }, 'Bearer realm="r x", error="invalid_token", error_description="a b   c"'],
+  ])('writes %j', (input, expected) => {
+    expect(bearerChallenge(input)).toBe(expected);
+  });
+
+  it('never lets a quote or backslash through', () => {
+    expect(quoteAuthParam('"\\')).toBe('  ');
+  });
+});

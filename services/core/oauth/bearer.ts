@@ -1,0 +1,35 @@
+// Bearer tokens in HTTP and gRPC metadata (RFC 6750): reading the credential and writing the
+// WWW-Authenticate challenge.
+
+/**
+ * The token of an `Authorization: Bearer <token>` value, or undefined when the value is not a
+ * well-formed Bearer credential.
+ */
+export function parseBearer(authorization: string): string | undefined {
+  // RFC 6750 §2.1: "Bearer" (case-insensitive), one or more spaces, then a b64token.
+  return /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization)?.[1];
+}
+
+/** A value for an auth-param quoted-string: '"', '\' and line breaks are replaced by spaces. */
+export function quoteAuthParam(value: string): string {
+  // RFC 6750 §3: the values are quoted-strings; we never emit escapes.
+  return value.replace(/["\\\r\n]/g, ' ');
+}
+
+export interface BearerChallenge {
+  realm: string;
+  /** invalid_request, invalid_token or insufficient_scope; absent when no token was sent. */
+  error?: string | undefined;
+  description?: string | undefined;
+  /** The scope the resource needs (insufficient_scope). */
+  scope?: string | undefined;
+}
+
+/** The WWW-Authenticate value for a protected-resource error (RFC 6750 §3). */
+export function bearerChallenge(c: BearerChallenge): string {
+  // RFC 6750 §3.1: a request that carried no token gets the challenge without an error code.
+  let out = `Bearer realm="${quoteAuthParam(c.realm)}"`;
+  if (c.error) out += `, error="${c.error}", error_description="${quoteAuthParam(c.description ?? '')}"`;
+  if (c.scope) out += `, scope="${quoteAuthParam(c.scope)}"`;
+  return out;
+}
