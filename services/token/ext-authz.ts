@@ -7,9 +7,8 @@
 import { HeaderValueOption_HeaderAppendAction } from '../../gen/ts/envoy/config/core/v3/base.js';
 import { AuthorizationService, CheckResponse, type CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
-import { AccessDecision } from '../../gen/ts/authmesh/service/v1/service.js';
 import { AuthmeshError } from '../core/errors/index.js';
-import { bearerChallenge, parseBearer } from '../core/oauth/index.js';
+import { bearerChallenge, decideAccess, parseBearer } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -89,18 +88,13 @@ export function createExtAuthz(deps: MeshDeps) {
         : await deps.peers.service.lookupService({ audience });
       // RFC 9068 §4: a resource server rejects tokens whose aud does not name it.
       if (!service || !audiences.includes(service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
-      const decision = await deps.peers.service.checkAccess({
-        serviceId: service.serviceId,
-        audience: '',
-        method: http?.method ?? '',
-        path,
-        scopes,
-        clientId: claims.client_id,
-      });
-      if (decision.decision === AccessDecision.ACCESS_DECISION_DENY_INSUFFICIENT_SCOPE) {
+      // The service just read carries its endpoint table: decide here with the registry's own rule
+      // (core/oauth) rather than ask the registry to read the same service again.
+      const decision = decideAccess(service.endpoints, { method: http?.method ?? '', path, scopes, clientId: claims.client_id });
+      if (decision.decision === 'deny_insufficient_scope') {
         return forbidden(decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
       }
-      if (decision.decision !== AccessDecision.ACCESS_DECISION_ALLOW) {
+      if (decision.decision !== 'allow') {
         return deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, bearerChallenge({ realm }), { error: 'access_denied', error_description: 'this client may not call this endpoint' });
       }
     }
