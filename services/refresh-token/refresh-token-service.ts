@@ -14,7 +14,7 @@ import {
   RevokeRefreshTokenValueResponse,
   RotateRefreshTokenResponse,
 } from '../../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
-import { AuthmeshError, InvalidGrant, InvalidRequest } from '../core/errors/index.js';
+import { hasErrorCode, InvalidGrant, InvalidRequest } from '../core/errors/index.js';
 import { generateId, generateSecret, hashToken, isScopeToken } from '../core/oauth/index.js';
 import { ADMIN_READ, ADMIN_SCOPE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { RefreshToken } from '../core/store/index.js';
@@ -45,7 +45,7 @@ function assertTokens(values: readonly string[], field: string, valid: (v: strin
   for (const v of values) if (!valid(v)) throw new InvalidRequest(`${field} contains an invalid value`);
 }
 
-const isNotFound = (err: unknown) => err instanceof AuthmeshError && err.code === 'not_found';
+const isNotFound = (err: unknown) => hasErrorCode(err, 'not_found');
 
 export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
   const tokens = deps.store.refreshTokens;

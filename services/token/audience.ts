@@ -1,5 +1,5 @@
 // Audience and scope of a token from resource indicators and the service registry.
-import { InvalidTarget } from '../core/errors/index.js';
+import { hasErrorCode, InvalidTarget } from '../core/errors/index.js';
 import { scopeForResources, validateResourceIndicators } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientView } from './client-view.js';
@@ -24,7 +24,7 @@ export async function resolveAudience(
       for (const s of service?.scopes ?? []) offered.add(s);
     } catch (err) {
       // RFC 8707 §2: a resource the server does not know is invalid_target.
-      if ((err as { code?: string }).code === 'not_found') throw new InvalidTarget(`unknown resource: ${target}`);
+      if (hasErrorCode(err, 'not_found')) throw new InvalidTarget(`unknown resource: ${target}`);
       throw err;
     }
   }

@@ -8,7 +8,7 @@ import type {
   TokenExchangeGrant,
   TokenResponse,
 } from '../../gen/ts/authmesh/token/v1/token.js';
-import { AuthmeshError, InvalidGrant, InvalidRequest, InvalidTarget } from '../core/errors/index.js';
+import { AuthmeshError, hasErrorCode, InvalidGrant, InvalidRequest, InvalidTarget } from '../core/errors/index.js';
 import {
   assertGrantAllowed,
   buildActClaim,
@@ -51,7 +51,6 @@ function response(access: { accessToken: string; expiresIn: number }, scopes: st
   };
 }
 
-const isCode = (err: unknown, code: string) => err instanceof AuthmeshError && err.code === code;
 
 async function issueRefresh(ctx: GrantContext, input: { userId: string; scopes: string[]; audience: string[]; familyId: string; authTime?: Date | undefined }) {
   // RFC 6749 §1.5: refresh tokens only for clients registered for the refresh_token grant.
@@ -82,7 +81,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
     }));
   } catch (err) {
     const grantId = err instanceof AuthmeshError ? err.metadata.grant_id : undefined;
-    if (isCode(err, 'invalid_grant') && grantId) {
+    if (hasErrorCode(err, 'invalid_grant') && grantId) {
       // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code revokes every token the grant produced.
       const revokedAccess = await ctx.minter.revokeGrant(grantId);
       const revokedRefresh = await ctx.deps.peers.refreshToken.revokeRefreshTokens({ target: { $case: 'familyId', value: grantId } });
@@ -168,7 +167,7 @@ export async function passwordGrant(ctx: GrantContext, g: PasswordGrant): Promis
     }));
   } catch (err) {
     // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.
-    if (isCode(err, 'access_denied')) throw new InvalidGrant('invalid username or password');
+    if (hasErrorCode(err, 'access_denied')) throw new InvalidGrant('invalid username or password');
     throw err;
   }
   if (!user) throw new InvalidGrant('invalid username or password');
@@ -196,7 +195,7 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
       return await ctx.deps.verifier.verify(token);
     } catch (err) {
       // RFC 8693 §2.2.2: an invalid subject or actor token is invalid_request.
-      if (isCode(err, 'invalid_token')) throw new InvalidRequest(`the ${what} is invalid`);
+      if (hasErrorCode(err, 'invalid_token')) throw new InvalidRequest(`the ${what} is invalid`);
       throw err;
     }
   };
@@ -213,7 +212,7 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
       await ctx.deps.peers.service.lookupService({ audience: t });
       known.push(t);
     } catch (err) {
-      if (!isCode(err, 'not_found')) throw err;
+      if (!hasErrorCode(err, 'not_found')) throw err;
     }
   }
   const audience = exchangeAudience({ audience: req.audience, resource: req.resource, allowed: known, defaultAudience: ctx.client.audience });

@@ -7,7 +7,7 @@ import {
   TokenResponse,
   TokenServiceService,
 } from '../../gen/ts/authmesh/token/v1/token.js';
-import { AuthmeshError, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
+import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
 import { buildIntrospectionResponse, inactiveIntrospection, type IntrospectionResponse } from '../core/oauth/index.js';
 import { CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
@@ -17,7 +17,6 @@ import type { TokenMinter } from './token-minter.js';
 
 export const TOKEN_SERVICE_NAME = 'authmesh.token.v1.TokenService';
 
-const isCode = (err: unknown, code: string) => err instanceof AuthmeshError && err.code === code;
 
 export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
   async function authenticate(credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
@@ -28,7 +27,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       if (!client) throw new InvalidClient('client authentication failed');
       return toClientView(client);
     } catch (err) {
-      if (isCode(err, 'invalid_client')) {
+      if (hasErrorCode(err, 'invalid_client')) {
         await deps.audit({ type: 'client.auth_failed', ip: remoteIp, details: { method: credentials.credential.$case } });
       }
       throw err;
@@ -41,7 +40,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       try {
         return buildIntrospectionResponse(await deps.verifier.verify(token), { tokenType: 'Bearer', now });
       } catch (err) {
-        if (isCode(err, 'invalid_token')) return inactiveIntrospection();
+        if (hasErrorCode(err, 'invalid_token')) return inactiveIntrospection();
         throw err;
       }
     };
@@ -154,7 +153,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
             await deps.audit({ type: 'token.revoked', subject: claims.sub, clientId: client.clientId, details: { jti: claims.jti } });
             return true;
           } catch (err) {
-            if (isCode(err, 'invalid_token')) return false;
+            if (hasErrorCode(err, 'invalid_token')) return false;
             throw err;
           }
         };

@@ -113,6 +113,11 @@ export class NotFound extends make('not_found') {}
 export class AlreadyExists extends make('already_exists') {}
 export class Conflict extends make('conflict') {}
 
+/** Whether a thrown value is the domain error with this code. */
+export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
+  return err instanceof AuthmeshError && err.code === code;
+}
+
 /** Any thrown value as an AuthmeshError; unknown failures become server_error without details. */
 export function toAuthmeshError(err: unknown): AuthmeshError {
   if (err instanceof AuthmeshError) return err;
