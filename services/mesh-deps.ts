@@ -50,11 +50,12 @@ export const SERVICE_FQN: Record<ServiceName, string> = {
   'refresh-token': 'authmesh.refresh_token.v1.RefreshTokenService',
 };
 
-/** Clients are created on first use, so a process can start before its peers are up. */
-export function createPeers(addresses: Record<ServiceName, string>, meshSecret: string, timeoutMs = 5_000): Peers {
+/** Clients are created on first use, so a process can start before its peers are up. Without a
+ * mesh secret they carry no credential (an outside caller's view, used by tests). */
+export function createPeers(addresses: Record<ServiceName, string>, meshSecret: string | undefined, timeoutMs = 5_000): Peers {
   const meta = () => {
     const md = new Metadata();
-    md.set(MESH_METADATA_KEY, meshSecret);
+    if (meshSecret !== undefined) md.set(MESH_METADATA_KEY, meshSecret);
     return md;
   };
   const made: { close(): void }[] = [];

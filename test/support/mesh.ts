@@ -4,20 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientServiceService } from '../../gen/ts/authmesh/client/v1/client.js';
-import { CodeServiceService } from '../../gen/ts/authmesh/code/v1/code.js';
-import { KeyServiceService } from '../../gen/ts/authmesh/key/v1/key.js';
-import { RefreshTokenServiceService } from '../../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
-import { ServiceRegistryServiceService } from '../../gen/ts/authmesh/service/v1/service.js';
-import { TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
-import { UserServiceService } from '../../gen/ts/authmesh/user/v1/user.js';
 import { loadConfig, type Config } from '../../services/core/config/index.js';
 import { silentLogger } from '../../services/core/log/index.js';
 import { buildAccessTokenClaims } from '../../services/core/oauth/index.js';
-import { createRpcClient } from '../../services/core/rpc/index.js';
 import type { Store } from '../../services/core/store/index.js';
 import { startMesh, type Mesh } from '../../services/mesh.js';
-import { SERVICE_FQN, type Peers } from '../../services/mesh-deps.js';
+import { createPeers, type Peers } from '../../services/mesh-deps.js';
 import { testDatabaseUrl, testDatabases, type TestDatabases } from './databases.js';
 
 export interface TestMesh {
@@ -26,7 +18,7 @@ export interface TestMesh {
   /** Clients that carry the mesh credential (what services use). */
   peers: Peers;
   /** Clients with no credential at all, as an outside caller would be. */
-  anon: Omit<Peers, 'close'>;
+  anon: Peers;
   store: Store;
   /**
    * A real access token signed by the key service (for admin calls in tests that are not about
@@ -80,17 +72,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     ...env,
   });
   const mesh = await startMesh({ config, log: silentLogger() });
-  const addr = `127.0.0.1:${mesh.port}`;
-  const anonOpts = { defaultTimeoutMs: 5_000 };
-  const anon = {
-    client: createRpcClient(ClientServiceService, SERVICE_FQN.client, addr, anonOpts),
-    service: createRpcClient(ServiceRegistryServiceService, SERVICE_FQN.service, addr, anonOpts),
-    user: createRpcClient(UserServiceService, SERVICE_FQN.user, addr, anonOpts),
-    key: createRpcClient(KeyServiceService, SERVICE_FQN.key, addr, anonOpts),
-    code: createRpcClient(CodeServiceService, SERVICE_FQN.code, addr, anonOpts),
-    token: createRpcClient(TokenServiceService, SERVICE_FQN.token, addr, anonOpts),
-    refreshToken: createRpcClient(RefreshTokenServiceService, SERVICE_FQN['refresh-token'], addr, anonOpts),
-  };
+  const anon = createPeers(mesh.addresses, undefined);
   const peers = mesh.deps.peers;
   return {
     mesh,
@@ -122,7 +104,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
       return res.jwt;
     },
     async close() {
-      for (const c of Object.values(anon)) c.close();
+      anon.close();
       await mesh.close();
       await testStore.databases?.dropAll();
       rmSync(dataDir, { recursive: true, force: true });
