@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import type { SigningAlg } from '../core/config/index.js';
 import { NotFound } from '../core/errors/index.js';
-import type { Grid, GridMap } from '../core/grid/index.js';
+import { createReadThroughCache, datesToJson, jsonWithDates, type Grid, type JsonValue } from '../core/grid/index.js';
 import type { KeyStore } from '../core/store/key-store.js';
 import type { SigningKey } from '../core/store/types.js';
 import { decryptPrivateKey, encryptPrivateKey } from './key-crypto.js';
@@ -33,37 +33,37 @@ export interface KeyRing {
   signer(): Promise<Signer>;
 }
 
-type CachedKey = Omit<SigningKey, 'createdAt' | 'activatedAt' | 'retiredAt' | 'deleteAfter'> & {
-  createdAt: string;
-  activatedAt?: string;
-  retiredAt?: string;
-  deleteAfter?: string;
-};
-
 const CACHE_KEY = 'all';
 // The grid copy is shared by every key-service instance; a short local memo keeps a grid
 // round trip off each signature. A rotation reaches other instances within this window, which
 // is harmless because the promoted key was already published.
 const LOCAL_MEMO_MS = 1_000;
 const GRID_TTL_MS = 60_000;
+const KEY_DATES = ['createdAt', 'activatedAt', 'retiredAt', 'deleteAfter'] as const;
 
 export function createKeyRing(options: KeyRingOptions): KeyRing {
   const now = options.now ?? (() => new Date());
-  const cache: GridMap<CachedKey[]> = options.grid.map('cache:keys');
+  const cache = createReadThroughCache<SigningKey[]>({
+    grid: options.grid,
+    name: 'keys',
+    load: () => options.store.list(),
+    toJson: datesToJson,
+    fromJson: (json) => (json as JsonValue[]).map((k) => jsonWithDates<SigningKey>(k, KEY_DATES)),
+    ttlMs: GRID_TTL_MS,
+  });
   const signers = new Map<string, Signer>();
   let memo: { at: number; keys: SigningKey[] } | undefined;
 
   async function load(): Promise<SigningKey[]> {
     if (memo && Date.now() - memo.at < LOCAL_MEMO_MS) return memo.keys;
-    const cached = await cache.get(CACHE_KEY);
-    const keys = cached ? cached.map(revive) : await refresh();
+    const keys = (await cache.get(CACHE_KEY)) ?? [];
     memo = { at: Date.now(), keys };
     return keys;
   }
 
   async function refresh(): Promise<SigningKey[]> {
     const keys = await options.store.list();
-    await cache.set(CACHE_KEY, keys.map(freeze), GRID_TTL_MS);
+    await cache.put(CACHE_KEY, keys);
     memo = { at: Date.now(), keys };
     return keys;
   }
@@ -155,24 +155,4 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     },
   };
   return ring;
-}
-
-function freeze(k: SigningKey): CachedKey {
-  return {
-    ...k,
-    createdAt: k.createdAt.toISOString(),
-    activatedAt: k.activatedAt?.toISOString(),
-    retiredAt: k.retiredAt?.toISOString(),
-    deleteAfter: k.deleteAfter?.toISOString(),
-  };
-}
-
-function revive(k: CachedKey): SigningKey {
-  return {
-    ...k,
-    createdAt: new Date(k.createdAt),
-    ...(k.activatedAt ? { activatedAt: new Date(k.activatedAt) } : { activatedAt: undefined }),
-    ...(k.retiredAt ? { retiredAt: new Date(k.retiredAt) } : { retiredAt: undefined }),
-    ...(k.deleteAfter ? { deleteAfter: new Date(k.deleteAfter) } : { deleteAfter: undefined }),
-  };
 }
