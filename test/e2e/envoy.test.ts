@@ -44,7 +44,7 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
     sample = await registerSampleApi(s);
     const issuer = new URL(s.url);
     as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     await s?.close();
@@ -278,15 +278,12 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       const token = await sampleToken('sample.read');
       expect((await callSample('/sample/hello', token)).status).toBe(200);
       const c: oauth.Client = { client_id: sample.clientId };
-      const revokedAt = Date.now();
       await oauth.processRevocationResponse(await oauth.revocationRequest(as, c, oauth.ClientSecretBasic(sample.clientSecret), token, { [oauth.allowInsecureRequests]: true }));
-      let res = await callSample('/sample/hello', token);
-      while (res.status === 200 && Date.now() - revokedAt < 1_000) {
-        await new Promise((r) => setTimeout(r, 50));
-        res = await callSample('/sample/hello', token);
-      }
+      // Stronger than "within a second", and independent of how loaded the machine is: the
+      // revocation is in the grid before it is acknowledged and ext_authz reads the grid on every
+      // Check (nothing caches a decision), so the very first call after the acknowledgement fails.
+      const res = await callSample('/sample/hello', token);
       expect(res.status).toBe(401);
-      expect(Date.now() - revokedAt).toBeLessThan(1_000);
       expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
     });
   });

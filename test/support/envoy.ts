@@ -60,12 +60,16 @@ export interface EnvoyStack {
   close(): Promise<void>;
 }
 
+/** Thrown from a waitFor check to stop waiting at once (the process being waited for has exited). */
+class GaveUp extends Error {}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, detail: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       if (await check()) return;
-    } catch {
+    } catch (err) {
+      if (err instanceof GaveUp) throw new Error(`${what}: ${err.message}\n${detail()}`);
       // not up yet
     }
     if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms\n${detail()}`);
@@ -75,7 +79,6 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 
 /** Starts another process serving only `service`, using the mesh's other services. */
 async function startInstance(gateway: TestGateway, service: ServiceName, env: Record<string, string>): Promise<ExtraInstance> {
-  const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `authmesh-${service}-`));
   const meshAddr = `127.0.0.1:${gateway.mesh.port}`;
   const peers = Object.fromEntries(SERVICE_NAMES.filter((s) => s !== service).map((s) => [`AUTHMESH_${s.replace('-', '_').toUpperCase()}_ADDR`, meshAddr]));
@@ -86,7 +89,8 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
       ...env,
       ...peers,
       AUTHMESH_SERVICES: service,
-      AUTHMESH_GRPC_PORT: String(port),
+      // Port 0: the process binds first and reports the port, so no other socket can take it between.
+      AUTHMESH_GRPC_PORT: '0',
       AUTHMESH_DATA_DIR: dataDir,
       AUTHMESH_ISSUER: gateway.config.issuer,
       AUTHMESH_MESH_SECRET: gateway.config.meshSecret!,
@@ -103,10 +107,13 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
   child.stderr!.on('data', (d) => (out += d));
   let exited = false;
   const exitedP = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-  await waitFor(`${service} instance on ${port}`, async () => {
-    if (exited) throw new Error('exited');
-    return out.includes(`gRPC on 127.0.0.1:${port}`);
-  }, 30_000, () => out);
+  let port = 0;
+  await waitFor(`${service} instance`, async () => {
+    if (exited) throw new GaveUp('exited');
+    const m = /gRPC on 127\.0\.0\.1:(\d+)/.exec(out);
+    if (m) port = Number(m[1]);
+    return port > 0;
+  }, 60_000, () => out);
   return {
     service,
     port,
@@ -216,10 +223,10 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
     };
 
     await waitFor('Envoy', async () => {
-      if (exited) throw new Error('envoy exited');
+      if (exited) throw new GaveUp('envoy exited');
       const ready = await fetch(`${adminUrl}/ready`);
       return ready.status === 200;
-    }, 20_000, () => out);
+    }, 40_000, () => out);
     // Every endpoint of every cluster passes its first active health check before tests send traffic.
     const clusters = ['gateway', 'sample_api', ...SERVICE_NAMES.map((s) => `authmesh_${s.replace('-', '_')}`)];
     let lastClusters = '';
@@ -231,7 +238,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
         if (hs.length === 0 || hs.some((h) => !h.healthy)) return false;
       }
       return true;
-    }, 20_000, () => `${out}\n${lastClusters}`);
+    }, 40_000, () => `${out}\n${lastClusters}`);
 
     return {
       url,
