@@ -291,11 +291,20 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
   describe('operations', () => {
     it('keeps the admin interface on loopback and writes access logs without credentials or tokens', async () => {
       expect(s.renderedConfig).toMatch(/^admin:\n(?:\s+#.*\n)*\s+address:\n\s+socket_address: \{ address: 127\.0\.0\.1,/m);
-      // The access logger flushes on a timer (--file-flush-interval-msec 250 in the harness).
-      await new Promise((r) => setTimeout(r, 600));
+      // The access logger flushes on a timer (--file-flush-interval-msec 250 in the harness): wait
+      // (bounded) until the lines of the calls above are there.
       const { readFileSync } = await import('node:fs');
-      const log = readFileSync(s.accessLogPath, 'utf8');
-      const lines = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const read = () => {
+        const text = readFileSync(s.accessLogPath, 'utf8');
+        // The last line may be half-written between two flushes.
+        const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+        return { log: complete, lines: complete.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+      };
+      let { log, lines } = read();
+      for (let i = 0; i < 50 && !(lines.length > 20 && lines.some((l) => l.path === '/sample/hello' && l.status === 200)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        ({ log, lines } = read());
+      }
       expect(lines.length, log).toBeGreaterThan(20);
       expect(lines.some((l) => l.path === '/sample/hello' && l.status === 200 && l.subject === sample.clientId)).toBe(true);
       expect(lines.some((l) => l.path === '/oauth2/token')).toBe(true);
