@@ -43,7 +43,6 @@ function assertUserId(userId: string, required: boolean): void {
 }
 
 export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants = createCodeGrants(deps.grid, deps.config.codeTtlSeconds)) {
-  /** True when the user already consented to every requested scope for this client. */
   // A login session can outlive the account: a deleted, disabled or locked user gets no new code,
   // and the client learns access_denied (RFC 6749 §4.1.2.1).
   async function assertUserActive(userId: string, redirectUri: string, state: string | undefined): Promise<void> {
@@ -59,6 +58,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     }
   }
 
+  /** True when the user already consented to every requested scope for this client. */
   async function hasConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<boolean> {
     try {
       const consent = await deps.store.consents.get(userId, clientId);

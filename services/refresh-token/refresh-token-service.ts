@@ -165,7 +165,7 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         // RFC 7009 §2.1: revoking a refresh token also invalidates the grant behind it — the family.
         const count = await tokens.revokeFamily(t.familyId, deps.now());
         await auditRevoked(ctx, 'value', count, { subject: t.userId, clientId: t.clientId, details: { familyId: t.familyId } });
-        return RevokeRefreshTokenValueResponse.fromPartial({ revoked: true });
+        return RevokeRefreshTokenValueResponse.fromPartial({ revoked: true, familyId: t.familyId });
       },
 
       async listRefreshTokens(req) {

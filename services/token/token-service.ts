@@ -136,12 +136,12 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
         if (!req.token) throw new InvalidRequest('token is required');
         const tryRefresh = async () => {
           if (req.token.length > 512) return false;
-          const { info } = await deps.peers.refreshToken.lookupRefreshToken({ refreshToken: req.token });
-          if (!info) return false;
-          const { revoked } = await deps.peers.refreshToken.revokeRefreshTokenValue({ refreshToken: req.token, clientId: client.clientId });
+          // One call: the refresh-token service finds the token by value, checks that it belongs
+          // to this client and revokes its family, and says which family that was.
+          const { revoked, familyId } = await deps.peers.refreshToken.revokeRefreshTokenValue({ refreshToken: req.token, clientId: client.clientId });
           // RFC 7009 §2.1: revoking a refresh token should also invalidate the access tokens of
           // the same grant.
-          if (revoked) await minter.revokeGrant(info.familyId);
+          if (revoked && familyId) await minter.revokeGrant(familyId);
           return revoked;
         };
         const tryAccess = async () => {
