@@ -122,6 +122,23 @@ export async function clientCredentialsGrant(ctx: GrantContext, g: ClientCredent
   return response(access, scopes);
 }
 
+/**
+ * A refresh token can outlive its user's account. Disabling or deleting a user revokes the user's
+ * refresh tokens, but that is a second write after the account change; checking the account here
+ * as well means a grant ends with the account even when that revocation never happened (or the
+ * account was changed in the database directly). A locked account keeps its sessions: the lock
+ * protects the password from guessing, by anyone, and must not let a guesser end a user's grants.
+ */
+async function assertUserMayRefresh(ctx: GrantContext, userId: string): Promise<void> {
+  let user;
+  try {
+    ({ user } = await ctx.deps.peers.user.getUser({ userId }));
+  } catch (err) {
+    if (!hasErrorCode(err, 'not_found')) throw err;
+  }
+  if (!user || user.disabled) throw new InvalidGrant('the user account behind the refresh token is not active');
+}
+
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
   assertGrantAllowed(ctx.client, 'refresh_token');
   // RFC 6749 §6: refresh_token is REQUIRED.
@@ -131,6 +148,7 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   const info = found.info;
   // RFC 6749 §6: the token must have been issued to the authenticated client.
   if (!info || info.clientId !== ctx.client.clientId) throw new InvalidGrant('the refresh token is invalid');
+  if (info.userId) await assertUserMayRefresh(ctx, info.userId);
   const requested = parseScope(g.scope);
   // RFC 6749 §6: the new scope must not exceed the original grant's.
   const narrowed = narrowScope(requested, info.scopes);

@@ -11,6 +11,7 @@ import { IntrospectTokenRequest, RevokeTokenRequest, TokenRequest, type TokenRes
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { createRpcClient } from '../core/rpc/index.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
+import { createUserCache } from '../user/user-cache.js';
 
 const REDIRECT = 'https://app.example.com/cb';
 const ORDERS = 'https://orders.example.com';
@@ -226,6 +227,24 @@ describe('token service over gRPC', () => {
       await expect(refresh(s.refreshToken, 'read write')).rejects.toMatchObject({ code: 'invalid_scope' });
       const ok = await refresh(s.refreshToken, 'read');
       expect(ok.scope).toBe('read');
+    });
+
+    it("refuses a refresh token of a disabled account even when its revocation was missed, and consumes nothing", async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      // Disable the account in the store behind the user service's back (as a failed revocation
+      // after UpdateUser, or an operator's SQL, would leave it): the refresh tokens stay active.
+      const cache = createUserCache(t.mesh.deps.grid, t.store.users);
+      await t.store.users.update(userId, { disabled: true });
+      await cache.evict(userId);
+      try {
+        expect((await introspect(s.refreshToken, undefined, 'refresh_token')).active).toBe(true);
+        await expect(refresh(s.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant', message: expect.stringContaining('not active') });
+      } finally {
+        await t.store.users.update(userId, { disabled: false });
+        await cache.evict(userId);
+      }
+      // Not consumed by the refusal: the same token rotates once the account is active again.
+      expect((await refresh(s.refreshToken)).refreshToken).not.toBe(s.refreshToken);
     });
 
     it('refuses a refresh token presented by another client, without consuming it', async () => {
