@@ -1,6 +1,7 @@
 import { SignJWT, decodeProtectedHeader, generateKeyPair, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { AuthmeshError, InvalidToken, ServerError } from '../errors/index.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { InvalidToken, ServerError } from '../errors/index.js';
 import {
   ACCESS_TOKEN_TYP,
   ALLOWED_ALGS,
@@ -10,16 +11,6 @@ import {
   validateAccessTokenClaims,
   validateAccessTokenHeader,
 } from './access-token-claims.js';
-
-function thrown(fn: () => unknown): AuthmeshError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuthmeshError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuthmeshError');
-}
 
 const ISSUER = 'https://auth.example.com';
 const NOW = new Date('2030-01-01T00:00:00.000Z');

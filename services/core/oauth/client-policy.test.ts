@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AuthmeshError, InvalidClientMetadata, InvalidRedirectUri, UnauthorizedClient, UnsupportedGrantType } from '../errors/index.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { InvalidClientMetadata, InvalidRedirectUri, UnauthorizedClient, UnsupportedGrantType } from '../errors/index.js';
 import { type ClientMetadataInput, type GrantClient, TOKEN_EXCHANGE_GRANT, assertGrantAllowed, pkceRequired, validateClientMetadata, validatePublicJwks } from './client-policy.js';
-
-function thrown(fn: () => unknown): AuthmeshError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuthmeshError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuthmeshError');
-}
 
 const EC_KEY = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' };
 const RSA_KEY = { kty: 'RSA', n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw', e: 'AQAB' };

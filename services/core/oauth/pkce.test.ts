@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AuthmeshError, InvalidGrant, InvalidRequest } from '../errors/index.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { InvalidGrant, InvalidRequest } from '../errors/index.js';
 import { CODE_CHALLENGE_METHODS, computeS256Challenge, pkceDowngradeCheck, validateCodeChallenge, validateCodeVerifier, verifyPkce } from './pkce.js';
-
-function thrown(fn: () => unknown): AuthmeshError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuthmeshError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuthmeshError');
-}
 
 // RFC 7636 Appendix B.
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AuthmeshError, InvalidGrant, InvalidRedirectUri, InvalidRequest } from '../errors/index.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { InvalidGrant, InvalidRedirectUri, InvalidRequest } from '../errors/index.js';
 import { assertCodeRedirectUri, matchRedirectUri, selectRedirectUri, validateRegisteredRedirectUri } from './redirect-uri.js';
-
-function thrown(fn: () => unknown): AuthmeshError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuthmeshError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuthmeshError');
-}
 
 describe('validateRegisteredRedirectUri', () => {
   it.each([

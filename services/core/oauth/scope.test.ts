@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AuthmeshError, InvalidScope } from '../errors/index.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { InvalidScope } from '../errors/index.js';
 import { difference, formatScope, grantScope, intersect, isSubset, narrowScope, parseScope } from './scope.js';
-
-function thrown(fn: () => unknown): AuthmeshError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuthmeshError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuthmeshError');
-}
 
 describe('parseScope', () => {
   it.each([

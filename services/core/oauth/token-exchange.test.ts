@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuthmeshError, InvalidRequest, InvalidScope, InvalidTarget } from '../errors/index.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { InvalidRequest, InvalidScope, InvalidTarget } from '../errors/index.js';
 import type { ActClaim } from './access-token-claims.js';
 import {
   TOKEN_TYPE_ACCESS_TOKEN,
@@ -10,16 +11,6 @@ import {
   exchangeScope,
   validateTokenExchangeRequest,
 } from './token-exchange.js';
-
-function thrown(fn: () => unknown): AuthmeshError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuthmeshError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuthmeshError');
-}
 
 const good: TokenExchangeParams = { subject_token: 'eyJ.subject.token', subject_token_type: TOKEN_TYPE_ACCESS_TOKEN };
 
