@@ -1,16 +1,14 @@
 // Test helpers for the authorization endpoint: a minimal browser (fetch with manual redirects and
 // a cookie jar), an HTML form reader, and real clients and users created over the admin gRPC API.
-import { randomBytes } from 'node:crypto';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import type { TestGateway } from '../../test/support/gateway.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 export const PASSWORD = 'correct horse battery staple';
 export const APP_CB = 'https://app.example.com/cb';
 export const WEB_CB = 'https://web.example.com/cb';
 export const FIRST_CB = 'https://first.example.com/cb';
-
-export const uniqueId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
 
 export interface Fixtures {
   /** Public client, PKCE, auth method none, with a logo; consent required. */

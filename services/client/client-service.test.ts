@@ -15,6 +15,7 @@ import { hashToken } from '../core/oauth/index.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { bootstrapAdminClient } from './client-bootstrap.js';
 import { createClientManager } from './client-manager.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 let t: TestMesh;
 let admin: string;
@@ -29,11 +30,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-let seq = 0;
-const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
 
 const confidential = (over: Partial<ClientMessage> = {}): Partial<ClientMessage> => ({
-  clientId: uid('conf'),
+  clientId: uniqueId('conf'),
   clientName: 'Confidential app',
   clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
   grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
@@ -41,7 +40,7 @@ const confidential = (over: Partial<ClientMessage> = {}): Partial<ClientMessage>
   ...over,
 });
 const publicClient = (over: Partial<ClientMessage> = {}): Partial<ClientMessage> => ({
-  clientId: uid('pub'),
+  clientId: uniqueId('pub'),
   clientName: 'SPA',
   clientType: ClientType.CLIENT_TYPE_PUBLIC,
   redirectUris: ['https://app.example.com/cb'],
@@ -231,7 +230,7 @@ describe('GetClient and ListClients', () => {
   });
 
   it('pages through all clients without repeats', async () => {
-    for (let i = 0; i < 3; i++) await create(confidential({ clientId: uid('page') }));
+    for (let i = 0; i < 3; i++) await create(confidential({ clientId: uniqueId('page') }));
     const seen: string[] = [];
     let pageToken = '';
     let pages = 0;
@@ -328,7 +327,7 @@ describe('DeleteClient', () => {
     const now = new Date();
     await t.store.refreshTokens.create({
       tokenHash: hashToken(randomBytes(32).toString('base64url')),
-      familyId: uid('fam'),
+      familyId: uniqueId('fam'),
       clientId: id,
       scope: [],
       audience: [],
@@ -442,7 +441,7 @@ describe('AuthenticateClient with a client secret and client_id only', () => {
   });
 
   it('bootstrap without a configured secret prints a generated one once and leaves an existing client alone', async () => {
-    const adminClientId = uid('boot');
+    const adminClientId = uniqueId('boot');
     const writes: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       writes.push(String(chunk));
@@ -487,7 +486,7 @@ describe('AuthenticateClient with private_key_jwt (RFC 7523)', () => {
 
   const sign = (o: { iss?: string; sub?: string; aud?: string | string[]; exp?: number; jti?: string | null; key?: CryptoKey; alg?: string } = {}) => {
     const now = Math.floor(Date.now() / 1000);
-    const payload: Record<string, unknown> = { jti: o.jti === null ? undefined : (o.jti ?? uid('jti')) };
+    const payload: Record<string, unknown> = { jti: o.jti === null ? undefined : (o.jti ?? uniqueId('jti')) };
     const jwt = new SignJWT(payload)
       .setProtectedHeader({ alg: o.alg ?? 'ES256', kid: 'k1' })
       .setIssuer(o.iss ?? clientId)
@@ -536,7 +535,7 @@ describe('AuthenticateClient with private_key_jwt (RFC 7523)', () => {
       async () => {
         const now = Math.floor(Date.now() / 1000);
         const secret = new TextEncoder().encode(JSON.stringify((await t.store.clients.get(clientId)).jwks));
-        const jwt = await new SignJWT({ jti: uid('jti') })
+        const jwt = await new SignJWT({ jti: uniqueId('jti') })
           .setProtectedHeader({ alg: 'HS256' })
           .setIssuer(clientId)
           .setSubject(clientId)
@@ -551,7 +550,7 @@ describe('AuthenticateClient with private_key_jwt (RFC 7523)', () => {
       async () => {
         const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
         const now = Math.floor(Date.now() / 1000);
-        return assert(`${enc({ alg: 'none' })}.${enc({ iss: clientId, sub: clientId, aud: t.config.issuer, exp: now + 60, jti: uid('j') })}.`);
+        return assert(`${enc({ alg: 'none' })}.${enc({ iss: clientId, sub: clientId, aud: t.config.issuer, exp: now + 60, jti: uniqueId('j') })}.`);
       },
     ],
     ['garbage', async () => assert('not.a.jwt')],
@@ -591,7 +590,7 @@ describe('RFC 7592 registration access tokens', () => {
       authorize(id, `${a.registrationAccessToken}x`),
       authorize(id, ''),
       authorize(id, 'x'.repeat(5000)),
-      authorize(uid('missing'), a.registrationAccessToken),
+      authorize(uniqueId('missing'), a.registrationAccessToken),
       authorize('not a valid id!', a.registrationAccessToken),
     ];
     const errors = await Promise.all(refusals.map((p) => p.then(() => undefined, (e: unknown) => e as { code: string; message: string })));
@@ -677,7 +676,7 @@ describe('RFC 7592 registration access tokens', () => {
     // Omitted grant_types mean authorization_code (RFC 7591 §2), which this client was never allowed.
     await expect(updateReg({ clientId: id, scopes: ['orders.read'] }, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_client_metadata' });
     await expect(updateReg({ ...base, scopes: ['orders.read'] }, 'wrong')).rejects.toMatchObject({ code: 'invalid_token' });
-    await expect(updateReg({ ...base, clientId: uid('missing') }, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(updateReg({ ...base, clientId: uniqueId('missing') }, a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
     const after = await t.store.clients.get(id);
     expect(after).toEqual(before);
     await expect(authorize(id, a.registrationAccessToken)).resolves.toBeDefined();
@@ -738,7 +737,7 @@ describe('RFC 7592 registration access tokens', () => {
     const b = await createWithToken(confidential());
     const id = a.client!.clientId;
     await expect(deleteReg(id, b.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
-    await expect(deleteReg(uid('missing'), a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(deleteReg(uniqueId('missing'), a.registrationAccessToken)).rejects.toMatchObject({ code: 'invalid_token' });
     await expect(t.store.clients.get(id)).resolves.toBeDefined();
     await deleteReg(id, a.registrationAccessToken);
     await expectAbsent(id);

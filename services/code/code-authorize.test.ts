@@ -6,7 +6,8 @@ import { hashToken } from '../core/oauth/index.js';
 import { CreateUserRequest, UpdateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { CODES_MAP, type StoredCode } from './code-grants.js';
-import { APP_CB, CHALLENGE, createFixtures, type Fixtures, LOOPBACK_CB, publicRequest, rejection, uniqueId, WEB_CB } from './code-test-support.js';
+import { APP_CB, CHALLENGE, createFixtures, type Fixtures, LOOPBACK_CB, publicRequest, rejection, WEB_CB } from './code-test-support.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 let t: TestMesh;
 let f: Fixtures;

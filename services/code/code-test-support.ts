@@ -1,22 +1,18 @@
 // Fixtures shared by the code service tests: real clients and users created through the real
 // client and user services of a test mesh.
-import { randomBytes } from 'node:crypto';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, UpdateClientRequest } from '../../gen/ts/authmesh/client/v1/client.js';
 import { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { AuthmeshError } from '../core/errors/index.js';
 import { computeS256Challenge } from '../core/oauth/index.js';
 import type { TestMesh } from '../../test/support/mesh.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 export const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
 export const CHALLENGE = computeS256Challenge(VERIFIER);
 export const APP_CB = 'https://app.example.com/cb';
 export const LOOPBACK_CB = 'http://127.0.0.1/cb';
 export const WEB_CB = 'https://web.example.com/cb?tenant=a';
-
-export function uniqueId(prefix: string): string {
-  return `${prefix}-${randomBytes(6).toString('hex')}`;
-}
 
 export interface Fixtures {
   /** Public client: two redirect URIs (https and loopback), PKCE always. */

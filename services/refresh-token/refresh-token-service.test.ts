@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IssueRefreshTokenRequest } from '../../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
-import { seedClient, seedUser, uniqueName } from '../user/user-test-support.js';
+import { seedClient, seedUser } from '../user/user-test-support.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 let t: TestMesh;
 let admin: string;
@@ -49,7 +50,7 @@ describe('IssueRefreshToken', () => {
 
   it('joins a given family and honours ttl_seconds', async () => {
     const { clientId } = await owner();
-    const familyId = uniqueName('grant');
+    const familyId = uniqueId('grant');
     const res = await issue({ clientId, familyId, ttlSeconds: 120 });
     expect(res.info!.familyId).toBe(familyId);
     expect(res.info!.userId).toBe('');
@@ -70,7 +71,7 @@ describe('IssueRefreshToken', () => {
   });
 
   it('refuses an unknown client', async () => {
-    await expect(issue({ clientId: uniqueName('ghost') })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(issue({ clientId: uniqueId('ghost') })).rejects.toMatchObject({ code: 'not_found' });
   });
 });
 
@@ -226,7 +227,7 @@ describe('ListRefreshTokens and RevokeRefreshTokens', () => {
     expect((await revoke({ $case: 'clientId', value: b.clientId })).revokedCount).toBe(3);
     expect((await rt().lookupRefreshToken({ refreshToken: kept.refreshToken })).active).toBe(true);
 
-    const fam = await issue({ clientId: b.clientId, familyId: uniqueName('fam') });
+    const fam = await issue({ clientId: b.clientId, familyId: uniqueId('fam') });
     await issue({ clientId: b.clientId, familyId: fam.info!.familyId });
     expect((await revoke({ $case: 'familyId', value: fam.info!.familyId })).revokedCount).toBe(2);
 
@@ -256,7 +257,7 @@ describe('access', () => {
 
   it('admits the mesh credential to RevokeRefreshTokens (code replay revokes a grant family)', async () => {
     const { clientId } = await owner();
-    const tok = await issue({ clientId, familyId: uniqueName('grant') });
+    const tok = await issue({ clientId, familyId: uniqueId('grant') });
     const res = await rt().revokeRefreshTokens({ target: { $case: 'familyId', value: tok.info!.familyId } });
     expect(res.revokedCount).toBe(1);
     await expect(rt().listRefreshTokens({ owner: { $case: 'clientId', value: clientId }, pageSize: 0, pageToken: '' })).rejects.toMatchObject({ code: 'invalid_token' });

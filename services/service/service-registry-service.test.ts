@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDecision, Service as ServiceMsg, type Endpoint, type Service } from '../../gen/ts/authmesh/service/v1/service.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 let t: TestMesh;
 let admin: string;
@@ -17,8 +18,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-let seq = 0;
-const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
 
 const ep = (method: string, path: string, scope = '', allowedClientIds: string[] = []): Endpoint => ({ method, path, scope, allowedClientIds });
 
@@ -32,10 +31,10 @@ const ENDPOINTS = [
 ];
 
 const svc = (over: Partial<Service> = {}): Partial<Service> => ({
-  serviceId: uid('svc'),
+  serviceId: uniqueId('svc'),
   displayName: 'Orders API',
   description: 'orders',
-  audience: `https://${uid('api')}.example.com`,
+  audience: `https://${uniqueId('api')}.example.com`,
   endpoints: ENDPOINTS,
   ...over,
 });
@@ -149,7 +148,7 @@ describe('UpdateService and DeleteService', () => {
     const { service } = await create(svc());
     const id = service!.serviceId;
     await t.peers.service.lookupService({ audience: service!.audience }); // warm the audience copy
-    const newAudience = `https://${uid('moved')}.example.com`;
+    const newAudience = `https://${uniqueId('moved')}.example.com`;
     const res = await update({ serviceId: id, audience: newAudience, endpoints: [ep('GET', '/x', 'x.read')], displayName: 'ignored', etag: '1' }, [
       'audience',
       'endpoints',

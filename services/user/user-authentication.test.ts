@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { LOGIN_DENIED } from './user-service.js';
-import { errorOf, seedUser, uniqueName } from './user-test-support.js';
+import { errorOf, seedUser } from './user-test-support.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 let t: TestMesh;
 let admin: string;
@@ -27,7 +28,7 @@ async function lock(userId: string, username: string) {
 
 describe('AuthenticateUser', () => {
   it('authenticates without regard to the case of the username and audits the success', async () => {
-    const s = await seedUser(t.store, { username: uniqueName('Mixed') });
+    const s = await seedUser(t.store, { username: uniqueId('Mixed') });
     const before = Date.now();
     const res = await login(s.username.toUpperCase(), s.password, { clientId: 'web-app', remoteIp: '203.0.113.7' });
     expect(res.user).toMatchObject({ userId: s.userId, username: s.username, locked: false });
@@ -43,7 +44,7 @@ describe('AuthenticateUser', () => {
     const locked = await seedUser(t.store);
     await lock(locked.userId, locked.username);
     const errors = await Promise.all([
-      errorOf(login(uniqueName('nobody'), 'whatever password')),
+      errorOf(login(uniqueId('nobody'), 'whatever password')),
       errorOf(login(real.username, 'not the password')),
       errorOf(login(disabled.username, disabled.password)),
       errorOf(login(locked.username, locked.password)),
@@ -57,7 +58,7 @@ describe('AuthenticateUser', () => {
   });
 
   it('fails identically against a user created through the service (full-cost hash)', async () => {
-    const username = uniqueName('Real');
+    const username = uniqueId('Real');
     await t.anon.user.createUser({ user: User.fromPartial({ username }), password: 'the real password' }, { bearer: admin });
     const [unknown, wrong] = await Promise.all([errorOf(login(`${username}-x`, 'the real password')), errorOf(login(username, 'the wrong password'))]);
     expect(unknown).toMatchObject({ code: 'access_denied', description: LOGIN_DENIED });
@@ -166,7 +167,7 @@ describe('ChangePassword', () => {
 
   it('answers not_found for an unknown user and refuses callers without the right token', async () => {
     await expect(
-      t.anon.user.changePassword({ userId: uniqueName('nobody'), currentPassword: 'x', newPassword: 'a fine new password' }, { bearer: admin }),
+      t.anon.user.changePassword({ userId: uniqueId('nobody'), currentPassword: 'x', newPassword: 'a fine new password' }, { bearer: admin }),
     ).rejects.toMatchObject({ code: 'not_found' });
     const req = { userId: 'x', currentPassword: 'x', newPassword: 'a fine new password' };
     await expect(t.anon.user.changePassword(req)).rejects.toMatchObject({ code: 'invalid_token' });

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
-import { errorOf, seedClient, seedUser, uniqueName } from './user-test-support.js';
+import { errorOf, seedClient, seedUser } from './user-test-support.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 let t: TestMesh;
 let admin: string;
@@ -21,7 +22,7 @@ const users = () => t.anon.user;
 
 describe('CreateUser', () => {
   it('creates a user with a generated id, hashes the password with scrypt and never returns it', async () => {
-    const username = uniqueName('Create');
+    const username = uniqueId('Create');
     const res = await users().createUser(
       { user: User.fromPartial({ username, email: 'a@example.com', displayName: 'Ann', roles: ['admin', 'admin', 'ops'] }), password: 'a long enough password' },
       { bearer: admin },
@@ -41,14 +42,14 @@ describe('CreateUser', () => {
   });
 
   it('keeps a supplied user_id and refuses a duplicate id or a username differing only in case', async () => {
-    const userId = uniqueName('usr');
-    const username = uniqueName('Dup');
+    const userId = uniqueId('usr');
+    const username = uniqueId('Dup');
     await users().createUser({ user: User.fromPartial({ userId, username }), password: 'first password ok' }, { bearer: admin });
     expect((await t.store.users.get(userId)).username).toBe(username);
-    await expect(users().createUser({ user: User.fromPartial({ userId, username: uniqueName('other') }), password: 'first password ok' }, { bearer: admin })).rejects.toMatchObject({
+    await expect(users().createUser({ user: User.fromPartial({ userId, username: uniqueId('other') }), password: 'first password ok' }, { bearer: admin })).rejects.toMatchObject({
       code: 'already_exists',
     });
-    const other = uniqueName('usr');
+    const other = uniqueId('usr');
     await expect(users().createUser({ user: User.fromPartial({ userId: other, username: username.toUpperCase() }), password: 'first password ok' }, { bearer: admin })).rejects.toMatchObject({
       code: 'already_exists',
     });
@@ -69,7 +70,7 @@ describe('CreateUser', () => {
     ['a malformed email', { username: 'weak-7', email: 'not an email' }, 'a good password!', 'email'],
     ['a role with a space', { username: 'weak-8', roles: ['a b'] }, 'a good password!', 'role'],
   ])('refuses %s and creates nothing', async (_name, user, password, message) => {
-    const username = user.username ? `${user.username}-${uniqueName('x')}` : '';
+    const username = user.username ? `${user.username}-${uniqueId('x')}` : '';
     const pw = typeof password === 'function' ? password(username) : password;
     const err = await errorOf(users().createUser({ user: User.fromPartial({ ...user, username }), password: pw }, { bearer: admin }));
     expect(err.code).toBe('invalid_request');
@@ -84,7 +85,7 @@ describe('CreateUser', () => {
 
 describe('GetUser and ListUsers', () => {
   it('reads a user, then serves it from the grid', async () => {
-    const seeded = await seedUser(t.store, { username: uniqueName('Get') });
+    const seeded = await seedUser(t.store, { username: uniqueId('Get') });
     const first = await users().getUser({ userId: seeded.userId }, { bearer: reader });
     expect(first.user).toMatchObject({ userId: seeded.userId, username: seeded.username, etag: '1', locked: false });
     expect(first.user!.lockExpireTime).toBeUndefined();
@@ -98,7 +99,7 @@ describe('GetUser and ListUsers', () => {
   });
 
   it('answers not_found and invalid_request', async () => {
-    await expect(users().getUser({ userId: uniqueName('missing') }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(users().getUser({ userId: uniqueId('missing') }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
     await expect(users().getUser({ userId: '' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 
@@ -139,7 +140,7 @@ describe('UpdateUser', () => {
   it('accepts camelCase mask paths and an empty mask meaning every mutable field', async () => {
     const s = await seedUser(t.store);
     await users().updateUser({ user: User.fromPartial({ userId: s.userId, displayName: 'Dee' }), updateMask: ['displayName'] }, { bearer: admin });
-    const newName = uniqueName('Renamed');
+    const newName = uniqueId('Renamed');
     const res = await users().updateUser({ user: User.fromPartial({ userId: s.userId, username: newName, etag: '2' }), updateMask: undefined }, { bearer: admin });
     expect(res.user).toMatchObject({ username: newName, displayName: '', email: '', roles: [], disabled: false, etag: '3' });
   });
@@ -175,7 +176,7 @@ describe('UpdateUser', () => {
       code: 'already_exists',
     });
     expect((await t.store.users.get(b.userId)).username).toBe(b.username);
-    await expect(users().updateUser({ user: User.fromPartial({ userId: uniqueName('nobody'), email: 'a@b.c' }), updateMask: ['email'] }, { bearer: admin })).rejects.toMatchObject({
+    await expect(users().updateUser({ user: User.fromPartial({ userId: uniqueId('nobody'), email: 'a@b.c' }), updateMask: ['email'] }, { bearer: admin })).rejects.toMatchObject({
       code: 'not_found',
     });
     await expect(users().updateUser({ user: undefined, updateMask: [] }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
@@ -227,14 +228,14 @@ describe('DeleteUser and SetPassword', () => {
     await expect(users().setPassword({ userId: s.userId, newPassword: 'too short' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
     await expect(users().setPassword({ userId: s.userId, newPassword: s.username }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
     expect((await t.store.users.get(s.userId)).passwordHash).toBe(s.passwordHash);
-    await expect(users().setPassword({ userId: uniqueName('nobody'), newPassword: 'long enough password' }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(users().setPassword({ userId: uniqueId('nobody'), newPassword: 'long enough password' }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
     await expect(users().setPassword({ userId: '', newPassword: 'long enough password' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 });
 
 describe('access', () => {
   const calls = (): [string, (o: { bearer?: string }) => Promise<unknown>][] => [
-    ['createUser', (o) => users().createUser({ user: User.fromPartial({ username: uniqueName('acc') }), password: 'a good password!' }, o)],
+    ['createUser', (o) => users().createUser({ user: User.fromPartial({ username: uniqueId('acc') }), password: 'a good password!' }, o)],
     ['getUser', (o) => users().getUser({ userId: 'x' }, o)],
     ['listUsers', (o) => users().listUsers({ pageSize: 1, pageToken: '' }, o)],
     ['updateUser', (o) => users().updateUser({ user: User.fromPartial({ userId: 'x' }), updateMask: ['email'] }, o)],

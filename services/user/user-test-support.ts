@@ -4,18 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Store, User } from '../core/store/index.js';
 import { hashPassword } from './password-hash.js';
+import { uniqueId } from '../../test/support/ids.js';
 
 export const CHEAP_PARAMS = { ln: 10, r: 8, p: 1 };
-
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${randomBytes(6).toString('hex')}`;
-}
 
 export async function seedUser(store: Store, opts: { username?: string; password?: string; disabled?: boolean } = {}): Promise<User & { password: string }> {
   const password = opts.password ?? `pw-${randomBytes(9).toString('base64url')}`;
   const user = await store.users.create({
-    userId: uniqueName('usr'),
-    username: opts.username ?? uniqueName('user'),
+    userId: uniqueId('usr'),
+    username: opts.username ?? uniqueId('user'),
     roles: [],
     passwordHash: await hashPassword(password, CHEAP_PARAMS),
     disabled: opts.disabled ?? false,
@@ -23,7 +20,7 @@ export async function seedUser(store: Store, opts: { username?: string; password
   return { ...user, password };
 }
 
-export async function seedClient(store: Store, clientId = uniqueName('cli')): Promise<string> {
+export async function seedClient(store: Store, clientId = uniqueId('cli')): Promise<string> {
   await store.clients.create({
     clientId,
     name: clientId,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthmeshError, type ErrorCode } from '../errors/index.js';
 import type { Store } from './store.js';
 import type { NewClient, NewService, NewSigningKey, NewUser, Page, RefreshToken } from './types.js';
+import { uniqueId } from '../../../test/support/ids.js';
 
 /**
  * The behaviour every Store implementation must show. Run it once per engine:
@@ -55,7 +56,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
 
       it('reports missing clients', async () => {
-        const id = uid('missing');
+        const id = uniqueId('missing');
         await expectCode(store.clients.get(id), 'not_found');
         await expectCode(store.clients.update(id, { name: 'x' }), 'not_found');
         await expectCode(store.clients.delete(id), 'not_found');
@@ -119,7 +120,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await store.users.create(input);
         expect((await store.users.getByUsername(input.username.toUpperCase()))?.userId).toBe(input.userId);
         expect((await store.users.getByUsername(input.username.toLowerCase()))?.userId).toBe(input.userId);
-        expect(await store.users.getByUsername(uid('nobody'))).toBeUndefined();
+        expect(await store.users.getByUsername(uniqueId('nobody'))).toBeUndefined();
       });
 
       it('rejects duplicate ids and usernames differing only in case', async () => {
@@ -132,7 +133,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
 
       it('reports missing users, stale versions, and deletes', async () => {
-        const id = uid('missing');
+        const id = uniqueId('missing');
         await expectCode(store.users.get(id), 'not_found');
         await expectCode(store.users.update(id, { disabled: true }), 'not_found');
         await expectCode(store.users.delete(id), 'not_found');
@@ -200,7 +201,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
 
       it('updates with versions, reports missing services, deletes', async () => {
-        const id = uid('missing');
+        const id = uniqueId('missing');
         await expectCode(store.services.get(id), 'not_found');
         await expectCode(store.services.update(id, { name: 'x' }), 'not_found');
         await expectCode(store.services.delete(id), 'not_found');
@@ -224,8 +225,8 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         const kids = (await store.keys.list()).map((k) => k.kid).filter((kid) => kid === older.kid || kid === newer.kid);
         expect(kids).toEqual([newer.kid, older.kid]);
         await expectCode(store.keys.create(newKey({ kid: older.kid })), 'already_exists');
-        await expectCode(store.keys.get(uid('missing')), 'not_found');
-        await expectCode(store.keys.setStatus(uid('missing'), 'active', new Date()), 'not_found');
+        await expectCode(store.keys.get(uniqueId('missing')), 'not_found');
+        await expectCode(store.keys.setStatus(uniqueId('missing'), 'active', new Date()), 'not_found');
       });
 
       it('moves next → active → retired and never back', async () => {
@@ -261,8 +262,8 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         userId = (await store.users.create(newUser())).userId;
       });
       const token = (over: Partial<RefreshToken> = {}): RefreshToken => ({
-        tokenHash: uid('rt'),
-        familyId: uid('fam'),
+        tokenHash: uniqueId('rt'),
+        familyId: uniqueId('fam'),
         clientId,
         userId,
         scope: ['openid', 'orders.read'],
@@ -281,8 +282,8 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await store.refreshTokens.create(noUser);
         expect(await store.refreshTokens.get(noUser.tokenHash)).toEqual(noUser);
         await expectCode(store.refreshTokens.create({ ...t }), 'already_exists');
-        await expectCode(store.refreshTokens.create(token({ clientId: uid('ghost') })), 'not_found');
-        await expectCode(store.refreshTokens.get(uid('missing')), 'not_found');
+        await expectCode(store.refreshTokens.create(token({ clientId: uniqueId('ghost') })), 'not_found');
+        await expectCode(store.refreshTokens.get(uniqueId('missing')), 'not_found');
       });
 
       it('rotates once; the second use is reuse', async () => {
@@ -299,7 +300,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         const again = await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date());
         expect(again.outcome).toBe('reused');
         if (again.outcome === 'reused') expect(again.previous.tokenHash).toBe(old.tokenHash);
-        expect(await store.refreshTokens.rotate(uid('missing'), token(), now)).toEqual({ outcome: 'not_found' });
+        expect(await store.refreshTokens.rotate(uniqueId('missing'), token(), now)).toEqual({ outcome: 'not_found' });
       });
 
       it('treats revoked and expired tokens as reuse', async () => {
@@ -349,7 +350,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await store.refreshTokens.revoke(other.tokenHash, first);
         await store.refreshTokens.revoke(other.tokenHash, new Date());
         expect((await store.refreshTokens.get(other.tokenHash)).revokedAt).toEqual(first);
-        await expectCode(store.refreshTokens.revoke(uid('missing'), now), 'not_found');
+        await expectCode(store.refreshTokens.revoke(uniqueId('missing'), now), 'not_found');
       });
 
       it('lists active tokens by user and client in pages, newest first', async () => {
@@ -425,7 +426,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await store.consents.delete(userId, clientId);
         await expectCode(store.consents.get(userId, clientId), 'not_found');
         await expectCode(store.consents.delete(userId, clientId), 'not_found');
-        await expectCode(store.consents.put({ userId: uid('ghost'), clientId, scopes: [] }), 'not_found');
+        await expectCode(store.consents.put({ userId: uniqueId('ghost'), clientId, scopes: [] }), 'not_found');
       });
 
       it('lists by user in pages and follows deleted users', async () => {
@@ -444,15 +445,15 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
 
     describe('audit', () => {
       it('appends and lists newest first with filters', async () => {
-        const subject = uid('subject');
-        const clientId = uid('client');
+        const subject = uniqueId('subject');
+        const clientId = uniqueId('client');
         const at = new Date(Date.UTC(2030, 0, 1));
         const first = await store.audit.append({ type: 'login.failure', subject, ip: '192.0.2.1', at, details: { reason: 'bad password', attempt: 1 } });
         expect(first).toEqual({ id: first.id, type: 'login.failure', subject, ip: '192.0.2.1', at, details: { reason: 'bad password', attempt: 1 } });
         expect(typeof first.id).toBe('string');
         await store.audit.append({ type: 'login.success', subject, actor: subject });
         await store.audit.append({ type: 'token.issued', subject, clientId, details: { scope: ['openid'] } });
-        await store.audit.append({ type: 'token.issued', subject: uid('other'), clientId });
+        await store.audit.append({ type: 'token.issued', subject: uniqueId('other'), clientId });
 
         const all = await store.audit.list({ subject });
         expect(all.items.map((e) => e.type)).toEqual(['token.issued', 'login.success', 'login.failure']);
@@ -463,7 +464,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
 
       it('appends a batch in order with every field kept', async () => {
-        const subject = uid('batch');
+        const subject = uniqueId('batch');
         const at = new Date(Date.UTC(2031, 5, 1, 12, 0, 0, 123));
         await store.audit.appendMany([]);
         await store.audit.appendMany([
@@ -478,7 +479,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
 
       it('pages through events', async () => {
-        const subject = uid('subject');
+        const subject = uniqueId('subject');
         const ids = [];
         for (let i = 0; i < 7; i++) ids.push((await store.audit.append({ type: 'token.revoked', subject, details: { i } })).id);
         const pages = await collectPages((r) => store.audit.list({ ...r, subject }), 3, (e) => e.id);
@@ -539,10 +540,6 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
   });
 }
 
-function uid(prefix: string): string {
-  return `${prefix}-${randomUUID()}`;
-}
-
 async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   const err = await promise.then(
     () => undefined,
@@ -573,7 +570,7 @@ async function collectPages<T>(
 
 function fullClient(): NewClient {
   return {
-    clientId: uid('client'),
+    clientId: uniqueId('client'),
     name: 'Orders console',
     clientType: 'confidential',
     redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1/cb'],
@@ -595,7 +592,7 @@ function fullClient(): NewClient {
 
 function minimalClient(): NewClient {
   return {
-    clientId: uid('client'),
+    clientId: uniqueId('client'),
     name: 'native app',
     clientType: 'public',
     redirectUris: [],
@@ -610,8 +607,8 @@ function minimalClient(): NewClient {
 
 function newUser(over: Partial<NewUser> = {}): NewUser {
   return {
-    userId: uid('user'),
-    username: uid('user'),
+    userId: uniqueId('user'),
+    username: uniqueId('user'),
     roles: ['user', 'orders:reader'],
     passwordHash: '$scrypt$ln=17,r=8,p=1$c2FsdA$aGFzaA',
     disabled: false,
@@ -621,7 +618,7 @@ function newUser(over: Partial<NewUser> = {}): NewUser {
 
 function newService(over: Partial<NewService> = {}): NewService {
   return {
-    serviceId: uid('service'),
+    serviceId: uniqueId('service'),
     name: 'orders',
     description: 'the orders API',
     audience: `https://${randomUUID()}.example.com`,
@@ -635,7 +632,7 @@ function newService(over: Partial<NewService> = {}): NewService {
 
 function newKey(over: Partial<NewSigningKey> = {}): NewSigningKey {
   return {
-    kid: uid('kid'),
+    kid: uniqueId('kid'),
     alg: 'ES256',
     publicJwk: { kty: 'EC', crv: 'P-256', x: 'x-coordinate', y: 'y-coordinate' },
     encryptedPrivateKey: 'v1.nonce.ciphertext',
