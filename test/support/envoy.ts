@@ -14,6 +14,7 @@ import { SERVICE_NAMES, type ServiceName } from '../../services/core/config/inde
 import { startSampleApi, type SampleApi } from '../sample-api/server.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { freePort } from './ports.js';
+import { startAuthmesh } from './processes.js';
 
 const exec = promisify(execFile);
 
@@ -82,10 +83,8 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
   const dataDir = mkdtempSync(join(tmpdir(), `authmesh-${service}-`));
   const meshAddr = `127.0.0.1:${gateway.mesh.port}`;
   const peers = Object.fromEntries(SERVICE_NAMES.filter((s) => s !== service).map((s) => [`AUTHMESH_${s.replace('-', '_').toUpperCase()}_ADDR`, meshAddr]));
-  const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['services/main.ts'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
+  const p = await startAuthmesh(
+    {
       ...env,
       ...peers,
       AUTHMESH_SERVICES: service,
@@ -97,35 +96,18 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
       AUTHMESH_MASTER_KEY: gateway.config.masterKey!.toString('base64'),
       AUTHMESH_LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: tsx runs the service in a child node process, and a crash must take
-    // down both (a SIGKILL to tsx alone would leave the service running as an orphan).
-    detached: true,
+    60_000,
+  ).catch((err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  let exited = false;
-  const exitedP = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-  let port = 0;
-  await waitFor(`${service} instance`, async () => {
-    if (exited) throw new GaveUp('exited');
-    const m = /gRPC on 127\.0\.0\.1:(\d+)/.exec(out);
-    if (m) port = Number(m[1]);
-    return port > 0;
-  }, 60_000, () => out);
   return {
     service,
-    port,
-    child,
-    output: () => out,
+    port: p.grpcPort,
+    child: p.child,
+    output: p.output,
     async kill() {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await exitedP;
+      await p.kill();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

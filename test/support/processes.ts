@@ -11,9 +11,9 @@ export interface AuthmeshProcess {
   grpcPort: number;
   /** The gateway's base URL, when the process runs it. */
   http?: string;
-  /** SIGTERM and wait for the exit status. */
+  /** SIGTERM (tsx relays it to authmesh) and wait for the exit status. */
   stop(): Promise<number | null>;
-  /** SIGKILL: a crash, not a shutdown. */
+  /** SIGKILL to tsx and authmesh both: a crash, not a shutdown. */
   kill(): Promise<void>;
 }
 
@@ -22,14 +22,24 @@ export async function startAuthmesh(env: Record<string, string>, timeoutMs = 30_
     cwd: repoRoot,
     env: { ...process.env, AUTHMESH_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: tsx runs authmesh in a child node process, and a kill must take down
+    // both (a SIGKILL to tsx alone would leave authmesh running as an orphan).
+    detached: true,
   });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const wantsHttp = (env.AUTHMESH_SERVICES ?? 'gateway').includes('gateway');
   const grpcPort = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killGroup();
       reject(new Error(`authmesh did not start within ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
     const poll = setInterval(() => {
@@ -57,7 +67,7 @@ export async function startAuthmesh(env: Record<string, string>, timeoutMs = 30_
       return exited;
     },
     async kill() {
-      child.kill('SIGKILL');
+      killGroup();
       await exited;
     },
   };
