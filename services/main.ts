@@ -3,7 +3,7 @@
 // services' addresses from AUTHMESH_<SVC>_ADDR — the shape production scales.
 import { ALL_ROUTES, createGateway } from '../gateway/index.js';
 import { resolveCookieSecret, resolveMeshSecret } from './core/config/data-dir-secrets.js';
-import { ConfigError, loadConfig, type Config, type ServiceName } from './core/config/index.js';
+import { ConfigError, loadConfig, redactDatabaseUrl, SERVICE_NAMES, type Config, type ServiceName } from './core/config/index.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { startMesh, type Mesh } from './mesh.js';
 import { createPeers, type Peers } from './mesh-deps.js';
@@ -33,6 +33,40 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
   return { app, address };
 }
 
+/**
+ * What a newcomer needs from this process's start: what it runs, on which state, where it listens,
+ * the URL clients use (the issuer: Envoy's in a stack, not this gateway's own port) and how to get
+ * a first token. Never a secret: only where the admin secret comes from.
+ */
+function banner(config: Config, grpcPort: number | undefined, httpAddress: string | undefined): string[] {
+  const embedded = config.services.length === SERVICE_NAMES.length && config.gateway;
+  const state = [
+    config.store === 'embedded' ? `data in ${config.dataDir}` : `store ${redactDatabaseUrl(config.databaseUrl ?? '')}`,
+    config.grid === 'hazelcast' ? `grid hazelcast ${config.hazelcastMembers.join(',')}` : 'in-process grid',
+  ];
+  const runs = [...config.services, ...(config.gateway ? ['gateway'] : [])].join(', ');
+  const lines = ['', embedded ? `authmesh is running: embedded mode, ${state.join(', ')}` : `authmesh is running: ${runs} (${state.join(', ')})`];
+  if (grpcPort !== undefined) lines.push(`  gRPC on ${config.grpcHost}:${grpcPort} (${config.services.join(', ')})`);
+  if (httpAddress === undefined) return lines;
+  lines.push(`  HTTP on ${httpAddress} (issuer ${config.issuer})`);
+  // The default issuer names this process's own port; one set explicitly (Envoy's URL in a
+  // stack) is where clients go.
+  const clientUrl = config.issuer === `http://127.0.0.1:${config.httpPort}` ? httpAddress : config.issuer;
+  if (clientUrl !== httpAddress) lines.push(`  clients use the issuer's URL, ${clientUrl} (this gateway is its upstream)`);
+  const secretFrom =
+    config.adminClientSecret !== undefined
+      ? '<secret> is the value of AUTHMESH_ADMIN_CLIENT_SECRET'
+      : config.services.includes('client')
+        ? '<secret> was printed once when the admin client was created (set AUTHMESH_ADMIN_CLIENT_SECRET to choose it)'
+        : '<secret> was printed once by the process running the client service (set AUTHMESH_ADMIN_CLIENT_SECRET in every process to choose it)';
+  lines.push(
+    'Get a first token (client_credentials for the bootstrap admin client):',
+    `  curl -s -u '${config.adminClientId}:<secret>' -d grant_type=client_credentials -d scope=authmesh.admin ${clientUrl}/oauth2/token`,
+    `  ${secretFrom}`,
+  );
+  return lines;
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -57,16 +91,7 @@ async function main(): Promise<void> {
   }
   const gateway = config.gateway ? await startGateway(config, log, peers, addresses) : undefined;
 
-  const lines = ['', `authmesh is running: ${config.services.length === 7 ? 'embedded mode, ' : ''}data in ${config.dataDir}`];
-  if (mesh) lines.push(`  gRPC on ${config.grpcHost}:${mesh.port} (${config.services.join(', ')})`);
-  if (gateway) lines.push(`  HTTP on ${gateway.address} (issuer ${config.issuer})`);
-  if (gateway) {
-    lines.push(
-      'Get a first token (client_credentials for the bootstrap admin client):',
-      `  curl -s -u '${config.adminClientId}:<secret>' -d grant_type=client_credentials -d scope=authmesh.admin ${gateway.address}/oauth2/token`,
-    );
-  }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  process.stdout.write(`${banner(config, mesh?.port, gateway?.address).join('\n')}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

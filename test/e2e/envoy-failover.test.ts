@@ -2,16 +2,15 @@
 // (SIGKILL, as a crash) and every request is still answered — retries move calls that never
 // reached a server to the live instance, and health checks / outlier detection eject the dead one.
 // The second instance is its own process (AUTHMESH_SERVICES=token) using the first one's other
-// services. Revocation across instances needs the shared grid (Hazelcast); with the in-process
-// grid each instance has its own revocation list, so this suite does not revoke.
+// services; both share Postgres and the Hazelcast cluster, as a split process must.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
 import { TokenRequest, TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
-import { envoySkipReason, registerSampleApi, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
+import { extraInstancesSkipReason, registerSampleApi, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
 
-const skip = envoySkipReason();
+const skip = extraInstancesSkipReason();
 if (skip) console.warn(`skipping the Envoy failover suite: ${skip}`);
 
 describe.skipIf(skip !== undefined)('Envoy in front of two token-service instances', () => {

@@ -15,6 +15,7 @@ import { startSampleApi, type SampleApi } from '../sample-api/server.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { freePort } from './ports.js';
 import { startAuthmesh } from './processes.js';
+import { stackBackends } from './stack.js';
 
 const exec = promisify(execFile);
 
@@ -34,6 +35,13 @@ export function envoySkipReason(): string | undefined {
   return reason;
 }
 
+/**
+ * Why a stack with extra instances cannot run here (Envoy, Postgres or Hazelcast missing), or
+ * undefined. Throws when AUTHMESH_REQUIRE_STACK=1 requires them.
+ */
+export function extraInstancesSkipReason(): string | undefined {
+  return envoySkipReason() ?? stackBackends().skip;
+}
 
 export interface ExtraInstance {
   service: ServiceName;
@@ -114,7 +122,12 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
 }
 
 export interface EnvoyStackOptions {
-  /** Extra processes per service, each added to that service's Envoy cluster. */
+  /**
+   * Extra processes per service, each added to that service's Envoy cluster. They share state with
+   * the mesh the way a deployment does (a split process refuses per-process state): the whole stack
+   * then runs on a fresh Postgres database and the Hazelcast cluster (see stackBackends and
+   * extraInstancesSkipReason).
+   */
   extraInstances?: Partial<Record<ServiceName, number>>;
   env?: Record<string, string>;
 }
@@ -134,14 +147,21 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   };
   try {
-    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, ...opts.env });
+    let shared: Record<string, string> = {};
+    if (Object.values(opts.extraInstances ?? {}).some((n) => n > 0)) {
+      const backends = stackBackends();
+      if (backends.skip) throw new Error(`extra instances need the shared backends: ${backends.skip}`);
+      cleanups.push(() => backends.cleanup());
+      shared = await backends.env();
+    }
+    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, ...shared, ...opts.env });
     cleanups.push(() => gateway.close());
     const sampleApi = await startSampleApi();
     cleanups.push(() => sampleApi.close());
     const extra: ExtraInstance[] = [];
     for (const [service, count] of Object.entries(opts.extraInstances ?? {}) as [ServiceName, number][]) {
       for (let i = 0; i < count; i++) {
-        const inst = await startInstance(gateway, service, opts.env ?? {});
+        const inst = await startInstance(gateway, service, { ...shared, ...opts.env });
         extra.push(inst);
         cleanups.push(() => inst.kill());
       }

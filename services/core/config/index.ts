@@ -91,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 
   const grpcHost = str('AUTHMESH_GRPC_HOST', '127.0.0.1');
-  const grpcPort = int('AUTHMESH_GRPC_PORT', 50051, 0, 65535);
+  let grpcPort = int('AUTHMESH_GRPC_PORT', 50051, 0, 65535);
   const httpHost = str('AUTHMESH_HTTP_HOST', '127.0.0.1');
   const httpPort = int('AUTHMESH_HTTP_PORT', 8080, 0, 65535);
 
@@ -140,12 +140,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const cookieSecret = env.AUTHMESH_COOKIE_SECRET || undefined;
   if (cookieSecret !== undefined && cookieSecret.length < 32) problems.push('AUTHMESH_COOKIE_SECRET: expected at least 32 characters of random data');
+  grpcPort = ownListenPort(env, services, grpcPort, problems);
   const own = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${grpcPort}`;
   const addresses = {} as Record<ServiceName, string>;
   for (const s of SERVICE_NAMES) {
-    const name = `AUTHMESH_${s.replace('-', '_').toUpperCase()}_ADDR`;
+    const name = addrVariable(s);
     const v = env[name];
-    if (v !== undefined && v !== '' && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(v)) problems.push(`${name}=${JSON.stringify(v)}: expected host:port`);
+    if (v !== undefined && v !== '' && !ADDR_PATTERN.test(v)) problems.push(`${name}=${JSON.stringify(v)}: expected host:port`);
     addresses[s] = v || own;
     if (!services.includes(s) && !v) problems.push(`${name}: required because this process does not run the ${s} service`);
   }
@@ -210,8 +211,84 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     problems.push(`AUTHMESH_LOG_LEVEL=${JSON.stringify(config.logLevel)}: expected fatal, error, warn, info, debug, trace or silent`);
   }
+  problems.push(...splitDeploymentProblems(env, config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const ADDR_PATTERN = /^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/;
+
+/** AUTHMESH_<SVC>_ADDR for a service, e.g. AUTHMESH_REFRESH_TOKEN_ADDR. */
+export function addrVariable(service: ServiceName): string {
+  return `AUTHMESH_${service.replace('-', '_').toUpperCase()}_ADDR`;
+}
+
+/**
+ * The gRPC port this process listens on. A process's own AUTHMESH_<SVC>_ADDR (the address the
+ * others reach it at) names its port when AUTHMESH_GRPC_PORT is unset; when both are set they must
+ * agree, and all own addresses must name one port (a process has one gRPC server). Silently
+ * listening elsewhere than the address every peer dials is the failure this prevents.
+ */
+function ownListenPort(env: NodeJS.ProcessEnv, services: ServiceName[], grpcPort: number, problems: string[]): number {
+  const own = services
+    .map((s) => ({ name: addrVariable(s), value: env[addrVariable(s)] ?? '' }))
+    .filter((a) => a.value !== '' && ADDR_PATTERN.test(a.value))
+    .map((a) => ({ ...a, port: Number(/:(\d+)$/.exec(a.value)![1]) }));
+  if (own.length === 0) return grpcPort;
+  const ports = [...new Set(own.map((a) => a.port))];
+  const listed = own.map((a) => `${a.name}=${a.value}`).join(', ');
+  if (ports.length > 1) {
+    problems.push(`${listed}: these services run in this one process, which listens on one gRPC port; give them the same port (or unset the addresses of the services this process runs)`);
+    return grpcPort;
+  }
+  const port = ports[0]!;
+  if (port < 1 || port > 65535) {
+    problems.push(`${listed}: port ${port} is not from 1 to 65535`);
+    return grpcPort;
+  }
+  const explicit = env.AUTHMESH_GRPC_PORT;
+  if (explicit === undefined || explicit === '') return port;
+  if (Number(explicit) !== port) {
+    problems.push(`AUTHMESH_GRPC_PORT=${explicit} but ${listed} (this process's own service) says peers reach it on port ${port}; make them agree, or unset one of them`);
+  }
+  return grpcPort;
+}
+
+/**
+ * A process that runs only part of the mesh shares its state with the other processes, so it
+ * must not fall back to per-process state: the embedded store and the in-process grid would hold
+ * data no other process sees (a revocation on one, unseen by the next), and secrets generated into
+ * its own data directory would differ from every other process's. Returns one problem per
+ * variable to set. "Part of the mesh": AUTHMESH_SERVICES names fewer than the seven services
+ * (gateway alone included); all seven without the gateway still needs the mesh secret, which the
+ * gateway elsewhere must present.
+ */
+function splitDeploymentProblems(env: NodeJS.ProcessEnv, config: Config): string[] {
+  const runsAll = config.services.length === SERVICE_NAMES.length;
+  if (runsAll && config.gateway) return [];
+  const problems: string[] = [];
+  const what = [...config.services, ...(config.gateway ? ['gateway'] : [])].join(',') || '(nothing)';
+  const because = `this process runs part of a split deployment (AUTHMESH_SERVICES=${what})`;
+  if (!env.AUTHMESH_MESH_SECRET) {
+    problems.push(`AUTHMESH_MESH_SECRET: required because ${because}: every process must have the same value (e.g. \`openssl rand -base64 32\`); one generated into this process's data directory would match no other process and every call would fail with "requires the mesh credential"`);
+  }
+  if (runsAll) return problems;
+  if (!env.AUTHMESH_ISSUER) {
+    problems.push(`AUTHMESH_ISSUER: required because ${because}: every process must name the same issuer, the URL clients use (Envoy's, e.g. http://127.0.0.1:10000), not a default derived from this process's own HTTP port`);
+  }
+  if (config.services.length > 0 && config.store === 'embedded') {
+    problems.push(`AUTHMESH_STORE: ${because}, and the embedded store would be a database of its own in ${config.dataDir}: set AUTHMESH_STORE=postgres (or mysql) and AUTHMESH_DATABASE_URL, the same in every process`);
+  }
+  if (config.services.length > 0 && config.grid === 'memory') {
+    problems.push(`AUTHMESH_GRID: ${because}, and the in-process grid would keep codes, caches and revocations no other process sees: set AUTHMESH_GRID=hazelcast and AUTHMESH_HAZELCAST_MEMBERS, the same in every process`);
+  }
+  if (config.services.includes('key') && !env.AUTHMESH_MASTER_KEY) {
+    problems.push(`AUTHMESH_MASTER_KEY: required because ${because} and runs the key service: every key-service process must decrypt the signing keys in the shared store with the same key (e.g. \`openssl rand -base64 32\`), not one generated into its data directory`);
+  }
+  if (config.gateway && !env.AUTHMESH_COOKIE_SECRET) {
+    problems.push(`AUTHMESH_COOKIE_SECRET: required because ${because} and runs the gateway: every gateway process must sign session and CSRF cookies with the same value (e.g. \`openssl rand -base64 32\`)`);
+  }
+  return problems;
 }
 
 const DATABASE_SCHEMES: Record<string, string[]> = { postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mariadb:'] };

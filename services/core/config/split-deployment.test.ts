@@ -1,0 +1,119 @@
+// A process that runs part of the mesh (issue 10 §1b): it listens where its peers dial it, and it
+// refuses per-process state (embedded store, in-process grid, secrets generated into its own data
+// directory), naming the variables to set.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.js';
+
+const problems = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+};
+
+const PEERS_BUT_KEY = {
+  AUTHMESH_CLIENT_ADDR: '127.0.0.1:50052',
+  AUTHMESH_SERVICE_ADDR: '127.0.0.1:50053',
+  AUTHMESH_USER_ADDR: '127.0.0.1:50054',
+  AUTHMESH_CODE_ADDR: '127.0.0.1:50056',
+  AUTHMESH_TOKEN_ADDR: '127.0.0.1:50057',
+  AUTHMESH_REFRESH_TOKEN_ADDR: '127.0.0.1:50058',
+};
+const ALL_ADDRS = { ...PEERS_BUT_KEY, AUTHMESH_KEY_ADDR: '127.0.0.1:50055' };
+
+/** Everything a split process needs to share with the others. */
+const SHARED = {
+  AUTHMESH_ISSUER: 'http://127.0.0.1:10000',
+  AUTHMESH_STORE: 'postgres',
+  AUTHMESH_DATABASE_URL: 'postgres://authmesh:pw@127.0.0.1:5432/authmesh',
+  AUTHMESH_GRID: 'hazelcast',
+  AUTHMESH_MESH_SECRET: randomBytes(32).toString('base64url'),
+  AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
+  AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+};
+
+describe('a process listens where its peers reach it', () => {
+  it('listens on the port of its own AUTHMESH_<SVC>_ADDR when AUTHMESH_GRPC_PORT is unset', () => {
+    const config = loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'key' });
+    expect(config.grpcPort).toBe(50055);
+  });
+
+  it('refuses its own address on one port and AUTHMESH_GRPC_PORT on another, naming both', () => {
+    const found = problems({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'key', AUTHMESH_GRPC_PORT: '50051' }).join('\n');
+    expect(found).toMatch(/AUTHMESH_GRPC_PORT=50051 but AUTHMESH_KEY_ADDR=127.0.0.1:50055/);
+  });
+
+  it('accepts AUTHMESH_GRPC_PORT equal to its own address (the docker-compose shape)', () => {
+    const config = loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_KEY_ADDR: 'key:50051', AUTHMESH_SERVICES: 'key', AUTHMESH_GRPC_PORT: '50051' });
+    expect(config.grpcPort).toBe(50051);
+  });
+
+  it('refuses two services of one process whose addresses name different ports', () => {
+    const found = problems({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'key,token' }).join('\n');
+    expect(found).toMatch(/AUTHMESH_KEY_ADDR=127.0.0.1:50055, AUTHMESH_TOKEN_ADDR=127.0.0.1:50057: .*one gRPC port/);
+  });
+
+  it('keeps the default port when no own address is given', () => {
+    expect(loadConfig({ ...SHARED, ...PEERS_BUT_KEY, AUTHMESH_SERVICES: 'key' }).grpcPort).toBe(50051);
+  });
+});
+
+describe('a split process refuses per-process state', () => {
+  it('starts when everything shared is given', () => {
+    expect(problems({ ...SHARED, ...PEERS_BUT_KEY, AUTHMESH_SERVICES: 'key' })).toStrictEqual([]);
+    expect(problems({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'gateway' })).toStrictEqual([]);
+  });
+
+  it('refuses the embedded store, naming AUTHMESH_STORE and AUTHMESH_DATABASE_URL', () => {
+    const { AUTHMESH_STORE: _s, AUTHMESH_DATABASE_URL: _u, ...rest } = SHARED;
+    const found = problems({ ...rest, ...PEERS_BUT_KEY, AUTHMESH_SERVICES: 'key' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^AUTHMESH_STORE: .*AUTHMESH_SERVICES=key.*set AUTHMESH_STORE=postgres \(or mysql\) and AUTHMESH_DATABASE_URL/);
+  });
+
+  it('refuses the in-process grid, naming AUTHMESH_GRID=hazelcast', () => {
+    const { AUTHMESH_GRID: _g, ...rest } = SHARED;
+    const found = problems({ ...rest, ...PEERS_BUT_KEY, AUTHMESH_SERVICES: 'key' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^AUTHMESH_GRID: .*set AUTHMESH_GRID=hazelcast and AUTHMESH_HAZELCAST_MEMBERS/);
+  });
+
+  it.each([
+    ['AUTHMESH_MESH_SECRET', 'key'],
+    ['AUTHMESH_MASTER_KEY', 'key'],
+    ['AUTHMESH_ISSUER', 'key'],
+    ['AUTHMESH_MESH_SECRET', 'gateway'],
+    ['AUTHMESH_COOKIE_SECRET', 'gateway'],
+    ['AUTHMESH_ISSUER', 'gateway'],
+  ])('refuses a generated or default %s when it runs %s', (variable, services) => {
+    const env: NodeJS.ProcessEnv = { ...SHARED, ...(services === 'key' ? PEERS_BUT_KEY : ALL_ADDRS), AUTHMESH_SERVICES: services };
+    delete env[variable];
+    const found = problems(env);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(new RegExp(`^${variable}: required because this process runs part of a split deployment \\(AUTHMESH_SERVICES=${services}\\)`));
+  });
+
+  it('asks a gateway alone for no store, grid or master key: it holds no state', () => {
+    const found = problems({ ...ALL_ADDRS, AUTHMESH_SERVICES: 'gateway' }).join('\n');
+    expect(found).toMatch(/AUTHMESH_MESH_SECRET/);
+    expect(found).toMatch(/AUTHMESH_COOKIE_SECRET/);
+    expect(found).not.toMatch(/AUTHMESH_STORE|AUTHMESH_GRID|AUTHMESH_MASTER_KEY/);
+  });
+
+  it('reports every missing variable at once, for the two-process embedded setup of the issue', () => {
+    const found = problems({ ...PEERS_BUT_KEY, AUTHMESH_SERVICES: 'key' }).map((p) => p.split(':')[0]);
+    expect(found.sort()).toStrictEqual(['AUTHMESH_GRID', 'AUTHMESH_ISSUER', 'AUTHMESH_MASTER_KEY', 'AUTHMESH_MESH_SECRET', 'AUTHMESH_STORE']);
+  });
+
+  it('asks all seven services without the gateway only for the mesh secret the gateway elsewhere presents', () => {
+    expect(problems({ AUTHMESH_SERVICES: 'client,service,user,key,code,token,refresh-token' }).map((p) => p.split(':')[0])).toStrictEqual(['AUTHMESH_MESH_SECRET']);
+  });
+
+  it('leaves embedded mode (everything in one process) free of any requirement', () => {
+    expect(problems({})).toStrictEqual([]);
+  });
+});
