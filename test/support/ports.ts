@@ -60,3 +60,20 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port in ${WINDOW_LOW}-${windowHigh}`);
 }
+
+/**
+ * The first of `count` consecutive free loopback ports, for servers that take a base port and
+ * count up from it (Hazelcast members, scripts/stack.sh's services).
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = await freePort();
+    let ok = base + count - 1 <= (windowSize < 1_000 ? 65_535 : windowHigh);
+    for (let port = base + 1; ok && port < base + count; port++) ok = !handedOut.has(port) && (await canBind(port));
+    if (ok) {
+      for (let port = base + 1; port < base + count; port++) handedOut.add(port);
+      return base;
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
