@@ -88,7 +88,8 @@ describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
       AUTHMESH_LOG_LEVEL: 'warn',
     };
     // One session, so variables (TOKEN, CALLER_ID…) carry from block to block as in a terminal.
-    const script = ['set -euo pipefail', ...blocks.flatMap((b, i) => [`echo "::block ${i}::"`, b])].join('\n');
+    // A marker on a line of its own, even after a command whose output ends without a newline.
+    const script = ['set -euo pipefail', ...blocks.flatMap((b, i) => [`printf '\\n::block ${i}::\\n'`, b])].join('\n');
     const child = spawn('bash', ['-c', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
