@@ -51,6 +51,15 @@ export interface GridMap<V> {
    * undefined. This is what makes authorization codes single use (RFC 6749 §4.1.2).
    */
   take(key: string): Promise<V | undefined>;
+  /**
+   * Compare-and-set: stores `value` only when the key currently holds a value equal to `expected`
+   * (compared as JSON text, so pass back exactly what `get` returned). Resolves true when this call
+   * replaced; of concurrent callers with the same `expected` exactly one wins. An absent or expired
+   * key is never replaced (use putIfAbsent to create). The replaced entry has no TTL: replace is
+   * for entries that live until deleted, such as the revocation buckets (Hazelcast's replace drops
+   * an entry's TTL, so no implementation promises to keep one).
+   */
+  replace(key: string, expected: V, value: V): Promise<boolean>;
   /** Removes the key; resolves whether or not it was present. */
   delete(key: string): Promise<void>;
   /**
