@@ -2,10 +2,11 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * Hot and ephemeral state shared by every service instance: authorization codes, revoked access
- * token jti, client-assertion jti replay markers, rate and lockout counters, and caches of rows
- * that live in the SQL store (written after the store, read before it). Nothing here is the
- * system of record except what is ephemeral by nature; a lost grid costs sessions, not data.
+ * Hot and ephemeral state shared by every service instance: authorization codes, the hot copy of
+ * access-token revocations (durable in the SQL store, services/core/rpc/revocation-list.ts),
+ * client-assertion jti replay markers, rate and lockout counters, and caches of rows that live in
+ * the SQL store (written after the store, read before it). Nothing here is the system of record
+ * except what is ephemeral by nature; a lost grid costs sessions, not data, and no revocation.
  *
  * Contract shared by every implementation (see grid-contract.ts, which checks it):
  * - Every GridMap method returns a promise and reports failure by rejecting, never by throwing.
@@ -19,7 +20,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  *   instead of server_error and never fall back to skipping a single-use or revocation check.
  */
 export interface Grid {
-  /** A handle on the named map (e.g. 'codes', 'revoked-jti', 'cache:clients'); handles of one name share data. */
+  /** A handle on the named map (e.g. 'codes', 'revocations', 'cache:clients'); handles of one name share data. */
   map<V>(name: string): GridMap<V>;
   /** Releases connections and timers. Idempotent. */
   close(): Promise<void>;
