@@ -249,8 +249,11 @@ case "$cmd" in
     is_count "${2:-}" || die "start-member: expected a member number"
     fetch_jar
     start_member "$2"
-    # Joined once this member sees every member that is running now (itself included).
-    mapfile -t up_now < <(running_members)
+    # Joined once this member sees every member that is running now (itself included). It is
+    # added by hand: just started, it may not have exec'd java yet, and running_members would
+    # then miss it and wait for a cluster one member too small.
+    mapfile -t up_now < <(running_members | grep -vx "$2")
+    up_now+=("$2")
     wait_joined "${#up_now[@]}" "$2"
     wait_safe "${#up_now[@]}" "${up_now[@]}"
     echo "member $2 joined a cluster of ${#up_now[@]}, which is safe (backups in sync)" >&2

@@ -60,3 +60,20 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port in ${WINDOW_LOW}-${windowHigh}`);
 }
+
+/**
+ * The first of `count` consecutive free loopback ports, for servers that derive their ports from
+ * a base (scripts/hazelcast.sh: member N listens on HAZELCAST_PORT+N-1).
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const first = await freePort();
+    let free = true;
+    for (let port = first + 1; port < first + count && free; port++) free = !handedOut.has(port) && (await canBind(port));
+    if (free) {
+      for (let port = first + 1; port < first + count; port++) handedOut.add(port);
+      return first;
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
