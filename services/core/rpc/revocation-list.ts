@@ -100,7 +100,7 @@ export function createRevocationList(options: RevocationListOptions): Revocation
       pending = (async () => {
         const loaded = await fromStore(bucket);
         if (await buckets.putIfAbsent(keyOf(bucket), loaded)) {
-          options.log?.info({ bucket, revocations: Object.keys(loaded).length }, 'revocation bucket reloaded from the store into the grid');
+          options.log?.debug({ bucket, revocations: Object.keys(loaded).length }, 'revocation bucket reloaded from the store into the grid');
           return loaded;
         }
         // Another process (or a revocation) put it back first: its copy is at least as recent.
