@@ -162,7 +162,7 @@ wait_safe() {
     for n in "$@"; do
       started_alive "$n" || die "member $n exited; see $(log_file "$n")"
       h="$(health_of "$n")"
-      last="member $n: ${h:-no answer from its health endpoint}"
+      last="member $n: ${h:-no answer from its health endpoint (a member started with an older hazelcast.xml, without the HEALTH_CHECK REST group, never answers: restart it)}"
       if [[ "$h" != *'"nodeState":"ACTIVE"'* || "$h" != *'"clusterState":"ACTIVE"'* || "$h" != *'"clusterSafe":true'* \
         || "$h" != *'"migrationQueueSize":0,'* || "$h" != *"\"clusterSize\":$expected}"* ]]; then
         ok=0
