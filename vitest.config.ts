@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Tests that stop or kill a shared backend (a Hazelcast member) run in their own project, after
 // every other test and one file at a time, so they never pull the cluster away from a suite
 // running in parallel.
-const FAULT_TESTS = ['services/core/grid/hazelcast-grid.test.ts', 'test/e2e/stack-faults.test.ts'];
+const FAULT_TESTS = ['services/core/grid/hazelcast-grid.test.ts', 'test/e2e/stack-faults.test.ts', 'test/e2e/revocation-faults.test.ts'];
 
 export default defineConfig({
   test: {

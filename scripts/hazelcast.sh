@@ -4,13 +4,15 @@
 # mounts), TCP-IP join on loopback.
 #
 #   scripts/hazelcast.sh up [N]          fetch the jar if missing, start members 1..N (default 2),
-#                                        wait until all have joined one cluster
+#                                        wait until all have joined one cluster and it is safe
 #   scripts/hazelcast.sh down            stop every member
 #   scripts/hazelcast.sh status          which members run, on which ports
 #   scripts/hazelcast.sh members         the member list for clients: 127.0.0.1:5701,127.0.0.1:5702
 #   scripts/hazelcast.sh stop-member N [--kill]
 #                                        stop member N (SIGTERM: graceful; --kill: SIGKILL, a crash)
-#   scripts/hazelcast.sh start-member N  start member N again and wait until it has joined
+#   scripts/hazelcast.sh start-member N  start member N again and wait until it has joined and the
+#                                        cluster is safe (every backup copied: stopping any one
+#                                        member right after this returns loses no entry)
 #
 # Environment:
 #   HAZELCAST_VERSION   jar version (default 5.6.0, matching hazelcast-client 5.6.0)
@@ -18,7 +20,8 @@
 #   HAZELCAST_MEMBERS   how many members the cluster has (default 2); `up N` overrides
 #   HAZELCAST_DIR       jar, logs and pids (default .stack/hazelcast in the repository)
 #   HAZELCAST_HEAP      JVM heap per member (default 256m)
-#   HAZELCAST_WAIT      seconds to wait for members to join (default 90)
+#   HAZELCAST_WAIT      seconds to wait for members to join, and again for the cluster to be safe
+#                       (default 90)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +57,15 @@ running_pid() {
   # A recycled pid must not be mistaken for our member (nor killed by `down`).
   grep -q "HazelcastMemberStarter" "/proc/$pid/cmdline" 2>/dev/null || return 1
   echo "$pid"
+}
+
+# Whether the process started for member N is still alive. Not running_pid: just after the start
+# the child may not have exec'd java yet (its command line is still this script's), and that
+# would read as "exited while starting".
+started_alive() {
+  local pid
+  pid="$(cat "$(pid_file "$1")" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 
 fetch_jar() {
@@ -119,11 +131,51 @@ wait_joined() {
   while :; do
     ok=1
     for n in "$@"; do
-      running_pid "$n" >/dev/null || die "member $n exited while starting; see $(log_file "$n")"
+      started_alive "$n" || die "member $n exited while starting; see $(log_file "$n")"
       [[ "$(cluster_size_seen_by "$n")" == "$expected" ]] || ok=0
     done
     ((ok)) && return 0
     ((SECONDS < deadline)) || die "members $* did not form a cluster of $expected within ${WAIT}s; see $DIR/member-*.log"
+    sleep 0.5
+  done
+}
+
+# A member's health endpoint (hazelcast.xml enables only the HEALTH_CHECK REST group), one line of
+# JSON: {"nodeState":"ACTIVE","clusterState":"ACTIVE","clusterSafe":true,"migrationQueueSize":0,...}
+health_of() {
+  curl -sf --max-time 2 "http://127.0.0.1:$(port_of "$1")/hazelcast/health" 2>/dev/null || true
+}
+
+# Safe: every member given sees a cluster of `expected`, ACTIVE, clusterSafe (no migration running
+# and every partition's backups in sync with its owner) and an empty migration queue. A member
+# that has just joined owns no partition yet, so one safe answer may come before the rebalancing
+# that follows a join has started: the state must hold for SAFE_STREAK checks in a row. Until it
+# is safe, the members hold some partitions in one copy only, and losing the wrong member then
+# loses entries (issue 11: a member killed right after start-member returned cost revocations).
+SAFE_STREAK=4
+wait_safe() {
+  local expected="$1" deadline=$((SECONDS + WAIT)) n ok streak=0 h last=""
+  shift
+  command -v curl >/dev/null || die "curl not found: it reads the members' health endpoint (apt-get install curl)"
+  while :; do
+    ok=1
+    for n in "$@"; do
+      started_alive "$n" || die "member $n exited; see $(log_file "$n")"
+      h="$(health_of "$n")"
+      last="member $n: ${h:-no answer from its health endpoint (a member started with an older hazelcast.xml, without the HEALTH_CHECK REST group, never answers: restart it)}"
+      if [[ "$h" != *'"nodeState":"ACTIVE"'* || "$h" != *'"clusterState":"ACTIVE"'* || "$h" != *'"clusterSafe":true'* \
+        || "$h" != *'"migrationQueueSize":0,'* || "$h" != *"\"clusterSize\":$expected}"* ]]; then
+        ok=0
+        break
+      fi
+    done
+    if ((ok)); then
+      streak=$((streak + 1))
+      ((streak >= SAFE_STREAK)) && return 0
+    else
+      streak=0
+    fi
+    ((SECONDS < deadline)) || die "the cluster of members $* was not safe (backups in sync) within ${WAIT}s; last: $last"
     sleep 0.5
   done
 }
@@ -166,6 +218,7 @@ case "$cmd" in
     members=()
     for ((i = 1; i <= COUNT; i++)); do start_member "$i"; members+=("$i"); done
     wait_joined "$COUNT" "${members[@]}"
+    wait_safe "$COUNT" "${members[@]}"
     echo "hazelcast cluster '$CLUSTER' is up with $COUNT member(s): $(member_list)" >&2
     member_list
     ;;
@@ -196,13 +249,17 @@ case "$cmd" in
     is_count "${2:-}" || die "start-member: expected a member number"
     fetch_jar
     start_member "$2"
-    # Joined once this member sees every member that is running now (itself included).
-    mapfile -t up_now < <(running_members)
+    # Joined once this member sees every member that is running now (itself included). It is
+    # added by hand: just started, it may not have exec'd java yet, and running_members would
+    # then miss it and wait for a cluster one member too small.
+    mapfile -t up_now < <(running_members | grep -vx "$2")
+    up_now+=("$2")
     wait_joined "${#up_now[@]}" "$2"
-    echo "member $2 joined a cluster of ${#up_now[@]}" >&2
+    wait_safe "${#up_now[@]}" "${up_now[@]}"
+    echo "member $2 joined a cluster of ${#up_now[@]}, which is safe (backups in sync)" >&2
     ;;
   *)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

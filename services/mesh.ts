@@ -66,6 +66,8 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const verifier = createAccessTokenVerifier({
     issuer: config.issuer,
     grid,
+    revocationStore: store.revocations,
+    log,
     fetchJwks: async () => {
       const res = await peersRef().key.getJwks({});
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')));

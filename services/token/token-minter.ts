@@ -54,7 +54,11 @@ export function createTokenMinter(deps: MeshDeps) {
       return { accessToken: jwt, expiresIn: ttl, claims };
     },
 
-    /** Revokes every live access token minted for a grant; returns how many. */
+    /**
+     * Revokes every live access token minted for a grant; returns how many. Each revocation is
+     * durable (AccessTokenVerifier.revoke), but the per-grant list it walks lives in the grid
+     * only: after a grid loss it holds just the tokens minted since (issue 11 follow-up).
+     */
     async revokeGrant(grantId: string): Promise<number> {
       const list = (await grantTokens.take(grantId)) ?? [];
       for (const t of list) await deps.verifier.revoke(t);

@@ -215,6 +215,71 @@ export function describeGridContract(name: string, factory: () => Promise<GridCo
       }
     });
 
+    describe('replace', () => {
+      it('replaces a value equal to the expected one, and refuses any other or an absent key', async () => {
+        const buckets = map<Record<string, number>>('revocations');
+        await buckets.set('b-1', { 'at:j1': 100 });
+        expect(await buckets.replace('b-1', { 'at:j1': 100 }, { 'at:j1': 100, 'at:j2': 200 })).toBe(true);
+        expect(await buckets.get('b-1')).toStrictEqual({ 'at:j1': 100, 'at:j2': 200 });
+        // A stale expected value (what another writer already replaced) loses and changes nothing.
+        expect(await buckets.replace('b-1', { 'at:j1': 100 }, { 'at:j3': 300 })).toBe(false);
+        expect(await buckets.get('b-1')).toStrictEqual({ 'at:j1': 100, 'at:j2': 200 });
+        expect(await buckets.replace('never-written', {}, { 'at:j4': 400 })).toBe(false);
+        expect(await buckets.get('never-written')).toBeUndefined();
+      });
+
+      it('compares what get returned with what is stored, for values of every JSON shape', async () => {
+        const m = map<unknown>('cas');
+        const values: unknown[] = [{ note: 'ünïcödé 🔑 "q" \\ \n', n: [1, 2.5, -3, 1e21], deep: { a: null, b: false } }, '', 0, null, []];
+        for (const [i, value] of values.entries()) {
+          await m.set(`k${i}`, value);
+          const read = await m.get(`k${i}`);
+          expect(await m.replace(`k${i}`, read, { replaced: i })).toBe(true);
+          expect(await m.get(`k${i}`)).toStrictEqual({ replaced: i });
+        }
+      });
+
+      it('lets exactly one of 20 concurrent replacers of the same value win; a read-replace loop loses no update', async () => {
+        const m = map<{ items: string[] }>('revocations');
+        await m.set('race', { items: [] });
+        const seen = (await m.get('race'))!;
+        const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => m.replace('race', seen, { items: [`w${i}`] })));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        await m.set('loop', { items: [] });
+        await Promise.all(
+          Array.from({ length: 10 }, async (_, i) => {
+            for (let attempt = 0; attempt < 200; attempt++) {
+              const cur = (await m.get('loop'))!;
+              if (await m.replace('loop', cur, { items: [...cur.items, `i${i}`] })) return;
+            }
+            throw new Error('replace loop did not converge');
+          }),
+        );
+        expect([...(await m.get('loop'))!.items].sort()).toStrictEqual(Array.from({ length: 10 }, (_, i) => `i${i}`).sort());
+      });
+
+      it(
+        'leaves the replaced entry without a TTL',
+        async () => {
+          const m = map<string>('revocations');
+          await m.set('was-expiring', 'v1', ttl());
+          expect(await m.replace('was-expiring', 'v1', 'v2')).toBe(true);
+          await elapseUntilExpired();
+          expect(await m.get('was-expiring')).toBe('v2');
+        },
+        TTL_TEST_TIMEOUT_MS,
+      );
+
+      it('rejects bad keys and values with TypeError and changes nothing', async () => {
+        const m = map<unknown>('revocations');
+        await m.set('k', 'before');
+        await expect(m.replace('', 'before', 'after')).rejects.toThrow(TypeError);
+        await expect(m.replace('k', 'before', new Date(0))).rejects.toThrow(TypeError);
+        await expect(m.replace('k', Number.NaN, 'after')).rejects.toThrow(TypeError);
+        expect(await m.get('k')).toBe('before');
+      });
+    });
+
     describe('TTL', () => {
       it(
         'serves an entry until its TTL elapses, then get, take and putIfAbsent all see it gone',
@@ -402,6 +467,7 @@ export function describeGridContract(name: string, factory: () => Promise<GridCo
           await expect(m.take(k)).rejects.toThrow(TypeError);
           await expect(m.delete(k)).rejects.toThrow(TypeError);
           await expect(m.increment(k, ttl())).rejects.toThrow(TypeError);
+          await expect(m.replace(k, 1, 2)).rejects.toThrow(TypeError);
         }
         // A lone surrogate must not have been stored under some lossy encoding of the key either.
         expect(await m.get('lone\ufffdsurrogate')).toBeUndefined();
@@ -474,6 +540,7 @@ export function describeGridContract(name: string, factory: () => Promise<GridCo
           ['take', () => m.take('k')],
           ['delete', () => m.delete('k')],
           ['increment', () => m.increment('n', ttl())],
+          ['replace', () => m.replace('k', 'v', 'w')],
         ];
         for (const [label, op] of ops) await expect(op(), label).rejects.toBeInstanceOf(TemporarilyUnavailable);
       });

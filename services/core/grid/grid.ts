@@ -2,10 +2,11 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * Hot and ephemeral state shared by every service instance: authorization codes, revoked access
- * token jti, client-assertion jti replay markers, rate and lockout counters, and caches of rows
- * that live in the SQL store (written after the store, read before it). Nothing here is the
- * system of record except what is ephemeral by nature; a lost grid costs sessions, not data.
+ * Hot and ephemeral state shared by every service instance: authorization codes, the hot copy of
+ * access-token revocations (durable in the SQL store, services/core/rpc/revocation-list.ts),
+ * client-assertion jti replay markers, rate and lockout counters, and caches of rows that live in
+ * the SQL store (written after the store, read before it). Nothing here is the system of record
+ * except what is ephemeral by nature; a lost grid costs sessions, not data, and no revocation.
  *
  * Contract shared by every implementation (see grid-contract.ts, which checks it):
  * - Every GridMap method returns a promise and reports failure by rejecting, never by throwing.
@@ -19,7 +20,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  *   instead of server_error and never fall back to skipping a single-use or revocation check.
  */
 export interface Grid {
-  /** A handle on the named map (e.g. 'codes', 'revoked-jti', 'cache:clients'); handles of one name share data. */
+  /** A handle on the named map (e.g. 'codes', 'revocations', 'cache:clients'); handles of one name share data. */
   map<V>(name: string): GridMap<V>;
   /** Releases connections and timers. Idempotent. */
   close(): Promise<void>;
@@ -51,6 +52,15 @@ export interface GridMap<V> {
    * undefined. This is what makes authorization codes single use (RFC 6749 §4.1.2).
    */
   take(key: string): Promise<V | undefined>;
+  /**
+   * Compare-and-set: stores `value` only when the key currently holds a value equal to `expected`
+   * (compared as JSON text, so pass back exactly what `get` returned). Resolves true when this call
+   * replaced; of concurrent callers with the same `expected` exactly one wins. An absent or expired
+   * key is never replaced (use putIfAbsent to create). The replaced entry has no TTL: replace is
+   * for entries that live until deleted, such as the revocation buckets (Hazelcast's replace drops
+   * an entry's TTL, so no implementation promises to keep one).
+   */
+  replace(key: string, expected: V, value: V): Promise<boolean>;
   /** Removes the key; resolves whether or not it was present. */
   delete(key: string): Promise<void>;
   /**

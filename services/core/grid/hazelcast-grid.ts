@@ -162,6 +162,10 @@ export async function createHazelcastGrid(options: HazelcastGridOptions): Promis
       'hazelcast.client.heartbeat.interval': 2_000,
       'hazelcast.client.heartbeat.timeout': 10_000,
       'hazelcast.client.operation.backup.timeout.millis': operationTimeoutMs,
+      // A write whose backup never acknowledged fails (IndeterminateOperationStateError, mapped to
+      // TemporarilyUnavailable) instead of succeeding: an acknowledged write is then on two
+      // members, so losing one never rolls a revocation bucket back to an older version.
+      'hazelcast.client.operation.fail.on.indeterminate.state': true,
       'hazelcast.client.statistics.enabled': false,
     },
   });
@@ -286,6 +290,14 @@ export async function createHazelcastGrid(options: HazelcastGridOptions): Promis
           (await proxy(name)).putIfAbsent(key, json, ttlMs === undefined ? -1 : hazelcastTtlMs(ttlMs)),
         );
         return previous === null || previous === undefined;
+      },
+      async replace(key, expected, value) {
+        assertKey(key);
+        const expectedJson = encodeValue(expected);
+        const json = encodeValue(value);
+        // One partition operation comparing the stored JSON text: of concurrent replacers exactly
+        // one sees its expected text. The member drops the entry's TTL (see increment below).
+        return call('replace', async () => (await proxy(name)).replaceIfSame(key, expectedJson, json));
       },
       async take(key) {
         assertKey(key);

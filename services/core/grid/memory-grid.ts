@@ -100,6 +100,16 @@ export function createMemoryGrid(options: MemoryGridOptions = {}): MemoryGrid {
         store.set(key, { json, expiresAt: expiryOf(ttlMs) });
         return true;
       },
+      async replace(key, expected, value) {
+        assertKey(key);
+        const expectedJson = encodeValue(expected);
+        const json = encodeValue(value);
+        ensureOpen();
+        const entry = liveEntry(store, key);
+        if (entry === undefined || entry.json !== expectedJson) return false;
+        store.set(key, { json, expiresAt: undefined });
+        return true;
+      },
       async take(key) {
         assertKey(key);
         ensureOpen();

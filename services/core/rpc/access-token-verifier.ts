@@ -1,23 +1,31 @@
 // Verifies access tokens issued by this server: header rules, signature against the key
 // service's JWKS (cached; refreshed on an unknown kid at most every few seconds), claims, and
-// revocation by jti in the grid. Used by the admin-RPC authenticator and by the token service
-// (introspection, ext_authz).
+// revocation by jti (revocation-list.ts: durable in SQL, hot in the grid). Used by the admin-RPC
+// authenticator and by the token service (introspection, ext_authz).
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { InvalidToken, TemporarilyUnavailable } from '../errors/index.js';
 import type { Grid } from '../grid/index.js';
+import type { Logger } from '../log/index.js';
 import {
   accessTokenVerifyOptions,
   validateAccessTokenClaims,
   validateAccessTokenHeader,
   type AccessTokenClaims,
 } from '../oauth/index.js';
+import type { RevocationStore } from '../store/index.js';
+import { createRevocationList } from './revocation-list.js';
 
-export const REVOKED_JTI_MAP = 'revoked-jti';
+/** Seconds a revocation outlives the token's exp: verification accepts that much clock skew. */
+const REVOCATION_MARGIN_SECONDS = 60;
 
 export interface AccessTokenVerifier {
   /** The verified claims; throws InvalidToken for anything that is not a valid, live token. */
   verify(token: string): Promise<AccessTokenClaims>;
-  /** Marks a token revoked until it would have expired anyway. */
+  /**
+   * Marks a token revoked until it would have expired anyway. Resolves once the revocation is in
+   * the SQL store and in the grid, so it survives the loss of grid members or of the whole grid.
+   * @throws TemporarilyUnavailable when the store or the grid cannot take it (nothing acknowledged).
+   */
   revoke(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>): Promise<void>;
 }
 
@@ -25,6 +33,9 @@ export interface AccessTokenVerifierOptions {
   issuer: string;
   fetchJwks: () => Promise<JWK[]>;
   grid: Grid;
+  /** The durable record of revocations, from which a grid that lost them is repopulated. */
+  revocationStore: RevocationStore;
+  log?: Logger | undefined;
   /** How long fetched keys are trusted without asking again. */
   jwksTtlMs?: number;
   /** Minimum time between two fetches caused by unknown kids (bounds what forged kids cost). */
@@ -39,7 +50,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const now = options.now ?? (() => new Date());
   const ttl = options.jwksTtlMs ?? 60_000;
   const refetchInterval = options.refetchIntervalMs ?? 5_000;
-  const revoked = options.grid.map<number>(REVOKED_JTI_MAP);
+  const revocations = createRevocationList({ grid: options.grid, store: options.revocationStore, log: options.log, now });
   let keys = new Map<string, VerifyKey>();
   let fetchedAt = 0;
   let inflight: Promise<void> | undefined;
@@ -97,12 +108,12 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         throw new InvalidToken('the token is invalid or expired');
       }
       const claims = validateAccessTokenClaims(payload, { issuer: options.issuer, now: now(), clockTolerance: options.clockToleranceSeconds ?? 5 });
-      if ((await revoked.get(claims.jti)) !== undefined) throw new InvalidToken('the token has been revoked');
+      // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active.
+      if (await revocations.isRevoked('access_token', claims.jti)) throw new InvalidToken('the token has been revoked');
       return claims;
     },
     async revoke(claims) {
-      const ms = claims.exp * 1000 - now().getTime() + 60_000;
-      if (ms > 0) await revoked.set(claims.jti, claims.exp, Math.ceil(ms));
+      await revocations.revoke('access_token', claims.jti, Math.ceil(claims.exp) + REVOCATION_MARGIN_SECONDS);
     },
   };
 }

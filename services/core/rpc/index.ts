@@ -4,5 +4,6 @@ export * from './server.js';
 export * from './client.js';
 export * from './paths.js';
 export * from './access-token-verifier.js';
+export * from './revocation-list.js';
 export * from './mesh-authenticator.js';
 export * from './update-mask.js';

@@ -5,6 +5,7 @@ export type * from './service-store.js';
 export type * from './key-store.js';
 export type * from './refresh-token-store.js';
 export type * from './consent-store.js';
+export type * from './revocation-store.js';
 export type * from './audit-store.js';
 export type * from './store.js';
 export type * from './sql-client.js';

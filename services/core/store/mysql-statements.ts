@@ -1,4 +1,4 @@
-import { AUDIT_COLUMNS, CLIENT_COLUMNS, CONSENT_COLUMNS, PORTABLE_STATEMENTS as P, refreshTokenListings, SERVICE_COLUMNS, USER_COLUMNS } from './portable-statements.js';
+import { AUDIT_COLUMNS, CLIENT_COLUMNS, CONSENT_COLUMNS, PORTABLE_STATEMENTS as P, refreshTokenListings, REVOCATION_COLUMNS, SERVICE_COLUMNS, USER_COLUMNS } from './portable-statements.js';
 import type { SqlStatements } from './sql-statements.js';
 
 // MariaDB text of the statements (mysql2, db/mysql) that differ from PostgreSQL's; the rest is in
@@ -83,6 +83,16 @@ export const mysqlStatements: SqlStatements = {
     listByUser: `SELECT ${CONSENT_COLUMNS} FROM consents
       WHERE user_id = :userId AND (:after IS NULL OR client_id > :after)
       ORDER BY client_id LIMIT :limit`,
+  },
+
+  revocations: {
+    // VALUES(col) is the value the INSERT would have written (MariaDB's EXCLUDED).
+    upsert: `INSERT INTO revocations (${REVOCATION_COLUMNS}) VALUES (:kind, :id, :bucket, :revokedAt, :expiresAt)
+      ON DUPLICATE KEY UPDATE expires_at = GREATEST(expires_at, VALUES(expires_at))`,
+    listBucket: `SELECT ${REVOCATION_COLUMNS} FROM revocations
+      WHERE bucket = :bucket AND expires_at > :now
+      ORDER BY kind, revoked_id`,
+    deleteExpired: 'DELETE FROM revocations WHERE expires_at <= :now',
   },
 
   audit: {

@@ -23,6 +23,8 @@ export const TOKEN_COLUMNS = `token_hash, family_id, client_id, user_id, scope, 
 
 export const CONSENT_COLUMNS = 'user_id, client_id, scopes, created_at, updated_at';
 
+export const REVOCATION_COLUMNS = 'kind, revoked_id, bucket, revoked_at, expires_at';
+
 export const AUDIT_COLUMNS = 'id, at, type, actor, subject, client_id, ip, details';
 
 /**

@@ -1,4 +1,4 @@
-import { AUDIT_COLUMNS, CLIENT_COLUMNS, CONSENT_COLUMNS, PORTABLE_STATEMENTS as P, refreshTokenListings, SERVICE_COLUMNS, USER_COLUMNS } from './portable-statements.js';
+import { AUDIT_COLUMNS, CLIENT_COLUMNS, CONSENT_COLUMNS, PORTABLE_STATEMENTS as P, refreshTokenListings, REVOCATION_COLUMNS, SERVICE_COLUMNS, USER_COLUMNS } from './portable-statements.js';
 import type { SqlStatements } from './sql-statements.js';
 
 // PostgreSQL text of the statements (pg and PGlite) that differ from MariaDB's; the rest is in
@@ -81,6 +81,15 @@ export const postgresStatements: SqlStatements = {
     listByUser: `SELECT ${CONSENT_COLUMNS} FROM consents
       WHERE user_id = :userId AND (CAST(:after AS text) IS NULL OR client_id > CAST(:after AS text))
       ORDER BY client_id LIMIT :limit`,
+  },
+
+  revocations: {
+    upsert: `INSERT INTO revocations (${REVOCATION_COLUMNS}) VALUES (:kind, :id, :bucket, :revokedAt, :expiresAt)
+      ON CONFLICT (kind, revoked_id) DO UPDATE SET expires_at = GREATEST(revocations.expires_at, EXCLUDED.expires_at)`,
+    listBucket: `SELECT ${REVOCATION_COLUMNS} FROM revocations
+      WHERE bucket = CAST(:bucket AS integer) AND expires_at > CAST(:now AS timestamptz)
+      ORDER BY kind, revoked_id`,
+    deleteExpired: 'DELETE FROM revocations WHERE expires_at <= CAST(:now AS timestamptz)',
   },
 
   audit: {

@@ -82,6 +82,12 @@ export interface SqlStatements {
     delete: string;
     listByUser: string;
   };
+  revocations: {
+    /** Inserts, or on a repeat keeps revoked_at and the later expires_at. */
+    upsert: string;
+    listBucket: string;
+    deleteExpired: string;
+  };
   audit: {
     /** Returns the stored row, unless readInserted is set. */
     insert: string;

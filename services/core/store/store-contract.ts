@@ -411,6 +411,72 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
     });
 
+    describe('revocations', () => {
+      // Buckets far from what the other tests and a real deployment use, one per test, so the
+      // listings see only this test's rows although the store is shared.
+      let nextBucket = 2_000_000_000 + Math.floor(Math.random() * 100_000_000);
+      const bucket = () => nextBucket++;
+      const at = (offsetMs: number) => new Date(Date.UTC(2031, 0, 1) + offsetMs);
+
+      it('records revocations and lists the live ones of a bucket, by kind and id', async () => {
+        const b = bucket();
+        const other = bucket();
+        const now = at(0);
+        await store.revocations.add({ kind: 'access_token', id: 'jti-b', bucket: b, revokedAt: at(-1000), expiresAt: at(60_000) });
+        await store.revocations.add({ kind: 'access_token', id: 'jti-a', bucket: b, expiresAt: at(1) });
+        await store.revocations.add({ kind: 'access_token', id: 'jti-gone', bucket: b, expiresAt: now });
+        await store.revocations.add({ kind: 'access_token', id: 'jti-elsewhere', bucket: other, expiresAt: at(60_000) });
+        const listed = await store.revocations.listBucket(b, now);
+        expect(listed.map((r) => r.id)).toEqual(['jti-a', 'jti-b']);
+        expect(listed[1]).toEqual({ kind: 'access_token', id: 'jti-b', bucket: b, revokedAt: at(-1000), expiresAt: at(60_000) });
+        expect(listed[0]!.revokedAt).toBeInstanceOf(Date);
+        expect((await store.revocations.listBucket(other, now)).map((r) => r.id)).toEqual(['jti-elsewhere']);
+        expect(await store.revocations.listBucket(bucket(), now)).toEqual([]);
+      });
+
+      it('is idempotent: a repeat keeps the first revokedAt and the later expiry, never shortening it', async () => {
+        const b = bucket();
+        await store.revocations.add({ kind: 'access_token', id: 'jti-again', bucket: b, revokedAt: at(0), expiresAt: at(120_000) });
+        await store.revocations.add({ kind: 'access_token', id: 'jti-again', bucket: b, revokedAt: at(5_000), expiresAt: at(60_000) });
+        expect(await store.revocations.listBucket(b, at(90_000))).toEqual([
+          { kind: 'access_token', id: 'jti-again', bucket: b, revokedAt: at(0), expiresAt: at(120_000) },
+        ]);
+        await store.revocations.add({ kind: 'access_token', id: 'jti-again', bucket: b, expiresAt: at(300_000) });
+        expect((await store.revocations.listBucket(b, at(200_000)))[0]!.expiresAt).toEqual(at(300_000));
+      });
+
+      it('keeps ids apart exactly (case, trailing space, unicode) and accepts 255 characters', async () => {
+        const b = bucket();
+        const ids = ['Jti', 'jti', 'jti ', 'jtï', 'x'.repeat(255)];
+        for (const id of ids) await store.revocations.add({ kind: 'access_token', id, bucket: b, expiresAt: at(60_000) });
+        expect((await store.revocations.listBucket(b, at(0))).map((r) => r.id).sort()).toEqual([...ids].sort());
+      });
+
+      it('refuses bad input with invalid_request and records nothing', async () => {
+        const b = bucket();
+        const ok = { kind: 'access_token' as const, id: 'jti-ok', bucket: b, expiresAt: at(60_000) };
+        await expectCode(store.revocations.add({ ...ok, id: '' }), 'invalid_request');
+        await expectCode(store.revocations.add({ ...ok, id: 'x'.repeat(256) }), 'invalid_request');
+        await expectCode(store.revocations.add({ ...ok, bucket: -1 }), 'invalid_request');
+        await expectCode(store.revocations.add({ ...ok, bucket: 1.5 }), 'invalid_request');
+        await expectCode(store.revocations.add({ ...ok, bucket: 2 ** 31 }), 'invalid_request');
+        await expectCode(store.revocations.add({ ...ok, kind: 'refresh_token' as never }), 'invalid_request');
+        await expectCode(store.revocations.add({ ...ok, expiresAt: new Date(Number.NaN) }), 'invalid_request');
+        expect(await store.revocations.listBucket(b, at(0))).toEqual([]);
+      });
+
+      it('prunes the expired ones and keeps the rest', async () => {
+        const b = bucket();
+        // Far in the future, so rows of other tests (and runs) are pruned too and none of ours early.
+        const now = new Date(Date.now() + 20 * 365 * 86_400_000);
+        await store.revocations.add({ kind: 'access_token', id: 'jti-stale', bucket: b, expiresAt: new Date(now.getTime() - 1) });
+        await store.revocations.add({ kind: 'access_token', id: 'jti-fresh', bucket: b, expiresAt: new Date(now.getTime() + 60_000) });
+        expect(await store.revocations.deleteExpired(now)).toBeGreaterThanOrEqual(1);
+        expect(await store.revocations.deleteExpired(now)).toBe(0);
+        expect((await store.revocations.listBucket(b, new Date(0))).map((r) => r.id)).toEqual(['jti-fresh']);
+      });
+    });
+
     describe('consents', () => {
       it('upserts, keeping createdAt', async () => {
         const clientId = (await store.clients.create(minimalClient())).clientId;

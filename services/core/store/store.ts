@@ -3,6 +3,7 @@ import type { ClientStore } from './client-store.js';
 import type { ConsentStore } from './consent-store.js';
 import type { KeyStore } from './key-store.js';
 import type { RefreshTokenStore } from './refresh-token-store.js';
+import type { RevocationStore } from './revocation-store.js';
 import type { ServiceStore } from './service-store.js';
 import type { UserStore } from './user-store.js';
 
@@ -14,6 +15,7 @@ export interface Store {
   keys: KeyStore;
   refreshTokens: RefreshTokenStore;
   consents: ConsentStore;
+  revocations: RevocationStore;
   audit: AuditStore;
   close(): Promise<void>;
 }

@@ -167,3 +167,19 @@ export type NewSigningKey = Omit<SigningKey, 'createdAt'> & { createdAt?: Date }
 export type NewConsent = Omit<Consent, 'createdAt' | 'updatedAt'> & { at?: Date };
 
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'details'> & { at?: Date; details?: Record<string, unknown> };
+
+/** What a revocation names: an access token by its jti (RFC 7009 §2, RFC 9068 §2.2 jti). */
+export type RevocationKind = 'access_token';
+
+export interface Revocation {
+  kind: RevocationKind;
+  /** The identifier revoked (for 'access_token', the jti); at most 255 characters. */
+  id: string;
+  /** The grid bucket it belongs to, a non-negative 32-bit integer chosen by the caller. */
+  bucket: number;
+  revokedAt: Date;
+  /** When what it revokes would have expired anyway; the record is pruned after. */
+  expiresAt: Date;
+}
+
+export type NewRevocation = Omit<Revocation, 'revokedAt'> & { revokedAt?: Date };

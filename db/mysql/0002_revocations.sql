@@ -1,0 +1,15 @@
+-- Durable revocations (issue 11 item 3), as db/postgres/0002_revocations.sql, spelled for
+-- MariaDB (see 0001_init.sql for the conventions). The grid holds the hot copy that
+-- introspection and ext_authz read; this table is what a grid that lost data is repopulated from.
+CREATE TABLE IF NOT EXISTS revocations (
+  -- What is revoked: 'access_token' (revoked_id is the token's jti).
+  kind       VARCHAR(32)  NOT NULL,
+  revoked_id VARCHAR(255) NOT NULL,
+  -- The grid bucket the revocation belongs to (services/core/rpc/revocation-list.ts).
+  bucket     INT          NOT NULL,
+  revoked_at DATETIME(3)  NOT NULL,
+  expires_at DATETIME(3)  NOT NULL,
+  CONSTRAINT revocations_pkey PRIMARY KEY (kind, revoked_id),
+  INDEX revocations_bucket_idx (bucket, expires_at),
+  INDEX revocations_expires_idx (expires_at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_nopad_bin;

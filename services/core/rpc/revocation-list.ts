@@ -1,0 +1,162 @@
+// Revocations of access tokens (RFC 7009 §2.1): durable in the SQL store, served hot from the grid.
+//
+// A revocation acknowledged to a caller must survive the loss of any grid member and a full grid
+// restart (issue 11), while introspection and ext_authz Check must not touch SQL on success
+// (DESIGN.md §7). One grid entry per revoked jti cannot give both: once lost, a revoked jti's
+// entry looks exactly like a jti never revoked, and absence is the answer "active". So:
+//
+// - The grid holds revocations in BUCKETS buckets. Each bucket is ONE entry of the 'revocations'
+//   map holding every revocation of that bucket still in force, and it exists even when empty: it
+//   is created from SQL and never expires. An entry is lost whole or not at all (it lives in one
+//   partition, whose backup copy holds it whole), so a bucket absent from the grid means "lost, or
+//   not loaded since the grid started", never "nothing revoked": the reader then loads that bucket
+//   from SQL, puts it back, and answers from what it loaded.
+// - This works per bucket, so it covers a full restart (every bucket gone) and a partial loss (a
+//   member killed before its backups were copied: exactly the buckets of the partitions that lost
+//   both copies are gone) the same way. It needs no marker entry, which could survive the data it
+//   vouches for when the two sit in different partitions, and no cluster events (hazelcast-client
+//   for Node has no partition-lost listener, and an event arrives after the reads it should stop).
+//   SQL is read once per lost bucket, by the first request that needs it; concurrent readers in a
+//   process share that one load.
+// - What it relies on: a bucket is current or absent, never an older version. An acknowledged
+//   grid write is on two members (backup-count 1, synchronous; the grid client fails a write whose
+//   backup did not acknowledge), so losing one member cannot roll a bucket back.
+// - Revoking writes SQL first, then adds to the bucket by compare-and-set (GridMap.replace); only
+//   then is the revocation acknowledged. A failure of either step is an error to the caller,
+//   never an acknowledgement; a row written before a failed grid step is harmless (idempotent).
+//
+// Rows and bucket members live until what they revoke has expired (plus the clock tolerance);
+// expired members are dropped from a bucket whenever it is rewritten, expired rows are pruned
+// from SQL at most once an hour per process.
+import { createHash } from 'node:crypto';
+import { TemporarilyUnavailable } from '../errors/index.js';
+import type { Grid } from '../grid/index.js';
+import type { Logger } from '../log/index.js';
+import type { RevocationKind, RevocationStore } from '../store/index.js';
+
+/** The grid map of the buckets; hazelcast/hazelcast.xml configures it without TTL or eviction. */
+export const REVOCATIONS_MAP = 'revocations';
+/**
+ * How many buckets: after a full grid loss at most this many SQL reads (one per bucket, on first
+ * use); each bucket holds about 1/BUCKETS of the live revocations (a million live revocations:
+ * ~1000 per bucket, ~40 kB read per check).
+ */
+export const REVOCATION_BUCKETS = 1024;
+
+const PRUNE_INTERVAL_MS = 3_600_000;
+const MAX_WRITE_ATTEMPTS = 50;
+const KIND_PREFIX: Record<RevocationKind, string> = { access_token: 'at:' };
+
+/** A bucket in the grid: member ("at:<jti>") → epoch second until which the revocation holds. */
+type Bucket = Record<string, number>;
+
+export interface RevocationList {
+  /**
+   * Whether `id` of `kind` is revoked now. Reads one grid entry; reads SQL only when that entry
+   * is missing (grid restarted or lost it). Rejects with TemporarilyUnavailable when the grid or
+   * the store cannot answer: never "not revoked" by default.
+   */
+  isRevoked(kind: RevocationKind, id: string): Promise<boolean>;
+  /**
+   * Revokes `id` of `kind` until `untilEpochSeconds` (the expiry of what it revokes): in SQL
+   * first, then in the grid. Resolves only once both hold it. Idempotent.
+   * @throws TemporarilyUnavailable when either step fails (the caller may retry).
+   */
+  revoke(kind: RevocationKind, id: string, untilEpochSeconds: number): Promise<void>;
+}
+
+export interface RevocationListOptions {
+  grid: Grid;
+  store: RevocationStore;
+  log?: Logger | undefined;
+  now?: () => Date;
+}
+
+/** The bucket of a revocation: the first 32 bits of SHA-256 over kind and id, modulo BUCKETS. */
+export function revocationBucket(kind: RevocationKind, id: string): number {
+  return createHash('sha256').update(KIND_PREFIX[kind]).update(id).digest().readUInt32BE(0) % REVOCATION_BUCKETS;
+}
+
+export function createRevocationList(options: RevocationListOptions): RevocationList {
+  const now = options.now ?? (() => new Date());
+  const buckets = options.grid.map<Bucket>(REVOCATIONS_MAP);
+  const loading = new Map<number, Promise<Bucket>>();
+  let lastPrune = 0;
+
+  const keyOf = (bucket: number) => `b${bucket}`;
+  const nowSeconds = () => Math.floor(now().getTime() / 1000);
+
+  async function fromStore(bucket: number): Promise<Bucket> {
+    const rows = await options.store.listBucket(bucket, now());
+    const loaded: Bucket = {};
+    for (const r of rows) loaded[KIND_PREFIX[r.kind] + r.id] = Math.ceil(r.expiresAt.getTime() / 1000);
+    return loaded;
+  }
+
+  /** A missing bucket, loaded from SQL and put back; one load per bucket at a time per process. */
+  function reload(bucket: number): Promise<Bucket> {
+    let pending = loading.get(bucket);
+    if (pending === undefined) {
+      pending = (async () => {
+        const loaded = await fromStore(bucket);
+        if (await buckets.putIfAbsent(keyOf(bucket), loaded)) {
+          options.log?.debug({ bucket, revocations: Object.keys(loaded).length }, 'revocation bucket reloaded from the store into the grid');
+          return loaded;
+        }
+        // Another process (or a revocation) put it back first: its copy is at least as recent.
+        return (await buckets.get(keyOf(bucket))) ?? loaded;
+      })().finally(() => loading.delete(bucket));
+      loading.set(bucket, pending);
+    }
+    return pending;
+  }
+
+  function pruneStore(): void {
+    const at = now();
+    if (at.getTime() - lastPrune < PRUNE_INTERVAL_MS) return;
+    lastPrune = at.getTime();
+    options.store.deleteExpired(at).then(
+      (count) => {
+        if (count > 0) options.log?.debug({ count }, 'expired revocations pruned from the store');
+      },
+      (err: unknown) => options.log?.warn({ err }, 'pruning expired revocations failed; retried within the hour'),
+    );
+  }
+
+  return {
+    async isRevoked(kind, id) {
+      const bucket = revocationBucket(kind, id);
+      const held = (await buckets.get(keyOf(bucket))) ?? (await reload(bucket));
+      const until = held[KIND_PREFIX[kind] + id];
+      return until !== undefined && until > nowSeconds();
+    },
+
+    async revoke(kind, id, untilEpochSeconds) {
+      if (!Number.isSafeInteger(untilEpochSeconds)) throw new TypeError('untilEpochSeconds must be an integer');
+      if (untilEpochSeconds <= nowSeconds()) return;
+      const bucket = revocationBucket(kind, id);
+      const member = KIND_PREFIX[kind] + id;
+      // Durable first: from here on, any reload of this bucket includes the revocation.
+      await options.store.add({ kind, id, bucket, expiresAt: new Date(untilEpochSeconds * 1000) });
+      pruneStore();
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const current = await buckets.get(keyOf(bucket));
+        if (current === undefined) {
+          // Not reload(): a load already in flight may have read SQL before the row above.
+          if (await buckets.putIfAbsent(keyOf(bucket), await fromStore(bucket))) return;
+          continue;
+        }
+        if ((current[member] ?? 0) >= untilEpochSeconds) return;
+        const at = nowSeconds();
+        const next: Bucket = {};
+        for (const [m, until] of Object.entries(current)) if (until > at) next[m] = until;
+        next[member] = untilEpochSeconds;
+        if (await buckets.replace(keyOf(bucket), current, next)) return;
+        await sleep(Math.random() * 5 * (attempt + 1));
+      }
+      throw new TemporarilyUnavailable('the revocation could not be recorded in the grid, try again');
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
