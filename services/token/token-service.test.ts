@@ -367,6 +367,25 @@ describe('token service over gRPC', () => {
       expect(headersOf(r)['www-authenticate']).toContain('error="invalid_token"');
     });
 
+    it('ext_authz denies a malformed path or method with 400 invalid_request, never a retryable 503', async () => {
+      for (const [path, method] of [['/orders//x', 'GET'], ['/orders/%2e%2e/admin', 'GET'], ['/orders/%zz', 'GET'], ['/orders/42', 'G E T'], ['/orders/42', '']] as const) {
+        const r = await check(`Bearer ${good}`, { audience: ORDERS }, path, method);
+        expect(r.httpResponse?.$case, `${method} ${path}`).toBe('deniedResponse');
+        expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code, `${method} ${path}`).toBe(400);
+        expect(r.status?.code).toBe(3);
+        expect(JSON.parse(r.httpResponse?.$case === 'deniedResponse' ? r.httpResponse.value.body : '{}')).toMatchObject({ error: 'invalid_request' });
+      }
+    });
+
+    it('ext_authz denies a route naming an unregistered service with 403, never a retryable 503', async () => {
+      const routes: Record<string, string>[] = [{ service_id: 'no-such-service' }, { audience: 'https://unregistered.example.com' }, { service_id: 'bad id with spaces' }];
+      for (const ext of routes) {
+        const r = await check(`Bearer ${good}`, ext);
+        expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code, JSON.stringify(ext)).toBe(403);
+        expect(r.status?.code).toBe(7);
+      }
+    });
+
     it('answers 403 insufficient_scope with the needed scope, and 403 for an unknown route', async () => {
       const r = await check(`Bearer ${good}`, { audience: ORDERS }, '/orders', 'POST');
       expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code).toBe(403);
