@@ -359,7 +359,6 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
               clientId: client.clientId,
               jwks: client.jwks,
               issuer: deps.config.issuer,
-              endpointUrl: credentials.endpointUrl,
               jtiMap,
               now: deps.now(),
             });
