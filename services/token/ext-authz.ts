@@ -9,7 +9,7 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { bearerChallenge, decideAccess, parseBearer } from '../core/oauth/index.js';
+import { bearerChallenge, decideAccess, isAddressedTo, parseBearer } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -84,7 +84,6 @@ export function createExtAuthz(deps: MeshDeps) {
       throw err;
     }
     const scopes = claims.scope ? claims.scope.split(' ') : [];
-    const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
 
     // Per-route scope from Envoy's context_extensions: every listed scope is required.
     const routeScopes = (ext.scope ?? '').split(' ').filter(Boolean);
@@ -106,7 +105,7 @@ export function createExtAuthz(deps: MeshDeps) {
         return accessDenied('this route is not served by a registered service');
       }
       // RFC 9068 §4: a resource server rejects tokens whose aud does not name it.
-      if (!service || !audiences.includes(service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
+      if (!service || !isAddressedTo(claims, service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
       // The service just read carries its endpoint table: decide here with the registry's own rule
       // (core/oauth) rather than ask the registry to read the same service again.
       let decision;

@@ -169,6 +169,23 @@ describe('token service over gRPC', () => {
     });
   });
 
+  describe('admin RPC audience (RFC 9068 §4)', () => {
+    it('admin RPCs over gRPC refuse a token issued for another API, whatever admin scope it carries', async () => {
+      const created = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: { clientName: 'orders-reader', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['authmesh.read', 'authmesh.admin'], audience: [ORDERS] } }),
+        { bearer: admin },
+      );
+      const foreign = await token({ client: secretCreds(created.client!.clientId, created.clientSecret), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.read authmesh.admin', resource: [] } } });
+      expect((await verify(foreign.accessToken)).aud).toBe(ORDERS);
+      await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
+      await expect(t.anon.service.listServices({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
+      // The bootstrap admin flow of the README still works: no resource, aud is the issuer.
+      const own = await token({ client: secretCreds(t.config.adminClientId, t.config.adminClientSecret!), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin', resource: [] } } });
+      expect((await verify(own.accessToken)).aud).toBe(t.config.issuer);
+      await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: own.accessToken })).resolves.toBeDefined();
+    });
+  });
+
   describe('authorization_code', () => {
     it('redeems a code with PKCE for an access token and a refresh token', async () => {
       const res = await codeFlow(conf.id, secretCreds(conf.id, conf.secret));

@@ -97,6 +97,19 @@ export function accessTokenVerifyOptions(issuer: string, audience?: string | str
   return options;
 }
 
+/** The `aud` claim as a list (RFC 7519 §4.1.3: a single audience may be a plain string). */
+export function tokenAudiences(claims: Pick<AccessTokenClaims, 'aud'>): string[] {
+  return typeof claims.aud === 'string' ? [claims.aud] : [...claims.aud];
+}
+
+/**
+ * Whether a verified token is addressed to `audience`: RFC 9068 §4 and RFC 7519 §4.1.3 require a
+ * resource server to reject a token whose aud does not name it, whatever else the token carries.
+ */
+export function isAddressedTo(claims: Pick<AccessTokenClaims, 'aud'>, audience: string): boolean {
+  return tokenAudiences(claims).includes(audience);
+}
+
 /** Checks a protected header: alg in the allow-list, typ at+jwt, kid present. Throws InvalidToken. */
 export function validateAccessTokenHeader(header: Record<string, unknown>): AccessTokenAlg {
   const { alg, typ, kid } = header;
