@@ -319,6 +319,90 @@ describe('token service over gRPC', () => {
     });
   });
 
+  describe('token exchange policy (RFC 8693 §5)', () => {
+    const AT = 'urn:ietf:params:oauth:token-type:access_token';
+    const exchange = (creds: ClientCredentials, subjectToken: string, over: Partial<{ actorToken: string; audience: string[]; scope: string }> = {}) =>
+      token({
+        client: creds,
+        grant: {
+          $case: 'tokenExchange',
+          value: { subjectToken, subjectTokenType: AT, actorToken: over.actorToken ?? '', actorTokenType: over.actorToken ? AT : '', requestedTokenType: '', scope: over.scope ?? '', audience: over.audience ?? [ORDERS], resource: [] },
+        },
+      });
+    let exchanger: { id: string; secret: string };
+    beforeAll(async () => {
+      const res = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: { clientName: 'exchanger', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS, GrantType.GRANT_TYPE_TOKEN_EXCHANGE], scopes: ['read', 'orders.read'] } }),
+        { bearer: admin },
+      );
+      exchanger = { id: res.client!.clientId, secret: res.clientSecret };
+    });
+
+    it("token exchange refuses a subject token issued to another client and not addressed to the requester", async () => {
+      // alice's token for the public client, in the hands of another client allowed to exchange.
+      const alice = await codeFlow(pub, publicCreds(pub), 'read');
+      await expect(exchange(secretCreds(exchanger.id, exchanger.secret), alice.accessToken)).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('subject_token') });
+      await expect(exchange(secretCreds(conf.id, conf.secret), alice.accessToken)).rejects.toMatchObject({ code: 'invalid_request' });
+    });
+
+    it('token exchange accepts a subject token addressed to the requesting client', async () => {
+      const addressed = await t.bearer({ clientId: pub, sub: userId, scope: ['read'], audience: exchanger.id });
+      const res = await exchange(secretCreds(exchanger.id, exchanger.secret), addressed, { scope: 'read' });
+      expect(await verify(res.accessToken)).toMatchObject({ sub: userId, aud: ORDERS, client_id: exchanger.id, act: { sub: exchanger.id } });
+    });
+
+    it('token exchange refuses an audience the client may not call per the service registry', async () => {
+      const PRIVATE = `https://private-${randomBytes(4).toString('hex')}.example.com`;
+      await t.anon.service.createService(
+        CreateServiceRequest.fromPartial({ service: { displayName: 'private', audience: PRIVATE, endpoints: [{ method: '*', path: '/**', scope: 'read', allowedClientIds: [other.id] }] } }),
+        { bearer: admin },
+      );
+      const own = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      await expect(exchange(secretCreds(conf.id, conf.secret), own.accessToken, { audience: [PRIVATE], scope: 'read' })).rejects.toMatchObject({ code: 'invalid_target' });
+    });
+
+    it("token exchange refuses another client's token as actor_token, so act never names a client that did not ask", async () => {
+      const own = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const foreignActor = await token({ client: secretCreds(other.id, other.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      await expect(exchange(secretCreds(conf.id, conf.secret), own.accessToken, { actorToken: foreignActor.accessToken, scope: 'orders.read' })).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringContaining('actor_token'),
+      });
+      const ownActor = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      const res = await exchange(secretCreds(conf.id, conf.secret), own.accessToken, { actorToken: ownActor.accessToken, scope: 'orders.read' });
+      expect((await verify(res.accessToken)).act).toEqual({ sub: conf.id });
+    });
+
+    it('an exchanged token never outlives its subject token, not even after several hops', async () => {
+      const short = await t.bearer({ clientId: conf.id, sub: userId, scope: ['read', 'orders.read'], ttlSeconds: 45 });
+      const subjectExp = (await verify(short)).exp!;
+      const hop1 = await exchange(secretCreds(conf.id, conf.secret), short, { scope: 'orders.read' });
+      expect(hop1.expiresIn).toBeLessThanOrEqual(45);
+      expect((await verify(hop1.accessToken)).exp).toBeLessThanOrEqual(subjectExp);
+      const hop2 = await exchange(secretCreds(conf.id, conf.secret), hop1.accessToken, { scope: 'orders.read' });
+      expect((await verify(hop2.accessToken)).exp).toBeLessThanOrEqual(subjectExp);
+    });
+
+    it('revoking a subject token (or its grant) revokes every token exchanged from it, down the chain', async () => {
+      const root = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const hop1 = await exchange(secretCreds(conf.id, conf.secret), root.accessToken, { scope: 'orders.read' });
+      const hop2 = await exchange(secretCreds(conf.id, conf.secret), hop1.accessToken, { scope: 'orders.read' });
+      expect((await check(`Bearer ${hop2.accessToken}`, { audience: ORDERS })).httpResponse?.$case).toBe('okResponse');
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: root.accessToken, tokenTypeHint: 'access_token' }));
+      expect((await introspect(hop1.accessToken)).active).toBe(false);
+      expect((await introspect(hop2.accessToken)).active).toBe(false);
+      expect((await check(`Bearer ${hop2.accessToken}`, { audience: ORDERS })).httpResponse?.$case).toBe('deniedResponse');
+      await expect(exchange(secretCreds(conf.id, conf.secret), hop1.accessToken, { scope: 'orders.read' })).rejects.toMatchObject({ code: 'invalid_request' });
+
+      // Revoking the grant (the refresh token's family) ends its access tokens and what came from them.
+      const grant = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const derived = await exchange(secretCreds(conf.id, conf.secret), grant.accessToken, { scope: 'orders.read' });
+      expect((await introspect(derived.accessToken)).active).toBe(true);
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: grant.refreshToken }));
+      expect((await introspect(derived.accessToken)).active).toBe(false);
+    });
+  });
+
   describe('introspection and revocation', () => {
     it('describes an access token (RFC 7662) and says inactive for garbage', async () => {
       const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });

@@ -97,7 +97,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         throw new InvalidToken('the token is invalid or expired');
       }
       const claims = validateAccessTokenClaims(payload, { issuer: options.issuer, now: now(), clockTolerance: options.clockToleranceSeconds ?? 5 });
-      if ((await revoked.get(claims.jti)) !== undefined) throw new InvalidToken('the token has been revoked');
+      // An exchanged token dies with any token it was exchanged from (RFC 8693 §5, src_jti).
+      for (const jti of [claims.jti, ...(claims.src_jti ?? [])]) {
+        if ((await revoked.get(jti)) !== undefined) throw new InvalidToken('the token has been revoked');
+      }
       return claims;
     },
     async revoke(claims) {
