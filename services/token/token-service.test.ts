@@ -414,6 +414,21 @@ describe('token service over gRPC', () => {
       await expect(introspect(res.accessToken, secretCreds(conf.id, 'wrong'))).rejects.toMatchObject({ code: 'invalid_client' });
     });
 
+    it('introspection tells a confidential client nothing about a token neither issued nor addressed to it (RFC 7662 §4)', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      expect(await introspect(res.accessToken, secretCreds(other.id, other.secret))).toMatchObject({ active: false, scope: '', clientId: '', sub: '' });
+      // A registered protected resource (authmesh.introspect) and the admin client may.
+      const rs = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: { clientName: 'resource-server', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['authmesh.introspect'] } }),
+        { bearer: admin },
+      );
+      expect(await introspect(res.accessToken, secretCreds(rs.client!.clientId, rs.clientSecret))).toMatchObject({ active: true, clientId: conf.id });
+      expect((await introspect(res.accessToken, secretCreds(t.config.adminClientId, t.config.adminClientSecret!))).active).toBe(true);
+      // A token addressed to a client by its id may be introspected by that client.
+      const addressed = await t.bearer({ clientId: conf.id, scope: ['read'], audience: other.id });
+      expect(await introspect(addressed, secretCreds(other.id, other.secret))).toMatchObject({ active: true, clientId: conf.id });
+    });
+
     it('describes a refresh token only to its own client', async () => {
       const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
       expect(await introspect(s.refreshToken, undefined, 'refresh_token')).toMatchObject({ active: true, tokenType: 'refresh_token', sub: userId, clientId: conf.id });

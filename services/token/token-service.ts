@@ -8,8 +8,8 @@ import {
   TokenServiceService,
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
-import { buildIntrospectionResponse, inactiveIntrospection, type IntrospectionResponse } from '../core/oauth/index.js';
-import { CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import { buildIntrospectionResponse, inactiveIntrospection, mayIntrospect, type IntrospectionResponse } from '../core/oauth/index.js';
+import { ADMIN_SCOPE, CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { toClientView, type ClientView } from './client-view.js';
 import * as grants from './grants.js';
@@ -38,7 +38,11 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     const now = deps.now();
     const asAccess = async () => {
       try {
-        return buildIntrospectionResponse(await deps.verifier.verify(token), { tokenType: 'Bearer', now });
+        const claims = await deps.verifier.verify(token);
+        // RFC 7662 §4: only the token's client, a client it is addressed to, or a registered
+        // protected resource learns about it; anyone else hears what an unknown token gets.
+        if (!mayIntrospect({ clientId: client.clientId, registeredScopes: client.scopes }, claims, ADMIN_SCOPE)) return inactiveIntrospection();
+        return buildIntrospectionResponse(claims, { tokenType: 'Bearer', now });
       } catch (err) {
         if (hasErrorCode(err, 'invalid_token')) return inactiveIntrospection();
         throw err;
