@@ -2,7 +2,7 @@
 // driven through the real client, user, code, refresh-token, service and key services.
 import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, type Client, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
 import { AuthorizationRequest, IssueCodeRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
@@ -400,6 +400,35 @@ describe('token service over gRPC', () => {
       expect((await introspect(derived.accessToken)).active).toBe(true);
       await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: grant.refreshToken }));
       expect((await introspect(derived.accessToken)).active).toBe(false);
+    });
+  });
+
+  describe('failed client authentication', () => {
+    const ccGrant = { $case: 'clientCredentials' as const, value: { scope: 'read', resource: [] } };
+    const attempt = (clientId: string, secret: string, remoteIp: string) => token({ client: secretCreds(clientId, secret), grant: ccGrant, remoteIp });
+
+    it('failed client authentication from one source is throttled with slow_down, before credentials are checked, for that source only', async () => {
+      const source = `198.51.100.${1 + Math.floor(Math.random() * 250)}`;
+      const limit = t.config.clientAuthMaxFailures;
+      for (let i = 0; i < limit; i++) await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
+      // Over the limit: refused even with the right secret, without looking at it.
+      await expect(attempt(other.id, other.secret, source)).rejects.toMatchObject({ code: 'slow_down' });
+      await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'slow_down' });
+      // Nobody can lock a client out in its name: the same client from elsewhere, and other
+      // clients from the same source, are served.
+      await expect(attempt(other.id, other.secret, '203.0.113.77')).resolves.toMatchObject({ tokenType: 'Bearer' });
+      await expect(attempt(conf.id, conf.secret, source)).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+
+    it('failed client authentication writes a bounded number of audit rows per source, whatever the traffic', async () => {
+      const source = `192.0.2.${1 + Math.floor(Math.random() * 250)}`;
+      for (let i = 0; i < 15; i++) {
+        await expect(attempt(`junk-${i}-${randomBytes(4).toString('hex')}`, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
+      }
+      const rows = async () => (await t.store.audit.list({ type: 'client.auth_failed', pageSize: 1000 })).items.filter((e) => e.ip === source).length;
+      const suppressed = async () => (await t.store.audit.list({ type: 'client.auth_failed_suppressed', pageSize: 1000 })).items.filter((e) => e.ip === source).length;
+      await vi.waitFor(async () => expect(await suppressed()).toBe(1));
+      expect(await rows()).toBe(5);
     });
   });
 
