@@ -93,7 +93,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   for (const name of config.services) modules[name] = FACTORIES[name](deps);
   const rpc = createRpcServer({
     services: Object.values(modules).flatMap((m) => [m.registration, ...(m.extra ?? [])]),
-    authenticator: createMeshAuthenticator({ meshSecret, verifier }),
+    authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer }),
     log,
   });
   const port = await rpc.listen(config.grpcHost, config.grpcPort);

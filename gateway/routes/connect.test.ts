@@ -71,6 +71,21 @@ describe('Connect and gRPC-Web bridge to the admin RPCs', () => {
     expect(err2.findDetails(ErrorInfoSchema)[0]?.reason).toBe('INSUFFICIENT_SCOPE');
   });
 
+  it('refuses an admin-scoped token issued for another API over Connect (RFC 9068 §4)', async () => {
+    const client = createClient(ClientService, createConnectTransport({ baseUrl, httpVersion: '1.1' }));
+    const foreign = await t.bearer({ scope: ['authmesh.admin', 'authmesh.read'], audience: 'https://orders.example.com' });
+    const err = (await client.listClients({}, { headers: { authorization: `Bearer ${foreign}` } }).catch((e: unknown) => e)) as ConnectError;
+    expect(err).toBeInstanceOf(ConnectError);
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe('INVALID_TOKEN');
+    const res = await fetch(`${baseUrl}/authmesh.client.v1.ClientService/ListClients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${foreign}` },
+      body: '{}',
+    });
+    expect(res.status).toBe(401);
+  });
+
   it('answers plain JSON POSTs, as curl would send them', async () => {
     const res = await fetch(`${baseUrl}/authmesh.client.v1.ClientService/ListClients`, {
       method: 'POST',

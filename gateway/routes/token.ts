@@ -133,12 +133,12 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
     url: '/oauth2/introspect',
     onRequest: [requireFormBody],
     handlers: {
-      POST: clientEndpoint('/oauth2/introspect', async (form, client, _req, reply) => {
+      POST: clientEndpoint('/oauth2/introspect', async (form, client, req, reply) => {
         // RFC 7662 §2.1: token is REQUIRED.
         const token = form.one('token');
         if (token === undefined) throw new InvalidRequest('token is required');
         const res = await peers.token.introspectToken(
-          IntrospectTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '' }),
+          IntrospectTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '', remoteIp: req.ip }),
         );
         return noStore(reply).type('application/json').send(introspectionJson(res));
       }),
@@ -149,11 +149,11 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
     url: '/oauth2/revoke',
     onRequest: [requireFormBody],
     handlers: {
-      POST: clientEndpoint('/oauth2/revoke', async (form, client, _req, reply) => {
+      POST: clientEndpoint('/oauth2/revoke', async (form, client, req, reply) => {
         // RFC 7009 §2.1: token is REQUIRED.
         const token = form.one('token');
         if (token === undefined) throw new InvalidRequest('token is required');
-        await peers.token.revokeToken(RevokeTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '' }));
+        await peers.token.revokeToken(RevokeTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '', remoteIp: req.ip }));
         // RFC 7009 §2.2: 200, the body is ignored.
         return noStore(reply).code(200).send();
       }),

@@ -19,7 +19,16 @@ export interface AssertionInput {
   clientAssertion: string;
   /** The client_id sent alongside, if any. */
   clientId: string;
-  endpointUrl: string;
+}
+
+/**
+ * The `aud` values that name this authorization server in a client assertion: its issuer and the
+ * URLs of its endpoints that authenticate clients (token, introspection, revocation), all derived
+ * from the configured issuer. Decided here, never by the caller: a caller-supplied endpoint URL
+ * would let an assertion meant for another server be replayed against this one (RFC 7523 §3).
+ */
+export function assertionAudiences(issuer: string): string[] {
+  return [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`];
 }
 
 /** Reads the client an assertion claims to come from without trusting it yet; undefined when unreadable. */
@@ -43,7 +52,6 @@ export interface VerifyAssertionOptions {
   clientId: string;
   jwks: Record<string, unknown>;
   issuer: string;
-  endpointUrl: string;
   /** Replay markers: clientId:jti → 1 until the assertion's exp. */
   jtiMap: GridMap<number>;
   now: Date;
@@ -61,9 +69,9 @@ export async function verifyClientAssertion(assertion: string, o: VerifyAssertio
   } catch {
     return fail();
   }
-  // RFC 7523 §3: aud identifies this authorization server: its issuer or the token endpoint URL.
-  const audience = [o.issuer, `${o.issuer}/oauth2/token`];
-  if (o.endpointUrl !== '') audience.push(o.endpointUrl);
+  // RFC 7523 §3: aud identifies this authorization server (its issuer or an endpoint URL of it),
+  // as this server knows itself: never from a URL the caller supplies.
+  const audience = assertionAudiences(o.issuer);
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
   try {
     ({ payload } = await jwtVerify(assertion, keys, {

@@ -2,6 +2,7 @@
 // registration endpoint: creation with generated secrets, versioned updates, rotation with a
 // grace period, deletion, and client authentication (RFC 6749 §2.3, RFC 7523).
 import { randomBytes } from 'node:crypto';
+import { createAuditSampler } from '../audit-sampler.js';
 import { Conflict, InvalidClient, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
 import { createReadThroughCache, datesToJson, jsonWithDates, type ReadThroughCache } from '../core/grid/index.js';
 import { constantTimeEqual, generateId, generateSecret, hashToken } from '../core/oauth/index.js';
@@ -110,12 +111,20 @@ function parseEtag(etag: string): number | undefined {
   return Number(etag);
 }
 
-export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'config' | 'audit' | 'now'>): ClientManager {
+export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'config' | 'audit' | 'now' | 'log'>): ClientManager {
   const cache = createClientCache(deps);
   const jtiMap = deps.grid.map<number>('assertion-jti');
+  // Repeated failures are summarised, so junk traffic cannot grow the audit table without bound.
+  const sampler = createAuditSampler(deps.grid, deps.log);
+
+  const recordAuthFailure = async (clientId: string | undefined, method: string) => {
+    const sample = await sampler.sample(`client:${clientId ?? '-'}`);
+    if (sample === 'record') await deps.audit({ type: 'client.auth_failed', clientId, details: { method } });
+    else if (sample !== 'skip') await deps.audit({ type: 'client.auth_failed_suppressed', clientId, details: { method, scope: sample === 'suppress_key' ? 'client' : 'all' } });
+  };
 
   const authFailed = (clientId: string | undefined, method: string): never => {
-    void deps.audit({ type: 'client.auth_failed', clientId: clientId && isValidClientId(clientId) ? clientId : undefined, details: { method } });
+    void recordAuthFailure(clientId && isValidClientId(clientId) ? clientId : undefined, method);
     // RFC 6749 §5.2: invalid_client, without revealing which part was wrong.
     throw new InvalidClient('client authentication failed');
   };
@@ -359,7 +368,6 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
               clientId: client.clientId,
               jwks: client.jwks,
               issuer: deps.config.issuer,
-              endpointUrl: credentials.endpointUrl,
               jtiMap,
               now: deps.now(),
             });

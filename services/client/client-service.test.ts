@@ -509,10 +509,16 @@ describe('AuthenticateClient with private_key_jwt (RFC 7523)', () => {
     await expect(assert(jwt)).rejects.toMatchObject({ code: 'invalid_client' });
   });
 
-  it('accepts the issuer or the endpoint_url as audience', async () => {
-    await expect(assert(await sign({ aud: t.config.issuer }))).resolves.toBeDefined();
-    const endpointUrl = 'https://edge.example.com/oauth2/introspect';
-    await expect(assert(await sign({ aud: ['https://other.example', endpointUrl] }), { endpointUrl })).resolves.toBeDefined();
+  it("accepts this server's issuer and endpoint URLs as audience", async () => {
+    for (const aud of [t.config.issuer, `${t.config.issuer}/oauth2/introspect`, `${t.config.issuer}/oauth2/revoke`, ['https://other.example', t.config.issuer]]) {
+      await expect(assert(await sign({ aud })), JSON.stringify(aud)).resolves.toBeDefined();
+    }
+  });
+
+  it('refuses an assertion addressed to another authorization server even when the caller names it as endpoint_url (RFC 7523 §3)', async () => {
+    const elsewhere = 'https://other-as.example.com/oauth2/token';
+    await expect(assert(await sign({ aud: elsewhere }), { endpointUrl: elsewhere })).rejects.toMatchObject({ code: 'invalid_client' });
+    await expect(assert(await sign({ aud: ['https://other-as.example.com', elsewhere] }), { endpointUrl: elsewhere })).rejects.toMatchObject({ code: 'invalid_client' });
   });
 
   it('never accepts a client secret for a private_key_jwt client', async () => {

@@ -7,8 +7,9 @@
 import { HeaderValueOption_HeaderAppendAction } from '../../gen/ts/envoy/config/core/v3/base.js';
 import { AuthorizationService, CheckResponse, type CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
-import { AuthmeshError } from '../core/errors/index.js';
-import { bearerChallenge, decideAccess, parseBearer } from '../core/oauth/index.js';
+import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
+import type { Logger } from '../core/log/index.js';
+import { bearerChallenge, decideAccess, isAddressedTo, parseBearer } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -19,6 +20,7 @@ export const IDENTITY_HEADERS = { subject: 'x-authmesh-sub', clientId: 'x-authme
 
 const GRPC_OK = 0;
 const GRPC_UNAUTHENTICATED = 16;
+const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAVAILABLE = 14;
 
@@ -57,7 +59,17 @@ export function createExtAuthz(deps: MeshDeps) {
       { error: 'insufficient_scope', error_description: description },
     );
 
-  async function check(req: CheckRequest): Promise<CheckResponse> {
+  const accessDenied = (description: string) =>
+    deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, bearerChallenge({ realm }), { error: 'access_denied', error_description: description });
+  const badRequest = (description: string) =>
+    deny(
+      GRPC_INVALID_ARGUMENT,
+      StatusCode.BadRequest,
+      bearerChallenge({ realm, error: 'invalid_request', description }),
+      { error: 'invalid_request', error_description: description },
+    );
+
+  async function check(req: CheckRequest, log: Logger): Promise<CheckResponse> {
     const http = req.attributes?.request?.http;
     const ext = req.attributes?.contextExtensions ?? {};
     const authorization = http?.headers?.authorization ?? '';
@@ -72,7 +84,6 @@ export function createExtAuthz(deps: MeshDeps) {
       throw err;
     }
     const scopes = claims.scope ? claims.scope.split(' ') : [];
-    const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
 
     // Per-route scope from Envoy's context_extensions: every listed scope is required.
     const routeScopes = (ext.scope ?? '').split(' ').filter(Boolean);
@@ -83,20 +94,33 @@ export function createExtAuthz(deps: MeshDeps) {
     const audience = ext.audience ?? '';
     if (serviceId || audience) {
       const path = (http?.path ?? '/').split('?')[0] || '/';
-      const { service } = serviceId
-        ? await deps.peers.service.getService({ serviceId })
-        : await deps.peers.service.lookupService({ audience });
+      let service;
+      try {
+        ({ service } = serviceId ? await deps.peers.service.getService({ serviceId }) : await deps.peers.service.lookupService({ audience }));
+      } catch (err) {
+        // A route naming a service the registry does not have (or cannot name) is a
+        // misconfiguration no retry fixes: deny, and say so in the log.
+        if (!hasErrorCode(err, 'not_found') && !hasErrorCode(err, 'invalid_request')) throw err;
+        log.warn({ serviceId, audience }, 'ext_authz route names no registered service; denied');
+        return accessDenied('this route is not served by a registered service');
+      }
       // RFC 9068 §4: a resource server rejects tokens whose aud does not name it.
-      if (!service || !audiences.includes(service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
+      if (!service || !isAddressedTo(claims, service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
       // The service just read carries its endpoint table: decide here with the registry's own rule
       // (core/oauth) rather than ask the registry to read the same service again.
-      const decision = decideAccess(service.endpoints, { method: http?.method ?? '', path, scopes, clientId: claims.client_id });
+      let decision;
+      try {
+        decision = decideAccess(service.endpoints, { method: http?.method ?? '', path, scopes, clientId: claims.client_id });
+      } catch (err) {
+        // RFC 6750 §3.1: a malformed request is invalid_request (400). A path or method that
+        // different parsers could read differently is the caller's fault, never worth a retry.
+        if (hasErrorCode(err, 'invalid_request')) return badRequest(err instanceof AuthmeshError ? err.description : 'the request is malformed');
+        throw err;
+      }
       if (decision.decision === 'deny_insufficient_scope') {
         return forbidden(decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
       }
-      if (decision.decision !== 'allow') {
-        return deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, bearerChallenge({ realm }), { error: 'access_denied', error_description: 'this client may not call this endpoint' });
-      }
+      if (decision.decision !== 'allow') return accessDenied('this client may not call this endpoint');
     }
     const headers = [header(IDENTITY_HEADERS.subject, claims.sub), header(IDENTITY_HEADERS.clientId, claims.client_id), header(IDENTITY_HEADERS.scope, scopes.join(' '))];
     if (claims.act) headers.push(header(IDENTITY_HEADERS.actor, claims.act.sub));
@@ -119,9 +143,11 @@ export function createExtAuthz(deps: MeshDeps) {
     {
       async check(req, ctx) {
         try {
-          return await check(req);
+          return await check(req, ctx.log);
         } catch (err) {
           // Fail closed, but say why: Envoy relays 503 so callers retry rather than re-authenticate.
+          // Only what a retry can fix gets here (grid, key or registry unreachable); bad input is
+          // answered above as a denial.
           ctx.log.warn({ err: err instanceof AuthmeshError ? err.code : String(err) }, 'ext_authz check could not be completed');
           return deny(GRPC_UNAVAILABLE, StatusCode.ServiceUnavailable, bearerChallenge({ realm }), { error: 'temporarily_unavailable', error_description: 'authorization could not be checked' });
         }

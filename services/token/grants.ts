@@ -10,13 +10,16 @@ import type {
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { AuthmeshError, hasErrorCode, InvalidGrant, InvalidRequest, InvalidTarget } from '../core/errors/index.js';
 import {
+  assertExchangeAllowed,
   assertGrantAllowed,
   buildActClaim,
   exchangeAudience,
   exchangeScope,
+  exchangeSourceChain,
   formatScope,
   generateId,
   grantScope,
+  mayCallService,
   narrowScope,
   parseScope,
   TOKEN_EXCHANGE_GRANT,
@@ -219,22 +222,36 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
   };
   const subject = await verify(req.subjectToken, 'subject_token');
   const actor = req.actorToken ? await verify(req.actorToken, 'actor_token') : undefined;
+  // RFC 8693 §5: only subject tokens issued or addressed to this client, only its own actor token.
+  assertExchangeAllowed({ clientId: ctx.client.clientId, subject, actor });
   // RFC 8693 §4.1: act identifies the party acting for the subject: the actor token's subject,
   // or the authenticated client itself.
   const act = buildActClaim(actor ? actor.sub : ctx.client.clientId, subject.act);
+  const sourceJtis = exchangeSourceChain(subject);
   const scopes = exchangeScope({ requested: req.scope, subjectScope: parseScope(subject.scope), clientAllowed: ctx.client.scopes });
   const targets = [...req.audience, ...req.resource];
-  const known: string[] = [];
+  // RFC 8693 §2.1: the audiences a client may ask for are the registered services it may call.
+  const allowed: string[] = [];
   for (const t of targets) {
     try {
-      await ctx.deps.peers.service.lookupService({ audience: t });
-      known.push(t);
+      const { service } = await ctx.deps.peers.service.lookupService({ audience: t });
+      if (service && mayCallService(service.endpoints, ctx.client.clientId)) allowed.push(t);
     } catch (err) {
-      if (!hasErrorCode(err, 'not_found')) throw err;
+      if (!hasErrorCode(err, 'not_found') && !hasErrorCode(err, 'invalid_request')) throw err;
     }
   }
-  const audience = exchangeAudience({ audience: req.audience, resource: req.resource, allowed: known, defaultAudience: ctx.client.audience });
-  const access = await ctx.minter.mint({ client: ctx.client, subject: subject.sub, scopes, audience, act, authTime: subject.auth_time ? new Date(subject.auth_time * 1000) : undefined });
+  const audience = exchangeAudience({ audience: req.audience, resource: req.resource, allowed, defaultAudience: ctx.client.audience });
+  const access = await ctx.minter.mint({
+    client: ctx.client,
+    subject: subject.sub,
+    scopes,
+    audience,
+    act,
+    authTime: subject.auth_time ? new Date(subject.auth_time * 1000) : undefined,
+    // RFC 8693 §5: never outlive the subject token, and die with it (src_jti).
+    notAfter: subject.exp,
+    sourceJtis,
+  });
   await ctx.deps.audit({ type: 'token.exchanged', subject: subject.sub, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { jti: access.claims.jti, subject_jti: subject.jti, actor: act.sub } });
   // RFC 8693 §2.2.1: issued_token_type is REQUIRED; no refresh token for delegated tokens.
   return response(access, scopes, { issuedTokenType: TOKEN_TYPE_ACCESS_TOKEN });

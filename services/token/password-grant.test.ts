@@ -37,7 +37,7 @@ describe('password grant, enabled by the operator', () => {
     const res = await password(trusted, 'BOB', PASSWORD);
     expect(res.scope).toBe('read');
     expect(res.refreshToken).not.toBe('');
-    const info = await t.anon.token.introspectToken({ client: creds(trusted.id, trusted.secret), token: res.accessToken, tokenTypeHint: '' });
+    const info = await t.anon.token.introspectToken({ client: creds(trusted.id, trusted.secret), token: res.accessToken, tokenTypeHint: '', remoteIp: '' });
     expect(info.sub).toBe(userId);
   });
 

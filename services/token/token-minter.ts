@@ -1,6 +1,6 @@
 // Mints access tokens (RFC 9068 JWTs signed by the key service) and records, per grant, which
 // access tokens it produced so a replayed authorization code can revoke them (RFC 6749 §4.1.2).
-import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, type AccessTokenClaims, type ActClaim } from '../core/oauth/index.js';
+import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, exchangedTokenLifetime, type AccessTokenClaims, type ActClaim } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientView } from './client-view.js';
 
@@ -17,6 +17,10 @@ export interface MintInput {
   act?: ActClaim | undefined;
   /** The grant (code redemption / refresh family) the token belongs to. */
   grantId?: string | undefined;
+  /** Token exchange: the token never outlives this instant (seconds since the epoch, the subject token's exp). */
+  notAfter?: number | undefined;
+  /** Token exchange: the source jti chain recorded in src_jti. */
+  sourceJtis?: string[] | undefined;
 }
 
 export interface Minted {
@@ -31,7 +35,8 @@ export function createTokenMinter(deps: MeshDeps) {
   const grantTokens = deps.grid.map<GrantTokens>(GRANT_TOKENS_MAP);
   return {
     async mint(input: MintInput): Promise<Minted> {
-      const ttl = Math.min(input.client.accessTokenTtlSeconds || deps.config.accessTokenTtlSeconds, MAX_ACCESS_TOKEN_TTL_SECONDS);
+      const configured = Math.min(input.client.accessTokenTtlSeconds || deps.config.accessTokenTtlSeconds, MAX_ACCESS_TOKEN_TTL_SECONDS);
+      const ttl = input.notAfter === undefined ? configured : exchangedTokenLifetime(configured, input.notAfter, deps.now());
       const claims = buildAccessTokenClaims({
         issuer: deps.config.issuer,
         subject: input.subject,
@@ -42,6 +47,7 @@ export function createTokenMinter(deps: MeshDeps) {
         now: deps.now(),
         authTime: input.authTime,
         act: input.act,
+        sourceJtis: input.sourceJtis,
       });
       const { jwt } = await deps.peers.key.signJwt({ claims: { ...claims }, typ: ACCESS_TOKEN_TYP });
       if (input.grantId) {

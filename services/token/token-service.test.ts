@@ -2,7 +2,7 @@
 // driven through the real client, user, code, refresh-token, service and key services.
 import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, type Client, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
 import { AuthorizationRequest, IssueCodeRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
@@ -169,6 +169,23 @@ describe('token service over gRPC', () => {
     });
   });
 
+  describe('admin RPC audience (RFC 9068 §4)', () => {
+    it('admin RPCs over gRPC refuse a token issued for another API, whatever admin scope it carries', async () => {
+      const created = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: { clientName: 'orders-reader', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['authmesh.read', 'authmesh.admin'], audience: [ORDERS] } }),
+        { bearer: admin },
+      );
+      const foreign = await token({ client: secretCreds(created.client!.clientId, created.clientSecret), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.read authmesh.admin', resource: [] } } });
+      expect((await verify(foreign.accessToken)).aud).toBe(ORDERS);
+      await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
+      await expect(t.anon.service.listServices({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
+      // The bootstrap admin flow of the README still works: no resource, aud is the issuer.
+      const own = await token({ client: secretCreds(t.config.adminClientId, t.config.adminClientSecret!), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin', resource: [] } } });
+      expect((await verify(own.accessToken)).aud).toBe(t.config.issuer);
+      await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: own.accessToken })).resolves.toBeDefined();
+    });
+  });
+
   describe('authorization_code', () => {
     it('redeems a code with PKCE for an access token and a refresh token', async () => {
       const res = await codeFlow(conf.id, secretCreds(conf.id, conf.secret));
@@ -302,6 +319,119 @@ describe('token service over gRPC', () => {
     });
   });
 
+  describe('token exchange policy (RFC 8693 §5)', () => {
+    const AT = 'urn:ietf:params:oauth:token-type:access_token';
+    const exchange = (creds: ClientCredentials, subjectToken: string, over: Partial<{ actorToken: string; audience: string[]; scope: string }> = {}) =>
+      token({
+        client: creds,
+        grant: {
+          $case: 'tokenExchange',
+          value: { subjectToken, subjectTokenType: AT, actorToken: over.actorToken ?? '', actorTokenType: over.actorToken ? AT : '', requestedTokenType: '', scope: over.scope ?? '', audience: over.audience ?? [ORDERS], resource: [] },
+        },
+      });
+    let exchanger: { id: string; secret: string };
+    beforeAll(async () => {
+      const res = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: { clientName: 'exchanger', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS, GrantType.GRANT_TYPE_TOKEN_EXCHANGE], scopes: ['read', 'orders.read'] } }),
+        { bearer: admin },
+      );
+      exchanger = { id: res.client!.clientId, secret: res.clientSecret };
+    });
+
+    it("token exchange refuses a subject token issued to another client and not addressed to the requester", async () => {
+      // alice's token for the public client, in the hands of another client allowed to exchange.
+      const alice = await codeFlow(pub, publicCreds(pub), 'read');
+      await expect(exchange(secretCreds(exchanger.id, exchanger.secret), alice.accessToken)).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('subject_token') });
+      await expect(exchange(secretCreds(conf.id, conf.secret), alice.accessToken)).rejects.toMatchObject({ code: 'invalid_request' });
+    });
+
+    it('token exchange accepts a subject token addressed to the requesting client', async () => {
+      const addressed = await t.bearer({ clientId: pub, sub: userId, scope: ['read'], audience: exchanger.id });
+      const res = await exchange(secretCreds(exchanger.id, exchanger.secret), addressed, { scope: 'read' });
+      expect(await verify(res.accessToken)).toMatchObject({ sub: userId, aud: ORDERS, client_id: exchanger.id, act: { sub: exchanger.id } });
+    });
+
+    it('token exchange refuses an audience the client may not call per the service registry', async () => {
+      const PRIVATE = `https://private-${randomBytes(4).toString('hex')}.example.com`;
+      await t.anon.service.createService(
+        CreateServiceRequest.fromPartial({ service: { displayName: 'private', audience: PRIVATE, endpoints: [{ method: '*', path: '/**', scope: 'read', allowedClientIds: [other.id] }] } }),
+        { bearer: admin },
+      );
+      const own = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      await expect(exchange(secretCreds(conf.id, conf.secret), own.accessToken, { audience: [PRIVATE], scope: 'read' })).rejects.toMatchObject({ code: 'invalid_target' });
+    });
+
+    it("token exchange refuses another client's token as actor_token, so act never names a client that did not ask", async () => {
+      const own = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const foreignActor = await token({ client: secretCreds(other.id, other.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      await expect(exchange(secretCreds(conf.id, conf.secret), own.accessToken, { actorToken: foreignActor.accessToken, scope: 'orders.read' })).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringContaining('actor_token'),
+      });
+      const ownActor = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      const res = await exchange(secretCreds(conf.id, conf.secret), own.accessToken, { actorToken: ownActor.accessToken, scope: 'orders.read' });
+      expect((await verify(res.accessToken)).act).toEqual({ sub: conf.id });
+    });
+
+    it('an exchanged token never outlives its subject token, not even after several hops', async () => {
+      const short = await t.bearer({ clientId: conf.id, sub: userId, scope: ['read', 'orders.read'], ttlSeconds: 45 });
+      const subjectExp = (await verify(short)).exp!;
+      const hop1 = await exchange(secretCreds(conf.id, conf.secret), short, { scope: 'orders.read' });
+      expect(hop1.expiresIn).toBeLessThanOrEqual(45);
+      expect((await verify(hop1.accessToken)).exp).toBeLessThanOrEqual(subjectExp);
+      const hop2 = await exchange(secretCreds(conf.id, conf.secret), hop1.accessToken, { scope: 'orders.read' });
+      expect((await verify(hop2.accessToken)).exp).toBeLessThanOrEqual(subjectExp);
+    });
+
+    it('revoking a subject token (or its grant) revokes every token exchanged from it, down the chain', async () => {
+      const root = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const hop1 = await exchange(secretCreds(conf.id, conf.secret), root.accessToken, { scope: 'orders.read' });
+      const hop2 = await exchange(secretCreds(conf.id, conf.secret), hop1.accessToken, { scope: 'orders.read' });
+      expect((await check(`Bearer ${hop2.accessToken}`, { audience: ORDERS })).httpResponse?.$case).toBe('okResponse');
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: root.accessToken, tokenTypeHint: 'access_token' }));
+      expect((await introspect(hop1.accessToken)).active).toBe(false);
+      expect((await introspect(hop2.accessToken)).active).toBe(false);
+      expect((await check(`Bearer ${hop2.accessToken}`, { audience: ORDERS })).httpResponse?.$case).toBe('deniedResponse');
+      await expect(exchange(secretCreds(conf.id, conf.secret), hop1.accessToken, { scope: 'orders.read' })).rejects.toMatchObject({ code: 'invalid_request' });
+
+      // Revoking the grant (the refresh token's family) ends its access tokens and what came from them.
+      const grant = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const derived = await exchange(secretCreds(conf.id, conf.secret), grant.accessToken, { scope: 'orders.read' });
+      expect((await introspect(derived.accessToken)).active).toBe(true);
+      await t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: secretCreds(conf.id, conf.secret), token: grant.refreshToken }));
+      expect((await introspect(derived.accessToken)).active).toBe(false);
+    });
+  });
+
+  describe('failed client authentication', () => {
+    const ccGrant = { $case: 'clientCredentials' as const, value: { scope: 'read', resource: [] } };
+    const attempt = (clientId: string, secret: string, remoteIp: string) => token({ client: secretCreds(clientId, secret), grant: ccGrant, remoteIp });
+
+    it('failed client authentication from one source is throttled with slow_down, before credentials are checked, for that source only', async () => {
+      const source = `198.51.100.${1 + Math.floor(Math.random() * 250)}`;
+      const limit = t.config.clientAuthMaxFailures;
+      for (let i = 0; i < limit; i++) await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
+      // Over the limit: refused even with the right secret, without looking at it.
+      await expect(attempt(other.id, other.secret, source)).rejects.toMatchObject({ code: 'slow_down' });
+      await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'slow_down' });
+      // Nobody can lock a client out in its name: the same client from elsewhere, and other
+      // clients from the same source, are served.
+      await expect(attempt(other.id, other.secret, '203.0.113.77')).resolves.toMatchObject({ tokenType: 'Bearer' });
+      await expect(attempt(conf.id, conf.secret, source)).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+
+    it('failed client authentication writes a bounded number of audit rows per source, whatever the traffic', async () => {
+      const source = `192.0.2.${1 + Math.floor(Math.random() * 250)}`;
+      for (let i = 0; i < 15; i++) {
+        await expect(attempt(`junk-${i}-${randomBytes(4).toString('hex')}`, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
+      }
+      const rows = async () => (await t.store.audit.list({ type: 'client.auth_failed', pageSize: 1000 })).items.filter((e) => e.ip === source).length;
+      const suppressed = async () => (await t.store.audit.list({ type: 'client.auth_failed_suppressed', pageSize: 1000 })).items.filter((e) => e.ip === source).length;
+      await vi.waitFor(async () => expect(await suppressed()).toBe(1));
+      expect(await rows()).toBe(5);
+    });
+  });
+
   describe('introspection and revocation', () => {
     it('describes an access token (RFC 7662) and says inactive for garbage', async () => {
       const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
@@ -311,6 +441,21 @@ describe('token service over gRPC', () => {
       expect(await introspect('garbage')).toMatchObject({ active: false, scope: '', clientId: '' });
       await expect(introspect(res.accessToken, publicCreds(pub))).rejects.toMatchObject({ code: 'unauthorized_client' });
       await expect(introspect(res.accessToken, secretCreds(conf.id, 'wrong'))).rejects.toMatchObject({ code: 'invalid_client' });
+    });
+
+    it('introspection tells a confidential client nothing about a token neither issued nor addressed to it (RFC 7662 §4)', async () => {
+      const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
+      expect(await introspect(res.accessToken, secretCreds(other.id, other.secret))).toMatchObject({ active: false, scope: '', clientId: '', sub: '' });
+      // A registered protected resource (authmesh.introspect) and the admin client may.
+      const rs = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: { clientName: 'resource-server', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['authmesh.introspect'] } }),
+        { bearer: admin },
+      );
+      expect(await introspect(res.accessToken, secretCreds(rs.client!.clientId, rs.clientSecret))).toMatchObject({ active: true, clientId: conf.id });
+      expect((await introspect(res.accessToken, secretCreds(t.config.adminClientId, t.config.adminClientSecret!))).active).toBe(true);
+      // A token addressed to a client by its id may be introspected by that client.
+      const addressed = await t.bearer({ clientId: conf.id, scope: ['read'], audience: other.id });
+      expect(await introspect(addressed, secretCreds(other.id, other.secret))).toMatchObject({ active: true, clientId: conf.id });
     });
 
     it('describes a refresh token only to its own client', async () => {
@@ -365,6 +510,25 @@ describe('token service over gRPC', () => {
       const foreign = (await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } })).accessToken;
       const r = await check(`Bearer ${foreign}`, { audience: ORDERS });
       expect(headersOf(r)['www-authenticate']).toContain('error="invalid_token"');
+    });
+
+    it('ext_authz denies a malformed path or method with 400 invalid_request, never a retryable 503', async () => {
+      for (const [path, method] of [['/orders//x', 'GET'], ['/orders/%2e%2e/admin', 'GET'], ['/orders/%zz', 'GET'], ['/orders/42', 'G E T'], ['/orders/42', '']] as const) {
+        const r = await check(`Bearer ${good}`, { audience: ORDERS }, path, method);
+        expect(r.httpResponse?.$case, `${method} ${path}`).toBe('deniedResponse');
+        expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code, `${method} ${path}`).toBe(400);
+        expect(r.status?.code).toBe(3);
+        expect(JSON.parse(r.httpResponse?.$case === 'deniedResponse' ? r.httpResponse.value.body : '{}')).toMatchObject({ error: 'invalid_request' });
+      }
+    });
+
+    it('ext_authz denies a route naming an unregistered service with 403, never a retryable 503', async () => {
+      const routes: Record<string, string>[] = [{ service_id: 'no-such-service' }, { audience: 'https://unregistered.example.com' }, { service_id: 'bad id with spaces' }];
+      for (const ext of routes) {
+        const r = await check(`Bearer ${good}`, ext);
+        expect(r.httpResponse?.$case === 'deniedResponse' && r.httpResponse.value.status?.code, JSON.stringify(ext)).toBe(403);
+        expect(r.status?.code).toBe(7);
+      }
     });
 
     it('answers 403 insufficient_scope with the needed scope, and 403 for an unknown route', async () => {

@@ -8,9 +8,11 @@ import {
   TokenServiceService,
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
-import { buildIntrospectionResponse, inactiveIntrospection, type IntrospectionResponse } from '../core/oauth/index.js';
-import { CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import { buildIntrospectionResponse, inactiveIntrospection, mayIntrospect, type IntrospectionResponse } from '../core/oauth/index.js';
+import { ADMIN_SCOPE, CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import { createAuditSampler } from '../audit-sampler.js';
 import type { MeshDeps } from '../mesh-deps.js';
+import { createClientAuthThrottle } from './client-auth-throttle.js';
 import { toClientView, type ClientView } from './client-view.js';
 import * as grants from './grants.js';
 import type { TokenMinter } from './token-minter.js';
@@ -18,17 +20,46 @@ import type { TokenMinter } from './token-minter.js';
 export const TOKEN_SERVICE_NAME = 'authmesh.token.v1.TokenService';
 
 
+/** The client_id a request presents, for throttling only (nothing is trusted from it). */
+function presentedClientId(credentials: ClientCredentials): string {
+  const c = credentials.credential;
+  switch (c?.$case) {
+    case 'clientSecret':
+      return c.value.clientId;
+    case 'clientAssertion':
+      return c.value.clientId;
+    case 'clientId':
+      return c.value;
+    default:
+      return '';
+  }
+}
+
 export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
+  const throttle = createClientAuthThrottle(deps.grid, deps.log, {
+    perClient: deps.config.clientAuthMaxFailures,
+    perSource: deps.config.clientAuthMaxFailuresPerSource,
+    now: deps.now,
+  });
+  const sampler = createAuditSampler(deps.grid, deps.log);
+
   async function authenticate(credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
     // RFC 6749 §2.3: every token endpoint request identifies the client.
     if (!credentials?.credential) throw new InvalidClient('client authentication is required');
+    const presented = presentedClientId(credentials);
+    // Refused before any credential is looked at: a flood costs neither a lookup nor an audit row.
+    throttle.assertAllowed(remoteIp, presented);
     try {
       const { client } = await deps.peers.client.authenticateClient({ credentials });
       if (!client) throw new InvalidClient('client authentication failed');
       return toClientView(client);
     } catch (err) {
       if (hasErrorCode(err, 'invalid_client')) {
-        await deps.audit({ type: 'client.auth_failed', ip: remoteIp, details: { method: credentials.credential.$case } });
+        await throttle.recordFailure(remoteIp, presented);
+        const sample = await sampler.sample(remoteIp ? `ip:${remoteIp}` : `method:${credentials.credential.$case}`);
+        const details = { method: credentials.credential.$case };
+        if (sample === 'record') await deps.audit({ type: 'client.auth_failed', ip: remoteIp, details });
+        else if (sample !== 'skip') await deps.audit({ type: 'client.auth_failed_suppressed', ip: remoteIp, details: { ...details, scope: sample === 'suppress_key' ? 'source' : 'all' } });
       }
       throw err;
     }
@@ -38,7 +69,11 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     const now = deps.now();
     const asAccess = async () => {
       try {
-        return buildIntrospectionResponse(await deps.verifier.verify(token), { tokenType: 'Bearer', now });
+        const claims = await deps.verifier.verify(token);
+        // RFC 7662 §4: only the token's client, a client it is addressed to, or a registered
+        // protected resource learns about it; anyone else hears what an unknown token gets.
+        if (!mayIntrospect({ clientId: client.clientId, registeredScopes: client.scopes }, claims, ADMIN_SCOPE)) return inactiveIntrospection();
+        return buildIntrospectionResponse(claims, { tokenType: 'Bearer', now });
       } catch (err) {
         if (hasErrorCode(err, 'invalid_token')) return inactiveIntrospection();
         throw err;
@@ -106,7 +141,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       },
 
       async introspectToken(req) {
-        const client = await authenticate(req.client, '');
+        const client = await authenticate(req.client, req.remoteIp);
         // RFC 7662 §2.1: the caller must be authorized to introspect; public clients cannot keep
         // the credentials that would make that meaningful.
         if (client.clientType === 'public') throw new UnauthorizedClient('public clients may not introspect tokens');
@@ -131,7 +166,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       },
 
       async revokeToken(req) {
-        const client = await authenticate(req.client, '');
+        const client = await authenticate(req.client, req.remoteIp);
         // RFC 7009 §2.1: token is REQUIRED.
         if (!req.token) throw new InvalidRequest('token is required');
         const tryRefresh = async () => {

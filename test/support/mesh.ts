@@ -24,7 +24,7 @@ export interface TestMesh {
    * A real access token signed by the key service (for admin calls in tests that are not about
    * the token endpoint). Default scope authmesh.admin.
    */
-  bearer(opts?: { scope?: string[]; sub?: string; clientId?: string; ttlSeconds?: number }): Promise<string>;
+  bearer(opts?: { scope?: string[]; sub?: string; clientId?: string; ttlSeconds?: number; audience?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -94,7 +94,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
       const claims = buildAccessTokenClaims({
         issuer: config.issuer,
         subject: opts.sub ?? opts.clientId ?? 'test-admin',
-        audience: config.issuer,
+        audience: opts.audience ?? config.issuer,
         clientId: opts.clientId ?? 'test-admin',
         scope: opts.scope ?? ['authmesh.admin'],
         ttlSeconds: opts.ttlSeconds ?? 300,

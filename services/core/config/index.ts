@@ -35,6 +35,10 @@ export interface Config {
   passwordGrantEnabled: boolean;
   loginMaxFailures: number;
   loginLockSeconds: number;
+  /** Failed client authentications of one client_id from one source per minute before slow_down (0 = off). */
+  clientAuthMaxFailures: number;
+  /** Failed client authentications from one source, any client_id, per minute before slow_down (0 = off). */
+  clientAuthMaxFailuresPerSource: number;
   adminClientId: string;
   adminClientSecret: string | undefined;
   logLevel: string;
@@ -194,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),
+    clientAuthMaxFailures: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES', 20, 0, 1_000_000),
+    clientAuthMaxFailuresPerSource: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES_PER_SOURCE', 200, 0, 1_000_000),
     adminClientId: str('AUTHMESH_ADMIN_CLIENT_ID', 'authmesh-admin'),
     adminClientSecret,
     logLevel: str('AUTHMESH_LOG_LEVEL', 'info'),

@@ -137,6 +137,7 @@ describe('validateAccessTokenClaims', () => {
     ['issued slightly in the future within tolerance', { ...valid, iat: T + 20, nbf: T + 20 }, {}],
     ['a nested act chain', { ...valid, act: { sub: 'b', act: { sub: 'a' } } }, {}],
     ['an act chain at the depth limit', { ...valid, act: actChain(10) }, {}],
+    ['a source jti chain', { ...valid, src_jti: ['a', 'b'] }, {}],
   ])('accepts %s', (_name, payload, override) => {
     const clean = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
     expect(() => validateAccessTokenClaims(clean, { ...opts, ...override })).not.toThrow();
@@ -171,6 +172,10 @@ describe('validateAccessTokenClaims', () => {
     ['an act string', { ...valid, act: 'svc' }, {}],
     ['a nested act without sub', { ...valid, act: { sub: 'b', act: {} } }, {}],
     ['an act chain deeper than the limit', { ...valid, act: actChain(11) }, {}],
+    ['a src_jti string', { ...valid, src_jti: 'a' }, {}],
+    ['an empty src_jti', { ...valid, src_jti: [] }, {}],
+    ['a src_jti with an empty id', { ...valid, src_jti: ['a', ''] }, {}],
+    ['a src_jti longer than the act limit', { ...valid, src_jti: Array.from({ length: 11 }, (_, i) => `j${i}`) }, {}],
   ])('rejects %s with invalid_token', (_name, payload, override) => {
     const clean = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
     const err = thrown(() => validateAccessTokenClaims(clean, { ...opts, ...override }));

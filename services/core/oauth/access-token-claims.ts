@@ -32,6 +32,11 @@ export interface AccessTokenClaims {
   scope?: string;
   auth_time?: number;
   act?: ActClaim;
+  /**
+   * Private claim of exchanged tokens: the jti of the token it was exchanged from, then that
+   * token's own sources (at most MAX_ACT_DEPTH). A token is dead once any of these is revoked.
+   */
+  src_jti?: string[];
 }
 
 export interface BuildAccessTokenClaimsInput {
@@ -47,6 +52,8 @@ export interface BuildAccessTokenClaimsInput {
   /** When the resource owner authenticated. */
   authTime?: Date | undefined;
   act?: ActClaim | undefined;
+  /** For exchanged tokens: the source jti chain (see AccessTokenClaims.src_jti). */
+  sourceJtis?: readonly string[] | undefined;
 }
 
 /** Maximum depth of a nested act chain we issue or accept; bounds token size and parsing. */
@@ -83,6 +90,7 @@ export function buildAccessTokenClaims(input: BuildAccessTokenClaimsInput): Acce
   if (input.authTime !== undefined) claims.auth_time = epochSeconds(input.authTime);
   // RFC 8693 §4.1: act names the current actor; nested act claims keep the delegation chain.
   if (input.act !== undefined) claims.act = input.act;
+  if (input.sourceJtis !== undefined && input.sourceJtis.length > 0) claims.src_jti = [...input.sourceJtis];
   return claims;
 }
 
@@ -95,6 +103,19 @@ export function accessTokenVerifyOptions(issuer: string, audience?: string | str
   const options: JWTVerifyOptions = { algorithms: [...ALLOWED_ALGS], typ: ACCESS_TOKEN_TYP, issuer };
   if (audience !== undefined) options.audience = audience;
   return options;
+}
+
+/** The `aud` claim as a list (RFC 7519 §4.1.3: a single audience may be a plain string). */
+export function tokenAudiences(claims: Pick<AccessTokenClaims, 'aud'>): string[] {
+  return typeof claims.aud === 'string' ? [claims.aud] : [...claims.aud];
+}
+
+/**
+ * Whether a verified token is addressed to `audience`: RFC 9068 §4 and RFC 7519 §4.1.3 require a
+ * resource server to reject a token whose aud does not name it, whatever else the token carries.
+ */
+export function isAddressedTo(claims: Pick<AccessTokenClaims, 'aud'>, audience: string): boolean {
+  return tokenAudiences(claims).includes(audience);
 }
 
 /** Checks a protected header: alg in the allow-list, typ at+jwt, kid present. Throws InvalidToken. */
@@ -139,7 +160,7 @@ function parseAct(value: unknown, depth: number): ActClaim {
 export function validateAccessTokenClaims(payload: Record<string, unknown>, options: ValidateAccessTokenOptions): AccessTokenClaims {
   const tolerance = options.clockTolerance ?? 0;
   const now = epochSeconds(options.now);
-  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, auth_time: authTime, act } = payload;
+  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, auth_time: authTime, act, src_jti: srcJti } = payload;
 
   // RFC 9068 §4: iss must exactly match the issuer we expect.
   if (iss !== options.issuer) throw new InvalidToken('the token was not issued by this issuer');
@@ -172,5 +193,12 @@ export function validateAccessTokenClaims(payload: Record<string, unknown>, opti
   if (scope !== undefined) claims.scope = scope;
   if (authTime !== undefined) claims.auth_time = authTime;
   if (act !== undefined) claims.act = parseAct(act, 1);
+  if (srcJti !== undefined) {
+    // Our private claim: a bounded list of token ids whose revocation ends this token too.
+    if (!Array.isArray(srcJti) || srcJti.length === 0 || srcJti.length > MAX_ACT_DEPTH || !srcJti.every((j) => isNonEmptyString(j) && j.length <= 256)) {
+      throw new InvalidToken('the token has a malformed src_jti claim');
+    }
+    claims.src_jti = srcJti as string[];
+  }
   return claims;
 }

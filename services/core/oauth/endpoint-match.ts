@@ -183,3 +183,11 @@ export function decideAccess<E extends EndpointRule>(endpoints: readonly E[], qu
 export function endpointScopes(endpoints: readonly EndpointRule[]): string[] {
   return [...new Set(endpoints.map((e) => e.scope).filter((s) => s !== ''))].sort();
 }
+
+/**
+ * Whether a client may call a protected API at all: some endpoint admits it (an empty allow-list
+ * admits every client). Token exchange uses it to bound the audiences a client may ask for.
+ */
+export function mayCallService(endpoints: readonly EndpointRule[], clientId: string): boolean {
+  return endpoints.some((e) => e.allowedClientIds.length === 0 || e.allowedClientIds.includes(clientId));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type IntrospectedToken, buildIntrospectionResponse, inactiveIntrospection } from './introspection.js';
+import { type IntrospectedToken, INTROSPECTION_SCOPE, buildIntrospectionResponse, inactiveIntrospection, mayIntrospect } from './introspection.js';
 
 const NOW = new Date('2030-01-01T00:00:00.000Z');
 const T = Math.floor(NOW.getTime() / 1000);
@@ -65,5 +65,18 @@ describe('buildIntrospectionResponse', () => {
 
   it('inactiveIntrospection reveals nothing', () => {
     expect(inactiveIntrospection()).toEqual({ active: false });
+  });
+});
+
+describe('mayIntrospect (RFC 7662 §4)', () => {
+  const token = { client_id: 'spa', aud: ['https://orders.example.com', 'orders-api'] };
+  it.each<[string, { clientId: string; registeredScopes: string[] }, boolean]>([
+    ['the client the token was issued to', { clientId: 'spa', registeredScopes: [] }, true],
+    ['a client the token is addressed to', { clientId: 'orders-api', registeredScopes: [] }, true],
+    ['a client registered as a protected resource', { clientId: 'gw', registeredScopes: [INTROSPECTION_SCOPE] }, true],
+    ['an admin client', { clientId: 'authmesh-admin', registeredScopes: ['authmesh.admin'] }, true],
+    ['any other confidential client', { clientId: 'other', registeredScopes: ['read', 'orders.read'] }, false],
+  ])('%s: %s', (_name, caller, expected) => {
+    expect(mayIntrospect(caller, token, 'authmesh.admin')).toBe(expected);
   });
 });

@@ -1,5 +1,5 @@
 // Token introspection responses (RFC 7662 §2.2).
-import type { ActClaim, AccessTokenClaims } from './access-token-claims.js';
+import { isAddressedTo, type ActClaim, type AccessTokenClaims } from './access-token-claims.js';
 
 /** RFC 7662 §2.2: the whole answer for a token that is not active, whatever the reason. */
 export interface InactiveIntrospection {
@@ -79,4 +79,27 @@ export function buildIntrospectionResponse(token: IntrospectedToken | AccessToke
   // RFC 8693 §4.1: act may appear in an introspection response to show the delegation chain.
   if (token.act !== undefined) response.act = token.act;
   return response;
+}
+
+/**
+ * The registered scope that makes a client a protected resource allowed to introspect any token
+ * of this server (RFC 7662 §4: the server should authorize protected resources specifically).
+ */
+export const INTROSPECTION_SCOPE = 'authmesh.introspect';
+
+export interface IntrospectingClient {
+  clientId: string;
+  /** The scopes registered for the client (what it may be granted), not those of some token. */
+  registeredScopes: readonly string[];
+}
+
+/**
+ * Whether `caller` may learn about an active access token (RFC 7662 §4): the client the token was
+ * issued to, a client the token is addressed to (its client_id in `aud`), or a client registered
+ * as a protected resource (INTROSPECTION_SCOPE, or the admin scope `adminScope`). Anyone else gets
+ * active=false, exactly as for an unknown token, so introspection cannot be used to scan tokens.
+ */
+export function mayIntrospect(caller: IntrospectingClient, token: Pick<AccessTokenClaims, 'client_id' | 'aud'>, adminScope: string): boolean {
+  if (token.client_id === caller.clientId || isAddressedTo(token, caller.clientId)) return true;
+  return caller.registeredScopes.includes(INTROSPECTION_SCOPE) || caller.registeredScopes.includes(adminScope);
 }

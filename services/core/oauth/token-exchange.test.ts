@@ -6,7 +6,10 @@ import {
   TOKEN_TYPE_ACCESS_TOKEN,
   TOKEN_TYPE_JWT,
   type TokenExchangeParams,
+  assertExchangeAllowed,
   buildActClaim,
+  exchangeSourceChain,
+  exchangedTokenLifetime,
   exchangeAudience,
   exchangeScope,
   validateTokenExchangeRequest,
@@ -140,5 +143,46 @@ describe('buildActClaim', () => {
     const err = thrown(() => buildActClaim('svc', chain(10)));
     expect(err).toBeInstanceOf(InvalidRequest);
     expect(err.code).toBe('invalid_request');
+  });
+});
+
+describe('assertExchangeAllowed (RFC 8693 §5 policy)', () => {
+  it.each<[string, Parameters<typeof assertExchangeAllowed>[0]]>([
+    ['a subject token issued to the client', { clientId: 'api', subject: { client_id: 'api', aud: 'https://orders' } }],
+    ['a subject token addressed to the client', { clientId: 'api', subject: { client_id: 'spa', aud: ['https://orders', 'api'] } }],
+    ['its own actor token', { clientId: 'api', subject: { client_id: 'api', aud: 'x' }, actor: { client_id: 'api' } }],
+  ])('allows %s', (_name, input) => {
+    expect(() => assertExchangeAllowed(input)).not.toThrow();
+  });
+
+  it.each<[string, Parameters<typeof assertExchangeAllowed>[0]]>([
+    ["another client's token that only reached it", { clientId: 'api', subject: { client_id: 'spa', aud: 'https://orders' } }],
+    ['a token addressed to a client whose id merely contains it', { clientId: 'api', subject: { client_id: 'spa', aud: ['api2', 'xapi'] } }],
+    ["another client's actor token", { clientId: 'api', subject: { client_id: 'api', aud: 'x' }, actor: { client_id: 'spa' } }],
+  ])('refuses %s with invalid_request', (_name, input) => {
+    expect(thrown(() => assertExchangeAllowed(input))).toBeInstanceOf(InvalidRequest);
+  });
+});
+
+describe('exchangedTokenLifetime', () => {
+  const now = new Date(1_000_000 * 1000);
+  it('keeps the configured lifetime when the subject token lives longer', () => {
+    expect(exchangedTokenLifetime(600, 1_000_000 + 3600, now)).toBe(600);
+  });
+  it('never outlives the subject token', () => {
+    expect(exchangedTokenLifetime(600, 1_000_000 + 45, now)).toBe(45);
+  });
+  it('refuses a subject token with no time left', () => {
+    expect(thrown(() => exchangedTokenLifetime(600, 1_000_000, now))).toBeInstanceOf(InvalidRequest);
+  });
+});
+
+describe('exchangeSourceChain', () => {
+  it('puts the subject token first, then its own sources', () => {
+    expect(exchangeSourceChain({ jti: 'b' })).toEqual(['b']);
+    expect(exchangeSourceChain({ jti: 'c', src_jti: ['b', 'a'] })).toEqual(['c', 'b', 'a']);
+  });
+  it('is bounded like the act chain', () => {
+    expect(thrown(() => exchangeSourceChain({ jti: 'x', src_jti: Array.from({ length: 10 }, (_, i) => `j${i}`) }))).toBeInstanceOf(InvalidRequest);
   });
 });

@@ -1,6 +1,6 @@
 // Token exchange (RFC 8693): request validation, scope and audience narrowing, and the act chain.
 import { InvalidRequest, InvalidTarget } from '../errors/index.js';
-import { type ActClaim, MAX_ACT_DEPTH } from './access-token-claims.js';
+import { type AccessTokenClaims, type ActClaim, isAddressedTo, MAX_ACT_DEPTH } from './access-token-claims.js';
 import { intersect, narrowScope, parseScope } from './scope.js';
 
 export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
@@ -161,4 +161,54 @@ export function buildActClaim(actor: string, previous?: ActClaim): ActClaim {
   // RFC 8693 §4.1: nested act claims record prior actors, most recent outermost.
   if (depthOf(previous) + 1 > MAX_ACT_DEPTH) throw new InvalidRequest('the delegation chain is too long');
   return previous === undefined ? { sub: actor } : { sub: actor, act: previous };
+}
+
+/**
+ * The exchange policy of this server (RFC 8693 §2.1 and §5 leave it to the server): which subject
+ * and actor tokens a client may present.
+ *
+ * - subject_token: the requesting client may exchange a token that was issued to it (its
+ *   `client_id`) or addressed to it (its client_id in `aud`). A token that merely reached it —
+ *   leaked, logged, or held by another party — cannot be turned into a token for anything else.
+ * - actor_token: must have been issued to the requesting client, so `act.sub` always names a
+ *   party the requesting client holds a credential of, never another client.
+ *
+ * Throws InvalidRequest (RFC 8693 §2.2.2: a token unacceptable by policy is invalid_request).
+ */
+export function assertExchangeAllowed(input: {
+  clientId: string;
+  subject: Pick<AccessTokenClaims, 'client_id' | 'aud'>;
+  actor?: Pick<AccessTokenClaims, 'client_id'> | undefined;
+}): void {
+  const { clientId, subject, actor } = input;
+  // RFC 8693 §5: the server must decide whether this client may exchange this subject token.
+  if (subject.client_id !== clientId && !isAddressedTo(subject, clientId)) {
+    throw new InvalidRequest('the subject_token was neither issued nor addressed to this client');
+  }
+  // RFC 8693 §4.1: act identifies the acting party; only the requesting client's own token may name it.
+  if (actor !== undefined && actor.client_id !== clientId) throw new InvalidRequest('the actor_token was not issued to this client');
+}
+
+/**
+ * Lifetime in seconds of an exchanged token: the configured lifetime, cut so the new token never
+ * outlives its subject token (`subjectExp`, seconds since the epoch). Throws InvalidRequest when
+ * nothing is left.
+ */
+export function exchangedTokenLifetime(ttlSeconds: number, subjectExp: number, now: Date): number {
+  const left = subjectExp - Math.floor(now.getTime() / 1000);
+  // RFC 8693 §2.1 / §5: a delegated token must not extend the authority of its subject token.
+  if (left <= 0) throw new InvalidRequest('the subject_token has expired');
+  return Math.min(ttlSeconds, left);
+}
+
+/**
+ * The jti chain an exchanged token records (`src_jti`): its subject token's jti first, then that
+ * token's own sources. Verification refuses a token any of whose sources is revoked, so revoking
+ * a token (or the grant it came from) also ends every token exchanged from it.
+ */
+export function exchangeSourceChain(subject: Pick<AccessTokenClaims, 'jti' | 'src_jti'>): string[] {
+  const chain = [subject.jti, ...(subject.src_jti ?? [])];
+  // Bounded like the act chain it follows (one source per exchange hop).
+  if (chain.length > MAX_ACT_DEPTH) throw new InvalidRequest('the delegation chain is too long');
+  return chain;
 }

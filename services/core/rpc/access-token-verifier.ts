@@ -108,8 +108,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         throw new InvalidToken('the token is invalid or expired');
       }
       const claims = validateAccessTokenClaims(payload, { issuer: options.issuer, now: now(), clockTolerance: options.clockToleranceSeconds ?? 5 });
-      // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active.
-      if (await revocations.isRevoked('access_token', claims.jti)) throw new InvalidToken('the token has been revoked');
+      // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, and an exchanged token
+      // dies with any token it was exchanged from (RFC 8693 §5, src_jti).
+      for (const jti of [claims.jti, ...(claims.src_jti ?? [])]) {
+        if (await revocations.isRevoked('access_token', jti)) throw new InvalidToken('the token has been revoked');
+      }
       return claims;
     },
     async revoke(claims) {

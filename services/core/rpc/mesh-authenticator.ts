@@ -2,14 +2,25 @@
 // bearer access tokens with the right scope for admin RPCs.
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
-import { constantTimeEqual, parseBearer } from '../oauth/index.js';
+import { constantTimeEqual, isAddressedTo, parseBearer } from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
 
 /** Metadata key carrying the mesh credential between authmesh services. */
 export const MESH_METADATA_KEY = 'x-authmesh-mesh';
 
-export function createMeshAuthenticator(options: { meshSecret: string; verifier: AccessTokenVerifier }): Authenticator {
+export interface MeshAuthenticatorOptions {
+  meshSecret: string;
+  verifier: AccessTokenVerifier;
+  /**
+   * authmesh's own audience: the `aud` value an access token must carry to call admin RPCs. It is
+   * the issuer, which is what a token gets when it is requested without resource indicators by a
+   * client without default audiences (the bootstrap admin client's client_credentials token).
+   */
+  audience: string;
+}
+
+export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Authenticator {
   const isMesh = (md: Metadata) => {
     const v = md.get(MESH_METADATA_KEY)[0];
     return typeof v === 'string' && constantTimeEqual(v, options.meshSecret);
@@ -37,6 +48,9 @@ export function createMeshAuthenticator(options: { meshSecret: string; verifier:
           const token = bearerOf(md);
           if (!token) throw new InvalidToken('this method requires a Bearer access token');
           const claims = await options.verifier.verify(token);
+          // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
+          // this one, whatever scope it carries.
+          if (!isAddressedTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh (aud)');
           const scopes = claims.scope ? claims.scope.split(' ') : [];
           // RFC 6750 §3.1: a valid token without the needed scope is insufficient_scope.
           if (!access.anyOf.some((s) => scopes.includes(s))) {
