@@ -30,7 +30,7 @@ function withUnknownField(bytes: Uint8Array, no = UNKNOWN_FIELD): Buffer {
 }
 
 /** CreateClientRequest bytes whose Client carries the given extra bytes. */
-function createRequestBytes(client: Partial<Client>, clientExtra = new Uint8Array()): Uint8Array {
+function createRequestBytes(client: Partial<Client>, clientExtra: Uint8Array = new Uint8Array()): Uint8Array {
   const inner = Buffer.concat([Client.encode(Client.fromPartial(client)).finish(), clientExtra]);
   return new BinaryWriter().uint32((1 << 3) | 2).bytes(inner).finish();
 }
