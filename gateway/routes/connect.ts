@@ -4,17 +4,31 @@
 // and nothing else: the services check the token and scope themselves, and their errors
 // (status + google.rpc.ErrorInfo) travel back unchanged. Only RPCs that carry a google.api.http
 // annotation (the admin surface) are exposed; internal RPCs are not reachable from the edge.
-import { createClient, ConnectError, Code, type ConnectRouter } from '@connectrpc/connect';
-import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
-import { createGrpcTransport } from '@connectrpc/connect-node';
-import { hasOption, type DescMethod, type DescService } from '@bufbuild/protobuf';
+//
+// Input hardening (issue 11 items 1, 12; issue 10 §3 i): the body is read only after the bearer
+// token verified (signature, issuer, lifetime; revocation and scope stay with the service), never
+// beyond AUTHMESH_HTTP_BODY_LIMIT, gzip only with an output cap and ratio limit; JSON fields and
+// enum names the schema does not define are refused, and so are undecodable binary bodies, all
+// with INVALID_ARGUMENT. See ../connect-body.ts and ../connect-upstream.ts.
+import { fromBinary, hasOption, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import { ConnectError, Code, createConnectRouter, type ConnectRouter } from '@connectrpc/connect';
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import type { FastifyInstance } from 'fastify';
+import type { JWK } from 'jose';
 import { ClientService } from '../../gen/es/authmesh/client/v1/client_pb.js';
 import { KeyService } from '../../gen/es/authmesh/key/v1/key_pb.js';
 import { RefreshTokenService } from '../../gen/es/authmesh/refresh_token/v1/refresh_token_pb.js';
 import { ServiceRegistryService } from '../../gen/es/authmesh/service/v1/service_pb.js';
 import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
 import { http } from '../../gen/es/google/api/annotations_pb.js';
+import { StatusSchema } from '../../gen/es/google/rpc/status_pb.js';
+import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core/errors/index.js';
+import { createMemoryGrid } from '../../services/core/grid/memory-grid.js';
+import { parseBearer } from '../../services/core/oauth/index.js';
+import { createAccessTokenVerifier } from '../../services/core/rpc/access-token-verifier.js';
 import type { Peers } from '../../services/mesh-deps.js';
+import { boundedGzip, gatedBody } from '../connect-body.js';
+import { Upstream } from '../connect-upstream.js';
 import type { RouteModule } from '../gateway.js';
 
 const BRIDGED: [DescService, keyof Peers][] = [
@@ -25,27 +39,69 @@ const BRIDGED: [DescService, keyof Peers][] = [
   [RefreshTokenService, 'refreshToken'],
 ];
 
+/** Bridged methods anyone may call (the services declare them PUBLIC); all others need a token. */
+const PUBLIC_METHODS: ReadonlySet<DescMethod> = new Set([KeyService.method.getJwks]);
+
 /** Upstream deadline for a bridged call that brings none. */
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** What the services' gRPC servers accept (createRpcServer's default). */
+const UPSTREAM_WRITE_MAX_BYTES = 1024 * 1024;
+/** Largest answer the bridge relays. */
+const UPSTREAM_READ_MAX_BYTES = 16 * 1024 * 1024;
 
 export function adminMethods(service: DescService): DescMethod[] {
   return service.methods.filter((m) => m.methodKind === 'unary' && hasOption(m, http));
 }
 
-export const connectRoutes: RouteModule = async ({ app, grpcAddress }) => {
-  const transports = new Map<string, ReturnType<typeof createGrpcTransport>>();
-  const transportFor = (address: string) => {
-    let t = transports.get(address);
-    if (!t) {
-      t = createGrpcTransport({ baseUrl: `http://${address}` });
-      transports.set(address, t);
+/** A domain error as a ConnectError, through the one gRPC mapping (code, message, ErrorInfo). */
+function connectErrorOf(err: unknown): ConnectError {
+  const status = toGrpcStatus(toAuthmeshError(err));
+  const bin = status.metadata.get('grpc-status-details-bin')[0];
+  const error = new ConnectError(status.details, status.code as number as Code);
+  // The details exactly as the gRPC mapping encoded them (google.rpc.ErrorInfo).
+  if (bin instanceof Buffer) for (const any of fromBinary(StatusSchema, bin).details) error.details.push({ type: any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1), value: any.value });
+  return error;
+}
+
+export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, peers }) => {
+  const limit = config.httpBodyLimit;
+  const upstreams = new Map<string, Upstream>();
+  const upstreamFor = (address: string) => {
+    let u = upstreams.get(address);
+    if (!u) {
+      u = new Upstream({ address, writeMaxBytes: UPSTREAM_WRITE_MAX_BYTES, readMaxBytes: UPSTREAM_READ_MAX_BYTES });
+      upstreams.set(address, u);
     }
-    return t;
+    return u;
+  };
+
+  // Checks the token before the body is read. The gateway holds no grid, so revocation (and
+  // scope) are left to the service, which checks everything again.
+  const noRevocations = createMemoryGrid();
+  const verifier = createAccessTokenVerifier({
+    issuer: config.issuer,
+    grid: noRevocations,
+    fetchJwks: async () => {
+      const res = await peers.key.getJwks({});
+      return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')) as JWK);
+    },
+  });
+  const authenticate = async (method: DescMethod, header: Headers) => {
+    if (PUBLIC_METHODS.has(method)) return;
+    const authorization = header.get('authorization');
+    try {
+      if (authorization === null) throw new InvalidToken('this method requires a Bearer access token');
+      const token = parseBearer(authorization);
+      if (!token) throw new InvalidToken('the authorization header is not a Bearer token');
+      await verifier.verify(token);
+    } catch (err) {
+      throw connectErrorOf(err);
+    }
   };
 
   const routes = (router: ConnectRouter) => {
     for (const [service, peer] of BRIDGED) {
-      const client = createClient(service, transportFor(grpcAddress(peer))) as unknown as Record<string, (req: unknown, opts: unknown) => Promise<unknown>>;
+      const upstream = () => upstreamFor(grpcAddress(peer));
       const impl: Record<string, (req: unknown, ctx: { requestHeader: Headers; signal: AbortSignal; timeoutMs(): number | undefined }) => Promise<unknown>> = {};
       for (const method of adminMethods(service)) {
         impl[method.localName] = async (req, ctx) => {
@@ -53,8 +109,10 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress }) => {
           const authorization = ctx.requestHeader.get('authorization');
           if (authorization) headers.set('authorization', authorization);
           try {
-            const call = client[method.localName] as (req: unknown, opts: unknown) => Promise<unknown>;
-            return await call(req, { headers, signal: ctx.signal, timeoutMs: ctx.timeoutMs() ?? DEFAULT_TIMEOUT_MS });
+            return await upstream().call(service, (client) => {
+              const call = (client as unknown as Record<string, (req: unknown, opts: unknown) => Promise<unknown>>)[method.localName]!;
+              return call(req, { headers, signal: ctx.signal, timeoutMs: ctx.timeoutMs() ?? DEFAULT_TIMEOUT_MS });
+            });
           } catch (err) {
             // Service errors pass through with their code, message and details (ErrorInfo). Not
             // their metadata: it holds the upstream's gRPC response headers (content-type
@@ -69,8 +127,49 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress }) => {
     }
   };
 
-  await app.register(fastifyConnectPlugin, { routes, shutdownTimeoutMs: 5_000 });
+  const shutdown = new AbortController();
+  const router = createConnectRouter({
+    // connect-node reads at most this much per message, also after decompression.
+    readMaxBytes: limit,
+    // gzip with an output cap and a ratio limit; no brotli (one codec is enough for admin calls).
+    acceptCompression: [boundedGzip],
+    // The proto3 JSON mapping refuses unknown fields (and with them unknown enum names);
+    // connect-es ignores them by default, which let settings vanish silently.
+    jsonOptions: { ignoreUnknownFields: false },
+    shutdownSignal: shutdown.signal,
+  });
+  routes(router);
+  await app.register(async (scope: FastifyInstance) => {
+    // connect-node reads the raw body itself (through gatedBody): no fastify parsing here.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+    for (const handler of router.handlers) {
+      // router.service() answers every method of a service (Unimplemented for the rest): only
+      // the admin methods get a route, so internal RPCs are a plain 404 at the edge.
+      if (!adminMethods(handler.service).includes(handler.method)) continue;
+      const input: DescMessage = handler.method.input;
+      scope.all(handler.requestPath, async (req, reply) => {
+        try {
+          const uReq = universalRequestFromNodeRequest(req.raw, reply.raw, undefined, undefined);
+          const uRes = await handler({
+            ...uReq,
+            body: gatedBody(uReq.body as AsyncIterable<Uint8Array>, uReq.header, { maxBytes: limit, input, authenticate: () => authenticate(handler.method, uReq.header) }),
+          });
+          for (const [key, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(key, value);
+          await universalResponseToNodeResponse(uRes, reply.raw);
+        } catch (err) {
+          if (ConnectError.from(err).code !== Code.Aborted) req.log.error({ err, rpc: handler.method.name }, 'connect handler failed');
+        }
+        return reply;
+      });
+    }
+  });
+  app.addHook('preClose', async () => {
+    setTimeout(() => shutdown.abort(new ConnectError('the server is shutting down', Code.Unavailable)), 5_000).unref();
+  });
   app.addHook('onClose', async () => {
-    transports.clear();
+    for (const u of upstreams.values()) u.close();
+    upstreams.clear();
+    await noRevocations.close();
   });
 };

@@ -5,5 +5,6 @@ import { tokenRoutes } from './token.js';
 import { registrationRoutes } from './registration.js';
 import { authorizeRoutes } from './authorize.js';
 import { connectRoutes } from './connect.js';
+import { restBodyCheckRoutes } from './rest-body-check.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes, restBodyCheckRoutes];

@@ -164,6 +164,30 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       expect(forbidden.status).toBe(403);
       expect(await forbidden.json()).toMatchObject({ code: 7, details: [{ reason: 'INSUFFICIENT_SCOPE' }] });
     });
+    it('refuses unknown JSON fields and enum values over REST, naming them, and creates nothing', async () => {
+      const admin = await s.gateway.bearer();
+      const name = `rest-unknown-${Date.now().toString(36)}`;
+      const base = { client_name: name, client_type: 'CLIENT_TYPE_CONFIDENTIAL', grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'], scopes: ['read'] };
+      const cases: [unknown, string][] = [
+        [{ ...base, post_logout_redirect_uris: ['https://app.example/bye'] }, 'post_logout_redirect_uris'],
+        [{ ...base, grant_types: ['GRANT_TYPE_DEVICE_CODE'] }, 'GRANT_TYPE_DEVICE_CODE'],
+        [{ ...base, grant_types: [2, 1000] }, 'grant_types[1]'], // an enum number: the transcoder passes it, the service refuses it
+      ];
+      for (const [body, named] of cases) {
+        const res = await fetch(`${s.url}/v1/clients`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const text = await res.text();
+        expect(res.status, text).toBe(400);
+        expect(text).toContain(named);
+      }
+      // body "*": the whole request message. An unknown field must not let the call through
+      // (the client does not exist: through, it would be a 404).
+      const rotate = await fetch(`${s.url}/v1/clients/no-such-client:rotateSecret`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ previous_secret_grace_seconds: 0, revoke_everything: true }) });
+      expect(rotate.status).toBe(400);
+      expect(await rotate.text()).toContain('revoke_everything');
+      const list = await fetch(`${s.url}/v1/clients?page_size=1000`, { headers: { authorization: `Bearer ${admin}` } });
+      const names = ((await list.json()) as { clients: { client_name: string }[] }).clients.map((c) => c.client_name);
+      expect(names).not.toContain(name);
+    });
   });
 
   describe('native gRPC and Connect', () => {

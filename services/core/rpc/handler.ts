@@ -3,7 +3,7 @@
 // the error vocabulary. Nothing a caller sends can crash the process: all failures end as a
 // status.
 import type { MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
-import { toAuthmeshError, toGrpcStatus } from '../errors/index.js';
+import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Access, Authenticator, CallContext } from './context.js';
 
@@ -25,6 +25,15 @@ export interface ServiceRegistration<S extends ServiceDefinition = ServiceDefini
   definition: S;
   implementation: AsyncService<S>;
   access: AccessPolicy<S>;
+}
+
+/**
+ * What a wrapped request deserializer hands the handler instead of a message it refused (bytes
+ * that are not a protobuf message, or an admin request with fields the schema does not define):
+ * the handler answers with this error after the access check, never with INTERNAL.
+ */
+export class RejectedRequest {
+  constructor(readonly error: AuthmeshError) {}
 }
 
 export function registration<S extends ServiceDefinition>(
@@ -85,6 +94,7 @@ async function handleUnary(
   let outcome = 'OK';
   try {
     const principal = await authenticator.authenticate(call.metadata, access);
+    if (call.request instanceof RejectedRequest) throw call.request.error;
     const ctx: CallContext = {
       method,
       metadata: call.metadata,

@@ -2,14 +2,15 @@
 // reflection (from the descriptor set buf builds), the access check and error mapping around
 // every handler, bounded message sizes, and graceful shutdown.
 import { readFileSync } from 'node:fs';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { InvalidToken } from '../errors/index.js';
+import { InvalidRequest, InvalidToken } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Authenticator } from './context.js';
-import { adaptService, type ServiceRegistration } from './handler.js';
+import { adaptService, RejectedRequest, type ServiceRegistration } from './handler.js';
 import { descriptorSetPath } from './paths.js';
 import { addReflection, DescriptorIndex } from './reflection.js';
+import { createStrictRequests, type StrictRequests } from './strict-messages.js';
 
 export interface RpcServerOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,6 +19,8 @@ export interface RpcServerOptions {
   log: Logger;
   /** Largest request accepted, bytes. Default 1 MiB: no authmesh request comes near it. */
   maxReceiveBytes?: number;
+  /** Largest response sent, bytes. Default 16 MiB (a full page of clients is far below it). */
+  maxSendBytes?: number;
 }
 
 export interface RpcServer {
@@ -43,6 +46,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const log = options.log;
   const server = new Server({
     'grpc.max_receive_message_length': options.maxReceiveBytes ?? 1024 * 1024,
+    'grpc.max_send_message_length': options.maxSendBytes ?? 16 * 1024 * 1024,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.max_connection_age_grace_ms': 10_000,
@@ -51,10 +55,12 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const names = options.services.map((s) => s.name);
   const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])));
   health.addToServer(server);
+  const descriptorSet = readFileSync(descriptorSetPath());
+  const strict = createStrictRequests(descriptorSet);
   for (const reg of options.services) {
-    server.addService(reg.definition, adaptService(reg, authenticator, log));
+    server.addService(refusingDefinition(reg.definition, strict), adaptService(reg, authenticator, log));
   }
-  addReflection(server, new DescriptorIndex(readFileSync(descriptorSetPath())), () => names);
+  addReflection(server, new DescriptorIndex(descriptorSet), () => names);
 
   const setServing = (serving: boolean) => {
     for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
@@ -90,3 +96,30 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   };
 }
 
+
+/**
+ * The service definition with request deserializers that never throw: bytes that do not decode
+ * (or an admin request naming fields or enum values the schema lacks) become a RejectedRequest,
+ * which the handler answers with INVALID_ARGUMENT after the access check. grpc-js itself answers
+ * a throwing deserializer with INTERNAL, which blames the server for the caller's bad input.
+ */
+export function refusingDefinition<S extends ServiceDefinition>(definition: S, strict: StrictRequests): S {
+  const out: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [key, def] of Object.entries(definition as Record<string, MethodDefinition<unknown, unknown>>)) {
+    const decode = def.requestDeserialize;
+    out[key] = {
+      ...def,
+      requestDeserialize: (bytes: Buffer) => {
+        let unknown: string | undefined;
+        try {
+          unknown = strict.unknownFieldIn(def.path, bytes);
+          if (unknown === undefined) return decode(bytes);
+        } catch {
+          return new RejectedRequest(new InvalidRequest('the request message is not a valid protobuf encoding of its type'));
+        }
+        return new RejectedRequest(new InvalidRequest(`the request has a field this server does not understand: ${unknown}`));
+      },
+    };
+  }
+  return out as S;
+}

@@ -1,0 +1,122 @@
+// The JSON body check of the REST admin surface (issue 10 §3 i, REST through Envoy).
+//
+// Envoy's grpc_json_transcoder drops JSON body fields the target message does not define, and
+// unknown enum names with them, and has no option to refuse them (request_validation_options
+// covers methods and query parameters only). So Envoy asks this route first, as an HTTP
+// ext_authz service with the buffered body, on /v1/* only: the route finds the RPC by its
+// google.api.http rule (verb + path template), parses the body as the proto3 JSON mapping says
+// (unknown fields refused), checks enum numbers, and answers 200 (go on) or 400 with the
+// transcoder's own error shape ({code: 3, message}) naming the field. Authorization stays with
+// the services; this route judges the body's shape only and changes nothing.
+import { fromJson, getOption, type DescField, type DescMessage, type DescMethod, type DescService, type JsonValue } from '@bufbuild/protobuf';
+import { reflect } from '@bufbuild/protobuf/reflect';
+import type { FastifyInstance } from 'fastify';
+import { ClientService } from '../../gen/es/authmesh/client/v1/client_pb.js';
+import { KeyService } from '../../gen/es/authmesh/key/v1/key_pb.js';
+import { RefreshTokenService } from '../../gen/es/authmesh/refresh_token/v1/refresh_token_pb.js';
+import { ServiceRegistryService } from '../../gen/es/authmesh/service/v1/service_pb.js';
+import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
+import { http } from '../../gen/es/google/api/annotations_pb.js';
+import type { HttpRule } from '../../gen/es/google/api/http_pb.js';
+import { findUnknownField } from '../../services/core/rpc/strict-messages.js';
+import type { RouteModule } from '../gateway.js';
+import { adminMethods } from './connect.js';
+
+/** Where Envoy's ext_authz (http_service.path_prefix) sends the check; the REST path follows. */
+export const REST_BODY_CHECK_PREFIX = '/_authmesh/rest-body-check';
+
+const REST_SERVICES: DescService[] = [ClientService, ServiceRegistryService, UserService, KeyService, RefreshTokenService];
+/** google.rpc.Code INVALID_ARGUMENT, as the transcoder writes errors. */
+const INVALID_ARGUMENT = 3;
+
+interface RestRule {
+  verb: string;
+  /** Path segments; a `{…}` segment matches any one segment. */
+  segments: string[];
+  /** The `:custom` verb of the template, if any. */
+  custom: string | undefined;
+  /** The message the JSON body maps to, and its place in the request (for naming fields). */
+  body: { desc: DescMessage; at: string } | undefined;
+  method: DescMethod;
+}
+
+function splitTemplate(path: string): { segments: string[]; custom: string | undefined } {
+  // google.api.http: Template = "/" Segments [ Verb ], Verb = ":" LITERAL (after the last segment).
+  const lastSlash = path.lastIndexOf('/');
+  const colon = path.indexOf(':', lastSlash);
+  const main = colon === -1 ? path : path.slice(0, colon);
+  return { segments: main.split('/').filter(Boolean), custom: colon === -1 ? undefined : path.slice(colon + 1) };
+}
+
+function ruleOf(method: DescMethod, rule: HttpRule): RestRule | undefined {
+  const { case: verb, value } = rule.pattern;
+  if (verb === undefined || verb === 'custom' || typeof value !== 'string') return undefined;
+  let body: RestRule['body'];
+  if (rule.body === '*') body = { desc: method.input, at: '' };
+  else if (rule.body !== '') {
+    const field = method.input.fields.find((f: DescField) => f.name === rule.body);
+    if (field?.fieldKind === 'message') body = { desc: field.message, at: field.name };
+  }
+  return { verb: verb.toUpperCase(), ...splitTemplate(value), body, method };
+}
+
+/** Every REST rule of the admin surface, from the google.api.http annotations. */
+export function restRules(services: DescService[] = REST_SERVICES): RestRule[] {
+  const out: RestRule[] = [];
+  for (const service of services) {
+    for (const method of adminMethods(service)) {
+      const rule = getOption(method, http);
+      for (const r of [rule, ...rule.additionalBindings]) {
+        const parsed = ruleOf(method, r);
+        if (parsed) out.push(parsed);
+      }
+    }
+  }
+  return out;
+}
+
+/** The rule a REST request matches, if any (the transcoder answers unknown paths itself). */
+export function matchRule(rules: RestRule[], verb: string, path: string): RestRule | undefined {
+  const { segments, custom } = splitTemplate(path);
+  return rules.find(
+    (r) => r.verb === verb && r.custom === custom && r.segments.length === segments.length && r.segments.every((s, i) => (s.startsWith('{') && s.endsWith('}')) || s === segments[i]),
+  );
+}
+
+/**
+ * What is wrong with a REST request body for its rule: a description naming the field or value
+ * the schema does not define, or undefined when the body is acceptable (or the rule has none).
+ */
+export function restBodyProblem(rule: RestRule, body: string): string | undefined {
+  if (!rule.body || body.trim() === '') return undefined;
+  let json: JsonValue;
+  try {
+    json = JSON.parse(body) as JsonValue;
+  } catch {
+    return 'the request body is not valid JSON';
+  }
+  try {
+    // The proto3 JSON mapping: unknown fields (and enum names) are errors unless asked otherwise.
+    const message = fromJson(rule.body.desc, json, { ignoreUnknownFields: false });
+    const unknown = findUnknownField(reflect(rule.body.desc, message), rule.body.at);
+    return unknown === undefined ? undefined : `the request has a field this server does not understand: ${unknown}`;
+  } catch (err) {
+    return err instanceof Error ? err.message : 'the request body does not match the request message';
+  }
+}
+
+export const restBodyCheckRoutes: RouteModule = async ({ app }) => {
+  const rules = restRules();
+  await app.register(async (scope: FastifyInstance) => {
+    // The body is judged here, as text: whatever its content type claims, the transcoder reads JSON.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    scope.all(`${REST_BODY_CHECK_PREFIX}/*`, async (req, reply) => {
+      const path = req.url.slice(REST_BODY_CHECK_PREFIX.length).split('?')[0]!;
+      const rule = matchRule(rules, req.method, decodeURI(path));
+      const problem = rule ? restBodyProblem(rule, typeof req.body === 'string' ? req.body : '') : undefined;
+      if (problem === undefined) return reply.code(200).send();
+      return reply.code(400).header('cache-control', 'no-store').type('application/json').send({ code: INVALID_ARGUMENT, message: problem, details: [] });
+    });
+  });
+};
