@@ -141,7 +141,9 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
               clientId: result.previous.clientId,
               details: { familyId: result.previous.familyId, tokenId: result.previous.tokenHash, revoked },
             });
-            throw new InvalidGrant('the refresh token was already used');
+            // The family travels in ErrorInfo metadata so the token service can revoke the access
+            // tokens of the same grant (RFC 6749 §10.4), as it does for a replayed code.
+            throw new InvalidGrant('the refresh token was already used', { metadata: { family_id: result.previous.familyId } });
           }
           case 'not_found':
             throw new InvalidGrant('the refresh token is invalid');

@@ -269,6 +269,25 @@ describe('token service over gRPC', () => {
       await expect(refresh(third.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
     });
 
+    it('refresh-token reuse makes every access token of the family inactive at introspection and denied at ext_authz Check', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      const rt2 = await refresh(s.refreshToken);
+      const allowed = async (at: string) => (await check(`Bearer ${at}`, {})).httpResponse?.$case === 'okResponse';
+      expect((await introspect(s.accessToken)).active).toBe(true);
+      expect((await introspect(rt2.accessToken)).active).toBe(true);
+      expect(await allowed(s.accessToken)).toBe(true);
+      expect(await allowed(rt2.accessToken)).toBe(true);
+      // RT1 presented again after its rotation: reuse (RFC 9700 §4.14.2).
+      await expect(refresh(s.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
+      for (const at of [s.accessToken, rt2.accessToken]) {
+        expect((await introspect(at)).active).toBe(false);
+        expect(await allowed(at)).toBe(false);
+      }
+      expect((await introspect(rt2.refreshToken, undefined, 'refresh_token')).active).toBe(false);
+      const audit = await t.store.audit.list({ type: 'refresh.reuse_revoked', clientId: conf.id });
+      expect(audit.items.some((e) => e.details.access_tokens === 2)).toBe(true);
+    });
+
     it('refuses garbage', async () => {
       await expect(refresh('nope')).rejects.toMatchObject({ code: 'invalid_grant' });
       await expect(refresh('')).rejects.toMatchObject({ code: 'invalid_request' });
