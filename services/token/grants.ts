@@ -162,7 +162,12 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   // RFC 9700 §4.14.2: rotate; a rotated token presented again revokes the family (refresh-token service).
   let rotated;
   try {
-    rotated = await ctx.deps.peers.refreshToken.rotateRefreshToken({ refreshToken: g.refreshToken, clientId: ctx.client.clientId });
+    rotated = await ctx.deps.peers.refreshToken.rotateRefreshToken({
+      refreshToken: g.refreshToken,
+      clientId: ctx.client.clientId,
+      // The client's own window, else the server's (AUTHMESH_REFRESH_REUSE_GRACE); 0 is strict.
+      reuseGraceSeconds: ctx.client.refreshTokenReuseGraceSeconds ?? ctx.deps.config.refreshReuseGraceSeconds,
+    });
   } catch (err) {
     const familyId = err instanceof AuthmeshError ? err.metadata.family_id : undefined;
     if (hasErrorCode(err, 'invalid_grant') && familyId) {

@@ -201,7 +201,7 @@ describe('DeleteUser and SetPassword', () => {
     await users().deleteUser({ userId: s.userId }, { bearer: admin });
     await expect(users().getUser({ userId: s.userId }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
     expect((await t.peers.refreshToken.lookupRefreshToken({ refreshToken: issued.refreshToken })).active).toBe(false);
-    await expect(t.peers.refreshToken.rotateRefreshToken({ refreshToken: issued.refreshToken, clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(t.peers.refreshToken.rotateRefreshToken({ refreshToken: issued.refreshToken, clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     await expect(users().deleteUser({ userId: s.userId }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
     await expect(users().deleteUser({ userId: '' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
     expect((await t.store.audit.list({ type: 'user.deleted', subject: s.userId })).items).toHaveLength(1);

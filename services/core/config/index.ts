@@ -31,6 +31,8 @@ export interface Config {
   signingAlg: SigningAlg;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Refresh-token reuse grace window for clients without their own, seconds; 0 = strict reuse detection. */
+  refreshReuseGraceSeconds: number;
   codeTtlSeconds: number;
   passwordGrantEnabled: boolean;
   loginMaxFailures: number;
@@ -189,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingAlg: alg as SigningAlg,
     accessTokenTtlSeconds: int('AUTHMESH_ACCESS_TOKEN_TTL', 600, 30, 86_400),
     refreshTokenTtlSeconds: int('AUTHMESH_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
+    refreshReuseGraceSeconds: int('AUTHMESH_REFRESH_REUSE_GRACE', 0, 0, 300),
     codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),
