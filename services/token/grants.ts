@@ -208,6 +208,7 @@ export async function passwordGrant(ctx: GrantContext, g: PasswordGrant): Promis
       password: g.password,
       clientId: ctx.client.clientId,
       remoteIp: ctx.remoteIp,
+      startSession: false,
     }));
   } catch (err) {
     // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.

@@ -218,8 +218,8 @@ describe('DeleteUser and SetPassword', () => {
     expect(stored).toMatchObject({ failedLoginCount: 0 });
     expect(stored.lockedUntil).toBeUndefined();
     expect(stored.passwordHash).toMatch(/^scrypt\$ln=17,/);
-    await expect(t.peers.user.authenticateUser({ username: s.username, password: s.password, clientId: '', remoteIp: '' })).rejects.toMatchObject({ code: 'access_denied' });
-    const ok = await t.peers.user.authenticateUser({ username: s.username, password: 'brand new password', clientId: '', remoteIp: '' });
+    await expect(t.peers.user.authenticateUser({ username: s.username, password: s.password, clientId: '', remoteIp: '', startSession: false })).rejects.toMatchObject({ code: 'access_denied' });
+    const ok = await t.peers.user.authenticateUser({ username: s.username, password: 'brand new password', clientId: '', remoteIp: '', startSession: false });
     expect(ok.user!.userId).toBe(s.userId);
   });
 
@@ -259,7 +259,7 @@ describe('access', () => {
   });
 
   it('keeps AuthenticateUser internal: access_denied with a bearer token, invalid_token without credentials', async () => {
-    const req = { username: 'someone', password: 'some password', clientId: '', remoteIp: '' };
+    const req = { username: 'someone', password: 'some password', clientId: '', remoteIp: '', startSession: false };
     await expect(users().authenticateUser(req, { bearer: admin })).rejects.toMatchObject({ code: 'access_denied' });
     await expect(users().authenticateUser(req)).rejects.toMatchObject({ code: 'invalid_token' });
   });

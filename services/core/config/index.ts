@@ -35,7 +35,10 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   codeTtlSeconds: number;
   passwordGrantEnabled: boolean;
+  /** Failed logins for one account from one source address before that source is refused. */
   loginMaxFailures: number;
+  /** Failed logins in a row for one account, from any sources, before new password logins are refused. */
+  loginAccountMaxFailures: number;
   loginLockSeconds: number;
   adminClientId: string;
   adminClientSecret: string | undefined;
@@ -195,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginAccountMaxFailures: int('AUTHMESH_LOGIN_ACCOUNT_MAX_FAILURES', 50, 1, 100_000),
     loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),
     adminClientId: str('AUTHMESH_ADMIN_CLIENT_ID', 'authmesh-admin'),
     adminClientSecret,
