@@ -12,7 +12,7 @@ const app = Fastify();
 beforeAll(async () => {
   await app.register(cookie, { secret: 'test-secret' });
   app.get('/oauth2/start', async (_req, reply) => {
-    sessions.start(reply, 'user-1', new Date(now));
+    sessions.start(reply, 'user-1', new Date(now), 'sid-1');
     return '';
   });
   app.get('/oauth2/read', async (req, reply) => {
@@ -65,7 +65,7 @@ describe('session cookie', () => {
 
   it('refuses a value signed with another secret or unsigned', async () => {
     now = start;
-    const forged = `s1.${Buffer.from(JSON.stringify({ u: 'admin', at: start / 1000, ls: start / 1000 })).toString('base64url')}`;
+    const forged = `s2.${Buffer.from(JSON.stringify({ u: 'admin', at: start / 1000, ls: start / 1000, sid: 'sid-1' })).toString('base64url')}`;
     expect((await read(`${SESSION_COOKIE}=${forged}`)).userId).toBeNull();
     expect((await read(`${SESSION_COOKIE}=${forged}.AAAA`)).userId).toBeNull();
   });

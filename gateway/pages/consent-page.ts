@@ -8,6 +8,8 @@ export interface ConsentPageInput {
   scopes: readonly string[];
   csrfToken: string;
   pending: string;
+  /** Whether "remember this decision" is offered (never for public clients, RFC 8252 §8.6). */
+  rememberable: boolean;
 }
 
 export function sendConsentPage(reply: FastifyReply, input: ConsentPageInput): FastifyReply {
@@ -25,7 +27,11 @@ ${scopes}
 <form method="post" action="/oauth2/consent">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 <input type="hidden" name="authorization_request" value="${input.pending}">
-<label class="check"><input type="checkbox" name="remember" value="on" checked> Remember this decision</label>
+${
+    input.rememberable
+      ? html`<label class="check"><input type="checkbox" name="remember" value="on" checked> Remember this decision</label>`
+      : html`<p class="muted">This application cannot prove its identity, so you will be asked each time.</p>`
+  }
 <div class="actions">
 <button type="submit" name="decision" value="allow" class="primary">Allow</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

@@ -186,6 +186,18 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     return pending;
   }
 
+  /**
+   * The request's login session when its cookie is valid and the user service says the
+   * server-side session is still active (not logged out, no password change since the login,
+   * account not disabled or deleted); undefined otherwise. Rejects when the check cannot be made.
+   */
+  async function currentSession(req: FastifyRequest): Promise<Session | undefined> {
+    const session = sessions.read(req);
+    if (session === undefined) return undefined;
+    const { active } = await peers.user.checkSession({ sessionId: session.sessionId, userId: session.userId });
+    return active ? session : undefined;
+  }
+
   function renderLogin(req: FastifyRequest, reply: FastifyReply, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: number, extra: { username?: string; error?: string } = {}) {
     const token = csrf.issue(req, reply);
     return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params }, token), ...extra });
@@ -205,6 +217,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       client: display(v),
       scopes: v.scopes,
       csrfToken: token,
+      rememberable: v.consentRememberable,
       pending: pendings.seal({ params, userId: session.userId, scopes: [...v.scopes] }, token),
     });
   }
@@ -248,9 +261,10 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     }
 
     const params = toParams(input.fields);
-    const session = sessions.read(req);
+    let session: Session | undefined;
     let v: ValidateAuthorizationRequestResponse;
     try {
+      session = await currentSession(req);
       v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: session?.userId ?? '' });
     } catch (err) {
       return sendFlowError(req, reply, err, status);
@@ -285,11 +299,13 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     }
     let userId: string;
     let authTime: Date;
+    let sessionId: string;
     try {
-      const res = await peers.user.authenticateUser({ username, password, clientId: v.clientId, remoteIp: req.ip });
-      if (res.user === undefined) throw new Error('authenticateUser returned no user');
+      const res = await peers.user.authenticateUser({ username, password, clientId: v.clientId, remoteIp: req.ip, startSession: true });
+      if (res.user === undefined || res.sessionId === '') throw new Error('authenticateUser returned no user or session');
       userId = res.user.userId;
       authTime = res.authTime ?? new Date();
+      sessionId = res.sessionId;
     } catch (err) {
       const e = toAuthmeshError(err);
       // One message for unknown user, wrong password and locked account: no account enumeration.
@@ -300,7 +316,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       return sendFlowError(req, reply, err, 303);
     }
     // A fresh session value on every login: nothing an attacker planted before survives it.
-    sessions.start(reply, userId, authTime);
+    sessions.start(reply, userId, authTime, sessionId);
     log.info({ client_id: v.clientId, user_id: userId }, 'user logged in');
     // RFC 9700 §4.10: after a POST, 303 so the credentials are not re-posted.
     return redirect(reply, authorizeUrl(params), 303);
@@ -311,7 +327,12 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     if (fields === undefined) return reply;
     const pending = openPending(req, reply, fields);
     if (pending === undefined) return reply;
-    const session = sessions.read(req);
+    let session: Session | undefined;
+    try {
+      session = await currentSession(req);
+    } catch (err) {
+      return sendFlowError(req, reply, err, 303);
+    }
     // The session ended or another user logged in since the page was shown: start over, which asks
     // the current user (or the login page) again instead of acting on a decision they did not see.
     if (session === undefined || pending.userId === undefined || session.userId !== pending.userId) {
@@ -349,6 +370,16 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     if (fields === undefined) return reply;
     const token = fields.get(CSRF_FIELD);
     if (!csrf.verify(req, token)) return csrfRefused(reply);
+    const session = sessions.read(req);
+    if (session !== undefined) {
+      try {
+        // Server-side first: a copy of the cookie saved before logout must get nothing afterwards.
+        await peers.user.endSession({ sessionId: session.sessionId });
+      } catch (err) {
+        // Not signed out: say so rather than clear the cookie and pretend.
+        return sendFlowError(req, reply, err, 303);
+      }
+    }
     sessions.clear(reply);
     // From the consent page ("use another account"): back to the same request, which now shows the login page.
     const pending = fields.has(PENDING_FIELD) ? pendings.open(fields.get(PENDING_FIELD) ?? '', token ?? '') : undefined;

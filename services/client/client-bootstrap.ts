@@ -32,6 +32,7 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         audience: [],
         accessTokenTtlSeconds: 0,
         refreshTokenTtlSeconds: 0,
+        refreshTokenReuseGraceSeconds: undefined,
         clientUri: '',
         logoUri: '',
         contacts: [],

@@ -23,6 +23,8 @@ export interface ClientDraft {
   /** 0: the server default. */
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Refresh-token reuse grace window, seconds (0 strict); undefined: the server default. */
+  refreshTokenReuseGraceSeconds: number | undefined;
   clientUri: string;
   logoUri: string;
   contacts: string[];
@@ -43,6 +45,7 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'audience',
   'accessTokenTtlSeconds',
   'refreshTokenTtlSeconds',
+  'refreshTokenReuseGraceSeconds',
   'clientUri',
   'logoUri',
   'contacts',
@@ -54,6 +57,9 @@ export const META_CLIENT_URI = 'client_uri';
 export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
+export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
+/** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
+export const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
 
 // RFC 6749 §2.2 leaves the client_id format to the server; this set is safe in URLs, logs and keys.
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -78,6 +84,14 @@ export function clientRequiresPkce(client: Pick<Client, 'clientType' | 'metadata
   return client.clientType === 'public' || client.metadata[META_REQUIRE_PKCE] !== 'false';
 }
 
+/** The client's own refresh-token reuse grace window in seconds; undefined: the server default. */
+export function refreshReuseGraceOf(client: Pick<Client, 'metadata'>): number | undefined {
+  const raw = client.metadata[META_REFRESH_REUSE_GRACE];
+  if (raw === undefined || !/^\d{1,3}$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n <= MAX_REFRESH_REUSE_GRACE_SECONDS ? n : undefined;
+}
+
 /** The stored client seen as a draft, so an update can merge changes into it. */
 export function draftOf(client: Client): ClientDraft {
   let contacts: string[] = [];
@@ -100,6 +114,7 @@ export function draftOf(client: Client): ClientDraft {
     audience: [...client.audience],
     accessTokenTtlSeconds: client.accessTokenTtlSeconds ?? 0,
     refreshTokenTtlSeconds: client.refreshTokenTtlSeconds ?? 0,
+    refreshTokenReuseGraceSeconds: refreshReuseGraceOf(client),
     clientUri: client.metadata[META_CLIENT_URI] ?? '',
     logoUri: client.metadata[META_LOGO_URI] ?? '',
     contacts,
@@ -166,6 +181,10 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
   };
   const accessTokenTtlSeconds = ttl(draft.accessTokenTtlSeconds, MAX_TTL_ACCESS, 'access_token_ttl_seconds');
   const refreshTokenTtlSeconds = ttl(draft.refreshTokenTtlSeconds, MAX_TTL_REFRESH, 'refresh_token_ttl_seconds');
+  const grace = draft.refreshTokenReuseGraceSeconds;
+  if (grace !== undefined && (!Number.isInteger(grace) || grace < 0 || grace > MAX_REFRESH_REUSE_GRACE_SECONDS)) {
+    throw new InvalidClientMetadata(`refresh_token_reuse_grace_seconds must be 0 (strict) to ${MAX_REFRESH_REUSE_GRACE_SECONDS}, or unset for the server default`);
+  }
   checkWebUrl(draft.clientUri, 'client_uri');
   checkWebUrl(draft.logoUri, 'logo_uri');
   if (draft.contacts.length > 20 || draft.contacts.some((c) => !/^[\x20-\x7e]{1,320}$/.test(c))) {
@@ -175,6 +194,7 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
     // RFC 9700 §2.1.1: PKCE is mandatory for public clients whatever the request says.
     [META_REQUIRE_PKCE]: String(metadata.clientType === 'public' ? true : draft.requirePkce),
   };
+  if (grace !== undefined) extra[META_REFRESH_REUSE_GRACE] = String(grace);
   if (draft.clientUri !== '') extra[META_CLIENT_URI] = draft.clientUri;
   if (draft.logoUri !== '') extra[META_LOGO_URI] = draft.logoUri;
   if (draft.contacts.length > 0) extra[META_CONTACTS] = JSON.stringify([...new Set(draft.contacts)]);

@@ -156,6 +156,18 @@ describe('CreateClient', () => {
     expect((await get(res.client!.clientId)).client).toEqual(res.client);
   });
 
+  it('keeps the refresh reuse grace window: unset is the server default, 0 strict, and an update can set or clear it', async () => {
+    const res = await create(confidential({ grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS] }));
+    const id = res.client!.clientId;
+    expect(res.client!.refreshTokenReuseGraceSeconds).toBeUndefined();
+    expect((await update({ clientId: id, refreshTokenReuseGraceSeconds: 30 }, ['refresh_token_reuse_grace_seconds'])).client!.refreshTokenReuseGraceSeconds).toBe(30);
+    expect((await get(id)).client!.refreshTokenReuseGraceSeconds).toBe(30);
+    expect((await update({ clientId: id, refreshTokenReuseGraceSeconds: 0 }, ['refresh_token_reuse_grace_seconds'])).client!.refreshTokenReuseGraceSeconds).toBe(0);
+    // An update that does not name the field keeps it.
+    expect((await update({ clientId: id, clientName: 'renamed' }, ['client_name'])).client!.refreshTokenReuseGraceSeconds).toBe(0);
+    expect((await update({ clientId: id }, ['refresh_token_reuse_grace_seconds'])).client!.refreshTokenReuseGraceSeconds).toBeUndefined();
+  });
+
   it('maps every grant type, including token exchange, for a trusted client', async () => {
     const res = await create(
       confidential({
@@ -197,6 +209,8 @@ describe('CreateClient', () => {
     ],
     ['scope with a space', () => confidential({ scopes: ['a b'] }), 'invalid_client_metadata'],
     ['negative access token ttl', () => confidential({ accessTokenTtlSeconds: -1 }), 'invalid_client_metadata'],
+    ['refresh reuse grace window above 300 s', () => confidential({ refreshTokenReuseGraceSeconds: 301 }), 'invalid_client_metadata'],
+    ['negative refresh reuse grace window', () => confidential({ refreshTokenReuseGraceSeconds: -1 }), 'invalid_client_metadata'],
     ['javascript logo_uri', () => confidential({ logoUri: 'javascript:alert(1)' }), 'invalid_client_metadata'],
     ['bad client_id', () => confidential({ clientId: 'has space' }), 'invalid_request'],
     ['too long client_id', () => confidential({ clientId: 'a'.repeat(129) }), 'invalid_request'],

@@ -53,7 +53,9 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
       if (err instanceof AuthmeshError && err.code === 'not_found') user = undefined;
       else throw err;
     }
-    if (!user || user.disabled || user.locked) {
+    // A lock after failed logins is not checked: it guards the password against guessing, and a
+    // stranger's guesses must not cut the owner's existing session off (refresh tokens likewise).
+    if (!user || user.disabled) {
       throw redirectableError(new AccessDenied('the user account is not active'), redirectUri, state);
     }
   }
@@ -69,8 +71,17 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     }
   }
 
+  /**
+   * RFC 8252 §8.6 / RFC 6749 §10.2: a public client's identity cannot be proven (any app can send
+   * its client_id with its own PKCE challenge and a loopback redirect on another port), so a
+   * remembered consent would approve an impersonator without asking. Public clients' users are
+   * asked every time; only an admin's skip_consent (a first-party app) spares the page.
+   */
+  const consentRememberable = (client: CodeClient): boolean => client.clientType !== 'public';
+
   async function consentNotRequired(client: CodeClient, userId: string, scopes: readonly string[]): Promise<boolean> {
     if (client.skipConsent) return true;
+    if (!consentRememberable(client)) return false;
     return userId !== '' && (await hasConsent(userId, client.clientId, scopes));
   }
 
@@ -88,6 +99,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           redirectUri: request.redirectUri,
           scopes: request.scope,
           consentNotRequired: await consentNotRequired(client, req.userId, request.scope),
+          consentRememberable: consentRememberable(client),
         });
       },
 
@@ -109,7 +121,9 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         }
         const scopes = consented.length === 0 ? request.scope : request.scope.filter((s) => consented.includes(s));
 
-        if (req.rememberConsent) {
+        // RFC 8252 §8.6: never remembered for a public client (see consentRememberable).
+        const remember = req.rememberConsent && consentRememberable(client);
+        if (remember) {
           let previous: string[] = [];
           try {
             previous = (await deps.store.consents.get(req.userId, client.clientId)).scopes;
@@ -145,7 +159,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           actor: req.userId,
           subject: req.userId,
           clientId: client.clientId,
-          details: { grantId: grant.grantId, scopes, remembered: req.rememberConsent },
+          details: { grantId: grant.grantId, scopes, remembered: remember },
         });
         return IssueCodeResponse.fromPartial({
           // RFC 6749 §4.1.2 / RFC 9207 §2: code, state and iss go to the redirect URI.

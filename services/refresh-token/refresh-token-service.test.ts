@@ -80,7 +80,7 @@ describe('RotateRefreshToken', () => {
     const { clientId, userId } = await owner();
     const authTime = new Date(Date.now() - 5_000);
     const first = await issue({ clientId, userId, authTime });
-    const second = await rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId });
+    const second = await rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId, reuseGraceSeconds: 0 });
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect(second.info).toMatchObject({
       familyId: first.info!.familyId,
@@ -93,11 +93,11 @@ describe('RotateRefreshToken', () => {
       expireTime: first.info!.expireTime,
     });
     expect((await rt().lookupRefreshToken({ refreshToken: first.refreshToken })).active).toBe(false);
-    const third = await rt().rotateRefreshToken({ refreshToken: second.refreshToken, clientId });
+    const third = await rt().rotateRefreshToken({ refreshToken: second.refreshToken, clientId, reuseGraceSeconds: 0 });
 
-    await expect(rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     // The whole family is gone, the latest token included.
-    await expect(rt().rotateRefreshToken({ refreshToken: third.refreshToken, clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: third.refreshToken, clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     expect((await rt().lookupRefreshToken({ refreshToken: third.refreshToken })).active).toBe(false);
     const audit = await t.store.audit.list({ type: 'refresh.reuse_detected', clientId });
     expect(audit.items).toHaveLength(1);
@@ -108,7 +108,7 @@ describe('RotateRefreshToken', () => {
   it('lets exactly one of 10 concurrent rotations of one token succeed', async () => {
     const { clientId } = await owner();
     const first = await issue({ clientId });
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId })));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId, reuseGraceSeconds: 0 })));
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'invalid_grant' });
@@ -121,29 +121,31 @@ describe('RotateRefreshToken', () => {
     const { clientId } = await owner();
     const other = await seedClient(t.store);
     const tok = await issue({ clientId });
-    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId: other })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId: other, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     expect((await rt().lookupRefreshToken({ refreshToken: tok.refreshToken })).active).toBe(true);
-    await rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId });
+    await rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId, reuseGraceSeconds: 0 });
   });
 
   it('refuses an expired token', async () => {
     const { clientId } = await owner();
     const tok = await issue({ clientId, ttlSeconds: 1 });
     await new Promise((r) => setTimeout(r, 1_100));
-    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     expect((await rt().lookupRefreshToken({ refreshToken: tok.refreshToken })).active).toBe(false);
     expect((await t.store.audit.list({ type: 'refresh.reuse_detected', clientId })).items).toHaveLength(0);
   });
 
   it('refuses unknown, revoked and malformed input', async () => {
     const { clientId } = await owner();
-    await expect(rt().rotateRefreshToken({ refreshToken: 'never-issued', clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
-    await expect(rt().rotateRefreshToken({ refreshToken: 'x'.repeat(10_000), clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: 'never-issued', clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: 'x'.repeat(10_000), clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     const tok = await issue({ clientId });
     await rt().revokeRefreshTokenValue({ refreshToken: tok.refreshToken, clientId });
-    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
-    await expect(rt().rotateRefreshToken({ refreshToken: '', clientId })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId: '' })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(rt().rotateRefreshToken({ refreshToken: '', clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId: '', reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId, reuseGraceSeconds: 301 })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId, reuseGraceSeconds: -1 })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 });
 
@@ -153,7 +155,7 @@ describe('LookupRefreshToken and RevokeRefreshTokenValue', () => {
     const tok = await issue({ clientId, userId });
     const active = await rt().lookupRefreshToken({ refreshToken: tok.refreshToken });
     expect(active).toMatchObject({ active: true, info: { tokenId: tok.info!.tokenId, clientId, userId } });
-    await rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId });
+    await rt().rotateRefreshToken({ refreshToken: tok.refreshToken, clientId, reuseGraceSeconds: 0 });
     expect(await rt().lookupRefreshToken({ refreshToken: tok.refreshToken })).toMatchObject({ active: false, info: { tokenId: tok.info!.tokenId } });
     const unknown = await rt().lookupRefreshToken({ refreshToken: 'never-issued' });
     expect(unknown.active).toBe(false);
@@ -186,7 +188,7 @@ describe('ListRefreshTokens and RevokeRefreshTokens', () => {
     const { clientId, userId } = await owner();
     const issued = await Promise.all([1, 2, 3].map(() => issue({ clientId, userId })));
     const rotated = await issue({ clientId, userId });
-    await rt().rotateRefreshToken({ refreshToken: rotated.refreshToken, clientId }); // its successor is the 4th active one
+    await rt().rotateRefreshToken({ refreshToken: rotated.refreshToken, clientId, reuseGraceSeconds: 0 }); // its successor is the 4th active one
     const ids: string[] = [];
     let pageToken = '';
     do {
@@ -268,7 +270,7 @@ describe('access', () => {
     const anon = t.anon.refreshToken;
     const calls: [string, (o: { bearer?: string }) => Promise<unknown>][] = [
       ['issue', (o) => anon.issueRefreshToken({ clientId, userId: '', scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined }, o)],
-      ['rotate', (o) => anon.rotateRefreshToken({ refreshToken: 'x', clientId }, o)],
+      ['rotate', (o) => anon.rotateRefreshToken({ refreshToken: 'x', clientId, reuseGraceSeconds: 0 }, o)],
       ['lookup', (o) => anon.lookupRefreshToken({ refreshToken: 'x' }, o)],
       ['revokeValue', (o) => anon.revokeRefreshTokenValue({ refreshToken: 'x', clientId }, o)],
     ];

@@ -28,6 +28,8 @@ const MAX_TTL_SECONDS = 365 * 86_400;
 const MAX_TOKEN_CHARS = 512;
 const ID = /^[\x21-\x7e]{1,256}$/;
 const MAX_LIST_ITEMS = 100;
+/** The widest reuse grace window a caller may ask for, seconds (the client setting's bound). */
+const MAX_REUSE_GRACE_SECONDS = 300;
 
 function actorOf(principal: Principal): string | undefined {
   if (principal.kind === 'token') return principal.subject;
@@ -103,6 +105,9 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
       async rotateRefreshToken(req) {
         if (req.refreshToken === '') throw new InvalidRequest('refresh_token is required');
         assertId(req.clientId, 'client_id');
+        if (!Number.isSafeInteger(req.reuseGraceSeconds) || req.reuseGraceSeconds < 0 || req.reuseGraceSeconds > MAX_REUSE_GRACE_SECONDS) {
+          throw new InvalidRequest(`reuse_grace_seconds must be 0 (strict) to ${MAX_REUSE_GRACE_SECONDS}`);
+        }
         const now = deps.now();
         const old = await findByValue(req.refreshToken);
         if (!old) throw new InvalidGrant('the refresh token is invalid');
@@ -127,9 +132,18 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         };
         if (old.userId !== undefined) next.userId = old.userId;
         if (old.authTime !== undefined) next.authTime = old.authTime;
-        const result = await tokens.rotate(old.tokenHash, next, now);
+        const result = await tokens.rotate(old.tokenHash, next, now, { graceMs: req.reuseGraceSeconds * 1000 });
         switch (result.outcome) {
           case 'rotated':
+            if (result.graceful === true) {
+              // Within the client's reuse grace window: a retry or a second tab, not counted as reuse.
+              await deps.audit({
+                type: 'refresh.grace_rotated',
+                subject: old.userId,
+                clientId: old.clientId,
+                details: { familyId: old.familyId, tokenId: old.tokenHash, graceSeconds: req.reuseGraceSeconds },
+              });
+            }
             return RotateRefreshTokenResponse.fromPartial({ refreshToken: value, info: toInfo(next) });
           case 'reused': {
             // RFC 9700 §4.14.2: a refresh token presented again after rotation means two parties
@@ -141,7 +155,9 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
               clientId: result.previous.clientId,
               details: { familyId: result.previous.familyId, tokenId: result.previous.tokenHash, revoked },
             });
-            throw new InvalidGrant('the refresh token was already used');
+            // The family travels in ErrorInfo metadata so the token service can revoke the access
+            // tokens of the same grant (RFC 6749 §10.4), as it does for a replayed code.
+            throw new InvalidGrant('the refresh token was already used', { metadata: { family_id: result.previous.familyId } });
           }
           case 'not_found':
             throw new InvalidGrant('the refresh token is invalid');

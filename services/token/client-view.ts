@@ -11,6 +11,8 @@ export interface ClientView {
   audience: string[];
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** The client's own refresh-token reuse grace window, seconds; undefined: the server default. */
+  refreshTokenReuseGraceSeconds: number | undefined;
 }
 
 export function toClientView(client: Client): ClientView {
@@ -23,5 +25,6 @@ export function toClientView(client: Client): ClientView {
     audience: client.audience,
     accessTokenTtlSeconds: client.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: client.refreshTokenTtlSeconds,
+    refreshTokenReuseGraceSeconds: client.refreshTokenReuseGraceSeconds,
   };
 }

@@ -163,9 +163,35 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   const { audience, scopes } =
     resources.length > 0 ? await resolveAudience(ctx.deps, ctx.client, resources, narrowed, requested.length > 0) : { audience: info.audience, scopes: narrowed };
   // RFC 9700 §4.14.2: rotate; a rotated token presented again revokes the family (refresh-token service).
-  const rotated = await ctx.deps.peers.refreshToken.rotateRefreshToken({ refreshToken: g.refreshToken, clientId: ctx.client.clientId });
+  let rotated;
+  try {
+    rotated = await ctx.deps.peers.refreshToken.rotateRefreshToken({
+      refreshToken: g.refreshToken,
+      clientId: ctx.client.clientId,
+      // The client's own window, else the server's (AUTHMESH_REFRESH_REUSE_GRACE); 0 is strict.
+      reuseGraceSeconds: ctx.client.refreshTokenReuseGraceSeconds ?? ctx.deps.config.refreshReuseGraceSeconds,
+    });
+  } catch (err) {
+    const familyId = err instanceof AuthmeshError ? err.metadata.family_id : undefined;
+    if (hasErrorCode(err, 'invalid_grant') && familyId) {
+      // RFC 9700 §4.14.2 / RFC 6749 §10.4: reuse means two parties hold the grant; its access
+      // tokens die with its refresh tokens, through the same entry point as a replayed code.
+      const revokedAccess = await ctx.minter.revokeGrant(familyId);
+      await ctx.deps.audit({ type: 'refresh.reuse_revoked', clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { family_id: familyId, access_tokens: revokedAccess } });
+      throw new InvalidGrant('the refresh token was already used');
+    }
+    throw err;
+  }
   const subject = info.userId || ctx.client.clientId;
   const access = await ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
+  // A concurrent reuse may have revoked the family between the rotation and the mint, after
+  // sweeping the grant's access tokens but before this one was recorded: check the successor
+  // once more and take the new access token down with the family if so (RFC 9700 §4.14.2).
+  const successor = await ctx.deps.peers.refreshToken.lookupRefreshToken({ refreshToken: rotated.refreshToken });
+  if (!successor.active) {
+    await ctx.minter.revokeGrant(info.familyId);
+    throw new InvalidGrant('the refresh token was already used');
+  }
   await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
   return response(access, scopes, { refreshToken: rotated.refreshToken });
 }
@@ -185,6 +211,7 @@ export async function passwordGrant(ctx: GrantContext, g: PasswordGrant): Promis
       password: g.password,
       clientId: ctx.client.clientId,
       remoteIp: ctx.remoteIp,
+      startSession: false,
     }));
   } catch (err) {
     // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.

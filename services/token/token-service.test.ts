@@ -286,6 +286,70 @@ describe('token service over gRPC', () => {
       await expect(refresh(third.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
     });
 
+    it('refresh-token reuse makes every access token of the family inactive at introspection and denied at ext_authz Check', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      const rt2 = await refresh(s.refreshToken);
+      const allowed = async (at: string) => (await check(`Bearer ${at}`, {})).httpResponse?.$case === 'okResponse';
+      expect((await introspect(s.accessToken)).active).toBe(true);
+      expect((await introspect(rt2.accessToken)).active).toBe(true);
+      expect(await allowed(s.accessToken)).toBe(true);
+      expect(await allowed(rt2.accessToken)).toBe(true);
+      // RT1 presented again after its rotation: reuse (RFC 9700 §4.14.2).
+      await expect(refresh(s.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
+      for (const at of [s.accessToken, rt2.accessToken]) {
+        expect((await introspect(at)).active).toBe(false);
+        expect(await allowed(at)).toBe(false);
+      }
+      expect((await introspect(rt2.refreshToken, undefined, 'refresh_token')).active).toBe(false);
+      const audit = await t.store.audit.list({ type: 'refresh.reuse_revoked', clientId: conf.id });
+      expect(audit.items.some((e) => e.details.access_tokens === 2)).toBe(true);
+    });
+
+    it('eight parallel refreshes of one token without a grace window: at most one wins and reuse kills the family (strict)', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => refresh(s.refreshToken)));
+      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(won.length).toBeLessThanOrEqual(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'invalid_grant' });
+      for (const w of won) {
+        expect((await introspect(w.refreshToken, undefined, 'refresh_token')).active).toBe(false);
+        expect((await introspect(w.accessToken)).active).toBe(false);
+      }
+      expect((await introspect(s.accessToken)).active).toBe(false);
+    });
+
+    it('eight parallel refreshes of one token within the client grace window all succeed and the family survives', async () => {
+      const graceful = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({
+          client: {
+            clientName: 'tabs',
+            clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+            redirectUris: [REDIRECT],
+            grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
+            scopes: ['read'],
+            refreshTokenReuseGraceSeconds: 60,
+          },
+        }),
+        { bearer: admin },
+      );
+      const id = graceful.client!.clientId;
+      expect(graceful.client!.refreshTokenReuseGraceSeconds).toBe(60);
+      const creds = secretCreds(id, graceful.clientSecret);
+      const s = await codeFlow(id, creds, 'read');
+      const again = (rt: string) => token({ client: creds, grant: { $case: 'refreshToken', value: { refreshToken: rt, scope: '', resource: [] } } });
+      const results = await Promise.all(Array.from({ length: 8 }, () => again(s.refreshToken)));
+      expect(new Set(results.map((r) => r.refreshToken)).size).toBe(8);
+      const mine = (tok: string, hint = '') => introspect(tok, creds, hint);
+      for (const r of results) {
+        expect((await mine(r.refreshToken, 'refresh_token')).active).toBe(true);
+        expect((await mine(r.accessToken)).active).toBe(true);
+      }
+      expect((await mine(s.accessToken)).active).toBe(true);
+      // Every tab continues with its own successor.
+      expect((await again(results[7]!.refreshToken)).refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect((await t.store.audit.list({ type: 'refresh.grace_rotated', clientId: id })).items.length).toBeGreaterThanOrEqual(7);
+    });
+
     it('refuses garbage', async () => {
       await expect(refresh('nope')).rejects.toMatchObject({ code: 'invalid_grant' });
       await expect(refresh('')).rejects.toMatchObject({ code: 'invalid_request' });

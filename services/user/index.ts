@@ -1,5 +1,6 @@
 import type { ServiceFactory } from '../mesh-deps.js';
 import { createLoginGuard } from './login-guard.js';
+import { createLoginSessions } from './login-sessions.js';
 import { createUserCache } from './user-cache.js';
 import { createUserServiceRegistration } from './user-service.js';
 
@@ -10,13 +11,15 @@ export const createUserService: ServiceFactory = (deps) => {
   const guard = createLoginGuard({
     users: deps.store.users,
     cache,
-    policy: { threshold: deps.config.loginMaxFailures, lockMs: deps.config.loginLockSeconds * 1000 },
+    policy: { threshold: deps.config.loginAccountMaxFailures, lockMs: deps.config.loginLockSeconds * 1000 },
+    source: { threshold: deps.config.loginMaxFailures, windowMs: deps.config.loginLockSeconds * 1000 },
+    grid: deps.grid,
     now: deps.now,
     audit: deps.audit,
     log: deps.log,
   });
   return {
-    registration: createUserServiceRegistration({ mesh: deps, cache, guard }),
+    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid) }),
     // The dummy hash for unknown users is computed before serving, so the first unknown-user
     // login does not pay for it twice (a timing difference that would reveal non-existence).
     start: () => guard.warmUp(),

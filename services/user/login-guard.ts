@@ -1,11 +1,21 @@
-// Password checks with lockout and without user enumeration. Every way a check can fail —
-// unknown user, wrong password, disabled or locked account — costs one scrypt verification and
-// ends the same way for the caller; only the audit trail tells them apart.
+// Password checks with throttling and without user enumeration. Every way a check can fail —
+// unknown user, wrong password, disabled or locked account, throttled source — costs one scrypt
+// verification and ends the same way for the caller; only the audit trail tells them apart.
+//
+// Throttling policy, in two dimensions, so that a stranger cannot lock the owner out:
+// - per source and account: after `source.threshold` failures for one account from one source
+//   address within `source.windowMs`, that source is refused for that account until the window
+//   ends (grid counter). Other sources, the owner's among them, are not affected;
+// - per account: after `policy.threshold` failures in a row from any sources (a higher cap, against
+//   guessing spread over many addresses), new password logins are refused for `policy.lockMs`.
+// Neither ends what the owner already has: login sessions and refresh tokens keep working during
+// a lock (CheckSession, the code service and the refresh grant do not look at it).
 //
 // The authentication path reads the store, not the grid copy: the failure counter and lock
 // change on every failed attempt without a version bump, and a stale copy could let a correct
 // guess through during a lock. One indexed row read is noise next to the scrypt cost.
 import { AuthmeshError } from '../core/errors/index.js';
+import type { Grid } from '../core/grid/index.js';
 import type { Logger } from '../core/log/index.js';
 import { generateSecret } from '../core/oauth/index.js';
 import type { LockoutPolicy, NewAuditEvent, User, UserStore } from '../core/store/index.js';
@@ -24,10 +34,20 @@ export interface Attempt {
   actor?: string;
 }
 
+/** Failures from one source for one account before that source is refused, and for how long. */
+export interface SourceThrottlePolicy {
+  threshold: number;
+  windowMs: number;
+}
+
 export interface LoginGuardDeps {
   users: UserStore;
   cache: UserCache;
+  /** The account-wide lock (failures in a row from any source). */
   policy: LockoutPolicy;
+  /** The per-(source, account) throttle. */
+  source: SourceThrottlePolicy;
+  grid: Grid;
   now(): Date;
   audit(event: NewAuditEvent): Promise<void>;
   log: Logger;
@@ -49,6 +69,11 @@ export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
   // what real ones do.
   let dummy: Promise<string> | undefined;
   const dummyHash = () => (dummy ??= hashPassword(generateSecret()));
+  const failuresBySource = deps.grid.map<number>('login-failures-by-source');
+  // One counter per account version and source address (an attempt without an address shares one
+  // bucket). Failed logins do not bump the version; an admin change (unlock, password reset) does,
+  // so it starts every source afresh.
+  const sourceKey = (user: User, ip: string | undefined) => `${user.userId}|v${user.version}|${ip ?? '-'}`;
 
   const fail = async (attempt: Attempt, reason: string, user?: User, extra: Record<string, unknown> = {}) => {
     await deps.audit({
@@ -98,12 +123,27 @@ export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
         return fail(attempt, 'unknown_user', undefined, attempt.username === undefined ? {} : { username: attempt.username.slice(0, 128) });
       }
       const lockedBefore = isLocked(user, deps.now());
+      const key = sourceKey(user, attempt.ip);
+      const sourceFailures = (await failuresBySource.get(key)) ?? 0;
       const result = await verifyPassword(password, user.passwordHash);
       if (user.disabled) return fail(attempt, 'disabled', user);
       // A fixed lock window: attempts during a lock are refused whatever the password and are
       // not counted, so they neither reveal a correct guess nor extend the lock.
       if (lockedBefore) return fail(attempt, 'locked', user);
+      // The same for a throttled source, which affects this source only.
+      if (sourceFailures >= deps.source.threshold) return fail(attempt, 'source_throttled', user);
       if (!result.ok) {
+        const fromSource = await failuresBySource.increment(key, deps.source.windowMs);
+        if (fromSource === deps.source.threshold) {
+          await deps.audit({
+            type: 'login.source_throttled',
+            actor: attempt.actor,
+            subject: user.userId,
+            clientId: attempt.clientId,
+            ip: attempt.ip,
+            details: { failures: fromSource, windowSeconds: Math.round(deps.source.windowMs / 1000) },
+          });
+        }
         let outcome;
         try {
           outcome = await deps.users.recordLoginFailure(user.userId, deps.now(), deps.policy);
@@ -139,6 +179,7 @@ export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
       if (fresh.disabled) return fail(attempt, 'disabled', fresh);
       if (isLocked(fresh, deps.now())) return fail(attempt, 'locked', fresh);
       if (fresh.passwordHash !== user.passwordHash) return fail(attempt, 'password_changed', fresh);
+      if (sourceFailures > 0) await failuresBySource.delete(key);
       if (fresh.failedLoginCount !== 0 || fresh.lockedUntil !== undefined) {
         await deps.users.recordLoginSuccess(fresh.userId);
         fresh = { ...fresh, failedLoginCount: 0 };

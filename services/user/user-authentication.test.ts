@@ -11,7 +11,8 @@ let t: TestMesh;
 let admin: string;
 
 beforeAll(async () => {
-  t = await startTestMesh({ AUTHMESH_LOGIN_MAX_FAILURES: '3', AUTHMESH_LOGIN_LOCK_SECONDS: '2' });
+  // The same threshold per source and per account, so the lock tests below trip both.
+  t = await startTestMesh({ AUTHMESH_LOGIN_MAX_FAILURES: '3', AUTHMESH_LOGIN_ACCOUNT_MAX_FAILURES: '3', AUTHMESH_LOGIN_LOCK_SECONDS: '2' });
   admin = await t.bearer();
 });
 afterAll(async () => {
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 const login = (username: string, password: string, extra: { clientId?: string; remoteIp?: string } = {}) =>
-  t.peers.user.authenticateUser({ username, password, clientId: extra.clientId ?? '', remoteIp: extra.remoteIp ?? '' });
+  t.peers.user.authenticateUser({ username, password, clientId: extra.clientId ?? '', remoteIp: extra.remoteIp ?? '', startSession: false });
 
 async function lock(userId: string, username: string) {
   for (let i = 0; i < 3; i++) await expect(login(username, `wrong password ${i}`)).rejects.toMatchObject({ code: 'access_denied' });
@@ -91,6 +92,31 @@ describe('AuthenticateUser', () => {
     expect(await t.store.users.get(s.userId)).toMatchObject({ failedLoginCount: 0 });
     expect((await login(s.username, s.password)).user!.userId).toBe(s.userId);
     expect((await t.store.audit.list({ type: 'user.unlocked', subject: s.userId })).items).toHaveLength(1);
+  });
+
+  it("a stranger's failures throttle the stranger's source only: the owner still logs in from theirs", async () => {
+    const s = await seedUser(t.store);
+    const stranger = { remoteIp: '203.0.113.66' };
+    // Two failures from each of two addresses: under the per-source threshold on both, but they count for the account.
+    for (let i = 0; i < 2; i++) await expect(login(s.username, `guess ${i}`, stranger)).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await login(s.username, s.password, { remoteIp: '198.51.100.7' })).user!.userId).toBe(s.userId);
+    // The success reset the account count; three more from the stranger throttle the stranger.
+    for (let i = 0; i < 1; i++) await expect(login(s.username, `guess again ${i}`, stranger)).rejects.toMatchObject({ code: 'access_denied' });
+    // Even the right password is refused from the throttled source, and nothing reveals why.
+    await expect(login(s.username, s.password, stranger)).rejects.toMatchObject({ code: 'access_denied' });
+    const throttled = await t.store.audit.list({ type: 'login.source_throttled', subject: s.userId });
+    expect(throttled.items).toHaveLength(1);
+    expect((await t.store.audit.list({ type: 'login.failure', subject: s.userId })).items.some((e) => e.details.reason === 'source_throttled')).toBe(true);
+    // The account itself is not locked: the owner logs in from their own address.
+    expect((await t.store.users.get(s.userId)).lockedUntil).toBeUndefined();
+    expect((await login(s.username, s.password, { remoteIp: '198.51.100.7' })).user!.userId).toBe(s.userId);
+  });
+
+  it('locks the account after failures spread over several sources (the account-wide cap)', async () => {
+    const s = await seedUser(t.store);
+    for (let i = 0; i < 3; i++) await expect(login(s.username, `guess ${i}`, { remoteIp: `203.0.113.${10 + i}` })).rejects.toMatchObject({ code: 'access_denied' });
+    expect((await t.store.users.get(s.userId)).lockedUntil).toBeDefined();
+    await expect(login(s.username, s.password, { remoteIp: '198.51.100.7' })).rejects.toMatchObject({ code: 'access_denied' });
   });
 
   it('resets the failure count on success, so only consecutive failures lock', async () => {

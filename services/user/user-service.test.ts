@@ -201,7 +201,7 @@ describe('DeleteUser and SetPassword', () => {
     await users().deleteUser({ userId: s.userId }, { bearer: admin });
     await expect(users().getUser({ userId: s.userId }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
     expect((await t.peers.refreshToken.lookupRefreshToken({ refreshToken: issued.refreshToken })).active).toBe(false);
-    await expect(t.peers.refreshToken.rotateRefreshToken({ refreshToken: issued.refreshToken, clientId })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(t.peers.refreshToken.rotateRefreshToken({ refreshToken: issued.refreshToken, clientId, reuseGraceSeconds: 0 })).rejects.toMatchObject({ code: 'invalid_grant' });
     await expect(users().deleteUser({ userId: s.userId }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
     await expect(users().deleteUser({ userId: '' }, { bearer: admin })).rejects.toMatchObject({ code: 'invalid_request' });
     expect((await t.store.audit.list({ type: 'user.deleted', subject: s.userId })).items).toHaveLength(1);
@@ -218,8 +218,8 @@ describe('DeleteUser and SetPassword', () => {
     expect(stored).toMatchObject({ failedLoginCount: 0 });
     expect(stored.lockedUntil).toBeUndefined();
     expect(stored.passwordHash).toMatch(/^scrypt\$ln=17,/);
-    await expect(t.peers.user.authenticateUser({ username: s.username, password: s.password, clientId: '', remoteIp: '' })).rejects.toMatchObject({ code: 'access_denied' });
-    const ok = await t.peers.user.authenticateUser({ username: s.username, password: 'brand new password', clientId: '', remoteIp: '' });
+    await expect(t.peers.user.authenticateUser({ username: s.username, password: s.password, clientId: '', remoteIp: '', startSession: false })).rejects.toMatchObject({ code: 'access_denied' });
+    const ok = await t.peers.user.authenticateUser({ username: s.username, password: 'brand new password', clientId: '', remoteIp: '', startSession: false });
     expect(ok.user!.userId).toBe(s.userId);
   });
 
@@ -259,7 +259,7 @@ describe('access', () => {
   });
 
   it('keeps AuthenticateUser internal: access_denied with a bearer token, invalid_token without credentials', async () => {
-    const req = { username: 'someone', password: 'some password', clientId: '', remoteIp: '' };
+    const req = { username: 'someone', password: 'some password', clientId: '', remoteIp: '', startSession: false };
     await expect(users().authenticateUser(req, { bearer: admin })).rejects.toMatchObject({ code: 'access_denied' });
     await expect(users().authenticateUser(req)).rejects.toMatchObject({ code: 'invalid_token' });
   });

@@ -3,8 +3,10 @@
 import {
   AuthenticateUserResponse,
   ChangePasswordResponse,
+  CheckSessionResponse,
   CreateUserResponse,
   DeleteUserResponse,
+  EndSessionResponse,
   GetUserResponse,
   ListUsersResponse,
   SetPasswordResponse,
@@ -17,6 +19,7 @@ import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, INTERNAL, reg
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { LoginGuard } from './login-guard.js';
+import type { LoginSessions } from './login-sessions.js';
 import { hashPassword } from './password-hash.js';
 import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
 import { fieldsOfMask } from './update-mask.js';
@@ -41,9 +44,10 @@ export interface UserServiceDeps {
   mesh: MeshDeps;
   cache: UserCache;
   guard: LoginGuard;
+  sessions: LoginSessions;
 }
 
-export function createUserServiceRegistration({ mesh, cache, guard }: UserServiceDeps) {
+export function createUserServiceRegistration({ mesh, cache, guard, sessions }: UserServiceDeps) {
   const users = mesh.store.users;
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
@@ -211,8 +215,35 @@ export function createUserServiceRegistration({ mesh, cache, guard }: UserServic
         const authenticated = await guard.check(user, plausible ? req.password : '', attempt);
         if (!authenticated) throw new AccessDenied(LOGIN_DENIED);
         const authTime = mesh.now();
+        const sessionId = req.startSession ? await sessions.start(authenticated.userId, authTime) : '';
         await mesh.audit({ type: 'login.success', subject: authenticated.userId, clientId: attempt.clientId, ip: attempt.ip, details: {} });
-        return AuthenticateUserResponse.fromPartial({ user: toUserMessage(toView(authenticated), authTime), authTime });
+        return AuthenticateUserResponse.fromPartial({ user: toUserMessage(toView(authenticated), authTime), authTime, sessionId });
+      },
+
+      async checkSession(req) {
+        if (req.sessionId === '') throw new InvalidRequest('session_id is required');
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const session = await sessions.get(req.sessionId);
+        if (session === undefined || session.userId !== req.userId) return CheckSessionResponse.fromPartial({ active: false });
+        const user = await cache.get(req.userId);
+        // A lock after failed logins is deliberately not checked: a stranger's guesses must not end
+        // the owner's session (see login-guard.ts).
+        if (!user || user.disabled) return CheckSessionResponse.fromPartial({ active: false });
+        // A password change or reset after the login ends the session: whoever logged in with the
+        // old password (perhaps the reason for the reset) is out.
+        if (user.passwordChangedAt.getTime() > session.startedAt.getTime()) {
+          await sessions.end(req.sessionId);
+          return CheckSessionResponse.fromPartial({ active: false });
+        }
+        return CheckSessionResponse.fromPartial({ active: true });
+      },
+
+      async endSession(req) {
+        if (req.sessionId === '') throw new InvalidRequest('session_id is required');
+        const session = await sessions.get(req.sessionId);
+        await sessions.end(req.sessionId);
+        if (session !== undefined) await mesh.audit({ type: 'session.ended', subject: session.userId, details: {} });
+        return EndSessionResponse.fromPartial({});
       },
     },
     {
@@ -224,6 +255,8 @@ export function createUserServiceRegistration({ mesh, cache, guard }: UserServic
       changePassword: { kind: 'scopes', anyOf: [ADMIN_SCOPE, 'authmesh.user'] },
       setPassword: ADMIN_WRITE,
       authenticateUser: INTERNAL,
+      checkSession: INTERNAL,
+      endSession: INTERNAL,
     },
   );
 }

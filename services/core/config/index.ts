@@ -31,9 +31,14 @@ export interface Config {
   signingAlg: SigningAlg;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Refresh-token reuse grace window for clients without their own, seconds; 0 = strict reuse detection. */
+  refreshReuseGraceSeconds: number;
   codeTtlSeconds: number;
   passwordGrantEnabled: boolean;
+  /** Failed logins for one account from one source address before that source is refused. */
   loginMaxFailures: number;
+  /** Failed logins in a row for one account, from any sources, before new password logins are refused. */
+  loginAccountMaxFailures: number;
   loginLockSeconds: number;
   /** Failed client authentications of one client_id from one source per minute before slow_down (0 = off). */
   clientAuthMaxFailures: number;
@@ -194,9 +199,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingAlg: alg as SigningAlg,
     accessTokenTtlSeconds: int('AUTHMESH_ACCESS_TOKEN_TTL', 600, 30, 86_400),
     refreshTokenTtlSeconds: int('AUTHMESH_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
+    refreshReuseGraceSeconds: int('AUTHMESH_REFRESH_REUSE_GRACE', 0, 0, 300),
     codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginAccountMaxFailures: int('AUTHMESH_LOGIN_ACCOUNT_MAX_FAILURES', 50, 1, 100_000),
     loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),
     clientAuthMaxFailures: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES', 20, 0, 1_000_000),
     clientAuthMaxFailuresPerSource: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES_PER_SOURCE', 200, 0, 1_000_000),

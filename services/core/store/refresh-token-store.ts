@@ -1,7 +1,8 @@
 import type { Page, PageRequest, RefreshToken } from './types.js';
 
 export type RotateResult =
-  | { outcome: 'rotated'; previous: RefreshToken }
+  /** `graceful`: the token had been rotated already, within the grace window; `next` is a sibling successor. */
+  | { outcome: 'rotated'; previous: RefreshToken; graceful?: boolean }
   | { outcome: 'reused'; previous: RefreshToken }
   | { outcome: 'not_found' };
 
@@ -17,8 +18,14 @@ export interface RefreshTokenStore {
    * rotations of one token exactly one gets 'rotated'. A token already rotated, revoked or expired
    * gives 'reused', and the caller is expected to revoke the family. `next` must carry the family
    * of the old token (InvalidRequest otherwise).
+   *
+   * With `graceMs` > 0 (the reuse grace window), a token whose first rotation happened at most
+   * graceMs before `now`, and which is neither revoked nor expired, is rotated again: `next` is
+   * stored as one more successor in the same family, the old token keeps its first rotatedAt and
+   * replacedBy (the window never slides), and the result says `graceful: true`. Concurrent
+   * rotations within the window all succeed. Outside it the rules above apply unchanged.
    */
-  rotate(oldHash: string, next: RefreshToken, now: Date): Promise<RotateResult>;
+  rotate(oldHash: string, next: RefreshToken, now: Date, options?: { graceMs?: number }): Promise<RotateResult>;
   /** Revokes every not yet revoked token of the family; returns how many. */
   revokeFamily(familyId: string, now: Date): Promise<number>;
   /** Idempotent: an already revoked token keeps its revokedAt. @throws NotFound */

@@ -40,13 +40,22 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
       return decode(row);
     },
 
-    rotate(oldHash, next, now) {
+    rotate(oldHash, next, now, options = {}) {
+      const graceMs = options.graceMs ?? 0;
       return db.transaction(async (tx) => {
         const row = await tx.first(q.getForUpdate, { tokenHash: oldHash });
         if (row === undefined) return { outcome: 'not_found' as const };
         const previous = decode(row);
+        const live = previous.revokedAt === undefined && previous.expiresAt > now;
+        const sinceRotation = previous.rotatedAt === undefined ? undefined : now.getTime() - previous.rotatedAt.getTime();
+        // The reuse grace window: the same old token again, soon after its first rotation, while the family is alive.
+        if (live && sinceRotation !== undefined && graceMs > 0 && sinceRotation >= 0 && sinceRotation <= graceMs) {
+          if (next.familyId !== previous.familyId) throw new InvalidRequest('the successor must belong to the same token family');
+          await tx.affected(q.insert, encode(copy(next)));
+          return { outcome: 'rotated' as const, previous, graceful: true };
+        }
         // RFC 9700 §4.14.2: presenting a token that is no longer valid signals a stolen token.
-        if (previous.rotatedAt !== undefined || previous.revokedAt !== undefined || previous.expiresAt <= now) {
+        if (!live || previous.rotatedAt !== undefined) {
           return { outcome: 'reused' as const, previous };
         }
         if (next.familyId !== previous.familyId) throw new InvalidRequest('the successor must belong to the same token family');

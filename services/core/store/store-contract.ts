@@ -334,6 +334,38 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect((await store.refreshTokens.get(old.tokenHash)).replacedBy).toBe(winner?.tokenHash);
       });
 
+      it('within the reuse grace window rotates the same old token again into a sibling, never after it', async () => {
+        const old = await store.refreshTokens.create(token());
+        const t0 = new Date();
+        const first = token({ familyId: old.familyId });
+        expect((await store.refreshTokens.rotate(old.tokenHash, first, t0, { graceMs: 10_000 })).outcome).toBe('rotated');
+        const sibling = token({ familyId: old.familyId });
+        const again = await store.refreshTokens.rotate(old.tokenHash, sibling, new Date(t0.getTime() + 10_000), { graceMs: 10_000 });
+        expect(again).toMatchObject({ outcome: 'rotated', graceful: true });
+        expect(await store.refreshTokens.get(sibling.tokenHash)).toEqual(sibling);
+        // The window counts from the first rotation: it never slides.
+        expect(await store.refreshTokens.get(old.tokenHash)).toMatchObject({ rotatedAt: t0, replacedBy: first.tokenHash });
+        const late = token({ familyId: old.familyId });
+        expect((await store.refreshTokens.rotate(old.tokenHash, late, new Date(t0.getTime() + 10_001), { graceMs: 10_000 })).outcome).toBe('reused');
+        await expectCode(store.refreshTokens.get(late.tokenHash), 'not_found');
+        // Without a window (the default) the second use is reuse at once.
+        expect((await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() + 1))).outcome).toBe('reused');
+        // A revoked family has no window.
+        await store.refreshTokens.revokeFamily(old.familyId, new Date(t0.getTime() + 2));
+        expect((await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() + 3), { graceMs: 10_000 })).outcome).toBe('reused');
+        expect((await store.refreshTokens.rotate(first.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() + 3), { graceMs: 10_000 })).outcome).toBe('reused');
+      });
+
+      it('lets all of 10 concurrent rotations win within the grace window, each with its own successor', async () => {
+        const old = await store.refreshTokens.create(token());
+        const now = new Date();
+        const successors = Array.from({ length: 10 }, () => token({ familyId: old.familyId }));
+        const results = await Promise.all(successors.map((s) => store.refreshTokens.rotate(old.tokenHash, s, now, { graceMs: 5_000 })));
+        expect(results.every((r) => r.outcome === 'rotated')).toBe(true);
+        expect(results.filter((r) => r.outcome === 'rotated' && r.graceful === true)).toHaveLength(9);
+        for (const s of successors) expect((await store.refreshTokens.get(s.tokenHash)).familyId).toBe(old.familyId);
+      });
+
       it('revokes a whole family, one token idempotently', async () => {
         const a = await store.refreshTokens.create(token());
         const b = token({ familyId: a.familyId });
