@@ -4,7 +4,9 @@
 import { ALL_ROUTES, createGateway } from '../gateway/index.js';
 import { resolveCookieSecret, resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import { ConfigError, loadConfig, type Config, type ServiceName } from './core/config/index.js';
+import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
+import { listenFailure } from './listen-failure.js';
 import { startMesh, type Mesh } from './mesh.js';
 import { createPeers, type Peers } from './mesh-deps.js';
 
@@ -29,9 +31,17 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
     },
     ALL_ROUTES,
   );
-  const address = await app.listen({ host: config.httpHost, port: config.httpPort });
-  return { app, address };
+  try {
+    const address = await app.listen({ host: config.httpHost, port: config.httpPort });
+    return { app, address };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw listenFailure('HTTP', `${config.httpHost}:${config.httpPort}`, 'AUTHMESH_HTTP_PORT', 'AUTHMESH_HTTP_HOST', err);
+  }
 }
+
+// What main started, so that a failure later in the start closes it before the process exits.
+const started: { mesh?: Mesh; peers?: Peers } = {};
 
 async function main(): Promise<void> {
   let config: Config;
@@ -50,10 +60,12 @@ async function main(): Promise<void> {
   let addresses = config.addresses;
   if (config.services.length > 0) {
     mesh = await startMesh({ config, log });
+    started.mesh = mesh;
     peers = mesh.deps.peers;
     addresses = mesh.addresses;
   } else {
     peers = createPeers(config.addresses, resolveMeshSecret(config, log));
+    started.peers = peers;
   }
   const gateway = config.gateway ? await startGateway(config, log, peers, addresses) : undefined;
 
@@ -87,7 +99,14 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }
 
-main().catch((err) => {
-  console.error('authmesh failed to start:', err instanceof Error ? err.message : err);
-  process.exit(1);
+// Every start-up failure says what failed, where, why (errno in words) and which variable to
+// set (see core/config/startup-error.ts); exit status 2 for configuration, 1 otherwise.
+main().catch(async (err: unknown) => {
+  const { text, exitCode } = formatStartupFailure(err);
+  console.error(text);
+  const force = setTimeout(() => process.exit(exitCode), 5_000);
+  force.unref();
+  await started.mesh?.close().catch(() => undefined);
+  started.peers?.close();
+  process.exit(exitCode);
 });
