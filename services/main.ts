@@ -2,7 +2,7 @@
 // (embedded mode). AUTHMESH_SERVICES selects a subset (e.g. `token` or `gateway`), with the other
 // services' addresses from AUTHMESH_<SVC>_ADDR — the shape production scales.
 import { ALL_ROUTES, createGateway } from '../gateway/index.js';
-import { resolveCookieSecret, resolveMeshSecret } from './core/config/data-dir-secrets.js';
+import { resolveCookieSecret, resolveMasterKey, resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import { ConfigError, loadConfig, type Config, type ServiceName } from './core/config/index.js';
 import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
@@ -55,6 +55,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger({ level: config.logLevel });
+  // The data directory and the secrets this process reads from it, before opening a database
+  // (seconds): a problem with them fails the start at once.
+  if (config.services.includes('key')) resolveMasterKey(config, log);
+  resolveMeshSecret(config, log);
+  if (config.gateway) resolveCookieSecret(config, log);
   let mesh: Mesh | undefined;
   let peers: Peers;
   let addresses = config.addresses;
