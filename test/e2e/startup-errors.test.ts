@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
+import { testDatabaseUrl } from '../support/databases.js';
 import { freePort } from '../support/ports.js';
 import { startAuthmesh } from '../support/processes.js';
 
@@ -182,6 +183,21 @@ describe('start-up (spawned authmesh)', () => {
         AUTHMESH_DATABASE_URL: `${scheme}://authmesh:${password}@127.0.0.1:${port}/authmesh`,
       });
       expectFailure(exit, 1, `cannot open the ${name} database ${scheme}://authmesh:***@127.0.0.1:${port}/authmesh`, /^ECONNREFUSED \(connection refused\)/, /AUTHMESH_DATABASE_URL/);
+      expect(exit.stdout + exit.stderr).not.toContain(password);
+    }, 90_000);
+  }
+
+  for (const [store, name] of [
+    ['postgres', 'PostgreSQL'],
+    ['mysql', 'MariaDB/MySQL'],
+  ] as const) {
+    const server = testDatabaseUrl(store);
+    it.skipIf(server.skip !== undefined)(`says that the ${name} server refused the URL's password, and exits 2 (configuration)${server.skip ? ` — skipped: ${server.skip}` : ''}`, async () => {
+      const u = new URL(server.url!);
+      const password = `wrong-${randomBytes(6).toString('hex')}`;
+      u.password = password;
+      const exit = await runMain({ AUTHMESH_DATA_DIR: join(root, `${store}-refused`), AUTHMESH_STORE: store, AUTHMESH_DATABASE_URL: u.toString() });
+      expectFailure(exit, 2, `cannot open the ${name} database`, /^the server refused the user name or password/, /correct the user name or password in AUTHMESH_DATABASE_URL/);
       expect(exit.stdout + exit.stderr).not.toContain(password);
     }, 90_000);
   }

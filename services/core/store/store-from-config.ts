@@ -13,8 +13,8 @@ import type { Store } from './store.js';
  * its parents are created, mode 0700), PostgreSQL, or MariaDB/MySQL; migrated on open.
  *
  * @throws StartupError naming the path or the server (password redacted), the reason and the
- *   variable to set: exit status 2 for an unusable data directory, 1 for a database that did not
- *   answer or refused the connection.
+ *   variable to set: exit status 2 for an unusable data directory or a database that refused the
+ *   URL's credentials or database name, 1 for a database that did not answer.
  */
 export async function createStoreFromConfig(config: Pick<Config, 'store' | 'databaseUrl' | 'dataDir'>, log?: Logger): Promise<Store> {
   if (config.store === 'embedded') {
@@ -49,11 +49,37 @@ export async function createStoreFromConfig(config: Pick<Config, 'store' | 'data
     const { createMysqlStore } = await import('./mysql-store.js');
     return await createMysqlStore({ url });
   } catch (err) {
+    const failed = `cannot open the ${config.store === 'postgres' ? 'PostgreSQL' : 'MariaDB/MySQL'} database ${redactDatabaseUrl(url)}`;
+    const refused = refusalOf(err);
+    if (refused !== undefined) {
+      // The server answered and said no: the URL's user, password or database is wrong.
+      throw new StartupError({ failed, cause: err, reason: `${refused.words} (${refused.code})`, fix: `correct the ${refused.part} in AUTHMESH_DATABASE_URL`, exitCode: 2 });
+    }
     throw new StartupError({
-      failed: `cannot open the ${config.store === 'postgres' ? 'PostgreSQL' : 'MariaDB/MySQL'} database ${redactDatabaseUrl(url)}`,
+      failed,
       cause: err,
-      fix: 'check that the server is up and reachable from here, and that AUTHMESH_DATABASE_URL names the right host, port, user, password and database',
+      fix: 'check that the server is up and reachable from here, and that AUTHMESH_DATABASE_URL names the right host and port',
       exitCode: 1,
     });
   }
+}
+
+// What the server says when it refuses the URL's credentials or database. The drivers' own
+// messages are not kept by the dialects (they can name users and values), only these codes.
+const REFUSALS: Record<string, { words: string; part: string }> = {
+  '28P01': { words: 'the server refused the user name or password', part: 'user name or password' },
+  '28000': { words: 'the server refused this user from this host', part: 'user name (or the server must allow it from here)' },
+  '3D000': { words: 'the database does not exist', part: 'database name (or create the database)' },
+  ER_ACCESS_DENIED_ERROR: { words: 'the server refused the user name or password', part: 'user name or password' },
+  ER_DBACCESS_DENIED_ERROR: { words: 'the user may not use this database', part: 'user or database name (or grant the user access)' },
+  ER_BAD_DB_ERROR: { words: 'the database does not exist', part: 'database name (or create the database)' },
+};
+
+function refusalOf(err: unknown): ({ code: string } & (typeof REFUSALS)[string]) | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    const found = [typeof code === 'string' ? code : '', ...(/(?:postgres|mysql) error (\w+)/.exec(e.message)?.slice(1) ?? [])].find((c) => c in REFUSALS);
+    if (found !== undefined) return { code: found, ...REFUSALS[found]! };
+  }
+  return undefined;
 }
