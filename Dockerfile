@@ -13,7 +13,8 @@ COPY scripts ./scripts
 COPY proto ./proto
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 COPY . .
-RUN mkdir -p /var/lib/authmesh && chown node:node /var/lib/authmesh
+# Private to the service user: authmesh refuses a data directory others can read (it holds keys).
+RUN install -d -m 0700 -o node -g node /var/lib/authmesh
 USER node
 EXPOSE 50051 8080
 CMD ["node_modules/.bin/tsx", "services/main.ts"]

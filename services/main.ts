@@ -2,9 +2,11 @@
 // (embedded mode). AUTHMESH_SERVICES selects a subset (e.g. `token` or `gateway`), with the other
 // services' addresses from AUTHMESH_<SVC>_ADDR — the shape production scales.
 import { ALL_ROUTES, createGateway } from '../gateway/index.js';
-import { resolveCookieSecret, resolveMeshSecret } from './core/config/data-dir-secrets.js';
+import { resolveCookieSecret, resolveMasterKey, resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import { ConfigError, loadConfig, redactDatabaseUrl, SERVICE_NAMES, type Config, type ServiceName } from './core/config/index.js';
+import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
+import { listenFailure } from './listen-failure.js';
 import { startMesh, type Mesh } from './mesh.js';
 import { createPeers, type Peers } from './mesh-deps.js';
 
@@ -29,8 +31,13 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
     },
     ALL_ROUTES,
   );
-  const address = await app.listen({ host: config.httpHost, port: config.httpPort });
-  return { app, address };
+  try {
+    const address = await app.listen({ host: config.httpHost, port: config.httpPort });
+    return { app, address };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw listenFailure('HTTP', `${config.httpHost}:${config.httpPort}`, 'AUTHMESH_HTTP_PORT', 'AUTHMESH_HTTP_HOST', err);
+  }
 }
 
 /**
@@ -66,6 +73,8 @@ function banner(config: Config, grpcPort: number | undefined, httpAddress: strin
   );
   return lines;
 }
+// What main started, so that a failure later in the start closes it before the process exits.
+const started: { mesh?: Mesh; peers?: Peers } = {};
 
 async function main(): Promise<void> {
   let config: Config;
@@ -79,15 +88,22 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger({ level: config.logLevel });
+  // The data directory and the secrets this process reads from it, before opening a database
+  // (seconds): a problem with them fails the start at once.
+  if (config.services.includes('key')) resolveMasterKey(config, log);
+  resolveMeshSecret(config, log);
+  if (config.gateway) resolveCookieSecret(config, log);
   let mesh: Mesh | undefined;
   let peers: Peers;
   let addresses = config.addresses;
   if (config.services.length > 0) {
     mesh = await startMesh({ config, log });
+    started.mesh = mesh;
     peers = mesh.deps.peers;
     addresses = mesh.addresses;
   } else {
     peers = createPeers(config.addresses, resolveMeshSecret(config, log));
+    started.peers = peers;
   }
   const gateway = config.gateway ? await startGateway(config, log, peers, addresses) : undefined;
 
@@ -112,7 +128,14 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }
 
-main().catch((err) => {
-  console.error('authmesh failed to start:', err instanceof Error ? err.message : err);
-  process.exit(1);
+// Every start-up failure says what failed, where, why (errno in words) and which variable to
+// set (see core/config/startup-error.ts); exit status 2 for configuration, 1 otherwise.
+main().catch(async (err: unknown) => {
+  const { text, exitCode } = formatStartupFailure(err);
+  console.error(text);
+  const force = setTimeout(() => process.exit(exitCode), 5_000);
+  force.unref();
+  await started.mesh?.close().catch(() => undefined);
+  started.peers?.close();
+  process.exit(exitCode);
 });

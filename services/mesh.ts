@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './core/log/index.js';
 import { createAccessTokenVerifier, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
 import { createStoreFromConfig } from './core/store/store-from-config.js';
+import { listenFailure } from './listen-failure.js';
 import { createKeyServiceModule } from './key/index.js';
 import { createAuditQueue } from './audit-queue.js';
 import { createPeers, type MeshDeps, type Peers, type ServiceFactory, type ServiceModule } from './mesh-deps.js';
@@ -48,13 +49,30 @@ export interface StartMeshOptions {
   log?: Logger;
 }
 
+/**
+ * Opens the store and grid (unless given), starts the configured services on one gRPC server
+ * and runs their start hooks. A failure closes whatever it had opened (a half-started embedded
+ * database is closed cleanly, not abandoned) and rethrows; start-up failures are StartupErrors.
+ */
 export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
+  const opened: Array<() => Promise<void>> = [];
+  try {
+    return await openMesh(options, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<void>>): Promise<Mesh> {
   const { config } = options;
   const log = options.log ?? createLogger({ level: config.logLevel });
   const ownsStore = !options.store;
   const store = options.store ?? (await createStoreFromConfig(config, log));
+  if (ownsStore) opened.push(() => store.close());
   const ownsGrid = !options.grid;
   const grid = options.grid ?? (await createGridFromConfig(config, log));
+  if (ownsGrid) opened.push(() => grid.close());
   const meshSecret = resolveMeshSecret(config, log);
 
   // Peers need the bound port (AUTHMESH_GRPC_PORT=0 in tests), so they exist only after listen.
@@ -74,6 +92,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     },
   });
   const auditQueue = createAuditQueue(store.audit, log);
+  opened.push(() => auditQueue.close());
   const deps: MeshDeps = {
     config,
     store,
@@ -96,7 +115,13 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer }),
     log,
   });
-  const port = await rpc.listen(config.grpcHost, config.grpcPort);
+  const port = await rpc.listen(config.grpcHost, config.grpcPort).catch((err: unknown) => {
+    throw listenFailure('gRPC', `${config.grpcHost}:${config.grpcPort}`, 'AUTHMESH_GRPC_PORT', 'AUTHMESH_GRPC_HOST', err);
+  });
+  opened.push(async () => {
+    await rpc.shutdown(1_000);
+    holder.peers?.close();
+  });
   const own = `${config.grpcHost.includes(':') ? `[${config.grpcHost}]` : config.grpcHost}:${port}`;
   const addresses = { ...config.addresses };
   for (const name of config.services) addresses[name] = own;

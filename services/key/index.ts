@@ -1,4 +1,5 @@
 import { resolveMasterKey } from '../core/config/data-dir-secrets.js';
+import { StartupError } from '../core/config/startup-error.js';
 import type { ServiceFactory } from '../mesh-deps.js';
 import { createKeyRing } from './key-ring.js';
 import { createKeyService } from './key-service.js';
@@ -15,5 +16,24 @@ export const createKeyServiceModule: ServiceFactory = (deps) => {
     // A retired key must verify every token it signed: the longest access token lifetime plus skew.
     retiredKeyTtlSeconds: deps.config.accessTokenTtlSeconds + 300,
   });
-  return { registration: createKeyService(ring), start: () => ring.ensureReady() };
+  return {
+    registration: createKeyService(ring),
+    async start() {
+      await ring.ensureReady();
+      // A master key that does not decrypt the active signing key would fail every token
+      // request; fail the start instead, while the operator is looking.
+      try {
+        await ring.signer();
+      } catch (err) {
+        throw new StartupError({
+          failed: 'cannot decrypt the active signing key with the master key',
+          cause: err,
+          fix: deps.config.masterKey
+            ? 'set AUTHMESH_MASTER_KEY to the key the signing keys were encrypted with (the one this store was first started with)'
+            : 'set AUTHMESH_MASTER_KEY to the key the signing keys were encrypted with, or restore master.key in AUTHMESH_DATA_DIR from a backup',
+          exitCode: 2,
+        });
+      }
+    },
+  };
 };

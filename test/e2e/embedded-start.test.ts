@@ -15,7 +15,8 @@ const buf = join(repoRoot, 'node_modules', '.bin', 'buf');
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
 
 async function start(dataDir: string) {
-  const p = await startAuthmesh({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0' });
+  // A bound, not a measure: on a loaded 2-core machine the embedded database alone can take 30 s.
+  const p = await startAuthmesh({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0' }, 90_000);
   return { out: p.output, port: p.grpcPort, http: p.http!, stop: p.stop };
 }
 
@@ -62,7 +63,7 @@ describe('npm start (embedded mode)', () => {
     const again = await exec(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${access}`, `http://127.0.0.1:${second.port}/authmesh.client.v1.ClientService/ListClients`]);
     expect(again.stdout).toContain('authmesh-admin');
     expect(await second.stop()).toBe(0);
-  }, 90_000);
+  }, 300_000);
 
   it('refuses bad configuration with a clear message and exit status 2', async () => {
     const res = await exec(tsx, ['services/main.ts'], {

@@ -3,27 +3,70 @@
 // warning: production must pass them explicitly (a secret on the same disk as the data it
 // protects defends only against leaked database dumps, not a leaked disk).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
+import { octalMode, prepareDataDir } from './data-dir.js';
 import type { Config } from './index.js';
+import { StartupError, errnoOf } from './startup-error.js';
 
 function readOrCreate(dataDir: string, file: string, make: () => string, log: Logger, envName: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const path = join(dataDir, file);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const path = join(prepareDataDir(dataDir), file);
+  const cannot = (what: string, err: unknown) =>
+    new StartupError({
+      failed: `cannot ${what} ${path}`,
+      cause: err,
+      fix:
+        errnoOf(err) === 'EACCES' || errnoOf(err) === 'EPERM'
+          ? `give this user read and write access to it (mode 0600), or set ${envName}`
+          : `set ${envName}, or remove the file to have a new one generated (only before any data depends on it)`,
+      exitCode: 2,
+    });
+  let mode: number | undefined;
+  try {
+    mode = statSync(path).mode;
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw cannot('read', err);
+  }
+  if (mode !== undefined) {
+    if ((mode & 0o077) !== 0) {
+      throw new StartupError({
+        failed: `the secret file ${path} is open to other users`,
+        reason: `mode ${octalMode(mode)} gives group or others access to it`,
+        fix: `run \`chmod 600 ${path}\` (and consider it leaked if others could read it), or set ${envName}`,
+        exitCode: 2,
+      });
+    }
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw cannot('read', err);
+    }
+  }
   const value = make();
-  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
+  try {
+    // wx: never overwrite a secret that appeared meanwhile; 0600 from the first byte.
+    writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    throw cannot('write', err);
+  }
   log.warn({ path }, `${envName} is not set: generated one into the data directory (set ${envName} in production)`);
   return value;
 }
 
+/** The 32-byte key that encrypts private signing keys: AUTHMESH_MASTER_KEY, or generated into the data dir. */
 export function resolveMasterKey(config: Config, log: Logger): Buffer {
   if (config.masterKey) return config.masterKey;
   const b64 = readOrCreate(config.dataDir, 'master.key', () => randomBytes(32).toString('base64'), log, 'AUTHMESH_MASTER_KEY');
   const key = Buffer.from(b64, 'base64');
-  if (key.length !== 32) throw new Error(`${join(config.dataDir, 'master.key')} does not hold a 32-byte base64 key`);
+  if (key.length !== 32) {
+    throw new StartupError({
+      failed: `the master key file ${join(config.dataDir, 'master.key')} is not usable`,
+      reason: `it holds ${key.length} bytes once base64-decoded; a master key is 32`,
+      fix: 'restore the file from a backup, or set AUTHMESH_MASTER_KEY to the key the signing keys were encrypted with',
+      exitCode: 2,
+    });
+  }
   return key;
 }
 

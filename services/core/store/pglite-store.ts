@@ -22,7 +22,8 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   try {
     pg = await PGlite.create(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
   } catch (err) {
-    throw new TemporarilyUnavailable('the embedded database could not be opened', { cause: err });
+    // The path and the cause travel with it: start-up reports both (services/main.ts).
+    throw new TemporarilyUnavailable(`the embedded database${options.dataDir === undefined ? '' : ` in ${options.dataDir}`} could not be opened`, { cause: err });
   }
   const client = createPgliteSqlClient(pg);
   try {

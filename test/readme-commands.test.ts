@@ -1,0 +1,115 @@
+// Every shell command README.md shows is run by some test or by CI, and this file says which:
+// a command added to README without a test, or a test's evidence that went away, fails here with
+// the list. Commands nothing runs yet are listed (printed) with the reason, so they stay visible.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../services/core/rpc/index.js';
+import { normalize, readmeShCommands } from './support/readme.js';
+
+type Coverage =
+  /** The file contains the command word for word (each `;`-separated part of it). */
+  | { by: string; kind: 'verbatim' }
+  /** The file reads the command out of README.md (test/support/readme.ts) and runs it as written. */
+  | { by: string; kind: 'extracted' }
+  /** The file runs the same program with the same arguments in its own words; `evidence` is what it contains. */
+  | { by: string; kind: 'equivalent'; evidence: string }
+  /** Nothing runs it yet; why, and who owns it. */
+  | { kind: 'uncovered'; reason: string };
+
+const FRESH_CLONE = 'test/e2e/readme-fresh-clone.test.ts';
+const STACK_MODE = 'the stack-mode section is owned by the stack-mode work, which covers it with its own test';
+
+/** README command (as `normalize` gives it) → what runs it. */
+const COVERAGE: Record<string, Coverage> = {
+  'npm ci': { by: FRESH_CLONE, kind: 'extracted' },
+  'npm start': { by: FRESH_CLONE, kind: 'extracted' },
+  'npm test': { by: '.ci/run', kind: 'verbatim' },
+  'scripts/postgres.sh up; scripts/mariadb.sh up; scripts/hazelcast.sh up': { by: '.ci/run', kind: 'verbatim' },
+  'scripts/envoy.sh install; scripts/clients.sh install gen vet': { by: '.ci/run', kind: 'verbatim' },
+  'export AUTHMESH_TEST_POSTGRES_URL=$(scripts/postgres.sh url) AUTHMESH_TEST_MYSQL_URL=$(scripts/mariadb.sh url) AUTHMESH_TEST_HAZELCAST_MEMBERS=$(scripts/hazelcast.sh members) AUTHMESH_REQUIRE_STACK=1':
+    { by: '.ci/run', kind: 'equivalent', evidence: 'AUTHMESH_TEST_POSTGRES_URL="$(scripts/postgres.sh url)"' },
+  'AUTHMESH_TEST_STORE=postgres AUTHMESH_TEST_GRID=hazelcast npx vitest run --project main services gateway': { by: '.ci/run', kind: 'verbatim' },
+  "curl -s -u 'authmesh-admin:<secret>' -d grant_type=client_credentials -d scope=authmesh.admin http://127.0.0.1:8080/oauth2/token": {
+    by: FRESH_CLONE,
+    kind: 'extracted',
+  },
+  'curl -s -H "authorization: Bearer <access_token>" -H \'content-type: application/json\' -d \'{}\' http://127.0.0.1:8080/authmesh.client.v1.ClientService/ListClients': {
+    by: FRESH_CLONE,
+    kind: 'extracted',
+  },
+  'npx buf curl --protocol grpc --http2-prior-knowledge -H "authorization: Bearer <access_token>" http://127.0.0.1:50051/authmesh.client.v1.ClientService/ListClients': {
+    by: FRESH_CLONE,
+    kind: 'extracted',
+  },
+  'npx buf curl --protocol grpc --http2-prior-knowledge -d \'{"client":{"client_secret":{"client_id":"authmesh-admin","client_secret":"<secret>","method":"TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC"}},"client_credentials":{"scope":"authmesh.admin"}}\' http://127.0.0.1:50051/authmesh.token.v1.TokenService/Token':
+    { by: FRESH_CLONE, kind: 'extracted' },
+  'scripts/clients.sh install gen': { by: '.ci/run', kind: 'equivalent', evidence: 'scripts/clients.sh install gen vet' },
+  'scripts/clients.sh vet': { by: '.ci/run', kind: 'equivalent', evidence: 'scripts/clients.sh install gen vet' },
+  'PATH="$PWD/.tools/bin:$PATH" npx buf generate --template buf.gen.go.yaml': {
+    kind: 'uncovered',
+    reason: 'the by-hand alternative to `scripts/clients.sh gen`, which runs buf generate with the same template (CI runs that)',
+  },
+  'npx buf generate --template buf.gen.python.yaml': {
+    kind: 'uncovered',
+    reason: 'the by-hand alternative to `scripts/clients.sh gen`, which runs buf generate with the same template (CI runs that)',
+  },
+  'export AUTHMESH_ADDR=127.0.0.1:50051 AUTHMESH_CLIENT_ID=authmesh-admin AUTHMESH_CLIENT_SECRET=<secret>': {
+    by: 'test/e2e/clients.test.ts',
+    kind: 'equivalent',
+    evidence: 'AUTHMESH_CLIENT_SECRET: t.config.adminClientSecret',
+  },
+  'scripts/clients.sh run-go': { by: 'test/e2e/clients.test.ts', kind: 'equivalent', evidence: 'run(`run-${lang}`, env)' },
+  'scripts/envoy.sh install': { by: '.ci/run', kind: 'verbatim' },
+  'AUTHMESH_ISSUER=http://127.0.0.1:10000 npm start': { kind: 'uncovered', reason: STACK_MODE },
+  'AUTHMESH_SAMPLE_API_PORT=8090 npx tsx test/sample-api/server.ts &': { kind: 'uncovered', reason: STACK_MODE },
+  'scripts/envoy.sh up': { kind: 'uncovered', reason: STACK_MODE },
+  'curl -s http://127.0.0.1:10000/.well-known/oauth-authorization-server': { kind: 'uncovered', reason: STACK_MODE },
+  'scripts/envoy.sh status; scripts/envoy.sh down': { kind: 'uncovered', reason: STACK_MODE },
+  'scripts/envoy.sh validate': { by: '.ci/run', kind: 'verbatim' },
+};
+
+const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
+const squash = (text: string) => text.replace(/\s+/g, ' ');
+
+describe('README commands', () => {
+  const commands = readmeShCommands();
+
+  it('parses README: the fenced sh blocks hold commands', () => {
+    expect(commands.map((c) => c.command)).toContain('npm start');
+    expect(commands.every((c) => c.command !== '' && !c.command.startsWith('#'))).toBe(true);
+  });
+
+  it('every README command is accounted for: run by a test or CI, or listed as not run and why', () => {
+    const unlisted = [...new Set(commands.map((c) => c.command))].filter((c) => !(c in COVERAGE));
+    expect(unlisted, `README commands no test runs (run them in a test, then list them in COVERAGE):\n${unlisted.join('\n')}`).toEqual([]);
+    const stale = Object.keys(COVERAGE).filter((c) => !commands.some((x) => x.command === c));
+    expect(stale, 'COVERAGE lists commands README no longer has').toEqual([]);
+
+    const uncovered = Object.entries(COVERAGE).filter(([, c]) => c.kind === 'uncovered');
+    if (uncovered.length > 0) {
+      console.warn(`README commands no test runs yet:\n${uncovered.map(([cmd, c]) => `  ${cmd}\n    (${(c as { reason: string }).reason})`).join('\n')}`);
+    }
+  });
+
+  it('each covering file still shows it runs the command', () => {
+    const broken: string[] = [];
+    for (const [command, c] of Object.entries(COVERAGE)) {
+      if (c.kind === 'uncovered') continue;
+      if (!existsSync(join(repoRoot, c.by))) {
+        broken.push(`${command}: ${c.by} does not exist`);
+        continue;
+      }
+      const text = squash(read(c.by));
+      const section = commands.find((x) => x.command === command)?.section ?? '';
+      const ok =
+        c.kind === 'verbatim'
+          ? command.split(/;\s*/).every((part) => text.includes(normalize(part)))
+          : c.kind === 'extracted'
+            ? text.includes("from '../support/readme.js'") && text.includes(`'${section}'`)
+            : text.includes(squash(c.evidence));
+      if (!ok) broken.push(`${command}: ${c.by} (${c.kind}) no longer shows it`);
+    }
+    expect(broken).toEqual([]);
+  });
+});
