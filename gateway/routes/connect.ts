@@ -6,7 +6,8 @@
 // annotation (the admin surface) are exposed; internal RPCs are not reachable from the edge.
 //
 // Input hardening (issue 11 items 1, 12; issue 10 §3 i): the body is read only after the bearer
-// token verified (signature, issuer, lifetime; revocation and scope stay with the service), never
+// token verified (signature, issuer, lifetime: ../bearer-precheck.ts; the service checks it all
+// again with revocation, audience and scope), never
 // beyond AUTHMESH_HTTP_BODY_LIMIT, gzip only with an output cap and ratio limit; JSON fields and
 // enum names the schema does not define are refused, and so are undecodable binary bodies, all
 // with INVALID_ARGUMENT. See ../connect-body.ts and ../connect-upstream.ts.
@@ -23,10 +24,9 @@ import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
 import { http } from '../../gen/es/google/api/annotations_pb.js';
 import { StatusSchema } from '../../gen/es/google/rpc/status_pb.js';
 import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core/errors/index.js';
-import { createMemoryGrid } from '../../services/core/grid/memory-grid.js';
 import { parseBearer } from '../../services/core/oauth/index.js';
-import { createAccessTokenVerifier } from '../../services/core/rpc/access-token-verifier.js';
 import type { Peers } from '../../services/mesh-deps.js';
+import { createBearerPrecheck } from '../bearer-precheck.js';
 import { boundedGzip, gatedBody } from '../connect-body.js';
 import { Upstream } from '../connect-upstream.js';
 import type { RouteModule } from '../gateway.js';
@@ -75,12 +75,10 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
     return u;
   };
 
-  // Checks the token before the body is read. The gateway holds no grid, so revocation (and
-  // scope) are left to the service, which checks everything again.
-  const noRevocations = createMemoryGrid();
-  const verifier = createAccessTokenVerifier({
+  // Checks the token before the body is read; revocation, audience and scope are left to the
+  // service, which checks everything again.
+  const precheck = createBearerPrecheck({
     issuer: config.issuer,
-    grid: noRevocations,
     fetchJwks: async () => {
       const res = await peers.key.getJwks({});
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')) as JWK);
@@ -93,7 +91,7 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
       if (authorization === null) throw new InvalidToken('this method requires a Bearer access token');
       const token = parseBearer(authorization);
       if (!token) throw new InvalidToken('the authorization header is not a Bearer token');
-      await verifier.verify(token);
+      await precheck.check(token);
     } catch (err) {
       throw connectErrorOf(err);
     }
@@ -170,6 +168,5 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
   app.addHook('onClose', async () => {
     for (const u of upstreams.values()) u.close();
     upstreams.clear();
-    await noRevocations.close();
   });
 };
