@@ -130,6 +130,9 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
   // Key first: other services' start hooks may need to sign (the bootstrap admin client does not,
   // but nothing should race the first key).
   const order: ServiceName[] = ['key', 'client', 'service', 'user', 'refresh-token', 'code', 'token'];
+  opened.push(async () => {
+    for (const m of Object.values(modules)) await m.stop?.();
+  });
   for (const name of order) await modules[name]?.start?.();
   rpc.setServing(true);
   log.info({ grpc: own, services: config.services }, 'authmesh gRPC services are serving');

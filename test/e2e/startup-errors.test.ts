@@ -4,7 +4,7 @@
 // configuration and 1 for a dependency that did not answer — never a sentence that hides the cause.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,12 +96,17 @@ describe('start-up (spawned authmesh)', () => {
     return port;
   };
 
-  it('creates a missing data directory and every missing parent private (0700, secrets 0600), then starts; a wrong master key later stops the start', async () => {
+  it('creates a missing data directory and every missing parent private (0700, secrets 0600), then starts; a second process on it and a wrong master key later stop the start', async () => {
     // The fresh-clone defect: ./data did not exist and PGlite does not create parents.
     mkdirSync(join(root, 'fresh'), { mode: 0o700 });
     const dataDir = join(root, 'fresh', 'not', 'yet', 'data');
-    const p = await startAuthmesh({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0' }, 60_000);
+    const p = await startAuthmesh({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0' }, 90_000);
+    // A second process on the same data directory would corrupt the single-user embedded database.
+    const second = await runMain({ AUTHMESH_DATA_DIR: dataDir });
+    expectFailure(second, 2, new RegExp(`^the data directory ${esc(dataDir)} is in use by another authmesh process \\(pid \\d+\\)$`), /one process at a time/, /AUTHMESH_DATA_DIR/);
     expect(await p.stop()).toBe(0);
+    // A clean stop releases the claim.
+    expect(existsSync(join(dataDir, 'authmesh.lock'))).toBe(false);
     for (const dir of ['not', 'not/yet', 'not/yet/data', 'not/yet/data/pglite']) {
       expect(statSync(join(root, 'fresh', dir)).mode & 0o777, dir).toBe(0o700);
     }
@@ -110,7 +115,20 @@ describe('start-up (spawned authmesh)', () => {
     // The signing keys were encrypted under the generated master.key: another key cannot use them.
     const exit = await runMain({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64') });
     expectFailure(exit, 2, 'cannot decrypt the active signing key with the master key', /cannot decrypt/, /AUTHMESH_MASTER_KEY/);
-  }, 150_000);
+  }, 240_000);
+
+  it('takes over the claim of a process that is gone (a crash)', async () => {
+    const dataDir = join(root, 'crashed');
+    mkdirSync(dataDir, { mode: 0o700 });
+    // A pid that cannot be running: above the kernel's pid_max.
+    writeFileSync(join(dataDir, 'authmesh.lock'), '4194305\n', { mode: 0o600 });
+    const port = await busyPort();
+    // It gets past the claim and the database, to the HTTP listen this test made fail.
+    const exit = await runMain({ AUTHMESH_DATA_DIR: dataDir, AUTHMESH_HTTP_PORT: String(port) });
+    expectFailure(exit, 2, `cannot listen for HTTP on 127.0.0.1:${port}`, /^EADDRINUSE/, /AUTHMESH_HTTP_PORT/);
+    // …and released it when the failed start closed the database.
+    expect(existsSync(join(dataDir, 'authmesh.lock'))).toBe(false);
+  }, 120_000);
 
   it('refuses a data directory open to other users, naming its path, mode and the fix', async () => {
     const dataDir = join(root, 'open');

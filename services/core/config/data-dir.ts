@@ -2,8 +2,8 @@
 // generated master key and secrets. It is created on first use with every missing parent, mode
 // 0700, whatever part of the path already exists; a directory that exists must be private to
 // this user and writable, or start-up stops with the path, the reason and the fix.
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { StartupError, errnoOf } from './startup-error.js';
 
 const VARIABLE = 'AUTHMESH_DATA_DIR';
@@ -91,5 +91,64 @@ function firstExistingAncestor(path: string): string {
       if (parent === p) return p;
       p = parent;
     }
+  }
+}
+
+/**
+ * Claims `dir` (a prepared data directory) for this process's embedded database: the embedded
+ * database is single-user, and a second process opening the same files would corrupt them. The
+ * claim is a file `authmesh.lock` (mode 0600) holding this process's pid; a claim whose process
+ * is gone (a crash, or a container restarted with the same pid) is taken over. Returns the
+ * function that releases the claim.
+ *
+ * @throws StartupError (exit status 2) when a running process holds the claim, naming its pid.
+ */
+export function lockDataDir(dir: string): () => void {
+  const path = join(dir, 'authmesh.lock');
+  const mine = `${process.pid}\n`;
+  // Two processes taking over the same stale claim at once: one creates the file, the other
+  // then finds it held by a running process.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, mine, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST' || attempt >= 3) {
+        throw new StartupError({ failed: `cannot claim the data directory ${dir}`, cause: err, fix: fixFor(errnoOf(err), dir), exitCode: 2 });
+      }
+    }
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      continue; // released meanwhile
+    }
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+      throw new StartupError({
+        failed: `the data directory ${dir} is in use by another authmesh process (pid ${holder})`,
+        reason: `${path} names a running process, and the embedded database allows one process at a time`,
+        fix: `stop that process, or set ${VARIABLE} to another directory; if no authmesh uses it (the pid now belongs to something else), delete ${path}`,
+        exitCode: 2,
+      });
+    }
+    // A stale claim: its process is gone.
+    rmSync(path, { force: true });
+  }
+  return () => {
+    try {
+      if (readFileSync(path, 'utf8') === mine) rmSync(path, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by another user.
+    return errnoOf(err) === 'EPERM';
   }
 }

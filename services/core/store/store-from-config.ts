@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepareDataDir } from '../config/data-dir.js';
+import { lockDataDir, prepareDataDir } from '../config/data-dir.js';
 import type { Config } from '../config/index.js';
 import { redactDatabaseUrl } from '../config/index.js';
 import { StartupError, errnoOf } from '../config/startup-error.js';
@@ -10,7 +10,8 @@ import type { Store } from './store.js';
 
 /**
  * The store AUTHMESH_STORE selects: embedded PGlite in `<dataDir>/pglite` (the data directory and
- * its parents are created, mode 0700), PostgreSQL, or MariaDB/MySQL; migrated on open.
+ * its parents are created, mode 0700, and claimed by this process until close: see lockDataDir),
+ * PostgreSQL, or MariaDB/MySQL; migrated on open.
  *
  * @throws StartupError naming the path or the server (password redacted), the reason and the
  *   variable to set: exit status 2 for an unusable data directory or a database that refused the
@@ -18,11 +19,21 @@ import type { Store } from './store.js';
  */
 export async function createStoreFromConfig(config: Pick<Config, 'store' | 'databaseUrl' | 'dataDir'>, log?: Logger): Promise<Store> {
   if (config.store === 'embedded') {
-    const dir = join(prepareDataDir(config.dataDir), 'pglite');
+    const dataDir = prepareDataDir(config.dataDir);
+    const release = lockDataDir(dataDir);
+    const dir = join(dataDir, 'pglite');
     try {
       mkdirSync(dir, { mode: 0o700, recursive: true });
-      return await createPgliteStore({ dataDir: dir });
+      const store = await createPgliteStore({ dataDir: dir });
+      return {
+        ...store,
+        async close() {
+          await store.close();
+          release();
+        },
+      };
     } catch (err) {
+      release();
       throw new StartupError({
         failed: `cannot open the embedded database in ${dir}`,
         cause: err,
