@@ -11,6 +11,8 @@ export interface ReadmeCommand {
   text: string;
   /** The command without its trailing `# comment` and with whitespace collapsed, for matching. */
   command: string;
+  /** The name of the `<!-- NAME: begin … -->` … `<!-- NAME: end -->` region the block is in, if any. */
+  region?: string;
 }
 
 /**
@@ -23,6 +25,7 @@ export function readmeShCommands(markdown: string = readFileSync(join(repoRoot, 
   let inSh = false;
   let inOther = false;
   let pending: string[] = [];
+  let region: string | undefined;
   for (const line of markdown.split('\n')) {
     if (inSh) {
       if (line.startsWith('```')) {
@@ -34,13 +37,15 @@ export function readmeShCommands(markdown: string = readFileSync(join(repoRoot, 
       const text = pending.join('\n');
       pending = [];
       if (/^\s*(#|$)/.test(text)) continue;
-      out.push({ section, text, command: normalize(text) });
+      out.push({ section, text, command: normalize(text), ...(region !== undefined ? { region } : {}) });
       continue;
     }
     if (inOther) {
       if (line.startsWith('```')) inOther = false;
       continue;
     }
+    const marker = /^<!-- ([a-z0-9-]+): (begin|end)\b/.exec(line);
+    if (marker) region = marker[2] === 'begin' ? marker[1] : undefined;
     if (line === '```sh') inSh = true;
     else if (line.startsWith('```')) inOther = true;
     else if (/^#{2,3} /.test(line)) section = line.replace(/^#+ /, '').trim();
