@@ -13,3 +13,13 @@ CREATE TABLE IF NOT EXISTS revocations (
   INDEX revocations_bucket_idx (bucket, expires_at),
   INDEX revocations_expires_idx (expires_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_nopad_bin;
+
+-- The access tokens each grant produced, so revoking the grant revokes them too, whatever the
+-- grid lost in between (see db/postgres/0002_revocations.sql). Pruned after expiry.
+CREATE TABLE IF NOT EXISTS grant_access_tokens (
+  grant_id   VARCHAR(255) NOT NULL,
+  jti        VARCHAR(255) NOT NULL,
+  expires_at DATETIME(3)  NOT NULL,
+  CONSTRAINT grant_access_tokens_pkey PRIMARY KEY (grant_id, jti),
+  INDEX grant_access_tokens_expires_idx (expires_at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_nopad_bin;

@@ -16,3 +16,15 @@ CREATE TABLE revocations (
 
 CREATE INDEX revocations_bucket_idx ON revocations (bucket, expires_at);
 CREATE INDEX revocations_expires_idx ON revocations (expires_at);
+
+-- The access tokens each grant (an authorization code's redemption, a refresh-token family)
+-- produced, so revoking the grant (a replayed code, RFC 7009 revocation of its refresh token,
+-- refresh-token reuse) revokes them too, whatever the grid lost in between. Pruned after expiry.
+CREATE TABLE grant_access_tokens (
+  grant_id   text        NOT NULL,
+  jti        text        NOT NULL,
+  expires_at timestamptz NOT NULL,
+  CONSTRAINT grant_access_tokens_pkey PRIMARY KEY (grant_id, jti)
+);
+
+CREATE INDEX grant_access_tokens_expires_idx ON grant_access_tokens (expires_at);

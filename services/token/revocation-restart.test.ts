@@ -7,7 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenEndpointAuthMethod, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
+import { createHash } from 'node:crypto';
+import { ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
+import { AuthorizationRequest, IssueCodeRequest } from '../../gen/ts/authmesh/code/v1/code.js';
+import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { IntrospectTokenRequest, RevokeTokenRequest, TokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
 import { loadConfig, type Config } from '../core/config/index.js';
@@ -17,12 +20,11 @@ import { startMesh, type Mesh } from '../mesh.js';
 import { createPeers } from '../mesh-deps.js';
 
 const ADMIN_SECRET = randomBytes(32).toString('base64url');
-const creds: ClientCredentials = {
-  credential: {
-    $case: 'clientSecret',
-    value: { clientId: 'authmesh-admin', clientSecret: ADMIN_SECRET, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC },
-  },
-};
+const REDIRECT = 'https://app.example.com/cb';
+const secretCreds = (clientId: string, clientSecret: string): ClientCredentials => ({
+  credential: { $case: 'clientSecret', value: { clientId, clientSecret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } },
+});
+const creds = secretCreds('authmesh-admin', ADMIN_SECRET);
 
 describe('revocations across a restart of the embedded mesh (grid lost, store kept)', () => {
   let dataDir: string;
@@ -67,6 +69,24 @@ describe('revocations across a restart of the embedded mesh (grid lost, store ke
       issue: async () => (await peers.token.token(TokenRequest.fromPartial({ client: creds, grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin' } } } as never))).accessToken,
       revoke: (token: string) => peers.token.revokeToken(RevokeTokenRequest.fromPartial({ client: creds, token, tokenTypeHint: 'access_token' })),
       active: async (token: string) => (await peers.token.introspectToken(IntrospectTokenRequest.fromPartial({ client: creds, token }))).active,
+      /** An authorization-code grant for a new confidential client and user: its access and refresh token. */
+      codeGrant: async () => {
+        const admin = (await peers.token.token(TokenRequest.fromPartial({ client: creds, grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin' } } } as never))).accessToken;
+        const made = await peers.client.createClient(
+          CreateClientRequest.fromPartial({
+            client: { clientName: 'app', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, redirectUris: [REDIRECT], grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN], scopes: ['read'] },
+          } as never),
+          { bearer: admin },
+        );
+        const app = secretCreds(made.client!.clientId, made.clientSecret);
+        const userId = (await peers.user.createUser(CreateUserRequest.fromPartial({ user: { username: `u${randomBytes(4).toString('hex')}` }, password: 'correct horse battery staple' }), { bearer: admin })).user!.userId;
+        const verifier = randomBytes(32).toString('base64url');
+        const request = AuthorizationRequest.fromPartial({ responseType: 'code', clientId: made.client!.clientId, redirectUri: REDIRECT, scope: 'read', codeChallenge: createHash('sha256').update(verifier).digest('base64url'), codeChallengeMethod: 'S256' });
+        const { code } = await m.deps.peers.code.issueCode(IssueCodeRequest.fromPartial({ request, userId, authTime: new Date() }));
+        const res = await peers.token.token(TokenRequest.fromPartial({ client: app, grant: { $case: 'authorizationCode', value: { code, redirectUri: REDIRECT, codeVerifier: verifier, resource: [] } } } as never));
+        return { app, accessToken: res.accessToken, refreshToken: res.refreshToken };
+      },
+      revokeAs: (client: ClientCredentials, token: string) => peers.token.revokeToken(RevokeTokenRequest.fromPartial({ client, token })),
       allowed: async (token: string) => {
         const r = await authz.check(
           CheckRequest.fromPartial({
@@ -97,6 +117,19 @@ describe('revocations across a restart of the embedded mesh (grid lost, store ke
       }
       expect(await call.active(kept)).toBe(true);
       expect(await call.allowed(kept)).toBe(true);
+    });
+  }, 120_000);
+
+  it('revokes the access tokens of a grant issued before the restart when its refresh token is revoked after it (RFC 7009 §2.1)', async () => {
+    const grant = await withMesh(async (call) => {
+      const g = await call.codeGrant();
+      expect(await call.active(g.accessToken)).toBe(true);
+      return g;
+    });
+    await withMesh(async (call) => {
+      expect(await call.active(grant.accessToken)).toBe(true);
+      await call.revokeAs(grant.app, grant.refreshToken);
+      expect(await call.active(grant.accessToken)).toBe(false);
     });
   }, 120_000);
 });

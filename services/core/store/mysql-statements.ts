@@ -95,6 +95,12 @@ export const mysqlStatements: SqlStatements = {
     deleteExpired: 'DELETE FROM revocations WHERE expires_at <= :now',
   },
 
+  grantTokens: {
+    ...P.grantTokens,
+    insert: 'INSERT IGNORE INTO grant_access_tokens (grant_id, jti, expires_at) VALUES (:grantId, :jti, :expiresAt)',
+    deleteExpired: 'DELETE FROM grant_access_tokens WHERE expires_at <= :now',
+  },
+
   audit: {
     insert: `INSERT INTO audit_events (at, type, actor, subject, client_id, ip, details)
       VALUES (:at, :type, :actor, :subject, :clientId, :ip, :details)`,

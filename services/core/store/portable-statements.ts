@@ -122,6 +122,11 @@ export const PORTABLE_STATEMENTS = {
     revokeByClient: 'UPDATE refresh_tokens SET revoked_at = :now WHERE client_id = :clientId AND revoked_at IS NULL',
   },
 
+  grantTokens: {
+    listForUpdate: 'SELECT grant_id, jti, expires_at FROM grant_access_tokens WHERE grant_id = :grantId ORDER BY jti FOR UPDATE',
+    deleteOne: 'DELETE FROM grant_access_tokens WHERE grant_id = :grantId AND jti = :jti',
+  },
+
   consents: {
     get: `SELECT ${CONSENT_COLUMNS} FROM consents WHERE user_id = :userId AND client_id = :clientId`,
     delete: 'DELETE FROM consents WHERE user_id = :userId AND client_id = :clientId',

@@ -92,6 +92,13 @@ export const postgresStatements: SqlStatements = {
     deleteExpired: 'DELETE FROM revocations WHERE expires_at <= CAST(:now AS timestamptz)',
   },
 
+  grantTokens: {
+    ...P.grantTokens,
+    insert: `INSERT INTO grant_access_tokens (grant_id, jti, expires_at) VALUES (:grantId, :jti, :expiresAt)
+      ON CONFLICT (grant_id, jti) DO NOTHING`,
+    deleteExpired: 'DELETE FROM grant_access_tokens WHERE expires_at <= CAST(:now AS timestamptz)',
+  },
+
   audit: {
     insert: `INSERT INTO audit_events (at, type, actor, subject, client_id, ip, details)
       VALUES (:at, :type, :actor, :subject, :clientId, :ip, :details)

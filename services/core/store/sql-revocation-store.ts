@@ -1,5 +1,5 @@
 import { InvalidRequest } from '../errors/index.js';
-import type { RevocationStore } from './revocation-store.js';
+import type { GrantTokenStore, RevocationStore } from './revocation-store.js';
 import type { SqlRow } from './sql-client.js';
 import { date, int, text } from './sql-rows.js';
 import type { SqlRunner } from './sql-runner.js';
@@ -38,5 +38,36 @@ function decode(row: SqlRow): Revocation {
     bucket: int(row, 'bucket'),
     revokedAt: date(row, 'revoked_at'),
     expiresAt: date(row, 'expires_at'),
+  };
+}
+
+export function createSqlGrantTokenStore(db: SqlRunner): GrantTokenStore {
+  const q = db.dialect.statements.grantTokens;
+  return {
+    async add(token) {
+      for (const value of [token.grantId, token.jti]) {
+        if (typeof value !== 'string' || value === '' || value.length > MAX_ID_LENGTH) throw new InvalidRequest('grant ids and jti are 1 to 255 characters');
+      }
+      if (!(token.expiresAt instanceof Date) || Number.isNaN(token.expiresAt.getTime())) throw new InvalidRequest('a grant token needs an expiry');
+      await db.affected(q.insert, { grantId: token.grantId, jti: token.jti, expiresAt: token.expiresAt });
+    },
+
+    async take(grantId, now) {
+      // Locked, then removed row by row, in one transaction: concurrent takers of one grant queue
+      // up, the second sees only what was added after the first, and a row added meanwhile is
+      // left for the next take rather than deleted unseen.
+      const rows = await db.transaction(async (tx) => {
+        const found = await tx.rows(q.listForUpdate, { grantId });
+        for (const row of found) await tx.affected(q.deleteOne, { grantId, jti: text(row, 'jti') });
+        return found;
+      });
+      return rows
+        .map((row) => ({ grantId: text(row, 'grant_id'), jti: text(row, 'jti'), expiresAt: date(row, 'expires_at') }))
+        .filter((t) => t.expiresAt.getTime() > now.getTime());
+    },
+
+    deleteExpired(now) {
+      return db.affected(q.deleteExpired, { now });
+    },
   };
 }

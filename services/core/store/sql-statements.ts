@@ -88,6 +88,15 @@ export interface SqlStatements {
     listBucket: string;
     deleteExpired: string;
   };
+  grantTokens: {
+    /** Inserts; a repeat of the same (grant, jti) changes nothing. */
+    insert: string;
+    /** The grant's rows locked for the removal that follows (same transaction). */
+    listForUpdate: string;
+    /** Removes one row of the grant: exactly what was listed, never a row added meanwhile. */
+    deleteOne: string;
+    deleteExpired: string;
+  };
   audit: {
     /** Returns the stored row, unless readInserted is set. */
     insert: string;

@@ -5,7 +5,7 @@ import { createSqlClientStore } from './sql-client-store.js';
 import { createSqlConsentStore } from './sql-consent-store.js';
 import { createSqlKeyStore } from './sql-key-store.js';
 import { createSqlRefreshTokenStore } from './sql-refresh-token-store.js';
-import { createSqlRevocationStore } from './sql-revocation-store.js';
+import { createSqlGrantTokenStore, createSqlRevocationStore } from './sql-revocation-store.js';
 import { createSqlRunner } from './sql-runner.js';
 import { createSqlServiceStore } from './sql-service-store.js';
 import { createSqlUserStore } from './sql-user-store.js';
@@ -23,6 +23,7 @@ export function createSqlStore(client: SqlClient, dialect: SqlDialect): Store {
     refreshTokens: createSqlRefreshTokenStore(db),
     consents: createSqlConsentStore(db),
     revocations: createSqlRevocationStore(db),
+    grantTokens: createSqlGrantTokenStore(db),
     audit: createSqlAuditStore(db),
     close: () => (closing ??= client.close()),
   };

@@ -509,6 +509,48 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       });
     });
 
+    describe('grant tokens', () => {
+      const at = (offsetMs: number) => new Date(Date.UTC(2031, 0, 1) + offsetMs);
+
+      it('records the tokens of a grant and takes the live ones once, leaving other grants alone', async () => {
+        const grant = uniqueId('grant');
+        const other = uniqueId('grant');
+        await store.grantTokens.add({ grantId: grant, jti: 'jti-2', expiresAt: at(60_000) });
+        await store.grantTokens.add({ grantId: grant, jti: 'jti-1', expiresAt: at(60_000) });
+        await store.grantTokens.add({ grantId: grant, jti: 'jti-1', expiresAt: at(60_000) });
+        await store.grantTokens.add({ grantId: grant, jti: 'jti-expired', expiresAt: at(0) });
+        await store.grantTokens.add({ grantId: other, jti: 'jti-other', expiresAt: at(60_000) });
+        expect(await store.grantTokens.take(grant, at(0))).toEqual([
+          { grantId: grant, jti: 'jti-1', expiresAt: at(60_000) },
+          { grantId: grant, jti: 'jti-2', expiresAt: at(60_000) },
+        ]);
+        expect(await store.grantTokens.take(grant, at(0))).toEqual([]);
+        await store.grantTokens.add({ grantId: grant, jti: 'jti-3', expiresAt: at(60_000) });
+        expect((await store.grantTokens.take(grant, at(0))).map((t) => t.jti)).toEqual(['jti-3']);
+        expect((await store.grantTokens.take(other, at(0))).map((t) => t.jti)).toEqual(['jti-other']);
+        expect(await store.grantTokens.take(uniqueId('grant'), at(0))).toEqual([]);
+      });
+
+      it('gives each token to exactly one of concurrent takers', async () => {
+        const grant = uniqueId('grant');
+        for (let i = 0; i < 5; i++) await store.grantTokens.add({ grantId: grant, jti: `jti-${i}`, expiresAt: at(60_000) });
+        const taken = await Promise.all(Array.from({ length: 4 }, () => store.grantTokens.take(grant, at(0))));
+        expect(taken.flat().map((t) => t.jti).sort()).toEqual(['jti-0', 'jti-1', 'jti-2', 'jti-3', 'jti-4']);
+      });
+
+      it('refuses bad input with invalid_request and prunes expired rows', async () => {
+        const grant = uniqueId('grant');
+        await expectCode(store.grantTokens.add({ grantId: '', jti: 'j', expiresAt: at(1) }), 'invalid_request');
+        await expectCode(store.grantTokens.add({ grantId: grant, jti: 'j'.repeat(256), expiresAt: at(1) }), 'invalid_request');
+        await expectCode(store.grantTokens.add({ grantId: grant, jti: 'j', expiresAt: new Date(Number.NaN) }), 'invalid_request');
+        const now = new Date(Date.now() + 20 * 365 * 86_400_000);
+        await store.grantTokens.add({ grantId: grant, jti: 'stale', expiresAt: new Date(now.getTime() - 1) });
+        await store.grantTokens.add({ grantId: grant, jti: 'fresh', expiresAt: new Date(now.getTime() + 60_000) });
+        expect(await store.grantTokens.deleteExpired(now)).toBeGreaterThanOrEqual(1);
+        expect((await store.grantTokens.take(grant, new Date(0))).map((t) => t.jti)).toEqual(['fresh']);
+      });
+    });
+
     describe('consents', () => {
       it('upserts, keeping createdAt', async () => {
         const clientId = (await store.clients.create(minimalClient())).clientId;

@@ -3,7 +3,7 @@ import type { ClientStore } from './client-store.js';
 import type { ConsentStore } from './consent-store.js';
 import type { KeyStore } from './key-store.js';
 import type { RefreshTokenStore } from './refresh-token-store.js';
-import type { RevocationStore } from './revocation-store.js';
+import type { GrantTokenStore, RevocationStore } from './revocation-store.js';
 import type { ServiceStore } from './service-store.js';
 import type { UserStore } from './user-store.js';
 
@@ -16,6 +16,7 @@ export interface Store {
   refreshTokens: RefreshTokenStore;
   consents: ConsentStore;
   revocations: RevocationStore;
+  grantTokens: GrantTokenStore;
   audit: AuditStore;
   close(): Promise<void>;
 }

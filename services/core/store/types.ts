@@ -183,3 +183,10 @@ export interface Revocation {
 }
 
 export type NewRevocation = Omit<Revocation, 'revokedAt'> & { revokedAt?: Date };
+
+/** An access token a grant produced (RFC 9068 jti, and its exp as a Date). */
+export interface GrantAccessToken {
+  grantId: string;
+  jti: string;
+  expiresAt: Date;
+}
