@@ -1,7 +1,7 @@
 // The token endpoint over real gRPC: every grant, introspection, revocation and ext_authz Check,
 // driven through the real client, user, code, refresh-token, service and key services.
 import { createHash, randomBytes } from 'node:crypto';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, type Client, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
 import { AuthorizationRequest, IssueCodeRequest } from '../../gen/ts/authmesh/code/v1/code.js';
@@ -166,6 +166,36 @@ describe('token service over gRPC', () => {
       expect(list.clients.map((c) => c.clientId)).toContain(conf.id);
       const weak = await token({ client: secretCreds(other.id, other.secret), grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } } });
       await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: weak.accessToken })).rejects.toMatchObject({ code: 'insufficient_scope' });
+    });
+  });
+
+  describe('private_key_jwt over gRPC (RFC 7523 §3)', () => {
+    it("TokenService/Token refuses a client assertion addressed to another authorization server, whatever endpoint_url the caller sets", async () => {
+      const pair = await generateKeyPair('ES256');
+      const created = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({
+          client: {
+            clientName: 'jwt-client',
+            clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+            grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+            scopes: ['read'],
+            tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
+            jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', use: 'sig' }] },
+          },
+        } as never),
+        { bearer: admin },
+      );
+      const clientId = created.client!.clientId;
+      const assertion = (aud: string) =>
+        new SignJWT({ jti: randomBytes(12).toString('hex') }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(clientId).setSubject(clientId).setAudience(aud).setIssuedAt().setExpirationTime('60s').sign(pair.privateKey);
+      const withAssertion = async (aud: string, endpointUrl: string) =>
+        token({
+          client: { credential: { $case: 'clientAssertion', value: { clientAssertionType: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', clientAssertion: await assertion(aud), clientId, endpointUrl } } },
+          grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } },
+        });
+      const elsewhere = 'https://other-as.example.com/oauth2/token';
+      await expect(withAssertion(elsewhere, elsewhere)).rejects.toMatchObject({ code: 'invalid_client' });
+      await expect(withAssertion(`${t.config.issuer}/oauth2/token`, elsewhere)).resolves.toMatchObject({ tokenType: 'Bearer' });
     });
   });
 
