@@ -442,7 +442,7 @@ describe('token service over gRPC', () => {
       const limit = t.config.clientAuthMaxFailures;
       for (let i = 0; i < limit; i++) await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
       // Over the limit: refused even with the right secret, without looking at it.
-      await expect(attempt(other.id, other.secret, source)).rejects.toMatchObject({ code: 'slow_down' });
+      await expect(attempt(other.id, other.secret, source)).rejects.toMatchObject({ code: 'slow_down', metadata: { retry_after: expect.stringMatching(/^\d+$/) } });
       await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'slow_down' });
       // Nobody can lock a client out in its name: the same client from elsewhere, and other
       // clients from the same source, are served.
