@@ -209,6 +209,10 @@ describe('token service over gRPC', () => {
       expect((await verify(foreign.accessToken)).aud).toBe(ORDERS);
       await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
       await expect(t.anon.service.listServices({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
+      // The same client asks for authmesh itself as the resource (RFC 8707) and gets a token its RPCs accept.
+      const ownApi = await token({ client: secretCreds(created.client!.clientId, created.clientSecret), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.read', resource: [t.config.issuer] } } });
+      expect(await verify(ownApi.accessToken)).toMatchObject({ aud: t.config.issuer, scope: 'authmesh.read' });
+      await expect(t.anon.service.listServices({ pageSize: 1, pageToken: '' }, { bearer: ownApi.accessToken })).resolves.toBeDefined();
       // The bootstrap admin flow of the README still works: no resource, aud is the issuer.
       const own = await token({ client: secretCreds(t.config.adminClientId, t.config.adminClientSecret!), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin', resource: [] } } });
       expect((await verify(own.accessToken)).aud).toBe(t.config.issuer);
