@@ -38,7 +38,9 @@ function parseBasic(header: string): { clientId: string; clientSecret: string } 
 
 /**
  * @param authorization the Authorization header, if any
- * @param endpointUrl the absolute URL of the endpoint, an accepted `aud` of client assertions
+ * @param endpointUrl the absolute URL of the endpoint, passed along in the deprecated
+ *   `endpoint_url` field; the client service ignores it and decides accepted assertion audiences
+ *   from the issuer (RFC 7523 §3)
  * @throws InvalidRequest when more than one method is used, InvalidClient for unreadable Basic credentials
  */
 export function extractClientCredentials(authorization: string | undefined, form: FormParams, endpointUrl: string): PresentedClient {

@@ -26,5 +26,7 @@ export function sendOAuthError(reply: FastifyReply, err: unknown, ctx: ErrorCont
     reply.header('www-authenticate', bearerChallenge({ realm: ctx.realm, error: error.code, description: error.description, scope: error.metadata.scope }));
   }
   if (error.code === 'temporarily_unavailable') reply.header('retry-after', '1');
+  // RFC 6585 §4: a 429 may say how long to wait; the throttle sends whole seconds.
+  if (error.code === 'slow_down' && /^\d{1,6}$/.test(error.metadata.retry_after ?? '')) reply.header('retry-after', error.metadata.retry_after);
   return reply.code(status).type('application/json').send(body);
 }

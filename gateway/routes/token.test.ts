@@ -274,6 +274,21 @@ describe('token endpoints with oauth4webapi', () => {
       await expectError(await postForm(tokenUrl, ccBody, { authorization: basicAuth(f.post.id, f.post.secret) }), 401, 'invalid_client');
     });
 
+    it('answers repeated failed client authentication with 429 slow_down and Retry-After, before checking credentials', async () => {
+      // A client id of its own, so the throttle it trips stops nobody else in this file.
+      const junk = `junk-${Date.now()}`;
+      for (let i = 0; i < t.config.clientAuthMaxFailures; i++) {
+        await expectError(await postForm(tokenUrl, ccBody, { authorization: basicAuth(junk, 'wrong') }), 401, 'invalid_client');
+      }
+      const res = await postForm(tokenUrl, ccBody, { authorization: basicAuth(junk, 'wrong') });
+      expect((await expectError(res, 429, 'slow_down')).error).toBe('slow_down');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      // Other clients from the same address are served.
+      const ok = await postForm(tokenUrl, ccBody, { authorization: basicAuth(f.basic.id, f.basic.secret) });
+      expect(ok.status).toBe(200);
+    });
+
     it('decodes form-encoded Basic credentials (RFC 6749 §2.3.1)', async () => {
       // encodeURIComponent leaves '-' and '_' alone; encode every character to prove decoding happens.
       const id = [...f.basic.id].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');

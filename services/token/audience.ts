@@ -1,12 +1,13 @@
 // Audience and scope of a token from resource indicators and the service registry.
 import { hasErrorCode, InvalidTarget } from '../core/errors/index.js';
-import { scopeForResources, validateResourceIndicators } from '../core/oauth/index.js';
+import { ownApiScopes, scopeForResources, validateResourceIndicators } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientView } from './client-view.js';
 
 /**
  * With resource indicators, the audience is those resources, each of which must be a registered
- * service, and the scope is narrowed to what they offer. Without, the client's default audience.
+ * service or this server's issuer (its own API, offering the authmesh.* scopes), and the scope is
+ * narrowed to what they offer. Without, the client's default audience.
  */
 export async function resolveAudience(
   deps: MeshDeps,
@@ -19,6 +20,11 @@ export async function resolveAudience(
   if (targets.length === 0) return { audience: client.audience, scopes: granted };
   const offered = new Set<string>();
   for (const target of targets) {
+    // RFC 8707 §2: this server is itself a resource (its admin and self-service RPCs).
+    if (target === deps.config.issuer) {
+      for (const s of ownApiScopes(granted)) offered.add(s);
+      continue;
+    }
     try {
       const { service } = await deps.peers.service.lookupService({ audience: target });
       for (const s of service?.scopes ?? []) offered.add(s);

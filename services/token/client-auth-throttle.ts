@@ -54,20 +54,24 @@ export function createClientAuthThrottle(grid: Grid, log: Logger, options: Clien
     blockedUntil.delete(key);
     blockedUntil.set(key, now + windowMs);
   };
-  const isBlocked = (key: string) => {
+  /** Seconds until the block on `key` ends; 0 when not blocked. */
+  const blockedFor = (key: string) => {
     const until = blockedUntil.get(key);
-    if (until === undefined) return false;
-    if (until > options.now().getTime()) return true;
+    if (until === undefined) return 0;
+    const left = until - options.now().getTime();
+    if (left > 0) return Math.ceil(left / 1000);
     blockedUntil.delete(key);
-    return false;
+    return 0;
   };
 
   return {
     assertAllowed(source, clientId) {
       if (source === '') return;
       // RFC 6585 §4: too many requests; the gateway answers 429 for slow_down.
-      if (isBlocked(`${source.slice(0, 64)}|*`) || isBlocked(pairKey(source, clientId))) {
-        throw new SlowDown('too many failed client authentications from this address; retry later');
+      const seconds = Math.max(blockedFor(`${source.slice(0, 64)}|*`), blockedFor(pairKey(source, clientId)));
+      if (seconds > 0) {
+        // retry_after (seconds) becomes the HTTP Retry-After header (RFC 6585 §4).
+        throw new SlowDown('too many failed client authentications from this address; retry later', { metadata: { retry_after: String(seconds) } });
       }
     },
     async recordFailure(source, clientId) {

@@ -1,7 +1,7 @@
 // The token endpoint over real gRPC: every grant, introspection, revocation and ext_authz Check,
 // driven through the real client, user, code, refresh-token, service and key services.
 import { createHash, randomBytes } from 'node:crypto';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod, type Client, type ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
 import { AuthorizationRequest, IssueCodeRequest } from '../../gen/ts/authmesh/code/v1/code.js';
@@ -169,6 +169,36 @@ describe('token service over gRPC', () => {
     });
   });
 
+  describe('private_key_jwt over gRPC (RFC 7523 §3)', () => {
+    it("TokenService/Token refuses a client assertion addressed to another authorization server, whatever endpoint_url the caller sets", async () => {
+      const pair = await generateKeyPair('ES256');
+      const created = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({
+          client: {
+            clientName: 'jwt-client',
+            clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+            grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+            scopes: ['read'],
+            tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
+            jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', use: 'sig' }] },
+          },
+        } as never),
+        { bearer: admin },
+      );
+      const clientId = created.client!.clientId;
+      const assertion = (aud: string) =>
+        new SignJWT({ jti: randomBytes(12).toString('hex') }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(clientId).setSubject(clientId).setAudience(aud).setIssuedAt().setExpirationTime('60s').sign(pair.privateKey);
+      const withAssertion = async (aud: string, endpointUrl: string) =>
+        token({
+          client: { credential: { $case: 'clientAssertion', value: { clientAssertionType: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', clientAssertion: await assertion(aud), clientId, endpointUrl } } },
+          grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } },
+        });
+      const elsewhere = 'https://other-as.example.com/oauth2/token';
+      await expect(withAssertion(elsewhere, elsewhere)).rejects.toMatchObject({ code: 'invalid_client' });
+      await expect(withAssertion(`${t.config.issuer}/oauth2/token`, elsewhere)).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+  });
+
   describe('admin RPC audience (RFC 9068 §4)', () => {
     it('admin RPCs over gRPC refuse a token issued for another API, whatever admin scope it carries', async () => {
       const created = await t.anon.client.createClient(
@@ -179,6 +209,10 @@ describe('token service over gRPC', () => {
       expect((await verify(foreign.accessToken)).aud).toBe(ORDERS);
       await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
       await expect(t.anon.service.listServices({ pageSize: 1, pageToken: '' }, { bearer: foreign.accessToken })).rejects.toMatchObject({ code: 'invalid_token' });
+      // The same client asks for authmesh itself as the resource (RFC 8707) and gets a token its RPCs accept.
+      const ownApi = await token({ client: secretCreds(created.client!.clientId, created.clientSecret), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.read', resource: [t.config.issuer] } } });
+      expect(await verify(ownApi.accessToken)).toMatchObject({ aud: t.config.issuer, scope: 'authmesh.read' });
+      await expect(t.anon.service.listServices({ pageSize: 1, pageToken: '' }, { bearer: ownApi.accessToken })).resolves.toBeDefined();
       // The bootstrap admin flow of the README still works: no resource, aud is the issuer.
       const own = await token({ client: secretCreds(t.config.adminClientId, t.config.adminClientSecret!), grant: { $case: 'clientCredentials', value: { scope: 'authmesh.admin', resource: [] } } });
       expect((await verify(own.accessToken)).aud).toBe(t.config.issuer);
@@ -476,7 +510,7 @@ describe('token service over gRPC', () => {
       const limit = t.config.clientAuthMaxFailures;
       for (let i = 0; i < limit; i++) await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
       // Over the limit: refused even with the right secret, without looking at it.
-      await expect(attempt(other.id, other.secret, source)).rejects.toMatchObject({ code: 'slow_down' });
+      await expect(attempt(other.id, other.secret, source)).rejects.toMatchObject({ code: 'slow_down', metadata: { retry_after: expect.stringMatching(/^\d+$/) } });
       await expect(attempt(other.id, 'x'.repeat(43), source)).rejects.toMatchObject({ code: 'slow_down' });
       // Nobody can lock a client out in its name: the same client from elsewhere, and other
       // clients from the same source, are served.

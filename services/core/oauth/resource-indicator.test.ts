@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scopeForResources, validateResourceIndicators } from './resource-indicator.js';
+import { ownApiScopes, scopeForResources, validateResourceIndicators } from './resource-indicator.js';
 
 describe('validateResourceIndicators (RFC 8707 §2)', () => {
   it.each([
@@ -29,5 +29,12 @@ describe('scopeForResources', () => {
     expect(() => scopeForResources({ granted: ['a', 'b'], offered: ['a'], explicit: true })).toThrow(
       expect.objectContaining({ code: 'invalid_scope', metadata: { scope: 'b' } }),
     );
+  });
+});
+
+describe('ownApiScopes', () => {
+  it("offers only authmesh's own scopes for the issuer as a resource", () => {
+    expect(ownApiScopes(['read', 'authmesh.read', 'authmesh.admin', 'authmeshx', 'orders.read'])).toEqual(['authmesh.read', 'authmesh.admin']);
+    expect(ownApiScopes(['read'])).toEqual([]);
   });
 });

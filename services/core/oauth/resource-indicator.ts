@@ -35,3 +35,15 @@ export function scopeForResources(input: { granted: readonly string[]; offered: 
   }
   return intersect(input.granted, input.offered);
 }
+
+/** The prefix of the scopes of authmesh's own API (admin and self-service RPCs). */
+export const OWN_SCOPE_PREFIX = 'authmesh.';
+
+/**
+ * The scopes authmesh's own API (resource = the issuer) offers out of `granted`: the authmesh.*
+ * ones. A client whose tokens default to other audiences asks for `resource=<issuer>` to get a
+ * token its admin or self-service RPCs accept (RFC 8707 §2, RFC 9068 §4).
+ */
+export function ownApiScopes(granted: readonly string[]): string[] {
+  return granted.filter((s) => s.startsWith(OWN_SCOPE_PREFIX));
+}
