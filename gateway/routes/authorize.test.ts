@@ -80,11 +80,13 @@ describe('authorization code + PKCE with oauth4webapi', () => {
     expect(tokens.access_token).toMatch(/^ey/);
     expect(tokens.scope?.split(' ').sort()).toEqual(['read', 'write']);
 
-    // A second authorization reuses the session and the remembered consent: straight back to the client.
+    // A second authorization reuses the session; a public client's users are asked for consent
+    // every time (RFC 8252 §8.6: its identity cannot be proven), so the consent page again.
     const again = await authorizationUrl(f.publicId, APP_CB, 'read');
     const second = await browser.get(again.url);
-    expect(second.status).toBe(302);
-    const secondCallback = locationOf(second, t.baseUrl);
+    expect(second.status).toBe(200);
+    const secondConsent = await browser.submit(formFor(await second.text(), '/oauth2/consent'), { decision: 'allow' });
+    const secondCallback = locationOf(secondConsent, t.baseUrl);
     const secondParams = oauth.validateAuthResponse(as, client, secondCallback, again.state);
     const secondTokens = await oauth.processAuthorizationCodeResponse(
       as,

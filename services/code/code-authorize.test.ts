@@ -47,6 +47,8 @@ describe('ValidateAuthorizationRequest', () => {
       redirectUri: APP_CB,
       scopes: ['openid', 'read'],
       consentNotRequired: false,
+      // RFC 8252 §8.6: never for a public client.
+      consentRememberable: false,
     });
   });
 
@@ -190,18 +192,34 @@ describe('IssueCode', () => {
     expect(err.metadata).toMatchObject({ redirect_uri: APP_CB, state: 'st-123' });
   });
 
-  it('remembers consent so the next request needs no consent page', async () => {
-    const request = publicRequest(f, { scope: 'openid write' });
+  it('remembers consent of a confidential client so the next request needs no consent page', async () => {
+    const web = (o: Partial<AuthorizationRequest> = {}) =>
+      AuthorizationRequest.fromPartial({ responseType: 'code', clientId: f.confidentialId, redirectUri: WEB_CB, scope: 'write', state: 's', ...o });
+    const request = web();
     expect((await validate(request, f.userId)).consentNotRequired).toBe(false);
+    expect((await validate(request, f.userId)).consentRememberable).toBe(true);
     await issue(request, { rememberConsent: true });
     expect((await validate(request, f.userId)).consentNotRequired).toBe(true);
     // A wider request needs consent again; consent merges rather than replaces.
-    expect((await validate(publicRequest(f, { scope: 'openid read write' }), f.userId)).consentNotRequired).toBe(false);
-    await issue(publicRequest(f, { scope: 'read' }), { rememberConsent: true });
-    expect((await t.store.consents.get(f.userId, f.publicId)).scopes.sort()).toEqual(['openid', 'read', 'write']);
-    expect((await validate(publicRequest(f, { scope: 'openid read write' }), f.userId)).consentNotRequired).toBe(true);
+    expect((await validate(web({ scope: 'read write' }), f.userId)).consentNotRequired).toBe(false);
+    await issue(web({ scope: 'read' }), { rememberConsent: true });
+    expect((await t.store.consents.get(f.userId, f.confidentialId)).scopes.sort()).toEqual(['read', 'write']);
+    expect((await validate(web({ scope: 'read write' }), f.userId)).consentNotRequired).toBe(true);
     // Consent belongs to the user: another user id still needs the page.
     expect((await validate(request, 'someone-else')).consentNotRequired).toBe(false);
+  });
+
+  it('never remembers consent for a public client: an impersonator with its own PKCE and loopback port is asked (RFC 8252 §8.6)', async () => {
+    const first = publicRequest(f, { scope: 'openid write', redirectUri: 'http://127.0.0.1:51001/cb' });
+    expect((await validate(first, f.userId)).consentRememberable).toBe(false);
+    await issue(first, { rememberConsent: true });
+    await expect(t.store.consents.get(f.userId, f.publicId)).rejects.toMatchObject({ code: 'not_found' });
+    // Another app sending the same client_id, its own challenge and another loopback port.
+    const impersonator = publicRequest(f, { scope: 'openid write', redirectUri: 'http://127.0.0.1:52002/cb', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM' });
+    expect((await validate(impersonator, f.userId)).consentNotRequired).toBe(false);
+    // Even a consent stored before this policy (or by hand) is not honoured for a public client.
+    await t.store.consents.put({ userId: f.userId, clientId: f.publicId, scopes: ['openid', 'read', 'write'] });
+    expect((await validate(impersonator, f.userId)).consentNotRequired).toBe(false);
   });
 
   it('uses the given auth_time and refuses one in the future', async () => {

@@ -384,6 +384,32 @@ describe('token service over gRPC', () => {
       expect((await t.store.audit.list({ type: 'refresh.grace_rotated', clientId: id })).items.length).toBeGreaterThanOrEqual(7);
     });
 
+    it('after the grace window, reuse revokes every access token minted by the concurrent sibling refreshes', async () => {
+      const graceful = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({
+          client: {
+            clientName: 'tabs-short',
+            clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+            redirectUris: [REDIRECT],
+            grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
+            scopes: ['read'],
+            refreshTokenReuseGraceSeconds: 1,
+          },
+        }),
+        { bearer: admin },
+      );
+      const creds = secretCreds(graceful.client!.clientId, graceful.clientSecret);
+      const s = await codeFlow(graceful.client!.clientId, creds, 'read');
+      const again = (rt: string) => token({ client: creds, grant: { $case: 'refreshToken', value: { refreshToken: rt, scope: '', resource: [] } } });
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => again(s.refreshToken)));
+      const issued = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.accessToken] : []));
+      expect(issued.length).toBeGreaterThan(0);
+      // Past the one-second window (with the grid's second granularity to spare), the old token again is reuse.
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      await expect(again(s.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
+      for (const at of [s.accessToken, ...issued]) expect((await introspect(at, creds)).active).toBe(false);
+    });
+
     it('refuses garbage', async () => {
       await expect(refresh('nope')).rejects.toMatchObject({ code: 'invalid_grant' });
       await expect(refresh('')).rejects.toMatchObject({ code: 'invalid_request' });

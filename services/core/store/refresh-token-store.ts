@@ -20,7 +20,8 @@ export interface RefreshTokenStore {
    * of the old token (InvalidRequest otherwise).
    *
    * With `graceMs` > 0 (the reuse grace window), a token whose first rotation happened at most
-   * graceMs before `now`, and which is neither revoked nor expired, is rotated again: `next` is
+   * graceMs before `now` (or after it: a concurrent caller's clock reading), and which is neither
+   * revoked nor expired, is rotated again: `next` is
    * stored as one more successor in the same family, the old token keeps its first rotatedAt and
    * replacedBy (the window never slides), and the result says `graceful: true`. Concurrent
    * rotations within the window all succeed. Outside it the rules above apply unchanged.

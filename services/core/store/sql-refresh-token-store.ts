@@ -48,8 +48,10 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
         const previous = decode(row);
         const live = previous.revokedAt === undefined && previous.expiresAt > now;
         const sinceRotation = previous.rotatedAt === undefined ? undefined : now.getTime() - previous.rotatedAt.getTime();
-        // The reuse grace window: the same old token again, soon after its first rotation, while the family is alive.
-        if (live && sinceRotation !== undefined && graceMs > 0 && sinceRotation >= 0 && sinceRotation <= graceMs) {
+        // The reuse grace window: the same old token again, soon after its first rotation, while the
+        // family is alive. A concurrent rotation may carry a `now` taken just before the winner's
+        // (it queued on the row lock), so a negative distance counts as inside the window too.
+        if (live && sinceRotation !== undefined && graceMs > 0 && sinceRotation <= graceMs) {
           if (next.familyId !== previous.familyId) throw new InvalidRequest('the successor must belong to the same token family');
           await tx.affected(q.insert, encode(copy(next)));
           return { outcome: 'rotated' as const, previous, graceful: true };

@@ -342,6 +342,8 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         const sibling = token({ familyId: old.familyId });
         const again = await store.refreshTokens.rotate(old.tokenHash, sibling, new Date(t0.getTime() + 10_000), { graceMs: 10_000 });
         expect(again).toMatchObject({ outcome: 'rotated', graceful: true });
+        // A rotation that read its clock just before the winner's (it queued on the row lock) is inside the window too.
+        expect(await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() - 5), { graceMs: 10_000 })).toMatchObject({ outcome: 'rotated', graceful: true });
         expect(await store.refreshTokens.get(sibling.tokenHash)).toEqual(sibling);
         // The window counts from the first rotation: it never slides.
         expect(await store.refreshTokens.get(old.tokenHash)).toMatchObject({ rotatedAt: t0, replacedBy: first.tokenHash });
