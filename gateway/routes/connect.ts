@@ -16,6 +16,7 @@ import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
 import { http } from '../../gen/es/google/api/annotations_pb.js';
 import type { Peers } from '../../services/mesh-deps.js';
 import type { RouteModule } from '../gateway.js';
+import { fallbackChallenge } from '../oauth-errors.js';
 
 const BRIDGED: [DescService, keyof Peers][] = [
   [ClientService, 'client'],
@@ -32,7 +33,7 @@ export function adminMethods(service: DescService): DescMethod[] {
   return service.methods.filter((m) => m.methodKind === 'unary' && hasOption(m, http));
 }
 
-export const connectRoutes: RouteModule = async ({ app, grpcAddress }) => {
+export const connectRoutes: RouteModule = async ({ app, config, grpcAddress }) => {
   const transports = new Map<string, ReturnType<typeof createGrpcTransport>>();
   const transportFor = (address: string) => {
     let t = transports.get(address);
@@ -59,7 +60,11 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress }) => {
             // Service errors pass through with their code, message and details (ErrorInfo). Not
             // their metadata: it holds the upstream's gRPC response headers (content-type
             // application/grpc+proto), which would corrupt a Connect or gRPC-Web error response.
-            if (err instanceof ConnectError) throw new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]);
+            if (err instanceof ConnectError) {
+              // RFC 6750 §3 / RFC 9110 §15.5.2: Unauthenticated is HTTP 401 over Connect, so it carries the Bearer challenge.
+              const challenge = err.code === Code.Unauthenticated ? { 'www-authenticate': fallbackChallenge(config.issuer, authorization !== null) } : undefined;
+              throw new ConnectError(err.rawMessage, err.code, challenge, err.details as ConstructorParameters<typeof ConnectError>[3]);
+            }
             throw new ConnectError('internal error', Code.Internal);
           }
         };

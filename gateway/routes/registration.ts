@@ -34,7 +34,7 @@ import {
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
 import { authMethodName, authMethodValue, grantTypeNames, grantTypeValue } from '../../services/client/client-enums.js';
-import { parseBearer } from '../../services/core/oauth/index.js';
+import { checkResponseTypes, parseBearer } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
@@ -86,15 +86,8 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     if (value === undefined) throw new InvalidClientMetadata('grant_types contains an unsupported grant type');
     return value;
   });
-  // RFC 7591 §2: "code" is the only response type this server has (no implicit flow).
-  const responseTypes = stringArray(b, 'response_types');
-  if (responseTypes !== undefined && !(responseTypes.length === 1 && responseTypes[0] === 'code')) {
-    throw new InvalidClientMetadata('response_types must be ["code"]');
-  }
-  // RFC 7591 §2.1: response type code goes with the authorization_code grant.
-  if (responseTypes !== undefined && !grantNames.includes('authorization_code')) {
-    throw new InvalidClientMetadata('response_types "code" requires the authorization_code grant');
-  }
+  // RFC 7591 §2.1: response_types must agree with grant_types (core/oauth/response-types.ts).
+  checkResponseTypes(grantNames, stringArray(b, 'response_types'));
   // Keys are registered by value only: fetching a jwks_uri would make the gateway fetch URLs for strangers.
   if (b.jwks_uri !== undefined) throw new InvalidClientMetadata('jwks_uri is not supported; register the keys with jwks');
   const jwks = b.jwks;

@@ -9,7 +9,7 @@ import {
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
 import { buildIntrospectionResponse, inactiveIntrospection, type IntrospectionResponse } from '../core/oauth/index.js';
-import { CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import { auditedAddress, CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { toClientView, type ClientView } from './client-view.js';
 import * as grants from './grants.js';
@@ -77,9 +77,10 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     TOKEN_SERVICE_NAME,
     TokenServiceService,
     {
-      async token(req) {
-        const client = await authenticate(req.client, req.remoteIp);
-        const ctx = { deps, minter, client, remoteIp: req.remoteIp };
+      async token(req, call) {
+        const remoteIp = auditedAddress(call, req.remoteIp);
+        const client = await authenticate(req.client, remoteIp);
+        const ctx = { deps, minter, client, remoteIp };
         const g = req.grant;
         let res: TokenResponse;
         switch (g?.$case) {

@@ -134,7 +134,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   };
   try {
-    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, ...opts.env });
+    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, AUTHMESH_TRUSTED_PROXIES: '127.0.0.1', ...opts.env });
     cleanups.push(() => gateway.close());
     const sampleApi = await startSampleApi();
     cleanups.push(() => sampleApi.close());

@@ -6,3 +6,4 @@ export * from './paths.js';
 export * from './access-token-verifier.js';
 export * from './mesh-authenticator.js';
 export * from './update-mask.js';
+export * from './caller-address.js';
