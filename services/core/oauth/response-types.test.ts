@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../../test/support/thrown.js';
 import { checkResponseTypes } from './response-types.js';
 
 describe('RFC 7591 §2.1 grant_types and response_types agree', () => {
@@ -15,11 +16,11 @@ describe('RFC 7591 §2.1 grant_types and response_types agree', () => {
   });
 
   it.each([
-    [['client_credentials'], ['code'], 'response_types "code" requires the authorization_code grant in grant_types'],
-    [['authorization_code'], [], 'grant_types authorization_code requires response_types "code"'],
-    [['authorization_code'], ['token'], 'response_types may only contain "code"'],
-    [['authorization_code'], ['code', 'id_token'], 'response_types may only contain "code"'],
+    [['client_credentials'], ['code'], 'response_types code requires the authorization_code grant in grant_types'],
+    [['authorization_code'], [], 'grant_types authorization_code requires response_types code'],
+    [['authorization_code'], ['token'], 'response_types may only contain code'],
+    [['authorization_code'], ['code', 'id_token'], 'response_types may only contain code'],
   ] as const)('refuses grant_types %j with response_types %j', (grants, responses, description) => {
-    expect(() => checkResponseTypes(grants, responses)).toThrow(expect.objectContaining({ code: 'invalid_client_metadata', description }));
+    expect(thrown(() => checkResponseTypes(grants, responses))).toMatchObject({ code: 'invalid_client_metadata', description });
   });
 });

@@ -26,13 +26,13 @@ export function checkResponseTypes(grantTypes: readonly string[], responseTypes:
   const given = [...new Set(responseTypes)];
   for (const r of given) {
     // RFC 7591 §2: only response types the server supports can be registered.
-    if (!(RESPONSE_TYPES as readonly string[]).includes(r)) throw new InvalidClientMetadata('response_types may only contain "code"');
+    if (!(RESPONSE_TYPES as readonly string[]).includes(r)) throw new InvalidClientMetadata('response_types may only contain code');
     // RFC 7591 §2.1: response type code goes with the authorization_code grant.
     const grant = GRANT_OF_RESPONSE_TYPE[r as (typeof RESPONSE_TYPES)[number]];
-    if (!grantTypes.includes(grant)) throw new InvalidClientMetadata(`response_types "${r}" requires the ${grant} grant in grant_types`);
+    if (!grantTypes.includes(grant)) throw new InvalidClientMetadata(`response_types ${r} requires the ${grant} grant in grant_types`);
   }
   // RFC 7591 §2.1: the authorization_code grant is used with response type code.
   const missing = needed.find((r) => !given.includes(r));
-  if (missing !== undefined) throw new InvalidClientMetadata(`grant_types ${GRANT_OF_RESPONSE_TYPE[missing]} requires response_types "${missing}"`);
+  if (missing !== undefined) throw new InvalidClientMetadata(`grant_types ${GRANT_OF_RESPONSE_TYPE[missing]} requires response_types ${missing}`);
   return given;
 }
