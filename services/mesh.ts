@@ -93,6 +93,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     services: Object.values(modules).flatMap((m) => [m.registration, ...(m.extra ?? [])]),
     authenticator: createMeshAuthenticator({ meshSecret, verifier }),
     log,
+    realm: config.issuer,
   });
   const port = await rpc.listen(config.grpcHost, config.grpcPort);
   const own = `${config.grpcHost.includes(':') ? `[${config.grpcHost}]` : config.grpcHost}:${port}`;

@@ -16,6 +16,8 @@ export interface RpcServerOptions {
   services: ServiceRegistration<any>[];
   authenticator?: Authenticator;
   log: Logger;
+  /** Realm of the Bearer challenge sent with invalid_token and insufficient_scope (the issuer). */
+  realm?: string;
   /** Largest request accepted, bytes. Default 1 MiB: no authmesh request comes near it. */
   maxReceiveBytes?: number;
 }
@@ -52,7 +54,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])));
   health.addToServer(server);
   for (const reg of options.services) {
-    server.addService(reg.definition, adaptService(reg, authenticator, log));
+    server.addService(reg.definition, adaptService(reg, authenticator, log, options.realm));
   }
   addReflection(server, new DescriptorIndex(readFileSync(descriptorSetPath())), () => names);
 
