@@ -51,7 +51,8 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
     );
   }
   // A peer that never reads must not hold the socket open.
-  setTimeout(() => socket.destroy(), 5_000).unref();
+  const timer = setTimeout(() => socket.destroy(), 5_000).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 export async function createGateway(options: GatewayOptions, routes: RouteModule[]): Promise<FastifyInstance> {

@@ -191,6 +191,11 @@ describe('HTTP edge of the OAuth endpoints', () => {
       expect(await res.json()).toMatchObject({ grant_types: ['client_credentials'], response_types: [] });
     });
 
+    it('bounds the scope string of a registration like the token endpoint does', async () => {
+      const scope = Array.from({ length: 1000 }, (_, i) => `s${i}`).join(' ');
+      await expectError(await register({ grant_types: ['client_credentials'], scope }), 400, 'invalid_client_metadata', 'scope must be at most 4096 characters');
+    });
+
     it('refuses grant and response types that disagree', async () => {
       await expectError(await register({ grant_types: ['client_credentials'], response_types: ['code'] }), 400, 'invalid_client_metadata');
       await expectError(await register({ grant_types: ['authorization_code'], response_types: [], redirect_uris: [REDIRECT] }), 400, 'invalid_client_metadata');

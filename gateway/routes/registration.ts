@@ -57,11 +57,16 @@ interface RegisteredMetadata {
   contacts: string[];
 }
 
+/** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
+const MAX_STRING_METADATA = 4096;
+
 function stringField(body: Record<string, unknown>, name: string): string {
   const v = body[name];
   if (v === undefined || v === null) return '';
   // RFC 7591 §3.2.2: a metadata value of the wrong type is invalid_client_metadata.
   if (typeof v !== 'string') throw new InvalidClientMetadata(`${name} must be a string`);
+  // RFC 7591 §3.2.2: so is one too long to be a real value (the client service has tighter per-field bounds).
+  if (v.length > MAX_STRING_METADATA) throw new InvalidClientMetadata(`${name} must be at most ${MAX_STRING_METADATA} characters`);
   return v;
 }
 
