@@ -66,17 +66,22 @@ export interface CollectedParameters {
 
 /**
  * Applies the rule above to name/value pairs in arrival order.
- * @param recognized the parameter names of the endpoint; every other name is ignored
+ * @param recognized the parameter names of the endpoint, every other name being ignored; 'all'
+ *   for the gateway's own page forms, whose fields are all its own
  * @throws InvalidRequest when there are more than MAX_PARAMETERS pairs
  */
-export function collectParameters(pairs: Iterable<readonly [string, string]>, recognized: ReadonlySet<string>, repeatable: readonly string[] = REPEATABLE_PARAMETERS): CollectedParameters {
+export function collectParameters(
+  pairs: Iterable<readonly [string, string]>,
+  recognized: ReadonlySet<string> | 'all',
+  repeatable: readonly string[] = REPEATABLE_PARAMETERS,
+): CollectedParameters {
   const values = new Map<string, string[]>();
   const repeated = new Set<string>();
   let count = 0;
   for (const [name, value] of pairs) {
     if (++count > MAX_PARAMETERS) throw new InvalidRequest(`at most ${MAX_PARAMETERS} parameters are accepted`);
     // RFC 6749 §3.1: unrecognized request parameters MUST be ignored.
-    if (!recognized.has(name)) continue;
+    if (recognized !== 'all' && !recognized.has(name)) continue;
     // RFC 6749 §3.1: parameters sent without a value MUST be treated as if they were omitted.
     if (value === '') continue;
     const list = values.get(name);

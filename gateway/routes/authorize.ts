@@ -42,15 +42,13 @@ interface ParsedInput {
 }
 
 const AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set(AUTHORIZATION_PARAM_NAMES);
-/** The fields of the login, consent and logout forms this module renders. */
-const PAGE_FORM_FIELDS: ReadonlySet<string> = new Set([CSRF_FIELD, PENDING_FIELD, 'username', 'password', 'decision', 'remember']);
 
 /**
  * The parameters of a request by the one rule of form-params.ts (empty = omitted, unrecognized
  * ignored, recognized ones counted), from the raw query string and, for a POST, the body.
  * @throws InvalidRequest for too many parameters
  */
-function parseInput(req: FastifyRequest, recognized: ReadonlySet<string>, withQuery: boolean): ParsedInput {
+function parseInput(req: FastifyRequest, recognized: ReadonlySet<string> | 'all', withQuery: boolean): ParsedInput {
   const pairs = function* () {
     if (withQuery) yield* queryPairs(req.raw.url ?? '');
     if (req.method === 'POST') yield* bodyPairs(req.body);
@@ -160,7 +158,8 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     }
     let input: ParsedInput;
     try {
-      input = parseInput(req, PAGE_FORM_FIELDS, false);
+      // The login, consent and logout forms are this module's own: every field counts.
+      input = parseInput(req, 'all', false);
     } catch (err) {
       void badForm(reply, toAuthmeshError(err).description);
       return undefined;
