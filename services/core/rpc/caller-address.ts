@@ -12,10 +12,12 @@ import type { CallContext } from './context.js';
 export function peerIp(peer: string): string {
   const unbracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(peer)?.[1];
   if (unbracketed !== undefined) return isIP(unbracketed) !== 0 ? unbracketed : '';
-  if (isIP(peer) !== 0) return peer;
+  // grpc-js appends ":port" even to an IPv6 address ("::1:5000" is itself a valid IPv6 address),
+  // so the port is taken off first.
   const colon = peer.lastIndexOf(':');
   const host = colon > 0 ? peer.slice(0, colon) : '';
-  return isIP(host) !== 0 ? host : '';
+  if (/^\d+$/.test(peer.slice(colon + 1)) && isIP(host) !== 0) return host;
+  return isIP(peer) !== 0 ? peer : '';
 }
 
 /**
