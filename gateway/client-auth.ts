@@ -10,7 +10,7 @@ import type { FormParams } from './form-params.js';
 
 export interface PresentedClient {
   credentials: ClientCredentials;
-  /** The client_id the request names (for the request log); undefined when none is readable. */
+  /** The client_id the request names (the request log shows it once authenticated); undefined when none is readable. */
   clientId: string | undefined;
 }
 

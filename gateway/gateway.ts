@@ -4,11 +4,13 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { parse as parseQuery } from 'node:querystring';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../services/core/config/index.js';
 import { toAuthmeshError } from '../services/core/errors/index.js';
 import type { Logger } from '../services/core/log/index.js';
 import type { Peers } from '../services/mesh-deps.js';
-import { sendOAuthError } from './oauth-errors.js';
+import { MAX_PARAMETERS } from './form-params.js';
+import { fallbackChallenge, sendOAuthError } from './oauth-errors.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -27,6 +29,32 @@ export interface GatewayContext extends GatewayOptions {
 
 export type RouteModule = (ctx: GatewayContext) => void | Promise<void>;
 
+/**
+ * Answers a request node's HTTP parser refused (headers over maxHeaderSize: 431, a malformed
+ * request: 400, a header timeout: 408) and closes the connection. The parser cannot resume
+ * after such an error, so the answer says `Connection: close` (RFC 9112 §9.6) and the socket is
+ * ended after the answer is flushed: a keep-alive client then opens a new connection for its
+ * next request instead of sending it into a socket that is being torn down.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, description] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request header fields are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request was not received in time']
+        : [400, 'Bad Request', 'the request is malformed'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  // A peer that never reads must not hold the socket open.
+  const timer = setTimeout(() => socket.destroy(), 5_000).unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 export async function createGateway(options: GatewayOptions, routes: RouteModule[]): Promise<FastifyInstance> {
   const app = Fastify({
     // Our own request log line below replaces fastify's (which would log full URLs: codes and
@@ -34,13 +62,19 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     loggerInstance: options.log.child({ component: 'gateway' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.config.httpBodyLimit,
-    trustProxy: true,
+    // X-Forwarded-For is believed only from the configured proxies (see client-ip.ts).
+    trustProxy: options.config.trustedProxies.length > 0 ? options.config.trustedProxies : false,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
   });
   await app.register(cookie, { secret: options.cookieSecret, hook: 'onRequest' });
   // application/x-www-form-urlencoded as an object whose repeated keys become arrays, so the
-  // routes can refuse repeated parameters (RFC 6749 §3.1, §3.2).
-  await app.register(formbody, { bodyLimit: options.config.httpBodyLimit, parser: (body: string) => parseQuery(body) });
+  // routes can refuse repeated parameters (RFC 6749 §3.1, §3.2). One pair more than accepted is
+  // parsed, so form-params.ts can tell "too many" from "exactly the limit".
+  await app.register(formbody, {
+    bodyLimit: options.config.httpBodyLimit,
+    parser: (body: string) => parseQuery(body, '&', '=', { maxKeys: MAX_PARAMETERS + 1 }),
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const clientId = (req as { clientId?: string }).clientId;
@@ -56,6 +90,15 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     );
   });
 
+  // RFC 9110 §15.5.2: every 401 carries a challenge. Errors answered through sendOAuthError have
+  // theirs already; this covers a 401 any other part of the gateway might send.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode === 401 && !reply.hasHeader('www-authenticate')) {
+      reply.header('www-authenticate', fallbackChallenge(options.config.issuer, req.headers.authorization !== undefined));
+    }
+    return payload;
+  });
+
   app.setErrorHandler((err, req, reply) => {
     const e = err as { statusCode?: number; code?: string };
     // Fastify's own refusals (body too large, bad content type, malformed body) are client errors.
@@ -65,7 +108,7 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     }
     const domain = toAuthmeshError(err);
     if (domain.code === 'server_error') req.log.error({ err: domain.cause ?? err }, 'request failed');
-    return sendOAuthError(reply, domain, { realm: options.config.issuer });
+    return sendOAuthError(reply, domain, { realm: options.config.issuer, authorizationSent: req.headers.authorization !== undefined });
   });
 
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('application/json').send({ error: 'not_found', error_description: 'no such endpoint' }));

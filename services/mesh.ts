@@ -114,6 +114,7 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
     services: Object.values(modules).flatMap((m) => [m.registration, ...(m.extra ?? [])]),
     authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer }),
     log,
+    realm: config.issuer,
   });
   const port = await rpc.listen(config.grpcHost, config.grpcPort).catch((err: unknown) => {
     throw listenFailure('gRPC', `${config.grpcHost}:${config.grpcPort}`, 'AUTHMESH_GRPC_PORT', 'AUTHMESH_GRPC_HOST', err);

@@ -231,6 +231,20 @@ describe('repeated parameters (RFC 6749 §3.1)', () => {
   });
 });
 
+describe('one parameter rule with the token endpoint (RFC 6749 §3.1)', () => {
+  it('treats a valueless parameter as omitted and ignores unrecognized ones, even repeated', async () => {
+    // Before the shared rule, `scope=&scope=read` was "scope must not be repeated" here.
+    const res = await fetch(`${t.baseUrl}/oauth2/authorize?${authorizeQuery({ scope: undefined })}&scope=&scope=read&foo=1&foo=2`, { redirect: 'manual' });
+    expect(res.status).toBe(200);
+    expect(formFor(await res.text(), '/oauth2/login').action).toBe('/oauth2/login');
+  });
+
+  it('shows an error page for more than 64 parameters, without redirecting', async () => {
+    const padding = Array.from({ length: 64 }, (_, i) => `p${i}=x`).join('&');
+    await expectErrorPage(await fetch(`${t.baseUrl}/oauth2/authorize?${authorizeQuery()}&${padding}`, { redirect: 'manual' }), 400, 'invalid_request');
+  });
+});
+
 describe('CSRF and the session', () => {
   it('refuses a login form with a wrong or missing CSRF token (403) and starts no session', async () => {
     const browser = new Browser(t.baseUrl);

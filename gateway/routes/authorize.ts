@@ -9,7 +9,9 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthorizationRequest, type ValidateAuthorizationRequestResponse } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
 import { buildAuthorizationErrorRedirect } from '../../services/core/oauth/index.js';
+import { remoteAddress } from '../client-ip.js';
 import { createCsrf, CSRF_FIELD } from '../csrf.js';
+import { bodyPairs, collectParameters, queryPairs } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import type { ClientDisplay } from '../pages/client-brand.js';
 import { sendConsentPage } from '../pages/consent-page.js';
@@ -33,34 +35,26 @@ const OTHER_METHODS = ['PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 type Fields = Map<string, string>;
 
 interface ParsedInput {
+  /** Each recognized parameter's first value. */
   fields: Fields;
   /** Names that appeared more than once (RFC 6749 §3.1: "MUST NOT be included more than once"). */
   repeated: Set<string>;
 }
 
-/** The query string of a request, each name counted, without trusting any framework parser. */
-function addQuery(req: FastifyRequest, into: ParsedInput): void {
-  const url = req.raw.url ?? '';
-  const at = url.indexOf('?');
-  if (at === -1) return;
-  for (const [name, value] of new URLSearchParams(url.slice(at + 1))) add(into, name, value);
-}
+const AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set(AUTHORIZATION_PARAM_NAMES);
 
-function add(into: ParsedInput, name: string, value: string): void {
-  if (into.fields.has(name)) into.repeated.add(name);
-  else into.fields.set(name, value);
-}
-
-/** A urlencoded body as node:querystring parsed it: repeated names arrive as arrays. */
-function addBody(req: FastifyRequest, into: ParsedInput): void {
-  const body = req.body;
-  if (body === null || typeof body !== 'object') return;
-  for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
-    if (Array.isArray(value)) {
-      into.repeated.add(name);
-      if (!into.fields.has(name) && typeof value[0] === 'string') into.fields.set(name, value[0]);
-    } else if (typeof value === 'string') add(into, name, value);
-  }
+/**
+ * The parameters of a request by the one rule of form-params.ts (empty = omitted, unrecognized
+ * ignored, recognized ones counted), from the raw query string and, for a POST, the body.
+ * @throws InvalidRequest for too many parameters
+ */
+function parseInput(req: FastifyRequest, recognized: ReadonlySet<string> | 'all', withQuery: boolean): ParsedInput {
+  const pairs = function* () {
+    if (withQuery) yield* queryPairs(req.raw.url ?? '');
+    if (req.method === 'POST') yield* bodyPairs(req.body);
+  };
+  const { values, repeated } = collectParameters(pairs(), recognized, []);
+  return { fields: new Map([...values].map(([name, list]) => [name, list[0]!])), repeated };
 }
 
 function isForm(req: FastifyRequest): boolean {
@@ -162,8 +156,14 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       void sendErrorPage(reply, 415, { title: 'Unsupported form', error: 'invalid_request', description: `The form must be sent as ${FORM_TYPE}.` });
       return undefined;
     }
-    const input: ParsedInput = { fields: new Map(), repeated: new Set() };
-    addBody(req, input);
+    let input: ParsedInput;
+    try {
+      // The login, consent and logout forms are this module's own: every field counts.
+      input = parseInput(req, 'all', false);
+    } catch (err) {
+      void badForm(reply, toAuthmeshError(err).description);
+      return undefined;
+    }
     if (input.repeated.size > 0) {
       void badForm(reply, `The form field ${[...input.repeated][0]} was sent more than once.`);
       return undefined;
@@ -229,9 +229,13 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     if (req.method === 'POST' && !isForm(req)) {
       return sendErrorPage(reply, 415, { title: 'Unsupported request', error: 'invalid_request', description: `The request must be sent as ${FORM_TYPE}.` });
     }
-    const input: ParsedInput = { fields: new Map(), repeated: new Set() };
-    addQuery(req, input);
-    if (req.method === 'POST') addBody(req, input);
+    let input: ParsedInput;
+    try {
+      input = parseInput(req, AUTHORIZATION_PARAMETERS, true);
+    } catch (err) {
+      // Too many parameters: nothing is known about the client yet, so the error is shown, never redirected.
+      return badForm(reply, toAuthmeshError(err).description);
+    }
 
     // RFC 6749 §3.1 / §4.1.2.1: with client_id or redirect_uri ambiguous the redirect target is not known: show, never redirect.
     const ambiguous = ['client_id', 'redirect_uri'].find((n) => input.repeated.has(n));
@@ -301,7 +305,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     let authTime: Date;
     let sessionId: string;
     try {
-      const res = await peers.user.authenticateUser({ username, password, clientId: v.clientId, remoteIp: req.ip, startSession: true });
+      const res = await peers.user.authenticateUser({ username, password, clientId: v.clientId, remoteIp: remoteAddress(req), startSession: true });
       if (res.user === undefined || res.sessionId === '') throw new Error('authenticateUser returned no user or session');
       userId = res.user.userId;
       authTime = res.authTime ?? new Date();

@@ -30,6 +30,7 @@ import { createBearerPrecheck } from '../bearer-precheck.js';
 import { boundedGzip, gatedBody } from '../connect-body.js';
 import { Upstream } from '../connect-upstream.js';
 import type { RouteModule } from '../gateway.js';
+import { fallbackChallenge } from '../oauth-errors.js';
 
 const BRIDGED: [DescService, keyof Peers][] = [
   [ClientService, 'client'],
@@ -84,6 +85,12 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')) as JWK);
     },
   });
+  // RFC 6750 §3 / RFC 9110 §15.5.2: Unauthenticated is HTTP 401 over Connect, so it carries the
+  // Bearer challenge (without an error code when no credentials were sent).
+  const challenged = (err: ConnectError, authorizationSent: boolean): ConnectError =>
+    err.code === Code.Unauthenticated
+      ? new ConnectError(err.rawMessage, err.code, { 'www-authenticate': fallbackChallenge(config.issuer, authorizationSent) }, err.details as ConstructorParameters<typeof ConnectError>[3])
+      : err;
   const authenticate = async (method: DescMethod, header: Headers) => {
     if (PUBLIC_METHODS.has(method)) return;
     const authorization = header.get('authorization');
@@ -93,7 +100,7 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
       if (!token) throw new InvalidToken('the authorization header is not a Bearer token');
       await precheck.check(token);
     } catch (err) {
-      throw connectErrorOf(err);
+      throw challenged(connectErrorOf(err), authorization !== null);
     }
   };
 
@@ -115,7 +122,7 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
             // Service errors pass through with their code, message and details (ErrorInfo). Not
             // their metadata: it holds the upstream's gRPC response headers (content-type
             // application/grpc+proto), which would corrupt a Connect or gRPC-Web error response.
-            if (err instanceof ConnectError) throw new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]);
+            if (err instanceof ConnectError) throw challenged(new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]), authorization !== null);
             throw new ConnectError('internal error', Code.Internal);
           }
         };

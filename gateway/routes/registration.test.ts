@@ -180,9 +180,11 @@ describe('client registration (RFC 7591 / RFC 7592)', () => {
     it('requires a Bearer token with the admin scope', async () => {
       const none = await register({ redirect_uris: [REDIRECT] }, {});
       expect(none.status).toBe(401);
-      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer realm=".*", error="invalid_token"/);
+      // RFC 6750 §3.1: no credentials sent, so the challenge carries no error code.
+      expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="${t.baseUrl}"`);
       const forged = await register({ redirect_uris: [REDIRECT] }, { authorization: `Bearer ${admin.slice(0, -4)}AAAA` });
       expect(forged.status).toBe(401);
+      expect(forged.headers.get('www-authenticate')).toMatch(/^Bearer realm=".*", error="invalid_token"/);
       const basic = await register({ redirect_uris: [REDIRECT] }, { authorization: basicAuth('a', 'b') });
       expect(basic.status).toBe(401);
       const weak = await register({ redirect_uris: [REDIRECT] }, { authorization: `Bearer ${await t.bearer({ scope: ['authmesh.read'] })}` });

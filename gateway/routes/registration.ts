@@ -34,7 +34,7 @@ import {
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
 import { authMethodName, authMethodValue, grantTypeNames, grantTypeValue } from '../../services/client/client-enums.js';
-import { parseBearer } from '../../services/core/oauth/index.js';
+import { checkResponseTypes, parseBearer } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
@@ -57,11 +57,16 @@ interface RegisteredMetadata {
   contacts: string[];
 }
 
+/** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
+const MAX_STRING_METADATA = 4096;
+
 function stringField(body: Record<string, unknown>, name: string): string {
   const v = body[name];
   if (v === undefined || v === null) return '';
   // RFC 7591 §3.2.2: a metadata value of the wrong type is invalid_client_metadata.
   if (typeof v !== 'string') throw new InvalidClientMetadata(`${name} must be a string`);
+  // RFC 7591 §3.2.2: so is one too long to be a real value (the client service has tighter per-field bounds).
+  if (v.length > MAX_STRING_METADATA) throw new InvalidClientMetadata(`${name} must be at most ${MAX_STRING_METADATA} characters`);
   return v;
 }
 
@@ -86,15 +91,8 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     if (value === undefined) throw new InvalidClientMetadata('grant_types contains an unsupported grant type');
     return value;
   });
-  // RFC 7591 §2: "code" is the only response type this server has (no implicit flow).
-  const responseTypes = stringArray(b, 'response_types');
-  if (responseTypes !== undefined && !(responseTypes.length === 1 && responseTypes[0] === 'code')) {
-    throw new InvalidClientMetadata('response_types must be ["code"]');
-  }
-  // RFC 7591 §2.1: response type code goes with the authorization_code grant.
-  if (responseTypes !== undefined && !grantNames.includes('authorization_code')) {
-    throw new InvalidClientMetadata('response_types "code" requires the authorization_code grant');
-  }
+  // RFC 7591 §2.1: response_types must agree with grant_types (core/oauth/response-types.ts).
+  checkResponseTypes(grantNames, stringArray(b, 'response_types'));
   // Keys are registered by value only: fetching a jwks_uri would make the gateway fetch URLs for strangers.
   if (b.jwks_uri !== undefined) throw new InvalidClientMetadata('jwks_uri is not supported; register the keys with jwks');
   const jwks = b.jwks;

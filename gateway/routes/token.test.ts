@@ -266,10 +266,10 @@ describe('token endpoints with oauth4webapi', () => {
         expect(res.headers.get('www-authenticate'), authorization).toBe(`Basic realm="${t.baseUrl}", charset="UTF-8"`);
         expect(body.error).toBe('invalid_client');
       }
-      // A failed client_secret_post authentication: 401, but no Basic challenge.
+      // A failed client_secret_post authentication: 401, with the challenge every 401 carries (RFC 9110 §15.5.2).
       const post = await postForm(tokenUrl, `${ccBody}&client_id=${f.post.id}&client_secret=wrong`);
       await expectError(post, 401, 'invalid_client');
-      expect(post.headers.get('www-authenticate')).toBeNull();
+      expect(post.headers.get('www-authenticate')).toBe(`Basic realm="${t.baseUrl}", charset="UTF-8"`);
       // A secret registered for post does not work through Basic (RFC 6749 §2.3).
       await expectError(await postForm(tokenUrl, ccBody, { authorization: basicAuth(f.post.id, f.post.secret) }), 401, 'invalid_client');
     });

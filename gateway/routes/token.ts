@@ -11,14 +11,36 @@ import {
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { toAuthmeshError, UnsupportedGrantType, InvalidRequest } from '../../services/core/errors/index.js';
 import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials, type PresentedClient } from '../client-auth.js';
 import { registerEndpoint } from '../endpoint.js';
 import { readForm, requireFormBody, type FormParams } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import { sendOAuthError } from '../oauth-errors.js';
 
-/** Parameters RFC 8707 §2 (resource) and RFC 8693 §2.1 (audience) allow more than once. */
-const REPEATABLE = ['resource', 'audience'];
+/** RFC 6749 §2.3.1, RFC 7521 §4.2: client authentication in the body. */
+const CLIENT_AUTH_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion'];
+/** RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, RFC 7636 §4.5, RFC 8707 §2, RFC 8693 §2.1. */
+const TOKEN_PARAMETERS = [
+  ...CLIENT_AUTH_PARAMETERS,
+  'grant_type',
+  'code',
+  'redirect_uri',
+  'code_verifier',
+  'scope',
+  'refresh_token',
+  'username',
+  'password',
+  'resource',
+  'subject_token',
+  'subject_token_type',
+  'actor_token',
+  'actor_token_type',
+  'requested_token_type',
+  'audience',
+];
+/** RFC 7662 §2.1, RFC 7009 §2.1. */
+const TOKEN_HINT_PARAMETERS = [...CLIENT_AUTH_PARAMETERS, 'token', 'token_type_hint'];
 
 type Grant = TokenRequest['grant'];
 
@@ -91,24 +113,33 @@ function introspectionJson(res: IntrospectTokenResponse): Record<string, unknown
   return out;
 }
 
+/** A client_id as the request log shows it: printable ASCII, at most 128 characters. */
+function loggableClientId(clientId: string): string {
+  return clientId.replace(/[^\x21-\x7e]/g, '?').slice(0, 128);
+}
+
 export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext) => {
   /**
    * Runs one client-authenticated form endpoint: errors are answered here rather than by the
-   * global handler because a failed Basic authentication needs its challenge (RFC 6749 §5.2).
+   * global handler because a failed client authentication needs the Basic challenge (RFC 6749 §5.2).
+   * `run` calls the token service and returns how to answer; only once that call succeeded has
+   * the client authenticated, and only then does the request log name it: the client_id of a
+   * failed request is whatever the caller typed, possibly a secret sent in the wrong place.
    */
   const clientEndpoint =
-    (path: string, run: (form: FormParams, client: PresentedClient, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    (path: string, recognized: readonly string[], run: (form: FormParams, client: PresentedClient, req: FastifyRequest) => Promise<(reply: FastifyReply) => FastifyReply>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const authorization = req.headers.authorization;
       try {
-        const form = readForm(req.body, REPEATABLE);
+        const form = readForm(req.body, recognized);
         const client = extractClientCredentials(authorization, form, `${config.issuer}${path}`);
-        if (client.clientId) (req as { clientId?: string }).clientId = client.clientId.slice(0, 128);
-        return await run(form, client, req, reply);
+        const answer = await run(form, client, req);
+        if (client.clientId !== undefined) (req as { clientId?: string }).clientId = loggableClientId(client.clientId);
+        return answer(reply);
       } catch (err) {
         const domain = toAuthmeshError(err);
         if (domain.code === 'server_error') req.log.error({ err: domain.cause ?? err }, 'request failed');
-        return sendOAuthError(reply, domain, { basicAttempted: authorization !== undefined, realm: config.issuer });
+        return sendOAuthError(reply, domain, { authorizationSent: authorization !== undefined, realm: config.issuer, authentication: 'client' });
       }
     };
 
@@ -120,10 +151,10 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
     corsOrigins: config.corsOrigins,
     onRequest: [requireFormBody],
     handlers: {
-      POST: clientEndpoint('/oauth2/token', async (form, client, req, reply) => {
+      POST: clientEndpoint('/oauth2/token', TOKEN_PARAMETERS, async (form, client, req) => {
         const grant = grantOf(form);
-        const res = await peers.token.token(TokenRequest.fromPartial({ client: client.credentials, grant, remoteIp: req.ip }));
-        return noStore(reply).type('application/json').send(tokenJson(res));
+        const res = await peers.token.token(TokenRequest.fromPartial({ client: client.credentials, grant, remoteIp: remoteAddress(req) }));
+        return (reply) => noStore(reply).type('application/json').send(tokenJson(res));
       }),
     },
   });
@@ -133,14 +164,14 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
     url: '/oauth2/introspect',
     onRequest: [requireFormBody],
     handlers: {
-      POST: clientEndpoint('/oauth2/introspect', async (form, client, req, reply) => {
+      POST: clientEndpoint('/oauth2/introspect', TOKEN_HINT_PARAMETERS, async (form, client, req) => {
         // RFC 7662 §2.1: token is REQUIRED.
         const token = form.one('token');
         if (token === undefined) throw new InvalidRequest('token is required');
         const res = await peers.token.introspectToken(
-          IntrospectTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '', remoteIp: req.ip }),
+          IntrospectTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '', remoteIp: remoteAddress(req) }),
         );
-        return noStore(reply).type('application/json').send(introspectionJson(res));
+        return (reply) => noStore(reply).type('application/json').send(introspectionJson(res));
       }),
     },
   });
@@ -149,13 +180,13 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
     url: '/oauth2/revoke',
     onRequest: [requireFormBody],
     handlers: {
-      POST: clientEndpoint('/oauth2/revoke', async (form, client, req, reply) => {
+      POST: clientEndpoint('/oauth2/revoke', TOKEN_HINT_PARAMETERS, async (form, client, req) => {
         // RFC 7009 §2.1: token is REQUIRED.
         const token = form.one('token');
         if (token === undefined) throw new InvalidRequest('token is required');
-        await peers.token.revokeToken(RevokeTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '', remoteIp: req.ip }));
+        await peers.token.revokeToken(RevokeTokenRequest.fromPartial({ client: client.credentials, token, tokenTypeHint: form.one('token_type_hint') ?? '', remoteIp: remoteAddress(req) }));
         // RFC 7009 §2.2: 200, the body is ignored.
-        return noStore(reply).code(200).send();
+        return (reply) => noStore(reply).code(200).send();
       }),
     },
   });

@@ -137,6 +137,17 @@ describe('token service over gRPC', () => {
       await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: 'read admin', resource: [] } } })).rejects.toMatchObject({ code: 'invalid_scope' });
     });
 
+    it('an error echoing a 60,000-character scope does not stall the connection other clients share', async () => {
+      // Before the bound on error metadata, this error's trailers exceeded 64 KiB: the call and
+      // every later call on the same HTTP/2 connection waited for their deadline (503 at the edge).
+      const huge = 'a'.repeat(60_000);
+      await expect(token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: huge, resource: [] } } })).rejects.toMatchObject({
+        code: 'invalid_scope',
+      });
+      const next = await token({ client: secretCreds(other.id, other.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [] } } });
+      expect(next.accessToken).toMatch(/^ey/);
+    });
+
     it('narrows audience and scope to a resource indicator, refuses an unknown one', async () => {
       const res = await token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'clientCredentials', value: { scope: '', resource: [ORDERS] } } });
       expect(res.scope).toBe('orders.read');

@@ -9,7 +9,7 @@ import {
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
 import { buildIntrospectionResponse, inactiveIntrospection, mayIntrospect, type IntrospectionResponse } from '../core/oauth/index.js';
-import { ADMIN_SCOPE, CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import { ADMIN_SCOPE, auditedAddress, CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
 import { createAuditSampler } from '../audit-sampler.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { createClientAuthThrottle } from './client-auth-throttle.js';
@@ -112,9 +112,10 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     TOKEN_SERVICE_NAME,
     TokenServiceService,
     {
-      async token(req) {
-        const client = await authenticate(req.client, req.remoteIp);
-        const ctx = { deps, minter, client, remoteIp: req.remoteIp };
+      async token(req, call) {
+        const remoteIp = auditedAddress(call, req.remoteIp);
+        const client = await authenticate(req.client, remoteIp);
+        const ctx = { deps, minter, client, remoteIp };
         const g = req.grant;
         let res: TokenResponse;
         switch (g?.$case) {
@@ -140,8 +141,8 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
         return TokenResponse.fromPartial(res);
       },
 
-      async introspectToken(req) {
-        const client = await authenticate(req.client, req.remoteIp);
+      async introspectToken(req, call) {
+        const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
         // RFC 7662 §2.1: the caller must be authorized to introspect; public clients cannot keep
         // the credentials that would make that meaningful.
         if (client.clientType === 'public') throw new UnauthorizedClient('public clients may not introspect tokens');
@@ -165,8 +166,8 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
         });
       },
 
-      async revokeToken(req) {
-        const client = await authenticate(req.client, req.remoteIp);
+      async revokeToken(req, call) {
+        const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
         // RFC 7009 §2.1: token is REQUIRED.
         if (!req.token) throw new InvalidRequest('token is required');
         const tryRefresh = async () => {

@@ -15,7 +15,7 @@ import {
 } from '../../gen/ts/authmesh/user/v1/user.js';
 import { AccessDenied, AlreadyExists, InvalidRequest, NotFound } from '../core/errors/index.js';
 import { generateId } from '../core/oauth/index.js';
-import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
+import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddress, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { LoginGuard } from './login-guard.js';
@@ -202,12 +202,13 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         return SetPasswordResponse.fromPartial({});
       },
 
-      async authenticateUser(req) {
+      async authenticateUser(req, ctx) {
         if (req.username === '') throw new InvalidRequest('username is required');
         if (req.password === '') throw new InvalidRequest('password is required');
         if (!PRINTABLE_SHORT.test(req.clientId)) throw new InvalidRequest('client_id must be at most 256 printable ASCII characters');
-        if (!PRINTABLE_SHORT.test(req.remoteIp)) throw new InvalidRequest('remote_ip must be at most 256 printable ASCII characters');
-        const attempt = { purpose: 'login' as const, username: req.username, clientId: req.clientId || undefined, ip: req.remoteIp || undefined };
+        // Only the mesh calls this (INTERNAL); its remote_ip must be an IP address.
+        const remoteIp = auditedAddress(ctx, req.remoteIp);
+        const attempt = { purpose: 'login' as const, username: req.username, clientId: req.clientId || undefined, ip: remoteIp || undefined };
         // A name or password no account can have still costs one verification (no fast path
         // that would tell such requests apart by timing).
         const plausible = isPossibleUsername(req.username) && isPlausiblePassword(req.password);

@@ -159,10 +159,16 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       const anonymous = await fetch(`${s.url}/v1/clients`);
       expect(anonymous.status).toBe(401);
       expect(await anonymous.json()).toMatchObject({ code: 16, details: [{ reason: 'INVALID_TOKEN', domain: 'authmesh' }] });
+      // RFC 6750 §3 / RFC 9110 §15.5.2: the transcoded 401 carries the service's challenge, without error code when no token was sent.
+      expect(anonymous.headers.get('www-authenticate')).toBe(`Bearer realm="${s.gateway.config.issuer}"`);
+      const forged = await fetch(`${s.url}/v1/clients`, { headers: { authorization: `Bearer ${admin.slice(0, -4)}AAAA` } });
+      expect(forged.status).toBe(401);
+      expect(forged.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token"/);
       const reader = await s.gateway.bearer({ scope: ['authmesh.read'] });
       const forbidden = await fetch(`${s.url}/v1/clients`, { method: 'POST', headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' }, body: '{"client_name":"x"}' });
       expect(forbidden.status).toBe(403);
       expect(await forbidden.json()).toMatchObject({ code: 7, details: [{ reason: 'INSUFFICIENT_SCOPE' }] });
+      expect(forbidden.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="insufficient_scope", error_description="[^"]*", scope="authmesh.admin"$/);
     });
     it('refuses unknown JSON fields and enum values over REST, naming them, and creates nothing', async () => {
       const admin = await s.gateway.bearer();

@@ -154,7 +154,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
       cleanups.push(() => backends.cleanup());
       shared = await backends.env();
     }
-    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, ...shared, ...opts.env });
+    const gateway = await startTestGateway({ AUTHMESH_ISSUER: url, AUTHMESH_TRUSTED_PROXIES: '127.0.0.1', ...shared, ...opts.env });
     cleanups.push(() => gateway.close());
     const sampleApi = await startSampleApi();
     cleanups.push(() => sampleApi.close());

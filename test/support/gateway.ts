@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ALL_ROUTES, createGateway } from '../../gateway/index.js';
-import { silentLogger } from '../../services/core/log/index.js';
+import { silentLogger, type Logger } from '../../services/core/log/index.js';
 import { startTestMesh, type TestMesh } from './mesh.js';
 import { freePort } from './ports.js';
 
@@ -14,14 +14,15 @@ export interface TestGateway extends TestMesh {
 }
 
 
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+/** @param options.log the gateway's logger (default: silent), for tests that read its lines */
+export async function startTestGateway(env: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<TestGateway> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const t = await startTestMesh({ AUTHMESH_ISSUER: baseUrl, AUTHMESH_HTTP_PORT: String(port), ...env });
   const app = await createGateway(
     {
       config: t.config,
-      log: silentLogger(),
+      log: options.log ?? silentLogger(),
       peers: t.peers,
       grpcAddress: () => `127.0.0.1:${t.mesh.port}`,
       cookieSecret: randomBytes(32).toString('base64url'),

@@ -2,6 +2,8 @@
 // reported with the variable's name, what was wrong and what is expected; all problems are
 // reported together so one restart fixes them all.
 
+import { isIP } from 'node:net';
+
 export const SERVICE_NAMES = ['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
@@ -57,6 +59,11 @@ export interface Config {
   cookieSecret: string | undefined;
   /** Largest accepted HTTP request body, bytes. */
   httpBodyLimit: number;
+  /**
+   * Addresses (IPs or CIDR ranges) of the proxies in front of the gateway (Envoy) whose
+   * X-Forwarded-For the gateway believes; empty = believe none, use the connection's address.
+   */
+  trustedProxies: string[];
   /** gRPC address of each service; those this process runs default to its own address. */
   addresses: Record<ServiceName, string>;
   /** Which grid holds the hot state: in-process (one process only) or a Hazelcast cluster. */
@@ -147,6 +154,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const o of corsOrigins) {
     if (!/^https?:\/\/[^/\s]+$/.test(o)) problems.push(`AUTHMESH_CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com`);
   }
+  const trustedProxies = str('AUTHMESH_TRUSTED_PROXIES', '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of trustedProxies) {
+    if (!isIpOrCidr(p)) problems.push(`AUTHMESH_TRUSTED_PROXIES: ${JSON.stringify(p)} is not an IP address or CIDR range like 10.0.0.0/8`);
+  }
   const cookieSecret = env.AUTHMESH_COOKIE_SECRET || undefined;
   if (cookieSecret !== undefined && cookieSecret.length < 32) problems.push('AUTHMESH_COOKIE_SECRET: expected at least 32 characters of random data');
   grpcPort = ownListenPort(env, services, grpcPort, problems);
@@ -215,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins,
     cookieSecret,
     httpBodyLimit: int('AUTHMESH_HTTP_BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
+    trustedProxies,
     addresses,
     grid: grid === 'hazelcast' ? 'hazelcast' : 'memory',
     hazelcastMembers,
@@ -337,4 +349,13 @@ export function redactDatabaseUrl(url: string): string {
   } catch {
     return '(unparseable URL)';
   }
+}
+
+/** An IPv4/IPv6 address, or one with a /prefix length that fits its family. */
+function isIpOrCidr(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -43,10 +43,37 @@ export function grpcStatusOf(code: ErrorCode): Status {
   return GRPC_STATUS[code];
 }
 
-/** A domain error as the StatusObject a grpc-js handler passes to its callback / emits. */
+/**
+ * Largest ErrorInfo metadata sent, in UTF-16 code units of keys plus values. The error travels
+ * in HTTP/2 trailers: a header block over 64 KiB is never delivered and wedges the connection
+ * every other call to that server shares until their deadlines pass (an invalid_scope echoing a
+ * 60,000-character scope did exactly that). Entries are kept in order while they fit.
+ */
+export const MAX_ERROR_METADATA_CHARS = 16_384;
+const MAX_ERROR_METADATA_KEY = 64;
+
+/** The metadata entries that fit the trailer budget, in order; larger ones are left out. */
+export function boundedErrorMetadata(metadata: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  let used = 0;
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key.length > MAX_ERROR_METADATA_KEY) continue;
+    const size = key.length + value.length;
+    if (used + size > MAX_ERROR_METADATA_CHARS) continue;
+    out[key] = value;
+    used += size;
+  }
+  return out;
+}
+
+/**
+ * A domain error as the StatusObject a grpc-js handler passes to its callback / emits. The
+ * description is already bounded (vocabulary.ts); the metadata is bounded here (see
+ * MAX_ERROR_METADATA_CHARS), so the trailers stay far below HTTP/2 header-list limits.
+ */
 export function toGrpcStatus(error: AuthmeshError): Partial<StatusObject> & { code: Status; details: string; metadata: Metadata } {
   const code = GRPC_STATUS[error.code];
-  const info = ErrorInfo.encode({ reason: reasonOf(error.code), domain: ERROR_DOMAIN, metadata: error.metadata }).finish();
+  const info = ErrorInfo.encode({ reason: reasonOf(error.code), domain: ERROR_DOMAIN, metadata: boundedErrorMetadata(error.metadata) }).finish();
   const details = RpcStatus.encode({
     code,
     message: error.description,

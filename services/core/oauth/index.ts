@@ -12,3 +12,4 @@ export * from './token-exchange.js';
 export * from './resource-indicator.js';
 export * from './endpoint-match.js';
 export * from './bearer.js';
+export * from './response-types.js';

@@ -4,6 +4,7 @@
 // status.
 import type { MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/index.js';
+import { bearerChallenge } from '../oauth/index.js';
 import type { Logger } from '../log/index.js';
 import type { Access, Authenticator, CallContext } from './context.js';
 
@@ -45,10 +46,16 @@ export function registration<S extends ServiceDefinition>(
   return { name, definition, implementation, access };
 }
 
+/**
+ * @param realm when set, invalid_token and insufficient_scope errors carry an RFC 6750 §3
+ *   `www-authenticate` challenge in their trailers, which HTTP surfaces in front of the server
+ *   (Envoy's JSON transcoding) pass on with the 401/403
+ */
 export function adaptService<S extends ServiceDefinition>(
   reg: ServiceRegistration<S>,
   authenticator: Authenticator,
   log: Logger,
+  realm?: string,
 ): UntypedServiceImplementation {
   const out: UntypedServiceImplementation = {};
   for (const key of Object.keys(reg.definition) as (keyof S & string)[]) {
@@ -58,7 +65,7 @@ export function adaptService<S extends ServiceDefinition>(
     if (!access) throw new Error(`${def.path}: no access policy declared`);
     const impl = reg.implementation[key] as unknown as (req: unknown, ctx: CallContext) => Promise<unknown>;
     out[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      void handleUnary(def.path, access, impl, call, callback, authenticator, log);
+      void handleUnary(def.path, access, impl, call, callback, authenticator, log, realm);
     };
   }
   return out;
@@ -72,6 +79,7 @@ async function handleUnary(
   callback: sendUnaryData<unknown>,
   authenticator: Authenticator,
   log: Logger,
+  realm: string | undefined,
 ): Promise<void> {
   const started = performance.now();
   const deadline = toDate(call.getDeadline());
@@ -114,7 +122,13 @@ async function handleUnary(
     const domain = toAuthmeshError(err);
     outcome = domain.code;
     if (domain.code === 'server_error') log.error({ method, err: domain.cause ?? err }, 'rpc failed');
-    callback(toGrpcStatus(domain), null);
+    const status = toGrpcStatus(domain);
+    if (realm !== undefined && (domain.code === 'invalid_token' || domain.code === 'insufficient_scope')) {
+      // RFC 6750 §3.1: no error code when the call carried no credentials.
+      const sent = call.metadata.get('authorization').length > 0;
+      status.metadata.set('www-authenticate', sent ? bearerChallenge({ realm, error: domain.code, description: domain.description, scope: domain.metadata.scope }) : bearerChallenge({ realm }));
+    }
+    callback(status, null);
   } finally {
     if (timer) clearTimeout(timer);
     if (controller) call.removeListener('cancelled', onCancel);

@@ -7,3 +7,4 @@ export * from './access-token-verifier.js';
 export * from './revocation-list.js';
 export * from './mesh-authenticator.js';
 export * from './update-mask.js';
+export * from './caller-address.js';

@@ -37,8 +37,11 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
     async authenticate(md, access): Promise<Principal> {
       switch (access.kind) {
         case 'public':
-        case 'client':
           return { kind: 'anonymous' };
+        case 'client':
+          // The client authenticates in the request; the mesh credential only says the caller is
+          // the gateway, whose remote_ip the audit trail may then believe (caller-address.ts).
+          return isMesh(md) ? { kind: 'mesh' } : { kind: 'anonymous' };
         case 'internal':
           if (isMesh(md)) return { kind: 'mesh' };
           if (md.get('authorization').length > 0) throw new AccessDenied('this method is internal to the mesh');

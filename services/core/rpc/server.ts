@@ -17,6 +17,8 @@ export interface RpcServerOptions {
   services: ServiceRegistration<any>[];
   authenticator?: Authenticator;
   log: Logger;
+  /** Realm of the Bearer challenge sent with invalid_token and insufficient_scope (the issuer). */
+  realm?: string;
   /** Largest request accepted, bytes. Default 1 MiB: no authmesh request comes near it. */
   maxReceiveBytes?: number;
   /** Largest response sent, bytes. Default 16 MiB (a full page of clients is far below it). */
@@ -58,7 +60,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const descriptorSet = readFileSync(descriptorSetPath());
   const strict = createStrictRequests(descriptorSet);
   for (const reg of options.services) {
-    server.addService(refusingDefinition(reg.definition, strict), adaptService(reg, authenticator, log));
+    server.addService(refusingDefinition(reg.definition, strict), adaptService(reg, authenticator, log, options.realm));
   }
   addReflection(server, new DescriptorIndex(descriptorSet), () => names);
 
