@@ -16,13 +16,16 @@ import { MESH_METADATA_KEY } from '../../services/core/rpc/index.js';
 import { callOn, frame, openSession, PREFACE, sendRawFrames, type GrpcAnswer, type GrpcCall } from './grpc-client.js';
 import { captureConsole, Findings, GRPC_SERVER_FAULTS, heapAfterGc, runBounded, secretsInLogs, startFuzzServer, type FuzzServer } from './harness.js';
 import { descriptorRegistry, methodPath, servicesOf } from './messages.js';
-import { Rng } from './prng.js';
+import { fuzzProfile, Rng } from './prng.js';
 import { envelope, framedBody, messagePayload } from './rpc-mutators.js';
 
 const BUDGETS = {
   short: { perRpc: 20, frames: 120, timeMs: 40_000, framesTimeMs: 15_000, concurrency: 6 },
-  full: { perRpc: 500, frames: 3000, timeMs: 900_000, framesTimeMs: 300_000, concurrency: 8 },
+  full: { perRpc: 500, frames: 3000, timeMs: 480_000, framesTimeMs: 180_000, concurrency: 8 },
 };
+/** Test timeouts follow the profile: the time budget plus room for in-flight cases and checks. */
+const BUDGET = BUDGETS[fuzzProfile()];
+const SLACK_MS = 120_000;
 const CALL_TIMEOUT_MS = 30_000;
 /** Every service the gRPC port serves, by descriptor-set prefix. */
 const SERVED = ['authmesh.', 'grpc.health.v1.', 'grpc.reflection.v1', 'envoy.service.auth.v3.'];
@@ -174,7 +177,7 @@ describe('fuzz: the gRPC port', () => {
     });
     fs.report('gRPC messages');
     expect(fs.unexpected()).toEqual([]);
-  }, 600_000);
+  }, BUDGET.timeMs + SLACK_MS);
 
   it('survives malformed HTTP/2 frames on fresh connections (no :path, bad HPACK, bad SETTINGS, oversized frames, floods)', async () => {
     const port = f.t.mesh.port;
@@ -213,7 +216,7 @@ describe('fuzz: the gRPC port', () => {
     // What matters is what comes after: the port still serves, on the shared session too.
     const health = await healthCall(openSession(address));
     expect(health.grpcStatus, health.grpcMessage).toBe(0);
-  }, 600_000);
+  }, BUDGET.framesTimeMs + SLACK_MS);
 
   it('still answers valid calls afterwards: on the same connection, on a fresh one, and through the gateway', async () => {
     const same = await probeCall(shared);

@@ -32,14 +32,17 @@ import {
 } from './harness.js';
 import { mutateSeed, rawRequest, seedCase, type Canaries, type Seed } from './http-mutators.js';
 import { methodPath, servicesOf } from './messages.js';
-import { Rng } from './prng.js';
+import { fuzzProfile, Rng } from './prng.js';
 import { bridgeCase } from './rpc-mutators.js';
 
 /** Per profile: cases per OAuth/page route, per bridged RPC, raw cases per route, time caps. */
 const BUDGETS = {
   short: { perRoute: 100, perRpc: 16, rawPerRoute: 16, timeMs: 35_000, rpcTimeMs: 20_000, rawTimeMs: 12_000, concurrency: 6, bombBytes: 8 << 20 },
-  full: { perRoute: 3000, perRpc: 600, rawPerRoute: 400, timeMs: 900_000, rpcTimeMs: 900_000, rawTimeMs: 300_000, concurrency: 8, bombBytes: 64 << 20 },
+  full: { perRoute: 3000, perRpc: 600, rawPerRoute: 400, timeMs: 600_000, rpcTimeMs: 420_000, rawTimeMs: 180_000, concurrency: 8, bombBytes: 64 << 20 },
 };
+/** Test timeouts follow the profile: the time budget plus room for in-flight cases and checks. */
+const BUDGET = BUDGETS[fuzzProfile()];
+const SLACK_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const RPC_PATH = /^\/[a-z_]+(\.[a-z_0-9]+)+\.[A-Z]\w*\/[A-Z]\w*$/;
 
@@ -332,7 +335,7 @@ describe('fuzz: every HTTP route of the gateway', () => {
     expect(probeFailures).toEqual([]);
     for (const r of routes) expect(fuzzedRoutes.get(`${seedsFor(r)[0]!.method} ${r.url}`) ?? [...fuzzedRoutes.keys()].filter((k) => k.endsWith(` ${r.url}`)).length, r.url).toBeGreaterThan(0);
     expect(fs.unexpected()).toEqual([]);
-  }, 600_000);
+  }, BUDGET.timeMs + SLACK_MS);
 
   it('answers malformed Connect, gRPC-Web and gRPC-over-HTTP/1.1 requests of every bridged admin RPC without a 5xx or a server fault', async () => {
     const fs = new Findings(f.seed);
@@ -359,7 +362,7 @@ describe('fuzz: every HTTP route of the gateway', () => {
     });
     fs.report('bridged RPCs');
     expect(fs.unexpected()).toEqual([]);
-  }, 600_000);
+  }, BUDGET.rpcTimeMs + SLACK_MS);
 
   it('answers raw malformed HTTP (truncated bodies, bad Content-Length, broken chunking, bad request lines) without a 5xx', async () => {
     const fs = new Findings(f.seed);
@@ -377,7 +380,7 @@ describe('fuzz: every HTTP route of the gateway', () => {
     });
     fs.report('raw HTTP');
     expect(fs.unexpected()).toEqual([]);
-  }, 600_000);
+  }, BUDGET.rawTimeMs + SLACK_MS);
 
   it('still answers valid requests afterwards: on the same keep-alive connection, on a fresh one, and through the bridge', async () => {
     const same = await probe(probeAgent);
