@@ -9,9 +9,9 @@ import http from 'node:http';
 import type http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, fromJson, toBinary } from '@bufbuild/protobuf';
 import { Client, ClientType, CreateClientRequest, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
-import { basicAuth, createFixtures, type Fixtures } from '../../gateway/routes/route-test-support.js';
+import { basicAuth, createFixtures, ORDERS, type Fixtures } from '../../gateway/routes/route-test-support.js';
 import { MESH_METADATA_KEY } from '../../services/core/rpc/index.js';
 import { callOn, frame, openSession, PREFACE, sendRawFrames, type GrpcAnswer, type GrpcCall } from './grpc-client.js';
 import { captureConsole, Findings, GRPC_SERVER_FAULTS, heapAfterGc, runBounded, secretsInLogs, startFuzzServer, type FuzzServer } from './harness.js';
@@ -27,6 +27,7 @@ const BUDGETS = {
 const BUDGET = BUDGETS[fuzzProfile()];
 const SLACK_MS = 120_000;
 const CALL_TIMEOUT_MS = 30_000;
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 /** Every service the gRPC port serves, by descriptor-set prefix. */
 const SERVED = ['authmesh.', 'grpc.health.v1.', 'grpc.reflection.v1', 'envoy.service.auth.v3.'];
 
@@ -46,6 +47,8 @@ describe('fuzz: the gRPC port', () => {
   let address: string;
   let shared: http2.ClientHttp2Session;
   let probeTokenRequest: Buffer;
+  /** An access token for the orders API (audience ORDERS, scope orders.read), for ext_authz Check. */
+  let ordersToken: string;
   let restoreConsole: () => void;
   let heapBefore = 0;
   let budget: (typeof BUDGETS)['short'];
@@ -80,6 +83,14 @@ describe('fuzz: the gRPC port', () => {
       grant: { case: 'clientCredentials', value: create(grantDesc, { scope: 'read' }) },
     } as never);
     probeTokenRequest = Buffer.from(toBinary(tokenRequest, msg));
+    const tokenRes = await fetch(`${f.t.baseUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(fx.basic.id, fx.basic.secret) },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'orders.read', resource: ORDERS }),
+    });
+    ordersToken = ((await tokenRes.json()) as { access_token?: string }).access_token ?? '';
+    expect(ordersToken, 'fixture: an orders token').not.toBe('');
+    secrets.add(ordersToken);
     address = `http://127.0.0.1:${f.t.mesh.port}`;
     shared = openSession(address);
     for (let i = 0; i < 5; i++) {
@@ -113,6 +124,41 @@ describe('fuzz: the gRPC port', () => {
     if (a.timedOut && !streaming) fs.add({ ...base, status: 'timeout', detail: '' });
   };
 
+  // ext_authz Check seeded like Envoy sends it: a real orders token, a route path (valid,
+  // unusual or malformed), and the route's audience or scope in context_extensions.
+  let lastCheckPath = '';
+  const checkPayload = (rng: Rng): { payload: Buffer; label: string } => {
+    const path = rng.pick(['/orders/1', '/orders//x', '//orders/1', '/orders/1/', '/orders/%zz', '/orders/%00', '/orders/\u00ff', 'orders/1', '', '/', '/orders/1?x=1#f', '/orders/../admin', `/orders/${'a'.repeat(5000)}`, '/orders/{id}', '/orders/*', '/ORDERS/1']);
+    lastCheckPath = path.slice(0, 80);
+    const extensions = rng.pick<Record<string, string>>([{ audience: ORDERS }, { audience: ORDERS, scope: 'orders.read' }, { scope: 'orders.read' }, { service_id: rng.pick(['', 'svc_nope', '%', 'a'.repeat(300)]) }, { audience: rng.pick(['', 'https://nope.example', '%zz', 'orders']) }, {}]);
+    const authorization = rng.pick([`Bearer ${ordersToken}`, `Bearer ${ordersToken}`, `bearer ${ordersToken}`, `Bearer ${ordersToken}x`, 'Bearer', `Basic ${ordersToken}`]);
+    const desc = descriptorRegistry().getMessage('envoy.service.auth.v3.CheckRequest')!;
+    const msg = fromJson(
+      desc,
+      { attributes: { request: { http: { method: rng.pick(['GET', 'GET', 'POST', 'get', '', 'BREW']), path, host: 'orders.example.com', headers: { authorization } } }, contextExtensions: extensions } },
+      { registry: descriptorRegistry() },
+    );
+    return { payload: Buffer.from(toBinary(desc, msg)), label: 'msg:seeded-check' };
+  };
+
+  /**
+   * ext_authz answers with gRPC OK and its verdict inside CheckResponse: a status UNAVAILABLE
+   * (denied 503) while every service is up means an input made the check throw.
+   */
+  const judgeCheck = (fs: Findings, label: string, index: number, call: GrpcCall, a: GrpcAnswer, path: string) => {
+    if (a.body.length < 5) return;
+    const len = a.body.readUInt32BE(1);
+    try {
+      const res = fromBinary(descriptorRegistry().getMessage('envoy.service.auth.v3.CheckResponse')!, a.body.subarray(5, 5 + len)) as unknown as { status?: { code: number; message: string } };
+      const code = res.status?.code ?? 0;
+      if (code === 14 || GRPC_SERVER_FAULTS[code] !== undefined) {
+        fs.add({ suite: 'grpc', route: CHECK_PATH, caseLabel: label, index, input: { path, body: call.body.subarray(0, 200).toString('base64') }, status: `ext_authz status ${code === 14 ? 'UNAVAILABLE (denied 503)' : GRPC_SERVER_FAULTS[code]}`, detail: `path=${JSON.stringify(path)} ${res.status?.message ?? ''}` });
+      }
+    } catch (err) {
+      fs.add({ suite: 'grpc', route: CHECK_PATH, caseLabel: label, index, input: path, status: 'ext_authz undecodable response', detail: (err as Error).message });
+    }
+  };
+
   it('enumerates every RPC the port serves from the descriptor set', () => {
     const paths = servicesOf(SERVED).flatMap((s) => s.methods.map(methodPath));
     for (const p of ['/authmesh.token.v1.TokenService/Token', '/grpc.health.v1.Health/Check', '/envoy.service.auth.v3.Authorization/Check', '/authmesh.client.v1.ClientService/AuthenticateClient']) expect(paths).toContain(p);
@@ -123,7 +169,8 @@ describe('fuzz: the gRPC port', () => {
     const fs = new Findings(f.seed);
     const methods = servicesOf(SERVED).flatMap((s) => s.methods);
     const pool = { known: [fx.basic.id, fx.pub, fx.userId, canary, 'read', 'authmesh.admin', admin] };
-    const cases = methods.flatMap((m) => Array.from({ length: budget.perRpc }, (_, i) => ({ m, i }))).sort((a, b) => a.i - b.i);
+    // ext_authz Check sits in front of every protected route: three times the cases.
+    const cases = methods.flatMap((m) => Array.from({ length: budget.perRpc * (methodPath(m) === CHECK_PATH ? 3 : 1) }, (_, i) => ({ m, i }))).sort((a, b) => a.i - b.i);
     await runBounded({ count: cases.length, timeMs: budget.timeMs, concurrency: budget.concurrency }, async (n) => {
       const { m, i } = cases[n]!;
       const rng = Rng.forCase(f.seed, `grpc ${methodPath(m)}`, i);
@@ -163,8 +210,12 @@ describe('fuzz: the gRPC port', () => {
         headers[':method'] = rng.pick(['GET', 'PUT', 'DELETE']);
         labels.push('method');
       }
-      const { payload, label } = messagePayload(rng, m, pool);
-      const framed = framedBody(rng, payload);
+      const check = methodPath(m) === CHECK_PATH;
+      const seeded = check && rng.chance(0.6);
+      const { payload, label } = seeded ? checkPayload(rng) : messagePayload(rng, m, pool);
+      // Envoy calls Check without credentials; a seeded Check carries none either.
+      if (seeded) for (const k of [MESH_METADATA_KEY, 'authorization']) delete headers[k];
+      const framed = seeded && rng.chance(0.7) ? { body: envelope(0, payload), label: 'frame:valid' } : framedBody(rng, payload);
       if (framed.encoding) headers['grpc-encoding'] = framed.encoding;
       labels.push(label, framed.label);
       const call: GrpcCall = { headers, body: framed.body, resetAfterWrite: rng.chance(0.03) };
@@ -174,6 +225,7 @@ describe('fuzz: the gRPC port', () => {
       const a = await callOn(session, call, streaming ? 2_000 : CALL_TIMEOUT_MS);
       if (session !== shared) session.close();
       judge(fs, methodPath(m), labels.join('+'), i, call, a, streaming);
+      if (check && a.grpcStatus === 0) judgeCheck(fs, labels.join('+'), i, call, a, seeded ? lastCheckPath : '(random message)');
     });
     fs.report('gRPC messages');
     expect(fs.unexpected()).toEqual([]);

@@ -112,7 +112,7 @@ const BODY_KEEP = 4096;
  * Sends one case over node:http (keep-alive agent given by the caller), reads at most BODY_KEEP
  * bytes of the answer, never rejects.
  */
-export function sendHttp(server: { host: string; port: number }, c: HttpCase, agent: http.Agent, timeoutMs: number): Promise<HttpAnswer> {
+export function sendHttp(server: { host: string; port: number }, c: HttpCase, agent: http.Agent, timeoutMs: number, abortAfterMs?: number): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (a: HttpAnswer) => {
@@ -160,6 +160,14 @@ export function sendHttp(server: { host: string; port: number }, c: HttpCase, ag
     });
     if (c.body !== undefined && c.body.length > 0) req.end(c.body);
     else req.end();
+    // A client that goes away mid-call (the server must cancel cleanly, not wedge a shared upstream).
+    if (abortAfterMs !== undefined) {
+      setTimeout(() => {
+        req.destroy();
+        clearTimeout(timer);
+        done({ status: 0, headers: {}, body: '', error: 'aborted by the client' });
+      }, abortAfterMs);
+    }
   });
 }
 

@@ -58,6 +58,18 @@ export const KNOWN_FAILURES: KnownFailure[] = [
     matches: (f) => f.status === 'HTTP 501' && /unknown compression/.test(f.detail),
   },
   {
+    id: 'bridge-gzip-no-limit-hang',
+    waitsFor: 'connect-bridge branch: "Connect bridge body limits/gzip" (decompressed size bounded like HTTP_BODY_LIMIT)',
+    description: 'Bridge, Connect or gRPC-Web, gzip-compressed body (Content-Encoding or grpc-encoding gzip) that inflates to tens of MB (64 MiB in the full profile): no answer within 30 s while connect-node inflates it without a bound.',
+    matches: (f) => BRIDGE_SUITES.includes(f.suite) && f.status === 'timeout' && /gzip|content-encoding/.test(f.caseLabel),
+  },
+  {
+    id: 'bridge-bad-gzip-500',
+    waitsFor: 'connect-bridge branch: bridge gzip handling (a body that is not valid gzip is the client\'s error)',
+    description: 'Connect unary with Content-Encoding: gzip and a body that is not gzip: HTTP 500 {"code":"internal","message":"decompression failed"}.',
+    matches: (f) => BRIDGE_SUITES.includes(f.suite) && f.status === 'HTTP 500' && /decompression failed/.test(f.detail),
+  },
+  {
     id: 'grpc-undecodable-request-internal',
     waitsFor: 'connect-bridge branch: "gRPC undecodable → INVALID_ARGUMENT"',
     description: 'gRPC port (and the bridge relaying it): a request message ts-proto cannot decode — bad wire bytes, or a valid encoding such as an int64 beyond 2^53 — answers INTERNAL "Error deserializing request" from grpc-js. Also hit through health and reflection.',
