@@ -69,7 +69,7 @@ describe('fuzz: every HTTP route of the gateway', () => {
   let probeAgent: http.Agent;
   let heapBefore = 0;
   let budget: (typeof BUDGETS)['short'];
-  const probeLoop: { stopped: boolean; failures: string[]; done?: Promise<void> } = { stopped: false, failures: [] };
+  const probeLoop: { stopped: boolean; failures: string[]; unavailable: number; done?: Promise<void> } = { stopped: false, failures: [], unavailable: 0 };
 
   const learn = (a: HttpAnswer) => {
     // Tokens and secrets the server hands out during the run are secrets the logs must not hold.
@@ -239,7 +239,10 @@ describe('fuzz: every HTTP route of the gateway', () => {
         if (probeLoop.stopped) break;
         try {
           const p = await probe(probeAgent);
-          if (p.status !== 200) probeLoop.failures.push(`valid token request during the run answered ${p.status}: ${p.body.slice(0, 200)}`);
+          // A deliberate 503 (a peer call past its deadline while the fuzz load saturates the
+          // CPU) is allowed and counted; anything else is a failure.
+          if (p.status === 503 && /temporarily_unavailable/.test(p.body)) probeLoop.unavailable++;
+          else if (p.status !== 200) probeLoop.failures.push(`valid token request during the run answered ${p.status}: ${p.body.slice(0, 200)}`);
         } catch (err) {
           probeLoop.failures.push(`valid token request during the run failed: ${(err as Error).message}`);
         }
@@ -399,6 +402,7 @@ describe('fuzz: every HTTP route of the gateway', () => {
   it('answered every valid request during the run, and still does afterwards: on the same keep-alive connection, on a fresh one, and through the bridge', async () => {
     probeLoop.stopped = true;
     await probeLoop.done;
+    if (probeLoop.unavailable > 0) console.log(`fuzz: ${probeLoop.unavailable} valid token request(s) during the run answered a deliberate 503 (peer deadline under load)`);
     expect(probeLoop.failures).toEqual([]);
     const same = await probe(probeAgent);
     expect(same.status, same.body).toBe(200);

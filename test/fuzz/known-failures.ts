@@ -70,6 +70,12 @@ export const KNOWN_FAILURES: KnownFailure[] = [
     matches: (f) => BRIDGE_SUITES.includes(f.suite) && f.status === 'HTTP 500' && /decompression failed/.test(f.detail),
   },
   {
+    id: 'ext-authz-check-503-on-input',
+    waitsFor: 'token-security branch: "ext_authz malformed path" (services/token/ext-authz.ts maps every thrown error to a denied 503)',
+    description: 'ext_authz Check, every service up: a route path with dot segments ("/orders/../admin"), or context_extensions naming no registered service (audience/service_id), or such a service with an odd path ("/", "/orders/{id}", "/orders/*", a query) answers status UNAVAILABLE with a denied 503 instead of a 4xx denial.',
+    matches: (f) => f.route === '/envoy.service.auth.v3.Authorization/Check' && f.status.startsWith('ext_authz status UNAVAILABLE'),
+  },
+  {
     id: 'grpc-undecodable-request-internal',
     waitsFor: 'connect-bridge branch: "gRPC undecodable → INVALID_ARGUMENT"',
     description: 'gRPC port (and the bridge relaying it): a request message ts-proto cannot decode — bad wire bytes, or a valid encoding such as an int64 beyond 2^53 — answers INTERNAL "Error deserializing request" from grpc-js. Also hit through health and reflection.',
