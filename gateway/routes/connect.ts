@@ -127,8 +127,12 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
           }
         };
       }
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      router.service(service as any, impl as any);
+      // Method by method, never router.service(): that would also route the internal RPCs of the
+      // service, answering them 501 unimplemented; unrouted, they get the gateway's 404.
+      for (const method of adminMethods(service)) {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        router.rpc(method as any, impl[method.localName] as any);
+      }
     }
   };
 

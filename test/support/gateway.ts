@@ -2,7 +2,7 @@
 // URL (RFC 8414 §3.3: clients check that metadata names the URL they fetched it from).
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ALL_ROUTES, createGateway } from '../../gateway/index.js';
+import { ALL_ROUTES, createGateway, type RouteModule } from '../../gateway/index.js';
 import { silentLogger, type Logger } from '../../services/core/log/index.js';
 import { startTestMesh, type TestMesh } from './mesh.js';
 import { freePort } from './ports.js';
@@ -14,11 +14,14 @@ export interface TestGateway extends TestMesh {
 }
 
 
-/** @param options.log the gateway's logger (default: silent), for tests that read its lines */
-export async function startTestGateway(env: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<TestGateway> {
+/**
+ * `options.log` receives the mesh's and the gateway's log lines (default: none); `options.routes`
+ * replaces the gateway's route modules (default ALL_ROUTES), e.g. to put a recorder in front.
+ */
+export async function startTestGateway(env: Record<string, string> = {}, options: { log?: Logger; routes?: RouteModule[] } = {}): Promise<TestGateway> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const t = await startTestMesh({ AUTHMESH_ISSUER: baseUrl, AUTHMESH_HTTP_PORT: String(port), ...env });
+  const t = await startTestMesh({ AUTHMESH_ISSUER: baseUrl, AUTHMESH_HTTP_PORT: String(port), ...env }, { log: options.log });
   const app = await createGateway(
     {
       config: t.config,
@@ -27,7 +30,7 @@ export async function startTestGateway(env: Record<string, string> = {}, options
       grpcAddress: () => `127.0.0.1:${t.mesh.port}`,
       cookieSecret: randomBytes(32).toString('base64url'),
     },
-    ALL_ROUTES,
+    options.routes ?? ALL_ROUTES,
   );
   await app.listen({ host: '127.0.0.1', port });
   return {

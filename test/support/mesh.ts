@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/core/config/index.js';
-import { silentLogger } from '../../services/core/log/index.js';
+import { silentLogger, type Logger } from '../../services/core/log/index.js';
 import { buildAccessTokenClaims } from '../../services/core/oauth/index.js';
 import type { Store } from '../../services/core/store/index.js';
 import { startMesh, type Mesh } from '../../services/mesh.js';
@@ -55,7 +55,8 @@ function testGridEnv(): Record<string, string> {
   return { AUTHMESH_GRID: 'hazelcast', AUTHMESH_HAZELCAST_MEMBERS: members, AUTHMESH_GRID_NAMESPACE: `t${randomBytes(6).toString('hex')}` };
 }
 
-export async function startTestMesh(env: Record<string, string> = {}): Promise<TestMesh> {
+/** `options.log` receives the services' log lines (default: none), for tests that inspect logs. */
+export async function startTestMesh(env: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<TestMesh> {
   const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-test-'));
   const testStore = await testStoreEnv();
   const config = loadConfig({
@@ -71,7 +72,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     AUTHMESH_LOG_LEVEL: 'silent',
     ...env,
   });
-  const mesh = await startMesh({ config, log: silentLogger() });
+  const mesh = await startMesh({ config, log: options.log ?? silentLogger() });
   const anon = createPeers(mesh.addresses, undefined);
   const peers = mesh.deps.peers;
   return {
