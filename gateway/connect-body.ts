@@ -91,13 +91,23 @@ export function gatedBody(raw: AsyncIterable<Uint8Array>, header: Headers, optio
         chunks.push(chunk);
       }
       const body = Buffer.concat(chunks);
-      if (binary) {
-        if (enveloped) await checkEnvelopes(body, header.get('grpc-encoding'), options);
-        else await checkMessage(await decompressed(body, header.get('content-encoding'), maxBytes), options.input);
-      }
+      // Envelopes are checked whatever the codec (their flags); the message inside only when binary.
+      if (enveloped) await checkEnvelopes(body, header.get('grpc-encoding'), options, binary);
+      else if (binary) await checkMessage(await decompressed(body, header.get('content-encoding'), maxBytes), options.input);
       yield body;
     },
   };
+}
+
+/**
+ * Content codings the bridge reads (RFC 9110 §8.4): gzip, or none. Any other is refused by the
+ * route before connect-node sees it, with 415 and Accept-Encoding (RFC 9110 §15.5.16), not the
+ * 501 connect-node answers.
+ */
+export function acceptedContentEncoding(encoding: string | undefined): boolean {
+  if (encoding === undefined) return true;
+  const value = encoding.trim().toLowerCase();
+  return value === '' || value === 'identity' || value === boundedGzip.name;
 }
 
 /** The body as connect will see it after decompression; unknown encodings are left to connect. */
@@ -107,7 +117,7 @@ async function decompressed(body: Uint8Array, encoding: string | null, maxBytes:
   return undefined; // connect refuses the encoding itself (Unimplemented, with what it accepts)
 }
 
-async function checkEnvelopes(body: Buffer, encoding: string | null, options: GatedBodyOptions): Promise<void> {
+async function checkEnvelopes(body: Buffer, encoding: string | null, options: GatedBodyOptions, binary: boolean): Promise<void> {
   let at = 0;
   while (at < body.byteLength) {
     if (body.byteLength - at < ENVELOPE_HEADER_BYTES) throw new ConnectError('the request body ends inside a message prefix', Code.InvalidArgument);
@@ -117,8 +127,14 @@ async function checkEnvelopes(body: Buffer, encoding: string | null, options: Ga
     if (length > options.maxBytes) throw tooLarge(options.maxBytes);
     if (start + length > body.byteLength) throw new ConnectError('the request body ends inside a message', Code.InvalidArgument);
     const payload = body.subarray(start, start + length);
-    // gRPC over HTTP/2 §Length-Prefixed-Message: flag bit 0 marks a compressed message.
-    await checkMessage((flags & 1) === 1 ? await decompressed(payload, encoding, options.maxBytes) : payload, options.input);
+    // gRPC over HTTP/2 §Length-Prefixed-Message: flag bit 0 marks a compressed message; a request
+    // has no other flag, and a compressed one needs the grpc-encoding it was compressed with.
+    if ((flags & ~1) !== 0) throw new ConnectError(`a request message has unknown flags 0x${flags.toString(16)}`, Code.InvalidArgument);
+    const compressed = (flags & 1) === 1;
+    if (compressed && (encoding === null || encoding === '' || encoding === 'identity')) {
+      throw new ConnectError('a request message is marked compressed but no grpc-encoding was sent', Code.InvalidArgument);
+    }
+    if (binary) await checkMessage(compressed ? await decompressed(payload, encoding, options.maxBytes) : payload, options.input);
     at = start + length;
   }
 }

@@ -232,8 +232,13 @@ describe('Connect and gRPC-Web bridge to the admin RPCs', () => {
     expect(((await ratio.json()) as { message: string }).message).toContain(`${MAX_DECOMPRESSION_RATIO} times the compressed size`);
     const corrupt = await post('authmesh.client.v1.ClientService/ListClients', gzipSync('{}').subarray(0, 12), { 'content-encoding': 'gzip' });
     expect(corrupt.status).toBe(400);
-    const br = await post('authmesh.client.v1.ClientService/ListClients', '{}', { 'content-encoding': 'br' });
-    expect(br.status).not.toBe(200);
+    // RFC 9110 §15.5.16: an unsupported content coding is 415 naming what is accepted, not a 5xx.
+    for (const encoding of ['br', 'x-unknown', 'gzip, br']) {
+      const refused = await post('authmesh.client.v1.ClientService/ListClients', '{}', { 'content-encoding': encoding });
+      expect(refused.status).toBe(415);
+      expect(refused.headers.get('accept-encoding')).toBe('gzip');
+      expect(((await refused.json()) as { code: string }).code).toBe('invalid_argument');
+    }
     const honest = await post('authmesh.client.v1.ClientService/ListClients', gzipSync(JSON.stringify({ pageSize: 5 })), { 'content-encoding': 'gzip' });
     expect(honest.status).toBe(200);
   });
@@ -278,6 +283,11 @@ describe('Connect and gRPC-Web bridge to the admin RPCs', () => {
     }
     const truncated = await post('authmesh.client.v1.ClientService/ListClients', envelope(Buffer.from([8, 5])).subarray(0, 6), { 'content-type': 'application/grpc-web+proto' });
     expect(await grpcWebStatus(truncated)).toBe(String(Code.InvalidArgument));
+    // A message flagged compressed without a grpc-encoding, or with unknown flags: the caller's error.
+    for (const [contentType, flags] of [['application/grpc-web+proto', 1], ['application/grpc-web+json', 1], ['application/grpc-web+json', 0x40]] as const) {
+      const flagged = await post('authmesh.client.v1.ClientService/ListClients', envelope(Buffer.from('{}'), flags), { 'content-type': contentType });
+      expect(await grpcWebStatus(flagged)).toBe(String(Code.InvalidArgument));
+    }
     const json = await post('authmesh.client.v1.ClientService/ListClients', '{"pageSize":');
     expect(json.status).toBe(400);
     await stillServes();

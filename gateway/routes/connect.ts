@@ -27,7 +27,7 @@ import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core
 import { parseBearer } from '../../services/core/oauth/index.js';
 import type { Peers } from '../../services/mesh-deps.js';
 import { createBearerPrecheck } from '../bearer-precheck.js';
-import { boundedGzip, gatedBody } from '../connect-body.js';
+import { acceptedContentEncoding, boundedGzip, gatedBody } from '../connect-body.js';
 import { Upstream } from '../connect-upstream.js';
 import type { RouteModule } from '../gateway.js';
 import { fallbackChallenge } from '../oauth-errors.js';
@@ -158,6 +158,15 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
       if (!adminMethods(handler.service).includes(handler.method)) continue;
       const input: DescMessage = handler.method.input;
       scope.all(handler.requestPath, async (req, reply) => {
+        const encoding = req.headers['content-encoding'];
+        if (!acceptedContentEncoding(typeof encoding === 'string' ? encoding : encoding === undefined ? undefined : 'multiple')) {
+          // RFC 9110 §15.5.16: an unsupported content coding is 415, saying which are accepted.
+          return reply
+            .code(415)
+            .header('accept-encoding', boundedGzip.name)
+            .type('application/json')
+            .send({ code: 'invalid_argument', message: `content-encoding ${JSON.stringify(String(encoding).slice(0, 64))} is not supported: send gzip or no content-encoding` });
+        }
         try {
           const uReq = universalRequestFromNodeRequest(req.raw, reply.raw, undefined, undefined);
           const uRes = await handler({

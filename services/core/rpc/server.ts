@@ -11,6 +11,7 @@ import { adaptService, RejectedRequest, type ServiceRegistration } from './handl
 import { descriptorSetPath } from './paths.js';
 import { addReflection, DescriptorIndex } from './reflection.js';
 import { createStrictRequests, type StrictRequests } from './strict-messages.js';
+import { tolerantRegistrar } from './tolerant-service.js';
 
 export interface RpcServerOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -56,13 +57,15 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const authenticator = options.authenticator ?? publicOnlyAuthenticator;
   const names = options.services.map((s) => s.name);
   const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])));
-  health.addToServer(server);
+  // Health and reflection are not authmesh handlers: undecodable bytes still get INVALID_ARGUMENT.
+  const tolerant = tolerantRegistrar(server);
+  health.addToServer(tolerant);
   const descriptorSet = readFileSync(descriptorSetPath());
   const strict = createStrictRequests(descriptorSet);
   for (const reg of options.services) {
     server.addService(refusingDefinition(reg.definition, strict), adaptService(reg, authenticator, log, options.realm));
   }
-  addReflection(server, new DescriptorIndex(descriptorSet), () => names);
+  addReflection(tolerant, new DescriptorIndex(descriptorSet), () => names);
 
   const setServing = (serving: boolean) => {
     for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');

@@ -81,6 +81,24 @@ describe('gRPC requests the server cannot honour', () => {
     expect(pub.err?.code).toBe(status.INVALID_ARGUMENT);
   });
 
+  it('answers undecodable bytes to health and reflection with INVALID_ARGUMENT too, and keeps serving them', async () => {
+    const garbage = Uint8Array.from([0x07]); // wire type 7 does not exist
+    const health = await call('/grpc.health.v1.Health/Check', garbage);
+    expect(health.err?.code).toBe(status.INVALID_ARGUMENT);
+    // A bidi stream (reflection) ends with that status on its first undecodable message.
+    const reflection = await new Promise<ServiceError | null>((resolve) => {
+      const stream = raw.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, new Metadata(), { deadline: Date.now() + 10_000 });
+      stream.on('data', () => undefined);
+      stream.on('error', (err: ServiceError) => resolve(err));
+      stream.on('end', () => resolve(null));
+      stream.write(garbage);
+      stream.end();
+    });
+    expect(reflection?.code).toBe(status.INVALID_ARGUMENT);
+    const ok = await call('/grpc.health.v1.Health/Check', new Uint8Array());
+    expect(ok.err).toBeNull();
+  });
+
   it('checks the caller before judging the bytes: no token is still UNAUTHENTICATED', async () => {
     const { err } = await call(CREATE, Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f]));
     expect(err?.code).toBe(status.UNAUTHENTICATED);
