@@ -13,11 +13,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
+import { busyPorts, namespaces, NS_FLAGS, NSENTER_FLAGS, readerEnv } from '../support/reader-sandbox.js';
 import { readmeSection } from '../support/readme.js';
 
 const SECTION = 'The edge';
@@ -25,29 +25,7 @@ const ISSUER = 'http://127.0.0.1:10000';
 const PORTS = [10000, 9901, 8080, 50051, 8090];
 
 /** README's environment: the user's PATH (without a test runner's node_modules/.bin), HOME, locale. */
-function readerEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'USER', 'TERM']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  env.PATH = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((p) => !p.includes(`node_modules${'/'}.bin`))
-    .join(delimiter);
-  return env;
-}
-
-const asRoot = process.getuid?.() === 0;
-const NS_FLAGS = asRoot ? ['--net'] : ['--user', '--map-root-user', '--net'];
-const NSENTER_FLAGS = asRoot ? ['--net'] : ['--user', '--net', '--preserve-credentials'];
-const namespaces = spawnSync('unshare', [...NS_FLAGS, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' }).status === 0;
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-const busy = namespaces ? [] : (await Promise.all(PORTS.map(async (p) => ((await portFree(p)) ? undefined : p)))).filter((p) => p !== undefined);
+const busy = await busyPorts(PORTS);
 const envoyInstalled = existsSync(join(repoRoot, '.tools', 'envoy-venv', 'bin', 'envoy'));
 const required = process.env.AUTHMESH_REQUIRE_STACK === '1';
 const skipReason = !envoyInstalled

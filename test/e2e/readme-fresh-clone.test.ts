@@ -13,11 +13,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
+import { busyPorts, namespaces, NS_FLAGS, NSENTER_FLAGS, readerEnv } from '../support/reader-sandbox.js';
 import { readmeSection, type ReadmeCommand } from '../support/readme.js';
 
 const RUN_IT = 'Run it, test it';
@@ -27,30 +27,7 @@ const FIRST_TOKEN = 'A first token';
  * The environment README assumes: the user's PATH (without any node_modules/.bin a test runner
  * added), HOME (npm's cache and config), locale and temp dir. No AUTHMESH_ or npm_ variable.
  */
-function newcomerEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'USER', 'TERM']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  env.PATH = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((p) => !p.includes(`node_modules${'/'}.bin`))
-    .join(delimiter);
-  return env;
-}
-
-const asRoot = process.getuid?.() === 0;
-/** unshare/nsenter arguments for a private network namespace (a user namespace too unless root). */
-const NS_FLAGS = asRoot ? ['--net'] : ['--user', '--map-root-user', '--net'];
-const NSENTER_FLAGS = asRoot ? ['--net'] : ['--user', '--net', '--preserve-credentials'];
-const namespaces = spawnSync('unshare', [...NS_FLAGS, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' }).status === 0;
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-const busy = namespaces ? [] : (await Promise.all([8080, 50051].map(async (p) => ((await portFree(p)) ? undefined : p)))).filter((p) => p !== undefined);
+const busy = await busyPorts([8080, 50051]);
 const required = process.env.AUTHMESH_REQUIRE_STACK === '1';
 const skipReason = `no network namespace here (unshare) and the default port(s) ${busy.join(', ')} README uses are busy`;
 if (busy.length > 0 && !required) console.warn(`readme-fresh-clone.test.ts skipped: ${skipReason}`);
@@ -65,7 +42,7 @@ interface Result {
 function sh(cwd: string, command: string, timeoutMs: number, prefix: string[] = []): Promise<Result> {
   return new Promise((resolve, reject) => {
     const [file, ...args] = [...prefix, 'sh', '-c', command];
-    const child = spawn(file!, args, { cwd, env: newcomerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file!, args, { cwd, env: readerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -150,7 +127,7 @@ describe.skipIf(busy.length > 0 && !required)(`README "${RUN_IT}" and "${FIRST_T
     const startArgs = namespaces
       ? ['unshare', ...NS_FLAGS, 'sh', '-c', 'ip link set lo up && exec sh -c "$0"', startText]
       : ['sh', '-c', startText];
-    server = spawn(startArgs[0]!, startArgs.slice(1), { cwd: clone, env: newcomerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    server = spawn(startArgs[0]!, startArgs.slice(1), { cwd: clone, env: readerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     server.stdout!.on('data', (d) => (out += d));
     server.stderr!.on('data', (d) => (out += d));

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './index.js';
+import { loadConfig } from './index.js';
+import { configProblems } from '../../../test/support/config.js';
 
-const problems = (env: NodeJS.ProcessEnv): string[] => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-};
+const problems = configProblems;
 
 describe('grid configuration', () => {
   it('defaults to the in-process grid, with the local two-member cluster as Hazelcast default', () => {

@@ -3,17 +3,10 @@
 // directory), naming the variables to set.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './index.js';
+import { loadConfig } from './index.js';
+import { configProblems } from '../../../test/support/config.js';
 
-const problems = (env: NodeJS.ProcessEnv): string[] => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-};
+const problems = configProblems;
 
 const PEERS_BUT_KEY = {
   AUTHMESH_CLIENT_ADDR: '127.0.0.1:50052',

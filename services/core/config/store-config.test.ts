@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactDatabaseUrl } from './index.js';
+import { loadConfig, redactDatabaseUrl } from './index.js';
+import { configProblems } from '../../../test/support/config.js';
 
 const PG = 'postgres://authmesh:s3cret-pw@127.0.0.1:55432/authmesh';
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-}
+const problems = configProblems;
 
 describe('store configuration', () => {
   it('defaults to the embedded store', () => {

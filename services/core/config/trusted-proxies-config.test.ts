@@ -1,16 +1,9 @@
 // AUTHMESH_TRUSTED_PROXIES: whose X-Forwarded-For the gateway believes (issue 11 item 14).
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './index.js';
+import { loadConfig } from './index.js';
+import { configProblems } from '../../../test/support/config.js';
 
-const problems = (env: NodeJS.ProcessEnv): string[] => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-};
+const problems = configProblems;
 
 describe('trusted proxies configuration', () => {
   it('believes no proxy by default, so a direct request cannot choose its audited address', () => {
