@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   /** Extra AUTHMESH_* variables. */
   env?: Record<string, string>;
   label?: string;
+  /** Which side of the rows this instance is (bench:scale runs a seeded and an empty one). */
+  side?: 'authmesh' | 'empty';
 }
 
 /** Starts authmesh embedded on free loopback ports and prepares its loads. */
@@ -50,7 +52,7 @@ export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Prom
       adminClientSecret,
     });
     return {
-      side: 'authmesh',
+      side: options.side ?? 'authmesh',
       label: options.label ?? 'authmesh (embedded, npm start)',
       loads: at.loads,
       pids: () => [server.pid],

@@ -26,18 +26,20 @@ export function formatReport(heading: string, config: BenchConfig, labels: Parti
       `${config.warmupSeconds > 0 ? ` after ${config.warmupSeconds} s warm-up` : ''}; figures are medians of rounds; profile ${config.profile}.`,
   );
   out.push(`Sides: ${SIDES.filter((s) => labels[s]).map((s) => `${s} = ${labels[s]}`).join('; ')}.`, '');
-  out.push('| row | side | req/s | p50 ms | p99 ms | errors | authmesh ÷ peer | authmesh ÷ limit |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  // authmesh's ratio to every other side in the run.
+  const others = SIDES.filter((s) => s !== 'authmesh' && rows.some((r) => r.sides[s]));
+  out.push(`| row | side | req/s | p50 ms | p99 ms | errors |${others.map((o) => ` authmesh ÷ ${o} |`).join('')}`);
+  out.push(`|---|---|---:|---:|---:|---:|${others.map(() => '---:|').join('')}`);
   for (const row of rows) {
     const a = row.sides.authmesh?.rps;
+    let first = true;
     for (const side of SIDES) {
       const s = row.sides[side];
-      const first = side === 'authmesh' || (!row.sides.authmesh && side === SIDES.find((x) => row.sides[x]));
       // A side that cannot run the row (no such endpoint) is left out; its ratio reads n/a.
       if (!s) continue;
-      const vsPeer = side === 'authmesh' ? fmt(ratio(a, row.sides.peer?.rps)) : '';
-      const vsLimit = side === 'authmesh' ? fmt(ratio(a, row.sides.limit?.rps)) : '';
-      out.push(`| ${first ? row.title : ''} | ${side} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.errors} | ${vsPeer} | ${vsLimit} |`);
+      const ratios = others.map((o) => ` ${side === 'authmesh' ? fmt(ratio(a, row.sides[o]?.rps)) : ''} |`).join('');
+      out.push(`| ${first ? row.title : ''} | ${side} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.errors} |${ratios}`);
+      first = false;
     }
   }
   const notes = rows.flatMap((r) => r.notes.map((n) => `- ${r.title}: ${n}`));

@@ -70,7 +70,7 @@ export async function runRows(targets: readonly Target[], config: BenchConfig, a
       id,
       title: ROW_TITLES[id],
       sides: Object.fromEntries([...rounds].map(([side, rs]) => [side, summarise(rs)])),
-      notes: sides.map((t) => t.loads[id]!.note).filter((n): n is string => n !== undefined),
+      notes: [...new Set(sides.map((t) => t.loads[id]!.note).filter((n): n is string => n !== undefined))],
     });
   }
   return results;

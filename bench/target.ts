@@ -2,9 +2,12 @@
 // are it (for RSS).
 import type { RoundResult } from './round-result.js';
 
-/** The three columns of every row: authmesh, the peer server, and the limit (the machine). */
-export type SideName = 'authmesh' | 'peer' | 'limit';
-export const SIDES: readonly SideName[] = ['authmesh', 'peer', 'limit'];
+/**
+ * The sides of a row: authmesh, the peer server, the limit (the machine), and for bench:scale
+ * authmesh on an empty store.
+ */
+export type SideName = 'authmesh' | 'peer' | 'limit' | 'empty';
+export const SIDES: readonly SideName[] = ['authmesh', 'peer', 'limit', 'empty'];
 
 /** The rows, in the order they run and print. */
 export const ROW_IDS = ['client_credentials', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz'] as const;
