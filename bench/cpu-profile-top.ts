@@ -2,13 +2,17 @@
 // top modules by self time, for whoever works on the hot paths next.
 //   npx tsx bench/cpu-profile-top.ts <file.cpuprofile> [count=10]
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from './processes.js';
+
+const repoUrl = `${pathToFileURL(repoRoot).href}/`;
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
@@ -25,15 +29,25 @@ export function moduleOf(url: string): string {
     const parts = url.slice(nm + 14).split('/');
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
-  const m = /\/(services|gateway|gen|bench|test)\/(.*)$/.exec(url);
-  return m ? `${m[1]}/${m[2]}` : url;
+  if (url.startsWith(repoUrl)) return url.slice(repoUrl.length);
+  return url;
 }
 
-/** Self time in ms per function and per module, largest first. */
-export function selfTimes(profile: Profile): { functions: Array<[string, number]>; modules: Array<[string, number]>; totalMs: number } {
+/**
+ * Self time in ms per function and per module, largest first. With `window` (ms from the
+ * profile's start), only samples inside it count, e.g. the load phase without start-up.
+ */
+export function selfTimes(profile: Profile, window?: { fromMs: number; toMs: number }): { functions: Array<[string, number]>; modules: Array<[string, number]>; totalMs: number } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    const at = (t - profile.startTime) / 1000;
+    if (window && (at < window.fromMs || at > window.toMs)) return;
+    self.set(id, (self.get(id) ?? 0) + delta / 1000);
+  });
   const fns = new Map<string, number>();
   const mods = new Map<string, number>();
   for (const [id, ms] of self) {
@@ -43,7 +57,8 @@ export function selfTimes(profile: Profile): { functions: Array<[string, number]
     mods.set(moduleOf(f.url), (mods.get(moduleOf(f.url)) ?? 0) + ms);
   }
   const sort = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
-  return { functions: sort(fns), modules: sort(mods), totalMs: (profile.endTime - profile.startTime) / 1000 };
+  const totalMs = window ? window.toMs - window.fromMs : (profile.endTime - profile.startTime) / 1000;
+  return { functions: sort(fns), modules: sort(mods), totalMs };
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
