@@ -102,14 +102,15 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
       adminClientSecret: vars.AUTHMESH_CLIENT_SECRET!,
     });
     const state = join(dir, 'authmesh');
-    const servicePids = () =>
-      ['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token', 'gateway'].flatMap((s) => pidIn(join(state, `${s}.pid`)));
+    const names = ['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token', 'gateway'];
+    const servicePids = () => names.flatMap((s) => pidIn(join(state, `${s}.pid`)));
     return {
       target: {
         side: 'authmesh',
         label: 'authmesh (stack: 7 services + gateway, Postgres, Hazelcast ×2, via Envoy)',
         loads: at.loads,
         pids: servicePids,
+        processNames: () => new Map(names.flatMap((s) => pidIn(join(state, `${s}.pid`)).map((pid) => [pid, s] as const))),
         async stop() {
           at.close();
           await down();

@@ -49,7 +49,10 @@ export async function runBenchmark(
       targets.push(t);
       log(`started ${t.label}`);
     }
-    const watched: Array<{ side: string; label: string; pids(): number[] }> = [...targets, ...extra.map((e) => ({ side: e.label, ...e }))];
+    const watched: Array<{ side: string; label: string; pids(): number[]; processNames?(): Map<number, string> }> = [
+      ...targets,
+      ...extra.map((e) => ({ side: e.label, ...e })),
+    ];
     const peaks = new Map<string, number>();
     const sample = () => {
       for (const w of watched) peaks.set(w.label, Math.max(peaks.get(w.label) ?? 0, totalRss(processTreeRss(w.pids()))));
@@ -57,7 +60,8 @@ export async function runBenchmark(
     sample();
     const rows = await runRows(targets, config, sample, log);
     const memory: ServerMemory[] = watched.map((w) => {
-      const processes: ProcessRss[] = processTreeRss(w.pids());
+      const names = w.processNames?.() ?? new Map<number, string>();
+      const processes: ProcessRss[] = processTreeRss(w.pids()).map((p) => (names.has(p.pid) ? { ...p, command: `[${names.get(p.pid)}] ${p.command}` } : p));
       return { side: w.side, label: w.label, peakMiB: Math.max(peaks.get(w.label) ?? 0, totalRss(processes)), processes };
     });
     const labels = Object.fromEntries(targets.map((t) => [t.side, t.label])) as Partial<Record<SideName, string>>;

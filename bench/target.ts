@@ -39,5 +39,7 @@ export interface Target {
   loads: Partial<Record<RowId, Load>>;
   /** The root pids of this server's processes; RSS counts their whole trees. */
   pids(): number[];
+  /** Optional names of root pids (stack mode: which service a process is), shown in the RSS table. */
+  processNames?(): Map<number, string>;
   stop(): Promise<void>;
 }
