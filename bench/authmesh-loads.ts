@@ -11,7 +11,7 @@ import { chainRound } from './http-chain-load.js';
 import { httpRound } from './http-load.js';
 import { RefreshPool } from './refresh-pool.js';
 import type { Load, RowId } from './target.js';
-import { expectJwt, formHeaders, postForm } from './oauth-http.js';
+import { expectActive, expectJwt, formHeaders, postForm } from './oauth-http.js';
 
 export interface AuthmeshEndpoints {
   /** Base URL of the OAuth endpoints, e.g. http://127.0.0.1:8080. */
@@ -81,9 +81,21 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
   };
   const tokenReq = TokenRequest.fromPartial({ client: creds, grant: { $case: 'clientCredentials', value: { scope: SCOPE } } });
   const authz = createRpcClient(AuthorizationService, 'envoy.service.auth.v3.Authorization', at.checkGrpc);
-  const checkReq = CheckRequest.fromPartial({
-    attributes: { request: { http: { method: 'GET', path: '/bench', headers: { authorization: `Bearer ${first.access_token}` } } }, contextExtensions: { scope: SCOPE } },
-  });
+  // Rounds outlast an access token's lifetime: the introspection and Check rows take a fresh
+  // token before each round (not measured).
+  let current = first.access_token;
+  const refreshCurrent = async () => {
+    current = (await postForm(tokenUrl, clientId, clientSecret, ccBody)).access_token;
+  };
+  const introspectUrl = `${at.http}/oauth2/introspect`;
+  await expectActive(introspectUrl, clientId, clientSecret, current, 'authmesh');
+  let checkReq = CheckRequest.fromPartial({});
+  const newCheck = () => {
+    checkReq = CheckRequest.fromPartial({
+      attributes: { request: { http: { method: 'GET', path: '/bench', headers: { authorization: `Bearer ${current}` } } }, contextExtensions: { scope: SCOPE } },
+    });
+  };
+  newCheck();
   // A Check that answers "denied" resolves too: count it as an error, the row measures allows.
   const check = async () => {
     const res = await authz.check(checkReq);
@@ -96,7 +108,8 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
     loads: {
       client_credentials: { run: (s, c) => httpRound({ url: tokenUrl, method: 'POST', headers, body: ccBody }, s, c) },
       introspection: {
-        run: (s, c) => httpRound({ url: `${at.http}/oauth2/introspect`, method: 'POST', headers, body: `token=${first.access_token}` }, s, c),
+        prepare: refreshCurrent,
+        run: (s, c) => httpRound({ url: introspectUrl, method: 'POST', headers, body: `token=${current}` }, s, c),
         note: 'authmesh introspects its JWT access token',
       },
       jwks: { run: (s, c) => httpRound({ url: `${at.http}/.well-known/jwks.json` }, s, c) },
@@ -114,7 +127,13 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
         note: 'refresh tokens come from password grants made once (not measured); load by a chained node:http loop, not autocannon, on every side',
       },
       grpc_token: { run: (s, c) => grpcRound(() => token.token(tokenReq), s, c) },
-      ext_authz: { run: (s, c) => grpcRound(check, s, c) },
+      ext_authz: {
+        prepare: async () => {
+          await refreshCurrent();
+          newCheck();
+        },
+        run: (s, c) => grpcRound(check, s, c),
+      },
     },
     close() {
       token.close();

@@ -1,7 +1,7 @@
 // The limit side: bench/limit-server.ts (bare fastify + jose) in its own process.
 import { randomBytes } from 'node:crypto';
 import { httpRound } from './http-load.js';
-import { expectJwt, formHeaders, postForm } from './oauth-http.js';
+import { expectActive, expectJwt, formHeaders, postForm } from './oauth-http.js';
 import { startServer, tsxNode } from './processes.js';
 import type { Target } from './target.js';
 
@@ -15,14 +15,22 @@ export async function startLimit(): Promise<Target> {
     const base = match[1]!;
     const headers = formHeaders(clientId, clientSecret);
     const ccBody = 'grant_type=client_credentials&scope=api%3Aread';
-    const first = (await postForm(`${base}/token`, clientId, clientSecret, ccBody)).access_token;
-    expectJwt(first, 'limit server');
+    const newToken = async () => (await postForm(`${base}/token`, clientId, clientSecret, ccBody)).access_token;
+    let current = await newToken();
+    expectJwt(current, 'limit server');
+    await expectActive(`${base}/introspect`, clientId, clientSecret, current, 'limit server');
     return {
       side: 'limit',
       label: 'limit: bare fastify + jose',
       loads: {
         client_credentials: { run: (s, c) => httpRound({ url: `${base}/token`, method: 'POST', headers, body: ccBody }, s, c) },
-        introspection: { run: (s, c) => httpRound({ url: `${base}/introspect`, method: 'POST', headers, body: `token=${first}` }, s, c) },
+        introspection: {
+          // Rounds outlast an access token's lifetime: a fresh one before each round (not measured).
+          prepare: async () => {
+            current = await newToken();
+          },
+          run: (s, c) => httpRound({ url: `${base}/introspect`, method: 'POST', headers, body: `token=${current}` }, s, c),
+        },
         jwks: { run: (s, c) => httpRound({ url: `${base}/jwks` }, s, c) },
       },
       pids: () => [server.pid],

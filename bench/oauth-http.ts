@@ -36,3 +36,13 @@ export function expectJwt(token: string, who: string): void {
     throw new Error(`${who}: expected an ES256 at+jwt access token, got header ${JSON.stringify(parsed)}`);
   }
 }
+
+/**
+ * Throws unless introspecting `token` at `url` (RFC 7662 §2.1, Basic client authentication)
+ * answers active: a row that measured "inactive" answers would measure the wrong thing.
+ */
+export async function expectActive(url: string, clientId: string, clientSecret: string, token: string, who: string): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: formHeaders(clientId, clientSecret), body: `token=${encodeURIComponent(token)}` });
+  const text = await res.text();
+  if (res.status !== 200 || (JSON.parse(text) as { active?: unknown }).active !== true) throw new Error(`${who}: introspection did not answer active: HTTP ${res.status} ${text}`);
+}

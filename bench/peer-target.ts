@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainRound } from './http-chain-load.js';
 import { httpRound } from './http-load.js';
-import { expectJwt, formHeaders, postForm } from './oauth-http.js';
+import { expectActive, expectJwt, formHeaders, postForm } from './oauth-http.js';
 import { repoRoot, startServer, tsxNode } from './processes.js';
 import { RefreshPool } from './refresh-pool.js';
 import type { Target } from './target.js';
@@ -26,7 +26,10 @@ export async function startPeer(): Promise<Target> {
     const headers = formHeaders(clientId, clientSecret);
     const ccBody = 'grant_type=client_credentials&scope=api%3Aread';
     expectJwt((await postForm(`${base}/token`, clientId, clientSecret, ccBody)).access_token, 'node-oidc-provider client_credentials');
-    const opaque = (await postForm(`${base}/token`, clientId, clientSecret, `${ccBody}&resource=${encodeURIComponent(OPAQUE_RESOURCE)}`)).access_token;
+    // Rounds outlast an access token's lifetime: a fresh one before each round (not measured).
+    const newOpaque = async () => (await postForm(`${base}/token`, clientId, clientSecret, `${ccBody}&resource=${encodeURIComponent(OPAQUE_RESOURCE)}`)).access_token;
+    let opaque = await newOpaque();
+    await expectActive(`${base}/token/introspection`, clientId, clientSecret, opaque, 'node-oidc-provider');
     const pool = new RefreshPool();
     return {
       side: 'peer',
@@ -34,6 +37,9 @@ export async function startPeer(): Promise<Target> {
       loads: {
         client_credentials: { run: (s, c) => httpRound({ url: `${base}/token`, method: 'POST', headers, body: ccBody }, s, c) },
         introspection: {
+          prepare: async () => {
+            opaque = await newOpaque();
+          },
           run: (s, c) => httpRound({ url: `${base}/token/introspection`, method: 'POST', headers, body: `token=${opaque}` }, s, c),
           note: 'node-oidc-provider refuses to introspect its JWT access tokens: its row introspects an opaque one (a store lookup, no signature check)',
         },
