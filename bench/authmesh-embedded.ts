@@ -54,6 +54,7 @@ export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Prom
     return {
       side: options.side ?? 'authmesh',
       label: options.label ?? 'authmesh (embedded, npm start)',
+      http: `http://127.0.0.1:${httpPort}`,
       loads: at.loads,
       pids: () => [server.pid],
       async stop() {

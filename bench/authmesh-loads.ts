@@ -25,7 +25,7 @@ export interface AuthmeshEndpoints {
 }
 
 export interface AuthmeshLoads {
-  loads: Record<RowId, Load>;
+  loads: Record<Exclude<RowId, 'cc_many_clients'>, Load>;
   close(): void;
 }
 

@@ -8,6 +8,8 @@ export interface HttpLoad {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** Headers chosen anew for every request (e.g. a different client's credentials each time). */
+  perRequestHeaders?: () => Record<string, string>;
 }
 
 /**
@@ -25,7 +27,8 @@ export async function httpRound(load: HttpLoad, seconds: number, connections: nu
     ...(load.headers ? { headers: load.headers } : {}),
     ...(load.body !== undefined ? { body: load.body } : {}),
   };
-  const r = await autocannon(base);
+  const pick = load.perRequestHeaders;
+  const r = await autocannon(pick ? { ...base, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...pick() } }) }] } : base);
   const requests = r.requests.total;
   return {
     requests,

@@ -10,11 +10,12 @@ export type SideName = 'authmesh' | 'peer' | 'limit' | 'empty';
 export const SIDES: readonly SideName[] = ['authmesh', 'peer', 'limit', 'empty'];
 
 /** The rows, in the order they run and print. */
-export const ROW_IDS = ['client_credentials', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz'] as const;
+export const ROW_IDS = ['client_credentials', 'cc_many_clients', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz'] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 export const ROW_TITLES: Record<RowId, string> = {
   client_credentials: 'POST /token client_credentials (Basic, ES256 JWT)',
+  cc_many_clients: 'POST /token client_credentials, a random client each time (bench:scale)',
   introspection: 'POST /introspect (RFC 7662)',
   jwks: 'GET JWKS',
   refresh: 'POST /token refresh_token (rotation)',
@@ -36,6 +37,8 @@ export interface Target {
   side: SideName;
   /** E.g. "authmesh (embedded)", "node-oidc-provider 9.13.3". */
   label: string;
+  /** The HTTP base URL of the OAuth endpoints, when the target has one. */
+  http?: string;
   loads: Partial<Record<RowId, Load>>;
   /** The root pids of this server's processes; RSS counts their whole trees. */
   pids(): number[];
