@@ -1,0 +1,71 @@
+// authmesh embedded, as `npm start` runs it: `tsx services/main.ts` (the tsx wrapper and the node
+// process it starts, both counted for RSS), all seven services and the gateway in one process, the
+// in-process grid and the embedded store in a fresh data directory.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../test/support/ports.js';
+import { authmeshLoads } from './authmesh-loads.js';
+import { repoRoot, startServer } from './processes.js';
+import type { Target } from './target.js';
+
+export interface EmbeddedOptions {
+  /** An existing data directory (e.g. seeded by bench:scale); default a fresh temporary one, removed on stop. */
+  dataDir?: string;
+  /** Extra AUTHMESH_* variables. */
+  env?: Record<string, string>;
+  label?: string;
+  /** Which side of the rows this instance is (bench:scale runs a seeded and an empty one). */
+  side?: 'authmesh' | 'empty';
+}
+
+/** Starts authmesh embedded on free loopback ports and prepares its loads. */
+export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Promise<Target> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
+  const adminClientSecret = randomBytes(32).toString('base64url');
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const { server } = await startServer(
+    'authmesh',
+    join(repoRoot, 'node_modules', '.bin', 'tsx'),
+    ['services/main.ts'],
+    {
+      AUTHMESH_DATA_DIR: dataDir,
+      AUTHMESH_HTTP_PORT: String(httpPort),
+      AUTHMESH_GRPC_PORT: String(grpcPort),
+      AUTHMESH_ADMIN_CLIENT_SECRET: adminClientSecret,
+      AUTHMESH_LOG_LEVEL: 'warn',
+      // The refresh row gets its refresh tokens from password grants of a trusted client.
+      AUTHMESH_PASSWORD_GRANT: 'true',
+      ...options.env,
+    },
+    /HTTP on http:\/\/\S+/,
+    120_000,
+  );
+  try {
+    const at = await authmeshLoads({
+      http: `http://127.0.0.1:${httpPort}`,
+      tokenGrpc: `127.0.0.1:${grpcPort}`,
+      checkGrpc: `127.0.0.1:${grpcPort}`,
+      adminClientId: 'authmesh-admin',
+      adminClientSecret,
+    });
+    return {
+      side: options.side ?? 'authmesh',
+      label: options.label ?? 'authmesh (embedded, npm start)',
+      http: `http://127.0.0.1:${httpPort}`,
+      loads: at.loads,
+      pids: () => [server.pid],
+      async stop() {
+        at.close();
+        await server.stop();
+        if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await server.stop();
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}

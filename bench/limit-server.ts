@@ -1,0 +1,81 @@
+// The limit row: the least work an RFC 6749 client_credentials token endpoint can do on this
+// machine with the same building blocks authmesh uses (fastify, jose, ES256), so every other
+// figure also reads as a fraction of what the machine can do. It parses the form, checks HTTP
+// Basic credentials against a SHA-256 hash of the one client's secret, signs an RFC 9068 access
+// token, and answers. Also a JWT introspection endpoint (verify the signature, answer RFC 7662
+// JSON) and a static JWKS. No store, no grid, no audit, no policy: a measuring stick, not a server.
+//
+// Run by bench/run.ts as its own process:
+//   LIMIT_CLIENT_ID=… LIMIT_CLIENT_SECRET=… node --import tsx bench/limit-server.ts
+// prints `limit listening on http://127.0.0.1:<port>` (an ephemeral loopback port).
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import fastify from 'fastify';
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT, createLocalJWKSet } from 'jose';
+
+const clientId = process.env.LIMIT_CLIENT_ID ?? 'bench';
+const secret = process.env.LIMIT_CLIENT_SECRET;
+if (!secret) {
+  console.error('LIMIT_CLIENT_SECRET is required');
+  process.exit(2);
+}
+const secretHash = createHash('sha256').update(secret).digest();
+const { privateKey, publicKey } = await generateKeyPair('ES256');
+const kid = randomUUID();
+const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] };
+const jwksBody = JSON.stringify(jwks);
+const keySet = createLocalJWKSet(jwks);
+
+const app = fastify({ logger: false });
+await app.register(formbody);
+
+/** The client_id when the RFC 6749 §2.3.1 Basic credentials match, else undefined. */
+function authenticate(header: string | undefined): string | undefined {
+  if (!header?.startsWith('Basic ')) return undefined;
+  const decoded = Buffer.from(header.slice(6), 'base64').toString();
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const id = decodeURIComponent(decoded.slice(0, colon));
+  const given = createHash('sha256').update(decodeURIComponent(decoded.slice(colon + 1))).digest();
+  return id === clientId && timingSafeEqual(given, secretHash) ? id : undefined;
+}
+
+app.post('/token', async (req, reply) => {
+  const body = req.body as Record<string, string | undefined>;
+  reply.header('cache-control', 'no-store');
+  const client = authenticate(req.headers.authorization);
+  // RFC 6749 §5.2: invalid_client with 401 when Basic authentication failed.
+  if (!client) return reply.code(401).header('www-authenticate', 'Basic').send({ error: 'invalid_client' });
+  if (body.grant_type !== 'client_credentials') return reply.code(400).send({ error: 'unsupported_grant_type' });
+  const scope = body.scope ?? '';
+  const now = Math.floor(Date.now() / 1000);
+  // RFC 9068 §2.2: the claims of a JWT access token.
+  const accessToken = await new SignJWT({ client_id: client, scope })
+    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
+    .setIssuer('http://limit.bench')
+    .setSubject(client)
+    .setAudience('https://api.bench')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 600)
+    .setJti(randomUUID())
+    .sign(privateKey);
+  return { access_token: accessToken, token_type: 'Bearer', expires_in: 600, scope };
+});
+
+app.post('/introspect', async (req, reply) => {
+  const body = req.body as Record<string, string | undefined>;
+  if (!authenticate(req.headers.authorization)) return reply.code(401).header('www-authenticate', 'Basic').send({ error: 'invalid_client' });
+  try {
+    const { payload } = await jwtVerify(body.token ?? '', keySet, { algorithms: ['ES256'], typ: 'at+jwt', issuer: 'http://limit.bench' });
+    return { active: true, ...payload };
+  } catch {
+    // RFC 7662 §2.2: an invalid token is just inactive.
+    return { active: false };
+  }
+});
+
+app.get('/jwks', async (_req, reply) => reply.header('content-type', 'application/json').send(jwksBody));
+
+const address = await app.listen({ host: '127.0.0.1', port: 0 });
+console.log(`limit listening on ${address}`);
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void app.close().then(() => process.exit(0)));

@@ -1,0 +1,67 @@
+// `npm run bench:profile`: a V8 CPU profile of authmesh embedded under client_credentials load,
+// for whoever works on the hot path next. Starts `node --cpu-prof --import tsx services/main.ts`
+// (one process, so the profile is the server's), loads POST /oauth2/token for BENCH_SECONDS
+// (default 10) after a warm-up, stops it (the profile is written on exit) and prints the top
+// functions and modules by self time. The .cpuprofile stays in BENCH_PROFILE_DIR (default a
+// temporary directory) for Chrome DevTools or speedscope.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../test/support/ports.js';
+import { authmeshLoads } from './authmesh-loads.js';
+import { selfTimes, type Profile } from './cpu-profile-top.js';
+import { startServer } from './processes.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+if (!(seconds > 0 && seconds <= 600) || !(Number.isInteger(connections) && connections > 0 && connections <= 1024)) {
+  throw new Error('BENCH_SECONDS must be in (0, 600] and BENCH_CONNECTIONS an integer in [1, 1024]');
+}
+const profileDir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'authmesh-profile-'));
+const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
+const adminClientSecret = randomBytes(32).toString('base64url');
+const httpPort = await freePort();
+const grpcPort = await freePort();
+const { server } = await startServer(
+  'authmesh',
+  process.execPath,
+  ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'services/main.ts'],
+  {
+    AUTHMESH_DATA_DIR: dataDir,
+    AUTHMESH_HTTP_PORT: String(httpPort),
+    AUTHMESH_GRPC_PORT: String(grpcPort),
+    AUTHMESH_ADMIN_CLIENT_SECRET: adminClientSecret,
+    AUTHMESH_LOG_LEVEL: 'warn',
+    AUTHMESH_PASSWORD_GRANT: 'true',
+  },
+  /HTTP on http:\/\/\S+/,
+  120_000,
+);
+let stopMs = 0;
+try {
+  const at = await authmeshLoads({ http: `http://127.0.0.1:${httpPort}`, tokenGrpc: `127.0.0.1:${grpcPort}`, checkGrpc: `127.0.0.1:${grpcPort}`, adminClientId: 'authmesh-admin', adminClientSecret });
+  await at.loads.client_credentials.run(2, connections);
+  const r = await at.loads.client_credentials.run(seconds, connections);
+  at.close();
+  process.stderr.write(`bench:profile: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors (profiling slows the server)\n`);
+} finally {
+  const t = performance.now();
+  await server.stop(30_000);
+  stopMs = performance.now() - t;
+  rmSync(dataDir, { recursive: true, force: true });
+}
+// One profile per thread: the main thread's is the largest (the other is tsx's loader thread).
+const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
+const file = files.sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
+if (!file) throw new Error(`no .cpuprofile in ${profileDir}: did the server exit cleanly?`);
+const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Profile;
+// The measured load only: the `seconds` before the shutdown began (shutdown took stopMs).
+const endMs = (profile.endTime - profile.startTime) / 1000;
+const { functions, modules, totalMs } = selfTimes(profile, { fromMs: endMs - stopMs - seconds * 1000, toMs: endMs - stopMs });
+const pct = (ms: number) => `${((ms / totalMs) * 100).toFixed(1)}%`;
+console.log(`\nCPU profile of authmesh embedded, the ${(totalMs / 1000).toFixed(1)} s of measured load: ${join(profileDir, file)}\n`);
+console.log('| self ms | share | function |\n|---:|---:|---|');
+for (const [name, ms] of functions.slice(0, 15)) console.log(`| ${Math.round(ms)} | ${pct(ms)} | ${name} |`);
+console.log('\n| self ms | share | module |\n|---:|---:|---|');
+for (const [name, ms] of modules.slice(0, 15)) console.log(`| ${Math.round(ms)} | ${pct(ms)} | ${name} |`);
