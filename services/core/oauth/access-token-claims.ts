@@ -118,6 +118,16 @@ export function isAddressedTo(claims: Pick<AccessTokenClaims, 'aud'>, audience: 
   return tokenAudiences(claims).includes(audience);
 }
 
+/**
+ * Whether `audience` is the token's only audience. RFC 9068 §4 / RFC 8707 §2: a token addressed
+ * to several resources can be replayed by any of them to the others, so an API that must not
+ * accept another API's tokens (authmesh's admin RPCs) requires this, not isAddressedTo.
+ */
+export function isAddressedOnlyTo(claims: Pick<AccessTokenClaims, 'aud'>, audience: string): boolean {
+  const audiences = tokenAudiences(claims);
+  return audiences.length > 0 && audiences.every((a) => a === audience);
+}
+
 /** Checks a protected header: alg in the allow-list, typ at+jwt, kid present. Throws InvalidToken. */
 export function validateAccessTokenHeader(header: Record<string, unknown>): AccessTokenAlg {
   const { alg, typ, kid } = header;

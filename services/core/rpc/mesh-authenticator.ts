@@ -2,7 +2,7 @@
 // bearer access tokens with the right scope for admin RPCs.
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
-import { constantTimeEqual, isAddressedTo, parseBearer } from '../oauth/index.js';
+import { constantTimeEqual, isAddressedOnlyTo, parseBearer } from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
 
@@ -13,7 +13,7 @@ export interface MeshAuthenticatorOptions {
   meshSecret: string;
   verifier: AccessTokenVerifier;
   /**
-   * authmesh's own audience: the `aud` value an access token must carry to call admin RPCs. It is
+   * authmesh's own audience: the only `aud` value an access token may carry to call admin RPCs. It is
    * the issuer, which is what a token gets when it is requested without resource indicators by a
    * client without default audiences (the bootstrap admin client's client_credentials token).
    */
@@ -53,7 +53,7 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
           const claims = await options.verifier.verify(token);
           // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
           // this one, whatever scope it carries.
-          if (!isAddressedTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh (aud)');
+          if (!isAddressedOnlyTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh alone (aud)');
           const scopes = claims.scope ? claims.scope.split(' ') : [];
           // RFC 6750 §3.1: a valid token without the needed scope is insufficient_scope.
           if (!access.anyOf.some((s) => scopes.includes(s))) {
