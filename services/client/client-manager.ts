@@ -124,6 +124,11 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     else if (sample !== 'skip') await deps.audit({ type: 'client.auth_failed_suppressed', clientId, details: { method, scope: sample === 'suppress_key' ? 'client' : 'all' } });
   };
 
+  /**
+   * Audits a failed authentication and throws invalid_client. `clientId` is given only for a
+   * registered client: an unknown one may be a secret sent in the wrong place (issue 11 item 11),
+   * so it never reaches the audit trail.
+   */
   const authFailed = (clientId: string | undefined, method: string): never => {
     void recordAuthFailure(clientId && isValidClientId(clientId) ? clientId : undefined, method);
     // RFC 6749 §5.2: invalid_client, without revealing which part was wrong.
@@ -352,9 +357,9 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
           const current = constantTimeEqual(presented, client?.secretHash ?? DUMMY_HASH);
           const previousValid = client?.previousSecretHash !== undefined && (client.previousSecretExpiresAt?.getTime() ?? 0) > deps.now().getTime();
           const previous = constantTimeEqual(presented, previousValid ? (client?.previousSecretHash ?? DUMMY_HASH) : DUMMY_HASH) && previousValid;
-          if (!client || clientSecret === '' || !(current || previous)) return authFailed(clientId, method);
+          if (!client || clientSecret === '' || !(current || previous)) return authFailed(client?.clientId, method);
           // RFC 6749 §2.3: a client uses the one authentication method it registered.
-          if (client.tokenEndpointAuthMethod !== method || client.clientType === 'public') return authFailed(clientId, method);
+          if (client.tokenEndpointAuthMethod !== method || client.clientType === 'public') return authFailed(client.clientId, method);
           return client;
         }
         case 'assertion': {
@@ -362,7 +367,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
           const client = clientId === undefined || !isValidClientId(clientId) ? undefined : await cache.get(clientId);
           // RFC 7523 §2.2: only a client registered for private_key_jwt may authenticate this way.
           if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt' || client.jwks === undefined) {
-            return authFailed(clientId, 'private_key_jwt');
+            return authFailed(client?.clientId, 'private_key_jwt');
           }
           try {
             await verifyClientAssertion(credentials.clientAssertion, {
@@ -382,7 +387,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
           const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;
           // RFC 6749 §2.1 / §3.2.1: only a public client (method none) may present just its id.
           if (!client || client.clientType !== 'public' || client.tokenEndpointAuthMethod !== 'none') {
-            return authFailed(credentials.clientId, 'none');
+            return authFailed(client?.clientId, 'none');
           }
           return client;
         }
