@@ -81,7 +81,9 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     options.log.info(
       {
         method: req.method,
-        path: req.routeOptions.url ?? req.url.split('?')[0],
+        // The route's template, never the raw path of an unmatched request: a caller chooses that,
+        // and a secret sent in a path (/oauth2/token/<secret>) must not reach the log (issue 11 item 11).
+        path: req.routeOptions.url ?? '(no route)',
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
         ...(clientId ? { client_id: clientId } : {}),

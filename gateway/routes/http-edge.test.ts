@@ -226,6 +226,15 @@ describe('HTTP edge of the OAuth endpoints', () => {
       expect(logged.text()).not.toContain(SECRET);
     });
 
+    it('a secret in the path of an unmatched route never reaches the log: the line names no route', async () => {
+      const unmatched = await lineFor(() => fetch(`${tokenUrl}/${SECRET}`));
+      expect(unmatched.res.status).toBe(404);
+      expect(unmatched.line.path).toBe('(no route)');
+      const bridged = await lineFor(() => fetch(`${t.baseUrl}/authmesh.client.v1.ClientService/${SECRET}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+      expect(bridged.res.status).toBe(404);
+      expect(logged.text()).not.toContain(SECRET);
+    });
+
     it('an authenticated client is named', async () => {
       const ok = await lineFor(() => postForm(tokenUrl, 'grant_type=client_credentials', basic()));
       expect(ok.res.status).toBe(200);

@@ -101,7 +101,8 @@ export function createExtAuthz(deps: MeshDeps) {
         // A route naming a service the registry does not have (or cannot name) is a
         // misconfiguration no retry fixes: deny, and say so in the log.
         if (!hasErrorCode(err, 'not_found') && !hasErrorCode(err, 'invalid_request')) throw err;
-        log.warn({ serviceId, audience }, 'ext_authz route names no registered service; denied');
+        // Bounded: anyone who can call Check chooses these values.
+        log.warn({ serviceId: serviceId.slice(0, 128), audience: audience.slice(0, 256) }, 'ext_authz route names no registered service; denied');
         return accessDenied('this route is not served by a registered service');
       }
       // RFC 9068 §4: a resource server rejects tokens whose aud does not name it.
