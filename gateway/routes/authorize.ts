@@ -317,6 +317,10 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       if (e.code === 'access_denied' || e.code === 'invalid_request' || e.code === 'invalid_grant') {
         return renderLogin(req, reply, v, params, 200, { username, error: LOGIN_FAILED });
       }
+      // Too many sign-ins at once from this address (services/user/login-guard.ts): RFC 6585 §4.
+      if (e.code === 'slow_down') {
+        return renderLogin(req, reply.header('retry-after', e.metadata.retry_after ?? '1'), v, params, 429, { username, error: 'Too many sign-in attempts from your network at once. Wait a moment and try again.' });
+      }
       return sendFlowError(req, reply, err, 303);
     }
     // A fresh session value on every login: nothing an attacker planted before survives it.

@@ -14,7 +14,7 @@
 // The authentication path reads the store, not the grid copy: the failure counter and lock
 // change on every failed attempt without a version bump, and a stale copy could let a correct
 // guess through during a lock. One indexed row read is noise next to the scrypt cost.
-import { AuthmeshError } from '../core/errors/index.js';
+import { AuthmeshError, SlowDown } from '../core/errors/index.js';
 import type { Grid } from '../core/grid/index.js';
 import type { Logger } from '../core/log/index.js';
 import { generateSecret } from '../core/oauth/index.js';
@@ -64,7 +64,16 @@ export interface LoginGuard {
   warmUp(): Promise<void>;
 }
 
+/**
+ * Password checks one source address may have running at once. Each costs a full scrypt (128 MiB,
+ * a thread-pool slot for ~0.1–0.5 s); without a bound, one source sending a few dozen logins in
+ * parallel (unknown usernames are never throttled per account) queued every other user's login
+ * past its deadline. Beyond it the source is told to slow down at once, without hashing.
+ */
+export const MAX_CONCURRENT_CHECKS_PER_SOURCE = 4;
+
 export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
+  const running = new Map<string, number>();
   // A random password nobody knows, hashed at the current cost, so unknown users pay exactly
   // what real ones do.
   let dummy: Promise<string> | undefined;
@@ -118,76 +127,94 @@ export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
     },
 
     async check(user, password, attempt, opts = {}) {
-      if (user === undefined) {
-        await verifyPassword(password, await dummyHash());
-        return fail(attempt, 'unknown_user', undefined, attempt.username === undefined ? {} : { username: attempt.username.slice(0, 128) });
-      }
-      const lockedBefore = isLocked(user, deps.now());
-      const key = sourceKey(user, attempt.ip);
-      const sourceFailures = (await failuresBySource.get(key)) ?? 0;
-      const result = await verifyPassword(password, user.passwordHash);
-      if (user.disabled) return fail(attempt, 'disabled', user);
-      // A fixed lock window: attempts during a lock are refused whatever the password and are
-      // not counted, so they neither reveal a correct guess nor extend the lock.
-      if (lockedBefore) return fail(attempt, 'locked', user);
-      // The same for a throttled source, which affects this source only.
-      if (sourceFailures >= deps.source.threshold) return fail(attempt, 'source_throttled', user);
-      if (!result.ok) {
-        const fromSource = await failuresBySource.increment(key, deps.source.windowMs);
-        if (fromSource === deps.source.threshold) {
-          await deps.audit({
-            type: 'login.source_throttled',
-            actor: attempt.actor,
-            subject: user.userId,
-            clientId: attempt.clientId,
-            ip: attempt.ip,
-            details: { failures: fromSource, windowSeconds: Math.round(deps.source.windowMs / 1000) },
-          });
-        }
-        let outcome;
-        try {
-          outcome = await deps.users.recordLoginFailure(user.userId, deps.now(), deps.policy);
-        } catch (err) {
-          if (err instanceof AuthmeshError && err.code === 'not_found') return fail(attempt, 'unknown_user');
-          throw err;
-        }
-        await evict(user.userId);
-        await fail(attempt, 'bad_password', user, { failedLoginCount: outcome.failedLoginCount });
-        if (outcome.lockedUntil !== undefined && isLocked(outcome, deps.now())) {
-          await deps.audit({
-            type: 'login.locked',
-            actor: attempt.actor,
-            subject: user.userId,
-            clientId: attempt.clientId,
-            ip: attempt.ip,
-            details: { failedLoginCount: outcome.failedLoginCount, lockedUntil: outcome.lockedUntil.toISOString() },
-          });
-        }
-        return undefined;
-      }
-      // The password matched the row read before the (slow) verification. Re-read: failures
-      // recorded meanwhile may have locked the account, an admin may have disabled it or set a
-      // new password. This bounds what concurrent guessing can learn to the lock threshold plus
-      // the guesses already in flight.
-      let fresh: User;
+      const source = attempt.ip ?? '';
+      // No address: a mesh caller that named none (an internal service, not a browser).
+      if (source === '') return checkOne(user, password, attempt, opts);
+      const now = running.get(source) ?? 0;
+      // RFC 6585 §4 in spirit: too many at once from one address is slow_down, not a queue.
+      if (now >= MAX_CONCURRENT_CHECKS_PER_SOURCE) throw new SlowDown('too many sign-in attempts at once from this address; try again shortly', { metadata: { retry_after: '1' } });
+      running.set(source, now + 1);
       try {
-        fresh = await deps.users.get(user.userId);
+        return await checkOne(user, password, attempt, opts);
+      } finally {
+        const left = (running.get(source) ?? 1) - 1;
+        if (left <= 0) running.delete(source);
+        else running.set(source, left);
+      }
+    },
+  };
+
+  /** One password check (the body of check, run within the per-source bound). */
+  async function checkOne(...[user, password, attempt, opts = {}]: Parameters<LoginGuard['check']>): ReturnType<LoginGuard['check']> {
+    if (user === undefined) {
+      await verifyPassword(password, await dummyHash());
+      return fail(attempt, 'unknown_user', undefined, attempt.username === undefined ? {} : { username: attempt.username.slice(0, 128) });
+    }
+    const lockedBefore = isLocked(user, deps.now());
+    const key = sourceKey(user, attempt.ip);
+    const sourceFailures = (await failuresBySource.get(key)) ?? 0;
+    const result = await verifyPassword(password, user.passwordHash);
+    if (user.disabled) return fail(attempt, 'disabled', user);
+    // A fixed lock window: attempts during a lock are refused whatever the password and are
+    // not counted, so they neither reveal a correct guess nor extend the lock.
+    if (lockedBefore) return fail(attempt, 'locked', user);
+    // The same for a throttled source, which affects this source only.
+    if (sourceFailures >= deps.source.threshold) return fail(attempt, 'source_throttled', user);
+    if (!result.ok) {
+      const fromSource = await failuresBySource.increment(key, deps.source.windowMs);
+      if (fromSource === deps.source.threshold) {
+        await deps.audit({
+          type: 'login.source_throttled',
+          actor: attempt.actor,
+          subject: user.userId,
+          clientId: attempt.clientId,
+          ip: attempt.ip,
+          details: { failures: fromSource, windowSeconds: Math.round(deps.source.windowMs / 1000) },
+        });
+      }
+      let outcome;
+      try {
+        outcome = await deps.users.recordLoginFailure(user.userId, deps.now(), deps.policy);
       } catch (err) {
         if (err instanceof AuthmeshError && err.code === 'not_found') return fail(attempt, 'unknown_user');
         throw err;
       }
-      if (fresh.disabled) return fail(attempt, 'disabled', fresh);
-      if (isLocked(fresh, deps.now())) return fail(attempt, 'locked', fresh);
-      if (fresh.passwordHash !== user.passwordHash) return fail(attempt, 'password_changed', fresh);
-      if (sourceFailures > 0) await failuresBySource.delete(key);
-      if (fresh.failedLoginCount !== 0 || fresh.lockedUntil !== undefined) {
-        await deps.users.recordLoginSuccess(fresh.userId);
-        fresh = { ...fresh, failedLoginCount: 0 };
-        delete fresh.lockedUntil;
-        await evict(fresh.userId);
+      await evict(user.userId);
+      await fail(attempt, 'bad_password', user, { failedLoginCount: outcome.failedLoginCount });
+      if (outcome.lockedUntil !== undefined && isLocked(outcome, deps.now())) {
+        await deps.audit({
+          type: 'login.locked',
+          actor: attempt.actor,
+          subject: user.userId,
+          clientId: attempt.clientId,
+          ip: attempt.ip,
+          details: { failedLoginCount: outcome.failedLoginCount, lockedUntil: outcome.lockedUntil.toISOString() },
+        });
       }
-      if (result.needsRehash && opts.rehash !== false) rehash(fresh, password);
-      return fresh;
-    },
-  };
+      return undefined;
+    }
+    // The password matched the row read before the (slow) verification. Re-read: failures
+    // recorded meanwhile may have locked the account, an admin may have disabled it or set a
+    // new password. This bounds what concurrent guessing can learn to the lock threshold plus
+    // the guesses already in flight.
+    let fresh: User;
+    try {
+      fresh = await deps.users.get(user.userId);
+    } catch (err) {
+      if (err instanceof AuthmeshError && err.code === 'not_found') return fail(attempt, 'unknown_user');
+      throw err;
+    }
+    if (fresh.disabled) return fail(attempt, 'disabled', fresh);
+    if (isLocked(fresh, deps.now())) return fail(attempt, 'locked', fresh);
+    if (fresh.passwordHash !== user.passwordHash) return fail(attempt, 'password_changed', fresh);
+    if (sourceFailures > 0) await failuresBySource.delete(key);
+    if (fresh.failedLoginCount !== 0 || fresh.lockedUntil !== undefined) {
+      await deps.users.recordLoginSuccess(fresh.userId);
+      fresh = { ...fresh, failedLoginCount: 0 };
+      delete fresh.lockedUntil;
+      await evict(fresh.userId);
+    }
+    if (result.needsRehash && opts.rehash !== false) rehash(fresh, password);
+    return fresh;
+  }
 }

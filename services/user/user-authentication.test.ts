@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { LOGIN_DENIED } from './user-service.js';
+import { MAX_CONCURRENT_CHECKS_PER_SOURCE } from './login-guard.js';
 import { hashPassword } from './password-hash.js';
 import { createUserCache } from './user-cache.js';
 import { CHEAP_PARAMS, errorOf, seedUser } from './user-test-support.js';
@@ -112,6 +113,21 @@ describe('AuthenticateUser', () => {
     // The account itself is not locked: the owner logs in from their own address.
     expect((await t.store.users.get(s.userId)).lockedUntil).toBeUndefined();
     expect((await login(s.username, s.password, { remoteIp: '198.51.100.7' })).user!.userId).toBe(s.userId);
+  });
+
+  it('one source sending many logins at once is told to slow down, without hashing, while another source logs in', async () => {
+    const s = await seedUser(t.store, { username: uniqueId('busy') });
+    const flood = Array.from({ length: 12 }, (_, i) => login(uniqueId(`ghost${i}`), 'wrong password', { remoteIp: '198.51.100.66' }).then(
+      () => 'ok',
+      (err: { code?: string }) => err.code,
+    ));
+    const owner = login(s.username, s.password, { remoteIp: '203.0.113.66' });
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((c) => c === 'slow_down').length).toBeGreaterThanOrEqual(12 - MAX_CONCURRENT_CHECKS_PER_SOURCE);
+    expect(outcomes.every((c) => c === 'slow_down' || c === 'access_denied')).toBe(true);
+    await expect(owner).resolves.toMatchObject({ user: { userId: s.userId } });
+    // Once the burst is over the source is served again.
+    await expect(login(s.username, s.password, { remoteIp: '198.51.100.66' })).resolves.toMatchObject({ user: { userId: s.userId } });
   });
 
   it('locks the account after failures spread over several sources (the account-wide cap)', async () => {
