@@ -18,6 +18,10 @@ export interface EmbeddedOptions {
   label?: string;
   /** Which side of the rows this instance is (bench:scale runs a seeded and an empty one). */
   side?: 'authmesh' | 'empty';
+  /** How to run services/main.ts; default `tsx services/main.ts`, as `npm start` does (bench:profile runs node --cpu-prof). */
+  command?: { file: string; args: string[] };
+  /** How long stop() waits for a clean exit, ms (a CPU profile is written on exit). */
+  stopGraceMs?: number;
 }
 
 /** Starts authmesh embedded on free loopback ports and prepares its loads. */
@@ -28,8 +32,8 @@ export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Prom
   const grpcPort = await freePort();
   const { server } = await startServer(
     'authmesh',
-    join(repoRoot, 'node_modules', '.bin', 'tsx'),
-    ['services/main.ts'],
+    options.command?.file ?? join(repoRoot, 'node_modules', '.bin', 'tsx'),
+    options.command?.args ?? ['services/main.ts'],
     {
       AUTHMESH_DATA_DIR: dataDir,
       AUTHMESH_HTTP_PORT: String(httpPort),
@@ -59,7 +63,7 @@ export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Prom
       pids: () => [server.pid],
       async stop() {
         at.close();
-        await server.stop();
+        await server.stop(options.stopGraceMs);
         if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
       },
     };

@@ -4,14 +4,11 @@
 // (default 10) after a warm-up, stops it (the profile is written on exit) and prints the top
 // functions and modules by self time. The .cpuprofile stays in BENCH_PROFILE_DIR (default a
 // temporary directory) for Chrome DevTools or speedscope.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/support/ports.js';
-import { authmeshLoads } from './authmesh-loads.js';
+import { startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { selfTimes, type Profile } from './cpu-profile-top.js';
-import { startServer } from './processes.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -20,34 +17,21 @@ if (!(seconds > 0 && seconds <= 600) || !(Number.isInteger(connections) && conne
 }
 const profileDir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'authmesh-profile-'));
 const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
-const adminClientSecret = randomBytes(32).toString('base64url');
-const httpPort = await freePort();
-const grpcPort = await freePort();
-const { server } = await startServer(
-  'authmesh',
-  process.execPath,
-  ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'services/main.ts'],
-  {
-    AUTHMESH_DATA_DIR: dataDir,
-    AUTHMESH_HTTP_PORT: String(httpPort),
-    AUTHMESH_GRPC_PORT: String(grpcPort),
-    AUTHMESH_ADMIN_CLIENT_SECRET: adminClientSecret,
-    AUTHMESH_LOG_LEVEL: 'warn',
-    AUTHMESH_PASSWORD_GRANT: 'true',
-  },
-  /HTTP on http:\/\/\S+/,
-  120_000,
-);
+const authmesh = await startAuthmeshEmbedded({
+  dataDir, // removed here, after the stop is timed
+  label: 'authmesh (embedded, node --cpu-prof)',
+  command: { file: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'services/main.ts'] },
+  stopGraceMs: 30_000,
+});
 let stopMs = 0;
 try {
-  const at = await authmeshLoads({ http: `http://127.0.0.1:${httpPort}`, tokenGrpc: `127.0.0.1:${grpcPort}`, checkGrpc: `127.0.0.1:${grpcPort}`, adminClientId: 'authmesh-admin', adminClientSecret });
-  await at.loads.client_credentials.run(2, connections);
-  const r = await at.loads.client_credentials.run(seconds, connections);
-  at.close();
+  const load = authmesh.loads.client_credentials!;
+  await load.run(2, connections);
+  const r = await load.run(seconds, connections);
   process.stderr.write(`bench:profile: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors (profiling slows the server)\n`);
 } finally {
   const t = performance.now();
-  await server.stop(30_000);
+  await authmesh.stop();
   stopMs = performance.now() - t;
   rmSync(dataDir, { recursive: true, force: true });
 }
