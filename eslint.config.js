@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'gen/', 'data/', 'clients/**/gen/', '.tools/', '.stack/', 'coverage/'] },
+  { ignores: ['node_modules/', 'build/', 'gen/', 'dist/', 'data/', 'clients/**/gen/', '.tools/', '.stack/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

