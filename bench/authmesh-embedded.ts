@@ -1,10 +1,13 @@
-// authmesh embedded, as `npm start` runs it: `tsx services/main.ts` (the tsx wrapper and the node
-// process it starts, both counted for RSS), all seven services and the gateway in one process, the
-// in-process grid and the embedded store in a fresh data directory.
+// authmesh embedded, as production runs it: the compiled JavaScript (`npm run build`, then `node
+// --enable-source-maps dist/services/main.js`, what `npm start` execs after building and the
+// Dockerfile's command), one process, all seven services and the gateway in it, the in-process
+// grid and the embedded store in a fresh data directory.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from '../test/support/ports.js';
 import { authmeshLoads } from './authmesh-loads.js';
 import { repoRoot, startServer } from './processes.js';
@@ -18,22 +21,31 @@ export interface EmbeddedOptions {
   label?: string;
   /** Which side of the rows this instance is (bench:scale runs a seeded and an empty one). */
   side?: 'authmesh' | 'empty';
-  /** How to run services/main.ts; default `tsx services/main.ts`, as `npm start` does (bench:profile runs node --cpu-prof). */
+  /** How to run authmesh (after the build); default `node` with {@link COMPILED_MAIN}, as `npm start` does (bench:profile adds --cpu-prof). */
   command?: { file: string; args: string[] };
   /** How long stop() waits for a clean exit, ms (a CPU profile is written on exit). */
   stopGraceMs?: number;
 }
 
+/** node's arguments for the compiled entry point, as `npm start` and the Dockerfile run it. */
+export const COMPILED_MAIN = ['--enable-source-maps', 'dist/services/main.js'];
+
+/** `npm run build`: compiles what production runs into dist/ (writes only what changed). */
+export async function buildDist(): Promise<void> {
+  await promisify(execFile)(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot });
+}
+
 /** Starts authmesh embedded on free loopback ports and prepares its loads. */
 export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Promise<Target> {
+  await buildDist();
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
   const adminClientSecret = randomBytes(32).toString('base64url');
   const httpPort = await freePort();
   const grpcPort = await freePort();
   const { server } = await startServer(
     'authmesh',
-    options.command?.file ?? join(repoRoot, 'node_modules', '.bin', 'tsx'),
-    options.command?.args ?? ['services/main.ts'],
+    options.command?.file ?? process.execPath,
+    options.command?.args ?? COMPILED_MAIN,
     {
       AUTHMESH_DATA_DIR: dataDir,
       AUTHMESH_HTTP_PORT: String(httpPort),
@@ -57,7 +69,7 @@ export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Prom
     });
     return {
       side: options.side ?? 'authmesh',
-      label: options.label ?? 'authmesh (embedded, npm start)',
+      label: options.label ?? 'authmesh (embedded, node dist/services/main.js)',
       http: `http://127.0.0.1:${httpPort}`,
       loads: at.loads,
       pids: () => [server.pid],

@@ -9,7 +9,7 @@ const repoUrl = `${pathToFileURL(repoRoot).href}/`;
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   hitCount?: number;
 }
 export interface Profile {

@@ -1,14 +1,16 @@
 // `npm run bench:profile`: a V8 CPU profile of authmesh embedded under client_credentials load,
-// for whoever works on the hot path next. Starts `node --cpu-prof --import tsx services/main.ts`
-// (one process, so the profile is the server's), loads POST /oauth2/token for BENCH_SECONDS
-// (default 10) after a warm-up, stops it (the profile is written on exit) and prints the top
-// functions and modules by self time. The .cpuprofile stays in BENCH_PROFILE_DIR (default a
+// for whoever works on the hot path next. Starts `node --cpu-prof --enable-source-maps
+// dist/services/main.js` (the compiled server production runs, one process, so the profile is the
+// server's; frames are mapped back to the .ts files through the build's source maps), loads
+// POST /oauth2/token for BENCH_SECONDS (default 10) after a warm-up, stops it (the profile is
+// written on exit) and prints the top functions and modules by self time. The .cpuprofile stays in BENCH_PROFILE_DIR (default a
 // temporary directory) for Chrome DevTools or speedscope.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAuthmeshEmbedded } from './authmesh-embedded.js';
+import { COMPILED_MAIN, startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { selfTimes, type Profile } from './cpu-profile-top.js';
+import { mapProfileToSources } from './profile-source-maps.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -20,7 +22,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
 const authmesh = await startAuthmeshEmbedded({
   dataDir, // removed here, after the stop is timed
   label: 'authmesh (embedded, node --cpu-prof)',
-  command: { file: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'services/main.ts'] },
+  command: { file: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...COMPILED_MAIN] },
   stopGraceMs: 30_000,
 });
 let stopMs = 0;
@@ -35,11 +37,12 @@ try {
   stopMs = performance.now() - t;
   rmSync(dataDir, { recursive: true, force: true });
 }
-// One profile per thread: the main thread's is the largest (the other is tsx's loader thread).
+// One profile per thread: the main thread's is the largest.
 const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
 const file = files.sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
 if (!file) throw new Error(`no .cpuprofile in ${profileDir}: did the server exit cleanly?`);
 const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Profile;
+mapProfileToSources(profile);
 // The measured load only: the `seconds` before the shutdown began (shutdown took stopMs).
 const endMs = (profile.endTime - profile.startTime) / 1000;
 const { functions, modules, totalMs } = selfTimes(profile, { fromMs: endMs - stopMs - seconds * 1000, toMs: endMs - stopMs });

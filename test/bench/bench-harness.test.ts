@@ -79,8 +79,10 @@ describe.skipIf(!smoke)('npm run bench, smoke profile (AUTHMESH_BENCH_SMOKE=1)',
       }
     }
     expect(result.memory.map((m) => m.side).sort()).toEqual(['authmesh', 'limit', 'peer']);
-    // authmesh runs as npm start does: the tsx wrapper and the node process it starts.
-    expect(result.memory.find((m) => m.side === 'authmesh')!.processes.length).toBeGreaterThanOrEqual(2);
+    // authmesh runs as production does: node on the compiled entry point, no loader or wrapper.
+    const authmeshCommands = result.memory.find((m) => m.side === 'authmesh')!.processes.map((p) => p.command);
+    expect(authmeshCommands).toContainEqual(expect.stringContaining('services/main.js'));
+    expect(authmeshCommands.filter((c) => /\b(tsx|npm)\b/.test(c))).toEqual([]);
     for (const m of result.memory) for (const p of m.processes) expect(p.rssMiB).toBeGreaterThan(0);
     expect(out).toContain('| row | side | req/s |');
   }, 240_000);
