@@ -1,7 +1,8 @@
-// Runs authmesh (`services/main.ts`) as separate processes, the way a deployment does, and
-// waits until each reports where it listens.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+// Runs authmesh as separate processes, the way a deployment does (the compiled entry point,
+// `node --enable-source-maps dist/services/main.js`, after `npm run build`), and waits until each
+// reports where it listens.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { repoRoot } from '../../services/core/rpc/index.js';
 
 export interface AuthmeshProcess {
@@ -11,19 +12,27 @@ export interface AuthmeshProcess {
   grpcPort: number;
   /** The gateway's base URL, when the process runs it. */
   http?: string;
-  /** SIGTERM (tsx relays it to authmesh) and wait for the exit status. */
+  /** SIGTERM and wait for the exit status. */
   stop(): Promise<number | null>;
-  /** SIGKILL to tsx and authmesh both: a crash, not a shutdown. */
+  /** SIGKILL to its whole process group: a crash, not a shutdown. */
   kill(): Promise<void>;
 }
 
+let built: Promise<unknown> | undefined;
+
+/** `npm run build`, once per test worker (a rebuild of an unchanged tree writes nothing). */
+export function buildOnce(): Promise<unknown> {
+  built ??= promisify(execFile)(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot });
+  return built;
+}
+
 export async function startAuthmesh(env: Record<string, string>, timeoutMs = 30_000): Promise<AuthmeshProcess> {
-  const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['services/main.ts'], {
+  await buildOnce();
+  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/services/main.js'], {
     cwd: repoRoot,
     env: { ...process.env, AUTHMESH_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: tsx runs authmesh in a child node process, and a kill must take down
-    // both (a SIGKILL to tsx alone would leave authmesh running as an orphan).
+    // Its own process group, so that a kill takes down anything it started with it.
     detached: true,
   });
   const killGroup = () => {
