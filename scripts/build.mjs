@@ -64,20 +64,23 @@ const outputOf = (source) => join(outDir, source.replace(/\.ts$/, '.js'));
 /** What every output also depends on: this script, the compiler options, the compiler. */
 const SHARED_INPUTS = [fileURLToPath(import.meta.url), join(root, 'tsconfig.json'), join(root, 'node_modules', 'esbuild', 'package.json')];
 const mtimeOf = (path) => statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Number.NaN;
+// An input's change time, not its modification time: a file restored with an old mtime (tar, cp -p,
+// rsync -t) still has a new ctime, which nothing can set back.
+const changedAt = (path) => statSync(path, { throwIfNoEntry: false })?.ctimeMs ?? Number.NaN;
 
 /**
- * Whether dist/ already holds exactly the outputs of `sources` (and their maps), each newer than
- * its source and than the shared inputs: then there is nothing to compile (a few ms of stat calls
+ * Whether dist/ already holds exactly the outputs of `sources` (and their maps), each written
+ * after its source and the shared inputs last changed: then there is nothing to compile (a few ms of stat calls
  * instead of starting esbuild). A transpiled file depends on its own source only.
  */
 function upToDate() {
-  const shared = Math.max(...SHARED_INPUTS.map(mtimeOf));
+  const shared = Math.max(...SHARED_INPUTS.map(changedAt));
   const expected = new Set();
   for (const source of sources) {
     const out = outputOf(source);
     expected.add(out);
     if (!generated(source)) expected.add(`${out}.map`);
-    if (!(mtimeOf(out) >= Math.max(mtimeOf(join(root, source)), shared))) return false;
+    if (!(mtimeOf(out) >= Math.max(changedAt(join(root, source)), shared))) return false;
   }
   const present = filesUnder(outDir);
   return present.length === expected.size && present.every((f) => expected.has(f));
