@@ -14,10 +14,12 @@ import type { AuditStore, NewAuditEvent } from './core/store/index.js';
 
 /**
  * The high-volume success events AUTHMESH_AUDIT_SUCCESS governs: an access token issued by a
- * grant (client_credentials, authorization_code, refresh_token, password). A token exchange
- * (token.exchanged, a delegation) and every failure or security event are not in this list.
+ * grant (client_credentials, authorization_code, refresh_token, password) and an authorization
+ * code redeemed at the token endpoint (its single use is enforced by the grid, not by this row).
+ * A token exchange (token.exchanged, a delegation), a code issued after the user's consent
+ * (code.issued), logins, and every failure or security event are not in this list.
  */
-export const SUCCESS_AUDIT_EVENTS: ReadonlySet<string> = new Set(['token.issued']);
+export const SUCCESS_AUDIT_EVENTS: ReadonlySet<string> = new Set(['token.issued', 'code.redeemed']);
 /** With AUTHMESH_AUDIT_SUCCESS=sampled, one success event in this many is written. */
 export const AUDIT_SUCCESS_SAMPLE_RATE = 100;
 
