@@ -7,9 +7,13 @@ import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMe
 import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { IntrospectTokenRequest, RevokeTokenRequest, TokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
 import { createRpcClient } from '../core/rpc/index.js';
+import { createGridFromConfig } from '../core/grid/index.js';
+import { silentLogger } from '../core/log/index.js';
 import { AUDIT_SUCCESS_SAMPLE_RATE } from '../audit-queue.js';
+import { createClientManager } from '../client/index.js';
 import { testDatabaseUrl } from '../../test/support/databases.js';
 import { startTestMesh } from '../../test/support/mesh.js';
+import { hazelcastMembers } from '../../test/support/stack.js';
 
 const secretCreds = (clientId: string, secret: string): ClientCredentials => ({
   credential: { $case: 'clientSecret', value: { clientId, clientSecret: secret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } },
@@ -239,4 +243,34 @@ describe.skipIf(postgres.skip !== undefined)('hot paths: no store write on succe
       await f.close();
     }
   }, 120_000);
+});
+
+const hazelcast = hazelcastMembers();
+describe.skipIf(hazelcast.skip !== undefined)('hot paths: client records on a shared Hazelcast grid (two instances)', () => {
+  it('rotated_secret_is_refused_by_another_instance_on_the_very_next_call', async () => {
+    const namespace = `t${Math.random().toString(36).slice(2, 10)}`;
+    // Instance A: the whole mesh. Instance B: another client service on the same grid and store,
+    // with a Hazelcast client (and so a near cache, were clients near-cached) of its own.
+    const f = await startFixture({ AUTHMESH_GRID: 'hazelcast', AUTHMESH_HAZELCAST_MEMBERS: hazelcast.members!, AUTHMESH_GRID_NAMESPACE: namespace });
+    const gridB = await createGridFromConfig(f.t.config);
+    try {
+      const b = createClientManager({ grid: gridB, store: f.t.mesh.deps.store, config: f.t.config, audit: async () => undefined, now: () => new Date(), log: silentLogger() });
+      const presented = (secret: string) => ({ kind: 'secret' as const, clientId: f.client.id, clientSecret: secret, method: 'client_secret_basic' });
+      // B has read the client (twice: a near cache would now answer from memory).
+      await b.authenticate(presented(f.client.secret));
+      await b.authenticate(presented(f.client.secret));
+      // Rotated through A's grid client, in this process: B's next call follows the acknowledgement
+      // with no network hop in between (an invalidation message would have to win that race).
+      const a = createClientManager({ ...f.t.mesh.deps, audit: async () => undefined });
+      const rotated = await a.rotateSecret(f.client.id, 0);
+      await expect(b.authenticate(presented(f.client.secret))).rejects.toMatchObject({ code: 'invalid_client' });
+      expect((await b.authenticate(presented(rotated.clientSecret))).clientId).toBe(f.client.id);
+      // An update on A (grant types) is what B sees next, too.
+      await f.t.anon.client.updateClient({ client: Client.fromPartial({ clientId: f.client.id, scopes: ['read', 'write'] }), updateMask: ['scopes'] }, { bearer: f.admin });
+      expect((await b.authenticate(presented(rotated.clientSecret))).scopes).toEqual(['read', 'write']);
+    } finally {
+      await gridB.close();
+      await f.close();
+    }
+  }, 60_000);
 });
