@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from './core/log/index.js';
 import type { NewAuditEvent } from './core/store/index.js';
-import { createAuditQueue } from './audit-queue.js';
+import { AUDIT_SUCCESS_SAMPLE_RATE, createAuditQueue, SUCCESS_AUDIT_EVENTS } from './audit-queue.js';
 
 describe('audit queue', () => {
   it('writes every event in order, stamped with the time it was pushed', async () => {
@@ -59,5 +59,38 @@ describe('audit queue', () => {
   it('push returns at once even while the store hangs', () => {
     const q = createAuditQueue({ append: () => new Promise(() => undefined) }, silentLogger());
     for (let i = 0; i < 1000; i++) expect(q.push({ type: 'x' })).toBeUndefined();
+  });
+
+  describe('success events (AUTHMESH_AUDIT_SUCCESS)', () => {
+    const SECURITY = ['client.auth_failed', 'code.replay_revoked', 'refresh.reuse_revoked', 'token.revoked', 'client.secret_rotated', 'login.success', 'token.exchanged'];
+    const run = async (success: 'all' | 'sampled' | 'off', events: NewAuditEvent[]) => {
+      const written: NewAuditEvent[] = [];
+      const q = createAuditQueue({ append: async (e) => void written.push(e) as never }, silentLogger(), { success });
+      for (const e of events) q.push(e);
+      await q.flush();
+      return written;
+    };
+
+    it('off writes no success event and every security event', async () => {
+      const events = [...SUCCESS_AUDIT_EVENTS, ...SECURITY].map((type) => ({ type }));
+      expect((await run('off', events)).map((e) => e.type)).toEqual(SECURITY);
+    });
+
+    it('sampled writes one success event in AUDIT_SUCCESS_SAMPLE_RATE, marked, and every security event', async () => {
+      const events: NewAuditEvent[] = [];
+      for (let i = 0; i < 2 * AUDIT_SUCCESS_SAMPLE_RATE; i++) events.push({ type: 'token.issued', details: { i } }, { type: 'client.auth_failed', details: { i } });
+      const written = await run('sampled', events);
+      const issued = written.filter((e) => e.type === 'token.issued');
+      expect(issued.map((e) => e.details)).toEqual([
+        { i: 0, sampled_one_in: AUDIT_SUCCESS_SAMPLE_RATE },
+        { i: AUDIT_SUCCESS_SAMPLE_RATE, sampled_one_in: AUDIT_SUCCESS_SAMPLE_RATE },
+      ]);
+      expect(written.filter((e) => e.type === 'client.auth_failed')).toHaveLength(2 * AUDIT_SUCCESS_SAMPLE_RATE);
+    });
+
+    it('all writes every event unchanged', async () => {
+      const events = [...SUCCESS_AUDIT_EVENTS, ...SECURITY].map((type) => ({ type, details: { k: type } }));
+      expect((await run('all', events)).map((e) => ({ type: e.type, details: e.details }))).toEqual(events);
+    });
   });
 });

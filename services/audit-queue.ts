@@ -3,8 +3,25 @@
 // response. Events queue in memory and one writer drains them in order. The queue is bounded: if
 // the store is down longer than the queue lasts, the oldest events are dropped and the drop is
 // logged (the request path never blocks on the audit). close() drains what is left.
+//
+// Success events of the hot paths (SUCCESS_AUDIT_EVENTS) are filtered here by
+// AUTHMESH_AUDIT_SUCCESS: even batched, one row per issued token was a write for every token
+// (on the embedded store, WASM work on the main thread that grew with the table). Every other
+// event (failures, replays, revocations, admin changes, logins) is always queued.
+import type { AuditSuccess } from './core/config/index.js';
 import type { Logger } from './core/log/index.js';
 import type { AuditStore, NewAuditEvent } from './core/store/index.js';
+
+/**
+ * The high-volume success events AUTHMESH_AUDIT_SUCCESS governs: an access token issued by a
+ * grant (client_credentials, authorization_code, refresh_token, password) and an authorization
+ * code redeemed at the token endpoint (its single use is enforced by the grid, not by this row).
+ * A token exchange (token.exchanged, a delegation), a code issued after the user's consent
+ * (code.issued), logins, and every failure or security event are not in this list.
+ */
+export const SUCCESS_AUDIT_EVENTS: ReadonlySet<string> = new Set(['token.issued', 'code.redeemed']);
+/** With AUTHMESH_AUDIT_SUCCESS=sampled, one success event in this many is written. */
+export const AUDIT_SUCCESS_SAMPLE_RATE = 100;
 
 export interface AuditQueue {
   push(event: NewAuditEvent): void;
@@ -20,9 +37,11 @@ const BATCH = 200;
 export function createAuditQueue(
   store: Pick<AuditStore, 'append'> & Partial<Pick<AuditStore, 'appendMany'>>,
   log: Logger,
-  options: { max?: number; retryMs?: number } = {},
+  options: { max?: number; retryMs?: number; success?: AuditSuccess } = {},
 ): AuditQueue {
   const max = options.max ?? 10_000;
+  const success = options.success ?? 'all';
+  let successSeen = 0;
   const retryMs = options.retryMs ?? 1_000;
   const queue: NewAuditEvent[] = [];
   let dropped = 0;
@@ -62,6 +81,12 @@ export function createAuditQueue(
 
   return {
     push(event) {
+      if (success !== 'all' && SUCCESS_AUDIT_EVENTS.has(event.type)) {
+        if (success === 'off') return;
+        // Deterministic one-in-N per process: the rows say how many each one stands for.
+        if (successSeen++ % AUDIT_SUCCESS_SAMPLE_RATE !== 0) return;
+        event = { ...event, details: { ...event.details, sampled_one_in: AUDIT_SUCCESS_SAMPLE_RATE } };
+      }
       if (queue.length >= max) {
         queue.shift();
         dropped += 1;

@@ -86,12 +86,13 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
     grid,
     revocationStore: store.revocations,
     log,
+    cacheSize: config.verifiedTokenCacheSize,
     fetchJwks: async () => {
       const res = await peersRef().key.getJwks({});
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')));
     },
   });
-  const auditQueue = createAuditQueue(store.audit, log);
+  const auditQueue = createAuditQueue(store.audit, log, { success: config.auditSuccess });
   opened.push(() => auditQueue.close());
   const deps: MeshDeps = {
     config,

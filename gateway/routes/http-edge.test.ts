@@ -250,8 +250,9 @@ describe('the audit trail records a believable caller address (issue 11 item 14)
   let fp: Fixtures;
 
   beforeAll(async () => {
-    direct = await startTestGateway();
-    proxied = await startTestGateway({ AUTHMESH_TRUSTED_PROXIES: '127.0.0.1' });
+    // The recorded address is read from token.issued rows, written only when success events are.
+    direct = await startTestGateway({ AUTHMESH_AUDIT_SUCCESS: 'all' });
+    proxied = await startTestGateway({ AUTHMESH_TRUSTED_PROXIES: '127.0.0.1', AUTHMESH_AUDIT_SUCCESS: 'all' });
     fd = await createFixtures(direct);
     fp = await createFixtures(proxied);
   }, 60_000);

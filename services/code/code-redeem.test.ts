@@ -12,7 +12,8 @@ let t: TestMesh;
 let f: Fixtures;
 
 beforeAll(async () => {
-  t = await startTestMesh();
+  // code.redeemed rows are success events, written only when AUTHMESH_AUDIT_SUCCESS asks.
+  t = await startTestMesh({ AUTHMESH_AUDIT_SUCCESS: 'all' });
   f = await createFixtures(t);
 });
 afterAll(async () => {

@@ -46,6 +46,13 @@ export interface Config {
   clientAuthMaxFailures: number;
   /** Failed client authentications from one source, any client_id, per minute before slow_down (0 = off). */
   clientAuthMaxFailuresPerSource: number;
+  /**
+   * Which high-volume success events (SUCCESS_AUDIT_EVENTS: token.issued) reach the audit trail:
+   * all, sampled (one in AUDIT_SUCCESS_SAMPLE_RATE) or off. Security events are always written.
+   */
+  auditSuccess: AuditSuccess;
+  /** Verified access tokens remembered for introspection and ext_authz (LRU entries; 0 = off). */
+  verifiedTokenCacheSize: number;
   adminClientId: string;
   adminClientSecret: string | undefined;
   logLevel: string;
@@ -74,6 +81,9 @@ export interface Config {
   /** Suffix of every grid map name, so deployments sharing a cluster stay apart ('' = none). */
   gridNamespace: string;
 }
+
+export const AUDIT_SUCCESS_MODES = ['all', 'sampled', 'off'] as const;
+export type AuditSuccess = (typeof AUDIT_SUCCESS_MODES)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -179,6 +189,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const urlProblem = checkDatabaseUrl(store, databaseUrl);
   if (urlProblem !== undefined) problems.push(urlProblem);
 
+  const auditSuccess = str('AUTHMESH_AUDIT_SUCCESS', 'off');
+  if (!(AUDIT_SUCCESS_MODES as readonly string[]).includes(auditSuccess)) {
+    problems.push(`AUTHMESH_AUDIT_SUCCESS=${JSON.stringify(auditSuccess)}: expected ${AUDIT_SUCCESS_MODES.join(', ')}`);
+  }
+
   const grid = str('AUTHMESH_GRID', 'memory');
   if (grid !== 'memory' && grid !== 'hazelcast') problems.push(`AUTHMESH_GRID=${JSON.stringify(grid)}: expected memory or hazelcast`);
   const hazelcastMembers = str('AUTHMESH_HAZELCAST_MEMBERS', '127.0.0.1:5701,127.0.0.1:5702').split(',').map((m) => m.trim()).filter(Boolean);
@@ -218,6 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),
     clientAuthMaxFailures: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES', 20, 0, 1_000_000),
     clientAuthMaxFailuresPerSource: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES_PER_SOURCE', 200, 0, 1_000_000),
+    auditSuccess: (AUDIT_SUCCESS_MODES as readonly string[]).includes(auditSuccess) ? (auditSuccess as AuditSuccess) : 'off',
+    verifiedTokenCacheSize: int('AUTHMESH_VERIFIED_TOKEN_CACHE', 10_000, 0, 1_000_000),
     adminClientId: str('AUTHMESH_ADMIN_CLIENT_ID', 'authmesh-admin'),
     adminClientSecret,
     logLevel: str('AUTHMESH_LOG_LEVEL', 'info'),

@@ -57,8 +57,9 @@ export interface HazelcastGridOptions {
   maxReconnectBackoffMs?: number;
   /**
    * Map names (exact, or with one `*`) whose reads are served from a client-side near cache.
-   * Default ['cache:*']: the hot copies of clients, users, services and keys, read on every
-   * request and written rarely. Never for single-use or revocation maps (see below).
+   * Default DEFAULT_NEAR_CACHE_MAPS: the hot copies of users, services and keys, read on every
+   * request and written rarely. Never for single-use or revocation maps (see below), nor for
+   * client records: there a stale copy would accept a rotated secret.
    */
   nearCacheMaps?: string[];
   /** Where the client's own messages go; omitted = silent. */
@@ -98,6 +99,15 @@ const NEAR_CACHE: NearCacheConfig = {
   evictionMaxSize: 10_000,
 };
 
+/**
+ * Near-cached by default. Not cache:clients: an invalidation reaches other instances only after
+ * the write (milliseconds, or the near cache's TTL should one be lost), and until then a client
+ * secret rotated, or a grant type removed, on one instance would still work on another. Each
+ * client authentication therefore reads the grid (one get from the partition owner, which has
+ * the write before the rotation is acknowledged).
+ */
+export const DEFAULT_NEAR_CACHE_MAPS = ['cache:users*', 'cache:services*', 'cache:keys*'];
+
 /** The TTL to send for a lifetime of at least `ttlMs`: whole seconds, see the top of this file. */
 export function hazelcastTtlMs(ttlMs: number): number {
   return (Math.ceil(ttlMs / 1000) + 1) * 1000;
@@ -125,7 +135,7 @@ export async function createHazelcastGrid(options: HazelcastGridOptions): Promis
   let proxies = new Map<string, Promise<IMap<string, string>>>();
 
   const nearCaches: Record<string, NearCacheConfig> = {};
-  for (const pattern of options.nearCacheMaps ?? ['cache:*']) nearCaches[pattern] = { ...NEAR_CACHE };
+  for (const pattern of options.nearCacheMaps ?? DEFAULT_NEAR_CACHE_MAPS) nearCaches[pattern] = { ...NEAR_CACHE };
 
   const configFor = (token: object): ClientConfig => ({
     clusterName: options.clusterName,

@@ -31,7 +31,9 @@ export function createReadThroughCache<T>(options: ReadThroughOptions<T>): ReadT
       const hit = await map.get(key);
       if (hit !== undefined) return options.fromJson(hit);
       const value = await options.load(key);
-      if (value !== undefined) await map.set(key, options.toJson(value), ttl);
+      // putIfAbsent, not set: a write that replaced the copy while this load read the store
+      // (put() after a secret rotation) must not be overwritten by the older record read here.
+      if (value !== undefined) await map.putIfAbsent(key, options.toJson(value), ttl);
       return value;
     },
     async put(key, value) {

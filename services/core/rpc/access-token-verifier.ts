@@ -2,6 +2,15 @@
 // service's JWKS (cached; refreshed on an unknown kid at most every few seconds), claims, and
 // revocation by jti (revocation-list.ts: durable in SQL, hot in the grid). Used by the admin-RPC
 // authenticator and by the token service (introspection, ext_authz).
+//
+// Verified tokens are remembered (a bounded LRU keyed by the SHA-256 of the token's exact bytes,
+// never by the token) so that introspection and ext_authz Check do not verify the same signature
+// on every call. A hit skips only the work whose answer cannot change for the same bytes (header
+// parsing, the signature, the claim checks); what can change is checked on every call, hit or
+// not: exp against now, the key that verified the token is still the one the JWKS names for its
+// kid (the same JWKS refresh rules as a full verification, so a removed or replaced key ends the
+// hits no later than it would end a full verification), and revocation of jti and src_jti.
+import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { InvalidToken, TemporarilyUnavailable } from '../errors/index.js';
 import type { Grid } from '../grid/index.js';
@@ -27,7 +36,26 @@ export interface AccessTokenVerifier {
    * @throws TemporarilyUnavailable when the store or the grid cannot take it (nothing acknowledged).
    */
   revoke(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>): Promise<void>;
+  /** Counters of the verified-token cache since start (for tests and diagnostics). */
+  cacheStats(): VerifiedTokenCacheStats;
 }
+
+export interface VerifiedTokenCacheStats {
+  /** Entries held now; never more than the configured size. */
+  size: number;
+  /** Verifications answered from the cache (the signature was not verified again). */
+  hits: number;
+  /** Verifications that verified the signature. */
+  misses: number;
+}
+
+/** Default number of verified tokens remembered (AUTHMESH_VERIFIED_TOKEN_CACHE). */
+export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+/**
+ * Longer tokens are verified every time, never remembered: with the size, this bounds the cache's
+ * memory (our own tokens are well under 2 kB; claims take about as much as the token's payload).
+ */
+const MAX_CACHED_TOKEN_LENGTH = 4_096;
 
 export interface AccessTokenVerifierOptions {
   issuer: string;
@@ -42,29 +70,67 @@ export interface AccessTokenVerifierOptions {
   refetchIntervalMs?: number;
   clockToleranceSeconds?: number;
   now?: () => Date;
+  /** How many verified tokens to remember (LRU); 0 turns the cache off. Default 10,000. */
+  cacheSize?: number;
 }
 
 type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
+
+interface CachedToken {
+  /** Frozen: every caller gets the same object. */
+  claims: AccessTokenClaims;
+  kid: string;
+  /** The key object that verified the signature; a hit requires the JWKS to still name it for kid. */
+  key: VerifyKey;
+}
+
+/** A JWK's members in a stable order: an unchanged key keeps its imported key object across refreshes. */
+function jwkText(jwk: JWK): string {
+  return JSON.stringify(Object.entries(jwk).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
   const now = options.now ?? (() => new Date());
   const ttl = options.jwksTtlMs ?? 60_000;
   const refetchInterval = options.refetchIntervalMs ?? 5_000;
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  const cacheSize = options.cacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new RangeError('cacheSize must be a whole number >= 0');
   const revocations = createRevocationList({ grid: options.grid, store: options.revocationStore, log: options.log, now });
   let keys = new Map<string, VerifyKey>();
+  /** The JWK text each key was imported from, so a refresh re-imports only what changed. */
+  let imported = new Map<string, { text: string; key: VerifyKey }>();
   let fetchedAt = 0;
   let inflight: Promise<void> | undefined;
+  /** SHA-256 of the token (base64url) → what verifying it established. Map order is LRU order. */
+  const cache = new Map<string, CachedToken>();
+  const stats = { hits: 0, misses: 0 };
 
   async function refresh(): Promise<void> {
     inflight ??= (async () => {
       try {
         const jwks = await options.fetchJwks();
         const next = new Map<string, VerifyKey>();
+        const nextImported = new Map<string, { text: string; key: VerifyKey }>();
         for (const jwk of jwks) {
-          if (typeof jwk.kid === 'string' && typeof jwk.alg === 'string') next.set(jwk.kid, await importJWK(jwk, jwk.alg));
+          if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') continue;
+          const text = jwkText(jwk);
+          const before = imported.get(jwk.kid);
+          const key = before?.text === text ? before.key : await importJWK(jwk, jwk.alg);
+          next.set(jwk.kid, key);
+          nextImported.set(jwk.kid, { text, key });
         }
         keys = next;
-        fetchedAt = Date.now();
+        imported = nextImported;
+        fetchedAt = now().getTime();
       } finally {
         inflight = undefined;
       }
@@ -73,7 +139,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   }
 
   async function keyFor(kid: string): Promise<VerifyKey> {
-    const age = Date.now() - fetchedAt;
+    const age = now().getTime() - fetchedAt;
     if (age > ttl || (!keys.has(kid) && age > refetchInterval)) {
       try {
         await refresh();
@@ -86,9 +152,67 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     return key;
   }
 
+  /** RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, and an exchanged token dies with any token it was exchanged from (RFC 8693 §5, src_jti). */
+  async function assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
+    if (await revocations.isRevoked('access_token', claims.jti)) throw new InvalidToken('the token has been revoked');
+    if (claims.src_jti) for (const jti of claims.src_jti) if (await revocations.isRevoked('access_token', jti)) throw new InvalidToken('the token has been revoked');
+  }
+
+  /**
+   * The claims of a token verified before, or undefined when it must be verified in full (not
+   * cached, at or past exp, or its key is no longer the one the JWKS names for its kid).
+   * Throws InvalidToken when the JWKS no longer has the kid at all, as a full verification would.
+   */
+  async function fromCache(hash: string): Promise<AccessTokenClaims | undefined> {
+    const entry = cache.get(hash);
+    if (entry === undefined) return undefined;
+    // RFC 7519 §4.1.4: never past exp from the cache (the full path decides the tolerance window).
+    if (Math.floor(now().getTime() / 1000) >= entry.claims.exp) {
+      cache.delete(hash);
+      return undefined;
+    }
+    let key: VerifyKey;
+    try {
+      key = await keyFor(entry.kid);
+    } catch (err) {
+      cache.delete(hash);
+      throw err;
+    }
+    if (key !== entry.key) {
+      cache.delete(hash);
+      return undefined;
+    }
+    // Most recently used last: the first entry is the one to evict.
+    cache.delete(hash);
+    cache.set(hash, entry);
+    return entry.claims;
+  }
+
+  function remember(hash: string, claims: AccessTokenClaims, kid: string, key: VerifyKey): void {
+    if (cacheSize === 0) return;
+    cache.delete(hash);
+    while (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(hash, { claims, kid, key });
+  }
+
   return {
     async verify(token) {
       if (typeof token !== 'string' || token.length === 0 || token.length > 8192) throw new InvalidToken('the token is malformed');
+      // Keyed by a hash of the exact bytes: a token altered in any byte is another key, and the
+      // token itself is never held as a key that could end up in a log or a heap dump's index.
+      const hash = cacheSize > 0 && token.length <= MAX_CACHED_TOKEN_LENGTH ? createHash('sha256').update(token).digest('base64url') : undefined;
+      const cached = hash === undefined ? undefined : await fromCache(hash);
+      if (cached !== undefined) {
+        stats.hits += 1;
+        try {
+          await assertNotRevoked(cached);
+        } catch (err) {
+          if (err instanceof InvalidToken) cache.delete(hash!);
+          throw err;
+        }
+        return cached;
+      }
+      stats.misses += 1;
       let header: Record<string, unknown>;
       try {
         header = decodeProtectedHeader(token) as Record<string, unknown>;
@@ -102,21 +226,21 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         ({ payload } = await jwtVerify(token, key, {
           ...accessTokenVerifyOptions(options.issuer),
           currentDate: now(),
-          clockTolerance: options.clockToleranceSeconds ?? 5,
+          clockTolerance: tolerance,
         }));
       } catch {
         throw new InvalidToken('the token is invalid or expired');
       }
-      const claims = validateAccessTokenClaims(payload, { issuer: options.issuer, now: now(), clockTolerance: options.clockToleranceSeconds ?? 5 });
-      // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, and an exchanged token
-      // dies with any token it was exchanged from (RFC 8693 §5, src_jti).
-      for (const jti of [claims.jti, ...(claims.src_jti ?? [])]) {
-        if (await revocations.isRevoked('access_token', jti)) throw new InvalidToken('the token has been revoked');
-      }
+      const claims = deepFreeze(validateAccessTokenClaims(payload, { issuer: options.issuer, now: now(), clockTolerance: tolerance }));
+      await assertNotRevoked(claims);
+      if (hash !== undefined) remember(hash, claims, header.kid as string, key);
       return claims;
     },
     async revoke(claims) {
       await revocations.revoke('access_token', claims.jti, Math.ceil(claims.exp) + REVOCATION_MARGIN_SECONDS);
+    },
+    cacheStats() {
+      return { size: cache.size, ...stats };
     },
   };
 }
