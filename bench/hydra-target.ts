@@ -115,6 +115,9 @@ export async function startHydra(binary: string): Promise<Target> {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const check = await json<{ active?: boolean }>(introspectUrl, { method: 'POST', headers: form, body: `token=${encodeURIComponent(current)}` }, 'introspect');
     if (check.active !== true) throw new Error(`hydra: introspection did not answer active: ${JSON.stringify(check)}`);
+    // Hydra makes its ID-token key set (RSA 4096) on the first JWKS request, which takes seconds:
+    // ask once here, unmeasured, as any deployment's first client would.
+    await json(`${pub}/.well-known/jwks.json`, {}, 'jwks');
     const version = (await json<{ version?: string }>(`${admin}/version`, {}, 'version')).version ?? 'v2.3.0';
     return {
       side: 'hydra',
