@@ -72,7 +72,8 @@ export async function runBenchmark(
       const atEnd = processTreeRss(w.pids());
       const processes: ServerMemory['processes'] = atEnd.map((p) => ({
         ...p,
-        ...(names.has(p.pid) ? { command: `[${names.get(p.pid)}] ${p.command}` } : {}),
+        // A child (tsx's esbuild, a worker) carries the name of the service whose tree it is in.
+        ...(names.has(p.root) ? { command: `[${names.get(p.root)}] ${p.command}` } : {}),
         ...(idleOf.has(p.pid) ? { idleMiB: idleOf.get(p.pid)! } : {}),
       }));
       const idleMiB = totalRss(idle.get(w.label) ?? []);

@@ -94,7 +94,11 @@ describe('bench memory', () => {
       expect(tree.map((p) => p.pid)).toContain(wrapper.pid);
       expect(sleeps(tree)).toBe(2);
       expect(tree).toHaveLength(3);
-      for (const p of tree) expect(p.rssMiB).toBeGreaterThan(0);
+      for (const p of tree) {
+        expect(p.rssMiB).toBeGreaterThan(0);
+        // Each child is attributed to the root it was started under (stack mode names it).
+        expect(p.root).toBe(wrapper.pid);
+      }
       expect(totalRss(tree)).toBeCloseTo(tree.reduce((n, p) => n + p.rssMiB, 0), 1);
     } finally {
       process.kill(-wrapper.pid!, 'SIGKILL');
