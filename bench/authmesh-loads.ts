@@ -25,7 +25,7 @@ export interface AuthmeshEndpoints {
 }
 
 export interface AuthmeshLoads {
-  loads: Record<Exclude<RowId, 'cc_many_clients'>, Load>;
+  loads: Record<Exclude<RowId, 'cc_many_clients' | 'grpc_unary'>, Load>;
   close(): void;
 }
 

@@ -6,9 +6,12 @@
 //   BENCH_SECONDS      seconds of load per side per round (default 10)
 //   BENCH_WARMUP       seconds of unmeasured load per side before a row's first round (default 2)
 //   BENCH_CONNECTIONS  concurrent connections (HTTP) or calls in flight (gRPC) (default 32)
-//   BENCH_ROWS         comma-separated row ids to run (default all; see bench/rows.ts)
+//   BENCH_ROWS         comma-separated row ids to run (default all; ROW_IDS in bench/target.ts)
 //   BENCH_JSON         also write the results as JSON to this file
-//   BENCH_PEER         0 to leave node-oidc-provider out (default 1)
+//   BENCH_PEERS        comma-separated peers to run: oidc-provider, hydra, or none (default
+//                      oidc-provider, plus hydra when scripts/peers.sh installed it). Naming hydra
+//                      when it is not installed is an error, never a silent skip.
+//   BENCH_PEER         0 to leave node-oidc-provider out of the default (kept for old commands)
 
 export interface BenchConfig {
   profile: 'full' | 'smoke';
@@ -18,8 +21,14 @@ export interface BenchConfig {
   connections: number;
   rows: string[] | undefined;
   json: string | undefined;
+  /** The peers to run; undefined = the default (oidc-provider, plus hydra when installed). */
+  peers: PeerName[] | undefined;
+  /** BENCH_PEER=0: leave node-oidc-provider out of the default set. */
   peer: boolean;
 }
+
+export const PEER_NAMES = ['oidc-provider', 'hydra'] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
 
 /**
  * Reads the BENCH_* variables. Throws an Error listing every bad value (a number out of range, an
@@ -40,6 +49,13 @@ export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     }
     return n;
   };
+  let peers: PeerName[] | undefined;
+  if (env.BENCH_PEERS !== undefined && env.BENCH_PEERS !== '') {
+    const names = env.BENCH_PEERS.split(',').map((p) => p.trim()).filter(Boolean);
+    const bad = names.filter((p) => p !== 'none' && !(PEER_NAMES as readonly string[]).includes(p));
+    if (bad.length > 0) problems.push(`BENCH_PEERS=${JSON.stringify(env.BENCH_PEERS)}: unknown peer(s) ${bad.join(', ')}; expected ${PEER_NAMES.join(', ')} or none`);
+    peers = [...new Set(names.filter((p): p is PeerName => p !== 'none' && (PEER_NAMES as readonly string[]).includes(p)))];
+  }
   const config: BenchConfig = {
     profile: smoke ? 'smoke' : 'full',
     rounds: num('BENCH_ROUNDS', smoke ? 1 : 5, 1, 100, true),
@@ -48,6 +64,7 @@ export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     connections: num('BENCH_CONNECTIONS', 32, 1, 1024, true),
     rows: env.BENCH_ROWS ? env.BENCH_ROWS.split(',').map((r) => r.trim()).filter(Boolean) : undefined,
     json: env.BENCH_JSON || undefined,
+    peers,
     peer: env.BENCH_PEER !== '0',
   };
   if (problems.length > 0) throw new Error(`bad benchmark settings:\n  ${problems.join('\n  ')}`);

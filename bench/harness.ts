@@ -1,11 +1,13 @@
-// One benchmark run from start to end: start the servers, run the interleaved rounds, sample
-// memory after each round, print the tables (and write JSON when BENCH_JSON is set), stop
-// everything — also on an error or Ctrl-C.
+// One benchmark run from start to end: start the servers, read their memory idle, run the
+// interleaved rounds, sample memory after each round and after the load, print the tables (and
+// write JSON when BENCH_JSON is set), stop everything — also on an error or Ctrl-C. Memory is
+// always the sum over every process of what was started (wrappers such as npm, sh and tsx, the
+// servers, their children), read from /proc (bench/rss.ts).
 import { writeFileSync } from 'node:fs';
 import { benchConfig, type BenchConfig } from './config.js';
 import { formatReport, type ServerMemory } from './report.js';
 import { runRows, type RowResult } from './rounds.js';
-import { processTreeRss, totalRss, type ProcessRss } from './rss.js';
+import { processTreeRss, totalRss } from './rss.js';
 import type { SideName, Target } from './target.js';
 
 export interface ExtraProcesses {
@@ -23,6 +25,9 @@ export interface BenchResult {
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** How long the servers sit after the last one started before their idle RSS is read, ms. */
+const IDLE_SETTLE_MS = 2_000;
 
 /**
  * Starts the targets one after the other (`starters`, in order), runs the rows and prints the
@@ -53,16 +58,27 @@ export async function runBenchmark(
       ...targets,
       ...extra.map((e) => ({ side: e.label, ...e })),
     ];
+    // Idle after start: every server up and set up (its client registered), before any load.
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    const idle = new Map(watched.map((w) => [w.label, processTreeRss(w.pids())]));
     const peaks = new Map<string, number>();
     const sample = () => {
       for (const w of watched) peaks.set(w.label, Math.max(peaks.get(w.label) ?? 0, totalRss(processTreeRss(w.pids()))));
     };
-    sample();
     const rows = await runRows(targets, config, sample, log);
     const memory: ServerMemory[] = watched.map((w) => {
       const names = w.processNames?.() ?? new Map<number, string>();
-      const processes: ProcessRss[] = processTreeRss(w.pids()).map((p) => (names.has(p.pid) ? { ...p, command: `[${names.get(p.pid)}] ${p.command}` } : p));
-      return { side: w.side, label: w.label, peakMiB: Math.max(peaks.get(w.label) ?? 0, totalRss(processes)), processes };
+      const idleOf = new Map((idle.get(w.label) ?? []).map((p) => [p.pid, p.rssMiB]));
+      const atEnd = processTreeRss(w.pids());
+      const processes: ServerMemory['processes'] = atEnd.map((p) => ({
+        ...p,
+        // A child (tsx's esbuild, a worker) carries the name of the service whose tree it is in.
+        ...(names.has(p.root) ? { command: `[${names.get(p.root)}] ${p.command}` } : {}),
+        ...(idleOf.has(p.pid) ? { idleMiB: idleOf.get(p.pid)! } : {}),
+      }));
+      const idleMiB = totalRss(idle.get(w.label) ?? []);
+      const endMiB = totalRss(atEnd);
+      return { side: w.side, label: w.label, idleMiB, peakMiB: Math.max(peaks.get(w.label) ?? 0, endMiB), endMiB, processes };
     });
     const labels = Object.fromEntries(targets.map((t) => [t.side, t.label])) as Partial<Record<SideName, string>>;
     const result: BenchResult = { heading, config, labels, rows, memory };

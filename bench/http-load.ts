@@ -35,7 +35,8 @@ export async function httpRound(load: HttpLoad, seconds: number, connections: nu
     rps: requests / seconds,
     p50: r.latency.p50,
     p99: r.latency.p99,
-    // autocannon's errors already include its timeouts.
-    errors: r.non2xx + r.errors,
+    // autocannon's errors already include its timeouts. A round in which no request completed
+    // (each took longer than the round) is a failure too, never a quiet 0 req/s with 0 errors.
+    errors: r.non2xx + r.errors + (requests === 0 ? 1 : 0),
   };
 }

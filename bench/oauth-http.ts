@@ -22,9 +22,10 @@ export async function postForm(url: string, clientId: string, clientSecret: stri
 
 /**
  * Throws unless `token` is an RFC 9068 JWT access token signed ES256 (header typ at+jwt, alg
- * ES256): every side of the token rows must do the same work.
+ * ES256): every side of the token rows must do the same work. `typ` overrides the expected
+ * header typ for a peer that labels its JWT access tokens otherwise (Hydra: `JWT`).
  */
-export function expectJwt(token: string, who: string): void {
+export function expectJwt(token: string, who: string, typ = 'at+jwt'): void {
   const [header] = token.split('.');
   let parsed: { alg?: string; typ?: string } = {};
   try {
@@ -32,7 +33,7 @@ export function expectJwt(token: string, who: string): void {
   } catch {
     // reported below
   }
-  if (parsed.alg !== 'ES256' || parsed.typ?.toLowerCase() !== 'at+jwt') {
+  if (parsed.alg !== 'ES256' || parsed.typ?.toLowerCase() !== typ.toLowerCase()) {
     throw new Error(`${who}: expected an ES256 at+jwt access token, got header ${JSON.stringify(parsed)}`);
   }
 }

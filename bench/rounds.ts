@@ -26,10 +26,12 @@ export interface RowResult {
 
 /** Summarises one side's rounds (medians of rps, p50 and p99; sums of errors and requests). */
 export function summarise(rounds: RoundResult[]): SideStats {
+  // Latencies to 0.01 ms: the mean of two middle rounds must not print 236.89999999999998.
+  const ms = (n: number) => Math.round(n * 100) / 100;
   return {
     rps: Math.round(median(rounds.map((r) => r.rps))),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
+    p50: ms(median(rounds.map((r) => r.p50))),
+    p99: ms(median(rounds.map((r) => r.p99))),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     rounds,

@@ -9,6 +9,8 @@ export interface ProcessRss {
   command: string;
   /** Resident set size in MiB. */
   rssMiB: number;
+  /** The root (one of `roots`) whose tree this process belongs to. */
+  root: number;
 }
 
 function parentOf(pid: number): number | undefined {
@@ -61,14 +63,14 @@ export function processTreeRss(roots: readonly number[]): ProcessRss[] {
   }
   const out: ProcessRss[] = [];
   const seen = new Set<number>();
-  const walk = (pid: number) => {
+  const walk = (pid: number, root: number) => {
     if (seen.has(pid)) return;
     seen.add(pid);
     const rss = rssMiB(pid);
-    if (rss !== undefined) out.push({ pid, command: commandOf(pid), rssMiB: rss });
-    for (const child of children.get(pid) ?? []) walk(child);
+    if (rss !== undefined) out.push({ pid, command: commandOf(pid), rssMiB: rss, root });
+    for (const child of children.get(pid) ?? []) walk(child, root);
   };
-  for (const root of roots) walk(root);
+  for (const root of roots) walk(root, root);
   return out;
 }
 

@@ -1,17 +1,19 @@
-// `npm run bench`: authmesh embedded (as `npm start` runs it), node-oidc-provider (the peer) and a
-// bare fastify + jose token endpoint (the limit), each its own process on loopback, loaded in
-// interleaved rounds in one run. Settings: see bench/config.ts (BENCH_ROUNDS, BENCH_SECONDS,
+// `npm run bench`: authmesh embedded (as `npm start` runs it), node-oidc-provider (the peer), Ory
+// Hydra when installed (scripts/peers.sh hydra install; BENCH_PEERS) and the limit (a bare
+// fastify + jose token endpoint, a bare grpc-js server), each its own process on loopback, loaded
+// in interleaved rounds in one run. Settings: see bench/config.ts (BENCH_ROUNDS, BENCH_SECONDS,
 // BENCH_PROFILE=smoke, …). Numbers from a shared or busy machine are noise: compare ratios.
 import { startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { benchConfig } from './config.js';
 import { runBenchmark } from './harness.js';
 import { startLimit } from './limit-target.js';
-import { startPeer } from './peer-target.js';
+import { peerStarters } from './peers.js';
 
 const config = benchConfig();
+const peers = await peerStarters(config, (line) => process.stderr.write(`bench: ${line}\n`));
 const result = await runBenchmark(
-  'authmesh embedded vs node-oidc-provider vs the limit',
-  [startLimit, ...(config.peer ? [startPeer] : []), () => startAuthmeshEmbedded()],
+  'authmesh embedded vs the peers vs the limit',
+  [startLimit, ...peers, () => startAuthmeshEmbedded()],
   [],
   config,
 );

@@ -1,6 +1,7 @@
 // `npm run bench:stack`: the same rows as `npm run bench`, with authmesh in stack mode (every
 // service its own process on Postgres + Hazelcast, Envoy in front, started by scripts/stack.sh
-// in a private directory on free ports) against node-oidc-provider and the limit server.
+// in a private directory on free ports) against the peers (node-oidc-provider; Ory Hydra when
+// installed, BENCH_PEERS) and the limit server.
 //   BENCH_STACK_DIR   the stack directory (default a temporary one)
 //   BENCH_STACK_KEEP  1 to leave the stack running afterwards
 // and the settings of bench/config.ts.
@@ -8,16 +9,17 @@ import { startAuthmeshStack, type BenchStack } from './authmesh-stack.js';
 import { benchConfig } from './config.js';
 import { runBenchmark } from './harness.js';
 import { startLimit } from './limit-target.js';
-import { startPeer } from './peer-target.js';
+import { peerStarters } from './peers.js';
 
 const config = benchConfig();
 const log = (line: string) => process.stderr.write(`bench:stack: ${line}\n`);
+const peers = await peerStarters(config, log);
 let stack: BenchStack | undefined;
 const result = await runBenchmark(
-  'authmesh stack (via Envoy) vs node-oidc-provider vs the limit',
+  'authmesh stack (via Envoy) vs the peers vs the limit',
   [
     startLimit,
-    ...(config.peer ? [startPeer] : []),
+    ...peers,
     async () => {
       stack = await startAuthmeshStack({ ...(process.env.BENCH_STACK_DIR ? { dir: process.env.BENCH_STACK_DIR } : {}), keep: process.env.BENCH_STACK_KEEP === '1', log });
       return stack.target;

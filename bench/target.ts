@@ -3,14 +3,15 @@
 import type { RoundResult } from './round-result.js';
 
 /**
- * The sides of a row: authmesh, the peer server, the limit (the machine), and for bench:scale
- * authmesh on an empty store.
+ * The sides of a row: authmesh, the peer servers (node-oidc-provider; Ory Hydra when installed),
+ * the limit (the machine: bare fastify + jose, bare grpc-js + jose), and for bench:scale authmesh
+ * on an empty store.
  */
-export type SideName = 'authmesh' | 'peer' | 'limit' | 'empty';
-export const SIDES: readonly SideName[] = ['authmesh', 'peer', 'limit', 'empty'];
+export type SideName = 'authmesh' | 'peer' | 'hydra' | 'limit' | 'empty';
+export const SIDES: readonly SideName[] = ['authmesh', 'peer', 'hydra', 'limit', 'empty'];
 
 /** The rows, in the order they run and print. */
-export const ROW_IDS = ['client_credentials', 'cc_many_clients', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz'] as const;
+export const ROW_IDS = ['client_credentials', 'cc_many_clients', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz', 'grpc_unary'] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 export const ROW_TITLES: Record<RowId, string> = {
@@ -21,7 +22,14 @@ export const ROW_TITLES: Record<RowId, string> = {
   refresh: 'POST /token refresh_token (rotation)',
   grpc_token: 'gRPC TokenService/Token client_credentials',
   ext_authz: 'gRPC ext_authz Check (allow)',
+  grpc_unary: 'gRPC trivial unary call (the grpc-js ceiling, limit only)',
 };
+
+/**
+ * The gRPC rows that read as a fraction of the grpc-js ceiling (row grpc_unary: the most calls a
+ * bare grpc-js server answers here under the same load generator).
+ */
+export const GRPC_ROWS: readonly RowId[] = ['grpc_token', 'ext_authz'];
 
 /** How one side runs one row. */
 export interface Load {
