@@ -301,7 +301,7 @@ describe('the in-process transport follows the server lifecycle as the socket do
 describe('which peers a mesh calls in process', () => {
   // Closing a server's in-process side (as shutdown does) while its socket stays open shows which
   // path each client takes.
-  it('AUTHMESH_PEER_TRANSPORT=in-process: the mesh's peers (the gateway's too, in embedded mode) call co-located services in process; outside callers use the socket', async () => {
+  it('AUTHMESH_PEER_TRANSPORT=in-process: the peers of the mesh (and of its gateway, in embedded mode) call co-located services in process; outside callers use the socket', async () => {
     const m = await startTestMesh({ AUTHMESH_PEER_TRANSPORT: 'in-process' });
     try {
       expect(await outcome(m.peers.key.getJwks({}))).toHaveProperty('response');
