@@ -1,7 +1,8 @@
 // Starts the services named in the configuration in this process, on one gRPC server, wired to
 // their peers through RPC clients (in process for the services run here unless
-// AUTHMESH_PEER_TRANSPORT=grpc, over gRPC for the others). `npm start` runs all seven (embedded mode); AUTHMESH_SERVICES
-// runs a subset with the others' addresses from configuration (the scaled-out shape).
+// AUTHMESH_PEER_TRANSPORT=grpc, over gRPC for the others). `npm start` runs all seven (embedded
+// mode); AUTHMESH_SERVICES runs a subset with the others' addresses from configuration (the
+// scaled-out shape).
 import { createClientService } from './client/index.js';
 import { createCodeService } from './code/index.js';
 import type { Config, ServiceName } from './core/config/index.js';
