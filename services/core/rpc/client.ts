@@ -4,6 +4,7 @@
 import {
   type ChannelCredentials,
   type Client,
+  type ClientUnaryCall,
   credentials as grpcCredentials,
   makeGenericClientConstructor,
   Metadata,
@@ -22,6 +23,11 @@ export interface CallOptions {
   metadata?: Metadata;
   /** Bearer access token to send as `authorization`. */
   bearer?: string;
+  /**
+   * Cancels the call when it aborts: the caller gets the error a cancelled gRPC call maps to and
+   * the handler's ctx.signal aborts.
+   */
+  signal?: AbortSignal;
 }
 
 export type RpcClient<S extends ServiceDefinition> = {
@@ -55,8 +61,16 @@ export function createRpcClient<S extends ServiceDefinition>(
       new Promise((resolve, reject) => {
         const md = callMetadata(options, opts);
         const deadline = callDeadline(timeout, opts);
-        const method = client[key] as (req: unknown, md: Metadata, o: { deadline: Date }, cb: (e: ServiceError | null, r: unknown) => void) => void;
-        method.call(client, request, md, { deadline }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+        const method = client[key] as (req: unknown, md: Metadata, o: { deadline: Date }, cb: (e: ServiceError | null, r: unknown) => void) => ClientUnaryCall;
+        const { signal } = opts;
+        const onAbort = () => call.cancel();
+        const call = method.call(client, request, md, { deadline }, (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) reject(fromGrpcError(err));
+          else resolve(res);
+        });
+        if (signal?.aborted) call.cancel();
+        else signal?.addEventListener('abort', onAbort, { once: true });
       });
   }
   return out as RpcClient<S>;

@@ -37,6 +37,7 @@ interface Seen {
  */
 async function startFixture(t: TestMesh) {
   const seen: Seen[] = [];
+  let onSeen: Array<(s: Seen) => void> = [];
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const responses: SignJwtResponse[] = [];
@@ -58,7 +59,11 @@ async function startFixture(t: TestMesh) {
       const aborted = new Promise<string>((resolve) => (abortedWith = resolve));
       const signal = ctx.signal;
       signal.addEventListener('abort', () => abortedWith(String((signal.reason as Error).message)));
-      seen.push({ request, peer: ctx.peer, principal: ctx.principal, audited: auditedAddress(ctx, String(request.claims?.remote_ip ?? '')), aborted });
+      const entry: Seen = { request, peer: ctx.peer, principal: ctx.principal, audited: auditedAddress(ctx, String(request.claims?.remote_ip ?? '')), aborted };
+      seen.push(entry);
+      const waiting = onSeen;
+      onSeen = [];
+      for (const w of waiting) w(entry);
       const mode = request.claims?.mode;
       if (mode === 'not_found') throw new NotFound('no key with this kid', { metadata: { kid: 'k-1' } });
       if (mode === 'crash') throw new Error('a bug, with a secret s3cr3t in its message');
@@ -98,6 +103,8 @@ async function startFixture(t: TestMesh) {
     seen,
     /** Lets every held slow call end (after its caller has given up). */
     release,
+    /** Resolves when the next SignJwt handler starts. */
+    nextCall: () => new Promise<Seen>((resolve) => onSeen.push(resolve)),
     responses,
     withMesh,
     anonymous,
@@ -206,6 +213,29 @@ describe('the in-process transport gives the same outcomes as the gRPC socket', 
         // The handler's ctx.signal aborts (the caller's deadline passed).
         expect(await g.seen[before]!.aborted).toMatch(/deadline exceeded|cancelled by the caller/);
       }
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('cancels the call when the caller aborts: the same error, and the handler is aborted (cancelled_caller)', async () => {
+    const g = await startFixture(t);
+    try {
+      const results = [];
+      for (const transport of ['grpc', 'in-process'] as const) {
+        const caller = new AbortController();
+        const started = g.nextCall();
+        const pending = outcome(g.withMesh[transport].signJwt({ claims: { mode: 'slow' }, typ: '' }, { signal: caller.signal }));
+        const handler = await started;
+        caller.abort();
+        results.push(await pending);
+        expect(await handler.aborted).toBe('cancelled by the caller');
+      }
+      expect(results[0]).toMatchObject({ code: 'server_error', grpcStatus: status.CANCELLED });
+      expect(results[1]).toEqual(results[0]);
+      // Already aborted: the call fails at once, the same way.
+      const gone = AbortSignal.abort();
+      expect(await outcome(g.withMesh['in-process'].signJwt({ claims: {}, typ: '' }, { signal: gone }))).toEqual(await outcome(g.withMesh.grpc.signJwt({ claims: {}, typ: '' }, { signal: gone })));
     } finally {
       await g.close();
     }

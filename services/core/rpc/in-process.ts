@@ -7,7 +7,8 @@
 //   (de)serializers (the server's strict request decoder included), so each side gets what the
 //   wire would give and neither can touch the other's objects; the server's size limits apply;
 // - deadlines: the earlier of the caller's and the default; when it passes the caller gets what
-//   grpc-js reports (DEADLINE_EXCEEDED) and the handler's ctx.signal aborts;
+//   grpc-js reports (DEADLINE_EXCEEDED) and the handler's ctx.signal aborts; a caller that cancels
+//   (CallOptions.signal) gets CANCELLED mapped and the handler's ctx.signal aborts too;
 // - errors: the status the handler path produced (ErrorInfo, www-authenticate trailer) reaches the
 //   caller through fromGrpcError, as a ServiceError the wire would have delivered;
 // - lifecycle: calls are accepted from listen until shutdown starts (as the socket is), running
@@ -182,7 +183,8 @@ function serviceError(code: Status, details: string, metadata: Metadata): Servic
  * A client of `definition` whose calls go to `server` in this process: the same RpcClient type,
  * method shapes, call options and domain errors as createRpcClient's (see the file comment for
  * what is kept of the wire's semantics). A caller that stops waiting at its deadline gets
- * temporarily_unavailable (DEADLINE_EXCEEDED mapped) and the handler's ctx.signal aborts.
+ * temporarily_unavailable (DEADLINE_EXCEEDED mapped), one that cancels (CallOptions.signal)
+ * server_error (CANCELLED mapped); either way the handler's ctx.signal aborts.
  */
 export function createInProcessClient<S extends ServiceDefinition>(definition: S, server: InProcessServer, options: RpcClientOptions = {}): RpcClient<S> {
   const timeout = options.defaultTimeoutMs ?? 5_000;
@@ -195,6 +197,8 @@ export function createInProcessClient<S extends ServiceDefinition>(definition: S
         const fail = (code: Status, details: string, metadata = new Metadata()) => reject(fromGrpcError(serviceError(code, details, metadata)));
         const left = deadline.getTime() - Date.now();
         if (left <= 0) return fail(Status.DEADLINE_EXCEEDED, 'Deadline exceeded');
+        const { signal } = opts;
+        if (signal?.aborted) return fail(Status.CANCELLED, 'Cancelled on client');
         let bytes: Buffer;
         try {
           bytes = def.requestSerialize(request);
@@ -204,15 +208,23 @@ export function createInProcessClient<S extends ServiceDefinition>(definition: S
         // Binary values merged from the caller's metadata are copied, so the handler owns its copy.
         const call = server.call(def.path, bytes, opts.metadata ? md.clone() : md, deadline);
         let done = false;
-        const timer = setTimeout(() => {
+        // The caller stops waiting (deadline or its own cancellation): the handler's ctx.signal aborts.
+        const giveUp = (code: Status, details: string) => {
+          if (done) return;
           done = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           call.cancel();
-          fail(Status.DEADLINE_EXCEEDED, 'Deadline exceeded');
-        }, left);
+          fail(code, details);
+        };
+        const onAbort = () => giveUp(Status.CANCELLED, 'Cancelled on client');
+        const timer = setTimeout(() => giveUp(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'), left);
+        signal?.addEventListener('abort', onAbort, { once: true });
         void call.result.then((f) => {
           if (done) return;
           done = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           if (!f.ok) return fail(f.code, f.details, f.metadata);
           try {
             resolve(def.responseDeserialize(f.bytes));
