@@ -1,8 +1,9 @@
 // What every service implementation receives: configuration, its backends, a logger, the audit
-// trail, and gRPC clients to its peers (which carry the mesh credential). Services call each
+// trail, and RPC clients to its peers (which carry the mesh credential). Services call each
 // other only through these clients, in embedded mode too, so one process exercises the same
-// paths as a scaled-out deployment.
-import { Metadata } from '@grpc/grpc-js';
+// contracts as a scaled-out deployment; a peer served by this process's own RpcServer is called
+// in process (same authentication, messages, deadlines and errors), the others over gRPC.
+import { Metadata, type ServiceDefinition } from '@grpc/grpc-js';
 import { ClientServiceService } from '../gen/ts/authmesh/client/v1/client.js';
 import { CodeServiceService } from '../gen/ts/authmesh/code/v1/code.js';
 import { KeyServiceService } from '../gen/ts/authmesh/key/v1/key.js';
@@ -13,7 +14,16 @@ import { UserServiceService } from '../gen/ts/authmesh/user/v1/user.js';
 import type { Config, ServiceName } from './core/config/index.js';
 import type { Grid } from './core/grid/index.js';
 import type { Logger } from './core/log/index.js';
-import { createRpcClient, MESH_METADATA_KEY, type AccessTokenVerifier, type RpcClient, type ServiceRegistration } from './core/rpc/index.js';
+import {
+  createInProcessClient,
+  createRpcClient,
+  MESH_METADATA_KEY,
+  type AccessTokenVerifier,
+  type InProcessServer,
+  type RpcClient,
+  type RpcClientOptions,
+  type ServiceRegistration,
+} from './core/rpc/index.js';
 import type { NewAuditEvent, Store } from './core/store/index.js';
 
 export interface Peers {
@@ -50,9 +60,19 @@ export const SERVICE_FQN: Record<ServiceName, string> = {
   'refresh-token': 'authmesh.refresh_token.v1.RefreshTokenService',
 };
 
+export interface PeersOptions {
+  /** Deadline of calls that bring none, ms (default 5,000). */
+  timeoutMs?: number;
+  /**
+   * This process's own RpcServer: the services it serves are called in process (no socket);
+   * absent = every peer over gRPC (AUTHMESH_PEER_TRANSPORT=grpc, or an outside caller's view).
+   */
+  inProcess?: InProcessServer;
+}
+
 /** Clients are created on first use, so a process can start before its peers are up. Without a
  * mesh secret they carry no credential (an outside caller's view, used by tests). */
-export function createPeers(addresses: Record<ServiceName, string>, meshSecret: string | undefined, timeoutMs = 5_000): Peers {
+export function createPeers(addresses: Record<ServiceName, string>, meshSecret: string | undefined, options: PeersOptions = {}): Peers {
   const meta = () => {
     const md = new Metadata();
     if (meshSecret !== undefined) md.set(MESH_METADATA_KEY, meshSecret);
@@ -72,15 +92,18 @@ export function createPeers(addresses: Record<ServiceName, string>, meshSecret: 
       },
     });
   };
-  const opts = { metadata: meta, defaultTimeoutMs: timeoutMs };
+  const opts: RpcClientOptions = { metadata: meta, defaultTimeoutMs: options.timeoutMs ?? 5_000 };
+  const local = options.inProcess;
+  const clientOf = <S extends ServiceDefinition>(definition: S, name: ServiceName): RpcClient<S> =>
+    local?.serves(SERVICE_FQN[name]) ? createInProcessClient(definition, local, opts) : createRpcClient(definition, SERVICE_FQN[name], addresses[name], opts);
   return {
-    client: lazy(() => createRpcClient(ClientServiceService, SERVICE_FQN.client, addresses.client, opts)),
-    service: lazy(() => createRpcClient(ServiceRegistryServiceService, SERVICE_FQN.service, addresses.service, opts)),
-    user: lazy(() => createRpcClient(UserServiceService, SERVICE_FQN.user, addresses.user, opts)),
-    key: lazy(() => createRpcClient(KeyServiceService, SERVICE_FQN.key, addresses.key, opts)),
-    code: lazy(() => createRpcClient(CodeServiceService, SERVICE_FQN.code, addresses.code, opts)),
-    token: lazy(() => createRpcClient(TokenServiceService, SERVICE_FQN.token, addresses.token, opts)),
-    refreshToken: lazy(() => createRpcClient(RefreshTokenServiceService, SERVICE_FQN['refresh-token'], addresses['refresh-token'], opts)),
+    client: lazy(() => clientOf(ClientServiceService, 'client')),
+    service: lazy(() => clientOf(ServiceRegistryServiceService, 'service')),
+    user: lazy(() => clientOf(UserServiceService, 'user')),
+    key: lazy(() => clientOf(KeyServiceService, 'key')),
+    code: lazy(() => clientOf(CodeServiceService, 'code')),
+    token: lazy(() => clientOf(TokenServiceService, 'token')),
+    refreshToken: lazy(() => clientOf(RefreshTokenServiceService, 'refresh-token')),
     close: () => made.forEach((c) => c.close()),
   };
 }

@@ -1,6 +1,8 @@
 // Starts the services named in the configuration in this process, on one gRPC server, wired to
-// their peers through gRPC clients. `npm start` runs all seven (embedded mode); AUTHMESH_SERVICES
-// runs a subset with the others' addresses from configuration (the scaled-out shape).
+// their peers through RPC clients (in process for the services run here unless
+// AUTHMESH_PEER_TRANSPORT=grpc, over gRPC for the others). `npm start` runs all seven (embedded
+// mode); AUTHMESH_SERVICES runs a subset with the others' addresses from configuration (the
+// scaled-out shape).
 import { createClientService } from './client/index.js';
 import { createCodeService } from './code/index.js';
 import type { Config, ServiceName } from './core/config/index.js';
@@ -127,7 +129,7 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
   const own = `${config.grpcHost.includes(':') ? `[${config.grpcHost}]` : config.grpcHost}:${port}`;
   const addresses = { ...config.addresses };
   for (const name of config.services) addresses[name] = own;
-  holder.peers = createPeers(addresses, meshSecret);
+  holder.peers = createPeers(addresses, meshSecret, { inProcess: config.peerTransport === 'in-process' ? rpc.inProcess : undefined });
 
   // Key first: other services' start hooks may need to sign (the bootstrap admin client does not,
   // but nothing should race the first key).

@@ -18,6 +18,7 @@ import { silentLogger } from '../core/log/index.js';
 import { createRpcClient } from '../core/rpc/index.js';
 import { startMesh, type Mesh } from '../mesh.js';
 import { createPeers } from '../mesh-deps.js';
+import { testPeerTransportEnv } from '../../test/support/mesh.js';
 
 const ADMIN_SECRET = randomBytes(32).toString('base64url');
 const REDIRECT = 'https://app.example.com/cb';
@@ -42,6 +43,7 @@ describe('revocations across a restart of the embedded mesh (grid lost, store ke
       AUTHMESH_MESH_SECRET: randomBytes(32).toString('base64url'),
       AUTHMESH_ADMIN_CLIENT_SECRET: ADMIN_SECRET,
       AUTHMESH_LOG_LEVEL: 'silent',
+      ...testPeerTransportEnv(),
     });
   });
   afterAll(async () => {

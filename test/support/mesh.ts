@@ -17,7 +17,7 @@ export interface TestMesh {
   config: Config;
   /** Clients that carry the mesh credential (what services use). */
   peers: Peers;
-  /** Clients with no credential at all, as an outside caller would be. */
+  /** Clients with no credential at all, as an outside caller would be: always over the socket. */
   anon: Peers;
   store: Store;
   /**
@@ -55,6 +55,19 @@ function testGridEnv(): Record<string, string> {
   return { AUTHMESH_GRID: 'hazelcast', AUTHMESH_HAZELCAST_MEMBERS: members, AUTHMESH_GRID_NAMESPACE: `t${randomBytes(6).toString('hex')}` };
 }
 
+/**
+ * AUTHMESH_TEST_PEER_TRANSPORT=grpc makes the mesh's services (and a gateway on its peers) call
+ * each other over the gRPC socket (AUTHMESH_PEER_TRANSPORT=grpc); unset or in-process calls the
+ * co-located services in process, as `npm start` does. CI runs the service and gateway suites
+ * both ways, so neither path rots.
+ */
+export function testPeerTransportEnv(): Record<string, string> {
+  const transport = process.env.AUTHMESH_TEST_PEER_TRANSPORT;
+  if (transport === undefined || transport === '') return {};
+  if (transport !== 'in-process' && transport !== 'grpc') throw new Error(`AUTHMESH_TEST_PEER_TRANSPORT=${transport}: expected in-process or grpc`);
+  return { AUTHMESH_PEER_TRANSPORT: transport };
+}
+
 /** `options.log` receives the services' log lines (default: none), for tests that inspect logs. */
 export async function startTestMesh(env: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<TestMesh> {
   const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-test-'));
@@ -62,6 +75,7 @@ export async function startTestMesh(env: Record<string, string> = {}, options: {
   const config = loadConfig({
     ...testStore.env,
     ...testGridEnv(),
+    ...testPeerTransportEnv(),
     AUTHMESH_DATA_DIR: dataDir,
     AUTHMESH_GRPC_PORT: '0',
     AUTHMESH_HTTP_PORT: '0',

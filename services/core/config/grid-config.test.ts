@@ -29,3 +29,14 @@ describe('grid configuration', () => {
     expect(problems(env as NodeJS.ProcessEnv).join('\n')).toMatch(message);
   });
 });
+
+describe('peer transport configuration', () => {
+  it('calls co-located services in process by default, over gRPC when asked', () => {
+    expect(loadConfig({}).peerTransport).toBe('in-process');
+    expect(loadConfig({ AUTHMESH_PEER_TRANSPORT: 'grpc' }).peerTransport).toBe('grpc');
+  });
+
+  it('reports an unknown transport clearly', () => {
+    expect(problems({ AUTHMESH_PEER_TRANSPORT: 'http' }).join('\n')).toMatch(/AUTHMESH_PEER_TRANSPORT="http": expected in-process .* or grpc/);
+  });
+});

@@ -12,6 +12,9 @@ export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
 export const STORE_KINDS = ['embedded', 'postgres', 'mysql'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
+export const PEER_TRANSPORTS = ['in-process', 'grpc'] as const;
+export type PeerTransport = (typeof PEER_TRANSPORTS)[number];
+
 export interface Config {
   dataDir: string;
   /** Where durable state lives: PGlite in dataDir, or a PostgreSQL or MariaDB server. */
@@ -71,6 +74,12 @@ export interface Config {
    * X-Forwarded-For the gateway believes; empty = believe none, use the connection's address.
    */
   trustedProxies: string[];
+  /**
+   * How this process's services and gateway reach the services it runs itself: in-process
+   * (handlers called directly, same authentication, deadlines and errors) or grpc (over the
+   * socket). Services run elsewhere are always reached over gRPC at their address.
+   */
+  peerTransport: PeerTransport;
   /** gRPC address of each service; those this process runs default to its own address. */
   addresses: Record<ServiceName, string>;
   /** Which grid holds the hot state: in-process (one process only) or a Hazelcast cluster. */
@@ -181,6 +190,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!services.includes(s) && !v) problems.push(`${name}: required because this process does not run the ${s} service`);
   }
 
+  const peerTransport = str('AUTHMESH_PEER_TRANSPORT', 'in-process');
+  if (!(PEER_TRANSPORTS as readonly string[]).includes(peerTransport)) {
+    problems.push(`AUTHMESH_PEER_TRANSPORT=${JSON.stringify(peerTransport)}: expected in-process (co-located services call each other directly) or grpc (every call crosses the gRPC socket)`);
+  }
+
   const store = str('AUTHMESH_STORE', 'embedded');
   if (!(STORE_KINDS as readonly string[]).includes(store)) {
     problems.push(`AUTHMESH_STORE=${JSON.stringify(store)}: expected ${STORE_KINDS.join(', ')}`);
@@ -244,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cookieSecret,
     httpBodyLimit: int('AUTHMESH_HTTP_BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
     trustedProxies,
+    peerTransport: peerTransport === 'grpc' ? 'grpc' : 'in-process',
     addresses,
     grid: grid === 'hazelcast' ? 'hazelcast' : 'memory',
     hazelcastMembers,

@@ -4,6 +4,7 @@
 import {
   type ChannelCredentials,
   type Client,
+  type ClientUnaryCall,
   credentials as grpcCredentials,
   makeGenericClientConstructor,
   Metadata,
@@ -22,6 +23,11 @@ export interface CallOptions {
   metadata?: Metadata;
   /** Bearer access token to send as `authorization`. */
   bearer?: string;
+  /**
+   * Cancels the call when it aborts: the caller gets the error a cancelled gRPC call maps to and
+   * the handler's ctx.signal aborts.
+   */
+  signal?: AbortSignal;
 }
 
 export type RpcClient<S extends ServiceDefinition> = {
@@ -53,14 +59,37 @@ export function createRpcClient<S extends ServiceDefinition>(
   for (const key of Object.keys(definition)) {
     out[key] = (request: unknown, opts: CallOptions = {}) =>
       new Promise((resolve, reject) => {
-        const md = options.metadata ? options.metadata() : new Metadata();
-        if (opts.metadata) md.merge(opts.metadata);
-        if (opts.bearer) md.set('authorization', `Bearer ${opts.bearer}`);
-        const byDefault = Date.now() + timeout;
-        const deadline = opts.deadline && opts.deadline.getTime() < byDefault ? opts.deadline : new Date(byDefault);
-        const method = client[key] as (req: unknown, md: Metadata, o: { deadline: Date }, cb: (e: ServiceError | null, r: unknown) => void) => void;
-        method.call(client, request, md, { deadline }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+        const md = callMetadata(options, opts);
+        const deadline = callDeadline(timeout, opts);
+        const method = client[key] as (req: unknown, md: Metadata, o: { deadline: Date }, cb: (e: ServiceError | null, r: unknown) => void) => ClientUnaryCall;
+        const { signal } = opts;
+        const onAbort = () => call.cancel();
+        const call = method.call(client, request, md, { deadline }, (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) reject(fromGrpcError(err));
+          else resolve(res);
+        });
+        if (signal?.aborted) call.cancel();
+        else signal?.addEventListener('abort', onAbort, { once: true });
       });
   }
   return out as RpcClient<S>;
+}
+
+/**
+ * The metadata one call sends, built fresh for the call: the client's own (e.g. the mesh
+ * credential), then the call's, then its bearer token as `authorization`. Shared by every
+ * transport so the server's Authenticator sees the same metadata over each.
+ */
+export function callMetadata(options: RpcClientOptions, opts: CallOptions): Metadata {
+  const md = options.metadata ? options.metadata() : new Metadata();
+  if (opts.metadata) md.merge(opts.metadata);
+  if (opts.bearer) md.set('authorization', `Bearer ${opts.bearer}`);
+  return md;
+}
+
+/** One call's deadline: the earlier of the caller's and now + `defaultTimeoutMs` (ms). */
+export function callDeadline(defaultTimeoutMs: number, opts: CallOptions): Date {
+  const byDefault = Date.now() + defaultTimeoutMs;
+  return opts.deadline && opts.deadline.getTime() < byDefault ? opts.deadline : new Date(byDefault);
 }

@@ -1,8 +1,8 @@
-// Adapts async service implementations `(request, ctx) => Promise<response>` to grpc-js unary
-// handlers: access check first, then the handler, then every thrown error mapped once through
-// the error vocabulary. Nothing a caller sends can crash the process: all failures end as a
-// status.
-import type { MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
+// Adapts async service implementations `(request, ctx) => Promise<response>` to unary handlers
+// of every transport (grpc-js, in-process): access check first, then the handler, then every
+// thrown error mapped once through the error vocabulary (runUnary, the one shared path).
+// Nothing a caller sends can crash the process: all failures end as a status.
+import type { Metadata, MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/index.js';
 import { bearerChallenge } from '../oauth/index.js';
 import type { Logger } from '../log/index.js';
@@ -47,51 +47,121 @@ export function registration<S extends ServiceDefinition>(
 }
 
 /**
+ * One unary call as the shared path sees it, whichever transport brought it (a grpc-js server
+ * call or the in-process transport, in-process.ts).
+ */
+export interface UnaryCall {
+  /** The decoded request, or the RejectedRequest its deserializer made instead. */
+  request: unknown;
+  metadata: Metadata;
+  /** The caller's deadline, if it sent one. */
+  deadline: Date | undefined;
+  /** Who is calling, as CallContext.peer reports it (grpc-js: "127.0.0.1:5000"). */
+  peer(): string;
+  /** Registers `listener` for the caller cancelling the call; returns its removal. */
+  onCancelled(listener: () => void): () => void;
+}
+
+/** A gRPC error status as a handler sends it: code, details and trailers (ErrorInfo, challenge). */
+export type UnaryErrorStatus = ReturnType<typeof toGrpcStatus>;
+
+/** What a unary call ends with: the response message, or the error status to send. */
+export type UnaryOutcome = { ok: true; response: unknown } | { ok: false; status: UnaryErrorStatus };
+
+/** One method of a registered service, ready to serve calls from any transport. */
+export interface UnaryMethod {
+  /** Full method path, e.g. /authmesh.key.v1.KeyService/GetJwks. */
+  path: string;
+  /** Runs the access check, the handler and the error mapping; never rejects. */
+  run(call: UnaryCall): Promise<UnaryOutcome>;
+}
+
+/**
+ * Every method of a registration as a transport-neutral UnaryMethod, keyed like the service
+ * definition. Throws at registration (fail closed) when a method is streaming or has no access
+ * policy.
  * @param realm when set, invalid_token and insufficient_scope errors carry an RFC 6750 §3
  *   `www-authenticate` challenge in their trailers, which HTTP surfaces in front of the server
  *   (Envoy's JSON transcoding) pass on with the 401/403
  */
-export function adaptService<S extends ServiceDefinition>(
+export function prepareService<S extends ServiceDefinition>(
   reg: ServiceRegistration<S>,
   authenticator: Authenticator,
   log: Logger,
   realm?: string,
-): UntypedServiceImplementation {
-  const out: UntypedServiceImplementation = {};
+): Record<string, UnaryMethod> {
+  const out: Record<string, UnaryMethod> = {};
   for (const key of Object.keys(reg.definition) as (keyof S & string)[]) {
     const def = reg.definition[key] as MethodDefinition<unknown, unknown>;
     if (def.requestStream || def.responseStream) throw new Error(`${def.path}: only unary methods are supported`);
     const access = reg.access[key];
     if (!access) throw new Error(`${def.path}: no access policy declared`);
     const impl = reg.implementation[key] as unknown as (req: unknown, ctx: CallContext) => Promise<unknown>;
+    const path = def.path;
+    out[key] = { path, run: (call) => runUnary(path, access, impl, call, authenticator, log, realm) };
+  }
+  return out;
+}
+
+/** The registration as grpc-js handlers: each grpc-js call goes through the shared runUnary. */
+export function adaptService<S extends ServiceDefinition>(
+  reg: ServiceRegistration<S>,
+  authenticator: Authenticator,
+  log: Logger,
+  realm?: string,
+): UntypedServiceImplementation {
+  return adaptPrepared(prepareService(reg, authenticator, log, realm));
+}
+
+/** Prepared methods as grpc-js handlers. */
+export function adaptPrepared(methods: Record<string, UnaryMethod>): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [key, method] of Object.entries(methods)) {
     out[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      void handleUnary(def.path, access, impl, call, callback, authenticator, log, realm);
+      void method.run(grpcUnaryCall(call)).then((o) => (o.ok ? callback(null, o.response) : callback(o.status, null)));
     };
   }
   return out;
 }
 
-async function handleUnary(
+function grpcUnaryCall(call: ServerUnaryCall<unknown, unknown>): UnaryCall {
+  return {
+    request: call.request,
+    metadata: call.metadata,
+    deadline: toDate(call.getDeadline()),
+    peer: () => call.getPeer(),
+    onCancelled(listener) {
+      call.on('cancelled', listener);
+      return () => call.removeListener('cancelled', listener);
+    },
+  };
+}
+
+/**
+ * The one unary path of every transport: the access check (the Authenticator with the method's
+ * Access), the handler, and every thrown error mapped once, toAuthmeshError → toGrpcStatus (with
+ * the RFC 6750 challenge where `realm` is set). Never rejects: all failures end as a status.
+ */
+export async function runUnary(
   method: string,
   access: Access,
   impl: (req: unknown, ctx: CallContext) => Promise<unknown>,
-  call: ServerUnaryCall<unknown, unknown>,
-  callback: sendUnaryData<unknown>,
+  call: UnaryCall,
   authenticator: Authenticator,
   log: Logger,
   realm: string | undefined,
-): Promise<void> {
+): Promise<UnaryOutcome> {
   const started = performance.now();
-  const deadline = toDate(call.getDeadline());
+  const deadline = call.deadline;
   // The abort signal (and its deadline timer) exists only if a handler asks for it: most never
   // do, and creating both on every call showed up in profiles of the token endpoint.
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const onCancel = () => controller?.abort(new Error('cancelled by the caller'));
+  let removeCancel: (() => void) | undefined;
   const signal = () => {
     if (!controller) {
       controller = new AbortController();
-      call.on('cancelled', onCancel);
+      removeCancel = call.onCancelled(() => controller?.abort(new Error('cancelled by the caller')));
       if (deadline) {
         timer = setTimeout(() => controller?.abort(new Error('deadline exceeded')), Math.max(0, deadline.getTime() - Date.now()));
         timer.unref();
@@ -112,12 +182,11 @@ async function handleUnary(
         return signal();
       },
       get peer() {
-        return call.getPeer();
+        return call.peer();
       },
       log,
     };
-    const response = await impl(call.request, ctx);
-    callback(null, response);
+    return { ok: true, response: await impl(call.request, ctx) };
   } catch (err) {
     const domain = toAuthmeshError(err);
     outcome = domain.code;
@@ -128,10 +197,10 @@ async function handleUnary(
       const sent = call.metadata.get('authorization').length > 0;
       status.metadata.set('www-authenticate', sent ? bearerChallenge({ realm, error: domain.code, description: domain.description, scope: domain.metadata.scope }) : bearerChallenge({ realm }));
     }
-    callback(status, null);
+    return { ok: false, status };
   } finally {
     if (timer) clearTimeout(timer);
-    if (controller) call.removeListener('cancelled', onCancel);
+    removeCancel?.();
     if (log.isLevelEnabled('debug')) log.debug({ method, outcome, ms: Math.round((performance.now() - started) * 100) / 100 }, 'rpc');
   }
 }

@@ -2,6 +2,7 @@ export * from './context.js';
 export * from './handler.js';
 export * from './server.js';
 export * from './client.js';
+export * from './in-process.js';
 export * from './paths.js';
 export * from './access-token-verifier.js';
 export * from './revocation-list.js';

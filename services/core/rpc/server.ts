@@ -7,7 +7,8 @@ import { HealthImplementation } from 'grpc-health-check';
 import { InvalidRequest, InvalidToken } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Authenticator } from './context.js';
-import { adaptService, RejectedRequest, type ServiceRegistration } from './handler.js';
+import { adaptPrepared, prepareService, RejectedRequest, type ServiceRegistration } from './handler.js';
+import { InProcessServer } from './in-process.js';
 import { descriptorSetPath } from './paths.js';
 import { addReflection, DescriptorIndex } from './reflection.js';
 import { createStrictRequests, type StrictRequests } from './strict-messages.js';
@@ -29,11 +30,16 @@ export interface RpcServerOptions {
 export interface RpcServer {
   readonly server: Server;
   readonly health: HealthImplementation;
+  /** The same services for callers in this process (createInProcessClient), open while listening. */
+  readonly inProcess: InProcessServer;
   /** Binds host:port (port 0 picks a free one) and returns the bound port. */
   listen(host: string, port: number): Promise<number>;
   /** Marks every service SERVING (or NOT_SERVING). */
   setServing(serving: boolean): void;
-  /** Stops accepting calls, lets running ones finish for up to graceMs, then cancels the rest. */
+  /**
+   * Stops accepting calls (over the socket and in process), lets running ones finish for up to
+   * graceMs, then cancels the rest.
+   */
   shutdown(graceMs?: number): Promise<void>;
 }
 
@@ -47,9 +53,11 @@ export const publicOnlyAuthenticator: Authenticator = {
 
 export function createRpcServer(options: RpcServerOptions): RpcServer {
   const log = options.log;
+  const maxReceiveBytes = options.maxReceiveBytes ?? 1024 * 1024;
+  const maxSendBytes = options.maxSendBytes ?? 16 * 1024 * 1024;
   const server = new Server({
-    'grpc.max_receive_message_length': options.maxReceiveBytes ?? 1024 * 1024,
-    'grpc.max_send_message_length': options.maxSendBytes ?? 16 * 1024 * 1024,
+    'grpc.max_receive_message_length': maxReceiveBytes,
+    'grpc.max_send_message_length': maxSendBytes,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.max_connection_age_grace_ms': 10_000,
@@ -62,8 +70,14 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   health.addToServer(tolerant);
   const descriptorSet = readFileSync(descriptorSetPath());
   const strict = createStrictRequests(descriptorSet);
+  const inProcess = new InProcessServer({ maxReceiveBytes, maxSendBytes });
   for (const reg of options.services) {
-    server.addService(refusingDefinition(reg.definition, strict), adaptService(reg, authenticator, log, options.realm));
+    // One prepared method set serves both transports, so their access checks and error mapping
+    // cannot diverge.
+    const definition = refusingDefinition(reg.definition, strict);
+    const methods = prepareService(reg, authenticator, log, options.realm);
+    server.addService(definition, adaptPrepared(methods));
+    inProcess.add(reg.name, definition, methods);
   }
   addReflection(tolerant, new DescriptorIndex(descriptorSet), () => names);
 
@@ -74,25 +88,32 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   return {
     server,
     health,
+    inProcess,
     setServing,
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
           if (err) reject(err);
-          else resolve(bound);
+          else {
+            inProcess.open();
+            resolve(bound);
+          }
         });
       });
     },
     shutdown(graceMs = 5_000) {
       setServing(false);
+      inProcess.close();
       return new Promise((resolve) => {
         const force = setTimeout(() => {
           log.warn({ graceMs }, 'forcing gRPC shutdown: calls still running after the grace period');
           server.forceShutdown();
+          inProcess.cancelAll();
           resolve();
         }, graceMs);
         force.unref();
-        server.tryShutdown(() => {
+        const socketDone = new Promise<void>((done) => server.tryShutdown(() => done()));
+        void Promise.all([socketDone, inProcess.drained()]).then(() => {
           clearTimeout(force);
           resolve();
         });
