@@ -1,11 +1,12 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runMigrations } from './migrations.js';
+import { PGLITE_SETTINGS } from './pglite-cluster.js';
 import { createPgliteSqlClient } from './pglite-sql-client.js';
-import { createPgliteStore } from './pglite-store.js';
+import { createPgliteStore, openPglite } from './pglite-store.js';
 import { describeStoreContract } from './store-contract.js';
 
 describeStoreContract('pglite (in memory)', () => createPgliteStore());
@@ -44,6 +45,62 @@ describe('pglite store on disk', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('pglite memory: initdb out of process, lean settings', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'authmesh-pglite-lean-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  // PGlite runs initdb in a second instance it creates with noInitDb inside the process that
+  // opens a fresh cluster; that instance's ~600 MB stayed in the server for its whole life.
+  const initdbInstances = (create: { mock: { calls: unknown[][] } }) => create.mock.calls.filter(([options]) => (options as { noInitDb?: boolean } | undefined)?.noInitDb === true);
+
+  it('initdb memory does not stay: a fresh data directory is made by a child process, then reopened here with the lean settings', async () => {
+    const create = vi.spyOn(PGlite, 'create');
+    const dataDir = join(dir, 'fresh', 'pglite');
+    await mkdir(join(dir, 'fresh'));
+    const pg = await openPglite(dataDir);
+    try {
+      expect(initdbInstances(create)).toEqual([]);
+      expect(create).toHaveBeenCalledTimes(1);
+      for (const [name, value] of Object.entries(PGLITE_SETTINGS)) {
+        expect((await pg.query<{ v: string }>('SELECT current_setting($1) AS v', [name])).rows[0]?.v, name).toBe(value);
+      }
+    } finally {
+      await pg.close();
+    }
+    // Made in a staging sibling and renamed: nothing else left beside it, and private.
+    expect(await readdir(join(dir, 'fresh'))).toEqual(['pglite']);
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+  });
+
+  it('initdb memory does not stay: in-memory databases load a template made by a child process', async () => {
+    const create = vi.spyOn(PGlite, 'create');
+    const pg = await openPglite();
+    try {
+      expect(initdbInstances(create)).toEqual([]);
+      expect((await pg.query<{ v: string }>("SELECT current_setting('shared_buffers') AS v")).rows[0]?.v).toBe(PGLITE_SETTINGS.shared_buffers);
+    } finally {
+      await pg.close();
+    }
+  });
+
+  it('refuses a directory that holds files but no database, and leaves it as it was', async () => {
+    const dataDir = join(dir, 'stray');
+    await mkdir(dataDir);
+    await writeFile(join(dataDir, 'notes.txt'), 'not a database');
+    await expect(createPgliteStore({ dataDir })).rejects.toMatchObject({ code: 'temporarily_unavailable' });
+    expect(await readdir(dataDir)).toEqual(['notes.txt']);
+    expect(await readdir(dir)).not.toContain(`stray.initdb-${process.pid}`);
   });
 });
 
