@@ -103,20 +103,41 @@ export async function ensureCluster(dataDir: string): Promise<void> {
   }
 }
 
-let template: Promise<Blob> | undefined;
+/**
+ * Opens PGlite the way the embedded store runs it: the cluster is made by initdb in a child
+ * process (for a fresh data directory, or once per process a template that in-memory databases
+ * load), so this process only ever reopens one; Postgres runs with PGLITE_SETTINGS.
+ *
+ * @param dataDir a directory that is a cluster, empty, or absent; in memory when undefined.
+ * @param template for in memory, freshClusterTarball()'s bytes when the caller has them (a worker
+ *   thread is handed its parent's), else this thread makes or reuses its own.
+ * @throws whatever PGlite or initdb threw (createPgliteStore wraps it).
+ */
+export async function openPglite(dataDir?: string, template?: Uint8Array): Promise<PGlite> {
+  const startParams = pgliteStartParams();
+  if (dataDir === undefined) return PGlite.create({ loadDataDir: new Blob([template ?? (await freshClusterTarball())]), startParams });
+  await ensureCluster(dataDir);
+  return PGlite.create({ dataDir, startParams });
+}
+
+let template: Promise<Uint8Array> | undefined;
 
 /**
  * A fresh cluster as an uncompressed tar (PGlite's loadDataDir format, ~40 MB), made once per
- * process by initdb in a child process; in-memory stores start from it instead of each running
- * initdb in the process. A failure is not cached: the next call tries again.
+ * thread by initdb in a child process; in-memory stores start from it instead of each running
+ * initdb in the process. The bytes live in a SharedArrayBuffer, so handing them to a worker
+ * thread copies nothing. A failure is not cached: the next call tries again.
  */
-export function freshClusterTarball(): Promise<Blob> {
+export function freshClusterTarball(): Promise<Uint8Array> {
   template ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'authmesh-pglite-template-'));
     try {
       const file = join(dir, 'cluster.tar');
       await runChild('tar', file);
-      return new Blob([await readFile(file)]);
+      const bytes = await readFile(file);
+      const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+      shared.set(bytes);
+      return shared;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

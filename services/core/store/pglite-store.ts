@@ -1,10 +1,11 @@
-import { PGlite } from '@electric-sql/pglite';
 import { TemporarilyUnavailable } from '../errors/index.js';
 import { POSTGRES_MIGRATIONS_DIR, runMigrations } from './migrations.js';
-import { ensureCluster, freshClusterTarball, pgliteStartParams } from './pglite-cluster.js';
+import { openPglite } from './pglite-cluster.js';
 import { createPgliteSqlClient } from './pglite-sql-client.js';
+import { createPgliteWorkerClient } from './pglite-worker-client.js';
 import { createPostgresDialect } from './postgres-dialect.js';
 import { createSqlStore } from './sql-store.js';
+import type { SqlClient } from './sql-client.js';
 import type { Store } from './store.js';
 
 export interface PgliteStoreOptions {
@@ -15,21 +16,11 @@ export interface PgliteStoreOptions {
   dataDir?: string;
   /** Defaults to db/postgres. */
   migrationsDir?: string;
-}
-
-/**
- * Opens PGlite the way the embedded store runs it: the cluster is made by initdb in a child
- * process (for a fresh data directory, or once per process a template that in-memory databases
- * load), so this process only ever reopens one; Postgres runs with PGLITE_SETTINGS.
- *
- * @param dataDir a directory that is a cluster, empty, or absent; in memory when undefined.
- * @throws whatever PGlite or initdb threw (createPgliteStore wraps it).
- */
-export async function openPglite(dataDir?: string): Promise<PGlite> {
-  const startParams = pgliteStartParams();
-  if (dataDir === undefined) return PGlite.create({ loadDataDir: await freshClusterTarball(), startParams });
-  await ensureCluster(dataDir);
-  return PGlite.create({ dataDir, startParams });
+  /**
+   * Where PGlite runs: 'worker' (a worker_thread, pglite-worker-client.ts) keeps its synchronous
+   * WASM work off the event loop; 'main' runs it in this thread. Defaults to 'worker'.
+   */
+  thread?: 'worker' | 'main';
 }
 
 /**
@@ -38,14 +29,13 @@ export async function openPglite(dataDir?: string): Promise<PGlite> {
  * @throws TemporarilyUnavailable naming the directory when the database cannot be made or opened.
  */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<Store> {
-  let pg: PGlite;
+  let client: SqlClient;
   try {
-    pg = await openPglite(options.dataDir);
+    client = options.thread === 'main' ? createPgliteSqlClient(await openPglite(options.dataDir)) : await createPgliteWorkerClient({ dataDir: options.dataDir });
   } catch (err) {
     // The path and the cause travel with it: start-up reports both (services/main.ts).
     throw new TemporarilyUnavailable(`the embedded database${options.dataDir === undefined ? '' : ` in ${options.dataDir}`} could not be opened`, { cause: err });
   }
-  const client = createPgliteSqlClient(pg);
   try {
     await runMigrations(client, options.migrationsDir ?? POSTGRES_MIGRATIONS_DIR);
   } catch (err) {
