@@ -20,6 +20,15 @@ function startWorker(workerData: unknown, resourceLimits: ResourceLimits | undef
   return new Worker(bootstrap, { ...options, eval: true });
 }
 
+/**
+ * The thread's young generation, MB. V8's default lets a busy thread's semispaces grow to tens of
+ * MB that stay resident; the thread's garbage is short-lived result rows, so a small young
+ * generation costs nothing measurable. Measured (compiled JS, 20,000 audit events in batches of
+ * 50, data directory reopened): thread RSS after 205–237 MB with the default, 190 MB with 4 MB;
+ * the same on the main thread 207–213 MB; insert time the same within noise.
+ */
+const WORKER_YOUNG_GENERATION_MB = 4;
+
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
@@ -35,7 +44,8 @@ export interface PgliteWorkerClientOptions {
   dataDir?: string;
   /**
    * Bounds of the thread's JavaScript heap (not of Postgres's WASM memory); a thread that
-   * exceeds them is ended like a crash. Unbounded by default.
+   * exceeds maxOldGenerationSizeMb is ended like a crash. Default: only the young generation is
+   * bounded (WORKER_YOUNG_GENERATION_MB), the old generation is not.
    */
   resourceLimits?: ResourceLimits;
 }
@@ -54,7 +64,7 @@ export interface PgliteWorkerClientOptions {
 export async function createPgliteWorkerClient(options: PgliteWorkerClientOptions = {}): Promise<SqlClient> {
   // In memory: the template is made (once) here, so that each thread does not run initdb again.
   const workerData = options.dataDir === undefined ? { template: await freshClusterTarball() } : { dataDir: options.dataDir };
-  const worker = startWorker(workerData, options.resourceLimits);
+  const worker = startWorker(workerData, { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, ...options.resourceLimits });
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let closing: Promise<void> | undefined;
