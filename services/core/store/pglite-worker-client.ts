@@ -92,13 +92,15 @@ export async function createPgliteWorkerClient(options: PgliteWorkerClientOption
     });
   });
 
-  worker.on('message', (message: PgliteWorkerResponse) => {
-    const p = pending.get(message.id);
-    if (p === undefined) return;
-    pending.delete(message.id);
+  worker.on('message', (replies: PgliteWorkerResponse[]) => {
+    for (const message of replies) {
+      const p = pending.get(message.id);
+      if (p === undefined) continue;
+      pending.delete(message.id);
+      if (message.ok) p.resolve(message.value);
+      else p.reject(rebuild(message.error));
+    }
     if (pending.size === 0) worker.unref();
-    if (message.ok) p.resolve(message.value);
-    else p.reject(rebuild(message.error));
   });
   // An uncaught exception in the worker: the thread ends after this.
   worker.on('error', (err) => stop(new TemporarilyUnavailable("the embedded database's thread failed", { cause: err })));
@@ -106,20 +108,40 @@ export async function createPgliteWorkerClient(options: PgliteWorkerClientOption
   // Idle, the thread does not keep the process alive; a pending statement does.
   worker.unref();
 
+  // Requests go out in batches, one postMessage per turn of the event loop: a message costs
+  // ~10 µs of the main thread (it was 8% of its busy time under token load, one per statement).
+  let outbox: PgliteWorkerRequest[] = [];
+  const failed = (id: number, err: unknown) => {
+    pending.get(id)?.reject(err);
+    pending.delete(id);
+  };
+  const flush = () => {
+    const batch = outbox;
+    outbox = [];
+    try {
+      worker.postMessage(batch);
+    } catch {
+      // A parameter that cannot be cloned (a function, a symbol): that statement never runs, the
+      // others of the batch go on their own.
+      for (const request of batch) {
+        try {
+          worker.postMessage([request]);
+        } catch (err) {
+          failed(request.id, err);
+        }
+      }
+      if (pending.size === 0) worker.unref();
+    }
+  };
+
   const call = <T>(request: WithoutId<PgliteWorkerRequest>): Promise<T> => {
     if (down !== undefined) return Promise.reject(down);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (pending.size === 1) worker.ref();
-      try {
-        worker.postMessage({ ...request, id } as PgliteWorkerRequest);
-      } catch (err) {
-        // A parameter that cannot be cloned (a function, a symbol): the statement never ran.
-        pending.delete(id);
-        if (pending.size === 0) worker.unref();
-        reject(err);
-      }
+      outbox.push({ ...request, id } as PgliteWorkerRequest);
+      if (outbox.length === 1) setImmediate(flush);
     });
   };
 

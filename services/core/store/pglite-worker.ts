@@ -2,7 +2,8 @@
 // requests of createPgliteWorkerClient (pglite-worker-client.ts). Postgres in WASM runs
 // synchronously; here its work does not hold the event loop that serves requests.
 //
-// Protocol (structured clone over the worker's port), one reply per request, matched by id:
+// Protocol (structured clone over the worker's port), one reply per request, matched by id; both
+// sides send arrays of these, gathered over one turn of their event loop:
 //   → { id, op: 'query', sql, params?, tx? } | { id, op: 'exec', script, tx? }
 //   → { id, op: 'begin' } (replies { tx } once the transaction holds the session)
 //   → { id, op: 'end', tx, commit } (COMMIT, or ROLLBACK when commit is false)
@@ -37,7 +38,27 @@ const ROLLBACK = Symbol('rollback');
 async function serve(pg: PGlite): Promise<void> {
   const txs = new Map<number, { tx: Transaction; end: (commit: boolean) => void }>();
   let nextTx = 1;
-  const reply = (message: PgliteWorkerResponse) => port!.postMessage(message);
+  let outbox: PgliteWorkerResponse[] = [];
+  const flush = () => {
+    if (outbox.length === 0) return;
+    const batch = outbox;
+    outbox = [];
+    try {
+      port!.postMessage(batch);
+    } catch {
+      // A value that cannot be cloned fails its own statement, not the batch.
+      for (const message of batch) {
+        try {
+          port!.postMessage([message]);
+        } catch (err) {
+          port!.postMessage([{ id: message.id, ok: false, error: errorOf(err) }]);
+        }
+      }
+    }
+  };
+  const reply = (message: PgliteWorkerResponse) => {
+    if (outbox.push(message) === 1) setImmediate(flush);
+  };
   const target = (tx: number | undefined): Pick<PGlite, 'query' | 'exec'> | Transaction => {
     if (tx === undefined) return pg;
     const open = txs.get(tx);
@@ -45,7 +66,11 @@ async function serve(pg: PGlite): Promise<void> {
     return open.tx;
   };
 
-  port!.on('message', (request: PgliteWorkerRequest) => {
+  port!.on('message', (requests: PgliteWorkerRequest[]) => {
+    for (const request of requests) handle(request);
+  });
+
+  function handle(request: PgliteWorkerRequest): void {
     const { id } = request;
     const fail = (err: unknown) => reply({ id, ok: false, error: errorOf(err) });
     switch (request.op) {
@@ -99,13 +124,14 @@ async function serve(pg: PGlite): Promise<void> {
         void pg.close().then(
           () => {
             reply({ id, ok: true, value: null });
+            flush();
             port!.close();
           },
           fail,
         );
         return;
     }
-  });
+  }
 
   // The reply to 'end' waits for COMMIT/ROLLBACK to finish.
   const ends = new Map<number, number>();
