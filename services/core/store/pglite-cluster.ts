@@ -18,8 +18,10 @@ import { PGlite } from '@electric-sql/pglite';
 /**
  * Postgres settings of the embedded server, given as `-c` start parameters (they take precedence
  * over the cluster's postgresql.conf, which stays as initdb wrote it). Measured on node 20 with
- * PGlite 0.5.17, reopening a data directory and inserting 2,000 rows: RSS 298/349 MB (open/after)
- * with initdb's defaults, 170/195 MB with shared_buffers=16MB, 155/190 MB with all of these.
+ * PGlite 0.5.17 in a bare process, reopening a data directory and inserting 2,000 rows: RSS
+ * 298/349 MB (open/after) with initdb's defaults, 170/195 MB with shared_buffers=16MB, 162/190 MB
+ * adding a small max_connections, 145/177 MB at shared_buffers=4MB (not taken: little gain for a
+ * cache a quarter the size).
  * WASM memory never shrinks, so every per-operation allowance below is also a bound on the
  * high-water mark that stays in the process.
  *
