@@ -1,5 +1,6 @@
-// `npm run bench:profile`: a V8 CPU profile of authmesh embedded under client_credentials load,
-// for whoever works on the hot path next. Starts `node --cpu-prof --import tsx services/main.ts`
+// `npm run bench:profile`: a V8 CPU profile of authmesh embedded under client_credentials load
+// (or another row of bench/target.ts: BENCH_PROFILE_ROW=refresh), for whoever works on the hot
+// path next. Starts `node --cpu-prof --import tsx services/main.ts`
 // (one process, so the profile is the server's), loads POST /oauth2/token for BENCH_SECONDS
 // (default 10) after a warm-up, stops it (the profile is written on exit) and prints the top
 // functions and modules by self time. The .cpuprofile stays in BENCH_PROFILE_DIR (default a
@@ -9,12 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { selfTimes, type Profile } from './cpu-profile-top.js';
+import { ROW_IDS, type RowId } from './target.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 if (!(seconds > 0 && seconds <= 600) || !(Number.isInteger(connections) && connections > 0 && connections <= 1024)) {
   throw new Error('BENCH_SECONDS must be in (0, 600] and BENCH_CONNECTIONS an integer in [1, 1024]');
 }
+const row = (process.env.BENCH_PROFILE_ROW ?? 'client_credentials') as RowId;
+if (!(ROW_IDS as readonly string[]).includes(row)) throw new Error(`BENCH_PROFILE_ROW must be one of ${ROW_IDS.join(', ')}`);
 const profileDir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'authmesh-profile-'));
 const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
 const authmesh = await startAuthmeshEmbedded({
@@ -25,10 +29,13 @@ const authmesh = await startAuthmeshEmbedded({
 });
 let stopMs = 0;
 try {
-  const load = authmesh.loads.client_credentials!;
+  const load = authmesh.loads[row];
+  if (!load) throw new Error(`authmesh embedded has no ${row} row`);
+  await load.prepare?.(connections);
   await load.run(2, connections);
+  await load.prepare?.(connections);
   const r = await load.run(seconds, connections);
-  process.stderr.write(`bench:profile: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors (profiling slows the server)\n`);
+  process.stderr.write(`bench:profile: ${row}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors (profiling slows the server)\n`);
 } finally {
   const t = performance.now();
   await authmesh.stop();

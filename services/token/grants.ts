@@ -92,7 +92,9 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
         type: 'code.replay_revoked',
         clientId: ctx.client.clientId,
         ip: ctx.remoteIp,
-        details: { grant_id: grantId, access_tokens: revokedAccess, refresh_tokens: revokedRefresh.revokedCount },
+        // The grant's access tokens are revoked by grant (gid), whatever their number; legacy_access_tokens
+        // counts those minted before the gid claim and revoked one by one.
+        details: { grant_id: grantId, grant_revoked: true, legacy_access_tokens: revokedAccess, refresh_tokens: revokedRefresh.revokedCount },
       });
       throw new InvalidGrant('the authorization code has already been used');
     }
@@ -177,21 +179,15 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
       // RFC 9700 §4.14.2 / RFC 6749 §10.4: reuse means two parties hold the grant; its access
       // tokens die with its refresh tokens, through the same entry point as a replayed code.
       const revokedAccess = await ctx.minter.revokeGrant(familyId);
-      await ctx.deps.audit({ type: 'refresh.reuse_revoked', clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { family_id: familyId, access_tokens: revokedAccess } });
+      await ctx.deps.audit({ type: 'refresh.reuse_revoked', clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { family_id: familyId, grant_revoked: true, legacy_access_tokens: revokedAccess } });
       throw new InvalidGrant('the refresh token was already used');
     }
     throw err;
   }
   const subject = info.userId || ctx.client.clientId;
+  // The token carries its grant (gid = the family): a concurrent reuse that revokes the family,
+  // before or after this mint, revokes this token with it (RFC 9700 §4.14.2), with no second look.
   const access = await ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
-  // A concurrent reuse may have revoked the family between the rotation and the mint, after
-  // sweeping the grant's access tokens but before this one was recorded: check the successor
-  // once more and take the new access token down with the family if so (RFC 9700 §4.14.2).
-  const successor = await ctx.deps.peers.refreshToken.lookupRefreshToken({ refreshToken: rotated.refreshToken });
-  if (!successor.active) {
-    await ctx.minter.revokeGrant(info.familyId);
-    throw new InvalidGrant('the refresh token was already used');
-  }
   await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
   return response(access, scopes, { refreshToken: rotated.refreshToken });
 }
@@ -275,9 +271,10 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
     audience,
     act,
     authTime: subject.auth_time ? new Date(subject.auth_time * 1000) : undefined,
-    // RFC 8693 §5: never outlive the subject token, and die with it (src_jti).
+    // RFC 8693 §5: never outlive the subject token, and die with it (src_jti) and with its grant (gid).
     notAfter: subject.exp,
     sourceJtis,
+    grantId: subject.gid,
   });
   await ctx.deps.audit({ type: 'token.exchanged', subject: subject.sub, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { jti: access.claims.jti, subject_jti: subject.jti, actor: act.sub } });
   // RFC 8693 §2.2.1: issued_token_type is REQUIRED; no refresh token for delegated tokens.

@@ -13,7 +13,7 @@ import {
   type AccessTokenClaims,
 } from '../oauth/index.js';
 import type { RevocationStore } from '../store/index.js';
-import { createRevocationList } from './revocation-list.js';
+import { createRevocationList, revocationsOf } from './revocation-list.js';
 
 /** Seconds a revocation outlives the token's exp: verification accepts that much clock skew. */
 const REVOCATION_MARGIN_SECONDS = 60;
@@ -27,7 +27,20 @@ export interface AccessTokenVerifier {
    * @throws TemporarilyUnavailable when the store or the grid cannot take it (nothing acknowledged).
    */
   revoke(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>): Promise<void>;
+  /**
+   * Revokes every access token carrying this grant identifier (gid claim), issued before or, for
+   * MAX_ACCESS_TOKEN_LIFETIME_SECONDS after, the call: one durable entry, however many tokens
+   * the grant produced (RFC 6749 §4.1.2, RFC 9700 §4.14.2). Resolves once in SQL and the grid.
+   * @throws TemporarilyUnavailable when the store or the grid cannot take it (nothing acknowledged).
+   */
+  revokeGrant(grantId: string): Promise<void>;
 }
+
+/**
+ * No access token lives longer than this (the token service caps every lifetime to it), so a
+ * grant revocation held this long plus the clock margin outlives every token of the grant.
+ */
+export const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 86_400;
 
 export interface AccessTokenVerifierOptions {
   issuer: string;
@@ -108,15 +121,19 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         throw new InvalidToken('the token is invalid or expired');
       }
       const claims = validateAccessTokenClaims(payload, { issuer: options.issuer, now: now(), clockTolerance: options.clockToleranceSeconds ?? 5 });
-      // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, and an exchanged token
-      // dies with any token it was exchanged from (RFC 8693 §5, src_jti).
-      for (const jti of [claims.jti, ...(claims.src_jti ?? [])]) {
-        if (await revocations.isRevoked('access_token', jti)) throw new InvalidToken('the token has been revoked');
+      // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, nor one whose source
+      // token (RFC 8693 §5, src_jti) or grant (gid) was revoked: see revocationsOf.
+      for (const [kind, id] of revocationsOf(claims)) {
+        if (await revocations.isRevoked(kind, id)) throw new InvalidToken('the token has been revoked');
       }
       return claims;
     },
     async revoke(claims) {
       await revocations.revoke('access_token', claims.jti, Math.ceil(claims.exp) + REVOCATION_MARGIN_SECONDS);
+    },
+    async revokeGrant(grantId) {
+      const until = Math.ceil(now().getTime() / 1000) + MAX_ACCESS_TOKEN_LIFETIME_SECONDS + REVOCATION_MARGIN_SECONDS;
+      await revocations.revoke('grant', grantId, until);
     },
   };
 }

@@ -65,6 +65,13 @@ export interface SqlStatements {
     get: string;
     getForUpdate: string;
     markRotated: string;
+    /**
+     * One statement that exchanges a live token (:tokenHash, presented by :clientId, at :now) for
+     * its successor (:nextHash), copied from it, and returns the old row as updated; no row when
+     * the token is not live for that client (the caller then classifies it in a transaction).
+     * Absent (MariaDB: no data-modifying CTE): rotation is always the locking transaction.
+     */
+    rotateLive?: string;
     revoke: string;
     revokeFamily: string;
     revokeByUser: string;
