@@ -164,6 +164,12 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   }
   const { audience, scopes } =
     resources.length > 0 ? await resolveAudience(ctx.deps, ctx.client, resources, narrowed, requested.length > 0) : { audience: info.audience, scopes: narrowed };
+  const subject = info.userId || ctx.client.clientId;
+  // Signed while the rotation runs (minting records nothing, so a token whose rotation fails is
+  // simply never handed out). It carries its grant (gid = the family): a concurrent reuse that
+  // revokes the family, before or after this mint, revokes this token with it (RFC 9700 §4.14.2).
+  const minting = ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
+  minting.catch(() => undefined); // awaited below unless the rotation fails first
   // RFC 9700 §4.14.2: rotate; a rotated token presented again revokes the family (refresh-token service).
   let rotated;
   try {
@@ -184,10 +190,7 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
     }
     throw err;
   }
-  const subject = info.userId || ctx.client.clientId;
-  // The token carries its grant (gid = the family): a concurrent reuse that revokes the family,
-  // before or after this mint, revokes this token with it (RFC 9700 §4.14.2), with no second look.
-  const access = await ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
+  const access = await minting;
   await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
   return response(access, scopes, { refreshToken: rotated.refreshToken });
 }
