@@ -143,6 +143,10 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
                 throw new InvalidGrant('the refresh token has expired');
               case 'revoked':
                 throw new InvalidGrant('the refresh token was revoked');
+              // A disabled account's grants end with it, even when revoking its tokens was missed;
+              // not consumed: the account may be enabled again.
+              case 'user':
+                throw new InvalidGrant('the user account behind the refresh token is not active');
             }
             break;
           case 'reused': {

@@ -74,6 +74,7 @@ export const postgresStatements: SqlStatements = {
     rotateLive: `WITH previous AS (
         UPDATE refresh_tokens SET rotated_at = CAST(:now AS timestamptz), replaced_by = CAST(:nextHash AS text)
         WHERE token_hash = :tokenHash AND client_id = :clientId AND ${ACTIVE_TOKEN}
+          AND (user_id IS NULL OR EXISTS (SELECT 1 FROM users WHERE users.user_id = refresh_tokens.user_id AND NOT users.disabled))
         RETURNING ${TOKEN_COLUMNS}
       ), successor AS (
         INSERT INTO refresh_tokens (${TOKEN_COLUMNS})

@@ -19,8 +19,11 @@ export type RotateResult =
   | { outcome: 'rotated'; previous: RefreshToken; next: RefreshToken; graceful?: boolean }
   /** Presented again after its rotation (outside the grace window): the caller revokes the family. */
   | { outcome: 'reused'; previous: RefreshToken }
-  /** Not usable and not a sign of theft: another client's, expired, or revoked. Nothing changed. */
-  | { outcome: 'refused'; reason: 'client' | 'expired' | 'revoked'; previous: RefreshToken }
+  /**
+   * Not usable and not a sign of theft: another client's, expired, revoked, or its user's account
+   * is disabled (it may be enabled again). Nothing changed.
+   */
+  | { outcome: 'refused'; reason: 'client' | 'expired' | 'revoked' | 'user'; previous: RefreshToken }
   | { outcome: 'not_found' };
 
 export type ActiveListRequest = PageRequest & { now?: Date };
@@ -33,8 +36,10 @@ export interface RefreshTokenStore {
   /**
    * Exchanges the token oldHash for a successor atomically (RFC 9700 §4.14.2): of any number of
    * concurrent rotations of one token exactly one gets 'rotated'. Checked in this order, each
-   * changing nothing: unknown → 'not_found'; issued to another client, expired, revoked →
-   * 'refused'; already rotated → 'reused' (the caller is expected to revoke the family).
+   * changing nothing: unknown → 'not_found'; issued to another client, expired, revoked, of a
+   * user whose account is disabled → 'refused'; already rotated → 'reused' (the caller is
+   * expected to revoke the family). The account is read from the store, the source of truth, so
+   * a grant ends with its account even when the revocation that disabling it triggers was missed.
    *
    * With `graceMs` > 0 (the reuse grace window), a token whose first rotation happened at most
    * graceMs before `now` (or after it: a concurrent caller's clock reading), and which is neither

@@ -2,7 +2,7 @@ import { NotFound } from '../errors/index.js';
 import { decodePageToken, pageSizeOf, pageTokenDate, toPage } from './pagination.js';
 import type { ActiveListRequest, RefreshTokenStore } from './refresh-token-store.js';
 import type { SqlRow } from './sql-client.js';
-import { compact, date, optDate, optText, stringArray, text } from './sql-rows.js';
+import { bool, compact, date, optDate, optText, stringArray, text } from './sql-rows.js';
 import type { SqlArgs, SqlRunner } from './sql-runner.js';
 import type { Page, RefreshToken } from './types.js';
 
@@ -71,6 +71,10 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
         // RFC 6749 §5.2: an expired or revoked token is an invalid grant, but not reuse.
         if (previous.expiresAt <= now) return { outcome: 'refused' as const, reason: 'expired' as const, previous };
         if (previous.revokedAt !== undefined) return { outcome: 'refused' as const, reason: 'revoked' as const, previous };
+        if (previous.userId !== undefined) {
+          const user = await tx.first(q.userDisabled, { userId: previous.userId });
+          if (user === undefined || bool(user, 'disabled')) return { outcome: 'refused' as const, reason: 'user' as const, previous };
+        }
         const next = successorOf(previous);
         if (previous.rotatedAt !== undefined) {
           const sinceRotation = now.getTime() - previous.rotatedAt.getTime();

@@ -344,6 +344,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect((await store.refreshTokens.get(expired.tokenHash)).rotatedAt).toBeUndefined();
       });
 
+      it("refuses the token of a disabled account without consuming it, and rotates it once the account is enabled again", async () => {
+        const u = (await store.users.create(newUser())).userId;
+        const held = await store.refreshTokens.create(token({ userId: u }));
+        await store.users.update(u, { disabled: true });
+        const req = rotation();
+        expect(await store.refreshTokens.rotate(held.tokenHash, req, new Date())).toEqual({ outcome: 'refused', reason: 'user', previous: held });
+        await expectCode(store.refreshTokens.get(req.nextHash), 'not_found');
+        expect(await store.refreshTokens.get(held.tokenHash)).toEqual(held);
+        await store.users.update(u, { disabled: false });
+        expect((await store.refreshTokens.rotate(held.tokenHash, rotation(), new Date())).outcome).toBe('rotated');
+      });
+
       it('lets exactly one of 10 concurrent rotations win', async () => {
         const old = await store.refreshTokens.create(token());
         const successors = Array.from({ length: 10 }, () => rotation());
