@@ -102,15 +102,12 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
   }
   if (!grant) throw new InvalidGrant('the authorization code is invalid');
   const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, grant.scopes, false);
-  const access = await ctx.minter.mint({
-    client: ctx.client,
-    subject: grant.userId,
-    scopes,
-    audience,
-    authTime: grant.authTime,
-    grantId: grant.grantId,
-  });
-  const refreshToken = await issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime });
+  // Both at once: neither depends on the other, and the access token carries the grant (gid) a
+  // replay of this code revokes, so nothing needs recording between them.
+  const [access, refreshToken] = await Promise.all([
+    ctx.minter.mint({ client: ctx.client, subject: grant.userId, scopes, audience, authTime: grant.authTime, grantId: grant.grantId }),
+    issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime }),
+  ]);
   await ctx.deps.audit({ type: 'token.issued', subject: grant.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'authorization_code', jti: access.claims.jti, grant_id: grant.grantId } });
   return response(access, scopes, { refreshToken });
 }
