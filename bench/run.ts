@@ -2,6 +2,9 @@
 // bare fastify + jose token endpoint (the limit), each its own process on loopback, loaded in
 // interleaved rounds in one run. Settings: see bench/config.ts (BENCH_ROUNDS, BENCH_SECONDS,
 // BENCH_PROFILE=smoke, …). Numbers from a shared or busy machine are noise: compare ratios.
+// With BENCH_POSTGRES_URL and BENCH_HAZELCAST_MEMBERS, authmesh runs on those durable backends
+// instead of the embedded ones (bench/authmesh-durable.ts).
+import { durableBackends, startAuthmeshDurable } from './authmesh-durable.js';
 import { startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { benchConfig } from './config.js';
 import { runBenchmark } from './harness.js';
@@ -9,9 +12,10 @@ import { startLimit } from './limit-target.js';
 import { startPeer } from './peer-target.js';
 
 const config = benchConfig();
+const durable = durableBackends();
 const result = await runBenchmark(
-  'authmesh embedded vs node-oidc-provider vs the limit',
-  [startLimit, ...(config.peer ? [startPeer] : []), () => startAuthmeshEmbedded()],
+  durable ? 'authmesh on Postgres + Hazelcast vs node-oidc-provider vs the limit' : 'authmesh embedded vs node-oidc-provider vs the limit',
+  [startLimit, ...(config.peer ? [startPeer] : []), () => (durable ? startAuthmeshDurable(durable) : startAuthmeshEmbedded())],
   [],
   config,
 );
