@@ -13,6 +13,7 @@ import type { BenchResult } from '../../bench/harness.js';
 import { median, quantile, ratio } from '../../bench/stats.js';
 import { summarise } from '../../bench/rounds.js';
 import { benchConfig } from '../../bench/config.js';
+import { durableBackends } from '../../bench/authmesh-durable.js';
 import { repoRoot } from '../../services/core/rpc/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
@@ -44,6 +45,16 @@ describe('bench statistics', () => {
     expect(() => benchConfig({ BENCH_PROFILE: 'quick' })).toThrow(/BENCH_PROFILE/);
     expect(benchConfig({ BENCH_PROFILE: 'smoke' })).toMatchObject({ rounds: 1, connections: 32 });
     expect(benchConfig({})).toMatchObject({ rounds: 5, seconds: 10, connections: 32 });
+  });
+
+  it('runs authmesh on durable backends only when both are named, never on half of them', () => {
+    expect(durableBackends({})).toBeUndefined();
+    expect(durableBackends({ BENCH_POSTGRES_URL: 'postgres://u:p@127.0.0.1:5432/db', BENCH_HAZELCAST_MEMBERS: '127.0.0.1:5701' })).toEqual({
+      postgresUrl: 'postgres://u:p@127.0.0.1:5432/db',
+      hazelcastMembers: '127.0.0.1:5701',
+    });
+    expect(() => durableBackends({ BENCH_POSTGRES_URL: 'postgres://u:p@127.0.0.1:5432/db' })).toThrow(/BENCH_HAZELCAST_MEMBERS/);
+    expect(() => durableBackends({ BENCH_HAZELCAST_MEMBERS: '127.0.0.1:5701' })).toThrow(/BENCH_POSTGRES_URL/);
   });
 });
 
