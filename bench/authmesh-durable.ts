@@ -5,7 +5,7 @@
 // `npm run bench:stack` measures the same rows with one. The database is dropped on stop.
 import { randomBytes } from 'node:crypto';
 import { testDatabases } from '../test/support/databases.js';
-import { startAuthmeshEmbedded } from './authmesh-embedded.js';
+import { startAuthmeshEmbedded, type EmbeddedOptions } from './authmesh-embedded.js';
 import type { Target } from './target.js';
 
 export interface DurableBackends {
@@ -24,13 +24,17 @@ export function durableBackends(env: NodeJS.ProcessEnv = process.env): DurableBa
   return { postgresUrl, hazelcastMembers };
 }
 
-/** Starts authmesh as `npm start` does, on a new database of `backends.postgresUrl` and the Hazelcast cluster. */
-export async function startAuthmeshDurable(backends: DurableBackends): Promise<Target> {
+/**
+ * Starts authmesh as `npm start` does (or with `options.command`, as bench:profile does), on a new
+ * database of `backends.postgresUrl` and the Hazelcast cluster.
+ */
+export async function startAuthmeshDurable(backends: DurableBackends, options: Pick<EmbeddedOptions, 'command' | 'stopGraceMs' | 'label'> = {}): Promise<Target> {
   const databases = testDatabases('postgres', backends.postgresUrl);
   const url = await databases.create();
   try {
     const target = await startAuthmeshEmbedded({
       label: 'authmesh (one process, npm start, on Postgres + Hazelcast)',
+      ...options,
       env: {
         AUTHMESH_STORE: 'postgres',
         AUTHMESH_DATABASE_URL: url,

@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { durableBackends, startAuthmeshDurable } from './authmesh-durable.js';
 import { startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { selfTimes, type Profile } from './cpu-profile-top.js';
 import { ROW_IDS, type RowId } from './target.js';
@@ -21,12 +22,17 @@ const row = (process.env.BENCH_PROFILE_ROW ?? 'client_credentials') as RowId;
 if (!(ROW_IDS as readonly string[]).includes(row)) throw new Error(`BENCH_PROFILE_ROW must be one of ${ROW_IDS.join(', ')}`);
 const profileDir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'authmesh-profile-'));
 const dataDir = mkdtempSync(join(tmpdir(), 'authmesh-bench-'));
-const authmesh = await startAuthmeshEmbedded({
-  dataDir, // removed here, after the stop is timed
-  label: 'authmesh (embedded, node --cpu-prof)',
-  command: { file: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'services/main.ts'] },
-  stopGraceMs: 30_000,
-});
+const command = { file: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'services/main.ts'] };
+// BENCH_POSTGRES_URL + BENCH_HAZELCAST_MEMBERS: the same process on those durable backends (bench/authmesh-durable.ts).
+const durable = durableBackends();
+const authmesh = durable
+  ? await startAuthmeshDurable(durable, { label: 'authmesh (Postgres + Hazelcast, node --cpu-prof)', command, stopGraceMs: 30_000 })
+  : await startAuthmeshEmbedded({
+      dataDir, // removed here, after the stop is timed
+      label: 'authmesh (embedded, node --cpu-prof)',
+      command,
+      stopGraceMs: 30_000,
+    });
 let stopMs = 0;
 try {
   const load = authmesh.loads[row];
@@ -51,7 +57,7 @@ const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Prof
 const endMs = (profile.endTime - profile.startTime) / 1000;
 const { functions, modules, totalMs } = selfTimes(profile, { fromMs: endMs - stopMs - seconds * 1000, toMs: endMs - stopMs });
 const pct = (ms: number) => `${((ms / totalMs) * 100).toFixed(1)}%`;
-console.log(`\nCPU profile of authmesh embedded, the ${(totalMs / 1000).toFixed(1)} s of measured load: ${join(profileDir, file)}\n`);
+console.log(`\nCPU profile of authmesh ${durable ? 'on Postgres + Hazelcast' : 'embedded'}, the ${(totalMs / 1000).toFixed(1)} s of measured load: ${join(profileDir, file)}\n`);
 console.log('| self ms | share | function |\n|---:|---:|---|');
 for (const [name, ms] of functions.slice(0, 15)) console.log(`| ${Math.round(ms)} | ${pct(ms)} | ${name} |`);
 console.log('\n| self ms | share | module |\n|---:|---:|---|');
