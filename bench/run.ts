@@ -3,6 +3,9 @@
 // fastify + jose token endpoint, a bare grpc-js server), each its own process on loopback, loaded
 // in interleaved rounds in one run. Settings: see bench/config.ts (BENCH_ROUNDS, BENCH_SECONDS,
 // BENCH_PROFILE=smoke, …). Numbers from a shared or busy machine are noise: compare ratios.
+// With BENCH_POSTGRES_URL and BENCH_HAZELCAST_MEMBERS, authmesh runs on those durable backends
+// instead of the embedded ones (bench/authmesh-durable.ts).
+import { durableBackends, startAuthmeshDurable } from './authmesh-durable.js';
 import { startAuthmeshEmbedded } from './authmesh-embedded.js';
 import { benchConfig } from './config.js';
 import { runBenchmark } from './harness.js';
@@ -10,10 +13,11 @@ import { startLimit } from './limit-target.js';
 import { peerStarters } from './peers.js';
 
 const config = benchConfig();
+const durable = durableBackends();
 const peers = await peerStarters(config, (line) => process.stderr.write(`bench: ${line}\n`));
 const result = await runBenchmark(
-  'authmesh embedded vs the peers vs the limit',
-  [startLimit, ...peers, () => startAuthmeshEmbedded()],
+  durable ? 'authmesh on Postgres + Hazelcast vs the peers vs the limit' : 'authmesh embedded vs the peers vs the limit',
+  [startLimit, ...peers, () => (durable ? startAuthmeshDurable(durable) : startAuthmeshEmbedded())],
   [],
   config,
 );

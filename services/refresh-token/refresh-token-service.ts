@@ -108,46 +108,51 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         if (!Number.isSafeInteger(req.reuseGraceSeconds) || req.reuseGraceSeconds < 0 || req.reuseGraceSeconds > MAX_REUSE_GRACE_SECONDS) {
           throw new InvalidRequest(`reuse_grace_seconds must be 0 (strict) to ${MAX_REUSE_GRACE_SECONDS}`);
         }
-        const now = deps.now();
-        const old = await findByValue(req.refreshToken);
-        if (!old) throw new InvalidGrant('the refresh token is invalid');
-        // RFC 6749 §6 / §10.4: a refresh token is bound to its client; another client's attempt
-        // is refused without consuming the token (it must not let a stranger burn a family).
-        if (old.clientId !== req.clientId) throw new InvalidGrant('the refresh token was not issued to this client');
-        // RFC 6749 §5.2: an expired or revoked refresh token is an invalid grant — but not reuse.
-        if (old.expiresAt.getTime() <= now.getTime()) throw new InvalidGrant('the refresh token has expired');
-        if (old.revokedAt !== undefined) throw new InvalidGrant('the refresh token was revoked');
+        if (req.refreshToken.length > MAX_TOKEN_CHARS) throw new InvalidGrant('the refresh token is invalid');
         const value = generateSecret();
-        // The successor inherits the expiry of its predecessor: rotation does not extend the
-        // grant (no sliding window), so a family dies at the absolute time set when it was issued
-        // and a stolen, regularly rotated token cannot live forever.
-        const next: RefreshToken = {
-          tokenHash: hashToken(value),
-          familyId: old.familyId,
-          clientId: old.clientId,
-          scope: old.scope,
-          audience: old.audience,
-          createdAt: now,
-          expiresAt: old.expiresAt,
-        };
-        if (old.userId !== undefined) next.userId = old.userId;
-        if (old.authTime !== undefined) next.authTime = old.authTime;
-        const result = await tokens.rotate(old.tokenHash, next, now, { graceMs: req.reuseGraceSeconds * 1000 });
+        // One exchange in the store, no read before it: the store checks the client binding,
+        // expiry and revocation itself and changes nothing when one fails. The successor inherits
+        // the expiry of its predecessor: rotation does not extend the grant (no sliding window),
+        // so a family dies at the absolute time set when it was issued and a stolen, regularly
+        // rotated token cannot live forever.
+        const result = await tokens.rotate(
+          hashToken(req.refreshToken),
+          { clientId: req.clientId, nextHash: hashToken(value), graceMs: req.reuseGraceSeconds * 1000 },
+          deps.now(),
+        );
         switch (result.outcome) {
           case 'rotated':
             if (result.graceful === true) {
               // Within the client's reuse grace window: a retry or a second tab, not counted as reuse.
               await deps.audit({
                 type: 'refresh.grace_rotated',
-                subject: old.userId,
-                clientId: old.clientId,
-                details: { familyId: old.familyId, tokenId: old.tokenHash, graceSeconds: req.reuseGraceSeconds },
+                subject: result.previous.userId,
+                clientId: result.previous.clientId,
+                details: { familyId: result.previous.familyId, tokenId: result.previous.tokenHash, graceSeconds: req.reuseGraceSeconds },
               });
             }
-            return RotateRefreshTokenResponse.fromPartial({ refreshToken: value, info: toInfo(next) });
+            return RotateRefreshTokenResponse.fromPartial({ refreshToken: value, info: toInfo(result.next) });
+          case 'refused':
+            switch (result.reason) {
+              // RFC 6749 §6 / §10.4: a refresh token is bound to its client; another client's
+              // attempt is refused without consuming the token (it must not let a stranger burn a family).
+              case 'client':
+                throw new InvalidGrant('the refresh token was not issued to this client');
+              // RFC 6749 §5.2: an expired or revoked refresh token is an invalid grant — but not reuse.
+              case 'expired':
+                throw new InvalidGrant('the refresh token has expired');
+              case 'revoked':
+                throw new InvalidGrant('the refresh token was revoked');
+              // A disabled account's grants end with it, even when revoking its tokens was missed;
+              // not consumed: the account may be enabled again.
+              case 'user':
+                throw new InvalidGrant('the user account behind the refresh token is not active');
+            }
+            break;
           case 'reused': {
             // RFC 9700 §4.14.2: a refresh token presented again after rotation means two parties
             // hold it; revoke the whole family so neither can continue.
+            const now = deps.now();
             const revoked = await tokens.revokeFamily(result.previous.familyId, now);
             await deps.audit({
               type: 'refresh.reuse_detected',
@@ -160,8 +165,9 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
             throw new InvalidGrant('the refresh token was already used', { metadata: { family_id: result.previous.familyId } });
           }
           case 'not_found':
-            throw new InvalidGrant('the refresh token is invalid');
+            break;
         }
+        throw new InvalidGrant('the refresh token is invalid');
       },
 
       async lookupRefreshToken(req) {

@@ -8,7 +8,7 @@ import type {
   TokenExchangeGrant,
   TokenResponse,
 } from '../../gen/ts/authmesh/token/v1/token.js';
-import { AuthmeshError, hasErrorCode, InvalidGrant, InvalidRequest, InvalidTarget } from '../core/errors/index.js';
+import { AuthmeshError, hasErrorCode, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
 import {
   assertExchangeAllowed,
   assertGrantAllowed,
@@ -92,7 +92,9 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
         type: 'code.replay_revoked',
         clientId: ctx.client.clientId,
         ip: ctx.remoteIp,
-        details: { grant_id: grantId, access_tokens: revokedAccess, refresh_tokens: revokedRefresh.revokedCount },
+        // The grant's access tokens are revoked by grant (gid), whatever their number; legacy_access_tokens
+        // counts those minted before the gid claim and revoked one by one.
+        details: { grant_id: grantId, grant_revoked: true, legacy_access_tokens: revokedAccess, refresh_tokens: revokedRefresh.revokedCount },
       });
       throw new InvalidGrant('the authorization code has already been used');
     }
@@ -100,15 +102,12 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
   }
   if (!grant) throw new InvalidGrant('the authorization code is invalid');
   const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, grant.scopes, false);
-  const access = await ctx.minter.mint({
-    client: ctx.client,
-    subject: grant.userId,
-    scopes,
-    audience,
-    authTime: grant.authTime,
-    grantId: grant.grantId,
-  });
-  const refreshToken = await issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime });
+  // Both at once: neither depends on the other, and the access token carries the grant (gid) a
+  // replay of this code revokes, so nothing needs recording between them.
+  const [access, refreshToken] = await Promise.all([
+    ctx.minter.mint({ client: ctx.client, subject: grant.userId, scopes, audience, authTime: grant.authTime, grantId: grant.grantId }),
+    issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime }),
+  ]);
   await ctx.deps.audit({ type: 'token.issued', subject: grant.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'authorization_code', jti: access.claims.jti, grant_id: grant.grantId } });
   return response(access, scopes, { refreshToken });
 }
@@ -131,6 +130,7 @@ export async function clientCredentialsGrant(ctx: GrantContext, g: ClientCredent
  * as well means a grant ends with the account even when that revocation never happened (or the
  * account was changed in the database directly). A locked account keeps its sessions: the lock
  * protects the password from guessing, by anyone, and must not let a guesser end a user's grants.
+ * (A plain refresh leaves this to the rotation, which reads the account in the store.)
  */
 async function assertUserMayRefresh(ctx: GrantContext, userId: string): Promise<void> {
   let user;
@@ -142,17 +142,59 @@ async function assertUserMayRefresh(ctx: GrantContext, userId: string): Promise<
   if (!user || user.disabled) throw new InvalidGrant('the user account behind the refresh token is not active');
 }
 
+/**
+ * Rotates the presented refresh token (RFC 9700 §4.14.2) through the refresh-token service. On
+ * reuse (the service revoked the family and names it), the grant's access tokens are revoked too
+ * (RFC 6749 §10.4), through the same entry point as a replayed code. @throws InvalidGrant
+ */
+async function rotateRefreshToken(ctx: GrantContext, refreshToken: string) {
+  try {
+    return await ctx.deps.peers.refreshToken.rotateRefreshToken({
+      refreshToken,
+      clientId: ctx.client.clientId,
+      // The client's own window, else the server's (AUTHMESH_REFRESH_REUSE_GRACE); 0 is strict.
+      reuseGraceSeconds: ctx.client.refreshTokenReuseGraceSeconds ?? ctx.deps.config.refreshReuseGraceSeconds,
+    });
+  } catch (err) {
+    const familyId = err instanceof AuthmeshError ? err.metadata.family_id : undefined;
+    if (hasErrorCode(err, 'invalid_grant') && familyId) {
+      // RFC 9700 §4.14.2 / RFC 6749 §10.4: reuse means two parties hold the grant; its access
+      // tokens die with its refresh tokens.
+      const revokedAccess = await ctx.minter.revokeGrant(familyId);
+      await ctx.deps.audit({ type: 'refresh.reuse_revoked', clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { family_id: familyId, grant_revoked: true, legacy_access_tokens: revokedAccess } });
+      throw new InvalidGrant('the refresh token was already used');
+    }
+    throw err;
+  }
+}
+
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
   assertGrantAllowed(ctx.client, 'refresh_token');
   // RFC 6749 §6: refresh_token is REQUIRED.
   if (!g.refreshToken) throw new InvalidRequest('refresh_token is required');
-  // Everything is checked against the current token before it is rotated (consumed).
+  const requested = parseScope(g.scope);
+  if (requested.length === 0 && g.resource.length === 0) {
+    // RFC 6749 §6: an omitted scope is the original grant's, and no resource asks for nothing
+    // new, so nothing can be refused after the rotation. The rotation itself checks what is left
+    // (bound to this client, RFC 6749 §6; not expired or revoked; the user's account not
+    // disabled) and consumes nothing when a check fails: one call, one statement.
+    const rotated = await rotateRefreshToken(ctx, g.refreshToken);
+    const info = rotated.info;
+    if (!info) throw new ServerError('the refresh-token service returned no token information');
+    const subject = info.userId || ctx.client.clientId;
+    // The token carries its grant (gid = the family): a concurrent reuse that revokes the family,
+    // before or after this mint, revokes this token with it (RFC 9700 §4.14.2).
+    const access = await ctx.minter.mint({ client: ctx.client, subject, scopes: info.scopes, audience: info.audience, authTime: info.authTime, grantId: info.familyId });
+    await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
+    return response(access, info.scopes, { refreshToken: rotated.refreshToken });
+  }
+  // A narrower scope or a resource: checked against the current token before it is rotated
+  // (consumed), so a refused request changes nothing.
   const found = await ctx.deps.peers.refreshToken.lookupRefreshToken({ refreshToken: g.refreshToken });
   const info = found.info;
   // RFC 6749 §6: the token must have been issued to the authenticated client.
   if (!info || info.clientId !== ctx.client.clientId) throw new InvalidGrant('the refresh token is invalid');
   if (info.userId) await assertUserMayRefresh(ctx, info.userId);
-  const requested = parseScope(g.scope);
   // RFC 6749 §6: the new scope must not exceed the original grant's.
   const narrowed = narrowScope(requested, info.scopes);
   const resources = g.resource.length > 0 ? g.resource : [];
@@ -162,36 +204,13 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   }
   const { audience, scopes } =
     resources.length > 0 ? await resolveAudience(ctx.deps, ctx.client, resources, narrowed, requested.length > 0) : { audience: info.audience, scopes: narrowed };
-  // RFC 9700 §4.14.2: rotate; a rotated token presented again revokes the family (refresh-token service).
-  let rotated;
-  try {
-    rotated = await ctx.deps.peers.refreshToken.rotateRefreshToken({
-      refreshToken: g.refreshToken,
-      clientId: ctx.client.clientId,
-      // The client's own window, else the server's (AUTHMESH_REFRESH_REUSE_GRACE); 0 is strict.
-      reuseGraceSeconds: ctx.client.refreshTokenReuseGraceSeconds ?? ctx.deps.config.refreshReuseGraceSeconds,
-    });
-  } catch (err) {
-    const familyId = err instanceof AuthmeshError ? err.metadata.family_id : undefined;
-    if (hasErrorCode(err, 'invalid_grant') && familyId) {
-      // RFC 9700 §4.14.2 / RFC 6749 §10.4: reuse means two parties hold the grant; its access
-      // tokens die with its refresh tokens, through the same entry point as a replayed code.
-      const revokedAccess = await ctx.minter.revokeGrant(familyId);
-      await ctx.deps.audit({ type: 'refresh.reuse_revoked', clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { family_id: familyId, access_tokens: revokedAccess } });
-      throw new InvalidGrant('the refresh token was already used');
-    }
-    throw err;
-  }
   const subject = info.userId || ctx.client.clientId;
-  const access = await ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
-  // A concurrent reuse may have revoked the family between the rotation and the mint, after
-  // sweeping the grant's access tokens but before this one was recorded: check the successor
-  // once more and take the new access token down with the family if so (RFC 9700 §4.14.2).
-  const successor = await ctx.deps.peers.refreshToken.lookupRefreshToken({ refreshToken: rotated.refreshToken });
-  if (!successor.active) {
-    await ctx.minter.revokeGrant(info.familyId);
-    throw new InvalidGrant('the refresh token was already used');
-  }
+  // Signed while the rotation runs (minting records nothing, so a token whose rotation fails is
+  // simply never handed out). It carries its grant (gid = the family), as above.
+  const minting = ctx.minter.mint({ client: ctx.client, subject, scopes, audience, authTime: info.authTime, grantId: info.familyId });
+  minting.catch(() => undefined); // awaited below unless the rotation fails first
+  const rotated = await rotateRefreshToken(ctx, g.refreshToken);
+  const access = await minting;
   await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
   return response(access, scopes, { refreshToken: rotated.refreshToken });
 }
@@ -275,9 +294,10 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
     audience,
     act,
     authTime: subject.auth_time ? new Date(subject.auth_time * 1000) : undefined,
-    // RFC 8693 §5: never outlive the subject token, and die with it (src_jti).
+    // RFC 8693 §5: never outlive the subject token, and die with it (src_jti) and with its grant (gid).
     notAfter: subject.exp,
     sourceJtis,
+    grantId: subject.gid,
   });
   await ctx.deps.audit({ type: 'token.exchanged', subject: subject.sub, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { jti: access.claims.jti, subject_jti: subject.jti, actor: act.sub } });
   // RFC 8693 §2.2.1: issued_token_type is REQUIRED; no refresh token for delegated tokens.

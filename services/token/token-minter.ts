@@ -1,13 +1,15 @@
-// Mints access tokens (RFC 9068 JWTs signed by the key service) and records, per grant, which
-// access tokens it produced so a replayed authorization code can revoke them (RFC 6749 §4.1.2).
-// That record is in the SQL store (not the grid): revoking a grant must reach every token it
-// produced even after the grid lost its data (issue 11 item 3).
+// Mints access tokens (RFC 9068 JWTs signed by the key service). A token issued from a grant (a
+// code redemption, a refresh-token family) carries the grant's identifier in its gid claim, so
+// revoking the grant (a replayed code, RFC 6749 §4.1.2; a reused or revoked refresh token,
+// RFC 9700 §4.14.2, RFC 7009 §2.1) is ONE durable revocation entry that every verifier checks,
+// and minting writes nothing: no per-token record on the request path.
 import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, exchangedTokenLifetime, type AccessTokenClaims, type ActClaim } from '../core/oauth/index.js';
+import { MAX_ACCESS_TOKEN_LIFETIME_SECONDS } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientView } from './client-view.js';
 
 /** No access token lives longer than this, whatever a client asks: retired keys outlive it. */
-export const MAX_ACCESS_TOKEN_TTL_SECONDS = 86_400;
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = MAX_ACCESS_TOKEN_LIFETIME_SECONDS;
 
 export interface MintInput {
   client: ClientView;
@@ -16,7 +18,7 @@ export interface MintInput {
   audience: string[];
   authTime?: Date | undefined;
   act?: ActClaim | undefined;
-  /** The grant (code redemption / refresh family) the token belongs to. */
+  /** The grant (code redemption / refresh family) the token belongs to: its gid claim. */
   grantId?: string | undefined;
   /** Token exchange: the token never outlives this instant (seconds since the epoch, the subject token's exp). */
   notAfter?: number | undefined;
@@ -30,16 +32,7 @@ export interface Minted {
   claims: AccessTokenClaims;
 }
 
-const PRUNE_INTERVAL_MS = 3_600_000;
-
 export function createTokenMinter(deps: MeshDeps) {
-  let lastPrune = 0;
-  /** Drops the records of expired tokens, at most once an hour per process, behind the request. */
-  function pruneGrantTokens(now: Date): void {
-    if (now.getTime() - lastPrune < PRUNE_INTERVAL_MS) return;
-    lastPrune = now.getTime();
-    deps.store.grantTokens.deleteExpired(now).catch((err: unknown) => deps.log.warn({ err }, 'pruning expired grant tokens failed; retried within the hour'));
-  }
   return {
     async mint(input: MintInput): Promise<Minted> {
       const configured = Math.min(input.client.accessTokenTtlSeconds || deps.config.accessTokenTtlSeconds, MAX_ACCESS_TOKEN_TTL_SECONDS);
@@ -55,23 +48,23 @@ export function createTokenMinter(deps: MeshDeps) {
         authTime: input.authTime,
         act: input.act,
         sourceJtis: input.sourceJtis,
+        grantId: input.grantId,
       });
       const { jwt } = await deps.peers.key.signJwt({ claims: { ...claims }, typ: ACCESS_TOKEN_TYP });
-      // Recorded before the token is handed out: a token the grant's revocation could miss never leaves.
-      if (input.grantId) {
-        await deps.store.grantTokens.add({ grantId: input.grantId, jti: claims.jti, expiresAt: new Date(claims.exp * 1000) });
-        pruneGrantTokens(deps.now());
-      }
       return { accessToken: jwt, expiresIn: ttl, claims };
     },
 
     /**
-     * Revokes every live access token minted for a grant (durably: AccessTokenVerifier.revoke);
-     * returns how many. The grant's list is taken from the store; should a revocation fail, the
-     * tokens not yet revoked are put back so a retry revokes them.
+     * Revokes every access token of a grant, durably: one 'grant' revocation (gid claim) in SQL
+     * and the grid (AccessTokenVerifier.revokeGrant), which also covers a token of the grant a
+     * concurrent request mints after this call. Then the per-token records that versions before
+     * the gid claim wrote (grant_access_tokens, their tokens live at most a day) are revoked one
+     * by one, put back should a revocation fail so a retry revokes them. Returns how many of
+     * those there were.
      * @throws TemporarilyUnavailable when the store or the grid cannot take a revocation.
      */
     async revokeGrant(grantId: string): Promise<number> {
+      await deps.verifier.revokeGrant(grantId);
       const list = await deps.store.grantTokens.take(grantId, deps.now());
       for (const [i, t] of list.entries()) {
         try {

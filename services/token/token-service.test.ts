@@ -9,6 +9,7 @@ import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/a
 import { CreateServiceRequest } from '../../gen/ts/authmesh/service/v1/service.js';
 import { IntrospectTokenRequest, RevokeTokenRequest, TokenRequest, type TokenResponse } from '../../gen/ts/authmesh/token/v1/token.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
+import { buildAccessTokenClaims, hashToken } from '../core/oauth/index.js';
 import { createRpcClient } from '../core/rpc/index.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { createUserCache } from '../user/user-cache.js';
@@ -334,6 +335,7 @@ describe('token service over gRPC', () => {
     it('refresh-token reuse makes every access token of the family inactive at introspection and denied at ext_authz Check', async () => {
       const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
       const rt2 = await refresh(s.refreshToken);
+      const rt2Family = (await t.store.refreshTokens.get(hashToken(rt2.refreshToken))).familyId;
       const allowed = async (at: string) => (await check(`Bearer ${at}`, {})).httpResponse?.$case === 'okResponse';
       expect((await introspect(s.accessToken)).active).toBe(true);
       expect((await introspect(rt2.accessToken)).active).toBe(true);
@@ -347,7 +349,29 @@ describe('token service over gRPC', () => {
       }
       expect((await introspect(rt2.refreshToken, undefined, 'refresh_token')).active).toBe(false);
       const audit = await t.store.audit.list({ type: 'refresh.reuse_revoked', clientId: conf.id });
-      expect(audit.items.some((e) => e.details.access_tokens === 2)).toBe(true);
+      expect(audit.items.some((e) => e.details.grant_revoked === true && e.details.family_id === rt2Family)).toBe(true);
+    });
+
+    it('refresh-token reuse revokes by grant: a token of the family minted after the revocation (a racing rotation) is dead too, and minting records nothing per token', async () => {
+      const s = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      const rt2 = await refresh(s.refreshToken);
+      const familyId = (await t.store.refreshTokens.get(hashToken(rt2.refreshToken))).familyId;
+      // The grant is named by its opaque identifier, nothing derived from a refresh token.
+      for (const at of [s.accessToken, rt2.accessToken]) expect((await verify(at)).gid).toBe(familyId);
+      expect(JSON.stringify(await verify(rt2.accessToken))).not.toContain(hashToken(s.refreshToken));
+      // No per-access-token bookkeeping on the request path (the old grant_access_tokens rows).
+      expect(await t.store.grantTokens.take(familyId, new Date())).toEqual([]);
+      await expect(refresh(s.refreshToken)).rejects.toMatchObject({ code: 'invalid_grant' });
+      // What a rotation that won the race just before the reuse would mint, signed after the revocation.
+      const late = buildAccessTokenClaims({ issuer: t.config.issuer, subject: userId, audience: t.config.issuer, clientId: conf.id, scope: ['read'], ttlSeconds: 300, now: new Date(), grantId: familyId });
+      const { jwt } = await t.peers.key.signJwt({ claims: { ...late }, typ: 'at+jwt' });
+      for (const at of [s.accessToken, rt2.accessToken, jwt]) {
+        expect((await introspect(at)).active).toBe(false);
+        expect((await check(`Bearer ${at}`, {})).httpResponse?.$case).not.toBe('okResponse');
+      }
+      // Another grant of the same client and user is untouched.
+      const unrelated = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read');
+      expect((await introspect(unrelated.accessToken)).active).toBe(true);
     });
 
     it('eight parallel refreshes of one token without a grace window: at most one wins and reuse kills the family (strict)', async () => {
@@ -441,6 +465,23 @@ describe('token service over gRPC', () => {
       expect(res.refreshToken).toBe('');
       const claims = await verify(res.accessToken);
       expect(claims).toMatchObject({ sub: userId, aud: ORDERS, scope: 'orders.read', act: { sub: conf.id } });
+    });
+
+    it('an exchanged token carries its subject token\'s grant and dies when that grant is revoked by refresh-token reuse', async () => {
+      const user = await codeFlow(conf.id, secretCreds(conf.id, conf.secret), 'read orders.read');
+      const res = await token({
+        client: secretCreds(conf.id, conf.secret),
+        grant: {
+          $case: 'tokenExchange',
+          value: { subjectToken: user.accessToken, subjectTokenType: 'urn:ietf:params:oauth:token-type:access_token', actorToken: '', actorTokenType: '', requestedTokenType: '', scope: 'orders.read', audience: [ORDERS], resource: [] },
+        },
+      });
+      expect((await verify(res.accessToken)).gid).toBe((await verify(user.accessToken)).gid);
+      expect((await introspect(res.accessToken)).active).toBe(true);
+      const refreshOnce = () => token({ client: secretCreds(conf.id, conf.secret), grant: { $case: 'refreshToken', value: { refreshToken: user.refreshToken, scope: '', resource: [] } } });
+      await refreshOnce();
+      await expect(refreshOnce()).rejects.toMatchObject({ code: 'invalid_grant' });
+      expect((await introspect(res.accessToken)).active).toBe(false);
     });
 
     it('refuses a wider scope, an unknown audience and an invalid subject token', async () => {

@@ -19,6 +19,7 @@ import { ceilingNotes } from '../../bench/report.js';
 import { processTreeRss, totalRss } from '../../bench/rss.js';
 import { seedScaleData } from '../../bench/scale-seed.js';
 import { hashToken } from '../../services/core/oauth/secrets.js';
+import { durableBackends } from '../../bench/authmesh-durable.js';
 import { repoRoot } from '../../services/core/rpc/index.js';
 import { createPgliteStore } from '../../services/core/store/pglite-store.js';
 import { verifyPassword } from '../../services/user/password-hash.js';
@@ -75,6 +76,16 @@ describe('bench statistics', () => {
     ]);
     // No ceiling row in the run (BENCH_ROWS left it out): no claim about it.
     expect(ceilingNotes(rows.slice(0, 2))).toEqual([]);
+  });
+
+  it('runs authmesh on durable backends only when both are named, never on half of them', () => {
+    expect(durableBackends({})).toBeUndefined();
+    expect(durableBackends({ BENCH_POSTGRES_URL: 'postgres://u:p@127.0.0.1:5432/db', BENCH_HAZELCAST_MEMBERS: '127.0.0.1:5701' })).toEqual({
+      postgresUrl: 'postgres://u:p@127.0.0.1:5432/db',
+      hazelcastMembers: '127.0.0.1:5701',
+    });
+    expect(() => durableBackends({ BENCH_POSTGRES_URL: 'postgres://u:p@127.0.0.1:5432/db' })).toThrow(/BENCH_HAZELCAST_MEMBERS/);
+    expect(() => durableBackends({ BENCH_HAZELCAST_MEMBERS: '127.0.0.1:5701' })).toThrow(/BENCH_POSTGRES_URL/);
   });
 });
 

@@ -75,10 +75,11 @@ async function admin(engine: Engine, url: string, sql: string): Promise<void> {
 }
 
 /**
- * Races `n` rotations of one refresh token. Each rotation is a transaction, which holds a pool
- * connection of its own, so with a pool of at least `n` they really run on `n` sessions at once.
+ * Races `n` rotations of one refresh token. Each rotation is one statement or a transaction, which
+ * holds a pool connection of its own, so with a pool of at least `n` they really run on `n`
+ * sessions at once.
  */
-export async function raceRotations(store: Store, n: number): Promise<Array<'rotated' | 'reused' | 'not_found'>> {
+export async function raceRotations(store: Store, n: number): Promise<Array<'rotated' | 'reused' | 'refused' | 'not_found'>> {
   const clientId = `race-${randomUUID()}`;
   await store.clients.create({
     clientId,
@@ -104,7 +105,7 @@ export async function raceRotations(store: Store, n: number): Promise<Array<'rot
   });
   const old = await store.refreshTokens.create(token(randomUUID()));
   const results = await Promise.all(
-    Array.from({ length: n }, () => store.refreshTokens.rotate(old.tokenHash, token(old.familyId), new Date())),
+    Array.from({ length: n }, () => store.refreshTokens.rotate(old.tokenHash, { clientId, nextHash: randomUUID() }, new Date())),
   );
   return results.map((r) => r.outcome);
 }

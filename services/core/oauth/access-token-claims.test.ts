@@ -138,6 +138,7 @@ describe('validateAccessTokenClaims', () => {
     ['a nested act chain', { ...valid, act: { sub: 'b', act: { sub: 'a' } } }, {}],
     ['an act chain at the depth limit', { ...valid, act: actChain(10) }, {}],
     ['a source jti chain', { ...valid, src_jti: ['a', 'b'] }, {}],
+    ['a grant identifier', { ...valid, gid: 'fam_abc' }, {}],
   ])('accepts %s', (_name, payload, override) => {
     const clean = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
     expect(() => validateAccessTokenClaims(clean, { ...opts, ...override })).not.toThrow();
@@ -176,6 +177,11 @@ describe('validateAccessTokenClaims', () => {
     ['an empty src_jti', { ...valid, src_jti: [] }, {}],
     ['a src_jti with an empty id', { ...valid, src_jti: ['a', ''] }, {}],
     ['a src_jti longer than the act limit', { ...valid, src_jti: Array.from({ length: 11 }, (_, i) => `j${i}`) }, {}],
+    // The gid is what a grant's revocation is checked by: a token with one that is not a string
+    // (say an array naming another grant) must not verify as a token of no grant at all.
+    ['an empty gid', { ...valid, gid: '' }, {}],
+    ['an array gid', { ...valid, gid: ['fam_a'] }, {}],
+    ['an over-long gid', { ...valid, gid: 'g'.repeat(256) }, {}],
   ])('rejects %s with invalid_token', (_name, payload, override) => {
     const clean = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
     const err = thrown(() => validateAccessTokenClaims(clean, { ...opts, ...override }));

@@ -37,6 +37,12 @@ export interface AccessTokenClaims {
    * token's own sources (at most MAX_ACT_DEPTH). A token is dead once any of these is revoked.
    */
   src_jti?: string[];
+  /**
+   * Private claim: the grant (authorization code redemption or refresh-token family) the token
+   * was issued from, an opaque random identifier (never derived from a code or refresh token).
+   * Revoking the grant revokes every token carrying it (RFC 6749 §4.1.2, §10.4; RFC 9700 §4.14.2).
+   */
+  gid?: string;
 }
 
 export interface BuildAccessTokenClaimsInput {
@@ -54,7 +60,12 @@ export interface BuildAccessTokenClaimsInput {
   act?: ActClaim | undefined;
   /** For exchanged tokens: the source jti chain (see AccessTokenClaims.src_jti). */
   sourceJtis?: readonly string[] | undefined;
+  /** The grant the token is issued from (see AccessTokenClaims.gid). */
+  grantId?: string | undefined;
 }
+
+/** The longest grant identifier (gid claim) we issue or accept. */
+export const MAX_GRANT_ID_LENGTH = 255;
 
 /** Maximum depth of a nested act chain we issue or accept; bounds token size and parsing. */
 export const MAX_ACT_DEPTH = 10;
@@ -91,6 +102,10 @@ export function buildAccessTokenClaims(input: BuildAccessTokenClaimsInput): Acce
   // RFC 8693 §4.1: act names the current actor; nested act claims keep the delegation chain.
   if (input.act !== undefined) claims.act = input.act;
   if (input.sourceJtis !== undefined && input.sourceJtis.length > 0) claims.src_jti = [...input.sourceJtis];
+  if (input.grantId !== undefined && input.grantId !== '') {
+    if (input.grantId.length > MAX_GRANT_ID_LENGTH) throw new ServerError('a grant identifier is at most 255 characters');
+    claims.gid = input.grantId;
+  }
   return claims;
 }
 
@@ -170,7 +185,7 @@ function parseAct(value: unknown, depth: number): ActClaim {
 export function validateAccessTokenClaims(payload: Record<string, unknown>, options: ValidateAccessTokenOptions): AccessTokenClaims {
   const tolerance = options.clockTolerance ?? 0;
   const now = epochSeconds(options.now);
-  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, auth_time: authTime, act, src_jti: srcJti } = payload;
+  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, auth_time: authTime, act, src_jti: srcJti, gid } = payload;
 
   // RFC 9068 §4: iss must exactly match the issuer we expect.
   if (iss !== options.issuer) throw new InvalidToken('the token was not issued by this issuer');
@@ -209,6 +224,11 @@ export function validateAccessTokenClaims(payload: Record<string, unknown>, opti
       throw new InvalidToken('the token has a malformed src_jti claim');
     }
     claims.src_jti = srcJti as string[];
+  }
+  if (gid !== undefined) {
+    // Our private claim: the grant whose revocation ends this token too.
+    if (!isNonEmptyString(gid) || gid.length > MAX_GRANT_ID_LENGTH) throw new InvalidToken('the token has a malformed gid claim');
+    claims.gid = gid;
   }
   return claims;
 }

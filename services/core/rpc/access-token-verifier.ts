@@ -22,7 +22,7 @@ import {
   type AccessTokenClaims,
 } from '../oauth/index.js';
 import type { RevocationStore } from '../store/index.js';
-import { createRevocationList } from './revocation-list.js';
+import { createRevocationList, revocationsOf } from './revocation-list.js';
 
 /** Seconds a revocation outlives the token's exp: verification accepts that much clock skew. */
 const REVOCATION_MARGIN_SECONDS = 60;
@@ -38,6 +38,13 @@ export interface AccessTokenVerifier {
   revoke(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>): Promise<void>;
   /** Counters of the verified-token cache since start (for tests and diagnostics). */
   cacheStats(): VerifiedTokenCacheStats;
+  /**
+   * Revokes every access token carrying this grant identifier (gid claim), issued before or, for
+   * MAX_ACCESS_TOKEN_LIFETIME_SECONDS after, the call: one durable entry, however many tokens
+   * the grant produced (RFC 6749 §4.1.2, RFC 9700 §4.14.2). Resolves once in SQL and the grid.
+   * @throws TemporarilyUnavailable when the store or the grid cannot take it (nothing acknowledged).
+   */
+  revokeGrant(grantId: string): Promise<void>;
 }
 
 export interface VerifiedTokenCacheStats {
@@ -56,6 +63,12 @@ export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
  * memory (our own tokens are well under 2 kB; claims take about as much as the token's payload).
  */
 const MAX_CACHED_TOKEN_LENGTH = 4_096;
+
+/**
+ * No access token lives longer than this (the token service caps every lifetime to it), so a
+ * grant revocation held this long plus the clock margin outlives every token of the grant.
+ */
+export const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 86_400;
 
 export interface AccessTokenVerifierOptions {
   issuer: string;
@@ -153,9 +166,12 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   }
 
   /** RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, and an exchanged token dies with any token it was exchanged from (RFC 8693 §5, src_jti). */
+  // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, nor one whose source
+  // token (RFC 8693 §5, src_jti) or grant (gid) was revoked: see revocationsOf.
   async function assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
-    if (await revocations.isRevoked('access_token', claims.jti)) throw new InvalidToken('the token has been revoked');
-    if (claims.src_jti) for (const jti of claims.src_jti) if (await revocations.isRevoked('access_token', jti)) throw new InvalidToken('the token has been revoked');
+    for (const [kind, id] of revocationsOf(claims)) {
+      if (await revocations.isRevoked(kind, id)) throw new InvalidToken('the token has been revoked');
+    }
   }
 
   /**
@@ -238,6 +254,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     },
     async revoke(claims) {
       await revocations.revoke('access_token', claims.jti, Math.ceil(claims.exp) + REVOCATION_MARGIN_SECONDS);
+    },
+    async revokeGrant(grantId) {
+      const until = Math.ceil(now().getTime() / 1000) + MAX_ACCESS_TOKEN_LIFETIME_SECONDS + REVOCATION_MARGIN_SECONDS;
+      await revocations.revoke('grant', grantId, until);
     },
     cacheStats() {
       return { size: cache.size, ...stats };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../errors/index.js';
 import { createMemoryGrid, type Grid } from '../grid/index.js';
 import { createPgliteStore, type RevocationStore, type Store } from '../store/index.js';
-import { createRevocationList, REVOCATIONS_MAP, revocationBucket } from './revocation-list.js';
+import { createRevocationList, REVOCATIONS_MAP, revocationBucket, revocationsOf } from './revocation-list.js';
 
 const jti = () => randomBytes(16).toString('base64url');
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -63,6 +63,29 @@ describe('revocation list', () => {
     const after = createRevocationList({ grid: newGrid(), store: store.revocations });
     for (const id of revoked) expect(await after.isRevoked('access_token', id)).toBe(true);
     expect(await after.isRevoked('access_token', jti())).toBe(false);
+  });
+
+  it('keeps a grant revocation after a full grid loss, apart from a jti of the same value', async () => {
+    const gid = jti();
+    const before = createRevocationList({ grid: newGrid(), store: store.revocations });
+    await before.revoke('grant', gid, nowSeconds() + 600);
+    expect(await before.isRevoked('grant', gid)).toBe(true);
+    expect(await before.isRevoked('access_token', gid)).toBe(false);
+
+    const after = createRevocationList({ grid: newGrid(), store: store.revocations });
+    expect(await after.isRevoked('grant', gid)).toBe(true);
+    expect(await after.isRevoked('access_token', gid)).toBe(false);
+    expect(await after.isRevoked('grant', jti())).toBe(false);
+  });
+
+  it('checks a token by its jti, every source jti and its grant (revocationsOf)', () => {
+    expect(revocationsOf({ jti: 'a' })).toEqual([['access_token', 'a']]);
+    expect(revocationsOf({ jti: 'a', src_jti: ['b', 'c'], gid: 'g' })).toEqual([
+      ['access_token', 'a'],
+      ['access_token', 'b'],
+      ['access_token', 'c'],
+      ['grant', 'g'],
+    ]);
   });
 
   it('keeps a revocation whose bucket entry alone was lost (a partition lost with its backup), and puts the bucket back', async () => {

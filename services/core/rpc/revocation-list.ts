@@ -45,9 +45,9 @@ export const REVOCATION_BUCKETS = 1024;
 
 const PRUNE_INTERVAL_MS = 3_600_000;
 const MAX_WRITE_ATTEMPTS = 50;
-const KIND_PREFIX: Record<RevocationKind, string> = { access_token: 'at:' };
+const KIND_PREFIX: Record<RevocationKind, string> = { access_token: 'at:', grant: 'g:' };
 
-/** A bucket in the grid: member ("at:<jti>") → epoch second until which the revocation holds. */
+/** A bucket in the grid: member ("at:<jti>", "g:<gid>") → epoch second until which the revocation holds. */
 type Bucket = Record<string, number>;
 
 export interface RevocationList {
@@ -63,6 +63,20 @@ export interface RevocationList {
    * @throws TemporarilyUnavailable when either step fails (the caller may retry).
    */
   revoke(kind: RevocationKind, id: string, untilEpochSeconds: number): Promise<void>;
+}
+
+/**
+ * Every revocation that ends an access token, as [kind, id] pairs to check with isRevoked: its
+ * own jti (RFC 7009 §2.1), the jti chain it was exchanged from (RFC 8693 §5, src_jti), and the
+ * grant it was issued from (gid: a replayed code, RFC 6749 §4.1.2; a reused refresh token,
+ * RFC 9700 §4.14.2; a revoked refresh token, RFC 7009 §2.1). One revocation entry per grant
+ * replaces one per access token the grant produced.
+ */
+export function revocationsOf(claims: { jti: string; src_jti?: readonly string[] | undefined; gid?: string | undefined }): Array<[RevocationKind, string]> {
+  const checks: Array<[RevocationKind, string]> = [['access_token', claims.jti]];
+  for (const jti of claims.src_jti ?? []) checks.push(['access_token', jti]);
+  if (claims.gid !== undefined) checks.push(['grant', claims.gid]);
+  return checks;
 }
 
 export interface RevocationListOptions {

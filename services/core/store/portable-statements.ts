@@ -115,6 +115,7 @@ export const PORTABLE_STATEMENTS = {
     // The row lock is what makes concurrent rotations of one token queue up behind each other; a
     // locking read sees the latest committed row even under MariaDB's REPEATABLE READ.
     getForUpdate: `SELECT ${TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = :tokenHash FOR UPDATE`,
+    userDisabled: 'SELECT disabled FROM users WHERE user_id = :userId',
     markRotated: `UPDATE refresh_tokens SET rotated_at = :now, replaced_by = :replacedBy
       WHERE token_hash = :tokenHash AND rotated_at IS NULL AND revoked_at IS NULL`,
     revokeFamily: 'UPDATE refresh_tokens SET revoked_at = :now WHERE family_id = :familyId AND revoked_at IS NULL',

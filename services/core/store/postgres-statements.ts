@@ -1,4 +1,4 @@
-import { AUDIT_COLUMNS, CLIENT_COLUMNS, CONSENT_COLUMNS, PORTABLE_STATEMENTS as P, refreshTokenListings, REVOCATION_COLUMNS, SERVICE_COLUMNS, USER_COLUMNS } from './portable-statements.js';
+import { AUDIT_COLUMNS, CLIENT_COLUMNS, CONSENT_COLUMNS, PORTABLE_STATEMENTS as P, refreshTokenListings, REVOCATION_COLUMNS, SERVICE_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS } from './portable-statements.js';
 import type { SqlStatements } from './sql-statements.js';
 
 // PostgreSQL text of the statements (pg and PGlite) that differ from MariaDB's; the rest is in
@@ -68,6 +68,20 @@ export const postgresStatements: SqlStatements = {
   refreshTokens: {
     ...P.refreshTokens,
     ...refreshTokenListings(ACTIVE_TOKEN, BEFORE_TOKEN_KEY),
+    // RFC 9700 §4.14.2, in one round trip: the UPDATE's conditions are the compare-and-set (of
+    // concurrent callers, the row lock lets one through; the others re-check the updated row and
+    // match nothing), and a data-modifying CTE commits the successor with it or not at all.
+    rotateLive: `WITH previous AS (
+        UPDATE refresh_tokens SET rotated_at = CAST(:now AS timestamptz), replaced_by = CAST(:nextHash AS text)
+        WHERE token_hash = :tokenHash AND client_id = :clientId AND ${ACTIVE_TOKEN}
+          AND (user_id IS NULL OR EXISTS (SELECT 1 FROM users WHERE users.user_id = refresh_tokens.user_id AND NOT users.disabled))
+        RETURNING ${TOKEN_COLUMNS}
+      ), successor AS (
+        INSERT INTO refresh_tokens (${TOKEN_COLUMNS})
+        SELECT CAST(:nextHash AS text), family_id, client_id, user_id, scope, audience, auth_time,
+          CAST(:now AS timestamptz), expires_at, NULL, NULL, NULL FROM previous
+      )
+      SELECT ${TOKEN_COLUMNS} FROM previous`,
     revoke: `UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, CAST(:now AS timestamptz))
       WHERE token_hash = :tokenHash`,
     deleteExpired: 'DELETE FROM refresh_tokens WHERE expires_at <= CAST(:now AS timestamptz)',

@@ -1,8 +1,8 @@
-import { InvalidRequest, NotFound } from '../errors/index.js';
+import { NotFound } from '../errors/index.js';
 import { decodePageToken, pageSizeOf, pageTokenDate, toPage } from './pagination.js';
 import type { ActiveListRequest, RefreshTokenStore } from './refresh-token-store.js';
 import type { SqlRow } from './sql-client.js';
-import { compact, date, optDate, optText, stringArray, text } from './sql-rows.js';
+import { bool, compact, date, optDate, optText, stringArray, text } from './sql-rows.js';
 import type { SqlArgs, SqlRunner } from './sql-runner.js';
 import type { Page, RefreshToken } from './types.js';
 
@@ -40,30 +40,57 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
       return decode(row);
     },
 
-    rotate(oldHash, next, now, options = {}) {
-      const graceMs = options.graceMs ?? 0;
+    async rotate(oldHash, request, now) {
+      const graceMs = request.graceMs ?? 0;
+      const successorOf = (previous: RefreshToken): RefreshToken =>
+        compact<RefreshToken>({
+          tokenHash: request.nextHash,
+          familyId: previous.familyId,
+          clientId: previous.clientId,
+          userId: previous.userId,
+          scope: [...previous.scope],
+          audience: [...previous.audience],
+          authTime: previous.authTime,
+          createdAt: now,
+          expiresAt: previous.expiresAt,
+        });
+      if (q.rotateLive !== undefined) {
+        // The common case, a live token of this client, in one round trip.
+        const row = await db.first(q.rotateLive, { tokenHash: oldHash, clientId: request.clientId, nextHash: request.nextHash, now });
+        if (row !== undefined) {
+          const previous = decode(row);
+          return { outcome: 'rotated' as const, previous, next: successorOf(previous) };
+        }
+      }
       return db.transaction(async (tx) => {
         const row = await tx.first(q.getForUpdate, { tokenHash: oldHash });
         if (row === undefined) return { outcome: 'not_found' as const };
         const previous = decode(row);
-        const live = previous.revokedAt === undefined && previous.expiresAt > now;
-        const sinceRotation = previous.rotatedAt === undefined ? undefined : now.getTime() - previous.rotatedAt.getTime();
-        // The reuse grace window: the same old token again, soon after its first rotation, while the
-        // family is alive. A concurrent rotation may carry a `now` taken just before the winner's
-        // (it queued on the row lock), so a negative distance counts as inside the window too.
-        if (live && sinceRotation !== undefined && graceMs > 0 && sinceRotation <= graceMs) {
-          if (next.familyId !== previous.familyId) throw new InvalidRequest('the successor must belong to the same token family');
-          await tx.affected(q.insert, encode(copy(next)));
-          return { outcome: 'rotated' as const, previous, graceful: true };
+        // RFC 6749 §6 / §10.4: bound to its client; a stranger's attempt must not burn the family.
+        if (previous.clientId !== request.clientId) return { outcome: 'refused' as const, reason: 'client' as const, previous };
+        // RFC 6749 §5.2: an expired or revoked token is an invalid grant, but not reuse.
+        if (previous.expiresAt <= now) return { outcome: 'refused' as const, reason: 'expired' as const, previous };
+        if (previous.revokedAt !== undefined) return { outcome: 'refused' as const, reason: 'revoked' as const, previous };
+        if (previous.userId !== undefined) {
+          const user = await tx.first(q.userDisabled, { userId: previous.userId });
+          if (user === undefined || bool(user, 'disabled')) return { outcome: 'refused' as const, reason: 'user' as const, previous };
         }
-        // RFC 9700 §4.14.2: presenting a token that is no longer valid signals a stolen token.
-        if (!live || previous.rotatedAt !== undefined) {
+        const next = successorOf(previous);
+        if (previous.rotatedAt !== undefined) {
+          const sinceRotation = now.getTime() - previous.rotatedAt.getTime();
+          // The reuse grace window: the same old token again, soon after its first rotation, while
+          // the family is alive. A concurrent rotation may carry a `now` taken just before the
+          // winner's (it queued on the row lock), so a negative distance counts as inside it too.
+          if (graceMs > 0 && sinceRotation <= graceMs) {
+            await tx.affected(q.insert, encode(next));
+            return { outcome: 'rotated' as const, previous, next, graceful: true };
+          }
+          // RFC 9700 §4.14.2: presenting a token already exchanged signals a stolen token.
           return { outcome: 'reused' as const, previous };
         }
-        if (next.familyId !== previous.familyId) throw new InvalidRequest('the successor must belong to the same token family');
         await tx.affected(q.markRotated, { tokenHash: oldHash, now, replacedBy: next.tokenHash });
-        await tx.affected(q.insert, encode(copy(next)));
-        return { outcome: 'rotated' as const, previous: { ...previous, rotatedAt: now, replacedBy: next.tokenHash } };
+        await tx.affected(q.insert, encode(next));
+        return { outcome: 'rotated' as const, previous: { ...previous, rotatedAt: now, replacedBy: next.tokenHash }, next };
       });
     },
 

@@ -5,7 +5,7 @@ import { date, int, text } from './sql-rows.js';
 import type { SqlRunner } from './sql-runner.js';
 import type { Revocation, RevocationKind } from './types.js';
 
-const KINDS: readonly RevocationKind[] = ['access_token'];
+const KINDS: readonly RevocationKind[] = ['access_token', 'grant'];
 const MAX_ID_LENGTH = 255;
 
 export function createSqlRevocationStore(db: SqlRunner): RevocationStore {

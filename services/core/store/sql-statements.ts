@@ -65,6 +65,16 @@ export interface SqlStatements {
     get: string;
     getForUpdate: string;
     markRotated: string;
+    /**
+     * One statement that exchanges a live token (:tokenHash, presented by :clientId, at :now, of
+     * no user or of a user whose account is not disabled) for its successor (:nextHash), copied
+     * from it, and returns the old row as updated; no row otherwise (the caller then classifies
+     * it in a transaction).
+     * Absent (MariaDB: no data-modifying CTE): rotation is always the locking transaction.
+     */
+    rotateLive?: string;
+    /** Whether the token's user account is disabled (:userId): a disabled account's grants do not refresh. */
+    userDisabled: string;
     revoke: string;
     revokeFamily: string;
     revokeByUser: string;

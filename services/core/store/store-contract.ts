@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthmeshError, type ErrorCode } from '../errors/index.js';
 import type { Store } from './store.js';
+import type { RotationRequest } from './refresh-token-store.js';
 import type { NewClient, NewService, NewSigningKey, NewUser, Page, RefreshToken } from './types.js';
 import { uniqueId } from '../../../test/support/ids.js';
 
@@ -286,92 +287,128 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await expectCode(store.refreshTokens.get(uniqueId('missing')), 'not_found');
       });
 
-      it('rotates once; the second use is reuse', async () => {
-        const old = await store.refreshTokens.create(token());
+      const rotation = (over: Partial<RotationRequest> = {}): RotationRequest => ({ clientId, nextHash: uniqueId('rt'), ...over });
+
+      it('rotates once into a successor copied from the old token; the second use is reuse', async () => {
+        const old = await store.refreshTokens.create(token({ authTime: new Date(Date.UTC(2030, 0, 1)) }));
         const now = new Date();
-        const next = token({ familyId: old.familyId });
-        const first = await store.refreshTokens.rotate(old.tokenHash, next, now);
+        const req = rotation();
+        const first = await store.refreshTokens.rotate(old.tokenHash, req, now);
         expect(first.outcome).toBe('rotated');
         if (first.outcome !== 'rotated') return;
-        expect(first.previous).toMatchObject({ tokenHash: old.tokenHash, rotatedAt: now, replacedBy: next.tokenHash });
-        expect(await store.refreshTokens.get(next.tokenHash)).toEqual(next);
-        expect(await store.refreshTokens.get(old.tokenHash)).toMatchObject({ rotatedAt: now, replacedBy: next.tokenHash });
+        expect(first.graceful).toBeUndefined();
+        expect(first.previous).toEqual({ ...old, rotatedAt: now, replacedBy: req.nextHash });
+        // No sliding window: the successor keeps the family's absolute expiry.
+        const next: RefreshToken = { ...old, tokenHash: req.nextHash, createdAt: now };
+        expect(first.next).toEqual(next);
+        expect(await store.refreshTokens.get(req.nextHash)).toEqual(next);
+        expect(await store.refreshTokens.get(old.tokenHash)).toEqual({ ...old, rotatedAt: now, replacedBy: req.nextHash });
 
-        const again = await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date());
+        const late = rotation();
+        const again = await store.refreshTokens.rotate(old.tokenHash, late, new Date());
         expect(again.outcome).toBe('reused');
-        if (again.outcome === 'reused') expect(again.previous.tokenHash).toBe(old.tokenHash);
-        expect(await store.refreshTokens.rotate(uniqueId('missing'), token(), now)).toEqual({ outcome: 'not_found' });
+        if (again.outcome === 'reused') expect(again.previous).toEqual({ ...old, rotatedAt: now, replacedBy: req.nextHash });
+        await expectCode(store.refreshTokens.get(late.nextHash), 'not_found');
+        expect(await store.refreshTokens.rotate(uniqueId('missing'), rotation(), now)).toEqual({ outcome: 'not_found' });
       });
 
-      it('treats revoked and expired tokens as reuse', async () => {
+      it('rotates a token without a user or auth time into one without them', async () => {
+        const bare = token();
+        delete bare.userId;
+        const old = await store.refreshTokens.create(bare);
+        const req = rotation();
         const now = new Date();
+        const result = await store.refreshTokens.rotate(old.tokenHash, req, now);
+        expect(result).toMatchObject({ outcome: 'rotated' });
+        expect(await store.refreshTokens.get(req.nextHash)).toEqual({ ...bare, tokenHash: req.nextHash, createdAt: now });
+      });
+
+      it('refuses another client, an expired and a revoked token without consuming anything or calling it reuse', async () => {
+        const now = new Date();
+        const other = (await store.clients.create(minimalClient())).clientId;
+        const live = await store.refreshTokens.create(token());
+        const stranger = rotation({ clientId: other });
+        expect(await store.refreshTokens.rotate(live.tokenHash, stranger, now)).toEqual({ outcome: 'refused', reason: 'client', previous: live });
+        await expectCode(store.refreshTokens.get(stranger.nextHash), 'not_found');
+        // The stranger burnt nothing: the rightful client still rotates it.
+        expect(await store.refreshTokens.get(live.tokenHash)).toEqual(live);
+        expect((await store.refreshTokens.rotate(live.tokenHash, rotation(), now)).outcome).toBe('rotated');
+
         const revoked = await store.refreshTokens.create(token());
         await store.refreshTokens.revoke(revoked.tokenHash, now);
-        expect((await store.refreshTokens.rotate(revoked.tokenHash, token({ familyId: revoked.familyId }), now)).outcome).toBe('reused');
+        expect(await store.refreshTokens.rotate(revoked.tokenHash, rotation(), now)).toMatchObject({ outcome: 'refused', reason: 'revoked' });
         const expired = await store.refreshTokens.create(token({ expiresAt: new Date(now.getTime() - 1) }));
-        const successor = token({ familyId: expired.familyId });
-        expect((await store.refreshTokens.rotate(expired.tokenHash, successor, now)).outcome).toBe('reused');
-        await expectCode(store.refreshTokens.get(successor.tokenHash), 'not_found');
+        const successor = rotation();
+        expect(await store.refreshTokens.rotate(expired.tokenHash, successor, now)).toEqual({ outcome: 'refused', reason: 'expired', previous: expired });
+        await expectCode(store.refreshTokens.get(successor.nextHash), 'not_found');
+        expect((await store.refreshTokens.get(expired.tokenHash)).rotatedAt).toBeUndefined();
       });
 
-      it('refuses a successor from another family', async () => {
-        const old = await store.refreshTokens.create(token());
-        await expectCode(store.refreshTokens.rotate(old.tokenHash, token(), new Date()), 'invalid_request');
-        expect((await store.refreshTokens.get(old.tokenHash)).rotatedAt).toBeUndefined();
+      it("refuses the token of a disabled account without consuming it, and rotates it once the account is enabled again", async () => {
+        const u = (await store.users.create(newUser())).userId;
+        const held = await store.refreshTokens.create(token({ userId: u }));
+        await store.users.update(u, { disabled: true });
+        const req = rotation();
+        expect(await store.refreshTokens.rotate(held.tokenHash, req, new Date())).toEqual({ outcome: 'refused', reason: 'user', previous: held });
+        await expectCode(store.refreshTokens.get(req.nextHash), 'not_found');
+        expect(await store.refreshTokens.get(held.tokenHash)).toEqual(held);
+        await store.users.update(u, { disabled: false });
+        expect((await store.refreshTokens.rotate(held.tokenHash, rotation(), new Date())).outcome).toBe('rotated');
       });
 
       it('lets exactly one of 10 concurrent rotations win', async () => {
         const old = await store.refreshTokens.create(token());
-        const successors = Array.from({ length: 10 }, () => token({ familyId: old.familyId }));
+        const successors = Array.from({ length: 10 }, () => rotation());
         const results = await Promise.all(successors.map((s) => store.refreshTokens.rotate(old.tokenHash, s, new Date())));
         expect(results.filter((r) => r.outcome === 'rotated')).toHaveLength(1);
         expect(results.filter((r) => r.outcome === 'reused')).toHaveLength(9);
         const stored = await Promise.all(
-          successors.map((s) => store.refreshTokens.get(s.tokenHash).then(() => true, () => false)),
+          successors.map((s) => store.refreshTokens.get(s.nextHash).then(() => true, () => false)),
         );
         expect(stored.filter(Boolean)).toHaveLength(1);
         const winner = successors[results.findIndex((r) => r.outcome === 'rotated')];
-        expect((await store.refreshTokens.get(old.tokenHash)).replacedBy).toBe(winner?.tokenHash);
+        expect((await store.refreshTokens.get(old.tokenHash)).replacedBy).toBe(winner?.nextHash);
       });
 
       it('within the reuse grace window rotates the same old token again into a sibling, never after it', async () => {
         const old = await store.refreshTokens.create(token());
         const t0 = new Date();
-        const first = token({ familyId: old.familyId });
-        expect((await store.refreshTokens.rotate(old.tokenHash, first, t0, { graceMs: 10_000 })).outcome).toBe('rotated');
-        const sibling = token({ familyId: old.familyId });
-        const again = await store.refreshTokens.rotate(old.tokenHash, sibling, new Date(t0.getTime() + 10_000), { graceMs: 10_000 });
+        const first = rotation({ graceMs: 10_000 });
+        expect((await store.refreshTokens.rotate(old.tokenHash, first, t0)).outcome).toBe('rotated');
+        const sibling = rotation({ graceMs: 10_000 });
+        const at = new Date(t0.getTime() + 10_000);
+        const again = await store.refreshTokens.rotate(old.tokenHash, sibling, at);
         expect(again).toMatchObject({ outcome: 'rotated', graceful: true });
         // A rotation that read its clock just before the winner's (it queued on the row lock) is inside the window too.
-        expect(await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() - 5), { graceMs: 10_000 })).toMatchObject({ outcome: 'rotated', graceful: true });
-        expect(await store.refreshTokens.get(sibling.tokenHash)).toEqual(sibling);
+        expect(await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 10_000 }), new Date(t0.getTime() - 5))).toMatchObject({ outcome: 'rotated', graceful: true });
+        expect(await store.refreshTokens.get(sibling.nextHash)).toEqual({ ...old, tokenHash: sibling.nextHash, createdAt: at });
         // The window counts from the first rotation: it never slides.
-        expect(await store.refreshTokens.get(old.tokenHash)).toMatchObject({ rotatedAt: t0, replacedBy: first.tokenHash });
-        const late = token({ familyId: old.familyId });
-        expect((await store.refreshTokens.rotate(old.tokenHash, late, new Date(t0.getTime() + 10_001), { graceMs: 10_000 })).outcome).toBe('reused');
-        await expectCode(store.refreshTokens.get(late.tokenHash), 'not_found');
+        expect(await store.refreshTokens.get(old.tokenHash)).toMatchObject({ rotatedAt: t0, replacedBy: first.nextHash });
+        const late = rotation({ graceMs: 10_000 });
+        expect((await store.refreshTokens.rotate(old.tokenHash, late, new Date(t0.getTime() + 10_001))).outcome).toBe('reused');
+        await expectCode(store.refreshTokens.get(late.nextHash), 'not_found');
         // Without a window (the default) the second use is reuse at once.
-        expect((await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() + 1))).outcome).toBe('reused');
-        // A revoked family has no window.
+        expect((await store.refreshTokens.rotate(old.tokenHash, rotation(), new Date(t0.getTime() + 1))).outcome).toBe('reused');
+        // A revoked family has no window: its tokens are refused, not rotated.
         await store.refreshTokens.revokeFamily(old.familyId, new Date(t0.getTime() + 2));
-        expect((await store.refreshTokens.rotate(old.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() + 3), { graceMs: 10_000 })).outcome).toBe('reused');
-        expect((await store.refreshTokens.rotate(first.tokenHash, token({ familyId: old.familyId }), new Date(t0.getTime() + 3), { graceMs: 10_000 })).outcome).toBe('reused');
+        expect((await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 10_000 }), new Date(t0.getTime() + 3))).outcome).toBe('refused');
+        expect((await store.refreshTokens.rotate(first.nextHash, rotation({ graceMs: 10_000 }), new Date(t0.getTime() + 3))).outcome).toBe('refused');
       });
 
       it('lets all of 10 concurrent rotations win within the grace window, each with its own successor', async () => {
         const old = await store.refreshTokens.create(token());
         const now = new Date();
-        const successors = Array.from({ length: 10 }, () => token({ familyId: old.familyId }));
-        const results = await Promise.all(successors.map((s) => store.refreshTokens.rotate(old.tokenHash, s, now, { graceMs: 5_000 })));
+        const successors = Array.from({ length: 10 }, () => rotation({ graceMs: 5_000 }));
+        const results = await Promise.all(successors.map((s) => store.refreshTokens.rotate(old.tokenHash, s, now)));
         expect(results.every((r) => r.outcome === 'rotated')).toBe(true);
         expect(results.filter((r) => r.outcome === 'rotated' && r.graceful === true)).toHaveLength(9);
-        for (const s of successors) expect((await store.refreshTokens.get(s.tokenHash)).familyId).toBe(old.familyId);
+        for (const s of successors) expect((await store.refreshTokens.get(s.nextHash)).familyId).toBe(old.familyId);
       });
 
       it('revokes a whole family, one token idempotently', async () => {
         const a = await store.refreshTokens.create(token());
-        const b = token({ familyId: a.familyId });
-        await store.refreshTokens.rotate(a.tokenHash, b, new Date());
+        const b = { tokenHash: uniqueId('rt') };
+        await store.refreshTokens.rotate(a.tokenHash, rotation({ nextHash: b.tokenHash }), new Date());
         const other = await store.refreshTokens.create(token());
         const now = new Date();
         expect(await store.refreshTokens.revokeFamily(a.familyId, now)).toBe(2);
@@ -399,7 +436,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await store.refreshTokens.revoke(revoked.tokenHash, new Date());
         await store.refreshTokens.create(token({ clientId: c, userId: u, expiresAt: new Date(Date.now() - 1) }));
         const rotated = await store.refreshTokens.create(token({ clientId: c, userId: u }));
-        const successor = await store.refreshTokens.rotate(rotated.tokenHash, token({ clientId: c, userId: u, familyId: rotated.familyId, createdAt: new Date(base - 5000) }), new Date());
+        const successor = await store.refreshTokens.rotate(rotated.tokenHash, rotation({ clientId: c }), new Date(base - 5000));
         expect(successor.outcome).toBe('rotated');
 
         const expected = [...active.map((t) => t.tokenHash).reverse(), ''];
@@ -484,6 +521,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         const ids = ['Jti', 'jti', 'jti ', 'jtï', 'x'.repeat(255)];
         for (const id of ids) await store.revocations.add({ kind: 'access_token', id, bucket: b, expiresAt: at(60_000) });
         expect((await store.revocations.listBucket(b, at(0))).map((r) => r.id).sort()).toEqual([...ids].sort());
+      });
+
+      it('keeps a grant revocation apart from an access-token revocation with the same id', async () => {
+        const b = bucket();
+        await store.revocations.add({ kind: 'grant', id: 'same-id', bucket: b, revokedAt: at(0), expiresAt: at(60_000) });
+        await store.revocations.add({ kind: 'access_token', id: 'same-id', bucket: b, revokedAt: at(0), expiresAt: at(30_000) });
+        const listed = await store.revocations.listBucket(b, at(0));
+        expect(listed.map((r) => [r.kind, r.id, r.expiresAt]).sort()).toEqual([
+          ['access_token', 'same-id', at(30_000)],
+          ['grant', 'same-id', at(60_000)],
+        ]);
+        expect((await store.revocations.listBucket(b, at(40_000))).map((r) => r.kind)).toEqual(['grant']);
       });
 
       it('refuses bad input with invalid_request and records nothing', async () => {

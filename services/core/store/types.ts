@@ -168,12 +168,16 @@ export type NewConsent = Omit<Consent, 'createdAt' | 'updatedAt'> & { at?: Date 
 
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'details'> & { at?: Date; details?: Record<string, unknown> };
 
-/** What a revocation names: an access token by its jti (RFC 7009 §2, RFC 9068 §2.2 jti). */
-export type RevocationKind = 'access_token';
+/**
+ * What a revocation names: an access token by its jti (RFC 7009 §2, RFC 9068 §2.2 jti), or a
+ * grant by its identifier (the gid claim), which revokes every access token issued from it
+ * (RFC 6749 §4.1.2 code replay, §10.4 / RFC 9700 §4.14.2 refresh-token reuse, RFC 7009 §2.1).
+ */
+export type RevocationKind = 'access_token' | 'grant';
 
 export interface Revocation {
   kind: RevocationKind;
-  /** The identifier revoked (for 'access_token', the jti); at most 255 characters. */
+  /** The identifier revoked (for 'access_token', the jti; for 'grant', the gid); at most 255 characters. */
   id: string;
   /** The grid bucket it belongs to, a non-negative 32-bit integer chosen by the caller. */
   bucket: number;
