@@ -113,6 +113,8 @@ export function createClientCache(deps: Pick<MeshDeps, 'grid' | 'store'>): ReadT
     },
     toJson: (c) => datesToJson(c),
     fromJson: (j) => jsonWithDates<Client>(j, DATE_FIELDS),
+    // The store's optimistic-concurrency version (the etag): a rotation's copy never loses to an older update's.
+    version: (c) => c.version,
   });
 }
 

@@ -55,7 +55,12 @@ function parseEtag(etag: string): number | undefined {
 
 export function createServiceManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'audit'>): ServiceManager {
   const store = deps.store.services;
-  const codec = { toJson: (s: Service) => datesToJson(s), fromJson: (j: Parameters<typeof jsonWithDates>[0]) => jsonWithDates<Service>(j, DATE_FIELDS) };
+  const codec = {
+    toJson: (s: Service) => datesToJson(s),
+    fromJson: (j: Parameters<typeof jsonWithDates>[0]) => jsonWithDates<Service>(j, DATE_FIELDS),
+    // The store version; by audience, a moved audience is evicted (a tombstone), so versions of two services never meet.
+    version: (s: Service) => s.version,
+  };
   const byId: ReadThroughCache<Service> = createReadThroughCache<Service>({
     grid: deps.grid,
     name: 'services',

@@ -34,5 +34,6 @@ export function createUserCache(grid: Grid, users: UserStore): UserCache {
     },
     toJson: datesToJson,
     fromJson: (json) => jsonWithDates<UserView>(json, DATE_FIELDS),
+    version: (user) => user.version,
   });
 }
