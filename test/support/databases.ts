@@ -49,7 +49,18 @@ export function testDatabases(engine: Engine, adminUrl: string): TestDatabases {
     },
     async dropAll() {
       for (const name of created.splice(0)) {
-        await admin(engine, adminUrl, engine === 'postgres' ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${name}`);
+        const sql = engine === 'postgres' ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${name}`;
+        // WITH (FORCE) must terminate every session in the database, and an autovacuum worker that
+        // just started in it is one the test role may not signal (42501): it ends within moments.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await admin(engine, adminUrl, sql);
+            break;
+          } catch (err) {
+            if (engine !== 'postgres' || (err as { code?: string }).code !== '42501' || attempt >= 20) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        }
       }
     },
   };
