@@ -20,7 +20,9 @@
 #   AUTHMESH_SAMPLE_API_PORT (8090)   AUTHMESH_ENVOY_PORT (10000)   AUTHMESH_ENVOY_ADMIN_PORT (9901)
 #   AUTHMESH_PG_PORT (55432)   HAZELCAST_PORT (5701)   HAZELCAST_DIR ($AUTHMESH_STACK_DIR/hazelcast)
 #   AUTHMESH_ISSUER (Envoy's URL)   AUTHMESH_STACK_WAIT (240 s for everything to become healthy)
-#   AUTHMESH_LOG_LEVEL (info)   and any other AUTHMESH_* server or Envoy variable, passed through.
+#   AUTHMESH_LOG_LEVEL (info)   AUTHMESH_STACK_NODE_FLAGS (none: extra node flags for every service
+#   process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`, which NODE_OPTIONS refuses, or
+#   `--max-semi-space-size=2`)   and any other AUTHMESH_* server or Envoy variable, passed through.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -125,7 +127,8 @@ start_node() {
   (
     export AUTHMESH_SERVICES="$services" AUTHMESH_DATA_DIR="$STATE/data-$name"
     [[ "$file" == "$MAIN" ]] || unset "${SECRET_VARS[@]}" AUTHMESH_DATABASE_URL
-    exec setsid node --enable-source-maps "$file"
+    # shellcheck disable=SC2086 # flags, split on purpose
+    exec setsid node --enable-source-maps ${AUTHMESH_STACK_NODE_FLAGS:-} "$file"
   ) >"$(log_file "$name")" 2>&1 </dev/null &
   echo $! >"$(pid_file "$name")"
   say "$name starting (pid $!, log $(log_file "$name"))"
