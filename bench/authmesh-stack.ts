@@ -1,5 +1,6 @@
 // authmesh in stack mode, as CI runs it: scripts/stack.sh brings up PostgreSQL, a two-member
-// Hazelcast cluster, the seven services each in its own process, the gateway, the sample API and
+// Hazelcast cluster, the seven services each in its own process (or in the co-located groups of
+// AUTHMESH_STACK_GROUPS, passed through), the gateway, the sample API and
 // Envoy, all on ports of their own in a private stack directory, so a benchmark never touches a
 // stack someone else runs. The benchmark then goes through Envoy (HTTP rows, gRPC Token) and to
 // the token service's ext_authz Check (Envoy's own caller); `stop` runs `stack.sh down --all`
@@ -46,6 +47,7 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
   // PostgreSQL runs as its own OS user when we are root: it must reach its directory under ours.
   chmodSync(dir, 0o755);
   // Nothing from the caller's AUTHMESH_*/HAZELCAST_* environment steers the private stack.
+  const groups = (process.env.AUTHMESH_STACK_GROUPS ?? '').trim();
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.startsWith('AUTHMESH_') && !k.startsWith('HAZELCAST_'))) as Record<string, string>;
   const env: Record<string, string> = {
     ...inherited,
@@ -60,6 +62,8 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
     AUTHMESH_LOG_LEVEL: 'warn',
     // The refresh row gets its refresh tokens from password grants of a trusted client.
     AUTHMESH_PASSWORD_GRANT: 'true',
+    // Co-located service groups (scripts/stack.sh): the one AUTHMESH_* setting that passes through.
+    ...(groups ? { AUTHMESH_STACK_GROUPS: groups } : {}),
   };
   // The shared Hazelcast jar, when there is one, spares a Maven fetch.
   const sharedJar = join(repoRoot, '.stack', 'hazelcast');
@@ -102,15 +106,24 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
       adminClientSecret: vars.AUTHMESH_CLIENT_SECRET!,
     });
     const state = join(dir, 'authmesh');
-    const names = ['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token', 'gateway'];
-    const servicePids = () => names.flatMap((s) => pidIn(join(state, `${s}.pid`)));
+    // One pid file per process: a service alone, the gateway, or a group (client+key+token.pid).
+    const processes = (): [number, string][] => {
+      let files: string[] = [];
+      try {
+        files = readdirSync(state).filter((f) => f.endsWith('.pid') && f !== 'sample-api.pid');
+      } catch {
+        return [];
+      }
+      return files.flatMap((f) => pidIn(join(state, f)).map((pid) => [pid, f.slice(0, -'.pid'.length)] as [number, string]));
+    };
+    const grouping = groups ? `groups ${groups.split(/[\s,]+/).filter(Boolean).join(', ')}, the rest alone` : 'each its own process';
     return {
       target: {
         side: 'authmesh',
-        label: 'authmesh (stack: 7 services + gateway, Postgres, Hazelcast ×2, via Envoy)',
+        label: `authmesh (stack: 7 services + gateway, ${grouping}, Postgres, Hazelcast ×2, via Envoy)`,
         loads: at.loads,
-        pids: servicePids,
-        processNames: () => new Map(names.flatMap((s) => pidIn(join(state, `${s}.pid`)).map((pid) => [pid, s] as const))),
+        pids: () => processes().map(([pid]) => pid),
+        processNames: () => new Map(processes()),
         async stop() {
           at.close();
           await down();

@@ -22,7 +22,12 @@
 #   AUTHMESH_ISSUER (Envoy's URL)   AUTHMESH_STACK_WAIT (240 s for everything to become healthy)
 #   AUTHMESH_LOG_LEVEL (info)   AUTHMESH_STACK_NODE_FLAGS (none: extra node flags for every service
 #   process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`, which NODE_OPTIONS refuses, or
-#   `--max-semi-space-size=2`)   and any other AUTHMESH_* server or Envoy variable, passed through.
+#   `--max-semi-space-size=2`)   AUTHMESH_STACK_GROUPS (none: every service alone; e.g.
+#   `token+client+key`, several groups separated by commas or spaces: each group is ONE process
+#   running those services, AUTHMESH_SERVICES=client,key,token, on the gRPC port of its first
+#   service in the order above, calling its co-located services in process; `gateway` may join a
+#   group; its pid and log are <group>.pid/.log, the group named in that order, e.g. client+key+token)
+#   and any other AUTHMESH_* server or Envoy variable, passed through.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -61,10 +66,51 @@ for p in GRPC_BASE AUTHMESH_HTTP_PORT AUTHMESH_SAMPLE_API_PORT AUTHMESH_ENVOY_PO
 done
 ((GRPC_BASE > 0 && GRPC_BASE + ${#SERVICES[@]} <= 65536)) || die "AUTHMESH_STACK_GRPC_PORT=$GRPC_BASE leaves no room for ${#SERVICES[@]} ports"
 
-port_of() {
+# The process of each service and of the gateway: its own name, or the group it belongs to
+# (AUTHMESH_STACK_GROUPS, members in SERVICES order then the gateway, joined with '+').
+declare -A PROC_OF=()
+for s in "${SERVICES[@]}" gateway; do PROC_OF[$s]="$s"; done
+GROUPS_RAW="${AUTHMESH_STACK_GROUPS:-}"
+declare -A GROUP_OF=()
+for g in ${GROUPS_RAW//,/ }; do
+  [[ "$g" =~ ^[a-z-]+(\+[a-z-]+)*$ ]] || die "AUTHMESH_STACK_GROUPS: bad group '$g' (expected services joined with '+', e.g. token+client+key)"
+  declare -A in_group=()
+  for m in ${g//+/ }; do
+    [[ -n "${PROC_OF[$m]:-}" ]] || die "AUTHMESH_STACK_GROUPS: unknown service '$m' in group '$g' (expected some of ${SERVICES[*]} gateway, joined with '+')"
+    [[ -z "${in_group[$m]:-}" ]] || die "AUTHMESH_STACK_GROUPS: '$m' appears twice in group '$g'"
+    [[ -z "${GROUP_OF[$m]:-}" ]] || die "AUTHMESH_STACK_GROUPS: '$m' is in two groups ('${GROUP_OF[$m]}' and '$g'): a service runs in one process"
+    in_group[$m]=1
+    GROUP_OF[$m]="$g"
+  done
+  name=""
+  for m in "${SERVICES[@]}" gateway; do [[ -n "${in_group[$m]:-}" ]] && name="${name:+$name+}$m"; done
+  for m in "${!in_group[@]}"; do PROC_OF[$m]="$name"; done
+  unset in_group
+done
+unset g m name s
+
+# The processes, in start order after the key's: those of the services in SERVICES order, then
+# the gateway's, each once.
+PROCS=()
+for s in "${SERVICES[@]}" gateway; do
+  p="${PROC_OF[$s]}"
+  [[ " ${PROCS[*]} " == *" $p "* ]] || PROCS+=("$p")
+done
+unset s p
+members_of() { tr '+' ' ' <<<"$1"; }                        # client+key+token -> client key token
+services_of() { local m; for m in $(members_of "$1"); do [[ "$m" == gateway ]] || echo "$m"; done; }
+has_gateway() { [[ "+$1+" == *+gateway+* ]]; }
+service_index() {
   local i
-  for i in "${!SERVICES[@]}"; do [[ "${SERVICES[$i]}" == "$1" ]] && { echo $((GRPC_BASE + i)); return; }; done
+  for i in "${!SERVICES[@]}"; do [[ "${SERVICES[$i]}" == "$1" ]] && { echo "$i"; return; }; done
   die "unknown service $1"
+}
+# A service's gRPC port: GRPC_BASE + its index, or, in a group, that of the group's first service.
+port_of() {
+  local first
+  first="$(services_of "${PROC_OF[$1]:-$1}" | head -n 1)"
+  [[ -n "$first" ]] || die "unknown service $1"
+  echo $((GRPC_BASE + $(service_index "$first")))
 }
 var_of() { local v="${1//-/_}"; echo "${v^^}"; } # refresh-token -> REFRESH_TOKEN
 
@@ -145,6 +191,18 @@ wait_for() {
   done
 }
 
+# Every service of process $1 answers gRPC health ($3=services), or its gateway answers HTTP ($3=gateway).
+wait_healthy() {
+  local proc="$1" deadline="$2" what="$3" svc
+  if [[ "$what" == gateway ]]; then
+    wait_for "$proc" "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/.well-known/oauth-authorization-server"
+    return
+  fi
+  for svc in $(services_of "$proc"); do wait_for "$proc" "$deadline" grpc_healthy "$svc"; done
+}
+# The names of the processes whose pid files are in $STATE (any grouping).
+stack_pid_names() { local f; for f in "$STATE"/*.pid; do [[ -e "$f" ]] && basename "$f" .pid; done; return 0; }
+
 grpc_healthy() { node scripts/grpc-health.mjs "127.0.0.1:$(port_of "$1")" "${FQN[$1]}"; }
 http_ok() { curl -fsS -o /dev/null --max-time 5 "$1"; }
 
@@ -184,15 +242,20 @@ up() {
   HZ_MEMBERS="$(scripts/hazelcast.sh members)"
   export_common
 
-  local deadline=$((SECONDS + WAIT)) s
+  local deadline=$((SECONDS + WAIT)) p kp="${PROC_OF[key]}" gp="${PROC_OF[gateway]}"
+  # Nothing of another grouping may hold the ports this one assigns.
+  for p in $(stack_pid_names); do
+    [[ " ${PROCS[*]} sample-api " == *" $p "* ]] && continue
+    running_pid "$p" >/dev/null && die "$p runs from another AUTHMESH_STACK_GROUPS (now '${GROUPS_RAW}'): run scripts/stack.sh down first"
+  done
   # The key service first: every other service verifies bearer tokens against its JWKS, and the
   # first start creates the first signing key.
-  start_node key key "$MAIN"
-  wait_for key "$deadline" grpc_healthy key
-  for s in "${SERVICES[@]}"; do [[ "$s" == key ]] || start_node "$s" "$s" "$MAIN"; done
-  for s in "${SERVICES[@]}"; do wait_for "$s" "$deadline" grpc_healthy "$s"; done
-  start_node gateway gateway "$MAIN"
-  wait_for gateway "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/.well-known/oauth-authorization-server"
+  start_node "$kp" "$(members_of "$kp" | tr ' ' ',')" "$MAIN"
+  wait_healthy "$kp" "$deadline" services
+  for p in "${PROCS[@]}"; do [[ "$p" == "$kp" || "$p" == gateway ]] || start_node "$p" "$(members_of "$p" | tr ' ' ',')" "$MAIN"; done
+  for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || wait_healthy "$p" "$deadline" services; done
+  [[ "$gp" == gateway ]] && start_node gateway gateway "$MAIN"
+  wait_healthy "$gp" "$deadline" gateway
   AUTHMESH_SAMPLE_API_HOST=127.0.0.1 start_node sample-api '' dist/test/sample-api/server.js
   wait_for sample-api "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT/healthz"
 
@@ -208,7 +271,7 @@ up() {
   cat <<EOF
 
 authmesh stack is up. Everything clients use goes through Envoy: $URL (the issuer)
-  services (gRPC): $(for s in "${SERVICES[@]}"; do printf '%s %s  ' "$s" "$(port_of "$s")"; done)
+  services (gRPC): $(for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || printf '%s %s  ' "$p" "$(port_of "$(services_of "$p" | head -n 1)")"; done)
   gateway http://127.0.0.1:$AUTHMESH_HTTP_PORT   sample API http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT   Envoy admin http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT
   store $(printf '%s' "$PG_URL" | sed -E 's#//([^:/]+):[^@]*@#//\1:***@#') (scripts/postgres.sh url), grid hazelcast $HZ_MEMBERS
   admin client: $AUTHMESH_ADMIN_CLIENT_ID, secret AUTHMESH_ADMIN_CLIENT_SECRET in $rel (0600)
@@ -239,9 +302,12 @@ down() {
   [[ -z "$all" || "$all" == --all ]] || die "down: unknown option '$all' (expected --all)"
   scripts/envoy.sh down >&2 || true
   stop_pid sample-api
-  stop_pid gateway
-  # The token service first: it calls every other service.
-  for s in token code refresh-token user service client key; do stop_pid "$s"; done
+  # The gateway's process, then the token service's: it calls every other service; then whatever
+  # another AUTHMESH_STACK_GROUPS left (stop_pid only signals processes this script started).
+  local p
+  for p in "${PROC_OF[gateway]}" $(for s in token code refresh-token user service client key; do echo "${PROC_OF[$s]}"; done) $(stack_pid_names); do
+    [[ "$p" == sample-api ]] || stop_pid "$p"
+  done
   if [[ "$all" == --all ]]; then
     scripts/hazelcast.sh down >&2 || true
     scripts/postgres.sh down >&2 || true
@@ -249,19 +315,20 @@ down() {
 }
 
 status() {
-  local ok=0 s pid
-  for s in "${SERVICES[@]}" gateway sample-api; do
-    if pid="$(running_pid "$s")"; then
-      local answer=no
-      case "$s" in
-        gateway) http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/.well-known/oauth-authorization-server" && answer=yes ;;
-        sample-api) http_ok "http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT/healthz" && answer=yes ;;
-        *) grpc_healthy "$s" >/dev/null 2>&1 && answer=yes ;;
-      esac
-      echo "$s: running (pid $pid), healthy: $answer"
+  local ok=0 p pid svc
+  for p in "${PROCS[@]}" sample-api; do
+    if pid="$(running_pid "$p")"; then
+      local answer=yes
+      if [[ "$p" == sample-api ]]; then
+        http_ok "http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT/healthz" || answer=no
+      else
+        has_gateway "$p" && { http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/.well-known/oauth-authorization-server" || answer=no; }
+        for svc in $(services_of "$p"); do grpc_healthy "$svc" >/dev/null 2>&1 || answer=no; done
+      fi
+      echo "$p: running (pid $pid), healthy: $answer"
       [[ "$answer" == yes ]] || ok=1
     else
-      echo "$s: stopped"
+      echo "$p: stopped"
       ok=1
     fi
   done
@@ -286,7 +353,7 @@ case "${1:-}" in
   status) status ;;
   env) env_lines ;;
   *)
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
