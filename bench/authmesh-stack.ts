@@ -62,8 +62,10 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
     AUTHMESH_LOG_LEVEL: 'warn',
     // The refresh row gets its refresh tokens from password grants of a trusted client.
     AUTHMESH_PASSWORD_GRANT: 'true',
-    // Co-located service groups (scripts/stack.sh): the one AUTHMESH_* setting that passes through.
+    // Co-located service groups and extra node flags (scripts/stack.sh): the AUTHMESH_* settings that pass through.
     ...(groups ? { AUTHMESH_STACK_GROUPS: groups } : {}),
+    // Extra node flags for every service process (e.g. --cpu-prof for a profile of each service).
+    ...(process.env.AUTHMESH_STACK_NODE_FLAGS ? { AUTHMESH_STACK_NODE_FLAGS: process.env.AUTHMESH_STACK_NODE_FLAGS } : {}),
   };
   // The shared Hazelcast jar, when there is one, spares a Maven fetch.
   const sharedJar = join(repoRoot, '.stack', 'hazelcast');
