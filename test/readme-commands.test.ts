@@ -32,6 +32,7 @@ const COVERAGE: Record<string, Coverage> = {
   'export AUTHMESH_TEST_POSTGRES_URL=$(scripts/postgres.sh url) AUTHMESH_TEST_MYSQL_URL=$(scripts/mariadb.sh url) AUTHMESH_TEST_HAZELCAST_MEMBERS=$(scripts/hazelcast.sh members) AUTHMESH_REQUIRE_STACK=1':
     { by: '.ci/run', kind: 'equivalent', evidence: 'AUTHMESH_TEST_POSTGRES_URL="$(scripts/postgres.sh url)"' },
   "AUTHMESH_BENCH_SMOKE=1 npx vitest run --project main test/bench/bench-harness.test.ts -t 'smoke profile'": { by: '.ci/run', kind: 'verbatim' },
+  'AUTHMESH_STACK_GROUPS=token+client+key scripts/stack.sh up': { by: 'test/e2e/stack-groups.test.ts', kind: 'equivalent', evidence: "AUTHMESH_STACK_GROUPS: 'token+client+key'" },
   'AUTHMESH_TEST_STORE=postgres AUTHMESH_TEST_GRID=hazelcast AUTHMESH_TEST_PEER_TRANSPORT=grpc npx vitest run --project main services gateway': { by: '.ci/run', kind: 'verbatim' },
   "curl -s -u 'authmesh-admin:<secret>' -d grant_type=client_credentials -d scope=authmesh.admin http://127.0.0.1:8080/oauth2/token": {
     by: FRESH_CLONE,
