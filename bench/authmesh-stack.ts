@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, freePortRange } from '../test/support/ports.js';
+import { envWithoutStackSettings } from '../test/support/stack.js';
 import { authmeshLoads } from './authmesh-loads.js';
 import type { ExtraProcesses } from './harness.js';
 import { repoRoot } from './processes.js';
@@ -48,7 +49,7 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
   chmodSync(dir, 0o755);
   // Nothing from the caller's AUTHMESH_*/HAZELCAST_* environment steers the private stack.
   const groups = (process.env.AUTHMESH_STACK_GROUPS ?? '').trim();
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.startsWith('AUTHMESH_') && !k.startsWith('HAZELCAST_'))) as Record<string, string>;
+  const inherited = envWithoutStackSettings();
   const env: Record<string, string> = {
     ...inherited,
     AUTHMESH_STACK_DIR: dir,

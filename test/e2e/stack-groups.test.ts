@@ -7,15 +7,14 @@
 // as test/e2e/stack-readme.test.ts, so it runs beside the other suites; `down --all` afterwards.
 import { execFile } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
 import { envoySkipReason } from '../support/envoy.js';
-import { freePort, freePortRange } from '../support/ports.js';
-import { stackBackends } from '../support/stack.js';
+import { freePort, freePortRange, isListening } from '../support/ports.js';
+import { envWithoutStackSettings, stackBackends } from '../support/stack.js';
 
 const run = promisify(execFile);
 const stackSh = join(repoRoot, 'scripts', 'stack.sh');
@@ -33,14 +32,6 @@ function skipReason(): string | undefined {
 const skip = skipReason();
 if (skip) console.warn(`stack-groups.test.ts skipped: ${skip}`);
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** The value of one variable in a running process's environment (our own processes: same user). */
 function environOf(pid: number, name: string): string | undefined {
   const entries = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
@@ -51,7 +42,7 @@ describe('AUTHMESH_STACK_GROUPS refuses a bad value before starting anything', (
   const refused = async (groups: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'authmesh-stack-groups-bad-'));
     try {
-      const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHMESH_') && !k.startsWith('HAZELCAST_')));
+      const inherited = envWithoutStackSettings();
       const res = await run('bash', [stackSh, 'status'], { cwd: repoRoot, env: { ...inherited, AUTHMESH_STACK_DIR: dir, AUTHMESH_STACK_GROUPS: groups }, timeout: 30_000 }).then(
         () => ({ code: 0, stderr: '' }),
         (err: { code?: number; stderr?: string }) => ({ code: err.code ?? -1, stderr: err.stderr ?? '' }),
@@ -96,7 +87,7 @@ describe.skipIf(skip !== undefined)('stack mode with token, client and key in on
     // PostgreSQL runs as its own OS user when we are root: it must reach its directory under ours.
     chmodSync(dir, 0o755);
     ports = { envoy: await freePort(), grpc: await freePortRange(7), http: await freePort(), sample: await freePort() };
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHMESH_') && !k.startsWith('HAZELCAST_')));
+    const inherited = envWithoutStackSettings();
     env = {
       ...inherited,
       AUTHMESH_STACK_DIR: dir,
@@ -189,7 +180,7 @@ describe.skipIf(skip !== undefined)('stack mode with token, client and key in on
     await stack('down');
     expect(readdirSync(join(dir, 'authmesh')).filter((f) => f.endsWith('.pid'))).toEqual([]);
     for (const port of [ports.envoy, ports.http, ports.sample, ...Array.from({ length: 7 }, (_, i) => ports.grpc + i)]) {
-      expect(await listening(port), `port ${port} still listening`).toBe(false);
+      expect(await isListening(port), `port ${port} still listening`).toBe(false);
     }
   }, 120_000);
 });

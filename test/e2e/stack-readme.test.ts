@@ -8,16 +8,15 @@
 // `scripts/stack.sh down --all` with the same environment stops all of it afterwards.
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
 import { envoySkipReason } from '../support/envoy.js';
-import { freePort, freePortRange } from '../support/ports.js';
+import { freePort, freePortRange, isListening } from '../support/ports.js';
 import { startAuthmesh } from '../support/processes.js';
-import { stackBackends } from '../support/stack.js';
+import { envWithoutStackSettings, stackBackends } from '../support/stack.js';
 
 const run = promisify(execFile);
 const BEGIN = '<!-- stack-readme-test: begin';
@@ -47,14 +46,6 @@ function skipReason(): string | undefined {
 const skip = skipReason();
 if (skip) console.warn(`stack-readme.test.ts skipped: ${skip}`);
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
 describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
@@ -71,7 +62,7 @@ describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
     chmodSync(dir, 0o755);
     ports = { envoy: await freePort(), grpc: await freePortRange(7), http: await freePort(), sample: await freePort() };
     // Nothing from the caller's environment may steer the stack: only what README says, on our ports.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHMESH_') && !k.startsWith('HAZELCAST_')));
+    const inherited = envWithoutStackSettings();
     env = {
       ...inherited,
       AUTHMESH_STACK_DIR: dir,
@@ -142,7 +133,7 @@ describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
   it('stops what it started with scripts/stack.sh down', async () => {
     expect(code, failure()).toBe(0);
     for (const port of [ports.envoy, ports.http, ports.sample, ...Array.from({ length: 7 }, (_, i) => ports.grpc + i)]) {
-      expect(await listening(port), `port ${port} still listening`).toBe(false);
+      expect(await isListening(port), `port ${port} still listening`).toBe(false);
     }
   });
 });

@@ -8,7 +8,7 @@
 // to outgoing connections, so only another test picking the same number can collide, and each
 // worker starts at its own random place in a window of thousands and checks the port by binding.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 const WINDOW_LOW = 10_000;
 
@@ -76,4 +76,13 @@ export async function freePortRange(count: number): Promise<number> {
     }
   }
   throw new Error(`no ${count} consecutive free ports`);
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` now. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -41,3 +41,13 @@ export function stackBackends(): StackBackends {
     },
   };
 }
+
+/**
+ * This process's environment without any AUTHMESH_* or HAZELCAST_* variable: what a private
+ * scripts/stack.sh run inherits, so nothing from the caller's own stack steers it.
+ */
+export function envWithoutStackSettings(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('AUTHMESH_') && !e[0].startsWith('HAZELCAST_')),
+  );
+}

@@ -175,10 +175,12 @@ describe.each(backends)('read-through cache on the %s grid', (label, makeGrid) =
     expect(await cache.get('c1')).toEqual({ version: 1, secret: 's' });
     expect(loads).toBe(1);
   });
+});
 
-  // Clock-driven, so on the in-process grid only (a remote client's timers must not see a fake clock).
-  it.runIf(label === 'memory')('serves_a_copy_only_until_its_ttl_then_reads_the_store (replace drops the grid TTL)', async () => {
-    const grid = await makeGrid();
+// Clock-driven, so on the in-process grid only (a remote client's timers must not see a fake clock).
+describe('read-through cache on the memory grid: the deadline inside a copy', () => {
+  it('serves_a_copy_only_until_its_ttl_then_reads_the_store (replace drops the grid TTL)', async () => {
+    const grid = createMemoryGrid();
     const name = `rt-${randomUUID()}`;
     let now = 1_000_000;
     const realNow = Date.now;
