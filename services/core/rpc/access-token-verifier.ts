@@ -118,8 +118,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const cacheSize = options.cacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE;
   if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new RangeError('cacheSize must be a whole number >= 0');
   const revocations = createRevocationList({ grid: options.grid, store: options.revocationStore, log: options.log, now });
-  let keys = new Map<string, VerifyKey>();
-  /** The JWK text each key was imported from, so a refresh re-imports only what changed. */
+  /** kid → the imported key and the JWK text it came from (a refresh re-imports only what changed). */
   let imported = new Map<string, { text: string; key: VerifyKey }>();
   let fetchedAt = 0;
   let inflight: Promise<void> | undefined;
@@ -131,18 +130,15 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     inflight ??= (async () => {
       try {
         const jwks = await options.fetchJwks();
-        const next = new Map<string, VerifyKey>();
-        const nextImported = new Map<string, { text: string; key: VerifyKey }>();
+        const next = new Map<string, { text: string; key: VerifyKey }>();
         for (const jwk of jwks) {
           if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') continue;
           const text = jwkText(jwk);
           const before = imported.get(jwk.kid);
           const key = before?.text === text ? before.key : await importJWK(jwk, jwk.alg);
-          next.set(jwk.kid, key);
-          nextImported.set(jwk.kid, { text, key });
+          next.set(jwk.kid, { text, key });
         }
-        keys = next;
-        imported = nextImported;
+        imported = next;
         fetchedAt = now().getTime();
       } finally {
         inflight = undefined;
@@ -153,19 +149,18 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   async function keyFor(kid: string): Promise<VerifyKey> {
     const age = now().getTime() - fetchedAt;
-    if (age > ttl || (!keys.has(kid) && age > refetchInterval)) {
+    if (age > ttl || (!imported.has(kid) && age > refetchInterval)) {
       try {
         await refresh();
       } catch (err) {
-        if (keys.size === 0) throw new TemporarilyUnavailable('signing keys are not available', { cause: err });
+        if (imported.size === 0) throw new TemporarilyUnavailable('signing keys are not available', { cause: err });
       }
     }
-    const key = keys.get(kid);
+    const key = imported.get(kid)?.key;
     if (!key) throw new InvalidToken('the token was signed by an unknown key');
     return key;
   }
 
-  /** RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, and an exchanged token dies with any token it was exchanged from (RFC 8693 §5, src_jti). */
   // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, nor one whose source
   // token (RFC 8693 §5, src_jti) or grant (gid) was revoked: see revocationsOf.
   async function assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
