@@ -12,6 +12,8 @@
 //                      oidc-provider, plus hydra when scripts/peers.sh installed it). Naming hydra
 //                      when it is not installed is an error, never a silent skip.
 //   BENCH_PEER         0 to leave node-oidc-provider out of the default (kept for old commands)
+//   BENCH_IDLE_SECONDS seconds the started servers sit before their idle RSS is read (default 2;
+//                      V8's memory reducer shrinks an idle heap only after ~30 s: 40 reads that)
 
 export interface BenchConfig {
   profile: 'full' | 'smoke';
@@ -25,6 +27,8 @@ export interface BenchConfig {
   peers: PeerName[] | undefined;
   /** BENCH_PEER=0: leave node-oidc-provider out of the default set. */
   peer: boolean;
+  /** Seconds between the last server's start and the idle RSS reading. */
+  idleSeconds: number;
 }
 
 export const PEER_NAMES = ['oidc-provider', 'hydra'] as const;
@@ -66,6 +70,7 @@ export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     json: env.BENCH_JSON || undefined,
     peers,
     peer: env.BENCH_PEER !== '0',
+    idleSeconds: num('BENCH_IDLE_SECONDS', 2, 0, 300, false),
   };
   if (problems.length > 0) throw new Error(`bad benchmark settings:\n  ${problems.join('\n  ')}`);
   return config;

@@ -26,9 +26,6 @@ export interface BenchResult {
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-/** How long the servers sit after the last one started before their idle RSS is read, ms. */
-const IDLE_SETTLE_MS = 2_000;
-
 /**
  * Starts the targets one after the other (`starters`, in order), runs the rows and prints the
  * report to stdout. Always stops what it started. Returns the results (also written to BENCH_JSON).
@@ -58,8 +55,9 @@ export async function runBenchmark(
       ...targets,
       ...extra.map((e) => ({ side: e.label, ...e })),
     ];
-    // Idle after start: every server up and set up (its client registered), before any load.
-    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    // Idle after start: every server up and set up (its client registered), before any load,
+    // config.idleSeconds after the last one started (BENCH_IDLE_SECONDS).
+    await new Promise((r) => setTimeout(r, config.idleSeconds * 1000));
     const idle = new Map(watched.map((w) => [w.label, processTreeRss(w.pids())]));
     const peaks = new Map<string, number>();
     const sample = () => {

@@ -1,7 +1,6 @@
 // authmesh entry point. `npm start` runs all seven services and the HTTP gateway in one process
 // (embedded mode). AUTHMESH_SERVICES selects a subset (e.g. `token` or `gateway`), with the other
 // services' addresses from AUTHMESH_<SVC>_ADDR — the shape production scales.
-import { ALL_ROUTES, createGateway } from '../gateway/index.js';
 import { resolveCookieSecret, resolveMasterKey, resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import { ConfigError, loadConfig, redactDatabaseUrl, SERVICE_NAMES, type Config, type ServiceName } from './core/config/index.js';
 import { formatStartupFailure } from './core/config/startup-error.js';
@@ -21,6 +20,9 @@ const PEER_SERVICE: Record<keyof Omit<Peers, 'close'>, ServiceName> = {
 };
 
 async function startGateway(config: Config, log: Logger, peers: Peers, addresses: Record<ServiceName, string>) {
+  // Loaded only by a process that runs the gateway: fastify, the routes and their pages are ~12 MiB
+  // of RSS that a stack-mode service process (token, key, …) never uses (issue 12 target 7).
+  const { ALL_ROUTES, createGateway } = await import('../gateway/index.js');
   const app = await createGateway(
     {
       config,

@@ -53,6 +53,10 @@ describe('bench statistics', () => {
     expect(() => benchConfig({ BENCH_PROFILE: 'quick' })).toThrow(/BENCH_PROFILE/);
     expect(benchConfig({ BENCH_PROFILE: 'smoke' })).toMatchObject({ rounds: 1, connections: 32 });
     expect(benchConfig({})).toMatchObject({ rounds: 5, seconds: 10, connections: 32 });
+    // The idle RSS reading waits 2 s by default; BENCH_IDLE_SECONDS lets V8's memory reducer run first.
+    expect(benchConfig({}).idleSeconds).toBe(2);
+    expect(benchConfig({ BENCH_IDLE_SECONDS: '40' }).idleSeconds).toBe(40);
+    expect(() => benchConfig({ BENCH_IDLE_SECONDS: '-1' })).toThrow(/BENCH_IDLE_SECONDS/);
   });
 
   it('takes the peers to run from BENCH_PEERS and refuses an unknown one', () => {

@@ -1,8 +1,8 @@
 // JWT access tokens (RFC 9068): the claims we issue and the checks after signature verification.
-import { randomBytes } from 'node:crypto';
 import type { JWTVerifyOptions } from 'jose';
 import { InvalidToken, ServerError } from '../errors/index.js';
 import { isScopeToken } from './scope.js';
+import { randomIdentifier } from './secrets.js';
 
 /** RFC 9068 §2.1: access tokens carry typ "at+jwt" so they cannot be confused with ID tokens. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -74,7 +74,7 @@ const epochSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 
 /** A random token identifier: 128 bits, base64url. */
 export function generateJti(): string {
-  return randomBytes(16).toString('base64url');
+  return randomIdentifier(16);
 }
 
 /** The claim set of a new access token. Throws ServerError for an impossible configuration. */

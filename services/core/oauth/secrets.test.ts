@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { constantTimeEqual, generateCode, generateId, generateSecret, hashToken } from './secrets.js';
+import { constantTimeEqual, constantTimeEqualTo, generateCode, generateId, generateSecret, hashToken, randomIdentifier } from './secrets.js';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -60,5 +60,26 @@ describe('constantTimeEqual', () => {
     ['case differs', 'ABC', 'abc', false],
   ])('%s → %s', (_name, a, b, expected) => {
     expect(constantTimeEqual(a, b)).toBe(expected);
+    // The precomputed form (the mesh credential's check) answers exactly as constantTimeEqual.
+    expect(constantTimeEqualTo(b)(a)).toBe(expected);
+  });
+});
+
+describe('randomIdentifier (pooled CSPRNG output for jti and ids)', () => {
+  it('never repeats across pool refills: 3 pools worth of 16-byte ids are all distinct', () => {
+    // 4 KiB pool ÷ 16 bytes = 256 ids per refill; 800 ids cross three refills.
+    const ids = Array.from({ length: 800 }, () => randomIdentifier(16));
+    expect(new Set(ids).size).toBe(800);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('hands out each pooled byte once, also for lengths that do not divide the pool', () => {
+    const bytes = Array.from({ length: 300 }, () => Buffer.from(randomIdentifier(33), 'base64url'));
+    for (const b of bytes) expect(b).toHaveLength(33);
+    expect(new Set(bytes.map((b) => b.toString('hex'))).size).toBe(300);
+  });
+
+  it.each([[0], [257], [1.5], [-1], [Number.NaN]])('refuses a length of %s bytes', (n) => {
+    expect(() => randomIdentifier(n)).toThrow(RangeError);
   });
 });

@@ -2,7 +2,7 @@
 // bearer access tokens with the right scope for admin RPCs.
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
-import { constantTimeEqual, isAddressedOnlyTo, parseBearer } from '../oauth/index.js';
+import { constantTimeEqualTo, isAddressedOnlyTo, parseBearer } from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
 
@@ -21,9 +21,10 @@ export interface MeshAuthenticatorOptions {
 }
 
 export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Authenticator {
+  const isMeshSecret = constantTimeEqualTo(options.meshSecret);
   const isMesh = (md: Metadata) => {
     const v = md.get(MESH_METADATA_KEY)[0];
-    return typeof v === 'string' && constantTimeEqual(v, options.meshSecret);
+    return typeof v === 'string' && isMeshSecret(v);
   };
   const bearerOf = (md: Metadata): string | undefined => {
     const v = md.get('authorization')[0];
