@@ -1,6 +1,7 @@
 // The ID Token (OpenID Connect Core 1.0 §2, §3.1.3.6, §12.2): its claims and at_hash. Pure: the
 // caller signs the claims with the key service (typ JWT) and brings the clock.
 import { createHash } from 'node:crypto';
+import { InvalidRequest } from '../errors/index.js';
 
 /** The ID Token's claims as this provider issues them (OIDC Core §2). Times in epoch seconds. */
 export interface IdTokenClaims {
@@ -92,4 +93,26 @@ export function atHash(accessToken: string, alg: string): string {
   if (hash === undefined) throw new RangeError(`no at_hash is defined for alg ${alg}`);
   const digest = createHash(hash).update(accessToken, 'ascii').digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+/** The `typ` header of our ID Tokens (OIDC Core §2 leaves it open; RFC 7519 §5.1's "JWT"). */
+export const ID_TOKEN_TYP = 'JWT';
+
+/**
+ * Checks the header and claims of an id_token_hint whose signature was verified against our JWKS
+ * (OIDC Core §3.1.2.1: "an ID Token previously issued by the Authorization Server"; its expiry
+ * does not matter). Returns its sub.
+ * @throws InvalidRequest when it is not an ID Token we issued to this client (an access token's
+ *   typ at+jwt included: the two are never mistaken for each other)
+ */
+export function idTokenHintSubject(header: { typ?: unknown }, payload: Record<string, unknown>, expected: { issuer: string; clientId: string }): string {
+  const fail = () => new InvalidRequest('id_token_hint is not an ID Token issued by this server to this client');
+  // RFC 8725 §3.11: the type tells an ID Token (typ JWT) from an access token (typ at+jwt, RFC 9068 §2.1).
+  if (typeof header.typ !== 'string' || header.typ.toUpperCase() !== ID_TOKEN_TYP) throw fail();
+  // OIDC Core §3.1.3.7: iss must be ours and aud must contain the client_id.
+  if (payload.iss !== expected.issuer) throw fail();
+  const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+  if (!aud.includes(expected.clientId)) throw fail();
+  if (typeof payload.sub !== 'string' || payload.sub === '') throw fail();
+  return payload.sub;
 }

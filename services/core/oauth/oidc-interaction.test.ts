@@ -30,8 +30,8 @@ describe('decideInteraction (OIDC Core §3.1.2.1, §3.1.2.6)', () => {
     ['max_age=0 in the login second → none', { session: session(0), maxAge: 0 }, { kind: 'none' }],
     ['max_age exceeded → login', { session: session(301), maxAge: 300 }, { kind: 'login', reason: 'max_age' }],
     ['max_age exactly reached → none', { session: session(300), maxAge: 300 }, { kind: 'none' }],
-    ['id_token_hint of another user → login', { session: session(10), hintedUserId: 'u2' }, { kind: 'login', reason: 'id_token_hint' }],
-    ['id_token_hint of the session user → none', { session: session(10), hintedUserId: 'u1' }, { kind: 'none' }],
+    ['id_token_hint of another user → login', { session: session(10), idTokenHintMatches: false }, { kind: 'login', reason: 'id_token_hint' }],
+    ['id_token_hint of the session user → none', { session: session(10), idTokenHintMatches: true }, { kind: 'none' }],
     ['prompt=none with a fresh enough session → none', { session: session(10), prompt: ['none'], maxAge: 60 }, { kind: 'none' }],
   ])('%s', (_name, input, expected) => {
     expect(decideInteraction({ ...base, ...input })).toEqual(expected);
@@ -40,7 +40,7 @@ describe('decideInteraction (OIDC Core §3.1.2.1, §3.1.2.6)', () => {
   it.each<[string, Partial<InteractionInput>, string]>([
     ['prompt=none without a session → login_required', { prompt: ['none'] }, 'login_required'],
     ['prompt=none with max_age exceeded → login_required', { prompt: ['none'], session: session(100), maxAge: 50 }, 'login_required'],
-    ['prompt=none with an id_token_hint of another user → login_required', { prompt: ['none'], session: session(1), hintedUserId: 'u2' }, 'login_required'],
+    ['prompt=none with an id_token_hint of another user → login_required', { prompt: ['none'], session: session(1), idTokenHintMatches: false }, 'login_required'],
     ['prompt=none with consent needed → consent_required', { prompt: ['none'], session: session(1), consentNeeded: true }, 'consent_required'],
   ])('%s', (_name, input, code) => {
     expect(thrown(() => decideInteraction({ ...base, ...input })).code).toBe(code);

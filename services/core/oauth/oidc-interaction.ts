@@ -11,8 +11,11 @@ export interface InteractionInput {
   maxAge?: number | undefined;
   /** The user's active login session; undefined when there is none. */
   session?: { userId: string; authTime: Date } | undefined;
-  /** The user a verified id_token_hint names (our user id); undefined when there was no hint. */
-  hintedUserId?: string | undefined;
+  /**
+   * Whether a verified id_token_hint names the session's user (its sub is that user's subject
+   * for the client); undefined when the request had no hint.
+   */
+  idTokenHintMatches?: boolean | undefined;
   /** True when the scopes need the user's consent (not remembered, the client does not skip it). */
   consentNeeded: boolean;
   now: Date;
@@ -39,7 +42,7 @@ function loginReason(input: InteractionInput): LoginReason | undefined {
   // OIDC Core §3.1.2.1: max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
   if (input.maxAge !== undefined && authenticationAge(session.authTime, input.now) > input.maxAge) return 'max_age';
   // OIDC Core §3.1.2.1: id_token_hint names the user the client expects; another user must log in as them.
-  if (input.hintedUserId !== undefined && input.hintedUserId !== session.userId) return 'id_token_hint';
+  if (input.idTokenHintMatches === false) return 'id_token_hint';
   return undefined;
 }
 
