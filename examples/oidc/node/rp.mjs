@@ -109,9 +109,12 @@ async function main() {
 main().then(
   () => process.exit(0),
   (err) => {
-    // openid-client's errors carry the provider's RFC 6749 error code; never a token.
+    // openid-client's errors carry the provider's RFC 6749 error code, and the check that failed
+    // in their chain of causes (e.g. the nonce or state comparison); never a token.
+    const messages = [];
+    for (let e = err; e instanceof Error && messages.length < 4; e = e.cause) messages.push(e.message);
     const detail = [err.error, err.error_description].filter(Boolean).join(': ');
-    process.stderr.write(`error: ${err.message}${detail ? ` (${detail})` : ''}\n`);
+    process.stderr.write(`error: ${messages.join(': ')}${detail ? ` (${detail})` : ''}\n`);
     process.exit(1);
   },
 );
