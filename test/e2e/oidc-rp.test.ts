@@ -88,6 +88,8 @@ interface Drive {
   stderr: string;
   /** Every URL the program asked the user to open, in order. */
   opened: URL[];
+  /** Every line it printed on stdout. */
+  lines: string[];
   summary?: Summary;
 }
 
@@ -98,11 +100,12 @@ interface Drive {
 function drive(script: string, onOpen: (url: URL, index: number) => Promise<URL>): Promise<Drive> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', script], { cwd: repoRoot, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS });
-    const out: Drive = { code: -1, stderr: '', opened: [] };
+    const out: Drive = { code: -1, stderr: '', opened: [], lines: [] };
     child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
     // A program that exits early closes its stdin: a late write must not crash the test.
     child.stdin.on('error', () => {});
     createInterface({ input: child.stdout }).on('line', (line) => {
+      out.lines.push(line);
       let msg: { open?: string; summary?: Summary };
       try {
         msg = JSON.parse(line) as typeof msg;
@@ -284,6 +287,12 @@ describe.skipIf(missing.length > 0 && !required)('OpenID Connect relying-party l
           const notAdvertised = [...(discovery.userinfo_endpoint ? [] : ['userinfo']), ...(discovery.end_session_endpoint ? [] : ['logout'])];
           expect(Object.keys(s.skipped).sort()).toEqual(notAdvertised.sort());
           expect(run.opened).toHaveLength(discovery.end_session_endpoint ? 2 : 1);
+          // No token on stdout or stderr: the only JWT printed is the ID Token in the logout URL
+          // the user must open (its id_token_hint).
+          const jwt = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+          const logoutLine = discovery.end_session_endpoint ? run.lines.findIndex((l) => l.includes('id_token_hint')) : -1;
+          expect(run.lines.filter((_l, i) => i !== logoutLine).filter((l) => jwt.test(l))).toEqual([]);
+          expect(run.stderr).not.toMatch(jwt);
         },
         RUN_TIMEOUT_MS + 30_000,
       );

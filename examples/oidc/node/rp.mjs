@@ -6,7 +6,8 @@
 //
 // It talks to you on stdout, one JSON object a line: {"open": URL} means "open URL in a browser,
 // then paste the URL the browser lands on" (on stdin); the last line is {"summary": {...}}: the
-// subject, the claims seen, and every step done or skipped (with why). Tokens are never printed.
+// subject, the claims seen, and every step done or skipped (with why). No token is printed but
+// the ID Token inside the logout URL (its id_token_hint, RP-Initiated Logout 1.0 §2).
 // The redirect URI doubles as the post_logout_redirect_uri: register it as both.
 import { createInterface } from 'node:readline';
 import * as client from 'openid-client';
