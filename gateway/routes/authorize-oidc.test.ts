@@ -3,6 +3,8 @@
 // negative cases (prompt=none without a session, max_age=0, prompt=login, an id_token_hint of
 // another user, consent_required, request objects); offline_access; and an ID Token refused
 // wherever an access token is expected (introspection, ext_authz, admin API).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { Client, ClientType, CreateClientRequest, GrantType, ListClientsRequest,
 import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { IntrospectTokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
-import { hashToken } from '../../services/core/oauth/index.js';
+import { hashToken, subjectIdentifier } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { uniqueId } from '../../test/support/ids.js';
@@ -51,11 +53,11 @@ interface Started {
   nonce: string;
 }
 
-async function start(params: Record<string, string> = {}): Promise<Started> {
+async function start(params: Record<string, string> = {}, cfg: oidc.Configuration = config): Promise<Started> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
+  const url = oidc.buildAuthorizationUrl(cfg, {
     redirect_uri: RP_CB,
     scope: 'openid read',
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
@@ -292,5 +294,81 @@ describe('an ID Token is never an access token', () => {
     const forged = await t.peers.key.signJwt({ claims: { ...decodeJwt(await t.bearer()) }, typ: 'JWT' });
     const err2 = toAuthmeshError(await t.anon.client.listClients(ListClientsRequest.fromPartial({}), { bearer: forged.jwt }).catch((e: unknown) => e));
     expect(err2.code).toBe('invalid_token');
+  });
+});
+
+describe('OpenID Connect client metadata (OpenID Connect Registration §2)', () => {
+  const registration = {
+    redirect_uris: [RP_CB],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    scope: 'openid',
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+
+  it('registers a pairwise client with openid-client; its sub is the pairwise identifier (OIDC Core §8.1), stable, and its id_token_hint is recognised', async () => {
+    const cfg = await oidc.dynamicClientRegistration(
+      new URL(t.baseUrl),
+      { ...registration, subject_type: 'pairwise', id_token_signed_response_alg: 'ES256', require_auth_time: true },
+      oidc.ClientSecretBasic(),
+      { execute: [oidc.allowInsecureRequests], initialAccessToken: await t.bearer() },
+    );
+    expect(cfg.clientMetadata()).toMatchObject({ subject_type: 'pairwise', id_token_signed_response_alg: 'ES256', require_auth_time: true });
+    const { username, userId } = await createUser(t);
+    const browser = new Browser(t.baseUrl);
+    const s = await start({ scope: 'openid' }, cfg);
+    const run = await runAuthorization(browser, s.url.href, { username });
+    const tokens = await oidc.authorizationCodeGrant(cfg, run.location, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce });
+    const salt = readFileSync(join(t.config.dataDir, 'pairwise.salt'), 'utf8').trim();
+    const expected = subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: '', redirectUris: [RP_CB] }, userId, salt);
+    expect(tokens.claims()!.sub).toBe(expected);
+    expect(tokens.claims()!.sub).not.toBe(userId);
+    expect(typeof tokens.claims()!.auth_time).toBe('number');
+    // The same user on the public client keeps the user id as sub.
+    const pub = await start();
+    const pubRun = await runAuthorization(browser, pub.url.href, { username });
+    expect((await oidc.authorizationCodeGrant(config, pubRun.location, { pkceCodeVerifier: pub.verifier, expectedState: pub.state, expectedNonce: pub.nonce })).claims()!.sub).toBe(userId);
+    // prompt=none with the pairwise ID Token as hint: it names the session's user, so a code.
+    const again = await start({ scope: 'openid', prompt: 'none', id_token_hint: tokens.id_token! }, cfg);
+    const location = locationOf(await browser.get(again.url.href), t.baseUrl);
+    expect(location.searchParams.get('code')).toBeTruthy();
+    const second = await oidc.authorizationCodeGrant(cfg, location, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce });
+    expect(second.claims()!.sub).toBe(expected);
+  });
+
+  it('refuses an id_token_signed_response_alg the key service does not sign with, and a sector_identifier_uri on another host', async () => {
+    const register = (body: unknown) =>
+      fetch(`${t.baseUrl}/oauth2/register`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify(body) });
+    const admin = await t.bearer();
+    for (const extra of [{ id_token_signed_response_alg: 'RS256' }, { id_token_signed_response_alg: 'none' }, { subject_type: 'pairwise', sector_identifier_uri: 'https://elsewhere.example.net/s.json' }, { default_max_age: -1 }]) {
+      const res = await register({ ...registration, ...extra });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_client_metadata');
+    }
+  });
+
+  it('applies default_max_age when the request has no max_age: 0 shows the login page even with a session', async () => {
+    const res = await t.anon.client.createClient(
+      CreateClientRequest.fromPartial({
+        client: Client.fromPartial({
+          clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+          tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
+          redirectUris: [RP_CB],
+          grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE],
+          scopes: ['openid'],
+          skipConsent: true,
+          defaultMaxAge: 0,
+        }),
+      }),
+      { bearer: await t.bearer() },
+    );
+    expect(res.client!.defaultMaxAge).toBe(0);
+    const cfg = await oidc.discovery(new URL(t.baseUrl), res.client!.clientId, undefined, oidc.ClientSecretBasic(res.clientSecret), { execute: [oidc.allowInsecureRequests] });
+    const { browser } = await signedIn();
+    await new Promise((r) => setTimeout(r, 1100));
+    const s = await start({ scope: 'openid' }, cfg);
+    const page = await browser.get(s.url.href);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('action="/oauth2/login"');
   });
 });

@@ -96,5 +96,10 @@ export async function checkAuthorizationRequest(peers: Peers, request: Authoriza
   }
   if (!result.ok) throw redirectableError(result.error, redirectUri, state);
   if (client === undefined) throw new InvalidRequest('client_id is unknown');
-  return { client, request: result.request };
+  const checked = result.request;
+  // OpenID Connect Registration §2: default_max_age stands in for a max_age the request omits.
+  if (checked.oidc.openid && checked.oidc.maxAge === undefined && client.defaultMaxAge !== undefined) {
+    checked.oidc = { ...checked.oidc, maxAge: client.defaultMaxAge };
+  }
+  return { client, request: checked };
 }

@@ -20,9 +20,11 @@ import {
   type Interaction,
   isSubset,
   pkceDowngradeCheck,
+  subjectIdentifier,
   validateCodeVerifier,
   type ValidatedAuthorizationRequest,
 } from '../core/oauth/index.js';
+import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
 import { INTERNAL, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { checkAuthorizationRequest, redirectableError } from './authorization-check.js';
@@ -55,6 +57,10 @@ function assertUserId(userId: string, required: boolean): void {
 }
 
 export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants = createCodeGrants(deps.grid, deps.config.codeTtlSeconds)) {
+  // Read (or generated into the data directory) on first use by a pairwise client only.
+  let salt: string | undefined;
+  const pairwiseSalt = (): string => (salt ??= resolvePairwiseSalt(deps.config, deps.log));
+
   // A login session can outlive the account: a deleted, disabled or locked user gets no new code,
   // and the client learns access_denied (RFC 6749 §4.1.2.1).
   async function assertUserActive(userId: string, redirectUri: string, state: string | undefined): Promise<void> {
@@ -98,7 +104,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
   }
 
   /** The user's subject identifier for the client (OIDC Core §8), as its ID Tokens carry it. */
-  const subjectFor = (_client: CodeClient, userId: string): string => userId;
+  const subjectFor = (client: CodeClient, userId: string): string => subjectIdentifier(client, userId, client.subjectType === 'pairwise' ? pairwiseSalt() : '');
 
   /**
    * Whether the id_token_hint of the request names this user (OIDC Core §3.1.2.1); undefined

@@ -121,7 +121,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
   const idToken = openid
     ? await mintIdToken(ctx.deps, {
         client: ctx.client,
-        subject: grant.userId,
+        userId: grant.userId,
         accessToken: access.accessToken,
         authTime: grant.authTime,
         nonce: grant.nonce,
@@ -196,7 +196,7 @@ async function rotateRefreshToken(ctx: GrantContext, refreshToken: string) {
  */
 async function refreshedIdToken(ctx: GrantContext, userId: string, scopes: readonly string[], accessToken: string, authTime: Date | undefined): Promise<string> {
   if (!isOidcRequest(scopes) || userId === '') return '';
-  return mintIdToken(ctx.deps, { client: ctx.client, subject: userId, accessToken, authTime });
+  return mintIdToken(ctx.deps, { client: ctx.client, userId, accessToken, authTime });
 }
 
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {

@@ -49,10 +49,10 @@ describe('decideInteraction (OIDC Core §3.1.2.1, §3.1.2.6)', () => {
 
 describe('afterFreshLogin', () => {
   it.each([
-    [{ prompt: 'login', max_age: '0', id_token_hint: 'a.b.c', scope: 'openid' }, { prompt: '', max_age: '', id_token_hint: '', scope: 'openid' }],
-    [{ prompt: 'login consent', max_age: '600', id_token_hint: '', scope: 'openid' }, { prompt: 'consent', max_age: '', id_token_hint: '', scope: 'openid' }],
-    [{ prompt: 'select_account', max_age: '', id_token_hint: '', scope: 'openid' }, { prompt: '', max_age: '', id_token_hint: '', scope: 'openid' }],
-    [{ prompt: 'consent', max_age: '', id_token_hint: '', scope: 'read' }, { prompt: 'consent', max_age: '', id_token_hint: '', scope: 'read' }],
+    [{ prompt: 'login', max_age: '0', id_token_hint: 'a.b.c', scope: 'openid' }, { prompt: '', max_age: '1800', id_token_hint: '', scope: 'openid' }],
+    [{ prompt: 'login consent', max_age: '600', id_token_hint: '', scope: 'openid' }, { prompt: 'consent', max_age: '1800', id_token_hint: '', scope: 'openid' }],
+    [{ prompt: 'select_account', max_age: '', id_token_hint: '', scope: 'openid' }, { prompt: '', max_age: '1800', id_token_hint: '', scope: 'openid' }],
+    [{ prompt: 'consent', max_age: '', id_token_hint: '', scope: 'read' }, { prompt: 'consent', max_age: '1800', id_token_hint: '', scope: 'read' }],
   ])('%j → %j', (params, expected) => {
     expect(afterFreshLogin(params)).toEqual(expected);
   });

@@ -71,16 +71,24 @@ export function decideInteraction(input: InteractionInput): Interaction {
 }
 
 /**
+ * max_age of a request once the user has just logged in for it: longer than a login or consent
+ * page lives (15 minutes), so the fresh login always satisfies it, and explicit, so that a client's
+ * default_max_age (which only stands in for a missing max_age) cannot send the user round again.
+ */
+export const FRESH_LOGIN_MAX_AGE_SECONDS = 1800;
+
+/**
  * The OIDC parameters of a request once the user has just logged in for it: prompt=login and
- * select_account are satisfied (removed), max_age too (the login is as fresh as can be, and a
- * small max_age must not send the user round again while the page loads), and an
- * id_token_hint naming another user is dropped because the user chose the account they logged in
- * with. Values are the raw strings of the request; the rest of the request is unchanged.
+ * select_account are satisfied (removed); max_age becomes FRESH_LOGIN_MAX_AGE_SECONDS (the login
+ * is as fresh as can be, and a small max_age or default_max_age must not send the user round
+ * again while the page loads); an id_token_hint naming another user is dropped because the user
+ * chose the account they logged in with. Values are the raw strings of the request; the rest of
+ * the request is unchanged.
  */
 export function afterFreshLogin<T extends { prompt: string; max_age: string; id_token_hint: string }>(params: T): T {
   const prompt = params.prompt
     .split(' ')
     .filter((p) => p !== '' && p !== 'login' && p !== 'select_account')
     .join(' ');
-  return { ...params, prompt, max_age: '', id_token_hint: '' };
+  return { ...params, prompt, max_age: String(FRESH_LOGIN_MAX_AGE_SECONDS), id_token_hint: '' };
 }
