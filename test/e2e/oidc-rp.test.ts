@@ -60,9 +60,9 @@ const childEnv = () => ({
 });
 
 /** Runs a bash script in the repository to its end (no stdin). */
-function sh(script: string, timeoutMs = RUN_TIMEOUT_MS): Promise<{ code: number; stdout: string; stderr: string }> {
+function sh(script: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', script], { cwd: repoRoot, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn('bash', ['-c', script], { cwd: repoRoot, env: { ...childEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -169,9 +169,11 @@ describe.skipIf(missing.length > 0 && !required)('OpenID Connect relying-party l
       return c;
     };
 
-    // README: install the relying-party libraries (a no-op when they are there).
-    const install = await sh(byStart('scripts/oidc-rps.sh install').text);
+    // README: install the relying-party libraries. They are installed already (the toolchain
+    // check above), so this re-run must succeed with the Go module proxy and PyPI out of reach.
+    const install = await sh(byStart('scripts/oidc-rps.sh install').text, { GOPROXY: 'off', PIP_NO_INDEX: '1' });
     expect(install.code, `${install.stdout}\n${install.stderr}`).toBe(0);
+    expect(install.stdout).toContain('python relying party (Authlib) up to date in .tools/venv');
 
     t = await startTestGateway();
     user = await createUser(t);
