@@ -10,6 +10,14 @@ const params: AuthorizationParams = {
   code_challenge: 'c',
   code_challenge_method: 'S256',
   nonce: '',
+  prompt: 'login',
+  max_age: '0',
+  login_hint: '',
+  id_token_hint: '',
+  ui_locales: '',
+  claims_locales: '',
+  request: '',
+  request_uri: '',
 };
 
 describe('pending authorization envelope', () => {

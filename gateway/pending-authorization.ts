@@ -20,6 +20,16 @@ export interface AuthorizationParams {
   code_challenge: string;
   code_challenge_method: string;
   nonce: string;
+  /** OpenID Connect Core §3.1.2.1 parameters. */
+  prompt: string;
+  max_age: string;
+  login_hint: string;
+  id_token_hint: string;
+  ui_locales: string;
+  claims_locales: string;
+  /** OpenID Connect Core §6: recognized so that the code service refuses them clearly. */
+  request: string;
+  request_uri: string;
 }
 
 export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<keyof AuthorizationParams> = [
@@ -31,6 +41,14 @@ export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<keyof AuthorizationParams>
   'code_challenge',
   'code_challenge_method',
   'nonce',
+  'prompt',
+  'max_age',
+  'login_hint',
+  'id_token_hint',
+  'ui_locales',
+  'claims_locales',
+  'request',
+  'request_uri',
 ];
 
 export interface PendingAuthorization {

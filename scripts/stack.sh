@@ -56,7 +56,7 @@ declare -A FQN=(
 MAIN=dist/services/main.js
 
 # What only authmesh's own processes may see (not the sample API, not Envoy).
-SECRET_VARS=(AUTHMESH_MESH_SECRET AUTHMESH_MASTER_KEY AUTHMESH_COOKIE_SECRET AUTHMESH_ADMIN_CLIENT_SECRET)
+SECRET_VARS=(AUTHMESH_MESH_SECRET AUTHMESH_MASTER_KEY AUTHMESH_COOKIE_SECRET AUTHMESH_PAIRWISE_SALT AUTHMESH_ADMIN_CLIENT_SECRET)
 
 die() { echo "stack.sh: $*" >&2; exit 1; }
 say() { echo "stack.sh: $*" >&2; }
@@ -119,7 +119,14 @@ random_b64() { head -c 32 /dev/urandom | base64 -w0; }
 random_b64url() { head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 ensure_secrets() {
-  [[ -s "$SECRETS" ]] && return
+  if [[ -s "$SECRETS" ]]; then
+    # A secrets file from before AUTHMESH_PAIRWISE_SALT existed gains it, once; the rest is kept.
+    if ! grep -q '^AUTHMESH_PAIRWISE_SALT=' "$SECRETS"; then
+      (umask 077; echo "AUTHMESH_PAIRWISE_SALT=${AUTHMESH_PAIRWISE_SALT:-$(random_b64url)}" >>"$SECRETS")
+      say "added AUTHMESH_PAIRWISE_SALT to $SECRETS"
+    fi
+    return
+  fi
   mkdir -p "$STATE"
   chmod 700 "$STATE"
   # A value already in the environment is kept (e.g. an admin secret of your choosing).
@@ -130,6 +137,7 @@ ensure_secrets() {
       echo "AUTHMESH_MESH_SECRET=${AUTHMESH_MESH_SECRET:-$(random_b64url)}"
       echo "AUTHMESH_MASTER_KEY=${AUTHMESH_MASTER_KEY:-$(random_b64)}"
       echo "AUTHMESH_COOKIE_SECRET=${AUTHMESH_COOKIE_SECRET:-$(random_b64url)}"
+      echo "AUTHMESH_PAIRWISE_SALT=${AUTHMESH_PAIRWISE_SALT:-$(random_b64url)}"
       echo "AUTHMESH_ADMIN_CLIENT_ID=${AUTHMESH_ADMIN_CLIENT_ID:-authmesh-admin}"
       echo "AUTHMESH_ADMIN_CLIENT_SECRET=${AUTHMESH_ADMIN_CLIENT_SECRET:-$(random_b64url)}"
     } >"$SECRETS.tmp"

@@ -20,7 +20,10 @@ type Coverage =
 const FRESH_CLONE = 'test/e2e/readme-fresh-clone.test.ts';
 const ENVOY_EDGE = 'test/e2e/readme-envoy-embedded.test.ts';
 /** README regions whose every command a test extracts and runs as written: region name → that test. */
-const REGIONS: Record<string, string> = { 'stack-readme-test': 'test/e2e/stack-readme.test.ts' };
+const REGIONS: Record<string, string> = {
+  'stack-readme-test': 'test/e2e/stack-readme.test.ts',
+  'oidc-rp-readme-test': 'test/e2e/oidc-rp.test.ts',
+};
 
 /** README command (as `normalize` gives it) → what runs it. */
 const COVERAGE: Record<string, Coverage> = {

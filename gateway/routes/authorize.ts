@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthorizationRequest, type ValidateAuthorizationRequestResponse } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
-import { buildAuthorizationErrorRedirect } from '../../services/core/oauth/index.js';
+import { afterFreshLogin, buildAuthorizationErrorRedirect } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { createCsrf, CSRF_FIELD } from '../csrf.js';
 import { bodyPairs, collectParameters, queryPairs } from '../form-params.js';
@@ -72,8 +72,19 @@ function toRequest(params: AuthorizationParams): AuthorizationRequest {
     codeChallenge: params.code_challenge,
     codeChallengeMethod: params.code_challenge_method,
     nonce: params.nonce,
+    prompt: params.prompt,
+    maxAge: params.max_age,
+    loginHint: params.login_hint,
+    idTokenHint: params.id_token_hint,
+    uiLocales: params.ui_locales,
+    claimsLocales: params.claims_locales,
+    request: params.request,
+    requestUri: params.request_uri,
   });
 }
+
+// RFC 8176 §2: every login of the login page is a password login.
+const PASSWORD_AMR = ['pwd'];
 
 /** The authorization parameters; unknown parameters are ignored (RFC 6749 §3.1). */
 function toParams(fields: Fields, leaveOut: ReadonlySet<string> = new Set()): AuthorizationParams {
@@ -208,7 +219,15 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     sessions.touch(reply, session);
     if (v.consentNotRequired) {
       // The client skips consent or the user already gave it for these scopes.
-      const issued = await peers.code.issueCode({ request: toRequest(params), userId: session.userId, authTime: session.authTime, consentedScopes: [], rememberConsent: false });
+      const issued = await peers.code.issueCode({
+        request: toRequest(params),
+        userId: session.userId,
+        authTime: session.authTime,
+        consentedScopes: [],
+        rememberConsent: false,
+        sessionId: session.sessionId,
+        amr: PASSWORD_AMR,
+      });
       // RFC 6749 §4.1.2: the code goes to the client's redirect URI (with state and iss, RFC 9207).
       return redirect(reply, issued.redirectTo, status);
     }
@@ -248,7 +267,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       // response_type, it fails with a redirectable error once they are, carrying the target and
       // the state it is safe to echo.
       try {
-        const v = await peers.code.validateAuthorizationRequest({ request: toRequest({ ...toParams(input.fields, input.repeated), response_type: '' }), userId: '' });
+        const v = await peers.code.validateAuthorizationRequest({ request: toRequest({ ...toParams(input.fields, input.repeated), response_type: '' }), userId: '', authTime: undefined });
         return redirect(reply, buildAuthorizationErrorRedirect({ redirectUri: v.redirectUri, error: 'invalid_request', errorDescription: `${repeated} must not be repeated`, issuer }), status);
       } catch (err) {
         const e = toAuthmeshError(err);
@@ -269,12 +288,16 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     let v: ValidateAuthorizationRequestResponse;
     try {
       session = await currentSession(req);
-      v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: session?.userId ?? '' });
+      v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: session?.userId ?? '', authTime: session?.authTime });
     } catch (err) {
+      // prompt=none needing a login or consent arrives here as LOGIN_REQUIRED / CONSENT_REQUIRED,
+      // redirected to the client (OpenID Connect Core §3.1.2.6).
       return sendFlowError(req, reply, err, status);
     }
     (req as { clientId?: string }).clientId = v.clientId;
-    if (session === undefined) return renderLogin(req, reply, v, params, 200);
+    // OIDC Core §3.1.2.1: no session, prompt=login/select_account, max_age exceeded or an
+    // id_token_hint of another user: the login page, prefilled with login_hint.
+    if (session === undefined || v.loginRequired) return renderLogin(req, reply, v, params, 200, v.loginHint === '' ? {} : { username: v.loginHint });
     try {
       return await continueAsUser(req, reply, session, v, params, status);
     } catch (err) {
@@ -291,7 +314,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     let v: ValidateAuthorizationRequestResponse;
     try {
       // The request may have become invalid since the page was shown (client changed or removed).
-      v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: '' });
+      v = await peers.code.validateAuthorizationRequest({ request: toRequest(params), userId: '', authTime: undefined });
     } catch (err) {
       return sendFlowError(req, reply, err, 303);
     }
@@ -326,8 +349,9 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     // A fresh session value on every login: nothing an attacker planted before survives it.
     sessions.start(reply, userId, authTime, sessionId);
     log.info({ client_id: v.clientId, user_id: userId }, 'user logged in');
-    // RFC 9700 §4.10: after a POST, 303 so the credentials are not re-posted.
-    return redirect(reply, authorizeUrl(params), 303);
+    // RFC 9700 §4.10: after a POST, 303 so the credentials are not re-posted. The login just made
+    // satisfies prompt=login/select_account, max_age and the account choice (OIDC Core §3.1.2.1).
+    return redirect(reply, authorizeUrl(afterFreshLogin(params)), 303);
   }
 
   async function consent(req: FastifyRequest, reply: FastifyReply) {
@@ -358,6 +382,8 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
           // Exactly the scopes the page showed, so nothing the user did not see is granted.
           consentedScopes: pending.scopes ?? [],
           rememberConsent: fields.get('remember') === 'on',
+          sessionId: session.sessionId,
+          amr: PASSWORD_AMR,
         });
         // RFC 9700 §4.10: 303 after the POST.
         return redirect(reply, issued.redirectTo, 303);

@@ -34,7 +34,7 @@ describe('discovery and JWKS', () => {
       token_endpoint: `${b}/oauth2/token`,
       jwks_uri: `${b}/.well-known/jwks.json`,
       registration_endpoint: `${b}/oauth2/register`,
-      scopes_supported: ['authmesh.admin', 'authmesh.read'],
+      scopes_supported: ['openid', 'offline_access', 'authmesh.admin', 'authmesh.read'],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token', TOKEN_EXCHANGE_GRANT],
@@ -48,6 +48,13 @@ describe('discovery and JWKS', () => {
       revocation_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      subject_types_supported: ['public', 'pairwise'],
+      id_token_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid'],
+      prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+      request_parameter_supported: false,
+      request_uri_parameter_supported: false,
+      claims_parameter_supported: false,
     });
   });
 
@@ -63,9 +70,17 @@ describe('discovery and JWKS', () => {
     expect(authorizationServerMetadata({ ...base, passwordGrantEnabled: true }).grant_types_supported).toContain('password');
   });
 
-  it('does not claim to be an OpenID Provider', async () => {
-    const res = await fetch(`${t.baseUrl}/.well-known/openid-configuration`);
-    expect(res.status).toBe(404);
+  it('serves OpenID Provider metadata identical to the RFC 8414 document (RFC 8414 §5), which openid-client discovers', async () => {
+    const [oidcRes, oauthRes] = await Promise.all([fetch(`${t.baseUrl}/.well-known/openid-configuration`), fetch(metadataUrl)]);
+    expect(oidcRes.status).toBe(200);
+    expect(oidcRes.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await oidcRes.text()).toBe(await oauthRes.text());
+    const config = await client.discovery(new URL(t.baseUrl), 'some-client', undefined, undefined, { execute: [client.allowInsecureRequests] });
+    const m = config.serverMetadata();
+    expect(m.issuer).toBe(t.baseUrl);
+    expect(m.scopes_supported).toContain('openid');
+    expect(m.response_types_supported).toEqual(['code']);
+    expect(m.id_token_signing_alg_values_supported).toContain('ES256');
   });
 
   it('serves metadata with public caching, an ETag, and 304 on If-None-Match', async () => {

@@ -1,8 +1,9 @@
-// Authorization server metadata (RFC 8414) and the JWK Set (RFC 7517) that verifies our tokens.
+// Authorization server metadata (RFC 8414), the same document as OpenID Provider metadata (OpenID
+// Connect Discovery 1.0 §3), and the JWK Set (RFC 7517) that verifies our tokens.
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { ALLOWED_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -43,7 +44,8 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     registration_endpoint: `${issuer}/oauth2/register`,
     // RFC 8414 §2 lets a server list only some of its scopes: per-service scopes live in the
     // admin-only service registry and are granted per client, so only the server's own are public.
-    scopes_supported: [ADMIN_SCOPE, READ_SCOPE],
+    // OpenID Connect Discovery §3: openid is listed; offline_access too (OIDC Core §11).
+    scopes_supported: [OPENID_SCOPE, OFFLINE_ACCESS_SCOPE, ADMIN_SCOPE, READ_SCOPE],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: [
@@ -68,19 +70,33 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response carries iss.
     authorization_response_iss_parameter_supported: true,
+    // OpenID Connect Discovery 1.0 §3 (OpenID Provider metadata).
+    subject_types_supported: [...SUBJECT_TYPES],
+    // ID Tokens are signed by the key service's active key, whose algorithm is one of these.
+    id_token_signing_alg_values_supported: [...ALLOWED_ALGS],
+    // The claims of the ID Token this server issues (OIDC Core §2).
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid'],
+    prompt_values_supported: [...PROMPT_VALUES],
+    // OIDC Core §6: request objects are refused with request_not_supported / request_uri_not_supported.
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
   };
 }
 
 export const discoveryRoutes: RouteModule = ({ app, config, peers }: GatewayContext) => {
   const metadata = JSON.stringify(authorizationServerMetadata(config));
 
-  // RFC 8414 §3: the metadata lives at /.well-known/oauth-authorization-server. We are not an
-  // OpenID Provider, so /.well-known/openid-configuration is deliberately not served.
-  registerEndpoint(app, {
-    url: '/.well-known/oauth-authorization-server',
-    corsOrigins: config.corsOrigins,
-    handlers: { GET: async (req, reply) => sendCacheable(req, reply, metadata, 'application/json') },
-  });
+  // RFC 8414 §3: the metadata lives at /.well-known/oauth-authorization-server; OpenID Connect
+  // Discovery §4 puts the same document at /.well-known/openid-configuration (RFC 8414 §5: the two
+  // must not disagree, so they are one).
+  for (const url of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    registerEndpoint(app, {
+      url,
+      corsOrigins: config.corsOrigins,
+      handlers: { GET: async (req, reply) => sendCacheable(req, reply, metadata, 'application/json') },
+    });
+  }
 
   registerEndpoint(app, {
     url: '/.well-known/jwks.json',

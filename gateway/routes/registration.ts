@@ -40,11 +40,42 @@ import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 
+/** The OpenID Connect Registration 1.0 §2 fields of this server (Client message fields 22-26). */
+const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age', 'require_auth_time', 'subject_type', 'sector_identifier_uri'];
+
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts'];
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', ...OIDC_REGISTERED_FIELDS];
+
+
+/** OpenID Connect Registration 1.0 §2 metadata, as the Client message fields. */
+interface OidcRegisteredMetadata {
+  idTokenSignedResponseAlg: string;
+  defaultMaxAge: number | undefined;
+  requireAuthTime: boolean;
+  subjectType: string;
+  sectorIdentifierUri: string;
+}
+
+function parseOidcMetadata(b: Record<string, unknown>): OidcRegisteredMetadata {
+  const maxAge = b.default_max_age;
+  // OpenID Connect Registration §2: default_max_age is a number of seconds.
+  if (maxAge !== undefined && maxAge !== null && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > 2_147_483_647)) {
+    throw new InvalidClientMetadata('default_max_age must be a non-negative whole number of seconds');
+  }
+  const requireAuthTime = b.require_auth_time;
+  // OpenID Connect Registration §2: require_auth_time is a boolean.
+  if (requireAuthTime !== undefined && requireAuthTime !== null && typeof requireAuthTime !== 'boolean') throw new InvalidClientMetadata('require_auth_time must be a boolean');
+  return {
+    idTokenSignedResponseAlg: stringField(b, 'id_token_signed_response_alg'),
+    defaultMaxAge: typeof maxAge === 'number' ? maxAge : undefined,
+    requireAuthTime: requireAuthTime === true,
+    subjectType: stringField(b, 'subject_type'),
+    sectorIdentifierUri: stringField(b, 'sector_identifier_uri'),
+  };
+}
 
 /** RFC 7591 §2 client metadata as the Client message fields it maps to. */
-interface RegisteredMetadata {
+interface RegisteredMetadata extends OidcRegisteredMetadata {
   clientName: string;
   redirectUris: string[];
   grantTypes: GrantType[];
@@ -110,6 +141,7 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     clientUri: stringField(b, 'client_uri'),
     logoUri: stringField(b, 'logo_uri'),
     contacts: stringArray(b, 'contacts') ?? [],
+    ...parseOidcMetadata(b),
   };
 }
 
@@ -135,6 +167,12 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   if (c.logoUri) out.logo_uri = c.logoUri;
   if (c.contacts.length > 0) out.contacts = [...c.contacts];
   if (c.jwks) out.jwks = c.jwks;
+  // OpenID Connect Registration §3.2: the registered values, defaults included.
+  if (c.idTokenSignedResponseAlg) out.id_token_signed_response_alg = c.idTokenSignedResponseAlg;
+  if (c.defaultMaxAge !== undefined) out.default_max_age = c.defaultMaxAge;
+  if (c.requireAuthTime) out.require_auth_time = true;
+  out.subject_type = c.subjectType || 'public';
+  if (c.sectorIdentifierUri) out.sector_identifier_uri = c.sectorIdentifierUri;
   return out;
 }
 
@@ -185,6 +223,11 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       clientUri: m.clientUri,
       logoUri: m.logoUri,
       contacts: m.contacts,
+      idTokenSignedResponseAlg: m.idTokenSignedResponseAlg,
+      defaultMaxAge: m.defaultMaxAge,
+      requireAuthTime: m.requireAuthTime,
+      subjectType: m.subjectType,
+      sectorIdentifierUri: m.sectorIdentifierUri,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

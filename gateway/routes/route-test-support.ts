@@ -92,7 +92,7 @@ export async function authorizationRedirect(t: TestGateway, clientId: string, us
     codeChallenge: computeS256Challenge(verifier),
     codeChallengeMethod: 'S256',
   });
-  await t.peers.code.validateAuthorizationRequest({ request, userId });
+  await t.peers.code.validateAuthorizationRequest({ request, userId, authTime: undefined });
   const { code } = await t.peers.code.issueCode(IssueCodeRequest.fromPartial({ request, userId, authTime: new Date() }));
   const url = new URL(REDIRECT);
   url.searchParams.set('code', code);

@@ -88,6 +88,8 @@ function tokenJson(res: TokenResponse): Record<string, unknown> {
     ...(res.refreshToken ? { refresh_token: res.refreshToken } : {}),
     ...(res.scope ? { scope: res.scope } : {}),
     ...(res.issuedTokenType ? { issued_token_type: res.issuedTokenType } : {}),
+    // OpenID Connect Core §3.1.3.3: the ID Token of an openid grant.
+    ...(res.idToken ? { id_token: res.idToken } : {}),
   };
 }
 

@@ -36,6 +36,11 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         clientUri: '',
         logoUri: '',
         contacts: [],
+        idTokenSignedResponseAlg: '',
+        defaultMaxAge: undefined,
+        requireAuthTime: false,
+        subjectType: '',
+        sectorIdentifierUri: '',
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

@@ -2,7 +2,17 @@
 // stored form. Transport-neutral: the gRPC adapter and the gateway's registration endpoint both
 // build a ClientDraft and let this module decide.
 import { InvalidClientMetadata, InvalidRequest } from '../core/errors/index.js';
-import { isScopeToken, validateClientMetadata, type ClientMetadata, type GrantType } from '../core/oauth/index.js';
+import {
+  ALLOWED_ALGS,
+  isScopeToken,
+  MAX_MAX_AGE_SECONDS,
+  SUBJECT_TYPES,
+  validateClientMetadata,
+  validateSubjectMetadata,
+  type ClientMetadata,
+  type GrantType,
+  type SubjectType,
+} from '../core/oauth/index.js';
 import type { Client } from '../core/store/types.js';
 
 /** Every mutable client property, in domain vocabulary ('' / [] mean "use the default"). */
@@ -28,6 +38,16 @@ export interface ClientDraft {
   clientUri: string;
   logoUri: string;
   contacts: string[];
+  /** OpenID Connect Registration §2: the ID Token's alg; '': the server's signing algorithm. */
+  idTokenSignedResponseAlg: string;
+  /** OpenID Connect Registration §2: max_age when a request has none, seconds; undefined: none. */
+  defaultMaxAge: number | undefined;
+  /** OpenID Connect Registration §2: auth_time required in ID Tokens (it always is). */
+  requireAuthTime: boolean;
+  /** OpenID Connect Core §8: 'public' or 'pairwise'; '': public. */
+  subjectType: string;
+  /** OpenID Connect Registration §2: its host is the pairwise sector; '': the redirect URIs' host. */
+  sectorIdentifierUri: string;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -49,6 +69,11 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'clientUri',
   'logoUri',
   'contacts',
+  'idTokenSignedResponseAlg',
+  'defaultMaxAge',
+  'requireAuthTime',
+  'subjectType',
+  'sectorIdentifierUri',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -58,6 +83,14 @@ export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
+// OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
+export const META_ID_TOKEN_ALG = 'id_token_signed_response_alg';
+export const META_DEFAULT_MAX_AGE = 'default_max_age';
+export const META_REQUIRE_AUTH_TIME = 'require_auth_time';
+export const META_SUBJECT_TYPE = 'subject_type';
+export const META_SECTOR_IDENTIFIER_URI = 'sector_identifier_uri';
+/** The metadata keys of the OpenID Connect fields (removed from a client when an update clears them). */
+export const OIDC_META_KEYS: readonly string[] = [META_ID_TOKEN_ALG, META_DEFAULT_MAX_AGE, META_REQUIRE_AUTH_TIME, META_SUBJECT_TYPE, META_SECTOR_IDENTIFIER_URI];
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
 export const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
 
@@ -92,6 +125,25 @@ export function refreshReuseGraceOf(client: Pick<Client, 'metadata'>): number | 
   return n <= MAX_REFRESH_REUSE_GRACE_SECONDS ? n : undefined;
 }
 
+/** The client's OpenID Connect metadata from Client.metadata (defaults where absent or unreadable). */
+export function oidcMetadataOf(client: Pick<Client, 'metadata'>): {
+  idTokenSignedResponseAlg: string;
+  defaultMaxAge: number | undefined;
+  requireAuthTime: boolean;
+  subjectType: SubjectType;
+  sectorIdentifierUri: string;
+} {
+  const m = client.metadata;
+  const maxAge = m[META_DEFAULT_MAX_AGE];
+  return {
+    idTokenSignedResponseAlg: m[META_ID_TOKEN_ALG] ?? '',
+    defaultMaxAge: maxAge !== undefined && /^\d{1,12}$/.test(maxAge) ? Number(maxAge) : undefined,
+    requireAuthTime: m[META_REQUIRE_AUTH_TIME] === 'true',
+    subjectType: m[META_SUBJECT_TYPE] === 'pairwise' ? 'pairwise' : 'public',
+    sectorIdentifierUri: m[META_SECTOR_IDENTIFIER_URI] ?? '',
+  };
+}
+
 /** The stored client seen as a draft, so an update can merge changes into it. */
 export function draftOf(client: Client): ClientDraft {
   let contacts: string[] = [];
@@ -118,6 +170,7 @@ export function draftOf(client: Client): ClientDraft {
     clientUri: client.metadata[META_CLIENT_URI] ?? '',
     logoUri: client.metadata[META_LOGO_URI] ?? '',
     contacts,
+    ...oidcMetadataOf(client),
   };
 }
 
@@ -155,8 +208,16 @@ function checkWebUrl(value: string, field: string): void {
   }
 }
 
-/** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700) and applies defaults. */
-export function validateDraft(draft: ClientDraft): ValidatedClient {
+export interface ValidateDraftOptions {
+  /**
+   * The algorithms an ID Token can be signed with here (the key service's signing algorithm);
+   * default every algorithm the key service can have.
+   */
+  idTokenAlgs?: readonly string[];
+}
+
+/** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700, OpenID Connect Registration §2) and applies defaults. */
+export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions = {}): ValidatedClient {
   if (draft.name.length > 200 || /[^\x20-\x7e\u00a0-\uffff]/.test(draft.name)) {
     throw new InvalidClientMetadata('client_name must be at most 200 characters without control characters');
   }
@@ -190,6 +251,21 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
   if (draft.contacts.length > 20 || draft.contacts.some((c) => !/^[\x20-\x7e]{1,320}$/.test(c))) {
     throw new InvalidClientMetadata('contacts must be at most 20 printable strings of up to 320 characters');
   }
+  const idTokenAlgs = options.idTokenAlgs ?? ALLOWED_ALGS;
+  // OpenID Connect Registration §2: only an alg the ID Token can really be signed with (never none).
+  if (draft.idTokenSignedResponseAlg !== '' && !idTokenAlgs.includes(draft.idTokenSignedResponseAlg)) {
+    throw new InvalidClientMetadata(`id_token_signed_response_alg must be ${idTokenAlgs.join(' or ')}`);
+  }
+  const maxAge = draft.defaultMaxAge;
+  if (maxAge !== undefined && (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_MAX_AGE_SECONDS)) {
+    throw new InvalidClientMetadata(`default_max_age must be 0 to ${MAX_MAX_AGE_SECONDS} seconds, or unset`);
+  }
+  if (draft.subjectType !== '' && !(SUBJECT_TYPES as readonly string[]).includes(draft.subjectType)) {
+    throw new InvalidClientMetadata('subject_type must be public or pairwise');
+  }
+  if (draft.sectorIdentifierUri.length > 2048) throw new InvalidClientMetadata('sector_identifier_uri must be at most 2048 characters');
+  // OpenID Connect Core §8.1 / Registration §5, without the outbound fetch (see validateSubjectMetadata).
+  validateSubjectMetadata({ subjectType: draft.subjectType === 'pairwise' ? 'pairwise' : 'public', sectorIdentifierUri: draft.sectorIdentifierUri, redirectUris: metadata.redirectUris });
   const extra: Record<string, string> = {
     // RFC 9700 §2.1.1: PKCE is mandatory for public clients whatever the request says.
     [META_REQUIRE_PKCE]: String(metadata.clientType === 'public' ? true : draft.requirePkce),
@@ -198,6 +274,11 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
   if (draft.clientUri !== '') extra[META_CLIENT_URI] = draft.clientUri;
   if (draft.logoUri !== '') extra[META_LOGO_URI] = draft.logoUri;
   if (draft.contacts.length > 0) extra[META_CONTACTS] = JSON.stringify([...new Set(draft.contacts)]);
+  if (draft.idTokenSignedResponseAlg !== '') extra[META_ID_TOKEN_ALG] = draft.idTokenSignedResponseAlg;
+  if (maxAge !== undefined) extra[META_DEFAULT_MAX_AGE] = String(maxAge);
+  if (draft.requireAuthTime) extra[META_REQUIRE_AUTH_TIME] = 'true';
+  if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
+  if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
   return {
     metadata,
     fields: {

@@ -15,6 +15,7 @@ import {
   isValidClientId,
   META_REFRESH_REUSE_GRACE,
   META_SECRET_ROTATED_AT,
+  OIDC_META_KEYS,
   usesSecret,
   validateDraft,
   type ClientDraft,
@@ -127,6 +128,8 @@ function parseEtag(etag: string): number | undefined {
 
 export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'config' | 'audit' | 'now' | 'log'>): ClientManager {
   const cache = createClientCache(deps);
+  // OpenID Connect Registration §2: a client may only ask for the alg its ID Tokens are signed with.
+  const draftOptions = { idTokenAlgs: [deps.config.signingAlg] };
   const jtiMap = deps.grid.map<number>('assertion-jti');
   // Repeated failures are summarised, so junk traffic cannot grow the audit table without bound.
   const sampler = createAuditSampler(deps.grid, deps.log);
@@ -165,10 +168,10 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
 
   /** The patch that stores a validated draft over the current client (admin and RFC 7592 updates). */
   function patchFor(current: Client, merged: ClientDraft): ClientPatch {
-    const v = validateDraft(merged);
+    const v = validateDraft(merged, draftOptions);
     const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
     const metadata = { ...current.metadata, ...v.extra };
-    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE]) if (!(k in v.extra)) delete metadata[k];
+    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE, ...OIDC_META_KEYS]) if (!(k in v.extra)) delete metadata[k];
     if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
     return {
       ...v.fields,
@@ -214,7 +217,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     async create(clientId, draft, options = {}) {
       const id = clientId === '' ? generateId('c') : clientId;
       assertClientId(id);
-      const v = validateDraft(draft);
+      const v = validateDraft(draft, draftOptions);
       const now = deps.now();
       const secret = usesSecret(v.fields.tokenEndpointAuthMethod) ? (options.presetSecret ?? generateSecret()) : undefined;
       // RFC 7591 §3.2.1: 256 random bits, kept only as a hash like a client secret.

@@ -56,6 +56,11 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     clientUri: m.clientUri,
     logoUri: m.logoUri,
     contacts: [...m.contacts],
+    idTokenSignedResponseAlg: m.idTokenSignedResponseAlg,
+    defaultMaxAge: m.defaultMaxAge,
+    requireAuthTime: m.requireAuthTime,
+    subjectType: m.subjectType,
+    sectorIdentifierUri: m.sectorIdentifierUri,
   };
 }
 
@@ -77,6 +82,11 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   client_uri: 'clientUri',
   logo_uri: 'logoUri',
   contacts: 'contacts',
+  id_token_signed_response_alg: 'idTokenSignedResponseAlg',
+  default_max_age: 'defaultMaxAge',
+  require_auth_time: 'requireAuthTime',
+  subject_type: 'subjectType',
+  sector_identifier_uri: 'sectorIdentifierUri',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -107,6 +117,11 @@ export function toClientMessage(c: Client): ClientMessage {
     clientUri: d.clientUri,
     logoUri: d.logoUri,
     contacts: d.contacts,
+    idTokenSignedResponseAlg: d.idTokenSignedResponseAlg,
+    defaultMaxAge: d.defaultMaxAge,
+    requireAuthTime: d.requireAuthTime,
+    subjectType: d.subjectType,
+    sectorIdentifierUri: d.sectorIdentifierUri,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

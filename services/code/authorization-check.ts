@@ -22,6 +22,13 @@ const MAX_LENGTH: ReadonlyArray<readonly [keyof AuthorizationParams, number]> = 
   ['nonce', 512],
   ['code_challenge', 128],
   ['code_challenge_method', 32],
+  // OIDC Core §3.1.2.1 parameters; the rules in core/oauth bound them more finely.
+  ['prompt', 128],
+  ['max_age', 32],
+  ['login_hint', 512],
+  ['id_token_hint', 8192],
+  ['ui_locales', 512],
+  ['claims_locales', 512],
 ];
 
 export function toParams(r: AuthorizationRequest): AuthorizationParams {
@@ -34,6 +41,14 @@ export function toParams(r: AuthorizationRequest): AuthorizationParams {
     code_challenge: r.codeChallenge,
     code_challenge_method: r.codeChallengeMethod,
     nonce: r.nonce,
+    prompt: r.prompt,
+    max_age: r.maxAge,
+    login_hint: r.loginHint,
+    id_token_hint: r.idTokenHint,
+    ui_locales: r.uiLocales,
+    claims_locales: r.claimsLocales,
+    request: r.request,
+    request_uri: r.requestUri,
   };
 }
 
@@ -81,5 +96,10 @@ export async function checkAuthorizationRequest(peers: Peers, request: Authoriza
   }
   if (!result.ok) throw redirectableError(result.error, redirectUri, state);
   if (client === undefined) throw new InvalidRequest('client_id is unknown');
-  return { client, request: result.request };
+  const checked = result.request;
+  // OpenID Connect Registration §2: default_max_age stands in for a max_age the request omits.
+  if (checked.oidc.openid && checked.oidc.maxAge === undefined && client.defaultMaxAge !== undefined) {
+    checked.oidc = { ...checked.oidc, maxAge: client.defaultMaxAge };
+  }
+  return { client, request: checked };
 }

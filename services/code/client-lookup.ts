@@ -3,7 +3,7 @@
 import type { Client } from '../../gen/ts/authmesh/client/v1/client.js';
 import { clientTypeName, grantTypeNames } from '../client/client-enums.js';
 import { AuthmeshError, ServerError } from '../core/errors/index.js';
-import type { AuthorizationClient } from '../core/oauth/index.js';
+import type { AuthorizationClient, SubjectType } from '../core/oauth/index.js';
 import type { Peers } from '../mesh-deps.js';
 
 /** A client as the code service uses it: the authorization rules' view plus what the pages show. */
@@ -13,6 +13,11 @@ export interface CodeClient extends AuthorizationClient {
   skipConsent: boolean;
   /** PKCE required although confidential (always implied for public clients). */
   requirePkce: boolean;
+  /** OpenID Connect Core §8: how the client's sub is formed. */
+  subjectType: SubjectType;
+  sectorIdentifierUri: string;
+  /** OpenID Connect Registration §2 default_max_age, seconds; undefined: none. */
+  defaultMaxAge: number | undefined;
 }
 
 // A client_id longer than this cannot be registered, so it is unknown without asking.
@@ -32,6 +37,9 @@ export function toCodeClient(c: Client): CodeClient | undefined {
     logoUri: c.logoUri,
     skipConsent: c.skipConsent,
     requirePkce: c.requirePkce,
+    subjectType: c.subjectType === 'pairwise' ? 'pairwise' : 'public',
+    sectorIdentifierUri: c.sectorIdentifierUri,
+    defaultMaxAge: c.defaultMaxAge,
   };
 }
 

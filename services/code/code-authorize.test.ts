@@ -49,6 +49,9 @@ describe('ValidateAuthorizationRequest', () => {
       consentNotRequired: false,
       // RFC 8252 §8.6: never for a public client.
       consentRememberable: false,
+      // No user: the login page comes first (OIDC Core §3.1.2.3).
+      loginRequired: true,
+      loginHint: '',
     });
   });
 

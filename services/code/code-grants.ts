@@ -16,6 +16,10 @@ export interface StoredCode {
   codeChallenge?: string;
   codeChallengeMethod?: string;
   nonce?: string;
+  /** The login session's public id (hashToken of the session id), the ID Token's sid. */
+  sid?: string;
+  /** RFC 8176 authentication methods, the ID Token's amr. */
+  amr?: string[];
   /** ISO 8601. */
   authTime: string;
   /** ISO 8601. */

@@ -8,21 +8,29 @@ import {
   RedeemCodeResponse,
   ValidateAuthorizationRequestResponse,
 } from '../../gen/ts/authmesh/code/v1/code.js';
-import { AccessDenied, AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope, NotFound } from '../core/errors/index.js';
+import { AccessDenied, AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope, LoginRequired, NotFound } from '../core/errors/index.js';
 import {
   assertCodeRedirectUri,
+  authenticationAge,
   buildAuthorizationErrorRedirect,
   buildAuthorizationSuccessRedirect,
+  decideInteraction,
   generateId,
+  hashToken,
+  type Interaction,
   isSubset,
   pkceDowngradeCheck,
+  subjectIdentifier,
   validateCodeVerifier,
+  type ValidatedAuthorizationRequest,
 } from '../core/oauth/index.js';
+import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
 import { INTERNAL, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { checkAuthorizationRequest, redirectableError } from './authorization-check.js';
 import type { CodeClient } from './client-lookup.js';
 import { type CodeGrants, createCodeGrants, type StoredCode } from './code-grants.js';
+import { verifyIdTokenHint } from './id-token-hint.js';
 
 export const CODE_SERVICE_NAME = 'authmesh.code.v1.CodeService';
 
@@ -34,6 +42,12 @@ const MAX_REDIRECT_URI_LENGTH = 4096;
 // An auth_time ahead of our clock by more than this is not a time the user logged in.
 const AUTH_TIME_SKEW_MS = 60_000;
 
+// RFC 8176 §2 amr values are short registered names; a gateway sending more is refused.
+const MAX_AMR_VALUES = 8;
+const AMR_VALUE = /^[a-z0-9_-]{1,32}$/;
+// Raw session ids are 43 characters; anything much longer is not one.
+const MAX_SESSION_ID_LENGTH = 256;
+
 function assertUserId(userId: string, required: boolean): void {
   if (userId === '') {
     if (required) throw new InvalidRequest('user_id is required');
@@ -43,6 +57,10 @@ function assertUserId(userId: string, required: boolean): void {
 }
 
 export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants = createCodeGrants(deps.grid, deps.config.codeTtlSeconds)) {
+  // Read (or generated into the data directory) on first use by a pairwise client only.
+  let salt: string | undefined;
+  const pairwiseSalt = (): string => (salt ??= resolvePairwiseSalt(deps.config, deps.log));
+
   // A login session can outlive the account: a deleted, disabled or locked user gets no new code,
   // and the client learns access_denied (RFC 6749 §4.1.2.1).
   async function assertUserActive(userId: string, redirectUri: string, state: string | undefined): Promise<void> {
@@ -85,6 +103,49 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     return userId !== '' && (await hasConsent(userId, client.clientId, scopes));
   }
 
+  /** The user's subject identifier for the client (OIDC Core §8), as its ID Tokens carry it. */
+  const subjectFor = (client: CodeClient, userId: string): string => subjectIdentifier(client, userId, client.subjectType === 'pairwise' ? pairwiseSalt() : '');
+
+  /**
+   * Whether the id_token_hint of the request names this user (OIDC Core §3.1.2.1); undefined
+   * when there is no hint. The hint's sub is compared with the user's subject for the client.
+   * @throws the redirectable invalid_request of a hint that is not our ID Token for this client
+   */
+  async function hintMatches(client: CodeClient, request: ValidatedAuthorizationRequest, userId: string, deadline?: Date): Promise<boolean | undefined> {
+    const hint = request.oidc.idTokenHint;
+    if (hint === undefined) return undefined;
+    let sub: string;
+    try {
+      sub = await verifyIdTokenHint(deps, hint, client.clientId, deadline);
+    } catch (err) {
+      if (err instanceof AuthmeshError && err.code === 'invalid_request') throw redirectableError(err, request.redirectUri, request.state);
+      throw err;
+    }
+    return userId !== '' && sub === subjectFor(client, userId);
+  }
+
+  /**
+   * The interaction the request needs (OIDC Core §3.1.2.1 prompt, max_age, id_token_hint).
+   * @throws LOGIN_REQUIRED / CONSENT_REQUIRED for prompt=none, redirectable (OIDC Core §3.1.2.6)
+   */
+  async function interactionFor(
+    client: CodeClient,
+    request: ValidatedAuthorizationRequest,
+    user: { userId: string; authTime: Date | undefined },
+    consentNeeded: boolean,
+    deadline?: Date,
+  ): Promise<Interaction> {
+    const now = deps.now();
+    const session = user.userId === '' ? undefined : { userId: user.userId, authTime: user.authTime ?? now };
+    const idTokenHintMatches = await hintMatches(client, request, user.userId, deadline);
+    try {
+      return decideInteraction({ prompt: request.oidc.prompt, maxAge: request.oidc.maxAge, session, idTokenHintMatches, consentNeeded, now });
+    } catch (err) {
+      if (err instanceof AuthmeshError) throw redirectableError(err, request.redirectUri, request.state);
+      throw err;
+    }
+  }
+
   return registration(
     CODE_SERVICE_NAME,
     CodeServiceService,
@@ -92,14 +153,19 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
       async validateAuthorizationRequest(req, ctx) {
         assertUserId(req.userId, false);
         const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        const consentNeeded = !(await consentNotRequired(client, req.userId, request.scope));
+        const interaction = await interactionFor(client, request, { userId: req.userId, authTime: req.authTime }, consentNeeded, ctx.deadline);
         return ValidateAuthorizationRequestResponse.fromPartial({
           clientId: client.clientId,
           clientName: client.clientName,
           logoUri: client.logoUri,
           redirectUri: request.redirectUri,
           scopes: request.scope,
-          consentNotRequired: await consentNotRequired(client, req.userId, request.scope),
+          // OIDC Core §3.1.2.1: prompt=consent asks again even when consent was remembered.
+          consentNotRequired: !consentNeeded && !request.oidc.prompt.includes('consent'),
           consentRememberable: consentRememberable(client),
+          loginRequired: interaction.kind === 'login',
+          loginHint: request.oidc.loginHint ?? '',
         });
       },
 
@@ -112,6 +178,17 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         const authTime = req.authTime ?? now;
         if (Number.isNaN(authTime.getTime()) || authTime.getTime() > now.getTime() + AUTH_TIME_SKEW_MS) {
           throw new InvalidRequest('auth_time must not be in the future');
+        }
+        if (req.sessionId.length > MAX_SESSION_ID_LENGTH) throw new InvalidRequest('session_id is not a session id');
+        const amr = [...new Set(req.amr)];
+        if (amr.length > MAX_AMR_VALUES || amr.some((v) => !AMR_VALUE.test(v))) throw new InvalidRequest('amr must be at most 8 RFC 8176 method names');
+        // OIDC Core §3.1.2.1: the login must be recent enough for max_age and be the hinted user's;
+        // the gateway sent the user to the login page otherwise, so this only catches a stale page.
+        if (request.oidc.maxAge !== undefined && authenticationAge(authTime, now) > request.oidc.maxAge) {
+          throw redirectableError(new LoginRequired('the authentication is older than max_age'), request.redirectUri, request.state);
+        }
+        if ((await hintMatches(client, request, req.userId, ctx.deadline)) === false) {
+          throw redirectableError(new LoginRequired('the logged-in user is not the one id_token_hint names'), request.redirectUri, request.state);
         }
 
         const consented = [...new Set(req.consentedScopes)];
@@ -151,7 +228,11 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // RFC 7636 §4.4: the challenge is bound to the code for the token endpoint to check.
         if (request.codeChallenge !== undefined) grant.codeChallenge = request.codeChallenge;
         if (request.codeChallengeMethod !== undefined) grant.codeChallengeMethod = request.codeChallengeMethod;
+        // OIDC Core §3.1.2.1 / §3.1.3.6: the nonce is bound to the code and echoed in the ID Token.
         if (request.nonce !== undefined) grant.nonce = request.nonce;
+        // The public session id (the ID Token's sid) is the hash of the session, never the cookie's secret.
+        if (req.sessionId !== '') grant.sid = hashToken(req.sessionId);
+        if (amr.length > 0) grant.amr = amr;
         const code = await grants.issue(grant);
 
         await deps.audit({
@@ -232,6 +313,8 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
             authTime: new Date(grant.authTime),
             nonce: grant.nonce ?? '',
             redirectUri: grant.redirectUri,
+            sid: grant.sid ?? '',
+            amr: grant.amr ?? [],
           }),
         });
       },

@@ -1,7 +1,7 @@
 // The token service's view of an authenticated client, from the client service's proto message.
 import type { Client } from '../../gen/ts/authmesh/client/v1/client.js';
 import { clientTypeName, grantTypeNames } from '../client/client-enums.js';
-import type { ClientType as ClientTypeName } from '../core/oauth/index.js';
+import type { ClientType as ClientTypeName, SubjectType } from '../core/oauth/index.js';
 
 export interface ClientView {
   clientId: string;
@@ -13,6 +13,11 @@ export interface ClientView {
   refreshTokenTtlSeconds: number;
   /** The client's own refresh-token reuse grace window, seconds; undefined: the server default. */
   refreshTokenReuseGraceSeconds: number | undefined;
+  /** OpenID Connect: what the client's ID Tokens need (sub per OIDC Core §8, the registered alg). */
+  redirectUris: string[];
+  subjectType: SubjectType;
+  sectorIdentifierUri: string;
+  idTokenSignedResponseAlg: string;
 }
 
 export function toClientView(client: Client): ClientView {
@@ -26,5 +31,9 @@ export function toClientView(client: Client): ClientView {
     accessTokenTtlSeconds: client.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: client.refreshTokenTtlSeconds,
     refreshTokenReuseGraceSeconds: client.refreshTokenReuseGraceSeconds,
+    redirectUris: client.redirectUris,
+    subjectType: client.subjectType === 'pairwise' ? 'pairwise' : 'public',
+    sectorIdentifierUri: client.sectorIdentifierUri,
+    idTokenSignedResponseAlg: client.idTokenSignedResponseAlg,
   };
 }

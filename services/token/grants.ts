@@ -19,7 +19,9 @@ import {
   formatScope,
   generateId,
   grantScope,
+  isOidcRequest,
   mayCallService,
+  mayIssueRefreshToken,
   narrowScope,
   parseScope,
   TOKEN_EXCHANGE_GRANT,
@@ -30,6 +32,7 @@ import {
 import type { MeshDeps } from '../mesh-deps.js';
 import { resolveAudience } from './audience.js';
 import type { ClientView } from './client-view.js';
+import { mintIdToken } from './id-token-minter.js';
 import type { TokenMinter } from './token-minter.js';
 
 export interface GrantContext {
@@ -50,6 +53,7 @@ function response(access: { accessToken: string; expiresIn: number }, scopes: st
     // RFC 6749 §5.1: scope is returned; we always return it so clients never have to guess.
     scope: formatScope(scopes),
     issuedTokenType: '',
+    idToken: '',
     ...extra,
   };
 }
@@ -104,12 +108,29 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
   const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, grant.scopes, false);
   // Both at once: neither depends on the other, and the access token carries the grant (gid) a
   // replay of this code revokes, so nothing needs recording between them.
+  const openid = isOidcRequest(grant.scopes);
   const [access, refreshToken] = await Promise.all([
     ctx.minter.mint({ client: ctx.client, subject: grant.userId, scopes, audience, authTime: grant.authTime, grantId: grant.grantId }),
-    issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime }),
+    // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.
+    mayIssueRefreshToken(grant.scopes)
+      ? issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime })
+      : Promise.resolve(''),
   ]);
-  await ctx.deps.audit({ type: 'token.issued', subject: grant.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'authorization_code', jti: access.claims.jti, grant_id: grant.grantId } });
-  return response(access, scopes, { refreshToken });
+  // OIDC Core §3.1.3.3: an openid grant's token response carries the ID Token, with the nonce
+  // bound to the code (§3.1.3.6) and the login session's sid.
+  const idToken = openid
+    ? await mintIdToken(ctx.deps, {
+        client: ctx.client,
+        userId: grant.userId,
+        accessToken: access.accessToken,
+        authTime: grant.authTime,
+        nonce: grant.nonce,
+        sid: grant.sid,
+        amr: grant.amr,
+      })
+    : '';
+  await ctx.deps.audit({ type: 'token.issued', subject: grant.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'authorization_code', jti: access.claims.jti, grant_id: grant.grantId, id_token: openid } });
+  return response(access, scopes, { refreshToken, idToken });
 }
 
 export async function clientCredentialsGrant(ctx: GrantContext, g: ClientCredentialsGrant): Promise<Response> {
@@ -168,6 +189,16 @@ async function rotateRefreshToken(ctx: GrantContext, refreshToken: string) {
   }
 }
 
+/**
+ * OIDC Core §12.2: a refresh of an openid grant returns a new ID Token with the same sub and aud,
+ * the original auth_time, and no nonce; '' for a grant without openid (or a narrowed scope that
+ * dropped it, or a client's own token without a user).
+ */
+async function refreshedIdToken(ctx: GrantContext, userId: string, scopes: readonly string[], accessToken: string, authTime: Date | undefined): Promise<string> {
+  if (!isOidcRequest(scopes) || userId === '') return '';
+  return mintIdToken(ctx.deps, { client: ctx.client, userId, accessToken, authTime });
+}
+
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
   assertGrantAllowed(ctx.client, 'refresh_token');
   // RFC 6749 §6: refresh_token is REQUIRED.
@@ -185,8 +216,9 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
     // The token carries its grant (gid = the family): a concurrent reuse that revokes the family,
     // before or after this mint, revokes this token with it (RFC 9700 §4.14.2).
     const access = await ctx.minter.mint({ client: ctx.client, subject, scopes: info.scopes, audience: info.audience, authTime: info.authTime, grantId: info.familyId });
+    const idToken = await refreshedIdToken(ctx, info.userId, info.scopes, access.accessToken, info.authTime);
     await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
-    return response(access, info.scopes, { refreshToken: rotated.refreshToken });
+    return response(access, info.scopes, { refreshToken: rotated.refreshToken, idToken });
   }
   // A narrower scope or a resource: checked against the current token before it is rotated
   // (consumed), so a refused request changes nothing.
@@ -211,8 +243,9 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   minting.catch(() => undefined); // awaited below unless the rotation fails first
   const rotated = await rotateRefreshToken(ctx, g.refreshToken);
   const access = await minting;
+  const idToken = await refreshedIdToken(ctx, info.userId, scopes, access.accessToken, info.authTime);
   await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
-  return response(access, scopes, { refreshToken: rotated.refreshToken });
+  return response(access, scopes, { refreshToken: rotated.refreshToken, idToken });
 }
 
 export async function passwordGrant(ctx: GrantContext, g: PasswordGrant): Promise<Response> {

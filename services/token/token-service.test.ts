@@ -48,7 +48,7 @@ describe('token service over gRPC', () => {
       state: 'xyz',
       ...(challenge ? { codeChallenge: challenge, codeChallengeMethod: 'S256' } : {}),
     });
-    await t.peers.code.validateAuthorizationRequest({ request, userId });
+    await t.peers.code.validateAuthorizationRequest({ request, userId, authTime: undefined });
     const issued = await t.peers.code.issueCode(IssueCodeRequest.fromPartial({ request, userId, authTime: new Date() }));
     return issued.code;
   }

@@ -56,6 +56,7 @@ describe.skipIf(backends.skip)(`two instances on Postgres + Hazelcast${backends.
       AUTHMESH_MESH_SECRET: meshSecret,
       AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
       AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+      AUTHMESH_PAIRWISE_SALT: randomBytes(32).toString('base64url'),
       AUTHMESH_ADMIN_CLIENT_SECRET: adminSecret,
       AUTHMESH_ISSUER: 'http://127.0.0.1:8080',
       AUTHMESH_GRPC_PORT: '0',

@@ -79,3 +79,9 @@ export function resolveCookieSecret(config: Config, log: Logger): string {
   if (config.cookieSecret) return config.cookieSecret;
   return readOrCreate(config.dataDir, 'cookie.secret', () => randomBytes(32).toString('base64url'), log, 'AUTHMESH_COOKIE_SECRET');
 }
+
+/** The salt of pairwise subject identifiers (OIDC Core §8.1): AUTHMESH_PAIRWISE_SALT, or generated into the data dir. */
+export function resolvePairwiseSalt(config: Config, log: Logger): string {
+  if (config.pairwiseSalt) return config.pairwiseSalt;
+  return readOrCreate(config.dataDir, 'pairwise.salt', () => randomBytes(32).toString('base64url'), log, 'AUTHMESH_PAIRWISE_SALT');
+}

@@ -67,6 +67,8 @@ export interface Config {
   corsOrigins: string[];
   /** Signs the gateway's session and CSRF cookies; undefined = generate into dataDir. */
   cookieSecret: string | undefined;
+  /** Salt of pairwise subject identifiers (OIDC Core §8.1); undefined = generate into dataDir. */
+  pairwiseSalt: string | undefined;
   /** Largest accepted HTTP request body, bytes. */
   httpBodyLimit: number;
   /**
@@ -179,6 +181,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const cookieSecret = env.AUTHMESH_COOKIE_SECRET || undefined;
   if (cookieSecret !== undefined && cookieSecret.length < 32) problems.push('AUTHMESH_COOKIE_SECRET: expected at least 32 characters of random data');
+  const pairwiseSalt = env.AUTHMESH_PAIRWISE_SALT || undefined;
+  if (pairwiseSalt !== undefined && pairwiseSalt.length < 32) problems.push('AUTHMESH_PAIRWISE_SALT: expected at least 32 characters of random data');
   grpcPort = ownListenPort(env, services, grpcPort, problems);
   const own = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${grpcPort}`;
   const addresses = {} as Record<ServiceName, string>;
@@ -256,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gateway,
     corsOrigins,
     cookieSecret,
+    pairwiseSalt,
     httpBodyLimit: int('AUTHMESH_HTTP_BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
     trustedProxies,
     peerTransport: peerTransport === 'grpc' ? 'grpc' : 'in-process',
@@ -320,6 +325,9 @@ function ownListenPort(env: NodeJS.ProcessEnv, services: ServiceName[], grpcPort
  * (gateway alone included); all seven without the gateway still needs the mesh secret, which the
  * gateway elsewhere must present.
  */
+/** The services that compute pairwise subject identifiers (OIDC Core §8.1) with the salt. */
+const PAIRWISE_SALT_USERS: readonly ServiceName[] = ['code', 'token'];
+
 function splitDeploymentProblems(env: NodeJS.ProcessEnv, config: Config): string[] {
   const runsAll = config.services.length === SERVICE_NAMES.length;
   if (runsAll && config.gateway) return [];
@@ -341,6 +349,9 @@ function splitDeploymentProblems(env: NodeJS.ProcessEnv, config: Config): string
   }
   if (config.services.includes('key') && !env.AUTHMESH_MASTER_KEY) {
     problems.push(`AUTHMESH_MASTER_KEY: required because ${because} and runs the key service: every key-service process must decrypt the signing keys in the shared store with the same key (e.g. \`openssl rand -base64 32\`), not one generated into its data directory`);
+  }
+  if (config.services.some((s) => PAIRWISE_SALT_USERS.includes(s)) && !env.AUTHMESH_PAIRWISE_SALT) {
+    problems.push(`AUTHMESH_PAIRWISE_SALT: required because ${because} and runs a service that computes pairwise subject identifiers (code, token): every such process must use the same salt (e.g. \`openssl rand -base64 32\`), or a pairwise client would see a different sub from each`);
   }
   if (config.gateway && !env.AUTHMESH_COOKIE_SECRET) {
     problems.push(`AUTHMESH_COOKIE_SECRET: required because ${because} and runs the gateway: every gateway process must sign session and CSRF cookies with the same value (e.g. \`openssl rand -base64 32\`)`);

@@ -27,6 +27,7 @@ const SHARED = {
   AUTHMESH_MESH_SECRET: randomBytes(32).toString('base64url'),
   AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
   AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+  AUTHMESH_PAIRWISE_SALT: randomBytes(32).toString('base64url'),
 };
 
 describe('a process listens where its peers reach it', () => {
@@ -88,6 +89,14 @@ describe('a split process refuses per-process state', () => {
     const found = problems(env);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(new RegExp(`^${variable}: required because this process runs part of a split deployment \\(AUTHMESH_SERVICES=${services}\\)`));
+  });
+
+  it.each(['token', 'code'])('refuses a generated AUTHMESH_PAIRWISE_SALT when it runs %s (pairwise subs would differ per process)', (services) => {
+    const env: NodeJS.ProcessEnv = { ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: services };
+    delete env.AUTHMESH_PAIRWISE_SALT;
+    const found = problems(env);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(new RegExp(`^AUTHMESH_PAIRWISE_SALT: required because this process runs part of a split deployment \\(AUTHMESH_SERVICES=${services}\\)`));
   });
 
   it('asks a gateway alone for no store, grid or master key: it holds no state', () => {

@@ -37,6 +37,12 @@ const GRPC_STATUS: Record<ErrorCode, Status> = {
   not_found: Status.NOT_FOUND,
   already_exists: Status.ALREADY_EXISTS,
   conflict: Status.ABORTED,
+  login_required: Status.FAILED_PRECONDITION,
+  consent_required: Status.FAILED_PRECONDITION,
+  interaction_required: Status.FAILED_PRECONDITION,
+  account_selection_required: Status.FAILED_PRECONDITION,
+  request_not_supported: Status.INVALID_ARGUMENT,
+  request_uri_not_supported: Status.INVALID_ARGUMENT,
 };
 
 export function grpcStatusOf(code: ErrorCode): Status {

@@ -22,6 +22,13 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   already_exists: 409,
   conflict: 409,
+  // OpenID Connect Core §3.1.2.6: these travel in redirects; 400 should one ever reach a JSON body.
+  login_required: 400,
+  consent_required: 400,
+  interaction_required: 400,
+  account_selection_required: 400,
+  request_not_supported: 400,
+  request_uri_not_supported: 400,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

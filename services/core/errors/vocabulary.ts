@@ -1,6 +1,6 @@
 // The one error vocabulary of authmesh. Every failure a caller can act on is one of these codes;
 // the names are the RFC error codes (RFC 6749 §4.1.2.1/§5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-// RFC 7591 §3.2.2) plus three resource codes for admin calls. The wire mappings live in
+// RFC 7591 §3.2.2, OpenID Connect Core §3.1.2.6) plus three resource codes for admin calls. The wire mappings live in
 // ./grpc.ts (gRPC status + google.rpc.ErrorInfo) and ./oauth-json.ts (RFC 6749 §5.2 JSON).
 
 export const ERROR_CODES = [
@@ -24,6 +24,13 @@ export const ERROR_CODES = [
   'not_found',
   'already_exists',
   'conflict',
+  // OpenID Connect Core §3.1.2.6: authentication errors returned to the client's redirect URI.
+  'login_required',
+  'consent_required',
+  'interaction_required',
+  'account_selection_required',
+  'request_not_supported',
+  'request_uri_not_supported',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -112,6 +119,12 @@ export class TemporarilyUnavailable extends make('temporarily_unavailable') {}
 export class NotFound extends make('not_found') {}
 export class AlreadyExists extends make('already_exists') {}
 export class Conflict extends make('conflict') {}
+export class LoginRequired extends make('login_required') {}
+export class ConsentRequired extends make('consent_required') {}
+export class InteractionRequired extends make('interaction_required') {}
+export class AccountSelectionRequired extends make('account_selection_required') {}
+export class RequestNotSupported extends make('request_not_supported') {}
+export class RequestUriNotSupported extends make('request_uri_not_supported') {}
 
 /** Whether a thrown value is the domain error with this code. */
 export function hasErrorCode(err: unknown, code: ErrorCode): boolean {

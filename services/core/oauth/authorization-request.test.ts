@@ -56,6 +56,7 @@ describe('validateAuthorizationRequest: accepted requests', () => {
         nonce: 'n-0S6_WzA2Mj',
         codeChallenge: CHALLENGE,
         codeChallengeMethod: 'S256',
+        oidc: { openid: false, prompt: [], nonce: 'n-0S6_WzA2Mj', uiLocales: [], claimsLocales: [] },
       },
     });
   });

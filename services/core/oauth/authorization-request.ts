@@ -1,6 +1,7 @@
 // Validation of an authorization request at the authorization endpoint (RFC 6749 §4.1.1).
 import { type AuthmeshError, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedResponseType, toAuthmeshError } from '../errors/index.js';
 import { type ClientType, pkceRequired } from './client-policy.js';
+import { applyOfflineAccessRule, type OidcAuthorizationParams, type OidcRequest, validateOidcParams } from './oidc-request.js';
 import { type CodeChallengeMethod, validateCodeChallenge } from './pkce.js';
 import { selectRedirectUri } from './redirect-uri.js';
 import { grantScope, parseScope } from './scope.js';
@@ -18,7 +19,7 @@ export interface AuthorizationClient {
 }
 
 /** Query parameters as received; the gateway already refused repeated parameters. */
-export interface AuthorizationParams {
+export interface AuthorizationParams extends OidcAuthorizationParams {
   response_type?: string | undefined;
   client_id?: string | undefined;
   redirect_uri?: string | undefined;
@@ -48,6 +49,8 @@ export interface ValidatedAuthorizationRequest {
   nonce?: string;
   codeChallenge?: string;
   codeChallengeMethod?: CodeChallengeMethod;
+  /** The OpenID Connect parameters, checked (also present, empty, for a plain OAuth request). */
+  oidc: OidcRequest;
 }
 
 /**
@@ -62,7 +65,7 @@ export type AuthorizationRequestResult =
   | { ok: true; request: ValidatedAuthorizationRequest }
   | ({ ok: false } & AuthorizationError);
 
-// RFC 6749 Appendix A.5: state = 1*VSCHAR, VSCHAR = %x20-7E; same grammar used for nonce.
+// RFC 6749 Appendix A.5: state = 1*VSCHAR, VSCHAR = %x20-7E.
 const VSCHARS = /^[\x20-\x7e]+$/;
 
 // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
@@ -136,15 +139,24 @@ export function validateAuthorizationRequest({ client, params, requirePkceForCon
     return fail(new InvalidRequest('code_challenge is required (PKCE with S256)'));
   }
 
-  const nonce = present(params.nonce);
-  // OpenID Connect Core §3.1.2.1: nonce is an opaque string; keep it to printable ASCII like state.
-  if (nonce !== undefined && !VSCHARS.test(nonce)) return fail(new InvalidRequest('nonce must contain printable ASCII characters only'));
+  let oidc: OidcRequest;
+  try {
+    // OIDC Core §3.1.2.2: the OpenID Connect parameters are validated like the OAuth ones;
+    // their errors go back to the client (§3.1.2.6).
+    oidc = validateOidcParams(params, scope);
+  } catch (err) {
+    return fail(toAuthmeshError(err));
+  }
+  // OIDC Core §11: offline_access only with prompt=consent in an OpenID Connect request.
+  scope = applyOfflineAccessRule(scope, oidc);
+  const nonce = oidc.nonce;
 
   const request: ValidatedAuthorizationRequest = {
     clientId,
     redirectUri,
     redirectUriWasSent: present(params.redirect_uri) !== undefined,
     scope,
+    oidc,
   };
   if (state !== undefined) request.state = state;
   if (nonce !== undefined) request.nonce = nonce;

@@ -13,3 +13,7 @@ export * from './resource-indicator.js';
 export * from './endpoint-match.js';
 export * from './bearer.js';
 export * from './response-types.js';
+export * from './oidc-request.js';
+export * from './oidc-interaction.js';
+export * from './oidc-id-token.js';
+export * from './oidc-subject.js';

@@ -1,0 +1,94 @@
+// What the authorization endpoint must ask of the user before it may answer (OpenID Connect
+// Core 1.0 §3.1.2.1 prompt and max_age, §3.1.2.3 authentication, §3.1.2.4 consent, §3.1.2.6
+// errors): log in (again), consent, or nothing. Pure: the caller brings the session and the clock.
+import { ConsentRequired, LoginRequired } from '../errors/index.js';
+import type { Prompt } from './oidc-request.js';
+
+export interface InteractionInput {
+  /** The checked prompt values (parsePrompt). */
+  prompt: readonly Prompt[];
+  /** max_age in seconds, when the request had one. */
+  maxAge?: number | undefined;
+  /** The user's active login session; undefined when there is none. */
+  session?: { userId: string; authTime: Date } | undefined;
+  /**
+   * Whether a verified id_token_hint names the session's user (its sub is that user's subject
+   * for the client); undefined when the request had no hint.
+   */
+  idTokenHintMatches?: boolean | undefined;
+  /** True when the scopes need the user's consent (not remembered, the client does not skip it). */
+  consentNeeded: boolean;
+  now: Date;
+}
+
+export type LoginReason = 'no_session' | 'prompt_login' | 'max_age' | 'id_token_hint';
+export type Interaction = { kind: 'login'; reason: LoginReason } | { kind: 'consent' } | { kind: 'none' };
+
+/**
+ * Whole seconds since the authentication (auth_time is kept in seconds, OIDC Core §2); a time in
+ * the future counts as 0.
+ */
+export function authenticationAge(authTime: Date, now: Date): number {
+  return Math.max(0, Math.floor(now.getTime() / 1000) - Math.floor(authTime.getTime() / 1000));
+}
+
+/** Why the user must log in (again), or undefined when the session may answer. */
+function loginReason(input: InteractionInput): LoginReason | undefined {
+  const { session } = input;
+  if (session === undefined) return 'no_session';
+  // OIDC Core §3.1.2.1: prompt=login asks to reauthenticate; select_account is served by the
+  // login page, where the user chooses which account to sign in with.
+  if (input.prompt.includes('login') || input.prompt.includes('select_account')) return 'prompt_login';
+  // OIDC Core §3.1.2.1: max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
+  if (input.maxAge !== undefined && authenticationAge(session.authTime, input.now) > input.maxAge) return 'max_age';
+  // OIDC Core §3.1.2.1: id_token_hint names the user the client expects; another user must log in as them.
+  if (input.idTokenHintMatches === false) return 'id_token_hint';
+  return undefined;
+}
+
+/**
+ * Decides the interaction an authorization request needs.
+ * @returns login (with why), consent, or none (the code may be issued at once)
+ * @throws LoginRequired / ConsentRequired when prompt=none forbids the interaction needed
+ *   (OIDC Core §3.1.2.6), to be redirected to the client with state and iss
+ */
+export function decideInteraction(input: InteractionInput): Interaction {
+  const none = input.prompt.includes('none');
+  const reason = loginReason(input);
+  if (reason !== undefined) {
+    // OIDC Core §3.1.2.6: prompt=none and the user would have to authenticate → login_required.
+    if (none) throw new LoginRequired(reason === 'id_token_hint' ? 'the logged-in user is not the one id_token_hint names' : 'the user must log in');
+    return { kind: 'login', reason };
+  }
+  // OIDC Core §3.1.2.1: prompt=consent asks for consent even when it was given before.
+  const consent = input.consentNeeded || input.prompt.includes('consent');
+  if (consent) {
+    // OIDC Core §3.1.2.6: prompt=none and consent would be needed → consent_required.
+    if (none) throw new ConsentRequired('the user must consent to the requested scopes');
+    return { kind: 'consent' };
+  }
+  return { kind: 'none' };
+}
+
+/**
+ * max_age of a request once the user has just logged in for it: longer than a login or consent
+ * page lives (15 minutes), so the fresh login always satisfies it, and explicit, so that a client's
+ * default_max_age (which only stands in for a missing max_age) cannot send the user round again.
+ */
+export const FRESH_LOGIN_MAX_AGE_SECONDS = 1800;
+
+/**
+ * The OIDC parameters of a request once the user has just logged in for it: prompt=login and
+ * select_account are satisfied (removed); max_age becomes FRESH_LOGIN_MAX_AGE_SECONDS (the login
+ * is as fresh as can be, and a small max_age or default_max_age must not send the user round
+ * again while the page loads); an id_token_hint naming another user is dropped because the user
+ * chose the account they logged in with. Values are the raw strings of the request; the rest of
+ * the request is unchanged.
+ */
+export function afterFreshLogin<T extends { prompt: string; max_age: string; id_token_hint: string }>(params: T): T {
+  const prompt = params.prompt
+    .split(' ')
+    .filter((p) => p !== '' && p !== 'login' && p !== 'select_account')
+    .join(' ');
+  return { ...params, prompt, max_age: String(FRESH_LOGIN_MAX_AGE_SECONDS), id_token_hint: '' };
+}
