@@ -23,6 +23,7 @@ import type { LoginSessions } from './login-sessions.js';
 import { hashPassword } from './password-hash.js';
 import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
 import { fieldsOfMask } from './update-mask.js';
+import { applyClaimFields, CLAIM_FIELDS } from './user-claims.js';
 import { toView, type UserCache } from './user-cache.js';
 import { assertUserId, assertUsername, checkDisplayName, checkEmail, checkRoles, isPossibleUsername, versionOfEtag } from './user-fields.js';
 import { isLocked, toUserMessage } from './user-message.js';
@@ -33,6 +34,7 @@ export const USER_SERVICE_NAME = 'authmesh.user.v1.UserService';
 export const LOGIN_DENIED = 'invalid username or password';
 
 const PRINTABLE_SHORT = /^[\x20-\x7e]{0,256}$/;
+const ALL_CLAIM_FIELDS: ReadonlySet<string> = new Set(CLAIM_FIELDS);
 
 function actorOf(principal: Principal): string | undefined {
   if (principal.kind === 'token') return principal.subject;
@@ -85,13 +87,14 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const displayName = checkDisplayName(u.displayName);
         const roles = checkRoles(u.roles);
         if (u.locked) throw new InvalidRequest('locked is set only by failed logins and cannot be true on create');
+        const claims = applyClaimFields(undefined, u, ALL_CLAIM_FIELDS, { changed: false, resulting: email });
         assertPasswordPolicy(req.password, u.username);
         // Cheap checks before the expensive hash, so a duplicate costs no scrypt; the store's
         // unique constraints still decide races.
         if (await users.getByUsername(u.username)) throw new AlreadyExists('a user with this username already exists');
         if (u.userId !== '' && (await cache.get(userId))) throw new AlreadyExists('a user with this user_id already exists');
         const passwordHash = await hashPassword(req.password);
-        const created = await users.create({ userId, username: u.username, email, displayName, roles, passwordHash, disabled: u.disabled });
+        const created = await users.create({ userId, username: u.username, email, displayName, roles, passwordHash, disabled: u.disabled, ...(claims ? { claims } : {}) });
         const view = toView(created);
         await putCache(view);
         await audit('user.created', ctx, userId, { username: created.username });
@@ -127,6 +130,11 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         if (fields.has('display_name')) patch.displayName = checkDisplayName(u.displayName) ?? null;
         if (fields.has('roles')) patch.roles = checkRoles(u.roles);
         if (fields.has('disabled')) patch.disabled = u.disabled;
+        if (CLAIM_FIELDS.some((f) => fields.has(f)) || patch.email !== undefined) {
+          const email = patch.email === undefined ? current.email : (patch.email ?? undefined);
+          const claims = applyClaimFields(current.claims, u, fields, { changed: email !== current.email, resulting: email });
+          patch.claims = claims ?? null;
+        }
         let unlocked = false;
         if (fields.has('locked')) {
           if (!u.locked) {
