@@ -4,7 +4,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { authorizationServerMetadata } from './discovery.js';
 import { ALLOWED_ORIGIN } from './route-test-support.js';
@@ -48,6 +48,8 @@ describe('discovery and JWKS', () => {
       revocation_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      userinfo_endpoint: `${b}/oauth2/userinfo`,
+      claims_supported: [...SUPPORTED_USER_CLAIMS],
     });
   });
 

@@ -2,7 +2,7 @@
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -68,6 +68,9 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response carries iss.
     authorization_response_iss_parameter_supported: true,
+    // OIDC Discovery §3 (RFC 8414 §2 admits these): UserInfo and the claims it can return.
+    userinfo_endpoint: `${issuer}/oauth2/userinfo`,
+    claims_supported: [...SUPPORTED_USER_CLAIMS],
   };
 }
 

@@ -7,14 +7,15 @@ import {
   CreateUserResponse,
   DeleteUserResponse,
   EndSessionResponse,
+  GetUserInfoResponse,
   GetUserResponse,
   ListUsersResponse,
   SetPasswordResponse,
   UpdateUserResponse,
   UserServiceService,
 } from '../../gen/ts/authmesh/user/v1/user.js';
-import { AccessDenied, AlreadyExists, InvalidRequest, NotFound } from '../core/errors/index.js';
-import { generateId } from '../core/oauth/index.js';
+import { AccessDenied, AlreadyExists, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
+import { buildClaimSet, generateId, releasedClaims } from '../core/oauth/index.js';
 import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddress, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
@@ -34,6 +35,7 @@ export const USER_SERVICE_NAME = 'authmesh.user.v1.UserService';
 export const LOGIN_DENIED = 'invalid username or password';
 
 const PRINTABLE_SHORT = /^[\x20-\x7e]{0,256}$/;
+const OPENID_SCOPE = 'openid';
 const ALL_CLAIM_FIELDS: ReadonlySet<string> = new Set(CLAIM_FIELDS);
 
 function actorOf(principal: Principal): string | undefined {
@@ -254,6 +256,21 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         if (session !== undefined) await mesh.audit({ type: 'session.ended', subject: session.userId, details: {} });
         return EndSessionResponse.fromPartial({});
       },
+
+      async getUserInfo(_req, ctx) {
+        const p = ctx.principal;
+        // The access policy below admits only a verified access token holding openid.
+        if (p.kind !== 'token') throw new InvalidToken('UserInfo requires a Bearer access token');
+        const user = await cache.get(p.subject);
+        // OIDC Core §5.3.3: a token whose user is gone or disabled no longer identifies anyone.
+        if (!user || user.disabled) throw new InvalidToken('the access token does not identify an active user');
+        // TODO(merge): claims.userinfo of the authorization request (OIDC Core §5.5), once the
+        // code flow binds it to the grant; scope values alone decide until then.
+        const released = releasedClaims(p.scopes, undefined, 'userinfo');
+        // TODO(merge): pairwise: sub = subjectIdentifier(...) for a pairwise client (oidc-subject.ts).
+        const sub = user.userId;
+        return GetUserInfoResponse.fromPartial({ claims: buildClaimSet(sub, user, released) });
+      },
     },
     {
       createUser: ADMIN_WRITE,
@@ -266,6 +283,8 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
       authenticateUser: INTERNAL,
       checkSession: INTERNAL,
       endSession: INTERNAL,
+      // OIDC Core §5.3.1: UserInfo is an OAuth 2.0 protected resource that requires scope openid.
+      getUserInfo: { kind: 'scopes', anyOf: [OPENID_SCOPE] },
     },
   );
 }
