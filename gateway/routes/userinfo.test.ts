@@ -2,7 +2,7 @@
 // real access token from the code flow, the RFC 6750 ways of presenting it, and every way a
 // token is not good enough (missing, malformed, expired, revoked, an ID Token, no openid scope,
 // no user behind it).
-import { decodeJwt } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, CreateClientRequest, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
@@ -15,11 +15,11 @@ let client: { id: string; secret: string };
 let userId: string;
 let url: string;
 
-async function codeToken(scope: string): Promise<string> {
+async function codeToken(scope: string, as: { id: string; secret: string } = client): Promise<string> {
   const verifier = randomBytes(32).toString('base64url');
-  const redirect = await authorizationRedirect(t, client.id, userId, scope, verifier);
+  const redirect = await authorizationRedirect(t, as.id, userId, scope, verifier);
   const body = new URLSearchParams({ grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier });
-  const res = await postForm(`${t.baseUrl}/oauth2/token`, body.toString(), { authorization: basicAuth(client.id, client.secret) });
+  const res = await postForm(`${t.baseUrl}/oauth2/token`, body.toString(), { authorization: basicAuth(as.id, as.secret) });
   expect(res.status).toBe(200);
   return ((await res.json()) as { access_token: string }).access_token;
 }
@@ -164,6 +164,47 @@ describe('UserInfo endpoint', () => {
     expect(res.status).toBe(200);
     const { access_token } = (await res.json()) as { access_token: string };
     await expectChallenge(await fetch(url, { headers: bearer(access_token) }), 401, 'invalid_token');
+  });
+
+  it('answers a client that registered userinfo_signed_response_alg with a JWT that verifies with the JWKS', async () => {
+    const admin = await t.bearer();
+    const created = await t.anon.client.createClient(
+      CreateClientRequest.fromPartial({
+        client: Client.fromPartial({
+          clientName: 'signed-rp',
+          clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+          redirectUris: [REDIRECT],
+          grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE],
+          scopes: ['openid', 'email'],
+          userinfoSignedResponseAlg: 'ES256',
+        }),
+      }),
+      { bearer: admin },
+    );
+    expect(created.client!.userinfoSignedResponseAlg).toBe('ES256');
+    const signer = { id: created.client!.clientId, secret: created.clientSecret };
+    const res = await fetch(url, { headers: bearer(await codeToken('openid email', signer)) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/jwt/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const jwt = await res.text();
+    expect(decodeProtectedHeader(jwt)).toMatchObject({ alg: 'ES256', typ: 'JWT' });
+    const jwks = createRemoteJWKSet(new URL(`${t.baseUrl}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(jwt, jwks, { issuer: t.baseUrl, audience: signer.id, algorithms: ['ES256'] });
+    expect(payload).toEqual({ sub: userId, email: 'zoe@example.com', email_verified: true, iss: t.baseUrl, aud: signer.id });
+    // Not an access token: presenting it to UserInfo fails.
+    await expectChallenge(await fetch(url, { headers: bearer(jwt) }), 401, 'invalid_token');
+  });
+
+  it('refuses a userinfo_signed_response_alg the server does not sign with (and none)', async () => {
+    const admin = await t.bearer();
+    for (const alg of ['RS256', 'none', 'HS256']) {
+      const create = t.anon.client.createClient(
+        CreateClientRequest.fromPartial({ client: Client.fromPartial({ clientName: 'x', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, userinfoSignedResponseAlg: alg }) }),
+        { bearer: admin },
+      );
+      await expect(create).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    }
   });
 
   it('answers 405 for other methods', async () => {

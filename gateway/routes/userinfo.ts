@@ -54,10 +54,12 @@ export const userinfoRoutes: RouteModule = ({ app, config, peers }: GatewayConte
     try {
       const token = accessTokenOf(req);
       credentialSent = true;
-      const { claims } = await peers.user.getUserInfo({}, { bearer: token });
-      // OIDC Core §5.3.2: a JSON object; RFC 6750 §5.3 / OIDC: responses carrying personal data
-      // are not stored by caches.
-      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json').send(JSON.stringify(claims ?? {}));
+      const { claims, jwt } = await peers.user.getUserInfo({}, { bearer: token });
+      // Responses carrying personal data are not stored by caches (RFC 9111 §5.2.2.5).
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      // OIDC Core §5.3.2: a signed response is application/jwt, otherwise a JSON object.
+      if (jwt !== '') return reply.type('application/jwt').send(jwt);
+      return reply.type('application/json').send(JSON.stringify(claims ?? {}));
     } catch (err) {
       // OIDC Core §5.3.3: errors are RFC 6750 §3 (WWW-Authenticate with error=...).
       return sendOAuthError(reply, err, { realm: config.issuer, authorizationSent: credentialSent, authentication: 'bearer' });

@@ -36,6 +36,7 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         clientUri: '',
         logoUri: '',
         contacts: [],
+        userinfoSignedResponseAlg: '',
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

@@ -28,6 +28,8 @@ export interface ClientDraft {
   clientUri: string;
   logoUri: string;
   contacts: string[];
+  /** OIDC Registration §2 userinfo_signed_response_alg; '' for unsigned JSON UserInfo. */
+  userinfoSignedResponseAlg: string;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -49,6 +51,7 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'clientUri',
   'logoUri',
   'contacts',
+  'userinfoSignedResponseAlg',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -56,6 +59,7 @@ export const META_REQUIRE_PKCE = 'require_pkce';
 export const META_CLIENT_URI = 'client_uri';
 export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
+export const META_USERINFO_SIGNED_RESPONSE_ALG = 'userinfo_signed_response_alg';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
@@ -118,7 +122,13 @@ export function draftOf(client: Client): ClientDraft {
     clientUri: client.metadata[META_CLIENT_URI] ?? '',
     logoUri: client.metadata[META_LOGO_URI] ?? '',
     contacts,
+    userinfoSignedResponseAlg: client.metadata[META_USERINFO_SIGNED_RESPONSE_ALG] ?? '',
   };
+}
+
+/** The algorithm the client registered for signed UserInfo responses, or undefined for JSON. */
+export function userinfoSignedResponseAlgOf(client: Pick<Client, 'metadata'>): string | undefined {
+  return client.metadata[META_USERINFO_SIGNED_RESPONSE_ALG] || undefined;
 }
 
 /** The validated, defaulted draft in the stored shape (without id, secrets and bookkeeping). */
@@ -155,8 +165,11 @@ function checkWebUrl(value: string, field: string): void {
   }
 }
 
-/** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700) and applies defaults. */
-export function validateDraft(draft: ClientDraft): ValidatedClient {
+/**
+ * Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700) and applies defaults. `signingAlgs`: the
+ * JWS algorithms this server signs with (userinfo_signed_response_alg must be one of them).
+ */
+export function validateDraft(draft: ClientDraft, signingAlgs: readonly string[] = []): ValidatedClient {
   if (draft.name.length > 200 || /[^\x20-\x7e\u00a0-\uffff]/.test(draft.name)) {
     throw new InvalidClientMetadata('client_name must be at most 200 characters without control characters');
   }
@@ -197,6 +210,13 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
   if (grace !== undefined) extra[META_REFRESH_REUSE_GRACE] = String(grace);
   if (draft.clientUri !== '') extra[META_CLIENT_URI] = draft.clientUri;
   if (draft.logoUri !== '') extra[META_LOGO_URI] = draft.logoUri;
+  // OIDC Registration §2: the server must be able to sign with the registered algorithm (never none).
+  if (draft.userinfoSignedResponseAlg !== '') {
+    if (!signingAlgs.includes(draft.userinfoSignedResponseAlg)) {
+      throw new InvalidClientMetadata(`userinfo_signed_response_alg must be one of: ${signingAlgs.join(', ') || '(none available)'}`);
+    }
+    extra[META_USERINFO_SIGNED_RESPONSE_ALG] = draft.userinfoSignedResponseAlg;
+  }
   if (draft.contacts.length > 0) extra[META_CONTACTS] = JSON.stringify([...new Set(draft.contacts)]);
   return {
     metadata,

@@ -14,6 +14,7 @@ import {
   draftOf,
   isValidClientId,
   META_REFRESH_REUSE_GRACE,
+  META_USERINFO_SIGNED_RESPONSE_ALG,
   META_SECRET_ROTATED_AT,
   usesSecret,
   validateDraft,
@@ -165,10 +166,10 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
 
   /** The patch that stores a validated draft over the current client (admin and RFC 7592 updates). */
   function patchFor(current: Client, merged: ClientDraft): ClientPatch {
-    const v = validateDraft(merged);
+    const v = validateDraft(merged, [deps.config.signingAlg]);
     const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
     const metadata = { ...current.metadata, ...v.extra };
-    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE]) if (!(k in v.extra)) delete metadata[k];
+    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE, META_USERINFO_SIGNED_RESPONSE_ALG]) if (!(k in v.extra)) delete metadata[k];
     if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
     return {
       ...v.fields,
@@ -214,7 +215,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     async create(clientId, draft, options = {}) {
       const id = clientId === '' ? generateId('c') : clientId;
       assertClientId(id);
-      const v = validateDraft(draft);
+      const v = validateDraft(draft, [deps.config.signingAlg]);
       const now = deps.now();
       const secret = usesSecret(v.fields.tokenEndpointAuthMethod) ? (options.presetSecret ?? generateSecret()) : undefined;
       // RFC 7591 §3.2.1: 256 random bits, kept only as a hash like a client secret.

@@ -56,6 +56,7 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     clientUri: m.clientUri,
     logoUri: m.logoUri,
     contacts: [...m.contacts],
+    userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
   };
 }
 
@@ -77,6 +78,7 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   client_uri: 'clientUri',
   logo_uri: 'logoUri',
   contacts: 'contacts',
+  userinfo_signed_response_alg: 'userinfoSignedResponseAlg',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -107,6 +109,7 @@ export function toClientMessage(c: Client): ClientMessage {
     clientUri: d.clientUri,
     logoUri: d.logoUri,
     contacts: d.contacts,
+    userinfoSignedResponseAlg: d.userinfoSignedResponseAlg,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

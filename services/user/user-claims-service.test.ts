@@ -5,15 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 import { uniqueId } from '../../test/support/ids.js';
-import { errorOf, seedUser } from './user-test-support.js';
+import { errorOf, seedClient, seedUser } from './user-test-support.js';
 
 let t: TestMesh;
 let admin: string;
 let plainUser: string;
+let rp: string;
 
 beforeAll(async () => {
   t = await startTestMesh();
-  [admin, plainUser] = await Promise.all([t.bearer(), t.bearer({ scope: ['authmesh.user'] })]);
+  [admin, plainUser, rp] = await Promise.all([t.bearer(), t.bearer({ scope: ['authmesh.user'] }), seedClient(t.store)]);
 });
 afterAll(async () => {
   await t?.close();
@@ -113,7 +114,7 @@ describe('GetUserInfo (OIDC Core §5.3 over gRPC)', () => {
   it('returns sub and the claims the token scope releases, read through the grid copy', async () => {
     const created = await users().createUser({ user: User.fromPartial({ username: uniqueId('ui'), ...FULL }), password: 'a long enough password' }, { bearer: admin });
     const id = created.user!.userId;
-    const token = await t.bearer({ sub: id, clientId: 'rp', scope: ['openid', 'email', 'address'] });
+    const token = await t.bearer({ sub: id, clientId: rp, scope: ['openid', 'email', 'address'] });
     const res = await users().getUserInfo({}, { bearer: token });
     expect(res.claims).toEqual({
       sub: id,
@@ -121,23 +122,25 @@ describe('GetUserInfo (OIDC Core §5.3 over gRPC)', () => {
       email_verified: true,
       address: { formatted: FULL.address.formatted, street_address: '1 rue de la Paix', locality: 'Paris', region: 'IDF', postal_code: '75002', country: 'FR' },
     });
-    const profile = await users().getUserInfo({}, { bearer: await t.bearer({ sub: id, clientId: 'rp', scope: ['openid', 'profile'] }) });
+    const profile = await users().getUserInfo({}, { bearer: await t.bearer({ sub: id, clientId: rp, scope: ['openid', 'profile'] }) });
     expect(profile.claims).toMatchObject({ sub: id, name: 'Zoë Ünal', preferred_username: 'zoe', birthdate: '1990-02-28', updated_at: Math.floor(created.user!.updateTime!.getTime() / 1000) });
     expect(profile.claims).not.toHaveProperty('email');
   });
 
   it('refuses a token without openid (insufficient_scope), and one for a user who is disabled or gone (invalid_token)', async () => {
     const s = await seedUser(t.store);
-    expect((await errorOf(users().getUserInfo({}, { bearer: await t.bearer({ sub: s.userId, scope: ['profile', 'email'] }) }))).code).toBe('insufficient_scope');
+    expect((await errorOf(users().getUserInfo({}, { bearer: await t.bearer({ sub: s.userId, clientId: rp, scope: ['profile', 'email'] }) }))).code).toBe('insufficient_scope');
     const disabled = await seedUser(t.store, { disabled: true });
-    expect((await errorOf(users().getUserInfo({}, { bearer: await t.bearer({ sub: disabled.userId, scope: ['openid'] }) }))).code).toBe('invalid_token');
-    expect((await errorOf(users().getUserInfo({}, { bearer: await t.bearer({ sub: uniqueId('gone'), scope: ['openid'] }) }))).code).toBe('invalid_token');
+    expect((await errorOf(users().getUserInfo({}, { bearer: await t.bearer({ sub: disabled.userId, clientId: rp, scope: ['openid'] }) }))).code).toBe('invalid_token');
+    expect((await errorOf(users().getUserInfo({}, { bearer: await t.bearer({ sub: uniqueId('gone'), clientId: rp, scope: ['openid'] }) }))).code).toBe('invalid_token');
     expect((await errorOf(users().getUserInfo({}, {}))).code).toBe('invalid_token');
+    const noClient = await t.bearer({ sub: s.userId, clientId: uniqueId('deleted'), scope: ['openid'] });
+    expect((await errorOf(users().getUserInfo({}, { bearer: noClient }))).code).toBe('invalid_token');
   });
 
   it('refuses a token for another audience (an API token is not a UserInfo credential)', async () => {
     const s = await seedUser(t.store);
-    const token = await t.bearer({ sub: s.userId, scope: ['openid', 'profile'], audience: 'https://orders.example.com' });
+    const token = await t.bearer({ sub: s.userId, clientId: rp, scope: ['openid', 'profile'], audience: 'https://orders.example.com' });
     expect((await errorOf(users().getUserInfo({}, { bearer: token }))).code).toBe('invalid_token');
   });
 });

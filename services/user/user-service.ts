@@ -14,7 +14,8 @@ import {
   UpdateUserResponse,
   UserServiceService,
 } from '../../gen/ts/authmesh/user/v1/user.js';
-import { AccessDenied, AlreadyExists, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
+import { decodeProtectedHeader } from 'jose';
+import { AccessDenied, AlreadyExists, AuthmeshError, InvalidRequest, InvalidToken, NotFound, ServerError } from '../core/errors/index.js';
 import { buildClaimSet, generateId, releasedClaims } from '../core/oauth/index.js';
 import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddress, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
@@ -269,7 +270,22 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const released = releasedClaims(p.scopes, undefined, 'userinfo');
         // TODO(merge): pairwise: sub = subjectIdentifier(...) for a pairwise client (oidc-subject.ts).
         const sub = user.userId;
-        return GetUserInfoResponse.fromPartial({ claims: buildClaimSet(sub, user, released) });
+        const claims = buildClaimSet(sub, user, released);
+        // RFC 6750 §3.1: the token of a client that no longer exists is no longer valid.
+        const client = await mesh.peers.client.getClient({ clientId: p.clientId }).then(
+          (r) => r.client,
+          (err: unknown) => {
+            if (err instanceof AuthmeshError && err.code === 'not_found') throw new InvalidToken('the access token was issued to a client that no longer exists');
+            throw err;
+          },
+        );
+        const alg = client?.userinfoSignedResponseAlg ?? '';
+        if (alg === '') return GetUserInfoResponse.fromPartial({ claims });
+        // OIDC Core §5.3.2: a signed UserInfo response carries iss and aud (the client).
+        const { jwt } = await mesh.peers.key.signJwt({ claims: { ...claims, iss: mesh.config.issuer, aud: p.clientId }, typ: 'JWT' });
+        // OIDC Registration §2: never answer with another algorithm than the one registered.
+        if (decodeProtectedHeader(jwt).alg !== alg) throw new ServerError(`UserInfo cannot be signed with ${alg}, the algorithm the client registered`);
+        return GetUserInfoResponse.fromPartial({ claims, jwt });
       },
     },
     {
