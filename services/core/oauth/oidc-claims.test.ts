@@ -1,7 +1,7 @@
 // Table tests of the claims rule: scope values (OIDC Core §5.4), the claims parameter (§5.5) and
 // the claim set built from a user (§5.1, §5.3.2).
 import { describe, expect, it } from 'vitest';
-import { buildClaimSet, claimScopesOf, MAX_CLAIMS_PARAMETER_LENGTH, parseClaimsParameter, releasedClaims, SUPPORTED_USER_CLAIMS, type ClaimSource } from './oidc-claims.js';
+import { buildClaimSet, claimScopesOf, idTokenUserClaims, MAX_CLAIMS_PARAMETER_LENGTH, parseClaimsParameter, releasedClaims, SUPPORTED_USER_CLAIMS, type ClaimSource } from './oidc-claims.js';
 
 const sorted = (s: Set<string>) => [...s].sort();
 
@@ -122,5 +122,18 @@ describe('buildClaimSet (OIDC Core §5.1, §5.3.2)', () => {
 
   it('lists the groups of granted scopes in page order', () => {
     expect(claimScopesOf(['address', 'openid', 'email', 'profile'])).toEqual(['profile', 'email', 'address']);
+  });
+});
+
+describe('idTokenUserClaims (OIDC Core §5.5 for the code flow)', () => {
+  const user: ClaimSource = { username: 'zoe', email: 'zoe@example.com', updatedAt: new Date(0), claims: { emailVerified: true, givenName: 'Zoë' } };
+
+  it.each([
+    ['nothing requested: sub only', ['openid', 'email', 'profile'], undefined, { sub: 's' }],
+    ['a consented claim requested for the ID Token', ['openid', 'email'], '{"id_token":{"email":null,"email_verified":{"essential":true}}}', { sub: 's', email: 'zoe@example.com', email_verified: true }],
+    ['a claim whose group was not consented', ['openid', 'email'], '{"id_token":{"given_name":null}}', { sub: 's' }],
+    ['claims requested for UserInfo only', ['openid', 'profile'], '{"userinfo":{"given_name":null}}', { sub: 's' }],
+  ] as [string, string[], string | undefined, Record<string, unknown>][])('%s', (_name, scopes, raw, expected) => {
+    expect(idTokenUserClaims('s', user, scopes, parseClaimsParameter(raw))).toEqual(expected);
   });
 });

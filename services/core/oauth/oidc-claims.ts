@@ -230,3 +230,15 @@ export function buildClaimSet(sub: string, user: ClaimSource, released: Readonly
   }
   return out;
 }
+
+/**
+ * The standard claims of the code flow's ID Token (OIDC Core §5.5, §5.4): `sub` plus the claims
+ * the authorization request's `claims` parameter asked for in its id_token member, limited to the
+ * groups of the granted scope (the consent), each only if the user has a value. The code flow
+ * parses the parameter once with parseClaimsParameter at the authorization request (so a bad one
+ * is refused there) and calls this when it mints the ID Token; the other ID Token claims (iss,
+ * aud, exp, iat, auth_time, nonce, ...) are the caller's.
+ */
+export function idTokenUserClaims(sub: string, user: ClaimSource, grantedScopes: readonly string[], claimsRequest: ClaimsRequest | undefined): Record<string, unknown> {
+  return buildClaimSet(sub, user, releasedClaims(grantedScopes, claimsRequest, 'id_token'));
+}
