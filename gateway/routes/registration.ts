@@ -41,7 +41,7 @@ import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts'];
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg'];
 
 /** RFC 7591 §2 client metadata as the Client message fields it maps to. */
 interface RegisteredMetadata {
@@ -55,6 +55,8 @@ interface RegisteredMetadata {
   clientUri: string;
   logoUri: string;
   contacts: string[];
+  /** OIDC Registration §2; '' for JSON UserInfo responses. */
+  userinfoSignedResponseAlg: string;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -110,6 +112,7 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     clientUri: stringField(b, 'client_uri'),
     logoUri: stringField(b, 'logo_uri'),
     contacts: stringArray(b, 'contacts') ?? [],
+    userinfoSignedResponseAlg: stringField(b, 'userinfo_signed_response_alg'),
   };
 }
 
@@ -135,6 +138,7 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   if (c.logoUri) out.logo_uri = c.logoUri;
   if (c.contacts.length > 0) out.contacts = [...c.contacts];
   if (c.jwks) out.jwks = c.jwks;
+  if (c.userinfoSignedResponseAlg) out.userinfo_signed_response_alg = c.userinfoSignedResponseAlg;
   return out;
 }
 
@@ -185,6 +189,7 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       clientUri: m.clientUri,
       logoUri: m.logoUri,
       contacts: m.contacts,
+      userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

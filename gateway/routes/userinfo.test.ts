@@ -207,6 +207,24 @@ describe('UserInfo endpoint', () => {
     }
   });
 
+  it('takes userinfo_signed_response_alg in dynamic registration (RFC 7591, OIDC Registration §2)', async () => {
+    const admin = await t.bearer();
+    const register = (alg: string) =>
+      fetch(`${t.baseUrl}/oauth2/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ client_name: 'dyn', redirect_uris: [REDIRECT], scope: 'openid email', userinfo_signed_response_alg: alg }),
+      });
+    const ok = await register('ES256');
+    expect(ok.status).toBe(201);
+    const info = (await ok.json()) as Record<string, string>;
+    expect(info.userinfo_signed_response_alg).toBe('ES256');
+    expect((await t.peers.client.getClient({ clientId: info.client_id! })).client!.userinfoSignedResponseAlg).toBe('ES256');
+    const bad = await register('none');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'invalid_client_metadata' });
+  });
+
   it('answers 405 for other methods', async () => {
     const res = await fetch(url, { method: 'PUT' });
     expect(res.status).toBe(405);
