@@ -1,7 +1,27 @@
-// The consent page: which client asks for which scopes, Allow or Deny.
+// The consent page: which client asks for which scopes, Allow or Deny. The OpenID Connect claim
+// groups (OIDC Core §5.4: profile, email, phone, address) are described in plain words, each in
+// its own list item, so the user sees what personal information the client will receive.
 import type { FastifyReply } from 'fastify';
+import { CLAIM_SCOPES, type ClaimScope } from '../../services/core/oauth/index.js';
 import { clientBrand, type ClientDisplay } from './client-brand.js';
-import { html, sendPage } from './html.js';
+import { html, sendPage, type SafeHtml } from './html.js';
+
+/** What each claim group releases, as the consent page says it (OIDC Core §5.4). */
+export const CLAIM_GROUP_WORDS: Readonly<Record<ClaimScope, { title: string; detail: string }>> = {
+  profile: { title: 'Your profile', detail: 'name, username, nickname, picture, website, gender, birthdate, time zone and language' },
+  email: { title: 'Your email address', detail: 'and whether it has been verified' },
+  phone: { title: 'Your phone number', detail: 'and whether it has been verified' },
+  address: { title: 'Your postal address', detail: 'street, city, region, postal code and country' },
+};
+
+/** The list of claim groups among `scopes` (none without openid, OIDC Core §3.1.2.1), or undefined. */
+export function claimGroupsSection(scopes: readonly string[]): SafeHtml | undefined {
+  if (!scopes.includes('openid')) return undefined;
+  const groups = CLAIM_SCOPES.filter((g) => scopes.includes(g));
+  if (groups.length === 0) return undefined;
+  return html`<p id="claims-label">It will receive this information about you:</p>
+<ul class="claims" aria-labelledby="claims-label">${groups.map((g) => html`<li data-claim-group="${g}"><strong>${CLAIM_GROUP_WORDS[g].title}</strong>: ${CLAIM_GROUP_WORDS[g].detail}</li>`)}</ul>`;
+}
 
 export interface ConsentPageInput {
   client: ClientDisplay;
@@ -15,14 +35,20 @@ export interface ConsentPageInput {
 export function sendConsentPage(reply: FastifyReply, input: ConsentPageInput): FastifyReply {
   const brand = clientBrand(input.client);
   const name = input.client.clientName || input.client.clientId;
+  const claims = claimGroupsSection(input.scopes);
+  // The claim groups are said in words above; the other scopes are listed as they are named.
+  const others = claims === undefined ? input.scopes : input.scopes.filter((s) => !(CLAIM_SCOPES as readonly string[]).includes(s));
   const scopes =
-    input.scopes.length === 0
-      ? html`<p>It asks for no specific permissions.</p>`
+    others.length === 0
+      ? claims === undefined
+        ? html`<p>It asks for no specific permissions.</p>`
+        : undefined
       : html`<p id="scopes-label">It asks for these permissions:</p>
-<ul class="scopes" aria-labelledby="scopes-label">${input.scopes.map((s) => html`<li>${s}</li>`)}</ul>`;
+<ul class="scopes" aria-labelledby="scopes-label">${others.map((s) => html`<li>${s}</li>`)}</ul>`;
   const body = html`${brand.header}
 <h1>Allow access?</h1>
 <p><span class="client">${name}</span> <span class="muted">(<code>${input.client.clientId}</code>)</span> wants to access your account.</p>
+${claims}
 ${scopes}
 <form method="post" action="/oauth2/consent">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">

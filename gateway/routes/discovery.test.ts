@@ -4,7 +4,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { authorizationServerMetadata } from './discovery.js';
 import { ALLOWED_ORIGIN } from './route-test-support.js';
@@ -34,7 +34,7 @@ describe('discovery and JWKS', () => {
       token_endpoint: `${b}/oauth2/token`,
       jwks_uri: `${b}/.well-known/jwks.json`,
       registration_endpoint: `${b}/oauth2/register`,
-      scopes_supported: ['openid', 'offline_access', 'authmesh.admin', 'authmesh.read'],
+      scopes_supported: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'authmesh.admin', 'authmesh.read'],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token', TOKEN_EXCHANGE_GRANT],
@@ -50,11 +50,12 @@ describe('discovery and JWKS', () => {
       authorization_response_iss_parameter_supported: true,
       subject_types_supported: ['public', 'pairwise'],
       id_token_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],
-      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid'],
+      claims_supported: [...new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid', ...SUPPORTED_USER_CLAIMS])],
       prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
       claims_parameter_supported: false,
+      userinfo_endpoint: `${b}/oauth2/userinfo`,
     });
   });
 

@@ -3,7 +3,7 @@
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ALLOWED_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { ALLOWED_ALGS, CLAIM_SCOPES, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -44,8 +44,9 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     registration_endpoint: `${issuer}/oauth2/register`,
     // RFC 8414 §2 lets a server list only some of its scopes: per-service scopes live in the
     // admin-only service registry and are granted per client, so only the server's own are public.
-    // OpenID Connect Discovery §3: openid is listed; offline_access too (OIDC Core §11).
-    scopes_supported: [OPENID_SCOPE, OFFLINE_ACCESS_SCOPE, ADMIN_SCOPE, READ_SCOPE],
+    // OpenID Connect Discovery §3: openid is listed; offline_access too (OIDC Core §11), and the
+    // scopes that release standard claims (OIDC Core §5.4).
+    scopes_supported: [OPENID_SCOPE, OFFLINE_ACCESS_SCOPE, ...CLAIM_SCOPES, ADMIN_SCOPE, READ_SCOPE],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: [
@@ -75,12 +76,15 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     // ID Tokens are signed by the key service's active key, whose algorithm is one of these.
     id_token_signing_alg_values_supported: [...ALLOWED_ALGS],
     // The claims of the ID Token this server issues (OIDC Core §2).
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid'],
+    // and the user claims UserInfo can return (OIDC Core §5.1).
+    claims_supported: [...new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid', ...SUPPORTED_USER_CLAIMS])],
     prompt_values_supported: [...PROMPT_VALUES],
     // OIDC Core §6: request objects are refused with request_not_supported / request_uri_not_supported.
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
+    // OIDC Discovery §3 (RFC 8414 §2 admits these): UserInfo and the claims it can return.
+    userinfo_endpoint: `${issuer}/oauth2/userinfo`,
   };
 }
 

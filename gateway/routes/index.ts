@@ -6,5 +6,6 @@ import { registrationRoutes } from './registration.js';
 import { authorizeRoutes } from './authorize.js';
 import { connectRoutes } from './connect.js';
 import { restBodyCheckRoutes } from './rest-body-check.js';
+import { userinfoRoutes } from './userinfo.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes, restBodyCheckRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes];

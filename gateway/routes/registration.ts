@@ -44,7 +44,7 @@ import type { GatewayContext, RouteModule } from '../gateway.js';
 const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age', 'require_auth_time', 'subject_type', 'sector_identifier_uri'];
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', ...OIDC_REGISTERED_FIELDS];
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', ...OIDC_REGISTERED_FIELDS];
 
 
 /** OpenID Connect Registration 1.0 §2 metadata, as the Client message fields. */
@@ -86,6 +86,8 @@ interface RegisteredMetadata extends OidcRegisteredMetadata {
   clientUri: string;
   logoUri: string;
   contacts: string[];
+  /** OIDC Registration §2; '' for JSON UserInfo responses. */
+  userinfoSignedResponseAlg: string;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -142,6 +144,7 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     logoUri: stringField(b, 'logo_uri'),
     contacts: stringArray(b, 'contacts') ?? [],
     ...parseOidcMetadata(b),
+    userinfoSignedResponseAlg: stringField(b, 'userinfo_signed_response_alg'),
   };
 }
 
@@ -173,6 +176,7 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   if (c.requireAuthTime) out.require_auth_time = true;
   out.subject_type = c.subjectType || 'public';
   if (c.sectorIdentifierUri) out.sector_identifier_uri = c.sectorIdentifierUri;
+  if (c.userinfoSignedResponseAlg) out.userinfo_signed_response_alg = c.userinfoSignedResponseAlg;
   return out;
 }
 
@@ -228,6 +232,7 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       requireAuthTime: m.requireAuthTime,
       subjectType: m.subjectType,
       sectorIdentifierUri: m.sectorIdentifierUri,
+      userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

@@ -43,6 +43,15 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
     }
   });
 
+  it('accepts the OIDC standard claims of a user (address nested) and refuses an unknown address member', async () => {
+    const claims = { given_name: 'Zoë', email_verified: true, phone_number: '+33123456789', address: { locality: 'Paris', postal_code: '75002' } };
+    expect((await check('PATCH', '/v1/users/u_1', claims)).statusCode).toBe(200);
+    expect((await check('POST', '/v1/users', { user: { username: 'zoe', ...claims }, password: 'a long enough password' })).statusCode).toBe(200);
+    const res = await check('PATCH', '/v1/users/u_1', { address: { planet: 'Mars' } });
+    expect(res.statusCode).toBe(400);
+    expect((res.json() as { message: string }).message).toContain('planet');
+  });
+
   it('lets well-formed bodies and bodiless requests through', async () => {
     expect((await check('POST', '/v1/clients', { client_name: 'x', clientType: 'CLIENT_TYPE_PUBLIC', redirect_uris: ['https://a.example/cb'] })).statusCode).toBe(200);
     expect((await check('GET', '/v1/clients?page_size=5')).statusCode).toBe(200);

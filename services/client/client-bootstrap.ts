@@ -41,6 +41,7 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         requireAuthTime: false,
         subjectType: '',
         sectorIdentifierUri: '',
+        userinfoSignedResponseAlg: '',
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

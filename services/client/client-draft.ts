@@ -48,6 +48,8 @@ export interface ClientDraft {
   subjectType: string;
   /** OpenID Connect Registration §2: its host is the pairwise sector; '': the redirect URIs' host. */
   sectorIdentifierUri: string;
+  /** OIDC Registration §2 userinfo_signed_response_alg; '' for unsigned JSON UserInfo. */
+  userinfoSignedResponseAlg: string;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -74,6 +76,7 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'requireAuthTime',
   'subjectType',
   'sectorIdentifierUri',
+  'userinfoSignedResponseAlg',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -81,6 +84,7 @@ export const META_REQUIRE_PKCE = 'require_pkce';
 export const META_CLIENT_URI = 'client_uri';
 export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
+export const META_USERINFO_SIGNED_RESPONSE_ALG = 'userinfo_signed_response_alg';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -171,7 +175,13 @@ export function draftOf(client: Client): ClientDraft {
     logoUri: client.metadata[META_LOGO_URI] ?? '',
     contacts,
     ...oidcMetadataOf(client),
+    userinfoSignedResponseAlg: client.metadata[META_USERINFO_SIGNED_RESPONSE_ALG] ?? '',
   };
+}
+
+/** The algorithm the client registered for signed UserInfo responses, or undefined for JSON. */
+export function userinfoSignedResponseAlgOf(client: Pick<Client, 'metadata'>): string | undefined {
+  return client.metadata[META_USERINFO_SIGNED_RESPONSE_ALG] || undefined;
 }
 
 /** The validated, defaulted draft in the stored shape (without id, secrets and bookkeeping). */
@@ -273,6 +283,13 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (grace !== undefined) extra[META_REFRESH_REUSE_GRACE] = String(grace);
   if (draft.clientUri !== '') extra[META_CLIENT_URI] = draft.clientUri;
   if (draft.logoUri !== '') extra[META_LOGO_URI] = draft.logoUri;
+  // OIDC Registration §2: the server must be able to sign with the registered algorithm (never none).
+  if (draft.userinfoSignedResponseAlg !== '') {
+    if (!idTokenAlgs.includes(draft.userinfoSignedResponseAlg)) {
+      throw new InvalidClientMetadata(`userinfo_signed_response_alg must be one of: ${idTokenAlgs.join(', ') || '(none available)'}`);
+    }
+    extra[META_USERINFO_SIGNED_RESPONSE_ALG] = draft.userinfoSignedResponseAlg;
+  }
   if (draft.contacts.length > 0) extra[META_CONTACTS] = JSON.stringify([...new Set(draft.contacts)]);
   if (draft.idTokenSignedResponseAlg !== '') extra[META_ID_TOKEN_ALG] = draft.idTokenSignedResponseAlg;
   if (maxAge !== undefined) extra[META_DEFAULT_MAX_AGE] = String(maxAge);

@@ -61,6 +61,7 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     requireAuthTime: m.requireAuthTime,
     subjectType: m.subjectType,
     sectorIdentifierUri: m.sectorIdentifierUri,
+    userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
   };
 }
 
@@ -87,6 +88,7 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   require_auth_time: 'requireAuthTime',
   subject_type: 'subjectType',
   sector_identifier_uri: 'sectorIdentifierUri',
+  userinfo_signed_response_alg: 'userinfoSignedResponseAlg',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -122,6 +124,7 @@ export function toClientMessage(c: Client): ClientMessage {
     requireAuthTime: d.requireAuthTime,
     subjectType: d.subjectType,
     sectorIdentifierUri: d.sectorIdentifierUri,
+    userinfoSignedResponseAlg: d.userinfoSignedResponseAlg,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

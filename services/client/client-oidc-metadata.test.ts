@@ -27,6 +27,7 @@ const base: ClientDraft = {
   requireAuthTime: false,
   subjectType: '',
   sectorIdentifierUri: '',
+  userinfoSignedResponseAlg: '',
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 

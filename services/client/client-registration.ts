@@ -19,6 +19,7 @@ export const REGISTRATION_FIELDS: readonly ClientDraftField[] = [
   'clientUri',
   'logoUri',
   'contacts',
+  'userinfoSignedResponseAlg',
 ];
 
 /**

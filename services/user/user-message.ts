@@ -1,6 +1,7 @@
 // Domain user → proto User. The hash is not in a UserView, so it cannot leak through here.
 import { User as UserMessage } from '../../gen/ts/authmesh/user/v1/user.js';
 import type { UserView } from './user-cache.js';
+import { claimFieldsOf } from './user-claims.js';
 
 export function isLocked(user: Pick<UserView, 'lockedUntil'>, now: Date): boolean {
   return user.lockedUntil !== undefined && user.lockedUntil.getTime() > now.getTime();
@@ -21,5 +22,6 @@ export function toUserMessage(user: UserView, now: Date): UserMessage {
     createTime: user.createdAt,
     updateTime: user.updatedAt,
     etag: String(user.version),
+    ...claimFieldsOf(user.claims),
   });
 }

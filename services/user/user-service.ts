@@ -7,14 +7,16 @@ import {
   CreateUserResponse,
   DeleteUserResponse,
   EndSessionResponse,
+  GetUserInfoResponse,
   GetUserResponse,
   ListUsersResponse,
   SetPasswordResponse,
   UpdateUserResponse,
   UserServiceService,
 } from '../../gen/ts/authmesh/user/v1/user.js';
-import { AccessDenied, AlreadyExists, InvalidRequest, NotFound } from '../core/errors/index.js';
-import { generateId } from '../core/oauth/index.js';
+import { decodeProtectedHeader } from 'jose';
+import { AccessDenied, AlreadyExists, AuthmeshError, InvalidRequest, InvalidToken, NotFound, ServerError } from '../core/errors/index.js';
+import { buildClaimSet, generateId, releasedClaims } from '../core/oauth/index.js';
 import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddress, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
@@ -23,6 +25,7 @@ import type { LoginSessions } from './login-sessions.js';
 import { hashPassword } from './password-hash.js';
 import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
 import { fieldsOfMask } from './update-mask.js';
+import { applyClaimFields, CLAIM_FIELDS } from './user-claims.js';
 import { toView, type UserCache } from './user-cache.js';
 import { assertUserId, assertUsername, checkDisplayName, checkEmail, checkRoles, isPossibleUsername, versionOfEtag } from './user-fields.js';
 import { isLocked, toUserMessage } from './user-message.js';
@@ -33,6 +36,8 @@ export const USER_SERVICE_NAME = 'authmesh.user.v1.UserService';
 export const LOGIN_DENIED = 'invalid username or password';
 
 const PRINTABLE_SHORT = /^[\x20-\x7e]{0,256}$/;
+const OPENID_SCOPE = 'openid';
+const ALL_CLAIM_FIELDS: ReadonlySet<string> = new Set(CLAIM_FIELDS);
 
 function actorOf(principal: Principal): string | undefined {
   if (principal.kind === 'token') return principal.subject;
@@ -85,13 +90,14 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const displayName = checkDisplayName(u.displayName);
         const roles = checkRoles(u.roles);
         if (u.locked) throw new InvalidRequest('locked is set only by failed logins and cannot be true on create');
+        const claims = applyClaimFields(undefined, u, ALL_CLAIM_FIELDS, { changed: false, resulting: email });
         assertPasswordPolicy(req.password, u.username);
         // Cheap checks before the expensive hash, so a duplicate costs no scrypt; the store's
         // unique constraints still decide races.
         if (await users.getByUsername(u.username)) throw new AlreadyExists('a user with this username already exists');
         if (u.userId !== '' && (await cache.get(userId))) throw new AlreadyExists('a user with this user_id already exists');
         const passwordHash = await hashPassword(req.password);
-        const created = await users.create({ userId, username: u.username, email, displayName, roles, passwordHash, disabled: u.disabled });
+        const created = await users.create({ userId, username: u.username, email, displayName, roles, passwordHash, disabled: u.disabled, ...(claims ? { claims } : {}) });
         const view = toView(created);
         await putCache(view);
         await audit('user.created', ctx, userId, { username: created.username });
@@ -127,6 +133,11 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         if (fields.has('display_name')) patch.displayName = checkDisplayName(u.displayName) ?? null;
         if (fields.has('roles')) patch.roles = checkRoles(u.roles);
         if (fields.has('disabled')) patch.disabled = u.disabled;
+        if (CLAIM_FIELDS.some((f) => fields.has(f)) || patch.email !== undefined) {
+          const email = patch.email === undefined ? current.email : (patch.email ?? undefined);
+          const claims = applyClaimFields(current.claims, u, fields, { changed: email !== current.email, resulting: email });
+          patch.claims = claims ?? null;
+        }
         let unlocked = false;
         if (fields.has('locked')) {
           if (!u.locked) {
@@ -246,6 +257,36 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         if (session !== undefined) await mesh.audit({ type: 'session.ended', subject: session.userId, details: {} });
         return EndSessionResponse.fromPartial({});
       },
+
+      async getUserInfo(_req, ctx) {
+        const p = ctx.principal;
+        // The access policy below admits only a verified access token holding openid.
+        if (p.kind !== 'token') throw new InvalidToken('UserInfo requires a Bearer access token');
+        const user = await cache.get(p.subject);
+        // OIDC Core §5.3.3: a token whose user is gone or disabled no longer identifies anyone.
+        if (!user || user.disabled) throw new InvalidToken('the access token does not identify an active user');
+        // TODO(merge): claims.userinfo of the authorization request (OIDC Core §5.5), once the
+        // code flow binds it to the grant; scope values alone decide until then.
+        const released = releasedClaims(p.scopes, undefined, 'userinfo');
+        // TODO(merge): pairwise: sub = subjectIdentifier(...) for a pairwise client (oidc-subject.ts).
+        const sub = user.userId;
+        const claims = buildClaimSet(sub, user, released);
+        // RFC 6750 §3.1: the token of a client that no longer exists is no longer valid.
+        const client = await mesh.peers.client.getClient({ clientId: p.clientId }).then(
+          (r) => r.client,
+          (err: unknown) => {
+            if (err instanceof AuthmeshError && err.code === 'not_found') throw new InvalidToken('the access token was issued to a client that no longer exists');
+            throw err;
+          },
+        );
+        const alg = client?.userinfoSignedResponseAlg ?? '';
+        if (alg === '') return GetUserInfoResponse.fromPartial({ claims });
+        // OIDC Core §5.3.2: a signed UserInfo response carries iss and aud (the client).
+        const { jwt } = await mesh.peers.key.signJwt({ claims: { ...claims, iss: mesh.config.issuer, aud: p.clientId }, typ: 'JWT' });
+        // OIDC Registration §2: never answer with another algorithm than the one registered.
+        if (decodeProtectedHeader(jwt).alg !== alg) throw new ServerError(`UserInfo cannot be signed with ${alg}, the algorithm the client registered`);
+        return GetUserInfoResponse.fromPartial({ claims, jwt });
+      },
     },
     {
       createUser: ADMIN_WRITE,
@@ -258,6 +299,8 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
       authenticateUser: INTERNAL,
       checkSession: INTERNAL,
       endSession: INTERNAL,
+      // OIDC Core §5.3.1: UserInfo is an OAuth 2.0 protected resource that requires scope openid.
+      getUserInfo: { kind: 'scopes', anyOf: [OPENID_SCOPE] },
     },
   );
 }

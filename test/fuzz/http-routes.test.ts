@@ -164,6 +164,14 @@ describe('fuzz: every HTTP route of the gateway', () => {
       form([['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'], ['subject_token', cc.access_token!], ['subject_token_type', 'urn:ietf:params:oauth:token-type:access_token'], ['audience', 'https://orders.example.com'], ['resource', 'https://orders.example.com']]),
       form([['grant_type', 'password'], ['username', passwordUser.username], ['password', PASSWORD], ['scope', 'read']], [['authorization', basicAuth(trusted.id, trusted.secret)]]),
     ]);
+    // OIDC Core §5.3: UserInfo with a user's openid token from the real key service (fx.basic is
+    // an existing client), in the header (GET) and in a form body (POST, RFC 6750 §2.2).
+    const userinfoToken = await t.bearer({ sub: fx.userId, clientId: fx.basic.id, scope: ['openid', 'profile', 'email'] });
+    secrets.add(userinfoToken);
+    seeds.set('/oauth2/userinfo', [
+      { method: 'GET', path: '/oauth2/userinfo', query: [], headers: [['authorization', `Bearer ${userinfoToken}`]], body: { kind: 'none' } },
+      form([['access_token', userinfoToken]], [], '/oauth2/userinfo'),
+    ]);
     seeds.set('/oauth2/introspect', [form([['token', cc.access_token!], ['token_type_hint', 'access_token']], basicHdr, '/oauth2/introspect'), form([['token', withRefresh.refresh_token!]], basicHdr, '/oauth2/introspect')]);
     seeds.set('/oauth2/revoke', [form([['token', withRefresh.access_token!], ['token_type_hint', 'access_token']], basicHdr, '/oauth2/revoke'), form([['token', withRefresh.refresh_token!], ['token_type_hint', 'refresh_token']], basicHdr, '/oauth2/revoke')]);
 

@@ -17,3 +17,4 @@ export * from './oidc-request.js';
 export * from './oidc-interaction.js';
 export * from './oidc-id-token.js';
 export * from './oidc-subject.js';
+export * from './oidc-claims.js';

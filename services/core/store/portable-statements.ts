@@ -11,7 +11,7 @@ export const CLIENT_COLUMNS = `client_id, name, client_type, redirect_uris, gran
   version, created_at, updated_at`;
 
 export const USER_COLUMNS = `user_id, username, email, display_name, roles, password_hash, disabled, failed_login_count,
-  locked_until, password_changed_at, version, created_at, updated_at`;
+  locked_until, password_changed_at, claims, version, created_at, updated_at`;
 
 export const SERVICE_COLUMNS = 'service_id, name, description, audience, endpoints, version, created_at, updated_at';
 
@@ -70,14 +70,14 @@ export const PORTABLE_STATEMENTS = {
 
   users: {
     insert: `INSERT INTO users (${USER_COLUMNS}) VALUES (:userId, :username, :email, :displayName, :roles,
-      :passwordHash, :disabled, :failedLoginCount, :lockedUntil, :passwordChangedAt, :version, :createdAt,
-      :updatedAt)`,
+      :passwordHash, :disabled, :failedLoginCount, :lockedUntil, :passwordChangedAt, :claims, :version,
+      :createdAt, :updatedAt)`,
     get: `SELECT ${USER_COLUMNS} FROM users WHERE user_id = :userId`,
     getForUpdate: `SELECT ${USER_COLUMNS} FROM users WHERE user_id = :userId FOR UPDATE`,
     update: `UPDATE users SET username = :username, email = :email, display_name = :displayName, roles = :roles,
       password_hash = :passwordHash, disabled = :disabled, failed_login_count = :failedLoginCount,
-      locked_until = :lockedUntil, password_changed_at = :passwordChangedAt, version = :version,
-      updated_at = :updatedAt
+      locked_until = :lockedUntil, password_changed_at = :passwordChangedAt, claims = :claims,
+      version = :version, updated_at = :updatedAt
       WHERE user_id = :userId AND version = :previousVersion`,
     delete: 'DELETE FROM users WHERE user_id = :userId',
     // Skips the write on the common path (nothing to reset); a miss is told apart by `exists`.

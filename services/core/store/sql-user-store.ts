@@ -1,9 +1,9 @@
 import { InvalidRequest, NotFound } from '../errors/index.js';
 import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
 import type { SqlRow } from './sql-client.js';
-import { bool, compact, date, int, optDate, optText, stringArray, text } from './sql-rows.js';
+import { bool, compact, date, int, optDate, optObject, optText, stringArray, text } from './sql-rows.js';
 import type { SqlArgs, SqlRunner } from './sql-runner.js';
-import type { User } from './types.js';
+import type { StandardClaims, User } from './types.js';
 import type { UserStore } from './user-store.js';
 import { updateVersioned } from './versioned-update.js';
 
@@ -17,6 +17,7 @@ const MUTABLE = [
   'failedLoginCount',
   'lockedUntil',
   'passwordChangedAt',
+  'claims',
 ] as const satisfies readonly (keyof User)[];
 
 export function createSqlUserStore(db: SqlRunner): UserStore {
@@ -35,6 +36,7 @@ export function createSqlUserStore(db: SqlRunner): UserStore {
         failedLoginCount: input.failedLoginCount ?? 0,
         lockedUntil: input.lockedUntil,
         passwordChangedAt: input.passwordChangedAt ?? now,
+        claims: input.claims === undefined ? undefined : structuredClone(input.claims),
         version: 1,
         createdAt: now,
         updatedAt: now,
@@ -109,6 +111,7 @@ function encode(u: User): SqlArgs {
     failedLoginCount: u.failedLoginCount,
     lockedUntil: u.lockedUntil,
     passwordChangedAt: u.passwordChangedAt,
+    claims: u.claims === undefined ? null : JSON.stringify(u.claims),
     version: u.version,
     createdAt: u.createdAt,
     updatedAt: u.updatedAt,
@@ -127,6 +130,7 @@ function decode(row: SqlRow): User {
     failedLoginCount: int(row, 'failed_login_count'),
     lockedUntil: optDate(row, 'locked_until'),
     passwordChangedAt: date(row, 'password_changed_at'),
+    claims: optObject<StandardClaims>(row, 'claims'),
     version: int(row, 'version'),
     createdAt: date(row, 'created_at'),
     updatedAt: date(row, 'updated_at'),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthmeshError, type ErrorCode } from '../errors/index.js';
 import type { Store } from './store.js';
 import type { RotationRequest } from './refresh-token-store.js';
-import type { NewClient, NewService, NewSigningKey, NewUser, Page, RefreshToken } from './types.js';
+import type { NewClient, NewService, NewSigningKey, NewUser, Page, RefreshToken, StandardClaims } from './types.js';
 import { uniqueId } from '../../../test/support/ids.js';
 
 /**
@@ -114,6 +114,35 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(got.displayName).toBeUndefined();
         expect(got.lockedUntil).toBeUndefined();
         expect(got).toEqual(bare);
+      });
+
+      it('stores, replaces and clears the OIDC standard claims', async () => {
+        const claims: StandardClaims = {
+          givenName: 'Zoë',
+          familyName: 'Ünal',
+          preferredUsername: 'zoe',
+          website: 'https://zoe.example',
+          birthdate: '1990-02-28',
+          zoneinfo: 'Europe/Paris',
+          locale: 'fr-FR',
+          emailVerified: true,
+          phoneNumber: '+33123456789',
+          phoneNumberVerified: false,
+          address: { streetAddress: '1 rue de la Paix\nBâtiment B', locality: 'Paris', postalCode: '75002', country: 'FR' },
+        };
+        const created = await store.users.create(newUser({ claims }));
+        expect(created.claims).toEqual(claims);
+        expect((await store.users.get(created.userId)).claims).toEqual(claims);
+        expect((await store.users.getByUsername(created.username))?.claims).toEqual(claims);
+
+        const replaced = await store.users.update(created.userId, { claims: { nickname: 'Z', emailVerified: false } }, 1);
+        expect(replaced.claims).toEqual({ nickname: 'Z', emailVerified: false });
+        expect((await store.users.get(created.userId)).claims).toEqual({ nickname: 'Z', emailVerified: false });
+
+        const cleared = await store.users.update(created.userId, { claims: null }, 2);
+        expect(cleared.claims).toBeUndefined();
+        expect((await store.users.get(created.userId)).claims).toBeUndefined();
+        expect((await store.users.create(newUser())).claims).toBeUndefined();
       });
 
       it('finds by username regardless of case', async () => {
