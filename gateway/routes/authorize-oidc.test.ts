@@ -370,5 +370,11 @@ describe('OpenID Connect client metadata (OpenID Connect Registration §2)', () 
     const page = await browser.get(s.url.href);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('action="/oauth2/login"');
+    // The login satisfies it: the user is not sent round the login page again, however long the
+    // redirect after the login takes (default_max_age stands in only for a missing max_age).
+    const { username } = await createUser(t);
+    const run = await runAuthorization(new Browser(t.baseUrl), s.url.href, { username });
+    expect(run.pages).toEqual(['login']);
+    expect(run.location.searchParams.get('code')).toBeTruthy();
   });
 });
