@@ -218,6 +218,15 @@ describe('prompt, max_age and id_token_hint (OIDC Core §3.1.2.1, §3.1.2.6)', (
     expect(locationOf(await bob.browser.get(own.url.href), t.baseUrl).searchParams.get('code')).toBeTruthy();
   });
 
+  it('accepts an expired ID Token as id_token_hint (OIDC Core §3.1.2.1: its signature matters, not its exp)', async () => {
+    const { browser, idToken } = await signedIn();
+    const claims = decodeJwt(idToken);
+    const past = Math.floor(Date.now() / 1000) - 7200;
+    const expired = await t.peers.key.signJwt({ claims: { ...claims, iat: past - 300, exp: past }, typ: 'JWT' });
+    const s = await start({ prompt: 'none', id_token_hint: expired.jwt, ui_locales: 'fr-CA en', claims_locales: 'de' });
+    expect(locationOf(await browser.get(s.url.href), t.baseUrl).searchParams.get('code')).toBeTruthy();
+  });
+
   it('refuses as id_token_hint an access token, or a token with a forged signature (invalid_request)', async () => {
     const { browser, idToken } = await signedIn();
     const at = await t.bearer({ sub: 'x', clientId: rp.id, audience: rp.id });
@@ -238,6 +247,7 @@ describe('prompt, max_age and id_token_hint (OIDC Core §3.1.2.1, §3.1.2.6)', (
     ['prompt=none with login', { prompt: 'none login' }, 'invalid_request'],
     ['an unknown prompt', { prompt: 'create' }, 'invalid_request'],
     ['a negative max_age', { max_age: '-1' }, 'invalid_request'],
+    ['ui_locales that are not language tags', { ui_locales: 'en_US <b>' }, 'invalid_request'],
     ['a request object', { request: 'eyJhbGciOiJub25lIn0.e30.' }, 'request_not_supported'],
     ['a request_uri', { request_uri: 'https://rp.example.com/request.jwt' }, 'request_uri_not_supported'],
   ])('redirects %s as %s with state and iss', async (_name, params, error) => {
@@ -370,5 +380,11 @@ describe('OpenID Connect client metadata (OpenID Connect Registration §2)', () 
     const page = await browser.get(s.url.href);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('action="/oauth2/login"');
+    // The login satisfies it: the user is not sent round the login page again, however long the
+    // redirect after the login takes (default_max_age stands in only for a missing max_age).
+    const { username } = await createUser(t);
+    const run = await runAuthorization(new Browser(t.baseUrl), s.url.href, { username });
+    expect(run.pages).toEqual(['login']);
+    expect(run.location.searchParams.get('code')).toBeTruthy();
   });
 });

@@ -126,6 +126,28 @@ describe.skipIf(backends.skip)(`two instances on Postgres + Hazelcast${backends.
     }
   });
 
+  it('a pairwise client gets the same sub from either instance (one AUTHMESH_PAIRWISE_SALT, OIDC Core §8.1)', async () => {
+    const admin = await adminToken(0);
+    const created = await clients[0]!.client.createClient(
+      CreateClientRequest.fromPartial({
+        client: { clientName: 'rp', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, redirectUris: [REDIRECT], grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE], scopes: ['openid'], subjectType: 'pairwise' },
+      } as never),
+      { bearer: admin },
+    );
+    const user = await clients[0]!.user.createUser(CreateUserRequest.fromPartial({ user: { username: `p${randomBytes(4).toString('hex')}` }, password: 'correct horse battery staple' }), { bearer: admin });
+    const creds = basic(created.client!.clientId, created.clientSecret);
+    const subs: string[] = [];
+    for (const i of [0, 1]) {
+      const verifier = randomBytes(32).toString('base64url');
+      const request = AuthorizationRequest.fromPartial({ responseType: 'code', clientId: created.client!.clientId, redirectUri: REDIRECT, scope: 'openid', codeChallenge: createHash('sha256').update(verifier).digest('base64url'), codeChallengeMethod: 'S256' });
+      const { code } = await clients[i]!.code.issueCode(IssueCodeRequest.fromPartial({ request, userId: user.user!.userId }));
+      const res = await clients[i]!.token.token(TokenRequest.fromPartial({ client: creds, grant: { $case: 'authorizationCode', value: { code, redirectUri: REDIRECT, codeVerifier: verifier } } }));
+      subs.push(JSON.parse(Buffer.from(res.idToken.split('.')[1]!, 'base64url').toString('utf8')).sub as string);
+    }
+    expect(subs[0]).toBe(subs[1]);
+    expect(subs[0]).not.toBe(user.user!.userId);
+  });
+
   it('a refresh token rotated on one instance is reuse-detected on the other', async () => {
     const admin = await adminToken(1);
     const created = await clients[1]!.client.createClient(

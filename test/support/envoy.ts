@@ -11,6 +11,8 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../services/core/rpc/index.js';
 import { SERVICE_NAMES, type ServiceName } from '../../services/core/config/index.js';
+import { resolvePairwiseSalt } from '../../services/core/config/data-dir-secrets.js';
+import { silentLogger } from '../../services/core/log/index.js';
 import { startSampleApi, type SampleApi } from '../sample-api/server.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { freePort } from './ports.js';
@@ -102,6 +104,8 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
       AUTHMESH_ISSUER: gateway.config.issuer,
       AUTHMESH_MESH_SECRET: gateway.config.meshSecret!,
       AUTHMESH_MASTER_KEY: gateway.config.masterKey!.toString('base64'),
+      // The mesh's own salt (from its data directory): pairwise subs must not depend on the instance.
+      AUTHMESH_PAIRWISE_SALT: resolvePairwiseSalt(gateway.config, silentLogger()),
       AUTHMESH_LOG_LEVEL: 'warn',
     },
     60_000,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { atHash, buildIdTokenClaims, hashAlgorithmOf } from './oidc-id-token.js';
+import { thrown } from '../../../test/support/thrown.js';
+import { atHash, buildIdTokenClaims, hashAlgorithmOf, idTokenHintSubject } from './oidc-id-token.js';
 
 describe('atHash (OIDC Core §3.1.3.6)', () => {
   it('matches the OpenID Connect Core Appendix A example (RS256)', () => {
@@ -55,5 +56,28 @@ describe('buildIdTokenClaims (OIDC Core §2)', () => {
 
   it.each([0, -1, 1.5, 3601])('refuses a ttl of %s', (ttlSeconds) => {
     expect(() => buildIdTokenClaims({ ...base, ttlSeconds })).toThrow(RangeError);
+  });
+});
+
+describe('idTokenHintSubject (OIDC Core §3.1.2.1)', () => {
+  const expected = { issuer: 'https://as.example.com', clientId: 'c1' };
+  const good = { iss: 'https://as.example.com', sub: 'u1', aud: ['c1'], exp: 1 };
+
+  it.each([
+    ['an ID Token of ours for the client (expired: exp is not checked)', { typ: 'JWT' }, good],
+    ['aud as a plain string', { typ: 'jwt' }, { ...good, aud: 'c1' }],
+  ])('returns the sub of %s', (_name, header, payload) => {
+    expect(idTokenHintSubject(header, payload, expected)).toBe('u1');
+  });
+
+  it.each<[string, { typ?: unknown }, Record<string, unknown>]>([
+    ['an access token (typ at+jwt, RFC 9068)', { typ: 'at+jwt' }, good],
+    ['a token without typ', {}, good],
+    ['another issuer', { typ: 'JWT' }, { ...good, iss: 'https://evil.example.com' }],
+    ['a token for another client', { typ: 'JWT' }, { ...good, aud: ['c2'] }],
+    ['a token without sub', { typ: 'JWT' }, { ...good, sub: undefined }],
+    ['a token with an empty sub', { typ: 'JWT' }, { ...good, sub: '' }],
+  ])('refuses %s as invalid_request', (_name, header, payload) => {
+    expect(thrown(() => idTokenHintSubject(header, payload, expected)).code).toBe('invalid_request');
   });
 });
