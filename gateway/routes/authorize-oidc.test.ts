@@ -334,6 +334,9 @@ describe('OpenID Connect client metadata (OpenID Connect Registration §2)', () 
     expect(tokens.claims()!.sub).toBe(expected);
     expect(tokens.claims()!.sub).not.toBe(userId);
     expect(typeof tokens.claims()!.auth_time).toBe('number');
+    // OIDC Core §5.3.2: UserInfo answers with the same pairwise sub (openid-client checks it too).
+    const userInfo = await oidc.fetchUserInfo(cfg, tokens.access_token, expected);
+    expect(userInfo.sub).toBe(expected);
     // The same user on the public client keeps the user id as sub.
     const pub = await start();
     const pubRun = await runAuthorization(browser, pub.url.href, { username });

@@ -16,7 +16,8 @@ import {
 } from '../../gen/ts/authmesh/user/v1/user.js';
 import { decodeProtectedHeader } from 'jose';
 import { AccessDenied, AlreadyExists, AuthmeshError, InvalidRequest, InvalidToken, NotFound, ServerError } from '../core/errors/index.js';
-import { buildClaimSet, generateId, releasedClaims } from '../core/oauth/index.js';
+import { buildClaimSet, generateId, releasedClaims, subjectIdentifier } from '../core/oauth/index.js';
+import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
 import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddress, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
@@ -54,6 +55,9 @@ export interface UserServiceDeps {
 
 export function createUserServiceRegistration({ mesh, cache, guard, sessions }: UserServiceDeps) {
   const users = mesh.store.users;
+  // The pairwise salt (OIDC Core §8.1), read or generated once, on first use by a pairwise client.
+  let salt: string | undefined;
+  const pairwiseSalt = (): string => (salt ??= resolvePairwiseSalt(mesh.config, mesh.log));
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
 
@@ -265,12 +269,6 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const user = await cache.get(p.subject);
         // OIDC Core §5.3.3: a token whose user is gone or disabled no longer identifies anyone.
         if (!user || user.disabled) throw new InvalidToken('the access token does not identify an active user');
-        // TODO(merge): claims.userinfo of the authorization request (OIDC Core §5.5), once the
-        // code flow binds it to the grant; scope values alone decide until then.
-        const released = releasedClaims(p.scopes, undefined, 'userinfo');
-        // TODO(merge): pairwise: sub = subjectIdentifier(...) for a pairwise client (oidc-subject.ts).
-        const sub = user.userId;
-        const claims = buildClaimSet(sub, user, released);
         // RFC 6750 §3.1: the token of a client that no longer exists is no longer valid.
         const client = await mesh.peers.client.getClient({ clientId: p.clientId }).then(
           (r) => r.client,
@@ -279,6 +277,15 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
             throw err;
           },
         );
+        // The claims parameter (OIDC Core §5.5) is not carried through the code grant yet
+        // (claims_parameter_supported is false): the scope values alone decide.
+        const released = releasedClaims(p.scopes, undefined, 'userinfo');
+        // OIDC Core §5.3.2: sub is the one the client's ID Tokens carry, pairwise (§8.1) included.
+        const sub =
+          client?.subjectType === 'pairwise'
+            ? subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: client.sectorIdentifierUri, redirectUris: client.redirectUris }, user.userId, pairwiseSalt())
+            : user.userId;
+        const claims = buildClaimSet(sub, user, released);
         const alg = client?.userinfoSignedResponseAlg ?? '';
         if (alg === '') return GetUserInfoResponse.fromPartial({ claims });
         // OIDC Core §5.3.2: a signed UserInfo response carries iss and aud (the client).

@@ -326,7 +326,7 @@ function ownListenPort(env: NodeJS.ProcessEnv, services: ServiceName[], grpcPort
  * gateway elsewhere must present.
  */
 /** The services that compute pairwise subject identifiers (OIDC Core §8.1) with the salt. */
-const PAIRWISE_SALT_USERS: readonly ServiceName[] = ['code', 'token'];
+const PAIRWISE_SALT_USERS: readonly ServiceName[] = ['code', 'token', 'user'];
 
 function splitDeploymentProblems(env: NodeJS.ProcessEnv, config: Config): string[] {
   const runsAll = config.services.length === SERVICE_NAMES.length;
@@ -351,7 +351,7 @@ function splitDeploymentProblems(env: NodeJS.ProcessEnv, config: Config): string
     problems.push(`AUTHMESH_MASTER_KEY: required because ${because} and runs the key service: every key-service process must decrypt the signing keys in the shared store with the same key (e.g. \`openssl rand -base64 32\`), not one generated into its data directory`);
   }
   if (config.services.some((s) => PAIRWISE_SALT_USERS.includes(s)) && !env.AUTHMESH_PAIRWISE_SALT) {
-    problems.push(`AUTHMESH_PAIRWISE_SALT: required because ${because} and runs a service that computes pairwise subject identifiers (code, token): every such process must use the same salt (e.g. \`openssl rand -base64 32\`), or a pairwise client would see a different sub from each`);
+    problems.push(`AUTHMESH_PAIRWISE_SALT: required because ${because} and runs a service that computes pairwise subject identifiers (code, token, user): every such process must use the same salt (e.g. \`openssl rand -base64 32\`), or a pairwise client would see a different sub from each`);
   }
   if (config.gateway && !env.AUTHMESH_COOKIE_SECRET) {
     problems.push(`AUTHMESH_COOKIE_SECRET: required because ${because} and runs the gateway: every gateway process must sign session and CSRF cookies with the same value (e.g. \`openssl rand -base64 32\`)`);

@@ -91,7 +91,7 @@ describe('a split process refuses per-process state', () => {
     expect(found[0]).toMatch(new RegExp(`^${variable}: required because this process runs part of a split deployment \\(AUTHMESH_SERVICES=${services}\\)`));
   });
 
-  it.each(['token', 'code'])('refuses a generated AUTHMESH_PAIRWISE_SALT when it runs %s (pairwise subs would differ per process)', (services) => {
+  it.each(['token', 'code', 'user'])('refuses a generated AUTHMESH_PAIRWISE_SALT when it runs %s (pairwise subs would differ per process)', (services) => {
     const env: NodeJS.ProcessEnv = { ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: services };
     delete env.AUTHMESH_PAIRWISE_SALT;
     const found = problems(env);
