@@ -19,7 +19,7 @@ export const createUserService: ServiceFactory = (deps) => {
     log: deps.log,
   });
   return {
-    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid) }),
+    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid, deps.now) }),
     // The dummy hash for unknown users is computed before serving, so the first unknown-user
     // login does not pay for it twice (a timing difference that would reveal non-existence).
     start: () => guard.warmUp(),

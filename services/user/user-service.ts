@@ -8,7 +8,11 @@ import {
   DeleteUserResponse,
   EndSessionResponse,
   GetUserResponse,
+  ListUserSessionsResponse,
   ListUsersResponse,
+  RecordSessionClientResponse,
+  RevokeAllUserSessionsResponse,
+  RevokeUserSessionResponse,
   SetPasswordResponse,
   UpdateUserResponse,
   UserServiceService,
@@ -19,7 +23,7 @@ import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddres
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { LoginGuard } from './login-guard.js';
-import type { LoginSessions } from './login-sessions.js';
+import type { EndedSession, LoginSessions } from './login-sessions.js';
 import { hashPassword } from './password-hash.js';
 import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
 import { fieldsOfMask } from './update-mask.js';
@@ -33,6 +37,8 @@ export const USER_SERVICE_NAME = 'authmesh.user.v1.UserService';
 export const LOGIN_DENIED = 'invalid username or password';
 
 const PRINTABLE_SHORT = /^[\x20-\x7e]{0,256}$/;
+// A public session id (sid): SHA-256 hex.
+const SID = /^[0-9a-f]{64}$/;
 
 function actorOf(principal: Principal): string | undefined {
   if (principal.kind === 'token') return principal.subject;
@@ -51,6 +57,13 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
   const users = mesh.store.users;
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
+
+  /** Audits each ended session (never its secret id) and hands it to the back-channel logout. */
+  const announceEnded = async (ended: EndedSession[], reason: string, ctx?: CallContext) => {
+    for (const e of ended) {
+      await mesh.audit({ type: 'session.ended', actor: ctx ? actorOf(ctx.principal) : undefined, subject: e.userId, details: { sid: e.sid, reason, clients: e.clientIds.length } });
+    }
+  };
 
   const evict = async (userId: string) => {
     try {
@@ -216,7 +229,12 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const authenticated = await guard.check(user, plausible ? req.password : '', attempt);
         if (!authenticated) throw new AccessDenied(LOGIN_DENIED);
         const authTime = mesh.now();
-        const sessionId = req.startSession ? await sessions.start(authenticated.userId, authTime) : '';
+        let sessionId = '';
+        if (req.startSession) {
+          const started = await sessions.start(authenticated.userId, authTime);
+          sessionId = started.sessionId;
+          await announceEnded(started.evicted, 'evicted');
+        }
         await mesh.audit({ type: 'login.success', subject: authenticated.userId, clientId: attempt.clientId, ip: attempt.ip, details: {} });
         return AuthenticateUserResponse.fromPartial({ user: toUserMessage(toView(authenticated), authTime), authTime, sessionId });
       },
@@ -233,7 +251,8 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         // A password change or reset after the login ends the session: whoever logged in with the
         // old password (perhaps the reason for the reset) is out.
         if (user.passwordChangedAt.getTime() > session.startedAt.getTime()) {
-          await sessions.end(req.sessionId);
+          const ended = await sessions.end(req.sessionId);
+          if (ended !== undefined) await announceEnded([ended], 'password_changed');
           return CheckSessionResponse.fromPartial({ active: false });
         }
         return CheckSessionResponse.fromPartial({ active: true });
@@ -241,10 +260,46 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
 
       async endSession(req) {
         if (req.sessionId === '') throw new InvalidRequest('session_id is required');
-        const session = await sessions.get(req.sessionId);
-        await sessions.end(req.sessionId);
-        if (session !== undefined) await mesh.audit({ type: 'session.ended', subject: session.userId, details: {} });
+        const ended = await sessions.end(req.sessionId);
+        if (ended !== undefined) await announceEnded([ended], 'logout');
         return EndSessionResponse.fromPartial({});
+      },
+
+      async listUserSessions(req) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const list = await sessions.listByUser(req.userId);
+        return ListUserSessionsResponse.fromPartial({
+          sessions: list.map((s) => ({ sid: s.sid, userId: s.userId, authTime: s.startedAt, expireTime: s.expiresAt, clientIds: s.clientIds })),
+        });
+      },
+
+      async revokeUserSession(req, ctx) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        if (!SID.test(req.sid)) throw new InvalidRequest('sid must be a session id as ListUserSessions returns it (64 hex digits)');
+        // Another user's session is as unknown as an ended one: a caller naming the wrong user learns nothing.
+        const found = await sessions.getBySid(req.sid);
+        if (found === undefined || found.userId !== req.userId) throw new NotFound('session not found');
+        const ended = await sessions.endBySid(req.sid);
+        if (ended === undefined) throw new NotFound('session not found');
+        await announceEnded([ended], 'revoked', ctx);
+        return RevokeUserSessionResponse.fromPartial({});
+      },
+
+      async revokeAllUserSessions(req, ctx) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const ended: EndedSession[] = [];
+        for (const s of await sessions.listByUser(req.userId)) {
+          const e = await sessions.endBySid(s.sid);
+          if (e !== undefined) ended.push(e);
+        }
+        await announceEnded(ended, 'revoked', ctx);
+        return RevokeAllUserSessionsResponse.fromPartial({ revokedCount: ended.length });
+      },
+
+      async recordSessionClient(req) {
+        if (req.sessionId === '') throw new InvalidRequest('session_id is required');
+        if (req.clientId === '' || !PRINTABLE_SHORT.test(req.clientId)) throw new InvalidRequest('client_id must be 1 to 256 printable ASCII characters');
+        return RecordSessionClientResponse.fromPartial({ recorded: await sessions.recordClient(req.sessionId, req.clientId) });
       },
     },
     {
@@ -258,6 +313,10 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
       authenticateUser: INTERNAL,
       checkSession: INTERNAL,
       endSession: INTERNAL,
+      listUserSessions: ADMIN_READ,
+      revokeUserSession: ADMIN_WRITE,
+      revokeAllUserSessions: ADMIN_WRITE,
+      recordSessionClient: INTERNAL,
     },
   );
 }
