@@ -41,7 +41,7 @@ import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts'];
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required'];
 
 /** RFC 7591 §2 client metadata as the Client message fields it maps to. */
 interface RegisteredMetadata {
@@ -55,6 +55,9 @@ interface RegisteredMetadata {
   clientUri: string;
   logoUri: string;
   contacts: string[];
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -75,6 +78,14 @@ function stringArray(body: Record<string, unknown>, name: string, error: new (d:
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string') || v.length > 100) throw new error(`${name} must be an array of strings`);
   return v as string[];
+}
+
+function booleanField(body: Record<string, unknown>, name: string): boolean {
+  const v = body[name];
+  if (v === undefined || v === null) return false;
+  // RFC 7591 §3.2.2: a metadata value of the wrong type is invalid_client_metadata.
+  if (typeof v !== 'boolean') throw new InvalidClientMetadata(`${name} must be a boolean`);
+  return v;
 }
 
 function parseMetadata(body: unknown): RegisteredMetadata {
@@ -110,6 +121,10 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     clientUri: stringField(b, 'client_uri'),
     logoUri: stringField(b, 'logo_uri'),
     contacts: stringArray(b, 'contacts') ?? [],
+    // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 client metadata.
+    postLogoutRedirectUris: stringArray(b, 'post_logout_redirect_uris') ?? [],
+    backchannelLogoutUri: stringField(b, 'backchannel_logout_uri'),
+    backchannelLogoutSessionRequired: booleanField(b, 'backchannel_logout_session_required'),
   };
 }
 
@@ -134,6 +149,11 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   if (c.clientUri) out.client_uri = c.clientUri;
   if (c.logoUri) out.logo_uri = c.logoUri;
   if (c.contacts.length > 0) out.contacts = [...c.contacts];
+  if (c.postLogoutRedirectUris.length > 0) out.post_logout_redirect_uris = [...c.postLogoutRedirectUris];
+  if (c.backchannelLogoutUri) {
+    out.backchannel_logout_uri = c.backchannelLogoutUri;
+    out.backchannel_logout_session_required = c.backchannelLogoutSessionRequired;
+  }
   if (c.jwks) out.jwks = c.jwks;
   return out;
 }
@@ -185,6 +205,9 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       clientUri: m.clientUri,
       logoUri: m.logoUri,
       contacts: m.contacts,
+      postLogoutRedirectUris: m.postLogoutRedirectUris,
+      backchannelLogoutUri: m.backchannelLogoutUri,
+      backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

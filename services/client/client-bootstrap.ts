@@ -36,6 +36,9 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         clientUri: '',
         logoUri: '',
         contacts: [],
+        postLogoutRedirectUris: [],
+        backchannelLogoutUri: '',
+        backchannelLogoutSessionRequired: false,
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

@@ -2,7 +2,7 @@
 // stored form. Transport-neutral: the gRPC adapter and the gateway's registration endpoint both
 // build a ClientDraft and let this module decide.
 import { InvalidClientMetadata, InvalidRequest } from '../core/errors/index.js';
-import { isScopeToken, validateClientMetadata, type ClientMetadata, type GrantType } from '../core/oauth/index.js';
+import { isLoopbackIpHost, isScopeToken, validateClientMetadata, validateRegisteredRedirectUri, type ClientMetadata, type GrantType } from '../core/oauth/index.js';
 import type { Client } from '../core/store/types.js';
 
 /** Every mutable client property, in domain vocabulary ('' / [] mean "use the default"). */
@@ -28,6 +28,11 @@ export interface ClientDraft {
   clientUri: string;
   logoUri: string;
   contacts: string[];
+  /** OpenID Connect RP-Initiated Logout 1.0 §3.1; matched exactly. */
+  postLogoutRedirectUris: string[];
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2; '' for none. */
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -49,6 +54,9 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'clientUri',
   'logoUri',
   'contacts',
+  'postLogoutRedirectUris',
+  'backchannelLogoutUri',
+  'backchannelLogoutSessionRequired',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -56,6 +64,19 @@ export const META_REQUIRE_PKCE = 'require_pkce';
 export const META_CLIENT_URI = 'client_uri';
 export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
+export const META_POST_LOGOUT_REDIRECT_URIS = 'post_logout_redirect_uris';
+export const META_BACKCHANNEL_LOGOUT_URI = 'backchannel_logout_uri';
+export const META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED = 'backchannel_logout_session_required';
+/** The metadata keys a validated draft rewrites (absent from ValidatedClient.extra = cleared). */
+export const DRAFT_META_KEYS = [
+  META_CLIENT_URI,
+  META_LOGO_URI,
+  META_CONTACTS,
+  META_POST_LOGOUT_REDIRECT_URIS,
+  META_BACKCHANNEL_LOGOUT_URI,
+  META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED,
+] as const;
+const MAX_POST_LOGOUT_REDIRECT_URIS = 20;
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
@@ -93,14 +114,24 @@ export function refreshReuseGraceOf(client: Pick<Client, 'metadata'>): number | 
 }
 
 /** The stored client seen as a draft, so an update can merge changes into it. */
-export function draftOf(client: Client): ClientDraft {
-  let contacts: string[] = [];
+/** A JSON array of strings kept in Client.metadata; [] when absent or unreadable. */
+function metaList(client: Pick<Client, 'metadata'>, key: string): string[] {
   try {
-    const parsed: unknown = JSON.parse(client.metadata[META_CONTACTS] ?? '[]');
-    if (Array.isArray(parsed)) contacts = parsed.filter((c): c is string => typeof c === 'string');
+    const parsed: unknown = JSON.parse(client.metadata[key] ?? '[]');
+    return Array.isArray(parsed) ? parsed.filter((c): c is string => typeof c === 'string') : [];
   } catch {
-    contacts = [];
+    return [];
   }
+}
+
+/** The client's registered post_logout_redirect_uris (OpenID Connect RP-Initiated Logout 1.0 §3.1). */
+export function postLogoutRedirectUrisOf(client: Pick<Client, 'metadata'>): string[] {
+  return metaList(client, META_POST_LOGOUT_REDIRECT_URIS);
+}
+
+/** The stored client seen as a draft, so an update can merge changes into it. */
+export function draftOf(client: Client): ClientDraft {
+  const contacts = metaList(client, META_CONTACTS);
   return {
     name: client.name,
     clientType: client.clientType,
@@ -118,6 +149,9 @@ export function draftOf(client: Client): ClientDraft {
     clientUri: client.metadata[META_CLIENT_URI] ?? '',
     logoUri: client.metadata[META_LOGO_URI] ?? '',
     contacts,
+    postLogoutRedirectUris: postLogoutRedirectUrisOf(client),
+    backchannelLogoutUri: client.metadata[META_BACKCHANNEL_LOGOUT_URI] ?? '',
+    backchannelLogoutSessionRequired: client.metadata[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] === 'true',
   };
 }
 
@@ -155,6 +189,28 @@ function checkWebUrl(value: string, field: string): void {
   }
 }
 
+/**
+ * Back-Channel Logout 1.0 §2.2: an absolute URI without fragment; we also require https, except
+ * http on a loopback IP literal (development receivers; the sender still refuses it unless
+ * AUTHMESH_BACKCHANNEL_LOGOUT_ALLOW_HTTP_LOOPBACK is set). No userinfo: it would be a credential in metadata.
+ */
+function checkBackchannelLogoutUri(value: string): void {
+  if (value === '') return;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidClientMetadata('backchannel_logout_uri must be an absolute https URL');
+  }
+  const ok =
+    /^[\x21-\x7e]{1,2048}$/.test(value) &&
+    !value.includes('#') &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackIpHost(url.hostname)));
+  if (!ok) throw new InvalidClientMetadata('backchannel_logout_uri must be an absolute https URL without fragment or credentials (http only on 127.0.0.1 or [::1])');
+}
+
 /** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700) and applies defaults. */
 export function validateDraft(draft: ClientDraft): ValidatedClient {
   if (draft.name.length > 200 || /[^\x20-\x7e\u00a0-\uffff]/.test(draft.name)) {
@@ -190,6 +246,18 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
   if (draft.contacts.length > 20 || draft.contacts.some((c) => !/^[\x20-\x7e]{1,320}$/.test(c))) {
     throw new InvalidClientMetadata('contacts must be at most 20 printable strings of up to 320 characters');
   }
+  if (draft.postLogoutRedirectUris.length > MAX_POST_LOGOUT_REDIRECT_URIS) {
+    throw new InvalidClientMetadata(`post_logout_redirect_uris must hold at most ${MAX_POST_LOGOUT_REDIRECT_URIS} URIs`);
+  }
+  for (const uri of draft.postLogoutRedirectUris) {
+    // RP-Initiated Logout 1.0 §3.1: the same rules as redirect_uris (absolute, no fragment, https or loopback http).
+    try {
+      validateRegisteredRedirectUri(uri);
+    } catch (err) {
+      throw new InvalidClientMetadata(`post_logout_redirect_uris: ${(err as Error).message}`);
+    }
+  }
+  checkBackchannelLogoutUri(draft.backchannelLogoutUri);
   const extra: Record<string, string> = {
     // RFC 9700 §2.1.1: PKCE is mandatory for public clients whatever the request says.
     [META_REQUIRE_PKCE]: String(metadata.clientType === 'public' ? true : draft.requirePkce),
@@ -198,6 +266,9 @@ export function validateDraft(draft: ClientDraft): ValidatedClient {
   if (draft.clientUri !== '') extra[META_CLIENT_URI] = draft.clientUri;
   if (draft.logoUri !== '') extra[META_LOGO_URI] = draft.logoUri;
   if (draft.contacts.length > 0) extra[META_CONTACTS] = JSON.stringify([...new Set(draft.contacts)]);
+  if (draft.postLogoutRedirectUris.length > 0) extra[META_POST_LOGOUT_REDIRECT_URIS] = JSON.stringify([...new Set(draft.postLogoutRedirectUris)]);
+  if (draft.backchannelLogoutUri !== '') extra[META_BACKCHANNEL_LOGOUT_URI] = draft.backchannelLogoutUri;
+  if (draft.backchannelLogoutSessionRequired) extra[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] = 'true';
   return {
     metadata,
     fields: {

@@ -13,6 +13,7 @@ import {
   assertClientId,
   draftOf,
   isValidClientId,
+  DRAFT_META_KEYS,
   META_REFRESH_REUSE_GRACE,
   META_SECRET_ROTATED_AT,
   usesSecret,
@@ -168,7 +169,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     const v = validateDraft(merged);
     const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
     const metadata = { ...current.metadata, ...v.extra };
-    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE]) if (!(k in v.extra)) delete metadata[k];
+    for (const k of [...DRAFT_META_KEYS, META_REFRESH_REUSE_GRACE]) if (!(k in v.extra)) delete metadata[k];
     if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
     return {
       ...v.fields,

@@ -56,6 +56,9 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     clientUri: m.clientUri,
     logoUri: m.logoUri,
     contacts: [...m.contacts],
+    postLogoutRedirectUris: [...m.postLogoutRedirectUris],
+    backchannelLogoutUri: m.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
   };
 }
 
@@ -77,6 +80,9 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   client_uri: 'clientUri',
   logo_uri: 'logoUri',
   contacts: 'contacts',
+  post_logout_redirect_uris: 'postLogoutRedirectUris',
+  backchannel_logout_uri: 'backchannelLogoutUri',
+  backchannel_logout_session_required: 'backchannelLogoutSessionRequired',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -107,6 +113,9 @@ export function toClientMessage(c: Client): ClientMessage {
     clientUri: d.clientUri,
     logoUri: d.logoUri,
     contacts: d.contacts,
+    postLogoutRedirectUris: d.postLogoutRedirectUris,
+    backchannelLogoutUri: d.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: d.backchannelLogoutSessionRequired,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

@@ -19,6 +19,9 @@ export const REGISTRATION_FIELDS: readonly ClientDraftField[] = [
   'clientUri',
   'logoUri',
   'contacts',
+  'postLogoutRedirectUris',
+  'backchannelLogoutUri',
+  'backchannelLogoutSessionRequired',
 ];
 
 /**

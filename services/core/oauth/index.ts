@@ -13,3 +13,4 @@ export * from './resource-indicator.js';
 export * from './endpoint-match.js';
 export * from './bearer.js';
 export * from './response-types.js';
+export * from './oidc-logout.js';
