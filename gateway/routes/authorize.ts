@@ -198,6 +198,20 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     return active ? session : undefined;
   }
 
+  /**
+   * Back-Channel Logout 1.0 §2.3 hook: records that the client receives an ID Token (openid scope)
+   * in this login session, so the session's end sends it a logout token. Called once a code is
+   * issued; a failure is logged and never fails the authorization.
+   */
+  async function recordIdTokenClient(session: Session, params: AuthorizationParams): Promise<void> {
+    if (!params.scope.split(' ').includes('openid')) return;
+    try {
+      await peers.user.recordSessionClient({ sessionId: session.sessionId, clientId: params.client_id });
+    } catch (err) {
+      log.warn({ err, client_id: params.client_id }, 'recording the session client for back-channel logout failed');
+    }
+  }
+
   function renderLogin(req: FastifyRequest, reply: FastifyReply, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: number, extra: { username?: string; error?: string } = {}) {
     const token = csrf.issue(req, reply);
     return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params }, token), ...extra });
@@ -209,6 +223,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     if (v.consentNotRequired) {
       // The client skips consent or the user already gave it for these scopes.
       const issued = await peers.code.issueCode({ request: toRequest(params), userId: session.userId, authTime: session.authTime, consentedScopes: [], rememberConsent: false });
+      await recordIdTokenClient(session, params);
       // RFC 6749 §4.1.2: the code goes to the client's redirect URI (with state and iss, RFC 9207).
       return redirect(reply, issued.redirectTo, status);
     }
@@ -359,6 +374,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
           consentedScopes: pending.scopes ?? [],
           rememberConsent: fields.get('remember') === 'on',
         });
+        await recordIdTokenClient(session, pending.params);
         // RFC 9700 §4.10: 303 after the POST.
         return redirect(reply, issued.redirectTo, 303);
       }

@@ -48,6 +48,9 @@ describe('discovery and JWKS', () => {
       revocation_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      end_session_endpoint: `${t.baseUrl}/oauth2/end_session`,
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
     });
   });
 

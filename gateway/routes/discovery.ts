@@ -68,6 +68,10 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response carries iss.
     authorization_response_iss_parameter_supported: true,
+    // OpenID Connect RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.
+    end_session_endpoint: `${issuer}/oauth2/end_session`,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   };
 }
 

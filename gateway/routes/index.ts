@@ -4,7 +4,8 @@ import { discoveryRoutes } from './discovery.js';
 import { tokenRoutes } from './token.js';
 import { registrationRoutes } from './registration.js';
 import { authorizeRoutes } from './authorize.js';
+import { endSessionRoutes } from './end-session.js';
 import { connectRoutes } from './connect.js';
 import { restBodyCheckRoutes } from './rest-body-check.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes, restBodyCheckRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes];
