@@ -119,7 +119,7 @@ describe('end_session_endpoint', () => {
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
       .setIssuedAt()
       .sign(privateKey);
-    const refused = [
+    const refused: Record<string, string>[] = [
       { id_token_hint: forged },
       { id_token_hint: admin },
       { id_token_hint: 'not.a.jwt' },
