@@ -1,5 +1,6 @@
 import type { ServiceFactory } from '../mesh-deps.js';
 import { createLoginGuard } from './login-guard.js';
+import { createBackchannelLogout } from './backchannel-logout.js';
 import { createLoginSessions } from './login-sessions.js';
 import { createUserCache } from './user-cache.js';
 import { createUserServiceRegistration } from './user-service.js';
@@ -18,10 +19,19 @@ export const createUserService: ServiceFactory = (deps) => {
     audit: deps.audit,
     log: deps.log,
   });
+  const logout = createBackchannelLogout({
+    issuer: deps.config.issuer,
+    peers: () => deps.peers,
+    audit: deps.audit,
+    log: deps.log,
+    now: deps.now,
+    allowLoopback: deps.config.backchannelLogoutAllowHttpLoopback,
+  });
   return {
-    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid, deps.now) }),
+    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid, deps.now), logout }),
     // The dummy hash for unknown users is computed before serving, so the first unknown-user
     // login does not pay for it twice (a timing difference that would reveal non-existence).
     start: () => guard.warmUp(),
+    stop: async () => logout.close(),
   };
 };

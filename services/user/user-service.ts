@@ -23,6 +23,7 @@ import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddres
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { LoginGuard } from './login-guard.js';
+import type { BackchannelLogout } from './backchannel-logout.js';
 import type { EndedSession, LoginSessions } from './login-sessions.js';
 import { hashPassword } from './password-hash.js';
 import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
@@ -51,15 +52,19 @@ export interface UserServiceDeps {
   cache: UserCache;
   guard: LoginGuard;
   sessions: LoginSessions;
+  /** Sends back-channel logout tokens for ended sessions (off the request path). */
+  logout: BackchannelLogout;
 }
 
-export function createUserServiceRegistration({ mesh, cache, guard, sessions }: UserServiceDeps) {
+export function createUserServiceRegistration({ mesh, cache, guard, sessions, logout }: UserServiceDeps) {
   const users = mesh.store.users;
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
 
   /** Audits each ended session (never its secret id) and hands it to the back-channel logout. */
   const announceEnded = async (ended: EndedSession[], reason: string, ctx?: CallContext) => {
+    // Back-Channel Logout 1.0 §2.7: the RPs are told; never awaited, so no RP delays this answer.
+    logout.notify(ended);
     for (const e of ended) {
       await mesh.audit({ type: 'session.ended', actor: ctx ? actorOf(ctx.principal) : undefined, subject: e.userId, details: { sid: e.sid, reason, clients: e.clientIds.length } });
     }
