@@ -70,6 +70,24 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
     }
   };
 
+  /**
+   * Ends every login session of the user now (not only at the next CheckSession), so the
+   * back-channel logout reaches the relying parties at once. A grid failure is logged: CheckSession
+   * still refuses those sessions (password change time, disabled or deleted account).
+   */
+  const endAllSessions = async (userId: string, reason: string, ctx: CallContext) => {
+    try {
+      const ended: EndedSession[] = [];
+      for (const s of await sessions.listByUser(userId)) {
+        const e = await sessions.endBySid(s.sid);
+        if (e !== undefined) ended.push(e);
+      }
+      await announceEnded(ended, reason, ctx);
+    } catch (err) {
+      mesh.log.warn({ err, userId }, 'ending the login sessions failed');
+    }
+  };
+
   const evict = async (userId: string) => {
     try {
       await cache.evict(userId);
@@ -163,6 +181,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
         // A disabled user must not keep minting access tokens with refresh tokens issued before.
         let revoked = 0;
         if (updated.disabled && !current.disabled) revoked = await mesh.store.refreshTokens.revokeByUser(updated.userId, mesh.now());
+        if (updated.disabled && !current.disabled) await endAllSessions(updated.userId, 'user_disabled', ctx);
         await audit('user.updated', ctx, updated.userId, { fields: [...fields], ...(revoked > 0 ? { revokedRefreshTokens: revoked } : {}) });
         if (unlocked) await audit('user.unlocked', ctx, updated.userId);
         return UpdateUserResponse.fromPartial({ user: toUserMessage(view, mesh.now()) });
@@ -175,6 +194,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
         const revoked = await mesh.store.refreshTokens.revokeByUser(req.userId, mesh.now());
         await users.delete(req.userId);
         await evict(req.userId);
+        await endAllSessions(req.userId, 'user_deleted', ctx);
         await audit('user.deleted', ctx, req.userId, { revokedRefreshTokens: revoked });
         return DeleteUserResponse.fromPartial({});
       },
@@ -201,6 +221,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
         const passwordHash = await hashPassword(req.newPassword);
         const updated = await users.update(checked.userId, { passwordHash, passwordChangedAt: mesh.now() }, checked.version);
         await putCache(toView(updated));
+        await endAllSessions(updated.userId, 'password_changed', ctx);
         await audit('user.password_changed', ctx, updated.userId);
         return ChangePasswordResponse.fromPartial({});
       },
@@ -216,6 +237,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
         // After the write, so a token minted with the old password in the meantime is caught too.
         const revoked = await mesh.store.refreshTokens.revokeByUser(user.userId, now);
         await putCache(toView(updated));
+        await endAllSessions(user.userId, 'password_set', ctx);
         await audit('user.password_set', ctx, user.userId, { revokedRefreshTokens: revoked });
         return SetPasswordResponse.fromPartial({});
       },

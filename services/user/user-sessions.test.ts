@@ -74,6 +74,21 @@ describe('login sessions through the admin API', () => {
     expect((await t.anon.user.listUserSessions({ userId: u.userId }, { bearer: admin })).sessions).toEqual([]);
   });
 
+  it('a password reset, disabling or deleting the user ends their sessions at once (no longer listed)', async () => {
+    const reset = await seedUser(t.store);
+    await startSession(reset.username, reset.password);
+    await t.anon.user.setPassword({ userId: reset.userId, newPassword: 'a brand new password' }, { bearer: admin });
+    expect((await t.anon.user.listUserSessions({ userId: reset.userId }, { bearer: admin })).sessions).toEqual([]);
+    const disabled = await seedUser(t.store);
+    await startSession(disabled.username, disabled.password);
+    await t.anon.user.updateUser({ user: { ...(await t.anon.user.getUser({ userId: disabled.userId }, { bearer: admin })).user!, disabled: true }, updateMask: ['disabled'] }, { bearer: admin });
+    expect((await t.anon.user.listUserSessions({ userId: disabled.userId }, { bearer: admin })).sessions).toEqual([]);
+    const deleted = await seedUser(t.store);
+    await startSession(deleted.username, deleted.password);
+    await t.anon.user.deleteUser({ userId: deleted.userId }, { bearer: admin });
+    expect((await t.anon.user.listUserSessions({ userId: deleted.userId }, { bearer: admin })).sessions).toEqual([]);
+  });
+
   it('guards the RPCs like ListUsers: reads need admin or read scope, revocations admin, recording the mesh', async () => {
     const u = await seedUser(t.store);
     const id = await startSession(u.username, u.password);
