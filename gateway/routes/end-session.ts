@@ -108,8 +108,11 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
   async function endBrowserSession(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const session = sessions.read(req);
     // Server-side first: a copy of the cookie saved before logout must get nothing afterwards.
-    if (session !== undefined) await peers.user.endSession({ sessionId: session.sessionId });
-    sessions.clear(reply);
+    if (session !== undefined) {
+      await peers.user.endSession({ sessionId: session.sessionId });
+      // Only this account: the browser's other accounts stay, offered by the chooser, none current.
+      sessions.remove(req, reply, session.sessionId);
+    }
   }
 
   async function finish(req: FastifyRequest, reply: FastifyReply, clientId: string, uri: string, state: string, status: 302 | 303) {
