@@ -190,11 +190,16 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
 <p>An application asked to sign you out of authmesh${clientId !== '' ? html` (<span class="client">${clientId}</span>)` : undefined}.</p>
 <form method="post" action="${END_SESSION_CONFIRM_PATH}" aria-labelledby="title">
 <input type="hidden" name="${CSRF_FIELD}" value="${token}">
+<input type="hidden" name="decision" value="logout">
 <input type="hidden" name="client_id" value="${clientId}">
 <input type="hidden" name="post_logout_redirect_uri" value="${params.post_logout_redirect_uri}">
 <input type="hidden" name="state" value="${params.state}">
-<button type="submit" class="primary" name="decision" value="logout">Sign out</button>
-<button type="submit" name="decision" value="stay">Stay signed in</button>
+<button type="submit" class="primary">Sign out</button>
+</form>
+<form method="post" action="${END_SESSION_CONFIRM_PATH}">
+<input type="hidden" name="${CSRF_FIELD}" value="${token}">
+<input type="hidden" name="decision" value="stay">
+<button type="submit" class="link">Stay signed in</button>
 </form>`,
     });
   }
