@@ -9,8 +9,9 @@ export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backcha
 export const LOGOUT_TOKEN_TYP = 'logout+jwt';
 /** Lifetime of a logout token, seconds: long enough for the retries, short enough to be useless later (§2.4 recommends ≤ 2 minutes). */
 export const LOGOUT_TOKEN_TTL_SECONDS = 120;
-/** The typ an ID Token carries (shared rule of issue 13: ID Tokens stay `JWT`, access tokens are `at+jwt`). */
-export const ID_TOKEN_TYP = 'JWT';
+// The typ an ID Token carries (shared rule of issue 13: ID Tokens stay `JWT`, access tokens are
+// `at+jwt`). Private: oidc-id-token.ts (oidc-core) exports the same value as ID_TOKEN_TYP.
+const HINT_TYP = 'JWT';
 /** Signing algorithms the key service uses: the only ones an id_token_hint may carry. */
 export const ID_TOKEN_HINT_ALGS: readonly string[] = ['ES256', 'RS256', 'EdDSA'];
 
@@ -90,7 +91,7 @@ export interface IdTokenHint {
 export function idTokenHintClaims(header: Record<string, unknown>, payload: Record<string, unknown>, issuer: string): IdTokenHint {
   const typ = header.typ;
   // RFC 8725 §3.11: explicit typing keeps access and logout tokens from being replayed as hints.
-  if (typ !== undefined && (typeof typ !== 'string' || typ.toUpperCase() !== ID_TOKEN_TYP)) throw new InvalidRequest('id_token_hint is not an ID Token');
+  if (typ !== undefined && (typeof typ !== 'string' || typ.toUpperCase() !== HINT_TYP)) throw new InvalidRequest('id_token_hint is not an ID Token');
   // RP-Initiated Logout 1.0 §2: a hint we issued.
   if (payload.iss !== issuer) throw new InvalidRequest('id_token_hint was not issued by this server');
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidRequest('id_token_hint has no sub');
