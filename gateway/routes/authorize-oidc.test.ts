@@ -72,8 +72,9 @@ async function start(params: Record<string, string> = {}, cfg: oidc.Configuratio
 /** The server-side session id inside the browser's signed session cookie (for the sid check). */
 function sessionIdOf(browser: Browser): string {
   const raw = decodeURIComponent(browser.cookies.get('authmesh_session')!.value);
-  const payload = JSON.parse(Buffer.from(raw.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string };
-  return payload.sid;
+  // The signed cookie's payload: the browser's accounts, current first (gateway/session.ts).
+  const payload = JSON.parse(Buffer.from(raw.split('.')[1]!, 'base64url').toString('utf8')) as { a: Array<{ sid: string }> };
+  return payload.a[0]!.sid;
 }
 
 /** A browser with a login session of a new user (signed in through a first OIDC authorization). */

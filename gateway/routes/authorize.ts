@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthorizationRequest, type ValidateAuthorizationRequestResponse } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
-import { afterFreshLogin, buildAuthorizationErrorRedirect } from '../../services/core/oauth/index.js';
+import { afterAccountChoice, afterFreshLogin, buildAuthorizationErrorRedirect, hashToken } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { createCsrf, CSRF_FIELD } from '../csrf.js';
 import { bodyPairs, collectParameters, queryPairs } from '../form-params.js';
@@ -17,7 +17,7 @@ import type { ClientDisplay } from '../pages/client-brand.js';
 import { sendConsentPage } from '../pages/consent-page.js';
 import { sendErrorPage } from '../pages/error-page.js';
 import { html, sendPage } from '../pages/html.js';
-import { sendLoginPage } from '../pages/login-page.js';
+import { sendLoginPage, type ChooserAccount } from '../pages/login-page.js';
 import { AUTHORIZATION_PARAM_NAMES, type AuthorizationParams, createPendingAuthorizations, type PendingAuthorization } from '../pending-authorization.js';
 import { createSessions, type Session } from '../session.js';
 
@@ -25,6 +25,7 @@ export const AUTHORIZE_PATH = '/oauth2/authorize';
 export const LOGIN_PATH = '/oauth2/login';
 export const CONSENT_PATH = '/oauth2/consent';
 export const LOGOUT_PATH = '/oauth2/logout';
+export const SELECT_ACCOUNT_PATH = '/oauth2/select_account';
 
 const PENDING_FIELD = 'authorization_request';
 const LOGIN_FAILED = 'Invalid username or password.';
@@ -209,14 +210,50 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     return active ? session : undefined;
   }
 
-  function renderLogin(req: FastifyRequest, reply: FastifyReply, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: number, extra: { username?: string; error?: string } = {}) {
+  /**
+   * Back-Channel Logout 1.0 §2.3 hook: records that the client receives an ID Token (openid scope)
+   * in this login session, so the session's end sends it a logout token. Called once a code is
+   * issued; a failure is logged and never fails the authorization.
+   */
+  async function recordIdTokenClient(session: Session, params: AuthorizationParams): Promise<void> {
+    if (!params.scope.split(' ').includes('openid')) return;
+    try {
+      await peers.user.recordSessionClient({ sessionId: session.sessionId, clientId: params.client_id });
+    } catch (err) {
+      log.warn({ err, client_id: params.client_id }, 'recording the session client for back-channel logout failed');
+    }
+  }
+
+  /**
+   * The browser's other signed-in accounts whose server-side sessions are still active, for the
+   * account chooser (OpenID Connect Core §3.1.2.1 prompt=select_account). A failed check leaves
+   * the account out: the chooser is a convenience, the login form is always there.
+   */
+  async function chooserAccounts(req: FastifyRequest): Promise<ChooserAccount[]> {
+    const found = await Promise.all(
+      sessions.accounts(req).map(async (s) => {
+        try {
+          if (!(await peers.user.checkSession({ sessionId: s.sessionId, userId: s.userId })).active) return undefined;
+          const user = (await peers.user.getUser({ userId: s.userId })).user;
+          if (user === undefined) return undefined;
+          return { sid: hashToken(s.sessionId), label: user.displayName || user.username, username: user.username };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    return found.filter((a): a is ChooserAccount => a !== undefined);
+  }
+
+  async function renderLogin(req: FastifyRequest, reply: FastifyReply, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: number, extra: { username?: string; error?: string } = {}) {
     const token = csrf.issue(req, reply);
-    return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params }, token), ...extra });
+    const accounts = await chooserAccounts(req);
+    return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params }, token), accounts, ...extra });
   }
 
   /** With a session: issue the code at once when consent is not needed, else ask for it. */
   async function continueAsUser(req: FastifyRequest, reply: FastifyReply, session: Session, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: 302 | 303) {
-    sessions.touch(reply, session);
+    sessions.touch(req, reply, session);
     if (v.consentNotRequired) {
       // The client skips consent or the user already gave it for these scopes.
       const issued = await peers.code.issueCode({
@@ -228,6 +265,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
         sessionId: session.sessionId,
         amr: PASSWORD_AMR,
       });
+      await recordIdTokenClient(session, params);
       // RFC 6749 §4.1.2: the code goes to the client's redirect URI (with state and iss, RFC 9207).
       return redirect(reply, issued.redirectTo, status);
     }
@@ -347,7 +385,15 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       return sendFlowError(req, reply, err, 303);
     }
     // A fresh session value on every login: nothing an attacker planted before survives it.
-    sessions.start(reply, userId, authTime, sessionId);
+    const forgotten = sessions.start(req, reply, userId, authTime, sessionId);
+    // Sessions the cookie no longer names (the same user's earlier one, or beyond the account cap) end server-side.
+    for (const old of forgotten) {
+      try {
+        await peers.user.endSession({ sessionId: old.sessionId });
+      } catch (err) {
+        log.warn({ err }, 'ending a session the browser no longer holds failed');
+      }
+    }
     log.info({ client_id: v.clientId, user_id: userId }, 'user logged in');
     // RFC 9700 §4.10: after a POST, 303 so the credentials are not re-posted. The login just made
     // satisfies prompt=login/select_account, max_age and the account choice (OIDC Core §3.1.2.1).
@@ -385,6 +431,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
           sessionId: session.sessionId,
           amr: PASSWORD_AMR,
         });
+        await recordIdTokenClient(session, pending.params);
         // RFC 9700 §4.10: 303 after the POST.
         return redirect(reply, issued.redirectTo, 303);
       }
@@ -414,7 +461,9 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
         return sendFlowError(req, reply, err, 303);
       }
     }
-    sessions.clear(reply);
+    // Only this account is signed out; the browser's other accounts are offered by the chooser.
+    if (session !== undefined) sessions.remove(req, reply, session.sessionId);
+    else sessions.clear(reply);
     // From the consent page ("use another account"): back to the same request, which now shows the login page.
     const pending = fields.has(PENDING_FIELD) ? pendings.open(fields.get(PENDING_FIELD) ?? '', token ?? '') : undefined;
     if (pending !== undefined) return redirect(reply, authorizeUrl(pending.params), 303);
@@ -424,6 +473,26 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
 <h1>You are signed out</h1>
 <p>You can close this page.</p>`,
     });
+  }
+
+  /** The account chooser's choice: the chosen signed-in account becomes current, then back to the request. */
+  async function selectAccount(req: FastifyRequest, reply: FastifyReply) {
+    const fields = readForm(req, reply);
+    if (fields === undefined) return reply;
+    const pending = openPending(req, reply, fields);
+    if (pending === undefined) return reply;
+    const sid = fields.get('account') ?? '';
+    const chosen = sessions.accounts(req).find((s) => hashToken(s.sessionId) === sid);
+    try {
+      // A session that ended since the page was shown is not chosen: the request starts over.
+      if (chosen !== undefined && (await peers.user.checkSession({ sessionId: chosen.sessionId, userId: chosen.userId })).active) {
+        sessions.touch(req, reply, chosen);
+      }
+    } catch (err) {
+      return sendFlowError(req, reply, err, 303);
+    }
+    // OIDC Core §3.1.2.1: the choice answers select_account; max_age still applies to the chosen session.
+    return redirect(reply, authorizeUrl(afterAccountChoice(pending.params)), 303);
   }
 
   // Parse failures of these routes (malformed or oversized bodies) are shown as pages, not JSON.
@@ -451,6 +520,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     [LOGIN_PATH, login],
     [CONSENT_PATH, consent],
     [LOGOUT_PATH, logout],
+    [SELECT_ACCOUNT_PATH, selectAccount],
   ] as const) {
     route('POST', path, handler);
     route(['GET', ...OTHER_METHODS], path, methodNotAllowed('POST'));

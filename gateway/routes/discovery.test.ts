@@ -56,6 +56,9 @@ describe('discovery and JWKS', () => {
       request_uri_parameter_supported: false,
       claims_parameter_supported: false,
       userinfo_endpoint: `${b}/oauth2/userinfo`,
+      end_session_endpoint: `${t.baseUrl}/oauth2/end_session`,
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
     });
   });
 

@@ -85,6 +85,10 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     claims_parameter_supported: false,
     // OIDC Discovery §3 (RFC 8414 §2 admits these): UserInfo and the claims it can return.
     userinfo_endpoint: `${issuer}/oauth2/userinfo`,
+    // OpenID Connect RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.
+    end_session_endpoint: `${issuer}/oauth2/end_session`,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   };
 }
 

@@ -4,8 +4,9 @@ import { discoveryRoutes } from './discovery.js';
 import { tokenRoutes } from './token.js';
 import { registrationRoutes } from './registration.js';
 import { authorizeRoutes } from './authorize.js';
+import { endSessionRoutes } from './end-session.js';
 import { connectRoutes } from './connect.js';
 import { restBodyCheckRoutes } from './rest-body-check.js';
 import { userinfoRoutes } from './userinfo.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes];

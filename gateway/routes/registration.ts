@@ -44,7 +44,7 @@ import type { GatewayContext, RouteModule } from '../gateway.js';
 const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age', 'require_auth_time', 'subject_type', 'sector_identifier_uri'];
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', ...OIDC_REGISTERED_FIELDS];
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', ...OIDC_REGISTERED_FIELDS];
 
 
 /** OpenID Connect Registration 1.0 §2 metadata, as the Client message fields. */
@@ -88,6 +88,9 @@ interface RegisteredMetadata extends OidcRegisteredMetadata {
   contacts: string[];
   /** OIDC Registration §2; '' for JSON UserInfo responses. */
   userinfoSignedResponseAlg: string;
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -108,6 +111,14 @@ function stringArray(body: Record<string, unknown>, name: string, error: new (d:
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string') || v.length > 100) throw new error(`${name} must be an array of strings`);
   return v as string[];
+}
+
+function booleanField(body: Record<string, unknown>, name: string): boolean {
+  const v = body[name];
+  if (v === undefined || v === null) return false;
+  // RFC 7591 §3.2.2: a metadata value of the wrong type is invalid_client_metadata.
+  if (typeof v !== 'boolean') throw new InvalidClientMetadata(`${name} must be a boolean`);
+  return v;
 }
 
 function parseMetadata(body: unknown): RegisteredMetadata {
@@ -145,6 +156,10 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     contacts: stringArray(b, 'contacts') ?? [],
     ...parseOidcMetadata(b),
     userinfoSignedResponseAlg: stringField(b, 'userinfo_signed_response_alg'),
+    // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.2 client metadata.
+    postLogoutRedirectUris: stringArray(b, 'post_logout_redirect_uris') ?? [],
+    backchannelLogoutUri: stringField(b, 'backchannel_logout_uri'),
+    backchannelLogoutSessionRequired: booleanField(b, 'backchannel_logout_session_required'),
   };
 }
 
@@ -169,6 +184,11 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   if (c.clientUri) out.client_uri = c.clientUri;
   if (c.logoUri) out.logo_uri = c.logoUri;
   if (c.contacts.length > 0) out.contacts = [...c.contacts];
+  if (c.postLogoutRedirectUris.length > 0) out.post_logout_redirect_uris = [...c.postLogoutRedirectUris];
+  if (c.backchannelLogoutUri) {
+    out.backchannel_logout_uri = c.backchannelLogoutUri;
+    out.backchannel_logout_session_required = c.backchannelLogoutSessionRequired;
+  }
   if (c.jwks) out.jwks = c.jwks;
   // OpenID Connect Registration §3.2: the registered values, defaults included.
   if (c.idTokenSignedResponseAlg) out.id_token_signed_response_alg = c.idTokenSignedResponseAlg;
@@ -233,6 +253,9 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       subjectType: m.subjectType,
       sectorIdentifierUri: m.sectorIdentifierUri,
       userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
+      postLogoutRedirectUris: m.postLogoutRedirectUris,
+      backchannelLogoutUri: m.backchannelLogoutUri,
+      backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

@@ -28,7 +28,7 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
   it('refuses unknown body fields and enum names with 400 naming them, in the transcoder error shape', async () => {
     const base = { client_name: 'x', client_type: 'CLIENT_TYPE_CONFIDENTIAL', grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'] };
     const cases: ['POST' | 'PATCH', string, unknown, string][] = [
-      ['POST', '/v1/clients', { ...base, post_logout_redirect_uris: ['https://a.example/'] }, 'post_logout_redirect_uris'],
+      ['POST', '/v1/clients', { ...base, frontchannel_logout_uri: 'https://a.example/fcl' }, 'frontchannel_logout_uri'],
       ['POST', '/v1/clients', { ...base, grant_types: ['GRANT_TYPE_DEVICE_CODE'] }, 'GRANT_TYPE_DEVICE_CODE'],
       ['POST', '/v1/clients', { ...base, grant_types: [1000] }, 'client.grant_types[0]'],
       ['PATCH', '/v1/clients/c_1', { client_name: 'y', colour: 'blue' }, 'colour'],

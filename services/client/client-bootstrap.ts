@@ -42,6 +42,9 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         subjectType: '',
         sectorIdentifierUri: '',
         userinfoSignedResponseAlg: '',
+        postLogoutRedirectUris: [],
+        backchannelLogoutUri: '',
+        backchannelLogoutSessionRequired: false,
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

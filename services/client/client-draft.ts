@@ -11,6 +11,8 @@ import {
   validateSubjectMetadata,
   type ClientMetadata,
   type GrantType,
+  isLoopbackIpHost,
+  validateRegisteredRedirectUri,
   type SubjectType,
 } from '../core/oauth/index.js';
 import type { Client } from '../core/store/types.js';
@@ -50,6 +52,11 @@ export interface ClientDraft {
   sectorIdentifierUri: string;
   /** OIDC Registration §2 userinfo_signed_response_alg; '' for unsigned JSON UserInfo. */
   userinfoSignedResponseAlg: string;
+  /** OpenID Connect RP-Initiated Logout 1.0 §3.1; matched exactly. */
+  postLogoutRedirectUris: string[];
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2; '' for none. */
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -77,6 +84,9 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'subjectType',
   'sectorIdentifierUri',
   'userinfoSignedResponseAlg',
+  'postLogoutRedirectUris',
+  'backchannelLogoutUri',
+  'backchannelLogoutSessionRequired',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -85,6 +95,10 @@ export const META_CLIENT_URI = 'client_uri';
 export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
 export const META_USERINFO_SIGNED_RESPONSE_ALG = 'userinfo_signed_response_alg';
+export const META_POST_LOGOUT_REDIRECT_URIS = 'post_logout_redirect_uris';
+export const META_BACKCHANNEL_LOGOUT_URI = 'backchannel_logout_uri';
+export const META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED = 'backchannel_logout_session_required';
+const MAX_POST_LOGOUT_REDIRECT_URIS = 20;
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -95,6 +109,17 @@ export const META_SUBJECT_TYPE = 'subject_type';
 export const META_SECTOR_IDENTIFIER_URI = 'sector_identifier_uri';
 /** The metadata keys of the OpenID Connect fields (removed from a client when an update clears them). */
 export const OIDC_META_KEYS: readonly string[] = [META_ID_TOKEN_ALG, META_DEFAULT_MAX_AGE, META_REQUIRE_AUTH_TIME, META_SUBJECT_TYPE, META_SECTOR_IDENTIFIER_URI];
+/** The metadata keys a validated draft rewrites (absent from ValidatedClient.extra = cleared). */
+export const DRAFT_META_KEYS: readonly string[] = [
+  META_CLIENT_URI,
+  META_LOGO_URI,
+  META_CONTACTS,
+  META_USERINFO_SIGNED_RESPONSE_ALG,
+  META_POST_LOGOUT_REDIRECT_URIS,
+  META_BACKCHANNEL_LOGOUT_URI,
+  META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED,
+  ...OIDC_META_KEYS,
+];
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
 export const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
 
@@ -149,14 +174,24 @@ export function oidcMetadataOf(client: Pick<Client, 'metadata'>): {
 }
 
 /** The stored client seen as a draft, so an update can merge changes into it. */
-export function draftOf(client: Client): ClientDraft {
-  let contacts: string[] = [];
+/** A JSON array of strings kept in Client.metadata; [] when absent or unreadable. */
+function metaList(client: Pick<Client, 'metadata'>, key: string): string[] {
   try {
-    const parsed: unknown = JSON.parse(client.metadata[META_CONTACTS] ?? '[]');
-    if (Array.isArray(parsed)) contacts = parsed.filter((c): c is string => typeof c === 'string');
+    const parsed: unknown = JSON.parse(client.metadata[key] ?? '[]');
+    return Array.isArray(parsed) ? parsed.filter((c): c is string => typeof c === 'string') : [];
   } catch {
-    contacts = [];
+    return [];
   }
+}
+
+/** The client's registered post_logout_redirect_uris (OpenID Connect RP-Initiated Logout 1.0 §3.1). */
+export function postLogoutRedirectUrisOf(client: Pick<Client, 'metadata'>): string[] {
+  return metaList(client, META_POST_LOGOUT_REDIRECT_URIS);
+}
+
+/** The stored client seen as a draft, so an update can merge changes into it. */
+export function draftOf(client: Client): ClientDraft {
+  const contacts = metaList(client, META_CONTACTS);
   return {
     name: client.name,
     clientType: client.clientType,
@@ -176,6 +211,9 @@ export function draftOf(client: Client): ClientDraft {
     contacts,
     ...oidcMetadataOf(client),
     userinfoSignedResponseAlg: client.metadata[META_USERINFO_SIGNED_RESPONSE_ALG] ?? '',
+    postLogoutRedirectUris: postLogoutRedirectUrisOf(client),
+    backchannelLogoutUri: client.metadata[META_BACKCHANNEL_LOGOUT_URI] ?? '',
+    backchannelLogoutSessionRequired: client.metadata[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] === 'true',
   };
 }
 
@@ -226,7 +264,29 @@ export interface ValidateDraftOptions {
   idTokenAlgs?: readonly string[];
 }
 
-/** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700, OpenID Connect Registration §2) and applies defaults. */
+/**
+ * Back-Channel Logout 1.0 §2.2: an absolute URI without fragment; we also require https, except
+ * http on a loopback IP literal (development receivers; the sender still refuses it unless
+ * AUTHMESH_BACKCHANNEL_LOGOUT_ALLOW_HTTP_LOOPBACK is set). No userinfo: it would be a credential in metadata.
+ */
+function checkBackchannelLogoutUri(value: string): void {
+  if (value === '') return;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidClientMetadata('backchannel_logout_uri must be an absolute https URL');
+  }
+  const ok =
+    /^[\x21-\x7e]{1,2048}$/.test(value) &&
+    !value.includes('#') &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackIpHost(url.hostname)));
+  if (!ok) throw new InvalidClientMetadata('backchannel_logout_uri must be an absolute https URL without fragment or credentials (http only on 127.0.0.1 or [::1])');
+}
+
+/** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700, OpenID Connect Registration §2, RP-Initiated and Back-Channel Logout) and applies defaults. */
 export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions = {}): ValidatedClient {
   if (draft.name.length > 200 || /[^\x20-\x7e\u00a0-\uffff]/.test(draft.name)) {
     throw new InvalidClientMetadata('client_name must be at most 200 characters without control characters');
@@ -276,6 +336,18 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (draft.sectorIdentifierUri.length > 2048) throw new InvalidClientMetadata('sector_identifier_uri must be at most 2048 characters');
   // OpenID Connect Core §8.1 / Registration §5, without the outbound fetch (see validateSubjectMetadata).
   validateSubjectMetadata({ subjectType: draft.subjectType === 'pairwise' ? 'pairwise' : 'public', sectorIdentifierUri: draft.sectorIdentifierUri, redirectUris: metadata.redirectUris });
+  if (draft.postLogoutRedirectUris.length > MAX_POST_LOGOUT_REDIRECT_URIS) {
+    throw new InvalidClientMetadata(`post_logout_redirect_uris must hold at most ${MAX_POST_LOGOUT_REDIRECT_URIS} URIs`);
+  }
+  for (const uri of draft.postLogoutRedirectUris) {
+    // RP-Initiated Logout 1.0 §3.1: the same rules as redirect_uris (absolute, no fragment, https or loopback http).
+    try {
+      validateRegisteredRedirectUri(uri);
+    } catch (err) {
+      throw new InvalidClientMetadata(`post_logout_redirect_uris: ${(err as Error).message}`);
+    }
+  }
+  checkBackchannelLogoutUri(draft.backchannelLogoutUri);
   const extra: Record<string, string> = {
     // RFC 9700 §2.1.1: PKCE is mandatory for public clients whatever the request says.
     [META_REQUIRE_PKCE]: String(metadata.clientType === 'public' ? true : draft.requirePkce),
@@ -296,6 +368,9 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (draft.requireAuthTime) extra[META_REQUIRE_AUTH_TIME] = 'true';
   if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
   if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
+  if (draft.postLogoutRedirectUris.length > 0) extra[META_POST_LOGOUT_REDIRECT_URIS] = JSON.stringify([...new Set(draft.postLogoutRedirectUris)]);
+  if (draft.backchannelLogoutUri !== '') extra[META_BACKCHANNEL_LOGOUT_URI] = draft.backchannelLogoutUri;
+  if (draft.backchannelLogoutSessionRequired) extra[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] = 'true';
   return {
     metadata,
     fields: {

@@ -13,10 +13,9 @@ import {
   assertClientId,
   draftOf,
   isValidClientId,
+  DRAFT_META_KEYS,
   META_REFRESH_REUSE_GRACE,
-  META_USERINFO_SIGNED_RESPONSE_ALG,
   META_SECRET_ROTATED_AT,
-  OIDC_META_KEYS,
   usesSecret,
   validateDraft,
   type ClientDraft,
@@ -172,7 +171,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     const v = validateDraft(merged, draftOptions);
     const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
     const metadata = { ...current.metadata, ...v.extra };
-    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE, ...OIDC_META_KEYS, META_USERINFO_SIGNED_RESPONSE_ALG]) if (!(k in v.extra)) delete metadata[k];
+    for (const k of [...DRAFT_META_KEYS, META_REFRESH_REUSE_GRACE]) if (!(k in v.extra)) delete metadata[k];
     if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
     return {
       ...v.fields,

@@ -62,6 +62,9 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     subjectType: m.subjectType,
     sectorIdentifierUri: m.sectorIdentifierUri,
     userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
+    postLogoutRedirectUris: [...m.postLogoutRedirectUris],
+    backchannelLogoutUri: m.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
   };
 }
 
@@ -89,6 +92,9 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   subject_type: 'subjectType',
   sector_identifier_uri: 'sectorIdentifierUri',
   userinfo_signed_response_alg: 'userinfoSignedResponseAlg',
+  post_logout_redirect_uris: 'postLogoutRedirectUris',
+  backchannel_logout_uri: 'backchannelLogoutUri',
+  backchannel_logout_session_required: 'backchannelLogoutSessionRequired',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -125,6 +131,9 @@ export function toClientMessage(c: Client): ClientMessage {
     subjectType: d.subjectType,
     sectorIdentifierUri: d.sectorIdentifierUri,
     userinfoSignedResponseAlg: d.userinfoSignedResponseAlg,
+    postLogoutRedirectUris: d.postLogoutRedirectUris,
+    backchannelLogoutUri: d.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: d.backchannelLogoutSessionRequired,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

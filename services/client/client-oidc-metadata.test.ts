@@ -28,6 +28,9 @@ const base: ClientDraft = {
   subjectType: '',
   sectorIdentifierUri: '',
   userinfoSignedResponseAlg: '',
+  postLogoutRedirectUris: [],
+  backchannelLogoutUri: '',
+  backchannelLogoutSessionRequired: false,
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 

@@ -20,6 +20,9 @@ export const REGISTRATION_FIELDS: readonly ClientDraftField[] = [
   'logoUri',
   'contacts',
   'userinfoSignedResponseAlg',
+  'postLogoutRedirectUris',
+  'backchannelLogoutUri',
+  'backchannelLogoutSessionRequired',
 ];
 
 /**

@@ -1,5 +1,8 @@
 import type { ServiceFactory } from '../mesh-deps.js';
 import { createLoginGuard } from './login-guard.js';
+import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
+import { subjectIdentifier } from '../core/oauth/index.js';
+import { createBackchannelLogout } from './backchannel-logout.js';
 import { createLoginSessions } from './login-sessions.js';
 import { createUserCache } from './user-cache.js';
 import { createUserServiceRegistration } from './user-service.js';
@@ -18,10 +21,25 @@ export const createUserService: ServiceFactory = (deps) => {
     audit: deps.audit,
     log: deps.log,
   });
+  // The pairwise salt (OIDC Core §8.1), read or generated once, on first use by a pairwise client.
+  let salt: string | undefined;
+  const logout = createBackchannelLogout({
+    issuer: deps.config.issuer,
+    peers: () => deps.peers,
+    audit: deps.audit,
+    log: deps.log,
+    now: deps.now,
+    allowLoopback: deps.config.backchannelLogoutAllowHttpLoopback,
+    subjectOf: (client, userId) =>
+      client.subjectType === 'pairwise'
+        ? subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: client.sectorIdentifierUri, redirectUris: client.redirectUris }, userId, (salt ??= resolvePairwiseSalt(deps.config, deps.log)))
+        : userId,
+  });
   return {
-    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid) }),
+    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid, deps.now), logout }),
     // The dummy hash for unknown users is computed before serving, so the first unknown-user
     // login does not pay for it twice (a timing difference that would reveal non-existence).
     start: () => guard.warmUp(),
+    stop: async () => logout.close(),
   };
 };

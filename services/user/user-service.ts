@@ -9,7 +9,11 @@ import {
   EndSessionResponse,
   GetUserInfoResponse,
   GetUserResponse,
+  ListUserSessionsResponse,
   ListUsersResponse,
+  RecordSessionClientResponse,
+  RevokeAllUserSessionsResponse,
+  RevokeUserSessionResponse,
   SetPasswordResponse,
   UpdateUserResponse,
   UserServiceService,
@@ -22,7 +26,8 @@ import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddres
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { LoginGuard } from './login-guard.js';
-import type { LoginSessions } from './login-sessions.js';
+import type { BackchannelLogout } from './backchannel-logout.js';
+import type { EndedSession, LoginSessions } from './login-sessions.js';
 import { hashPassword } from './password-hash.js';
 import { assertPasswordPolicy, isPlausiblePassword } from './password-policy.js';
 import { fieldsOfMask } from './update-mask.js';
@@ -39,6 +44,8 @@ export const LOGIN_DENIED = 'invalid username or password';
 const PRINTABLE_SHORT = /^[\x20-\x7e]{0,256}$/;
 const OPENID_SCOPE = 'openid';
 const ALL_CLAIM_FIELDS: ReadonlySet<string> = new Set(CLAIM_FIELDS);
+// A public session id (sid): SHA-256 hex.
+const SID = /^[0-9a-f]{64}$/;
 
 function actorOf(principal: Principal): string | undefined {
   if (principal.kind === 'token') return principal.subject;
@@ -51,15 +58,44 @@ export interface UserServiceDeps {
   cache: UserCache;
   guard: LoginGuard;
   sessions: LoginSessions;
+  /** Sends back-channel logout tokens for ended sessions (off the request path). */
+  logout: BackchannelLogout;
 }
 
-export function createUserServiceRegistration({ mesh, cache, guard, sessions }: UserServiceDeps) {
+export function createUserServiceRegistration({ mesh, cache, guard, sessions, logout }: UserServiceDeps) {
   const users = mesh.store.users;
   // The pairwise salt (OIDC Core §8.1), read or generated once, on first use by a pairwise client.
   let salt: string | undefined;
   const pairwiseSalt = (): string => (salt ??= resolvePairwiseSalt(mesh.config, mesh.log));
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
+
+  /** Audits each ended session (never its secret id) and hands it to the back-channel logout. */
+  const announceEnded = async (ended: EndedSession[], reason: string, ctx?: CallContext) => {
+    // Back-Channel Logout 1.0 §2.7: the RPs are told; never awaited, so no RP delays this answer.
+    logout.notify(ended);
+    for (const e of ended) {
+      await mesh.audit({ type: 'session.ended', actor: ctx ? actorOf(ctx.principal) : undefined, subject: e.userId, details: { sid: e.sid, reason, clients: e.clientIds.length } });
+    }
+  };
+
+  /**
+   * Ends every login session of the user now (not only at the next CheckSession), so the
+   * back-channel logout reaches the relying parties at once. A grid failure is logged: CheckSession
+   * still refuses those sessions (password change time, disabled or deleted account).
+   */
+  const endAllSessions = async (userId: string, reason: string, ctx: CallContext) => {
+    try {
+      const ended: EndedSession[] = [];
+      for (const s of await sessions.listByUser(userId)) {
+        const e = await sessions.endBySid(s.sid);
+        if (e !== undefined) ended.push(e);
+      }
+      await announceEnded(ended, reason, ctx);
+    } catch (err) {
+      mesh.log.warn({ err, userId }, 'ending the login sessions failed');
+    }
+  };
 
   const evict = async (userId: string) => {
     try {
@@ -160,6 +196,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         // A disabled user must not keep minting access tokens with refresh tokens issued before.
         let revoked = 0;
         if (updated.disabled && !current.disabled) revoked = await mesh.store.refreshTokens.revokeByUser(updated.userId, mesh.now());
+        if (updated.disabled && !current.disabled) await endAllSessions(updated.userId, 'user_disabled', ctx);
         await audit('user.updated', ctx, updated.userId, { fields: [...fields], ...(revoked > 0 ? { revokedRefreshTokens: revoked } : {}) });
         if (unlocked) await audit('user.unlocked', ctx, updated.userId);
         return UpdateUserResponse.fromPartial({ user: toUserMessage(view, mesh.now()) });
@@ -172,6 +209,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const revoked = await mesh.store.refreshTokens.revokeByUser(req.userId, mesh.now());
         await users.delete(req.userId);
         await evict(req.userId);
+        await endAllSessions(req.userId, 'user_deleted', ctx);
         await audit('user.deleted', ctx, req.userId, { revokedRefreshTokens: revoked });
         return DeleteUserResponse.fromPartial({});
       },
@@ -198,6 +236,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const passwordHash = await hashPassword(req.newPassword);
         const updated = await users.update(checked.userId, { passwordHash, passwordChangedAt: mesh.now() }, checked.version);
         await putCache(toView(updated));
+        await endAllSessions(updated.userId, 'password_changed', ctx);
         await audit('user.password_changed', ctx, updated.userId);
         return ChangePasswordResponse.fromPartial({});
       },
@@ -213,6 +252,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         // After the write, so a token minted with the old password in the meantime is caught too.
         const revoked = await mesh.store.refreshTokens.revokeByUser(user.userId, now);
         await putCache(toView(updated));
+        await endAllSessions(user.userId, 'password_set', ctx);
         await audit('user.password_set', ctx, user.userId, { revokedRefreshTokens: revoked });
         return SetPasswordResponse.fromPartial({});
       },
@@ -231,7 +271,12 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         const authenticated = await guard.check(user, plausible ? req.password : '', attempt);
         if (!authenticated) throw new AccessDenied(LOGIN_DENIED);
         const authTime = mesh.now();
-        const sessionId = req.startSession ? await sessions.start(authenticated.userId, authTime) : '';
+        let sessionId = '';
+        if (req.startSession) {
+          const started = await sessions.start(authenticated.userId, authTime);
+          sessionId = started.sessionId;
+          await announceEnded(started.evicted, 'evicted');
+        }
         await mesh.audit({ type: 'login.success', subject: authenticated.userId, clientId: attempt.clientId, ip: attempt.ip, details: {} });
         return AuthenticateUserResponse.fromPartial({ user: toUserMessage(toView(authenticated), authTime), authTime, sessionId });
       },
@@ -248,7 +293,8 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         // A password change or reset after the login ends the session: whoever logged in with the
         // old password (perhaps the reason for the reset) is out.
         if (user.passwordChangedAt.getTime() > session.startedAt.getTime()) {
-          await sessions.end(req.sessionId);
+          const ended = await sessions.end(req.sessionId);
+          if (ended !== undefined) await announceEnded([ended], 'password_changed');
           return CheckSessionResponse.fromPartial({ active: false });
         }
         return CheckSessionResponse.fromPartial({ active: true });
@@ -256,9 +302,8 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
 
       async endSession(req) {
         if (req.sessionId === '') throw new InvalidRequest('session_id is required');
-        const session = await sessions.get(req.sessionId);
-        await sessions.end(req.sessionId);
-        if (session !== undefined) await mesh.audit({ type: 'session.ended', subject: session.userId, details: {} });
+        const ended = await sessions.end(req.sessionId);
+        if (ended !== undefined) await announceEnded([ended], 'logout');
         return EndSessionResponse.fromPartial({});
       },
 
@@ -294,6 +339,43 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
         if (decodeProtectedHeader(jwt).alg !== alg) throw new ServerError(`UserInfo cannot be signed with ${alg}, the algorithm the client registered`);
         return GetUserInfoResponse.fromPartial({ claims, jwt });
       },
+
+      async listUserSessions(req) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const list = await sessions.listByUser(req.userId);
+        return ListUserSessionsResponse.fromPartial({
+          sessions: list.map((s) => ({ sid: s.sid, userId: s.userId, authTime: s.startedAt, expireTime: s.expiresAt, clientIds: s.clientIds })),
+        });
+      },
+
+      async revokeUserSession(req, ctx) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        if (!SID.test(req.sid)) throw new InvalidRequest('sid must be a session id as ListUserSessions returns it (64 hex digits)');
+        // Another user's session is as unknown as an ended one: a caller naming the wrong user learns nothing.
+        const found = await sessions.getBySid(req.sid);
+        if (found === undefined || found.userId !== req.userId) throw new NotFound('session not found');
+        const ended = await sessions.endBySid(req.sid);
+        if (ended === undefined) throw new NotFound('session not found');
+        await announceEnded([ended], 'revoked', ctx);
+        return RevokeUserSessionResponse.fromPartial({});
+      },
+
+      async revokeAllUserSessions(req, ctx) {
+        if (req.userId === '') throw new InvalidRequest('user_id is required');
+        const ended: EndedSession[] = [];
+        for (const s of await sessions.listByUser(req.userId)) {
+          const e = await sessions.endBySid(s.sid);
+          if (e !== undefined) ended.push(e);
+        }
+        await announceEnded(ended, 'revoked', ctx);
+        return RevokeAllUserSessionsResponse.fromPartial({ revokedCount: ended.length });
+      },
+
+      async recordSessionClient(req) {
+        if (req.sessionId === '') throw new InvalidRequest('session_id is required');
+        if (req.clientId === '' || !PRINTABLE_SHORT.test(req.clientId)) throw new InvalidRequest('client_id must be 1 to 256 printable ASCII characters');
+        return RecordSessionClientResponse.fromPartial({ recorded: await sessions.recordClient(req.sessionId, req.clientId) });
+      },
     },
     {
       createUser: ADMIN_WRITE,
@@ -308,6 +390,10 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions }: 
       endSession: INTERNAL,
       // OIDC Core §5.3.1: UserInfo is an OAuth 2.0 protected resource that requires scope openid.
       getUserInfo: { kind: 'scopes', anyOf: [OPENID_SCOPE] },
+      listUserSessions: ADMIN_READ,
+      revokeUserSession: ADMIN_WRITE,
+      revokeAllUserSessions: ADMIN_WRITE,
+      recordSessionClient: INTERNAL,
     },
   );
 }

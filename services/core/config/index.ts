@@ -40,6 +40,8 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   codeTtlSeconds: number;
   passwordGrantEnabled: boolean;
+  /** Back-channel logout may call loopback receivers (http on a loopback IP literal included): development only. */
+  backchannelLogoutAllowHttpLoopback: boolean;
   /** Failed logins for one account from one source address before that source is refused. */
   loginMaxFailures: number;
   /** Failed logins in a row for one account, from any sources, before new password logins are refused. */
@@ -246,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshReuseGraceSeconds: int('AUTHMESH_REFRESH_REUSE_GRACE', 0, 0, 300),
     codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
+    backchannelLogoutAllowHttpLoopback: bool('AUTHMESH_BACKCHANNEL_LOGOUT_ALLOW_HTTP_LOOPBACK', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginAccountMaxFailures: int('AUTHMESH_LOGIN_ACCOUNT_MAX_FAILURES', 50, 1, 100_000),
     loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../../test/support/thrown.js';
-import { afterFreshLogin, authenticationAge, decideInteraction, type InteractionInput } from './oidc-interaction.js';
+import { afterAccountChoice, afterFreshLogin, authenticationAge, decideInteraction, type InteractionInput } from './oidc-interaction.js';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
 const ago = (s: number) => new Date(NOW.getTime() - s * 1000);
@@ -55,5 +55,15 @@ describe('afterFreshLogin', () => {
     [{ prompt: 'consent', max_age: '', id_token_hint: '', scope: 'read' }, { prompt: 'consent', max_age: '1800', id_token_hint: '', scope: 'read' }],
   ])('%j → %j', (params, expected) => {
     expect(afterFreshLogin(params)).toEqual(expected);
+  });
+});
+
+describe('afterAccountChoice', () => {
+  it.each([
+    [{ prompt: 'select_account', max_age: '0', id_token_hint: 'a.b.c' }, { prompt: '', max_age: '0', id_token_hint: '' }],
+    [{ prompt: 'select_account consent', max_age: '', id_token_hint: '' }, { prompt: 'consent', max_age: '', id_token_hint: '' }],
+    [{ prompt: 'login select_account', max_age: '60', id_token_hint: '' }, { prompt: 'login', max_age: '60', id_token_hint: '' }],
+  ])('%j → %j (max_age and prompt=login still apply to the chosen session)', (params, expected) => {
+    expect(afterAccountChoice(params)).toEqual(expected);
   });
 });

@@ -92,3 +92,17 @@ export function afterFreshLogin<T extends { prompt: string; max_age: string; id_
     .join(' ');
   return { ...params, prompt, max_age: String(FRESH_LOGIN_MAX_AGE_SECONDS), id_token_hint: '' };
 }
+
+/**
+ * The authorization request to continue with once the user picked an account in the chooser
+ * (OIDC Core §3.1.2.1 prompt=select_account): select_account is answered, and an id_token_hint is
+ * dropped (the user chose, possibly someone else than the hint names). max_age and prompt=login
+ * still apply to the chosen session. Pure: returns a copy.
+ */
+export function afterAccountChoice<T extends { prompt: string; id_token_hint: string }>(params: T): T {
+  const prompt = params.prompt
+    .split(' ')
+    .filter((p) => p !== '' && p !== 'select_account')
+    .join(' ');
+  return { ...params, prompt, id_token_hint: '' };
+}
