@@ -88,6 +88,24 @@ describe('end_session_endpoint', () => {
     expect(await (await browser.get(authorizeUrl())).text()).toContain('action="/oauth2/login"');
   });
 
+  it('a pairwise sub with the session\'s sid proves the request (the sid names the session, OIDC Core §8.1 hides the user id)', async () => {
+    const { browser, userId, sid } = await signedIn();
+    const hint = await idToken({ sub: 'pairwise-subject-not-the-user-id', sid });
+    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: RP_BYE, state: 'pw' })}`);
+    expect(res.status).toBe(302);
+    expect(locationOf(res, t.baseUrl).searchParams.get('state')).toBe('pw');
+    expect(await liveSessions(userId)).toBe(0);
+  });
+
+  it('the sid of another session does not prove the request, even with this user\'s sub: the user is asked', async () => {
+    const { browser, userId } = await signedIn();
+    const hint = await idToken({ sub: userId, sid: 'f'.repeat(64) });
+    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: RP_BYE })}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('Sign out?');
+    expect(await liveSessions(userId)).toBe(1);
+  });
+
   it('POST works like GET, answered with 303', async () => {
     const { browser, userId, sid } = await signedIn();
     const res = await browser.post('/oauth2/end_session', { id_token_hint: await idToken({ sub: userId, sid }), client_id: rpId, post_logout_redirect_uri: RP_BYE });

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
-import { BACKCHANNEL_LOGOUT_EVENT } from '../core/oauth/index.js';
+import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
+import { BACKCHANNEL_LOGOUT_EVENT, subjectIdentifier } from '../core/oauth/index.js';
 import { silentLogger } from '../core/log/index.js';
 import type { NewAuditEvent } from '../core/store/index.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
@@ -66,7 +67,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function rpWith(backchannelLogoutUri: string): Promise<string> {
+async function rpWith(backchannelLogoutUri: string, subjectType = ''): Promise<string> {
   const res = await t.anon.client.createClient(
     {
       client: Client.fromPartial({
@@ -77,6 +78,7 @@ async function rpWith(backchannelLogoutUri: string): Promise<string> {
         scopes: ['openid'],
         backchannelLogoutUri,
         backchannelLogoutSessionRequired: true,
+        subjectType,
       }),
     },
     { bearer: admin },
@@ -110,6 +112,24 @@ describe('back-channel logout through the user service', () => {
     expect(typeof payload.jti).toBe('string');
     expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(120);
     expect(decodeProtectedHeader(token).typ).toBe('logout+jwt');
+  });
+
+  it('names the user to a pairwise client by its pairwise sub, the one its ID Tokens carry (§2.4, OIDC Core §8.1)', async () => {
+    const r = await receiver((_req, res) => res.writeHead(200).end());
+    receivers.push(r);
+    const rp = await rpWith(r.url, 'pairwise');
+    const s = await sessionWith(rp);
+    const received = r.next();
+    await t.peers.user.endSession({ sessionId: s.sessionId });
+    const { payload } = await jwtVerify(new URLSearchParams(await received).get('logout_token')!, createLocalJWKSet({ keys: (await t.peers.key.getJwks({})).keys as JWK[] }), {
+      issuer: t.config.issuer,
+      audience: rp,
+      typ: 'logout+jwt',
+    });
+    const expected = subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: '', redirectUris: ['https://rp.example.com/cb'] }, s.userId, resolvePairwiseSalt(t.config, silentLogger()));
+    expect(payload.sub).toBe(expected);
+    expect(payload.sub).not.toBe(s.userId);
+    expect(payload.sid).toBe(s.sid);
   });
 
   it('an admin revocation notifies every client of the session; ending it never waits for a hanging receiver', async () => {
