@@ -29,6 +29,8 @@ const MAX_LENGTH: ReadonlyArray<readonly [keyof AuthorizationParams, number]> = 
   ['id_token_hint', 8192],
   ['ui_locales', 512],
   ['claims_locales', 512],
+  // OIDC Core §5.5; parseClaimsParameter holds it to MAX_CLAIMS_PARAMETER_LENGTH as well.
+  ['claims', 4096],
 ];
 
 export function toParams(r: AuthorizationRequest): AuthorizationParams {
@@ -47,6 +49,7 @@ export function toParams(r: AuthorizationRequest): AuthorizationParams {
     id_token_hint: r.idTokenHint,
     ui_locales: r.uiLocales,
     claims_locales: r.claimsLocales,
+    claims: r.claims,
     request: r.request,
     request_uri: r.requestUri,
   };

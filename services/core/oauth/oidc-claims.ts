@@ -242,3 +242,22 @@ export function buildClaimSet(sub: string, user: ClaimSource, released: Readonly
 export function idTokenUserClaims(sub: string, user: ClaimSource, grantedScopes: readonly string[], claimsRequest: ClaimsRequest | undefined): Record<string, unknown> {
   return buildClaimSet(sub, user, releasedClaims(grantedScopes, claimsRequest, 'id_token'));
 }
+
+/**
+ * The standard claims the `claims` parameter requested for the ID Token (OIDC Core §5.5), as the
+ * claim names this server knows, in claims_supported order: what a code and a refresh token
+ * carry so that every ID Token of the grant (§3.1.3.3, §12.2) releases the same claims. At most
+ * SUPPORTED_USER_CLAIMS.length names, never a user's data; unknown names are dropped (§5.5: not
+ * understood claims are ignored). Consent is applied later, by releasedClaims at each mint.
+ */
+export function requestedIdTokenClaims(claimsRequest: ClaimsRequest | undefined): string[] {
+  const requested = claimsRequest?.idToken ?? {};
+  return SUPPORTED_USER_CLAIMS.filter((c) => c !== 'sub' && Object.hasOwn(requested, c));
+}
+
+/** A claims request naming `names` for the ID Token, each "in the default manner" (§5.5.1 null). */
+export function idTokenClaimsRequest(names: readonly string[]): ClaimsRequest {
+  const idToken: Record<string, null> = Object.create(null) as Record<string, null>;
+  for (const n of names) idToken[n] = null;
+  return { userinfo: {}, idToken };
+}
