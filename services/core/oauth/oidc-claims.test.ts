@@ -39,11 +39,11 @@ describe('releasedClaims with the claims parameter (OIDC Core §5.5)', () => {
   );
 
   it.each([
-    ['moves a consented claim into the ID Token', ['openid', 'email', 'profile'], 'id_token', ['email', 'given_name']],
-    ['never widens consent: address not granted stays out', ['openid', 'email'], 'id_token', ['email']],
+    ['moves a consented claim, with its verified flag (§5.1), into the ID Token', ['openid', 'email', 'profile'], 'id_token', ['email', 'email_verified', 'given_name']],
+    ['never widens consent: address not granted stays out', ['openid', 'email'], 'id_token', ['email', 'email_verified']],
     ['never widens consent in UserInfo either', ['openid'], 'userinfo', []],
     ['adds nothing beyond the granted groups to UserInfo', ['openid', 'phone'], 'userinfo', ['phone_number', 'phone_number_verified']],
-    ['ignores unknown claims and non-user claims', ['openid', 'email', 'phone', 'address', 'profile'], 'id_token', ['address', 'email', 'given_name']],
+    ['ignores unknown claims and non-user claims', ['openid', 'email', 'phone', 'address', 'profile'], 'id_token', ['address', 'email', 'email_verified', 'given_name']],
     ['releases nothing without openid', ['email', 'profile'], 'id_token', []],
   ] as [string, string[], 'userinfo' | 'id_token', string[]][])('%s', (_name, scopes, target, expected) => {
     expect(sorted(releasedClaims(scopes, req, target))).toEqual(expected);
