@@ -105,6 +105,10 @@ describe('validateOidcParams', () => {
     expect(oidc.claims?.userinfo).toEqual({ phone_number: null });
   });
 
+  it('ignores a claims parameter, even a malformed one, in a plain OAuth request (RFC 6749 §3.1)', () => {
+    expect(validateOidcParams({ claims: '{"id_token":' }, ['read']).claims).toBeUndefined();
+  });
+
   it.each([
     ['a nonce longer than the bound', { nonce: 'n'.repeat(MAX_NONCE_LENGTH + 1) }, 'invalid_request'],
     ['a nonce with a control character', { nonce: 'abc\ndef' }, 'invalid_request'],

@@ -136,9 +136,10 @@ export function validateOidcParams(params: OidcAuthorizationParams, scopes: read
   };
   const maxAge = parseMaxAge(params.max_age);
   if (maxAge !== undefined) result.maxAge = maxAge;
-  // OIDC Core §5.5: a claims parameter that is not a JSON object of the §5.5.1 shape is invalid_request.
+  // OIDC Core §5.5: a claims parameter that is not a JSON object of the §5.5.1 shape is
+  // invalid_request. Without openid it is a parameter plain OAuth does not define: ignored (RFC 6749 §3.1).
   const claims = present(params.claims);
-  if (claims !== undefined) result.claims = parseClaimsParameter(claims);
+  if (claims !== undefined && result.openid) result.claims = parseClaimsParameter(claims);
 
   const nonce = present(params.nonce);
   // OIDC Core §3.1.2.1: nonce is OPTIONAL for the code flow (REQUIRED only for implicit/hybrid,
