@@ -122,6 +122,13 @@ describe('the claims request parameter (OIDC Core §5.5)', () => {
     expect(decodeJwt(narrowed.id_token!)).not.toHaveProperty('email');
   });
 
+  it('ignores the parameter, even malformed, in a plain OAuth request (RFC 6749 §3.1)', async () => {
+    const s = await start({ scope: 'email', claims: '{"id_token":' });
+    const run = await runAuthorization(new Browser(t.baseUrl), s.url.href, { username });
+    expect(run.location.searchParams.get('error')).toBeNull();
+    expect(run.location.searchParams.get('code')).toBeTruthy();
+  });
+
   it.each([
     ['not JSON', '{"id_token":'],
     ['a JSON array', '[]'],

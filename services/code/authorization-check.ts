@@ -29,8 +29,7 @@ const MAX_LENGTH: ReadonlyArray<readonly [keyof AuthorizationParams, number]> = 
   ['id_token_hint', 8192],
   ['ui_locales', 512],
   ['claims_locales', 512],
-  // OIDC Core §5.5; parseClaimsParameter holds it to MAX_CLAIMS_PARAMETER_LENGTH as well.
-  ['claims', 4096],
+  // claims is never echoed; parseClaimsParameter bounds it (MAX_CLAIMS_PARAMETER_LENGTH).
 ];
 
 export function toParams(r: AuthorizationRequest): AuthorizationParams {
