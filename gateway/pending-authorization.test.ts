@@ -16,6 +16,7 @@ const params: AuthorizationParams = {
   id_token_hint: '',
   ui_locales: '',
   claims_locales: '',
+  claims: '',
   request: '',
   request_uri: '',
 };

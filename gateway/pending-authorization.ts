@@ -27,6 +27,8 @@ export interface AuthorizationParams {
   id_token_hint: string;
   ui_locales: string;
   claims_locales: string;
+  /** OpenID Connect Core §5.5: the claims request, JSON. */
+  claims: string;
   /** OpenID Connect Core §6: recognized so that the code service refuses them clearly. */
   request: string;
   request_uri: string;
@@ -47,6 +49,7 @@ export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<keyof AuthorizationParams>
   'id_token_hint',
   'ui_locales',
   'claims_locales',
+  'claims',
   'request',
   'request_uri',
 ];

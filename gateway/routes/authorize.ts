@@ -79,6 +79,7 @@ function toRequest(params: AuthorizationParams): AuthorizationRequest {
     idTokenHint: params.id_token_hint,
     uiLocales: params.ui_locales,
     claimsLocales: params.claims_locales,
+    claims: params.claims,
     request: params.request,
     requestUri: params.request_uri,
   });

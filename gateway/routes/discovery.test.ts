@@ -54,7 +54,7 @@ describe('discovery and JWKS', () => {
       prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
-      claims_parameter_supported: false,
+      claims_parameter_supported: true,
       userinfo_endpoint: `${b}/oauth2/userinfo`,
       end_session_endpoint: `${t.baseUrl}/oauth2/end_session`,
       backchannel_logout_supported: true,

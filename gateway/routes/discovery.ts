@@ -82,7 +82,7 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     // OIDC Core §6: request objects are refused with request_not_supported / request_uri_not_supported.
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
-    claims_parameter_supported: false,
+    claims_parameter_supported: true,
     // OIDC Discovery §3 (RFC 8414 §2 admits these): UserInfo and the claims it can return.
     userinfo_endpoint: `${issuer}/oauth2/userinfo`,
     // OpenID Connect RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.

@@ -29,6 +29,7 @@ const MAX_LENGTH: ReadonlyArray<readonly [keyof AuthorizationParams, number]> = 
   ['id_token_hint', 8192],
   ['ui_locales', 512],
   ['claims_locales', 512],
+  // claims is never echoed; parseClaimsParameter bounds it (MAX_CLAIMS_PARAMETER_LENGTH).
 ];
 
 export function toParams(r: AuthorizationRequest): AuthorizationParams {
@@ -47,6 +48,7 @@ export function toParams(r: AuthorizationRequest): AuthorizationParams {
     id_token_hint: r.idTokenHint,
     ui_locales: r.uiLocales,
     claims_locales: r.claimsLocales,
+    claims: r.claims,
     request: r.request,
     request_uri: r.requestUri,
   };

@@ -20,6 +20,8 @@ export interface StoredCode {
   sid?: string;
   /** RFC 8176 authentication methods, the ID Token's amr. */
   amr?: string[];
+  /** OIDC Core §5.5: standard claim names the claims parameter asked for in the ID Token. */
+  idTokenClaims?: string[];
   /** ISO 8601. */
   authTime: string;
   /** ISO 8601. */

@@ -20,6 +20,7 @@ import {
   type Interaction,
   isSubset,
   pkceDowngradeCheck,
+  requestedIdTokenClaims,
   subjectIdentifier,
   validateCodeVerifier,
   type ValidatedAuthorizationRequest,
@@ -233,6 +234,10 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // The public session id (the ID Token's sid) is the hash of the session, never the cookie's secret.
         if (req.sessionId !== '') grant.sid = hashToken(req.sessionId);
         if (amr.length > 0) grant.amr = amr;
+        // OIDC Core §5.5: the ID Token claims the request asked for travel with the code (names
+        // only; what is released is decided against the granted scope when each ID Token is minted).
+        const idTokenClaims = requestedIdTokenClaims(request.oidc.claims);
+        if (idTokenClaims.length > 0) grant.idTokenClaims = idTokenClaims;
         const code = await grants.issue(grant);
 
         await deps.audit({
@@ -315,6 +320,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
             redirectUri: grant.redirectUri,
             sid: grant.sid ?? '',
             amr: grant.amr ?? [],
+            idTokenClaims: grant.idTokenClaims ?? [],
           }),
         });
       },

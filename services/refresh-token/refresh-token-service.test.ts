@@ -23,7 +23,7 @@ afterAll(async () => {
 const rt = () => t.peers.refreshToken;
 
 function issue(req: Partial<IssueRefreshTokenRequest> & { clientId: string }) {
-  return rt().issueRefreshToken({ userId: '', scopes: ['openid', 'read'], audience: ['https://api.example.com'], familyId: '', ttlSeconds: 0, authTime: undefined, ...req });
+  return rt().issueRefreshToken({ userId: '', scopes: ['openid', 'read'], audience: ['https://api.example.com'], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], ...req });
 }
 
 async function owner() {
@@ -64,10 +64,21 @@ describe('IssueRefreshToken', () => {
     ['a ttl above a year', { ttlSeconds: 400 * 86_400 }, 'invalid_request'],
     ['a user_id with a space', { userId: 'a b' }, 'invalid_request'],
     ['an unknown user', { userId: 'no-such-user' }, 'not_found'],
+    ['an id_token_claims entry that is not a claim name', { idTokenClaims: ['email', 'Email verified!'] }, 'invalid_request'],
+    ['more than 32 id_token_claims', { idTokenClaims: Array.from({ length: 33 }, (_, i) => `claim_${i}`) }, 'invalid_request'],
   ])('refuses %s', async (_name, patch, code) => {
     const { clientId } = await owner();
     await expect(issue({ clientId, ...patch })).rejects.toMatchObject({ code });
     expect((await t.store.refreshTokens.listByClient(clientId)).items).toHaveLength(0);
+  });
+
+  it('keeps the ID Token claim names of the claims request, and hands them on at rotation (OIDC Core §5.5, §12.2)', async () => {
+    const { clientId, userId } = await owner();
+    const first = await issue({ clientId, userId, idTokenClaims: ['email', 'email_verified'] });
+    expect(first.info!.idTokenClaims).toEqual(['email', 'email_verified']);
+    const second = await rt().rotateRefreshToken({ refreshToken: first.refreshToken, clientId, reuseGraceSeconds: 0 });
+    expect(second.info!.idTokenClaims).toEqual(['email', 'email_verified']);
+    expect((await issue({ clientId, userId })).info!.idTokenClaims).toEqual([]);
   });
 
   it('refuses an unknown client', async () => {
@@ -269,7 +280,7 @@ describe('access', () => {
     const { clientId } = await owner();
     const anon = t.anon.refreshToken;
     const calls: [string, (o: { bearer?: string }) => Promise<unknown>][] = [
-      ['issue', (o) => anon.issueRefreshToken({ clientId, userId: '', scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined }, o)],
+      ['issue', (o) => anon.issueRefreshToken({ clientId, userId: '', scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [] }, o)],
       ['rotate', (o) => anon.rotateRefreshToken({ refreshToken: 'x', clientId, reuseGraceSeconds: 0 }, o)],
       ['lookup', (o) => anon.lookupRefreshToken({ refreshToken: 'x' }, o)],
       ['revokeValue', (o) => anon.revokeRefreshTokenValue({ refreshToken: 'x', clientId }, o)],

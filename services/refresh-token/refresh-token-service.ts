@@ -42,6 +42,9 @@ function assertId(value: string, field: string): void {
   if (!ID.test(value)) throw new InvalidRequest(`${field} must be 1 to 256 printable ASCII characters without spaces`);
 }
 
+const MAX_ID_TOKEN_CLAIMS = 32;
+const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
 function assertTokens(values: readonly string[], field: string, valid: (v: string) => boolean): void {
   if (values.length > MAX_LIST_ITEMS) throw new InvalidRequest(`at most ${MAX_LIST_ITEMS} ${field}`);
   for (const v of values) if (!valid(v)) throw new InvalidRequest(`${field} contains an invalid value`);
@@ -83,6 +86,9 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         // RFC 6749 §3.3: scope tokens are %x21 / %x23-5B / %x5D-7E.
         assertTokens(req.scopes, 'scopes', isScopeToken);
         assertTokens(req.audience, 'audience', (a) => ID.test(a));
+        // OIDC Core §5.5: claim names (the standard ones are short lowercase words), bounded.
+        if (req.idTokenClaims.length > MAX_ID_TOKEN_CLAIMS) throw new InvalidRequest(`at most ${MAX_ID_TOKEN_CLAIMS} id_token_claims`);
+        assertTokens(req.idTokenClaims, 'id_token_claims', (c) => CLAIM_NAME.test(c));
         if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > MAX_TTL_SECONDS) {
           throw new InvalidRequest(`ttl_seconds must be 0 (server default) to ${MAX_TTL_SECONDS}`);
         }
@@ -96,6 +102,7 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
           scope: [...new Set(req.scopes)],
           audience: [...new Set(req.audience)],
           authTime: req.authTime,
+          idTokenClaims: req.idTokenClaims.length > 0 ? [...new Set(req.idTokenClaims)] : undefined,
           createdAt: now,
           expiresAt: new Date(now.getTime() + (req.ttlSeconds || deps.config.refreshTokenTtlSeconds) * 1000),
         });

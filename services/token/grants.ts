@@ -59,7 +59,10 @@ function response(access: { accessToken: string; expiresIn: number }, scopes: st
 }
 
 
-async function issueRefresh(ctx: GrantContext, input: { userId: string; scopes: string[]; audience: string[]; familyId: string; authTime?: Date | undefined }) {
+async function issueRefresh(
+  ctx: GrantContext,
+  input: { userId: string; scopes: string[]; audience: string[]; familyId: string; authTime?: Date | undefined; idTokenClaims?: string[] | undefined },
+) {
   // RFC 6749 §1.5: refresh tokens only for clients registered for the refresh_token grant.
   if (!ctx.client.grantTypes.includes('refresh_token')) return '';
   const res = await ctx.deps.peers.refreshToken.issueRefreshToken({
@@ -70,6 +73,8 @@ async function issueRefresh(ctx: GrantContext, input: { userId: string; scopes: 
     familyId: input.familyId,
     ttlSeconds: ctx.client.refreshTokenTtlSeconds,
     authTime: input.authTime,
+    // OIDC Core §5.5 / §12.2: the refreshed ID Tokens release the claims the request asked for.
+    idTokenClaims: input.idTokenClaims ?? [],
   });
   return res.refreshToken;
 }
@@ -113,7 +118,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
     ctx.minter.mint({ client: ctx.client, subject: grant.userId, scopes, audience, authTime: grant.authTime, grantId: grant.grantId }),
     // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.
     mayIssueRefreshToken(grant.scopes)
-      ? issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime })
+      ? issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime, idTokenClaims: grant.idTokenClaims })
       : Promise.resolve(''),
   ]);
   // OIDC Core §3.1.3.3: an openid grant's token response carries the ID Token, with the nonce
@@ -127,6 +132,8 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
         nonce: grant.nonce,
         sid: grant.sid,
         amr: grant.amr,
+        scopes: grant.scopes,
+        idTokenClaims: grant.idTokenClaims,
       })
     : '';
   await ctx.deps.audit({ type: 'token.issued', subject: grant.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'authorization_code', jti: access.claims.jti, grant_id: grant.grantId, id_token: openid } });
@@ -192,11 +199,19 @@ async function rotateRefreshToken(ctx: GrantContext, refreshToken: string) {
 /**
  * OIDC Core §12.2: a refresh of an openid grant returns a new ID Token with the same sub and aud,
  * the original auth_time, and no nonce; '' for a grant without openid (or a narrowed scope that
- * dropped it, or a client's own token without a user).
+ * dropped it, or a client's own token without a user). The standard claims the authorization
+ * request's `claims` parameter asked for (§5.5) are released again, within `scopes`.
  */
-async function refreshedIdToken(ctx: GrantContext, userId: string, scopes: readonly string[], accessToken: string, authTime: Date | undefined): Promise<string> {
+async function refreshedIdToken(
+  ctx: GrantContext,
+  userId: string,
+  scopes: readonly string[],
+  accessToken: string,
+  authTime: Date | undefined,
+  idTokenClaims: readonly string[],
+): Promise<string> {
   if (!isOidcRequest(scopes) || userId === '') return '';
-  return mintIdToken(ctx.deps, { client: ctx.client, userId, accessToken, authTime });
+  return mintIdToken(ctx.deps, { client: ctx.client, userId, accessToken, authTime, scopes, idTokenClaims });
 }
 
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
@@ -216,7 +231,7 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
     // The token carries its grant (gid = the family): a concurrent reuse that revokes the family,
     // before or after this mint, revokes this token with it (RFC 9700 §4.14.2).
     const access = await ctx.minter.mint({ client: ctx.client, subject, scopes: info.scopes, audience: info.audience, authTime: info.authTime, grantId: info.familyId });
-    const idToken = await refreshedIdToken(ctx, info.userId, info.scopes, access.accessToken, info.authTime);
+    const idToken = await refreshedIdToken(ctx, info.userId, info.scopes, access.accessToken, info.authTime, info.idTokenClaims);
     await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
     return response(access, info.scopes, { refreshToken: rotated.refreshToken, idToken });
   }
@@ -243,7 +258,7 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   minting.catch(() => undefined); // awaited below unless the rotation fails first
   const rotated = await rotateRefreshToken(ctx, g.refreshToken);
   const access = await minting;
-  const idToken = await refreshedIdToken(ctx, info.userId, scopes, access.accessToken, info.authTime);
+  const idToken = await refreshedIdToken(ctx, info.userId, scopes, access.accessToken, info.authTime, info.idTokenClaims);
   await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
   return response(access, scopes, { refreshToken: rotated.refreshToken, idToken });
 }

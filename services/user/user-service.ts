@@ -322,8 +322,10 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
             throw err;
           },
         );
-        // The claims parameter (OIDC Core §5.5) is not carried through the code grant yet
-        // (claims_parameter_supported is false): the scope values alone decide.
+        // OIDC Core §5.4 / §5.5: the token's scope decides. The claims parameter's userinfo member
+        // is not needed here: releasedClaims grants a requested claim only within a granted scope
+        // group, whose claims UserInfo releases anyway, so it cannot change the answer (the access
+        // token therefore carries no claims request; see oidc-claims.test.ts).
         const released = releasedClaims(p.scopes, undefined, 'userinfo');
         // OIDC Core §5.3.2: sub is the one the client's ID Tokens carry, pairwise (§8.1) included.
         const sub =

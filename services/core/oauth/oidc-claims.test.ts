@@ -1,7 +1,14 @@
 // Table tests of the claims rule: scope values (OIDC Core §5.4), the claims parameter (§5.5) and
 // the claim set built from a user (§5.1, §5.3.2).
 import { describe, expect, it } from 'vitest';
-import { buildClaimSet, claimScopesOf, idTokenUserClaims, MAX_CLAIMS_PARAMETER_LENGTH, parseClaimsParameter, releasedClaims, SUPPORTED_USER_CLAIMS, type ClaimSource } from './oidc-claims.js';
+import {
+  buildClaimSet,
+  CLAIM_SCOPES,
+  claimScopesOf,
+  idTokenClaimsRequest,
+  idTokenUserClaims,
+  MAX_CLAIMS_PARAMETER_LENGTH,
+  requestedIdTokenClaims, parseClaimsParameter, releasedClaims, SUPPORTED_USER_CLAIMS, type ClaimSource } from './oidc-claims.js';
 
 const sorted = (s: Set<string>) => [...s].sort();
 
@@ -32,11 +39,11 @@ describe('releasedClaims with the claims parameter (OIDC Core §5.5)', () => {
   );
 
   it.each([
-    ['moves a consented claim into the ID Token', ['openid', 'email', 'profile'], 'id_token', ['email', 'given_name']],
-    ['never widens consent: address not granted stays out', ['openid', 'email'], 'id_token', ['email']],
+    ['moves a consented claim, with its verified flag (§5.1), into the ID Token', ['openid', 'email', 'profile'], 'id_token', ['email', 'email_verified', 'given_name']],
+    ['never widens consent: address not granted stays out', ['openid', 'email'], 'id_token', ['email', 'email_verified']],
     ['never widens consent in UserInfo either', ['openid'], 'userinfo', []],
     ['adds nothing beyond the granted groups to UserInfo', ['openid', 'phone'], 'userinfo', ['phone_number', 'phone_number_verified']],
-    ['ignores unknown claims and non-user claims', ['openid', 'email', 'phone', 'address', 'profile'], 'id_token', ['address', 'email', 'given_name']],
+    ['ignores unknown claims and non-user claims', ['openid', 'email', 'phone', 'address', 'profile'], 'id_token', ['address', 'email', 'email_verified', 'given_name']],
     ['releases nothing without openid', ['email', 'profile'], 'id_token', []],
   ] as [string, string[], 'userinfo' | 'id_token', string[]][])('%s', (_name, scopes, target, expected) => {
     expect(sorted(releasedClaims(scopes, req, target))).toEqual(expected);
@@ -135,5 +142,31 @@ describe('idTokenUserClaims (OIDC Core §5.5 for the code flow)', () => {
     ['claims requested for UserInfo only', ['openid', 'profile'], '{"userinfo":{"given_name":null}}', { sub: 's' }],
   ] as [string, string[], string | undefined, Record<string, unknown>][])('%s', (_name, scopes, raw, expected) => {
     expect(idTokenUserClaims('s', user, scopes, parseClaimsParameter(raw))).toEqual(expected);
+  });
+});
+
+describe('the claims request carried by a grant (OIDC Core §5.5, §12.2)', () => {
+  it('keeps only the known ID Token claim names, in claims_supported order', () => {
+    const request = parseClaimsParameter(
+      JSON.stringify({ id_token: { phone_number: null, email: { essential: true }, acr: null, 'x-unknown': null, sub: null }, userinfo: { address: null } }),
+    );
+    expect(requestedIdTokenClaims(request)).toEqual(['email', 'phone_number']);
+    expect(requestedIdTokenClaims(undefined)).toEqual([]);
+  });
+
+  it('releases the same ID Token claims from the carried names as from the original request', () => {
+    const request = parseClaimsParameter(JSON.stringify({ id_token: { email: { essential: true }, email_verified: null, phone_number: { value: '+1' }, name: null } }));
+    const scopes = ['openid', 'email', 'profile'];
+    expect(sorted(releasedClaims(scopes, idTokenClaimsRequest(requestedIdTokenClaims(request)), 'id_token'))).toEqual(sorted(releasedClaims(scopes, request, 'id_token')));
+  });
+
+  // Why the access token needs no claims request for UserInfo: whatever claims.userinfo names,
+  // the release equals the scope-only release, for every combination of granted groups.
+  it('never lets claims.userinfo change what UserInfo releases beyond the granted scope groups', () => {
+    const everything = parseClaimsParameter(JSON.stringify({ userinfo: Object.fromEntries(SUPPORTED_USER_CLAIMS.map((c) => [c, { essential: true }])) }));
+    for (let mask = 0; mask < 1 << CLAIM_SCOPES.length; mask++) {
+      const scopes = ['openid', ...CLAIM_SCOPES.filter((_, i) => (mask & (1 << i)) !== 0)];
+      expect(sorted(releasedClaims(scopes, everything, 'userinfo'))).toEqual(sorted(releasedClaims(scopes, undefined, 'userinfo')));
+    }
   });
 });

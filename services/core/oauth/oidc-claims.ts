@@ -33,6 +33,8 @@ export type ClaimScope = (typeof CLAIM_SCOPES)[number];
 /** Every claim UserInfo can return (discovery's claims_supported, OIDC Discovery §3). */
 export const SUPPORTED_USER_CLAIMS: readonly string[] = ['sub', ...CLAIM_SCOPES.flatMap((s) => SCOPE_CLAIMS[s])];
 
+const VERIFIED_FLAG: Readonly<Record<string, string>> = { email: 'email_verified', phone_number: 'phone_number_verified' };
+
 const GROUP_OF = new Map<string, ClaimScope>(CLAIM_SCOPES.flatMap((s) => SCOPE_CLAIMS[s].map((c) => [c, s] as const)));
 
 /** OIDC Core §5.5.1: how one claim is requested; null means "requested, default manner". */
@@ -140,6 +142,7 @@ export function claimScopesOf(scopes: readonly string[]): ClaimScope[] {
  * `grantedScopes` is the token's scope: what the user consented to (or what the client may get
  * without consent). A claim requested by name is released only if its group's scope was granted,
  * so the `claims` parameter can move a consented claim into the ID Token but never widen consent.
+ * A requested email or phone_number brings its verified flag along (§5.1).
  * Claims this server does not know are ignored (§5.5: "not understood" claims are ignored).
  * Nothing at all is released without the `openid` scope (§3.1.2.1).
  */
@@ -152,7 +155,12 @@ export function releasedClaims(grantedScopes: readonly string[], claimsRequest: 
   const requested = target === 'userinfo' ? claimsRequest?.userinfo : claimsRequest?.idToken;
   for (const claim of Object.keys(requested ?? {})) {
     const group = GROUP_OF.get(claim);
-    if (group !== undefined && granted.has(group)) out.add(claim);
+    if (group === undefined || !granted.has(group)) continue;
+    out.add(claim);
+    // OIDC Core §5.1: email_verified / phone_number_verified qualify the value they accompany;
+    // a relying party asking for the value gets the flag with it (present only with the value).
+    const flag = VERIFIED_FLAG[claim];
+    if (flag !== undefined) out.add(flag);
   }
   return out;
 }
@@ -241,4 +249,23 @@ export function buildClaimSet(sub: string, user: ClaimSource, released: Readonly
  */
 export function idTokenUserClaims(sub: string, user: ClaimSource, grantedScopes: readonly string[], claimsRequest: ClaimsRequest | undefined): Record<string, unknown> {
   return buildClaimSet(sub, user, releasedClaims(grantedScopes, claimsRequest, 'id_token'));
+}
+
+/**
+ * The standard claims the `claims` parameter requested for the ID Token (OIDC Core §5.5), as the
+ * claim names this server knows, in claims_supported order: what a code and a refresh token
+ * carry so that every ID Token of the grant (§3.1.3.3, §12.2) releases the same claims. At most
+ * SUPPORTED_USER_CLAIMS.length names, never a user's data; unknown names are dropped (§5.5: not
+ * understood claims are ignored). Consent is applied later, by releasedClaims at each mint.
+ */
+export function requestedIdTokenClaims(claimsRequest: ClaimsRequest | undefined): string[] {
+  const requested = claimsRequest?.idToken ?? {};
+  return SUPPORTED_USER_CLAIMS.filter((c) => c !== 'sub' && Object.hasOwn(requested, c));
+}
+
+/** A claims request naming `names` for the ID Token, each "in the default manner" (§5.5.1 null). */
+export function idTokenClaimsRequest(names: readonly string[]): ClaimsRequest {
+  const idToken: Record<string, null> = Object.create(null) as Record<string, null>;
+  for (const n of names) idToken[n] = null;
+  return { userinfo: {}, idToken };
 }

@@ -99,6 +99,16 @@ describe('validateOidcParams', () => {
     expect(validateOidcParams({ nonce: '', prompt: '', max_age: '', login_hint: '', id_token_hint: '' }, ['openid'])).toEqual({ openid: true, prompt: [], uiLocales: [], claimsLocales: [] });
   });
 
+  it('parses the claims parameter with the claims rule (OIDC Core §5.5)', () => {
+    const oidc = validateOidcParams({ claims: '{"id_token":{"email":{"essential":true}},"userinfo":{"phone_number":null}}' }, ['openid', 'email']);
+    expect(oidc.claims?.idToken).toEqual({ email: { essential: true } });
+    expect(oidc.claims?.userinfo).toEqual({ phone_number: null });
+  });
+
+  it('ignores a claims parameter, even a malformed one, in a plain OAuth request (RFC 6749 §3.1)', () => {
+    expect(validateOidcParams({ claims: '{"id_token":' }, ['read']).claims).toBeUndefined();
+  });
+
   it.each([
     ['a nonce longer than the bound', { nonce: 'n'.repeat(MAX_NONCE_LENGTH + 1) }, 'invalid_request'],
     ['a nonce with a control character', { nonce: 'abc\ndef' }, 'invalid_request'],
@@ -111,6 +121,9 @@ describe('validateOidcParams', () => {
     ['a request_uri (OIDC Core §6.2)', { request_uri: 'https://rp.example.com/r' }, 'request_uri_not_supported'],
     ['prompt=none with login', { prompt: 'none login' }, 'invalid_request'],
     ['a negative max_age', { max_age: '-5' }, 'invalid_request'],
+    ['a claims parameter that is not JSON (OIDC Core §5.5)', { claims: '{"id_token":' }, 'invalid_request'],
+    ['a claims parameter that is a JSON array', { claims: '[]' }, 'invalid_request'],
+    ['a claims request whose claim is neither null nor an object (OIDC Core §5.5.1)', { claims: '{"id_token":{"email":true}}' }, 'invalid_request'],
   ])('refuses %s', (_name, params, code) => {
     expect(thrown(() => validateOidcParams(params, ['openid'])).code).toBe(code);
   });

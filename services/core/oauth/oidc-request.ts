@@ -2,6 +2,7 @@
 // whether it is an OIDC request at all, and nonce, prompt, max_age, login_hint, id_token_hint,
 // ui_locales and claims_locales checked and bounded. Pure: no I/O.
 import { InvalidRequest, RequestNotSupported, RequestUriNotSupported } from '../errors/index.js';
+import { type ClaimsRequest, parseClaimsParameter } from './oidc-claims.js';
 
 /** OIDC Core §3.1.2.1: the scope value that makes a request an OpenID Connect request. */
 export const OPENID_SCOPE = 'openid';
@@ -32,6 +33,8 @@ export interface OidcAuthorizationParams {
   id_token_hint?: string | undefined;
   ui_locales?: string | undefined;
   claims_locales?: string | undefined;
+  /** OIDC Core §5.5: a JSON object naming the claims to return in UserInfo and the ID Token. */
+  claims?: string | undefined;
   request?: string | undefined;
   request_uri?: string | undefined;
 }
@@ -51,6 +54,8 @@ export interface OidcRequest {
   uiLocales: string[];
   /** BCP 47 language tags, preferred first (OIDC Core §5.2 claims_locales). */
   claimsLocales: string[];
+  /** OIDC Core §5.5: the parsed `claims` parameter; undefined when omitted. */
+  claims?: ClaimsRequest;
 }
 
 // RFC 6749 Appendix A.5 VSCHAR, the grammar state already follows; a nonce is as opaque.
@@ -131,6 +136,10 @@ export function validateOidcParams(params: OidcAuthorizationParams, scopes: read
   };
   const maxAge = parseMaxAge(params.max_age);
   if (maxAge !== undefined) result.maxAge = maxAge;
+  // OIDC Core §5.5: a claims parameter that is not a JSON object of the §5.5.1 shape is
+  // invalid_request. Without openid it is a parameter plain OAuth does not define: ignored (RFC 6749 §3.1).
+  const claims = present(params.claims);
+  if (claims !== undefined && result.openid) result.claims = parseClaimsParameter(claims);
 
   const nonce = present(params.nonce);
   // OIDC Core §3.1.2.1: nonce is OPTIONAL for the code flow (REQUIRED only for implicit/hybrid,

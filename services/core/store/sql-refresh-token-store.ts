@@ -53,6 +53,7 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
           authTime: previous.authTime,
           createdAt: now,
           expiresAt: previous.expiresAt,
+          idTokenClaims: previous.idTokenClaims === undefined ? undefined : [...previous.idTokenClaims],
         });
       if (q.rotateLive !== undefined) {
         // The common case, a live token of this client, in one round trip.
@@ -138,6 +139,7 @@ function copy(t: RefreshToken): RefreshToken {
     rotatedAt: t.rotatedAt,
     revokedAt: t.revokedAt,
     replacedBy: t.replacedBy,
+    idTokenClaims: t.idTokenClaims === undefined ? undefined : [...t.idTokenClaims],
   });
 }
 
@@ -155,6 +157,7 @@ function encode(t: RefreshToken): SqlArgs {
     rotatedAt: t.rotatedAt,
     revokedAt: t.revokedAt,
     replacedBy: t.replacedBy,
+    idTokenClaims: t.idTokenClaims,
   };
 }
 
@@ -172,5 +175,6 @@ function decode(row: SqlRow): RefreshToken {
     rotatedAt: optDate(row, 'rotated_at'),
     revokedAt: optDate(row, 'revoked_at'),
     replacedBy: optText(row, 'replaced_by'),
+    idTokenClaims: row.id_token_claims === null || row.id_token_claims === undefined ? undefined : stringArray(row, 'id_token_claims'),
   });
 }

@@ -341,6 +341,24 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(await store.refreshTokens.rotate(uniqueId('missing'), rotation(), now)).toEqual({ outcome: 'not_found' });
       });
 
+      it('keeps the claims request\'s ID Token claim names through every rotation, the graceful one too (OIDC Core §5.5, §12.2)', async () => {
+        const old = await store.refreshTokens.create(token({ idTokenClaims: ['email', 'email_verified'] }));
+        expect(await store.refreshTokens.get(old.tokenHash)).toEqual(old);
+        const now = new Date();
+        const first = rotation();
+        expect((await store.refreshTokens.rotate(old.tokenHash, first, now)).outcome).toBe('rotated');
+        expect((await store.refreshTokens.get(first.nextHash)).idTokenClaims).toEqual(['email', 'email_verified']);
+        // The same old token again inside the grace window: the successor comes from the locking path.
+        const graceful = rotation({ graceMs: 60_000 });
+        expect(await store.refreshTokens.rotate(old.tokenHash, graceful, now)).toMatchObject({ outcome: 'rotated', graceful: true });
+        expect((await store.refreshTokens.get(graceful.nextHash)).idTokenClaims).toEqual(['email', 'email_verified']);
+        // A token without them stays without them (NULL, not an empty list).
+        const bare = await store.refreshTokens.create(token());
+        const req = rotation();
+        await store.refreshTokens.rotate(bare.tokenHash, req, now);
+        expect(await store.refreshTokens.get(req.nextHash)).not.toHaveProperty('idTokenClaims');
+      });
+
       it('rotates a token without a user or auth time into one without them', async () => {
         const bare = token();
         delete bare.userId;

@@ -147,6 +147,11 @@ export interface RefreshToken {
   revokedAt?: Date;
   /** tokenHash of the successor. */
   replacedBy?: string;
+  /**
+   * OIDC Core §5.5: the standard claim names the authorization request's `claims` parameter asked
+   * for in the ID Token; a rotation copies them to the successor. Undefined when none.
+   */
+  idTokenClaims?: string[];
 }
 
 /** Remembered consent of a user for a client. */
