@@ -122,11 +122,12 @@ describe('account chooser', () => {
     expect(await codeOwner(locationOf(await browser.get(authorizeUrl()), t.baseUrl))).toBe(bob.userId);
   });
 
-  it('signing the current account out (end_session) keeps the other offered but not used', async () => {
-    const { ann, browser } = await twoAccounts();
-    const out = await browser.get(`/oauth2/end_session?client_id=${f.firstId}`);
-    const confirm = await out.text();
-    expect((await browser.submit(formFor(confirm, '/oauth2/end_session/confirm'), { decision: 'logout' })).status).toBe(200);
+  it('signing the current account out (end_session with its ID Token as hint) keeps the other offered but not used', async () => {
+    const { ann, bob, browser } = await twoAccounts();
+    const bobSid = (await t.anon.user.listUserSessions({ userId: bob.userId }, { bearer: await t.bearer() })).sessions[0]!.sid;
+    const now = Math.floor(Date.now() / 1000);
+    const hint = (await t.peers.key.signJwt({ claims: { iss: t.baseUrl, aud: f.firstId, sub: bob.userId, sid: bobSid, iat: now, exp: now + 60 }, typ: 'JWT' })).jwt;
+    expect((await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: hint })}`)).status).toBe(200);
     const res = await browser.get(authorizeUrl());
     expect(res.status).toBe(200);
     const page = await res.text();

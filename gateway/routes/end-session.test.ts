@@ -97,15 +97,6 @@ describe('end_session_endpoint', () => {
     expect(await liveSessions(userId)).toBe(0);
   });
 
-  it('the sid of another session does not prove the request, even with this user\'s sub: the user is asked', async () => {
-    const { browser, userId } = await signedIn();
-    const hint = await idToken({ sub: userId, sid: 'f'.repeat(64) });
-    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: RP_BYE })}`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toContain('Sign out?');
-    expect(await liveSessions(userId)).toBe(1);
-  });
-
   it('POST works like GET, answered with 303', async () => {
     const { browser, userId, sid } = await signedIn();
     const res = await browser.post('/oauth2/end_session', { id_token_hint: await idToken({ sub: userId, sid }), client_id: rpId, post_logout_redirect_uri: RP_BYE });
@@ -186,6 +177,51 @@ describe('end_session_endpoint', () => {
     expect(`${to.origin}${to.pathname}`).toBe(RP_BYE);
     expect(to.searchParams.get('state')).toBe('st<x>');
     expect(await liveSessions(userId)).toBe(0);
+  });
+
+  it('with two accounts in the browser, the hint\'s account is the one signed out, current or not (RP-Initiated Logout §2)', async () => {
+    const alice = await signedIn();
+    const { browser } = alice;
+    // Bob signs in on the same browser: the cookie holds [bob (current), alice].
+    const bob = await createUser(t);
+    const run = await runAuthorization(browser, `${authorizeUrl()}&prompt=login`, { username: bob.username });
+    expect(run.location.searchParams.get('code')).toBeTruthy();
+    const bobSid = (await t.anon.user.listUserSessions({ userId: bob.userId }, { bearer: admin })).sessions[0]!.sid;
+    // Alice's RP logs her out: her session ends, bob's stays.
+    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: await idToken({ sub: alice.userId, sid: alice.sid }), post_logout_redirect_uri: RP_BYE, state: 'a' })}`);
+    expect(res.status).toBe(302);
+    expect(await liveSessions(alice.userId)).toBe(0);
+    expect(await liveSessions(bob.userId)).toBe(1);
+    // Then bob's RP logs him out, though he is no longer current: his session ends too.
+    const res2 = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: await idToken({ sub: bob.userId, sid: bobSid }), post_logout_redirect_uri: RP_BYE, state: 'b' })}`);
+    expect(res2.status).toBe(302);
+    expect(await liveSessions(bob.userId)).toBe(0);
+  });
+
+  it('a hint naming a session this browser does not hold ends none of the browser\'s accounts', async () => {
+    const { browser, userId } = await signedIn();
+    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: await idToken({ sub: 'someone-else', sid: 'e'.repeat(64) }), post_logout_redirect_uri: RP_BYE })}`);
+    expect(res.status).toBe(302);
+    expect(await liveSessions(userId)).toBe(1);
+  });
+
+  it('confirmed without proof, every account of the browser is signed out (a shared device keeps no one signed in)', async () => {
+    const alice = await signedIn();
+    const bob = await createUser(t);
+    await runAuthorization(alice.browser, `${authorizeUrl()}&prompt=login`, { username: bob.username });
+    const page = await (await alice.browser.get(`/oauth2/end_session?${new URLSearchParams({ client_id: rpId })}`)).text();
+    expect((await alice.browser.submit(formFor(page, END_SESSION_CONFIRM_PATH))).status).toBe(200);
+    expect(await liveSessions(alice.userId)).toBe(0);
+    expect(await liveSessions(bob.userId)).toBe(0);
+    expect(alice.browser.cookies.has(SESSION_COOKIE)).toBe(false);
+  });
+
+  it('refuses an over-long state (it would be echoed into the Location header) and ends nothing', async () => {
+    const { browser, userId, sid } = await signedIn();
+    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: await idToken({ sub: userId, sid }), post_logout_redirect_uri: RP_BYE, state: 'x'.repeat(3000) })}`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await liveSessions(userId)).toBe(1);
   });
 
   it('a post_logout_redirect_uri without client_id or hint is refused; repeated parameters too', async () => {

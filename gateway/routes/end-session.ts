@@ -14,7 +14,7 @@ import { bodyPairs, collectParameters, queryPairs } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import { sendErrorPage } from '../pages/error-page.js';
 import { html, sendPage } from '../pages/html.js';
-import { createSessions } from '../session.js';
+import { createSessions, type Session } from '../session.js';
 
 export const END_SESSION_PATH = '/oauth2/end_session';
 export const END_SESSION_CONFIRM_PATH = '/oauth2/end_session/confirm';
@@ -24,6 +24,16 @@ export const END_SESSION_CONFIRM_PATH = '/oauth2/end_session/confirm';
 const PARAMS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'logout_hint', 'ui_locales'] as const;
 type Params = Record<(typeof PARAMS)[number], string>;
 const RECOGNIZED: ReadonlySet<string> = new Set(PARAMS);
+// Bounds on what is echoed into the redirect or a page (as the authorization endpoint bounds
+// state): an unbounded value would make an oversized Location header instead of a clear error.
+const MAX_LENGTH: Readonly<Record<(typeof PARAMS)[number], number>> = {
+  id_token_hint: 16_384,
+  client_id: 256,
+  post_logout_redirect_uri: 4096,
+  state: 2048,
+  logout_hint: 512,
+  ui_locales: 512,
+};
 const CONFIRM_FIELDS: ReadonlySet<string> = new Set([CSRF_FIELD, 'client_id', 'post_logout_redirect_uri', 'state', 'decision']);
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 // Compact ID Tokens are a few hundred bytes; anything this long was never issued here.
@@ -104,19 +114,21 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
     return matchPostLogoutRedirectUri(registered, uri) ? postLogoutRedirect(uri, state) : undefined;
   }
 
-  /** Ends the browser's session server-side (then every copy of the cookie is refused) and clears the cookie. */
-  async function endBrowserSession(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const session = sessions.read(req);
+  /**
+   * Ends the given accounts of this browser server-side (then every copy of the cookie is refused
+   * for them) and forgets them in the cookie; `all`: every account of the browser is ended.
+   */
+  async function endAccounts(req: FastifyRequest, reply: FastifyReply, accounts: readonly Session[], all: boolean): Promise<void> {
     // Server-side first: a copy of the cookie saved before logout must get nothing afterwards.
-    if (session !== undefined) {
-      await peers.user.endSession({ sessionId: session.sessionId });
-      // Only this account: the browser's other accounts stay, offered by the chooser, none current.
-      sessions.remove(req, reply, session.sessionId);
-    }
+    for (const account of accounts) await peers.user.endSession({ sessionId: account.sessionId });
+    if (accounts.length === 0) return;
+    // The browser's other accounts stay, offered by the chooser, none current.
+    if (all) sessions.clear(reply);
+    else for (const account of accounts) sessions.remove(req, reply, account.sessionId);
   }
 
-  async function finish(req: FastifyRequest, reply: FastifyReply, clientId: string, uri: string, state: string, status: 302 | 303) {
-    await endBrowserSession(req, reply);
+  async function finish(req: FastifyRequest, reply: FastifyReply, ending: readonly Session[], all: boolean, clientId: string, uri: string, state: string, status: 302 | 303) {
+    await endAccounts(req, reply, ending, all);
     const target = await registeredTarget(clientId, uri, state);
     return target === undefined ? signedOutPage(reply) : redirect(reply, target, status);
   }
@@ -144,6 +156,8 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
       // OpenID Connect Core §3.1.2.1 (as for any OAuth request, RFC 6749 §3.1): no repeated parameters.
       if (first !== undefined) return badRequest(reply, `The parameter ${first} was sent more than once.`);
       params = Object.fromEntries(PARAMS.map((n) => [n, values.get(n)?.[0] ?? ''])) as Params;
+      const long = PARAMS.find((n) => params[n].length > MAX_LENGTH[n]);
+      if (long !== undefined) return badRequest(reply, `The parameter ${long} is longer than ${MAX_LENGTH[long]} characters.`);
     } catch (err) {
       return badRequest(reply, toAuthmeshError(err).description);
     }
@@ -169,14 +183,20 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
       return badRequest(reply, 'A post_logout_redirect_uri needs a client_id or an id_token_hint.');
     }
 
-    const session = sessions.read(req);
-    // The hint proves the request when it names this browser's session (its sid, which every ID
-    // Token of the code flow carries, pairwise clients' included), or, without sid, this browser's
-    // user by a public sub. A pairwise hint without sid proves nothing here: the user is asked.
-    const proven =
-      hint !== undefined && (session === undefined || (hint.sid !== undefined ? hint.sid === hashToken(session.sessionId) : hint.sub === session.userId));
+    // RP-Initiated Logout 1.0 §2: the End-User to log out is the one the hint names, whichever of
+    // this browser's accounts (up to five) that is, current or not. Its sid names the session
+    // (pairwise clients' hints included); a hint without sid (a refreshed ID Token) names the user by
+    // a public sub. A hint's session this browser does not hold leaves the browser's accounts alone.
+    const accounts = sessions.accounts(req);
+    let named: Session[] = [];
+    if (hint !== undefined) {
+      const h = hint;
+      named = accounts.filter((a) => (h.sid !== undefined ? hashToken(a.sessionId) === h.sid : a.userId === h.sub));
+    }
+    const proven = hint !== undefined && (named.length > 0 || hint.sid !== undefined || accounts.length === 0);
     try {
-      if (proven || session === undefined) return await finish(req, reply, clientId, params.post_logout_redirect_uri, params.state, status);
+      if (proven) return await finish(req, reply, named, false, clientId, params.post_logout_redirect_uri, params.state, status);
+      if (accounts.length === 0) return await finish(req, reply, [], false, clientId, params.post_logout_redirect_uri, params.state, status);
     } catch (err) {
       return fail(req, reply, err);
     }
@@ -186,7 +206,7 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
       title: 'Sign out?',
       body: html`<header class="brand"><p class="service">authmesh</p></header>
 <h1 id="title">Sign out?</h1>
-<p>An application asked to sign you out of authmesh${clientId !== '' ? html` (<span class="client">${clientId}</span>)` : undefined}.</p>
+<p>An application asked to sign you out of authmesh${clientId !== '' ? html` (<span class="client">${clientId}</span>)` : undefined}. Signing out ends every account signed in on this browser.</p>
 <form method="post" action="${END_SESSION_CONFIRM_PATH}" aria-labelledby="title">
 <input type="hidden" name="${CSRF_FIELD}" value="${token}">
 <input type="hidden" name="decision" value="logout">
@@ -229,7 +249,9 @@ export const endSessionRoutes: RouteModule = ({ app, config, peers }: GatewayCon
       });
     }
     try {
-      return await finish(req, reply, fields.get('client_id') ?? '', fields.get('post_logout_redirect_uri') ?? '', fields.get('state') ?? '', 303);
+      // Unproven, the user confirmed: every account of this browser is signed out, so no one who
+      // shares the device stays signed in behind the one they saw.
+      return await finish(req, reply, sessions.accounts(req), true, fields.get('client_id') ?? '', fields.get('post_logout_redirect_uri') ?? '', fields.get('state') ?? '', 303);
     } catch (err) {
       return fail(req, reply, err);
     }
