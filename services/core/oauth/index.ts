@@ -18,3 +18,4 @@ export * from './oidc-interaction.js';
 export * from './oidc-id-token.js';
 export * from './oidc-subject.js';
 export * from './oidc-claims.js';
+export * from './dpop.js';
