@@ -42,6 +42,7 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         subjectType: '',
         sectorIdentifierUri: '',
         userinfoSignedResponseAlg: '',
+        dpopBoundAccessTokens: false,
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

@@ -50,6 +50,8 @@ export interface ClientDraft {
   sectorIdentifierUri: string;
   /** OIDC Registration §2 userinfo_signed_response_alg; '' for unsigned JSON UserInfo. */
   userinfoSignedResponseAlg: string;
+  /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request must carry a DPoP proof. */
+  dpopBoundAccessTokens: boolean;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -77,6 +79,7 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'subjectType',
   'sectorIdentifierUri',
   'userinfoSignedResponseAlg',
+  'dpopBoundAccessTokens',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -85,6 +88,8 @@ export const META_CLIENT_URI = 'client_uri';
 export const META_LOGO_URI = 'logo_uri';
 export const META_CONTACTS = 'contacts';
 export const META_USERINFO_SIGNED_RESPONSE_ALG = 'userinfo_signed_response_alg';
+// RFC 9449 §5.2 client metadata.
+export const META_DPOP_BOUND_ACCESS_TOKENS = 'dpop_bound_access_tokens';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -176,7 +181,13 @@ export function draftOf(client: Client): ClientDraft {
     contacts,
     ...oidcMetadataOf(client),
     userinfoSignedResponseAlg: client.metadata[META_USERINFO_SIGNED_RESPONSE_ALG] ?? '',
+    dpopBoundAccessTokens: dpopBoundAccessTokensOf(client),
   };
+}
+
+/** RFC 9449 §5.2: whether the client registered dpop_bound_access_tokens=true (false when absent). */
+export function dpopBoundAccessTokensOf(client: Pick<Client, 'metadata'>): boolean {
+  return client.metadata[META_DPOP_BOUND_ACCESS_TOKENS] === 'true';
 }
 
 /** The algorithm the client registered for signed UserInfo responses, or undefined for JSON. */
@@ -294,6 +305,7 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (draft.idTokenSignedResponseAlg !== '') extra[META_ID_TOKEN_ALG] = draft.idTokenSignedResponseAlg;
   if (maxAge !== undefined) extra[META_DEFAULT_MAX_AGE] = String(maxAge);
   if (draft.requireAuthTime) extra[META_REQUIRE_AUTH_TIME] = 'true';
+  if (draft.dpopBoundAccessTokens) extra[META_DPOP_BOUND_ACCESS_TOKENS] = 'true';
   if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
   if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
   return {

@@ -15,6 +15,7 @@ import {
   isValidClientId,
   META_REFRESH_REUSE_GRACE,
   META_USERINFO_SIGNED_RESPONSE_ALG,
+  META_DPOP_BOUND_ACCESS_TOKENS,
   META_SECRET_ROTATED_AT,
   OIDC_META_KEYS,
   usesSecret,
@@ -172,7 +173,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     const v = validateDraft(merged, draftOptions);
     const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
     const metadata = { ...current.metadata, ...v.extra };
-    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE, ...OIDC_META_KEYS, META_USERINFO_SIGNED_RESPONSE_ALG]) if (!(k in v.extra)) delete metadata[k];
+    for (const k of ['client_uri', 'logo_uri', 'contacts', META_REFRESH_REUSE_GRACE, ...OIDC_META_KEYS, META_USERINFO_SIGNED_RESPONSE_ALG, META_DPOP_BOUND_ACCESS_TOKENS]) if (!(k in v.extra)) delete metadata[k];
     if (!keepSecret) delete metadata[META_SECRET_ROTATED_AT];
     return {
       ...v.fields,

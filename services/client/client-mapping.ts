@@ -62,6 +62,7 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     subjectType: m.subjectType,
     sectorIdentifierUri: m.sectorIdentifierUri,
     userinfoSignedResponseAlg: m.userinfoSignedResponseAlg,
+    dpopBoundAccessTokens: m.dpopBoundAccessTokens,
   };
 }
 
@@ -89,6 +90,7 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   subject_type: 'subjectType',
   sector_identifier_uri: 'sectorIdentifierUri',
   userinfo_signed_response_alg: 'userinfoSignedResponseAlg',
+  dpop_bound_access_tokens: 'dpopBoundAccessTokens',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -125,6 +127,7 @@ export function toClientMessage(c: Client): ClientMessage {
     subjectType: d.subjectType,
     sectorIdentifierUri: d.sectorIdentifierUri,
     userinfoSignedResponseAlg: d.userinfoSignedResponseAlg,
+    dpopBoundAccessTokens: d.dpopBoundAccessTokens,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

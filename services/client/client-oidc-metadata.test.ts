@@ -28,6 +28,7 @@ const base: ClientDraft = {
   subjectType: '',
   sectorIdentifierUri: '',
   userinfoSignedResponseAlg: '',
+  dpopBoundAccessTokens: false,
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 

@@ -40,6 +40,8 @@ export interface GrantContext {
   minter: TokenMinter;
   client: ClientView;
   remoteIp: string;
+  /** RFC 9449 §6.1: the DPoP key thumbprint this request's tokens are bound to, if any. */
+  dpopJkt?: string | undefined;
 }
 
 type Response = TokenResponse;
@@ -54,6 +56,7 @@ function response(access: { accessToken: string; expiresIn: number }, scopes: st
     scope: formatScope(scopes),
     issuedTokenType: '',
     idToken: '',
+    dpopNonce: '',
     ...extra,
   };
 }

@@ -1,0 +1,180 @@
+// DPoP at the token endpoint (RFC 9449 §5) through the real gateway: proofs signed by jose in the
+// test (valid, replayed, wrong htu, wrong htm, stale), oauth4webapi's DPoP support for the code
+// flow, the per-client policy (§5.2), the server-nonce flow (§8) and introspection's cnf (§6.2).
+import { createRemoteJWKSet, decodeJwt, generateKeyPair, jwtVerify } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, ClientType, CreateClientRequest, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
+import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { dpopKey, type DpopKey } from '../../test/support/dpop.js';
+import { authorizationRedirect, basicAuth, createFixtures, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
+
+const insecure = { [oauth.allowInsecureRequests]: true } as const;
+const now = () => Math.floor(Date.now() / 1000);
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
+  let t: TestGateway;
+  let f: Fixtures;
+  let tokenUrl: string;
+  let key: DpopKey;
+  let required: { id: string; secret: string };
+
+  beforeAll(async () => {
+    t = await startTestGateway();
+    f = await createFixtures(t);
+    tokenUrl = `${t.baseUrl}/oauth2/token`;
+    key = await dpopKey('ES256');
+    const res = await t.anon.client.createClient(
+      CreateClientRequest.fromPartial({
+        client: Client.fromPartial({
+          clientName: 'dpop-only',
+          clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+          grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS],
+          scopes: ['read'],
+          dpopBoundAccessTokens: true,
+        }),
+      }),
+      { bearer: await t.bearer() },
+    );
+    required = { id: res.client!.clientId, secret: res.clientSecret };
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const clientCredentials = (proof: string | undefined, client = f.basic) =>
+    postForm(tokenUrl, 'grant_type=client_credentials&scope=read', { authorization: basicAuth(client.id, client.secret), ...(proof === undefined ? {} : { dpop: proof }) });
+
+  async function verify(jwt: string) {
+    const jwks = createRemoteJWKSet(new URL(`${t.baseUrl}/.well-known/jwks.json`));
+    return (await jwtVerify(jwt, jwks, { issuer: t.baseUrl, typ: 'at+jwt' })).payload;
+  }
+
+  it('binds the access token to the proof key: token_type DPoP and cnf.jkt (RFC 9449 §5, §6.1)', async () => {
+    const res = await clientCredentials(await key.proof({ htu: tokenUrl }));
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.token_type).toBe('DPoP');
+    expect(await verify(body.access_token as string)).toMatchObject({ cnf: { jkt: key.jkt } });
+  });
+
+  it('introspection reports cnf.jkt and token_type DPoP (RFC 9449 §6.2)', async () => {
+    const token = (await json(await clientCredentials(await key.proof({ htu: tokenUrl })))).access_token as string;
+    const res = await postForm(`${t.baseUrl}/oauth2/introspect`, new URLSearchParams({ token }).toString(), { authorization: basicAuth(f.basic.id, f.basic.secret) });
+    expect(await json(res)).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.jkt } });
+  });
+
+  it('keeps issuing Bearer tokens without cnf when no proof is sent and the client does not require DPoP', async () => {
+    const body = await json(await clientCredentials(undefined));
+    expect(body.token_type).toBe('Bearer');
+    expect(decodeJwt(body.access_token as string).cnf).toBeUndefined();
+  });
+
+  it('refuses a replayed proof (RFC 9449 §11.1)', async () => {
+    const proof = await key.proof({ htu: tokenUrl });
+    expect((await clientCredentials(proof)).status).toBe(200);
+    const replay = await clientCredentials(proof);
+    expect(replay.status).toBe(400);
+    expect(await json(replay)).toMatchObject({ error: 'invalid_dpop_proof', error_description: expect.stringContaining('already used') });
+  });
+
+  it.each([
+    ['a proof for another URI (htu)', { htu: 'https://elsewhere.example.com/oauth2/token' }, 'htu does not match'],
+    ['a proof for another method (htm)', { htm: 'GET' }, 'htm does not match'],
+    ['a stale proof (iat)', { iat: now() - 600 }, 'iat is too old'],
+    ['a proof from the future (iat)', { iat: now() + 600 }, 'iat is in the future'],
+  ])('refuses %s with 400 invalid_dpop_proof and issues nothing', async (_name, change, why) => {
+    const res = await clientCredentials(await key.proof({ htu: tokenUrl, ...change }));
+    expect(res.status).toBe(400);
+    expect(await json(res)).toEqual({ error: 'invalid_dpop_proof', error_description: expect.stringContaining(why) });
+  });
+
+  it('refuses two DPoP headers (RFC 9449 §4.3 step 1)', async () => {
+    const a = await key.proof({ htu: tokenUrl });
+    const b = await key.proof({ htu: tokenUrl });
+    const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(f.basic.id, f.basic.secret) });
+    headers.append('dpop', a);
+    headers.append('dpop', b);
+    const res = await fetch(tokenUrl, { method: 'POST', headers, body: 'grant_type=client_credentials' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toBe('invalid_dpop_proof');
+  });
+
+  it('refuses a token request without proof from a client registered with dpop_bound_access_tokens (RFC 9449 §5.2)', async () => {
+    const res = await clientCredentials(undefined, required);
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toBe('invalid_dpop_proof');
+    const ok = await clientCredentials(await key.proof({ htu: tokenUrl }), required);
+    expect((await json(ok)).token_type).toBe('DPoP');
+  });
+
+  it('advertises dpop_signing_alg_values_supported (RFC 9449 §5.1)', async () => {
+    const meta = await json(await fetch(`${t.baseUrl}/.well-known/oauth-authorization-server`));
+    expect(meta.dpop_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256', 'EdDSA', 'RS256']));
+    expect(meta.dpop_signing_alg_values_supported).not.toContain('none');
+  });
+
+  it('binds the code flow with oauth4webapi DPoP: access token cnf.jkt is the library key', async () => {
+    const as = await oauth.processDiscoveryResponse(new URL(t.baseUrl), await oauth.discoveryRequest(new URL(t.baseUrl), { algorithm: 'oauth2', ...insecure }));
+    const keyPair = await generateKeyPair('ES256', { extractable: true });
+    const client: oauth.Client = { client_id: f.basic.id };
+    const DPoP = oauth.DPoP(client, keyPair);
+    const verifier = oauth.generateRandomCodeVerifier();
+    const redirect = await authorizationRedirect(t, f.basic.id, f.userId, 'read', verifier);
+    const params = oauth.validateAuthResponse(as, client, redirect, 'st-1');
+    const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.ClientSecretBasic(f.basic.secret), params, REDIRECT, verifier, { DPoP, ...insecure });
+    const tokens = await oauth.processAuthorizationCodeResponse(as, client, res);
+    expect(tokens.token_type).toBe('dpop');
+    const { calculateJwkThumbprint, exportJWK } = await import('jose');
+    expect((await verify(tokens.access_token)).cnf).toEqual({ jkt: await calculateJwkThumbprint(await exportJWK(keyPair.publicKey), 'sha256') });
+  });
+});
+
+describe('DPoP server nonces (RFC 9449 §8)', () => {
+  let t: TestGateway;
+  let f: Fixtures;
+  let tokenUrl: string;
+
+  beforeAll(async () => {
+    t = await startTestGateway({ AUTHMESH_DPOP_NONCE: 'true' });
+    f = await createFixtures(t);
+    tokenUrl = `${t.baseUrl}/oauth2/token`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers a proof without nonce with use_dpop_nonce and a DPoP-Nonce header, then accepts the nonce', async () => {
+    const key = await dpopKey('EdDSA');
+    const send = async (nonce?: string) =>
+      postForm(tokenUrl, 'grant_type=client_credentials&scope=read', { authorization: basicAuth(f.basic.id, f.basic.secret), dpop: await key.proof({ htu: tokenUrl, nonce }) });
+    const first = await send();
+    expect(first.status).toBe(400);
+    expect(await json(first)).toMatchObject({ error: 'use_dpop_nonce' });
+    const nonce = first.headers.get('dpop-nonce');
+    expect(nonce).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    const wrong = await send('not-the-nonce');
+    expect((await json(wrong)).error).toBe('use_dpop_nonce');
+    const second = await send(nonce!);
+    expect(second.status).toBe(200);
+    expect((await json(second)).token_type).toBe('DPoP');
+    expect(second.headers.get('dpop-nonce')).toBe(nonce);
+  });
+
+  it('works with oauth4webapi, which retries with the nonce it was given', async () => {
+    const as = await oauth.processDiscoveryResponse(new URL(t.baseUrl), await oauth.discoveryRequest(new URL(t.baseUrl), { algorithm: 'oauth2', ...insecure }));
+    const client: oauth.Client = { client_id: f.basic.id };
+    const DPoP = oauth.DPoP(client, await generateKeyPair('ES256', { extractable: true }));
+    const request = () => oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(f.basic.secret), { scope: 'read' }, { DPoP, ...insecure });
+    const err = await oauth.processClientCredentialsResponse(as, client, await request()).catch((e: unknown) => e);
+    expect(oauth.isDPoPNonceError(err)).toBe(true);
+    const tokens = await oauth.processClientCredentialsResponse(as, client, await request());
+    expect(tokens.token_type).toBe('dpop');
+  });
+});
