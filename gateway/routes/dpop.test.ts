@@ -119,6 +119,41 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
     expect(meta.dpop_signing_alg_values_supported).not.toContain('none');
   });
 
+  describe("a public client's refresh token is bound to its DPoP key (RFC 9449 §5)", () => {
+    async function publicTokens(k: DpopKey) {
+      const verifier = 'v'.repeat(43);
+      const redirect = await authorizationRedirect(t, f.pub, f.userId, 'read', verifier);
+      const body = new URLSearchParams({ grant_type: 'authorization_code', client_id: f.pub, code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier });
+      const res = await postForm(tokenUrl, body.toString(), { dpop: await k.proof({ htu: tokenUrl }) });
+      expect(res.status).toBe(200);
+      return json(res);
+    }
+    const refresh = async (refreshToken: string, proof: string | undefined) =>
+      postForm(tokenUrl, new URLSearchParams({ grant_type: 'refresh_token', client_id: f.pub, refresh_token: refreshToken }).toString(), proof === undefined ? {} : { dpop: proof });
+
+    it('refuses a refresh without proof or with another key, consuming nothing; the bound key refreshes', async () => {
+      const tokens = await publicTokens(key);
+      expect(tokens.token_type).toBe('DPoP');
+      const rt = tokens.refresh_token as string;
+      const without = await refresh(rt, undefined);
+      expect(without.status).toBe(400);
+      expect((await json(without)).error).toBe('invalid_dpop_proof');
+      const other = await dpopKey('ES256');
+      const stolen = await refresh(rt, await other.proof({ htu: tokenUrl }));
+      expect(stolen.status).toBe(400);
+      expect(await json(stolen)).toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('another DPoP key') });
+      // Neither refusal consumed the token or revoked the family: the key holder refreshes.
+      const ok = await refresh(rt, await key.proof({ htu: tokenUrl }));
+      expect(ok.status).toBe(200);
+      const next = await json(ok);
+      expect(next.token_type).toBe('DPoP');
+      expect(decodeJwt(next.access_token as string).cnf).toEqual({ jkt: key.jkt });
+      // The successor stays bound to the same key.
+      const successorStolen = await refresh(next.refresh_token as string, await other.proof({ htu: tokenUrl }));
+      expect((await json(successorStolen)).error).toBe('invalid_grant');
+    });
+  });
+
   it('binds the code flow with oauth4webapi DPoP: access token cnf.jkt is the library key', async () => {
     const as = await oauth.processDiscoveryResponse(new URL(t.baseUrl), await oauth.discoveryRequest(new URL(t.baseUrl), { algorithm: 'oauth2', ...insecure }));
     const keyPair = await generateKeyPair('ES256', { extractable: true });

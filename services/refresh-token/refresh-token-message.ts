@@ -14,6 +14,7 @@ export function toInfo(t: RefreshToken): RefreshTokenInfo {
     createTime: t.createdAt,
     expireTime: t.expiresAt,
     authTime: t.authTime,
+    dpopJkt: t.dpopJkt ?? '',
   });
 }
 

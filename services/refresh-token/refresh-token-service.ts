@@ -83,6 +83,8 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         // RFC 6749 §3.3: scope tokens are %x21 / %x23-5B / %x5D-7E.
         assertTokens(req.scopes, 'scopes', isScopeToken);
         assertTokens(req.audience, 'audience', (a) => ID.test(a));
+        // RFC 9449 §6.1 / RFC 7638: a base64url SHA-256 thumbprint.
+        if (req.dpopJkt !== '' && !/^[A-Za-z0-9_-]{43}$/.test(req.dpopJkt)) throw new InvalidRequest('dpop_jkt must be a base64url SHA-256 thumbprint');
         if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > MAX_TTL_SECONDS) {
           throw new InvalidRequest(`ttl_seconds must be 0 (server default) to ${MAX_TTL_SECONDS}`);
         }
@@ -96,6 +98,7 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
           scope: [...new Set(req.scopes)],
           audience: [...new Set(req.audience)],
           authTime: req.authTime,
+          dpopJkt: req.dpopJkt || undefined,
           createdAt: now,
           expiresAt: new Date(now.getTime() + (req.ttlSeconds || deps.config.refreshTokenTtlSeconds) * 1000),
         });

@@ -53,6 +53,8 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
           authTime: previous.authTime,
           createdAt: now,
           expiresAt: previous.expiresAt,
+          // RFC 9449 §5: the successor stays bound to the same DPoP key.
+          dpopJkt: previous.dpopJkt,
         });
       if (q.rotateLive !== undefined) {
         // The common case, a live token of this client, in one round trip.
@@ -138,6 +140,7 @@ function copy(t: RefreshToken): RefreshToken {
     rotatedAt: t.rotatedAt,
     revokedAt: t.revokedAt,
     replacedBy: t.replacedBy,
+    dpopJkt: t.dpopJkt,
   });
 }
 
@@ -155,6 +158,7 @@ function encode(t: RefreshToken): SqlArgs {
     rotatedAt: t.rotatedAt,
     revokedAt: t.revokedAt,
     replacedBy: t.replacedBy,
+    dpopJkt: t.dpopJkt,
   };
 }
 
@@ -172,5 +176,6 @@ function decode(row: SqlRow): RefreshToken {
     rotatedAt: optDate(row, 'rotated_at'),
     revokedAt: optDate(row, 'revoked_at'),
     replacedBy: optText(row, 'replaced_by'),
+    dpopJkt: optText(row, 'dpop_jkt'),
   });
 }
