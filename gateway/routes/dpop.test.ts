@@ -4,7 +4,8 @@
 import { createRemoteJWKSet, decodeJwt, generateKeyPair, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, ClientType, CreateClientRequest, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
+import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { TokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { dpopKey, type DpopKey } from '../../test/support/dpop.js';
 import { authorizationRedirect, basicAuth, createFixtures, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
@@ -92,6 +93,20 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
     const res = await clientCredentials(await key.proof({ htu: tokenUrl, ...change }));
     expect(res.status).toBe(400);
     expect(await json(res)).toEqual({ error: 'invalid_dpop_proof', error_description: expect.stringContaining(why) });
+  });
+
+  it('refuses, over gRPC, a proof made for a resource request even when the caller names its htm/htu (RFC 9449 §4.3 steps 8-9)', async () => {
+    const api = 'https://api.example.com/orders';
+    const proof = await key.proof({ htu: api, htm: 'GET' });
+    const err = await t.peers.token
+      .token(TokenRequest.fromPartial({ client: { credential: { $case: 'clientSecret', value: { clientId: f.basic.id, clientSecret: f.basic.secret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } }, grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } }, dpop: { proof, htm: 'GET', htu: api } }))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'invalid_dpop_proof' });
+    // The same call naming the token endpoint, as the gateway does, is accepted.
+    const ok = await t.peers.token.token(
+      TokenRequest.fromPartial({ client: { credential: { $case: 'clientSecret', value: { clientId: f.basic.id, clientSecret: f.basic.secret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } }, grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } }, dpop: { proof: await key.proof({ htu: tokenUrl }), htm: 'POST', htu: tokenUrl } }),
+    );
+    expect(ok.tokenType).toBe('DPoP');
   });
 
   it('refuses two DPoP headers (RFC 9449 §4.3 step 1)', async () => {

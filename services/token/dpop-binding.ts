@@ -10,6 +10,7 @@ import {
   dpopReplayKey,
   dpopReplayTtlSeconds,
   nextDpopNonceState,
+  normalizeHtu,
   randomIdentifier,
   verifyDpopProof,
   type DpopNonceState,
@@ -34,6 +35,7 @@ export function createDpopBinding(deps: MeshDeps) {
   const cfg = deps.config;
   const replays = deps.grid.map<number>(DPOP_JTI_MAP);
   const nonces = deps.grid.map<DpopNonceState>(DPOP_NONCE_MAP);
+  const tokenEndpoint = normalizeHtu(`${cfg.issuer}/oauth2/token`);
 
   /** The nonce state in force, rotated when its period is over; every instance converges on one (putIfAbsent / replace). */
   async function nonceState(): Promise<DpopNonceState> {
@@ -63,6 +65,12 @@ export function createDpopBinding(deps: MeshDeps) {
       assertDpopPolicy({ dpopBoundAccessTokens: client.dpopBoundAccessTokens, proofPresented: presented });
       const state = cfg.dpopNonceRequired && presented ? await nonceState() : undefined;
       if (!presented) return { jkt: undefined, nonce: '' };
+      // RFC 9449 §4.3 steps 8-9: a token request's proof names POST and the token endpoint. Checked
+      // here, not only by the caller: otherwise a gRPC caller could pass the htm/htu of a proof
+      // captured at a resource server and have it accepted as a proof for this endpoint.
+      if (dpop.htm !== 'POST' || tokenEndpoint === undefined || normalizeHtu(dpop.htu) !== tokenEndpoint) {
+        throw new InvalidDpopProof('the DPoP proof must be for POST to the token endpoint');
+      }
       let verified;
       try {
         verified = await verifyDpopProof(dpop.proof, {
