@@ -6,6 +6,9 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
 import { TokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
+import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
+import { buildAccessTokenClaims } from '../../services/core/oauth/index.js';
+import { createRpcClient } from '../../services/core/rpc/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { dpopKey, type DpopKey } from '../../test/support/dpop.js';
 import { authorizationRedirect, basicAuth, createFixtures, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
@@ -126,6 +129,34 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
     expect((await json(res)).error).toBe('invalid_dpop_proof');
     const ok = await clientCredentials(await key.proof({ htu: tokenUrl }), required);
     expect((await json(ok)).token_type).toBe('DPoP');
+  });
+
+  describe('a DPoP-bound token presented as Bearer is refused (RFC 9449 §7.1)', () => {
+    const adminToken = async (dpopJkt: string | undefined) => {
+      const claims = buildAccessTokenClaims({ issuer: t.config.issuer, subject: 'test-admin', audience: t.config.issuer, clientId: 'test-admin', scope: ['authmesh.admin'], ttlSeconds: 300, now: new Date(), dpopJkt });
+      return (await t.peers.key.signJwt({ claims: { ...claims }, typ: 'at+jwt' })).jwt;
+    };
+
+    it('by the admin API', async () => {
+      await expect(t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: await adminToken(undefined) })).resolves.toBeDefined();
+      const err = await t.anon.client.listClients({ pageSize: 1, pageToken: '' }, { bearer: await adminToken(key.jkt) }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'invalid_token' });
+    });
+
+    it('by ext_authz Check', async () => {
+      const authz = createRpcClient(AuthorizationService, 'envoy.service.auth.v3.Authorization', `127.0.0.1:${t.mesh.port}`);
+      try {
+        const check = (token: string) =>
+          authz.check(CheckRequest.fromPartial({ attributes: { request: { http: { method: 'GET', path: '/x', host: 'api.example', headers: { authorization: `Bearer ${token}` } } } } }));
+        const body = await json(await clientCredentials(await key.proof({ htu: tokenUrl })));
+        const denied = await check(body.access_token as string);
+        expect(denied.httpResponse?.$case).toBe('deniedResponse');
+        const bearer = await json(await clientCredentials(undefined));
+        expect((await check(bearer.access_token as string)).httpResponse?.$case).toBe('okResponse');
+      } finally {
+        authz.close();
+      }
+    });
   });
 
   it('advertises dpop_signing_alg_values_supported (RFC 9449 §5.1)', async () => {

@@ -5,6 +5,7 @@ import { dpopKey, type DpopKey, type ProofOptions } from '../../../test/support/
 import {
   acceptedDpopNonces,
   accessTokenHash,
+  assertBearerUsable,
   assertDpopPolicy,
   DPOP_SIGNING_ALGS,
   dpopReplayKey,
@@ -206,5 +207,14 @@ describe('assertDpopPolicy (RFC 9449 §5.2)', () => {
     [false, false],
   ])('allows required=%s presented=%s', (required, presented) => {
     expect(() => assertDpopPolicy({ dpopBoundAccessTokens: required, proofPresented: presented })).not.toThrow();
+  });
+});
+
+describe('assertBearerUsable (RFC 9449 §7.1)', () => {
+  it('refuses a token with cnf.jkt as a Bearer token', () => {
+    expect(() => assertBearerUsable({ cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } })).toThrow(/DPoP-bound/);
+  });
+  it('accepts an unbound token', () => {
+    expect(() => assertBearerUsable({})).not.toThrow();
   });
 });

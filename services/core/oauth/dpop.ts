@@ -3,7 +3,7 @@
 // nonces are kept by the caller (the token service, in the grid).
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { InvalidDpopProof, UseDpopNonce } from '../errors/index.js';
+import { InvalidDpopProof, InvalidToken, UseDpopNonce } from '../errors/index.js';
 
 /** RFC 9449 §4.2: the proof's typ header. */
 export const DPOP_PROOF_TYP = 'dpop+jwt';
@@ -189,6 +189,16 @@ export function nextDpopNonceState(state: DpopNonceState | undefined, now: Date,
 /** The nonces a proof may carry under `state`. */
 export function acceptedDpopNonces(state: DpopNonceState): string[] {
   return [state.current, state.previous].filter((n) => n !== '');
+}
+
+/**
+ * RFC 9449 §7.1: a DPoP-bound access token (one with cnf.jkt) presented with the Bearer scheme is
+ * refused: whoever holds a copy of it without the key must not use it.
+ * @throws InvalidToken for a bound token.
+ */
+export function assertBearerUsable(claims: { cnf?: { jkt: string } | undefined }): void {
+  // RFC 9449 §7.1: a bound token is not accepted as a Bearer token.
+  if (claims.cnf?.jkt !== undefined) throw new InvalidToken('the access token is DPoP-bound and cannot be used as a Bearer token');
 }
 
 /**
