@@ -17,9 +17,9 @@ export interface EndpointSpec {
 }
 
 /** Request headers a cross-origin caller may send (client authentication, JSON/form bodies, ETags). */
-const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, If-None-Match';
+const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, If-None-Match, DPoP';
 /** Response headers a cross-origin caller may read besides the CORS-safelisted ones. */
-const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, ETag, Retry-After, Location';
+const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, ETag, Retry-After, Location, DPoP-Nonce';
 
 function corsHook(origins: readonly string[]): onRequestHookHandler {
   const allowed = new Set(origins);

@@ -64,5 +64,7 @@ export function sendOAuthError(reply: FastifyReply, err: unknown, ctx: ErrorCont
   if (error.code === 'temporarily_unavailable') reply.header('retry-after', '1');
   // RFC 6585 §4: a 429 may say how long to wait; the throttle sends whole seconds.
   if (error.code === 'slow_down' && /^\d{1,6}$/.test(error.metadata.retry_after ?? '')) reply.header('retry-after', error.metadata.retry_after);
+  // RFC 9449 §8: use_dpop_nonce comes with the nonce to use (nonce = 1*NQCHAR).
+  if (error.code === 'use_dpop_nonce' && /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(error.metadata.dpop_nonce ?? '')) reply.header('dpop-nonce', error.metadata.dpop_nonce);
   return reply.code(status).type('application/json').send(body);
 }

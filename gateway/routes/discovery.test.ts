@@ -47,6 +47,7 @@ describe('discovery and JWKS', () => {
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       revocation_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       code_challenge_methods_supported: ['S256'],
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'],
       authorization_response_iss_parameter_supported: true,
       subject_types_supported: ['public', 'pairwise'],
       id_token_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],

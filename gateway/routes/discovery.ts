@@ -3,7 +3,7 @@
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ALLOWED_ALGS, CLAIM_SCOPES, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { ALLOWED_ALGS, CLAIM_SCOPES, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -69,6 +69,8 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
     // RFC 7636 §4.2 / RFC 9700 §2.1.1: plain is not offered.
     code_challenge_methods_supported: ['S256'],
+    // RFC 9449 §5.1: the algorithms accepted in DPoP proofs.
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
     // RFC 9207 §3: every authorization response carries iss.
     authorization_response_iss_parameter_supported: true,
     // OpenID Connect Discovery 1.0 §3 (OpenID Provider metadata).

@@ -329,7 +329,7 @@ describe('token endpoints with oauth4webapi', () => {
       expect(pre.status).toBe(204);
       expect(pre.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
       expect(pre.headers.get('access-control-allow-methods')).toBe('POST');
-      expect(pre.headers.get('access-control-allow-headers')).toBe('Authorization, Content-Type, If-None-Match');
+      expect(pre.headers.get('access-control-allow-headers')).toBe('Authorization, Content-Type, If-None-Match, DPoP');
       const evilPre = await fetch(tokenUrl, { method: 'OPTIONS', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' } });
       expect(evilPre.headers.get('access-control-allow-origin')).toBeNull();
       expect(evilPre.headers.get('access-control-allow-methods')).toBeNull();

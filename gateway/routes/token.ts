@@ -9,7 +9,7 @@ import {
   type IntrospectTokenResponse,
   type TokenResponse,
 } from '../../gen/ts/authmesh/token/v1/token.js';
-import { toAuthmeshError, UnsupportedGrantType, InvalidRequest } from '../../services/core/errors/index.js';
+import { toAuthmeshError, UnsupportedGrantType, InvalidRequest, InvalidDpopProof } from '../../services/core/errors/index.js';
 import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials, type PresentedClient } from '../client-auth.js';
@@ -79,6 +79,17 @@ function grantOf(form: FormParams): Grant {
   }
 }
 
+/**
+ * The DPoP header of a request (RFC 9449 §4.1), or undefined. RFC 9449 §4.3 step 1: exactly one
+ * DPoP header; Node joins repeated headers with ", ", which a compact JWS never contains.
+ */
+function dpopHeader(req: FastifyRequest): string | undefined {
+  const value = req.headers.dpop;
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) || value.includes(',')) throw new InvalidDpopProof('exactly one DPoP header is allowed');
+  return value.trim();
+}
+
 /** RFC 6749 §5.1 (and RFC 8693 §2.2.1 for issued_token_type); empty optional members omitted. */
 function tokenJson(res: TokenResponse): Record<string, unknown> {
   return {
@@ -112,6 +123,8 @@ function introspectionJson(res: IntrospectTokenResponse): Record<string, unknown
   if (res.aud.length === 1) out.aud = res.aud[0];
   else if (res.aud.length > 1) out.aud = [...res.aud];
   if (res.act && Object.keys(res.act).length > 0) out.act = res.act;
+  // RFC 9449 §6.2: cnf with the jkt of a DPoP-bound token.
+  if (res.cnf?.jkt) out.cnf = { jkt: res.cnf.jkt };
   return out;
 }
 
@@ -155,8 +168,16 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
     handlers: {
       POST: clientEndpoint('/oauth2/token', TOKEN_PARAMETERS, async (form, client, req) => {
         const grant = grantOf(form);
-        const res = await peers.token.token(TokenRequest.fromPartial({ client: client.credentials, grant, remoteIp: remoteAddress(req) }));
-        return (reply) => noStore(reply).type('application/json').send(tokenJson(res));
+        const proof = dpopHeader(req);
+        // RFC 9449 §4.3 steps 8-9: the proof names this request: its method, and the endpoint URI
+        // clients are given (the issuer's, as in the metadata), whatever host the proxy forwarded.
+        const dpop = proof === undefined ? undefined : { proof, htm: req.method, htu: `${config.issuer}/oauth2/token` };
+        const res = await peers.token.token(TokenRequest.fromPartial({ client: client.credentials, grant, remoteIp: remoteAddress(req), dpop }));
+        return (reply) => {
+          // RFC 9449 §8: the nonce the next proof must carry.
+          if (res.dpopNonce) reply.header('dpop-nonce', res.dpopNonce);
+          return noStore(reply).type('application/json').send(tokenJson(res));
+        };
       }),
     },
   });

@@ -45,6 +45,7 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         postLogoutRedirectUris: [],
         backchannelLogoutUri: '',
         backchannelLogoutSessionRequired: false,
+        dpopBoundAccessTokens: false,
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

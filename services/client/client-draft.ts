@@ -57,6 +57,8 @@ export interface ClientDraft {
   /** OpenID Connect Back-Channel Logout 1.0 §2.2; '' for none. */
   backchannelLogoutUri: string;
   backchannelLogoutSessionRequired: boolean;
+  /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request must carry a DPoP proof. */
+  dpopBoundAccessTokens: boolean;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -87,6 +89,7 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'postLogoutRedirectUris',
   'backchannelLogoutUri',
   'backchannelLogoutSessionRequired',
+  'dpopBoundAccessTokens',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -99,6 +102,8 @@ export const META_POST_LOGOUT_REDIRECT_URIS = 'post_logout_redirect_uris';
 export const META_BACKCHANNEL_LOGOUT_URI = 'backchannel_logout_uri';
 export const META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED = 'backchannel_logout_session_required';
 const MAX_POST_LOGOUT_REDIRECT_URIS = 20;
+// RFC 9449 §5.2 client metadata.
+export const META_DPOP_BOUND_ACCESS_TOKENS = 'dpop_bound_access_tokens';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -118,6 +123,7 @@ export const DRAFT_META_KEYS: readonly string[] = [
   META_POST_LOGOUT_REDIRECT_URIS,
   META_BACKCHANNEL_LOGOUT_URI,
   META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED,
+  META_DPOP_BOUND_ACCESS_TOKENS,
   ...OIDC_META_KEYS,
 ];
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
@@ -214,7 +220,13 @@ export function draftOf(client: Client): ClientDraft {
     postLogoutRedirectUris: postLogoutRedirectUrisOf(client),
     backchannelLogoutUri: client.metadata[META_BACKCHANNEL_LOGOUT_URI] ?? '',
     backchannelLogoutSessionRequired: client.metadata[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] === 'true',
+    dpopBoundAccessTokens: dpopBoundAccessTokensOf(client),
   };
+}
+
+/** RFC 9449 §5.2: whether the client registered dpop_bound_access_tokens=true (false when absent). */
+export function dpopBoundAccessTokensOf(client: Pick<Client, 'metadata'>): boolean {
+  return client.metadata[META_DPOP_BOUND_ACCESS_TOKENS] === 'true';
 }
 
 /** The algorithm the client registered for signed UserInfo responses, or undefined for JSON. */
@@ -366,6 +378,7 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (draft.idTokenSignedResponseAlg !== '') extra[META_ID_TOKEN_ALG] = draft.idTokenSignedResponseAlg;
   if (maxAge !== undefined) extra[META_DEFAULT_MAX_AGE] = String(maxAge);
   if (draft.requireAuthTime) extra[META_REQUIRE_AUTH_TIME] = 'true';
+  if (draft.dpopBoundAccessTokens) extra[META_DPOP_BOUND_ACCESS_TOKENS] = 'true';
   if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
   if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
   if (draft.postLogoutRedirectUris.length > 0) extra[META_POST_LOGOUT_REDIRECT_URIS] = JSON.stringify([...new Set(draft.postLogoutRedirectUris)]);

@@ -65,6 +65,7 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     postLogoutRedirectUris: [...m.postLogoutRedirectUris],
     backchannelLogoutUri: m.backchannelLogoutUri,
     backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
+    dpopBoundAccessTokens: m.dpopBoundAccessTokens,
   };
 }
 
@@ -95,6 +96,7 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   post_logout_redirect_uris: 'postLogoutRedirectUris',
   backchannel_logout_uri: 'backchannelLogoutUri',
   backchannel_logout_session_required: 'backchannelLogoutSessionRequired',
+  dpop_bound_access_tokens: 'dpopBoundAccessTokens',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -134,6 +136,7 @@ export function toClientMessage(c: Client): ClientMessage {
     postLogoutRedirectUris: d.postLogoutRedirectUris,
     backchannelLogoutUri: d.backchannelLogoutUri,
     backchannelLogoutSessionRequired: d.backchannelLogoutSessionRequired,
+    dpopBoundAccessTokens: d.dpopBoundAccessTokens,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

@@ -31,6 +31,7 @@ const base: ClientDraft = {
   postLogoutRedirectUris: [],
   backchannelLogoutUri: '',
   backchannelLogoutSessionRequired: false,
+  dpopBoundAccessTokens: false,
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 

@@ -15,6 +15,7 @@ export function toInfo(t: RefreshToken): RefreshTokenInfo {
     expireTime: t.expiresAt,
     authTime: t.authTime,
     idTokenClaims: t.idTokenClaims ?? [],
+    dpopJkt: t.dpopJkt ?? '',
   });
 }
 

@@ -89,6 +89,8 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         // OIDC Core §5.5: claim names (the standard ones are short lowercase words), bounded.
         if (req.idTokenClaims.length > MAX_ID_TOKEN_CLAIMS) throw new InvalidRequest(`at most ${MAX_ID_TOKEN_CLAIMS} id_token_claims`);
         assertTokens(req.idTokenClaims, 'id_token_claims', (c) => CLAIM_NAME.test(c));
+        // RFC 9449 §6.1 / RFC 7638: a base64url SHA-256 thumbprint.
+        if (req.dpopJkt !== '' && !/^[A-Za-z0-9_-]{43}$/.test(req.dpopJkt)) throw new InvalidRequest('dpop_jkt must be a base64url SHA-256 thumbprint');
         if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > MAX_TTL_SECONDS) {
           throw new InvalidRequest(`ttl_seconds must be 0 (server default) to ${MAX_TTL_SECONDS}`);
         }
@@ -103,6 +105,7 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
           audience: [...new Set(req.audience)],
           authTime: req.authTime,
           idTokenClaims: req.idTokenClaims.length > 0 ? [...new Set(req.idTokenClaims)] : undefined,
+          dpopJkt: req.dpopJkt || undefined,
           createdAt: now,
           expiresAt: new Date(now.getTime() + (req.ttlSeconds || deps.config.refreshTokenTtlSeconds) * 1000),
         });

@@ -18,6 +18,8 @@ export interface ClientView {
   subjectType: SubjectType;
   sectorIdentifierUri: string;
   idTokenSignedResponseAlg: string;
+  /** RFC 9449 §5.2: the client must use DPoP at the token endpoint. */
+  dpopBoundAccessTokens: boolean;
 }
 
 export function toClientView(client: Client): ClientView {
@@ -35,5 +37,6 @@ export function toClientView(client: Client): ClientView {
     subjectType: client.subjectType === 'pairwise' ? 'pairwise' : 'public',
     sectorIdentifierUri: client.sectorIdentifierUri,
     idTokenSignedResponseAlg: client.idTokenSignedResponseAlg,
+    dpopBoundAccessTokens: client.dpopBoundAccessTokens,
   };
 }

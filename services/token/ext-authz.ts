@@ -9,7 +9,7 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { bearerChallenge, decideAccess, isAddressedTo, parseBearer } from '../core/oauth/index.js';
+import { assertBearerUsable, bearerChallenge, decideAccess, isAddressedTo, parseBearer } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -79,6 +79,8 @@ export function createExtAuthz(deps: MeshDeps) {
     let claims;
     try {
       claims = await deps.verifier.verify(token);
+      // RFC 9449 §7.1: a DPoP-bound token is not a Bearer token (DPoP at the edge is not done yet).
+      assertBearerUsable(claims);
     } catch (err) {
       if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized('invalid_token', err.description);
       throw err;

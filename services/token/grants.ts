@@ -8,7 +8,7 @@ import type {
   TokenExchangeGrant,
   TokenResponse,
 } from '../../gen/ts/authmesh/token/v1/token.js';
-import { AuthmeshError, hasErrorCode, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
+import { AuthmeshError, hasErrorCode, InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
 import {
   assertExchangeAllowed,
   assertGrantAllowed,
@@ -40,6 +40,8 @@ export interface GrantContext {
   minter: TokenMinter;
   client: ClientView;
   remoteIp: string;
+  /** RFC 9449 §6.1: the DPoP key thumbprint this request's tokens are bound to, if any. */
+  dpopJkt?: string | undefined;
 }
 
 type Response = TokenResponse;
@@ -54,6 +56,7 @@ function response(access: { accessToken: string; expiresIn: number }, scopes: st
     scope: formatScope(scopes),
     issuedTokenType: '',
     idToken: '',
+    dpopNonce: '',
     ...extra,
   };
 }
@@ -75,6 +78,9 @@ async function issueRefresh(
     authTime: input.authTime,
     // OIDC Core §5.5 / §12.2: the refreshed ID Tokens release the claims the request asked for.
     idTokenClaims: input.idTokenClaims ?? [],
+    // RFC 9449 §5: a public client's refresh token is bound to the DPoP key of the request; a
+    // confidential client's is already bound to its authentication.
+    dpopJkt: ctx.client.clientType === 'public' ? (ctx.dpopJkt ?? '') : '',
   });
   return res.refreshToken;
 }
@@ -214,12 +220,27 @@ async function refreshedIdToken(
   return mintIdToken(ctx.deps, { client: ctx.client, userId, accessToken, authTime, scopes, idTokenClaims });
 }
 
+/**
+ * RFC 9449 §5: a refresh token bound to a DPoP key is only refreshed with a proof by that key.
+ * @throws InvalidDpopProof without a proof; InvalidGrant with a proof by another key.
+ */
+export function assertRefreshKey(boundJkt: string, presentedJkt: string | undefined): void {
+  if (boundJkt === '') return;
+  // RFC 9449 §5: the refresh request must carry a proof...
+  if (presentedJkt === undefined) throw new InvalidDpopProof('this refresh token is bound to a DPoP key: a DPoP proof is required');
+  // ...by the key the refresh token is bound to.
+  if (presentedJkt !== boundJkt) throw new InvalidGrant('the refresh token is bound to another DPoP key');
+}
+
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
   assertGrantAllowed(ctx.client, 'refresh_token');
   // RFC 6749 §6: refresh_token is REQUIRED.
   if (!g.refreshToken) throw new InvalidRequest('refresh_token is required');
   const requested = parseScope(g.scope);
-  if (requested.length === 0 && g.resource.length === 0) {
+  // Only public clients' refresh tokens are DPoP-bound (issueRefresh): theirs are checked against
+  // the key before the rotation consumes anything, so a refused request changes nothing.
+  const mayBeBound = ctx.client.clientType === 'public';
+  if (requested.length === 0 && g.resource.length === 0 && !mayBeBound) {
     // RFC 6749 §6: an omitted scope is the original grant's, and no resource asks for nothing
     // new, so nothing can be refused after the rotation. The rotation itself checks what is left
     // (bound to this client, RFC 6749 §6; not expired or revoked; the user's account not
@@ -241,6 +262,7 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   const info = found.info;
   // RFC 6749 §6: the token must have been issued to the authenticated client.
   if (!info || info.clientId !== ctx.client.clientId) throw new InvalidGrant('the refresh token is invalid');
+  assertRefreshKey(info.dpopJkt, ctx.dpopJkt);
   if (info.userId) await assertUserMayRefresh(ctx, info.userId);
   // RFC 6749 §6: the new scope must not exceed the original grant's.
   const narrowed = narrowScope(requested, info.scopes);

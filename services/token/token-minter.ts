@@ -24,6 +24,8 @@ export interface MintInput {
   notAfter?: number | undefined;
   /** Token exchange: the source jti chain recorded in src_jti. */
   sourceJtis?: string[] | undefined;
+  /** RFC 9449 §6.1: the DPoP key thumbprint the token is bound to (cnf.jkt). */
+  dpopJkt?: string | undefined;
 }
 
 export interface Minted {
@@ -49,6 +51,7 @@ export function createTokenMinter(deps: MeshDeps) {
         act: input.act,
         sourceJtis: input.sourceJtis,
         grantId: input.grantId,
+        dpopJkt: input.dpopJkt,
       });
       const { jwt } = await deps.peers.key.signJwt({ claims: { ...claims }, typ: ACCESS_TOKEN_TYP });
       return { accessToken: jwt, expiresIn: ttl, claims };

@@ -14,6 +14,7 @@ import { createAuditSampler } from '../audit-sampler.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { createClientAuthThrottle } from './client-auth-throttle.js';
 import { toClientView, type ClientView } from './client-view.js';
+import { createDpopBinding } from './dpop-binding.js';
 import * as grants from './grants.js';
 import type { TokenMinter } from './token-minter.js';
 
@@ -42,6 +43,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     now: deps.now,
   });
   const sampler = createAuditSampler(deps.grid, deps.log);
+  const dpop = createDpopBinding(deps);
 
   async function authenticate(credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
     // RFC 6749 §2.3: every token endpoint request identifies the client.
@@ -115,7 +117,12 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       async token(req, call) {
         const remoteIp = auditedAddress(call, req.remoteIp);
         const client = await authenticate(req.client, remoteIp);
-        const ctx = { deps, minter, client, remoteIp };
+        // RFC 9449 §5: the proof is checked (and its jti spent) before the grant consumes anything.
+        const bound = await dpop.check(req.dpop, client);
+        const jkt = bound.jkt;
+        // RFC 9449 §6.1: every access token this request mints carries cnf.jkt.
+        const mint = jkt === undefined ? minter : { ...minter, mint: (input: Parameters<TokenMinter['mint']>[0]) => minter.mint({ ...input, dpopJkt: jkt }) };
+        const ctx = { deps, minter: mint, client, remoteIp, dpopJkt: jkt };
         const g = req.grant;
         let res: TokenResponse;
         switch (g?.$case) {
@@ -138,7 +145,8 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
             // RFC 6749 §5.2: no grant (or one we do not know) is unsupported_grant_type.
             throw new UnsupportedGrantType('grant_type is missing or not supported');
         }
-        return TokenResponse.fromPartial(res);
+        // RFC 9449 §5: a bound access token is of type DPoP; §8: the nonce for the next proof.
+        return TokenResponse.fromPartial({ ...res, tokenType: jkt === undefined ? 'Bearer' : 'DPoP', dpopNonce: bound.nonce });
       },
 
       async introspectToken(req, call) {
@@ -163,6 +171,8 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
           iss: r.iss,
           jti: r.jti,
           act: r.act ? { ...r.act } : undefined,
+          // RFC 9449 §6.2: the confirmation of a DPoP-bound token.
+          cnf: r.cnf ? { jkt: r.cnf.jkt } : undefined,
         });
       },
 

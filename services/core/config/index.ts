@@ -39,6 +39,14 @@ export interface Config {
   /** Refresh-token reuse grace window for clients without their own, seconds; 0 = strict reuse detection. */
   refreshReuseGraceSeconds: number;
   codeTtlSeconds: number;
+  /** RFC 9449 §11.1: how long after its iat a DPoP proof is accepted, seconds. */
+  dpopProofMaxAgeSeconds: number;
+  /** How far in the future a DPoP proof's iat may be (clock skew), seconds. */
+  dpopClockSkewSeconds: number;
+  /** RFC 9449 §8: whether the token endpoint requires a server nonce in DPoP proofs. */
+  dpopNonceRequired: boolean;
+  /** How often the shared DPoP nonce rotates, seconds; a nonce is accepted for one to two periods. */
+  dpopNoncePeriodSeconds: number;
   passwordGrantEnabled: boolean;
   /** Back-channel logout may call loopback receivers (http on a loopback IP literal included): development only. */
   backchannelLogoutAllowHttpLoopback: boolean;
@@ -247,6 +255,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshTokenTtlSeconds: int('AUTHMESH_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
     refreshReuseGraceSeconds: int('AUTHMESH_REFRESH_REUSE_GRACE', 0, 0, 300),
     codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
+    dpopProofMaxAgeSeconds: int('AUTHMESH_DPOP_PROOF_MAX_AGE', 60, 5, 600),
+    dpopClockSkewSeconds: int('AUTHMESH_DPOP_CLOCK_SKEW', 5, 0, 60),
+    dpopNonceRequired: bool('AUTHMESH_DPOP_NONCE', false),
+    dpopNoncePeriodSeconds: int('AUTHMESH_DPOP_NONCE_PERIOD', 300, 10, 86_400),
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
     backchannelLogoutAllowHttpLoopback: bool('AUTHMESH_BACKCHANNEL_LOGOUT_ALLOW_HTTP_LOOPBACK', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),

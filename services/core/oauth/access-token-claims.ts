@@ -43,6 +43,8 @@ export interface AccessTokenClaims {
    * Revoking the grant revokes every token carrying it (RFC 6749 §4.1.2, §10.4; RFC 9700 §4.14.2).
    */
   gid?: string;
+  /** RFC 7800 §3.1 confirmation: the DPoP key thumbprint of a sender-constrained token (RFC 9449 §6.1). */
+  cnf?: { jkt: string };
 }
 
 export interface BuildAccessTokenClaimsInput {
@@ -62,6 +64,8 @@ export interface BuildAccessTokenClaimsInput {
   sourceJtis?: readonly string[] | undefined;
   /** The grant the token is issued from (see AccessTokenClaims.gid). */
   grantId?: string | undefined;
+  /** RFC 9449 §6.1: the JWK SHA-256 thumbprint of the DPoP key the token is bound to. */
+  dpopJkt?: string | undefined;
 }
 
 /** The longest grant identifier (gid claim) we issue or accept. */
@@ -106,6 +110,8 @@ export function buildAccessTokenClaims(input: BuildAccessTokenClaimsInput): Acce
     if (input.grantId.length > MAX_GRANT_ID_LENGTH) throw new ServerError('a grant identifier is at most 255 characters');
     claims.gid = input.grantId;
   }
+  // RFC 9449 §6.1: a DPoP-bound token confirms its key by thumbprint.
+  if (input.dpopJkt !== undefined && input.dpopJkt !== '') claims.cnf = { jkt: input.dpopJkt };
   return claims;
 }
 
@@ -185,7 +191,7 @@ function parseAct(value: unknown, depth: number): ActClaim {
 export function validateAccessTokenClaims(payload: Record<string, unknown>, options: ValidateAccessTokenOptions): AccessTokenClaims {
   const tolerance = options.clockTolerance ?? 0;
   const now = epochSeconds(options.now);
-  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, auth_time: authTime, act, src_jti: srcJti, gid } = payload;
+  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, auth_time: authTime, act, src_jti: srcJti, gid, cnf } = payload;
 
   // RFC 9068 §4: iss must exactly match the issuer we expect.
   if (iss !== options.issuer) throw new InvalidToken('the token was not issued by this issuer');
@@ -229,6 +235,12 @@ export function validateAccessTokenClaims(payload: Record<string, unknown>, opti
     // Our private claim: the grant whose revocation ends this token too.
     if (!isNonEmptyString(gid) || gid.length > MAX_GRANT_ID_LENGTH) throw new InvalidToken('the token has a malformed gid claim');
     claims.gid = gid;
+  }
+  if (cnf !== undefined) {
+    // RFC 7800 §3.1, RFC 9449 §6.1: cnf is an object; jkt a base64url SHA-256 thumbprint (43 characters).
+    const jkt = cnf !== null && typeof cnf === 'object' && !Array.isArray(cnf) ? (cnf as Record<string, unknown>).jkt : undefined;
+    if (typeof jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new InvalidToken('the token has a malformed cnf claim');
+    claims.cnf = { jkt };
   }
   return claims;
 }

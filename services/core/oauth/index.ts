@@ -19,3 +19,4 @@ export * from './oidc-id-token.js';
 export * from './oidc-subject.js';
 export * from './oidc-claims.js';
 export * from './oidc-logout.js';
+export * from './dpop.js';

@@ -11,7 +11,7 @@ export interface ActiveIntrospection {
   scope?: string;
   client_id: string;
   username?: string;
-  token_type?: 'Bearer' | 'refresh_token';
+  token_type?: 'Bearer' | 'DPoP' | 'refresh_token';
   exp: number;
   iat: number;
   nbf?: number;
@@ -20,6 +20,8 @@ export interface ActiveIntrospection {
   iss: string;
   jti: string;
   act?: ActClaim;
+  /** RFC 9449 §6.2: the confirmation of a DPoP-bound token. */
+  cnf?: { jkt: string };
 }
 
 export type IntrospectionResponse = ActiveIntrospection | InactiveIntrospection;
@@ -36,10 +38,14 @@ export interface IntrospectedToken {
   client_id: string;
   scope?: string | undefined;
   act?: ActClaim | undefined;
+  cnf?: { jkt: string } | undefined;
 }
 
 export interface IntrospectionOptions {
-  /** 'Bearer' for access tokens (RFC 6749 §7.1); 'refresh_token' for refresh tokens. */
+  /**
+   * 'Bearer' for access tokens (RFC 6749 §7.1); 'refresh_token' for refresh tokens. A token with
+   * cnf.jkt is reported as 'DPoP' whatever is passed (RFC 9449 §6.2).
+   */
   tokenType: 'Bearer' | 'refresh_token';
   /** The resource owner's human-readable identifier, when there is one. */
   username?: string | undefined;
@@ -78,6 +84,11 @@ export function buildIntrospectionResponse(token: IntrospectedToken | AccessToke
   if (token.aud !== undefined) response.aud = token.aud;
   // RFC 8693 §4.1: act may appear in an introspection response to show the delegation chain.
   if (token.act !== undefined) response.act = token.act;
+  // RFC 9449 §6.2: a DPoP-bound token is reported with its cnf (RFC 7800 §3.1) and token_type DPoP.
+  if (token.cnf !== undefined) {
+    response.cnf = { jkt: token.cnf.jkt };
+    if (options.tokenType === 'Bearer') response.token_type = 'DPoP';
+  }
   return response;
 }
 

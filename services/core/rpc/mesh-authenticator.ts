@@ -2,7 +2,7 @@
 // bearer access tokens with the right scope for admin RPCs.
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
-import { constantTimeEqualTo, isAddressedOnlyTo, parseBearer } from '../oauth/index.js';
+import { assertBearerUsable, constantTimeEqualTo, isAddressedOnlyTo, parseBearer } from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
 
@@ -52,6 +52,8 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
           const token = bearerOf(md);
           if (!token) throw new InvalidToken('this method requires a Bearer access token');
           const claims = await options.verifier.verify(token);
+          // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is refused (admin APIs, UserInfo).
+          assertBearerUsable(claims);
           // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
           // this one, whatever scope it carries.
           if (!isAddressedOnlyTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh alone (aud)');

@@ -54,6 +54,8 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
           createdAt: now,
           expiresAt: previous.expiresAt,
           idTokenClaims: previous.idTokenClaims === undefined ? undefined : [...previous.idTokenClaims],
+          // RFC 9449 §5: the successor stays bound to the same DPoP key.
+          dpopJkt: previous.dpopJkt,
         });
       if (q.rotateLive !== undefined) {
         // The common case, a live token of this client, in one round trip.
@@ -140,6 +142,7 @@ function copy(t: RefreshToken): RefreshToken {
     revokedAt: t.revokedAt,
     replacedBy: t.replacedBy,
     idTokenClaims: t.idTokenClaims === undefined ? undefined : [...t.idTokenClaims],
+    dpopJkt: t.dpopJkt,
   });
 }
 
@@ -158,6 +161,7 @@ function encode(t: RefreshToken): SqlArgs {
     revokedAt: t.revokedAt,
     replacedBy: t.replacedBy,
     idTokenClaims: t.idTokenClaims,
+    dpopJkt: t.dpopJkt,
   };
 }
 
@@ -176,5 +180,6 @@ function decode(row: SqlRow): RefreshToken {
     revokedAt: optDate(row, 'revoked_at'),
     replacedBy: optText(row, 'replaced_by'),
     idTokenClaims: row.id_token_claims === null || row.id_token_claims === undefined ? undefined : stringArray(row, 'id_token_claims'),
+    dpopJkt: optText(row, 'dpop_jkt'),
   });
 }

@@ -359,6 +359,20 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(await store.refreshTokens.get(req.nextHash)).not.toHaveProperty('idTokenClaims');
       });
 
+      it('keeps the DPoP key binding (RFC 9449 §5) through rotation, also in the grace window', async () => {
+        const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+        const old = await store.refreshTokens.create(token({ dpopJkt: jkt }));
+        expect(await store.refreshTokens.get(old.tokenHash)).toEqual(old);
+        const now = new Date();
+        const first = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), now);
+        expect(first.outcome === 'rotated' && first.next.dpopJkt).toBe(jkt);
+        if (first.outcome === 'rotated') expect((await store.refreshTokens.get(first.next.tokenHash)).dpopJkt).toBe(jkt);
+        // The second rotation inside the grace window takes the locking path on every engine.
+        const sibling = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), new Date(now.getTime() + 1));
+        expect(sibling.outcome === 'rotated' && sibling.graceful && sibling.next.dpopJkt).toBe(jkt);
+        if (sibling.outcome === 'rotated') expect((await store.refreshTokens.get(sibling.next.tokenHash)).dpopJkt).toBe(jkt);
+      });
+
       it('rotates a token without a user or auth time into one without them', async () => {
         const bare = token();
         delete bare.userId;

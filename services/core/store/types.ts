@@ -152,6 +152,11 @@ export interface RefreshToken {
    * for in the ID Token; a rotation copies them to the successor. Undefined when none.
    */
   idTokenClaims?: string[];
+  /**
+   * RFC 9449 §5: the JWK SHA-256 thumbprint of the DPoP key the token is bound to (public clients
+   * that used DPoP); a successor inherits it, so every refresh of the family needs that key.
+   */
+  dpopJkt?: string;
 }
 
 /** Remembered consent of a user for a client. */
