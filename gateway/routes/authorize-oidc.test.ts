@@ -350,6 +350,68 @@ describe('OpenID Connect client metadata (OpenID Connect Registration §2)', () 
     expect(second.claims()!.sub).toBe(expected);
   });
 
+  it('keeps a pairwise client in its sector: neither RFC 7592 nor the admin API can move it, so the refreshed ID Token keeps its sub (OIDC Core §8.1, §12.2; review M2)', async () => {
+    const admin = await t.bearer();
+    const cfg = await oidc.dynamicClientRegistration(
+      new URL(t.baseUrl),
+      { ...registration, grant_types: ['authorization_code', 'refresh_token'], scope: 'openid offline_access', subject_type: 'pairwise' },
+      oidc.ClientSecretBasic(),
+      { execute: [oidc.allowInsecureRequests], initialAccessToken: admin },
+    );
+    const m = cfg.clientMetadata();
+    const { username, userId } = await createUser(t);
+    const s = await start({ scope: 'openid offline_access', prompt: 'consent' }, cfg);
+    const run = await runAuthorization(new Browser(t.baseUrl), s.url.href, { username });
+    const tokens = await oidc.authorizationCodeGrant(cfg, run.location, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce });
+    const sub = tokens.claims()!.sub;
+    const salt = readFileSync(join(t.config.dataDir, 'pairwise.salt'), 'utf8').trim();
+    expect(sub).toBe(subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: '', redirectUris: [RP_CB] }, userId, salt));
+
+    // RFC 7592 §2.2: the client replaces its redirect_uris with ones on another host (another sector).
+    const put = (token: string, body: Record<string, unknown>) =>
+      fetch(m.registration_client_uri as string, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_id: m.client_id, ...registration, grant_types: ['authorization_code', 'refresh_token'], scope: 'openid offline_access', subject_type: 'pairwise', ...body }),
+      });
+    const token = m.registration_access_token as string;
+    const moved = await put(token, { redirect_uris: ['https://other-sector.example.org/cb'] });
+    expect(moved.status).toBe(400);
+    expect(((await moved.json()) as { error: string }).error).toBe('invalid_redirect_uri');
+    // The admin API refuses the same moves (delete and register again to change a sector).
+    const adminMove = toAuthmeshError(
+      await t.anon.client
+        .updateClient({ client: Client.fromPartial({ clientId: m.client_id, redirectUris: ['https://other-sector.example.org/cb'] }), updateMask: ['redirect_uris'] }, { bearer: admin })
+        .catch((e: unknown) => e),
+    );
+    expect(adminMove.code).toBe('invalid_redirect_uri');
+    const adminSector = toAuthmeshError(
+      await t.anon.client
+        .updateClient(
+          {
+            client: Client.fromPartial({ clientId: m.client_id, redirectUris: ['https://other-sector.example.org/cb'], sectorIdentifierUri: 'https://other-sector.example.org/sector.json' }),
+            updateMask: ['redirect_uris', 'sector_identifier_uri'],
+          },
+          { bearer: admin },
+        )
+        .catch((e: unknown) => e),
+    );
+    expect(adminSector.code).toBe('invalid_client_metadata');
+    const adminSwitch = toAuthmeshError(
+      await t.anon.client.updateClient({ client: Client.fromPartial({ clientId: m.client_id, subjectType: 'public' }), updateMask: ['subject_type'] }, { bearer: admin }).catch((e: unknown) => e),
+    );
+    expect(adminSwitch.code).toBe('invalid_client_metadata');
+    expect((await t.store.clients.get(m.client_id)).redirectUris).toEqual([RP_CB]);
+
+    // A change inside the sector is still allowed.
+    const sameSector = await put(token, { redirect_uris: [RP_CB, 'https://rp.example.com/cb2'] });
+    expect(sameSector.status).toBe(200);
+
+    // OIDC Core §12.2: the refreshed ID Token carries the same sub.
+    const refreshed = await oidc.refreshTokenGrant(cfg, tokens.refresh_token!);
+    expect(decodeJwt(refreshed.id_token!).sub).toBe(sub);
+  });
+
   it('refuses an id_token_signed_response_alg the key service does not sign with, and a sector_identifier_uri on another host', async () => {
     const register = (body: unknown) =>
       fetch(`${t.baseUrl}/oauth2/register`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify(body) });

@@ -4,7 +4,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { ALLOWED_ALGS, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { authorizationServerMetadata } from './discovery.js';
 import { ALLOWED_ORIGIN } from './route-test-support.js';
@@ -50,7 +50,8 @@ describe('discovery and JWKS', () => {
       dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'],
       authorization_response_iss_parameter_supported: true,
       subject_types_supported: ['public', 'pairwise'],
-      id_token_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],
+      id_token_signing_alg_values_supported: ['ES256'],
+      userinfo_signing_alg_values_supported: ['ES256'],
       claims_supported: [...new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid', ...SUPPORTED_USER_CLAIMS])],
       prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
       request_parameter_supported: false,
@@ -61,6 +62,27 @@ describe('discovery and JWKS', () => {
       backchannel_logout_supported: true,
       backchannel_logout_session_supported: true,
     });
+  });
+
+  it('lists exactly the ID Token and UserInfo signing algorithms registration accepts (OIDC Discovery §3, review L5)', async () => {
+    const m = (await (await fetch(metadataUrl)).json()) as Record<string, string[]>;
+    const admin = await t.bearer();
+    for (const [metadataName, registrationName] of [
+      ['id_token_signing_alg_values_supported', 'id_token_signed_response_alg'],
+      ['userinfo_signing_alg_values_supported', 'userinfo_signed_response_alg'],
+    ] as const) {
+      for (const alg of ALLOWED_ALGS) {
+        const res = await fetch(`${t.baseUrl}/oauth2/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+          body: JSON.stringify({ redirect_uris: ['https://rp.example.com/cb'], [registrationName]: alg }),
+        });
+        expect({ alg, metadataName, accepted: res.status === 201 }).toEqual({ alg, metadataName, accepted: m[metadataName]!.includes(alg) });
+      }
+    }
+    // Another server signing alg is listed alone.
+    const base = { issuer: 'https://as.example.com', signingAlg: 'RS256' } as Parameters<typeof authorizationServerMetadata>[0];
+    expect(authorizationServerMetadata(base)).toMatchObject({ id_token_signing_alg_values_supported: ['RS256'], userinfo_signing_alg_values_supported: ['RS256'] });
   });
 
   it('openid-client discovers the server as a plain OAuth 2.0 authorization server', async () => {

@@ -3,7 +3,7 @@
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ALLOWED_ALGS, CLAIM_SCOPES, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { CLAIM_SCOPES, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -75,8 +75,10 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     authorization_response_iss_parameter_supported: true,
     // OpenID Connect Discovery 1.0 §3 (OpenID Provider metadata).
     subject_types_supported: [...SUBJECT_TYPES],
-    // ID Tokens are signed by the key service's active key, whose algorithm is one of these.
-    id_token_signing_alg_values_supported: [...ALLOWED_ALGS],
+    // OIDC Discovery §3: ID Tokens (and signed UserInfo responses) are signed by the key service's
+    // active key, of AUTHMESH_SIGNING_ALG; registration accepts exactly that algorithm, so only it is listed.
+    id_token_signing_alg_values_supported: [config.signingAlg],
+    userinfo_signing_alg_values_supported: [config.signingAlg],
     // The claims of the ID Token this server issues (OIDC Core §2).
     // and the user claims UserInfo can return (OIDC Core §5.1).
     claims_supported: [...new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid', ...SUPPORTED_USER_CLAIMS])],

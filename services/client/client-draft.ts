@@ -15,6 +15,7 @@ import {
   validateRegisteredRedirectUri,
   type SubjectType,
 } from '../core/oauth/index.js';
+import { ipLiteralOf, isAllowedTarget } from '../core/net/server-request-target.js';
 import type { Client } from '../core/store/types.js';
 
 /** Every mutable client property, in domain vocabulary ('' / [] mean "use the default"). */
@@ -296,6 +297,13 @@ function checkBackchannelLogoutUri(value: string): void {
     url.password === '' &&
     (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackIpHost(url.hostname)));
   if (!ok) throw new InvalidClientMetadata('backchannel_logout_uri must be an absolute https URL without fragment or credentials (http only on 127.0.0.1 or [::1])');
+  // Back-Channel Logout 1.0 §2.5 is a server-side request: an IP-literal host must be public
+  // unicast (SSRF). Loopback as 127.0.0.1 or [::1] passes here (development receivers); delivery
+  // calls it only under the development setting. Other spellings of loopback are refused.
+  const literal = ipLiteralOf(url.hostname);
+  if (literal !== undefined && !isAllowedTarget(literal, false) && !isLoopbackIpHost(url.hostname)) {
+    throw new InvalidClientMetadata('backchannel_logout_uri must not name a private, link-local or otherwise non-public IP address');
+  }
 }
 
 /** Validates a draft (RFC 6749 §2, RFC 7591 §2, RFC 9700, OpenID Connect Registration §2, RP-Initiated and Back-Channel Logout) and applies defaults. */

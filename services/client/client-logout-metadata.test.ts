@@ -57,9 +57,21 @@ describe('client logout metadata', () => {
     ['a backchannel_logout_uri with a fragment', { backchannelLogoutUri: 'https://rp.example.com/bcl#f' }],
     ['a backchannel_logout_uri with credentials', { backchannelLogoutUri: 'https://user:pw@rp.example.com/bcl' }],
     ['a non-URL backchannel_logout_uri', { backchannelLogoutUri: 'not a url' }],
+    // SSRF (review M1): a delivery to an IP literal never passes through the DNS lookup check.
+    ['a backchannel_logout_uri on the link-local metadata address', { backchannelLogoutUri: 'https://169.254.169.254/latest/meta-data' }],
+    ['a backchannel_logout_uri on IPv4-mapped loopback', { backchannelLogoutUri: 'https://[::ffff:127.0.0.1]:18491/v6' }],
+    ['a backchannel_logout_uri on a private IPv4 literal', { backchannelLogoutUri: 'https://10.0.0.7/bcl' }],
+    ['a backchannel_logout_uri on a unique-local IPv6 literal', { backchannelLogoutUri: 'https://[fd00::1]/bcl' }],
+    ['a backchannel_logout_uri on NAT64 of a private address', { backchannelLogoutUri: 'https://[64:ff9b::10.0.0.1]/bcl' }],
   ])('refuses %s and creates nothing', async (_n, over) => {
     const m = webApp(over);
     await expect(create(m)).rejects.toMatchObject({ code: expect.stringMatching(/^invalid_(client_metadata|redirect_uri)$/) });
     await expect(t.store.clients.get(m.clientId!)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('accepts a public IP literal and 127.0.0.1 (delivery calls loopback only under the development setting)', async () => {
+    for (const uri of ['https://93.184.216.34/bcl', 'https://127.0.0.1:18491/bc', 'https://[::1]:18491/bc']) {
+      expect((await create(webApp({ backchannelLogoutUri: uri }))).client!.backchannelLogoutUri).toBe(uri);
+    }
   });
 });

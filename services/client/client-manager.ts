@@ -5,7 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createAuditSampler } from '../audit-sampler.js';
 import { Conflict, InvalidClient, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
 import { createReadThroughCache, datesToJson, jsonWithDates, type ReadThroughCache } from '../core/grid/index.js';
-import { constantTimeEqual, generateId, generateSecret, hashToken } from '../core/oauth/index.js';
+import { assertSubjectUnchanged, constantTimeEqual, generateId, generateSecret, hashToken, type SubjectClient } from '../core/oauth/index.js';
 import type { Client, ClientPatch, NewClient, Page, PageRequest } from '../core/store/types.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { assertionClientId, verifyClientAssertion, type AssertionInput } from './client-assertion.js';
@@ -16,6 +16,7 @@ import {
   DRAFT_META_KEYS,
   META_REFRESH_REUSE_GRACE,
   META_SECRET_ROTATED_AT,
+  oidcMetadataOf,
   usesSecret,
   validateDraft,
   type ClientDraft,
@@ -166,9 +167,16 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
     return equal && stored !== undefined && token !== '' && token.length <= 1024;
   }
 
+  const subjectClientOf = (c: Pick<Client, 'metadata' | 'redirectUris'>): SubjectClient => {
+    const { subjectType, sectorIdentifierUri } = oidcMetadataOf(c);
+    return { subjectType, sectorIdentifierUri, redirectUris: c.redirectUris };
+  };
+
   /** The patch that stores a validated draft over the current client (admin and RFC 7592 updates). */
   function patchFor(current: Client, merged: ClientDraft): ClientPatch {
     const v = validateDraft(merged, draftOptions);
+    // OIDC Core §8.1, §12.2: an update (admin or RFC 7592) never changes the sub users already have.
+    assertSubjectUnchanged(subjectClientOf(current), subjectClientOf({ metadata: v.extra, redirectUris: v.fields.redirectUris }));
     const keepSecret = usesSecret(v.fields.tokenEndpointAuthMethod);
     const metadata = { ...current.metadata, ...v.extra };
     for (const k of [...DRAFT_META_KEYS, META_REFRESH_REUSE_GRACE]) if (!(k in v.extra)) delete metadata[k];

@@ -3,7 +3,7 @@
 // receiver; a hanging or failing receiver gets bounded retries and the failure is audited; the
 // server-side request rules refuse forbidden targets.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
@@ -210,7 +210,64 @@ describe('delivery: timeout, bounded retries, audit, SSRF rules', () => {
     logout.close();
   });
 
+  describe('IP-literal receivers, which never reach the DNS lookup check (review M1)', () => {
+    // A real TCP listener on 127.0.0.1 that counts every connection it gets.
+    let listener: TcpServer;
+    let connections = 0;
+    let port = 0;
+    beforeAll(async () => {
+      listener = createTcpServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      port = (listener.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+
+    /** A client stored with the URI as it could be before registration checked IP literals. */
+    async function legacyClientWith(backchannelLogoutUri: string): Promise<string> {
+      const clientId = uniqueId('rp');
+      await t.store.clients.create({
+        clientId,
+        name: 'legacy RP',
+        clientType: 'confidential',
+        redirectUris: ['https://rp.example.com/cb'],
+        grantTypes: ['authorization_code'],
+        scopes: ['openid'],
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        skipConsent: false,
+        audience: [],
+        metadata: { backchannel_logout_uri: backchannelLogoutUri },
+      });
+      return clientId;
+    }
+
+    it.each([
+      ['https://127.0.0.1:PORT/bc'],
+      ['https://[::ffff:127.0.0.1]:PORT/v6'],
+      ['https://169.254.169.254:PORT/latest/meta-data'],
+    ])('refuses_ip_literal_backchannel_target %s without connecting, audited as refused', async (template) => {
+      const rp = await legacyClientWith(template.replace('PORT', String(port)));
+      const before = connections;
+      // Default settings: the development loopback setting is off.
+      const { logout, audits } = setup(false);
+      logout.notify([{ sid: 'd'.repeat(64), userId: 'usr_ssrf', clientIds: [rp] }]);
+      await logout.idle();
+      expect(connections).toBe(before);
+      expect(audits).toEqual([
+        expect.objectContaining({ type: 'backchannel_logout.failed', clientId: rp, details: expect.objectContaining({ reason: 'forbidden target address', attempts: 0 }) }),
+      ]);
+      logout.close();
+    });
+  });
+
   it.each([
+    ['::ffff:7f00:1', false, false],
+    ['::ffff:a9fe:a9fe', true, false],
+    ['64:ff9b::10.0.0.1', false, false],
+    ['64:ff9b::5db8:d822', false, true],
+    ['::7f00:1', true, false],
     ['93.184.216.34', false, true],
     ['2606:2800:220:1:248:1893:25c8:1946', false, true],
     ['127.0.0.1', false, false],

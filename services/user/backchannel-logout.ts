@@ -10,15 +10,20 @@
 // address it resolves to must be public unicast; loopback, private (RFC 1918, fc00::/7), link-local,
 // CGNAT, multicast, unspecified and IPv4-mapped forms of those are refused. Loopback targets (http or
 // https) are allowed only when AUTHMESH_BACKCHANNEL_LOGOUT_ALLOW_HTTP_LOOPBACK is true (development).
+// Node never calls the lookup hook for an IP-literal host, so a literal is judged by the same rule
+// before any connection, and the connected socket's remote address is checked once more.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP } from 'node:net';
+import type { Socket } from 'node:net';
+import { ipLiteralOf, isAllowedTarget } from '../core/net/server-request-target.js';
 import { generateId, isLoopbackIpHost, logoutTokenClaims, LOGOUT_TOKEN_TYP } from '../core/oauth/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { NewAuditEvent } from '../core/store/index.js';
 import type { Peers } from '../mesh-deps.js';
 import type { EndedSession } from './login-sessions.js';
+
+export { isAllowedTarget };
 
 export interface BackchannelLogoutOptions {
   issuer: string;
@@ -57,46 +62,6 @@ export interface BackchannelLogout {
 // Enough to see a status line's worth of an error body; the rest is never read (§2.8 says nothing
 // of the body, and a hostile receiver must not make us buffer).
 const MAX_RESPONSE_BYTES = 4096;
-
-const BLOCKED = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  BLOCKED.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  BLOCKED.addSubnet(net, prefix, 'ipv6');
-}
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/** Whether a server-side request may connect to address (see the header comment). */
-export function isAllowedTarget(address: string, allowLoopback: boolean): boolean {
-  const family = isIP(address);
-  if (family === 0) return false;
-  let a = address;
-  // IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it maps to.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) a = mapped[1]!;
-  const type = isIP(a) === 4 ? 'ipv4' : 'ipv6';
-  if (LOOPBACK.check(a, type)) return allowLoopback;
-  return !BLOCKED.check(a, type);
-}
 
 class DeliveryError extends Error {}
 
@@ -148,6 +113,18 @@ export function createBackchannelLogout(options: BackchannelLogoutOptions): Back
           res.on('error', () => done());
         },
       );
+      // Final check on the address really connected to, whatever resolved it (a TLS request has
+      // sent nothing yet at TCP connect; the literal and lookup checks above come first anyway).
+      req.on('socket', (socket: Socket) => {
+        const check = () => {
+          const remote = socket.remoteAddress;
+          if (remote === undefined || !isAllowedTarget(remote, options.allowLoopback)) {
+            req.destroy(new DeliveryError('the backchannel_logout_uri connects to a forbidden address'));
+          }
+        };
+        if (socket.remoteAddress !== undefined && !socket.connecting) check();
+        else socket.once('connect', check);
+      });
       // One deadline for the whole exchange, so a receiver trickling bytes cannot hold it open.
       const deadline = setTimeout(() => req.destroy(new DeliveryError(`no answer within ${timeoutMs} ms`)), timeoutMs);
       deadline.unref();
@@ -197,6 +174,13 @@ export function createBackchannelLogout(options: BackchannelLogoutOptions): Back
       if (client?.backchannelLogoutUri) {
         await options.audit({ type: 'backchannel_logout.failed', subject: session.userId, clientId, details: { sid: session.sid, reason: 'http receiver not allowed', attempts: 0 } });
       }
+      return;
+    }
+    // An IP-literal host never reaches the lookup hook: judge it here, before any connection.
+    const literal = ipLiteralOf(uri.hostname);
+    if (literal !== undefined && !isAllowedTarget(literal, options.allowLoopback)) {
+      options.log.warn({ client_id: clientId }, 'back-channel logout refused: forbidden target address');
+      await options.audit({ type: 'backchannel_logout.failed', subject: session.userId, clientId, details: { sid: session.sid, reason: 'forbidden target address', attempts: 0 } });
       return;
     }
     let reason = '';

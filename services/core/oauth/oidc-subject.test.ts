@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../../test/support/thrown.js';
-import { sectorIdentifier, type SubjectClient, subjectIdentifier, validateSubjectMetadata } from './oidc-subject.js';
+import { assertSubjectUnchanged, sectorIdentifier, type SubjectClient, subjectIdentifier, validateSubjectMetadata } from './oidc-subject.js';
 
 const SALT = 's'.repeat(32);
 const pairwise = (redirectUris: string[], sectorIdentifierUri = ''): SubjectClient => ({ subjectType: 'pairwise', sectorIdentifierUri, redirectUris });
@@ -66,5 +66,25 @@ describe('validateSubjectMetadata (OIDC Registration §2, no outbound fetch)', (
     ['a pairwise client on several hosts', pairwise(['https://a.example.com/cb', 'https://b.example.com/cb'])],
   ])('refuses %s as invalid_client_metadata', (_name, client) => {
     expect(thrown(() => validateSubjectMetadata(client)).code).toBe('invalid_client_metadata');
+  });
+});
+
+describe('assertSubjectUnchanged (OIDC Core §8.1, §12.2: an update never changes users\' sub)', () => {
+  const pub = (redirectUris: string[]): SubjectClient => ({ subjectType: 'public', sectorIdentifierUri: '', redirectUris });
+  it.each([
+    ['a pairwise client adding a URI on its own host', pairwise(['https://a.example.com/cb']), pairwise(['https://a.example.com/cb', 'https://a.example.com/cb2'])],
+    ['a pairwise client adding a sector_identifier_uri on its own host', pairwise(['https://a.example.com/cb']), pairwise(['https://a.example.com/cb'], 'https://a.example.com/s.json')],
+    ['a public client moving its redirect URIs', pub(['https://a.example.com/cb']), pub(['https://b.example.com/cb'])],
+  ])('allows %s', (_n, before, after) => {
+    expect(() => assertSubjectUnchanged(before, after)).not.toThrow();
+    expect(subjectIdentifier(after, 'usr_1', SALT)).toBe(subjectIdentifier(before, 'usr_1', SALT));
+  });
+  it.each([
+    ['moving a pairwise client\'s redirect URIs to another host', pairwise(['https://a.example.com/cb']), pairwise(['https://b.example.com/cb']), 'invalid_redirect_uri'],
+    ['moving a pairwise client\'s sector_identifier_uri to another host', pairwise(['https://a.example.com/cb'], 'https://a.example.com/s.json'), pairwise(['https://b.example.com/cb'], 'https://b.example.com/s.json'), 'invalid_client_metadata'],
+    ['switching public to pairwise', pub(['https://a.example.com/cb']), pairwise(['https://a.example.com/cb']), 'invalid_client_metadata'],
+    ['switching pairwise to public', pairwise(['https://a.example.com/cb']), pub(['https://a.example.com/cb']), 'invalid_client_metadata'],
+  ])('refuses %s', (_n, before, after, code) => {
+    expect(thrown(() => assertSubjectUnchanged(before, after)).code).toBe(code);
   });
 });

@@ -1,7 +1,7 @@
 // Subject identifiers (OpenID Connect Core 1.0 §8): public (the user id, the same for every
 // client) or pairwise (a different, unlinkable value per sector, §8.1). Pure.
 import { createHash } from 'node:crypto';
-import { InvalidClientMetadata } from '../errors/index.js';
+import { InvalidClientMetadata, InvalidRedirectUri } from '../errors/index.js';
 
 export const SUBJECT_TYPES = ['public', 'pairwise'] as const;
 export type SubjectType = (typeof SUBJECT_TYPES)[number];
@@ -74,4 +74,32 @@ export function subjectIdentifier(client: SubjectClient, userId: string, salt: s
     hash.update(length).update(bytes);
   }
   return hash.digest('base64url');
+}
+
+/**
+ * Checks that an update of a client keeps the `sub` its users already have (OIDC Core §8.1: the
+ * sub of a user for a client never changes; §12.2: a refreshed ID Token carries the same sub;
+ * OIDC Registration §5: the sector is what the pairwise value is computed for). Refused: switching
+ * subject_type, and changing a pairwise client's sector identifier (its sector_identifier_uri's
+ * host or, without one, its redirect URIs' host). Applies to every updater, administrators
+ * included: a client that must move to another sector is deleted and registered again.
+ * @throws InvalidRedirectUri when the new redirect_uris alone move the sector; InvalidClientMetadata otherwise
+ */
+export function assertSubjectUnchanged(before: SubjectClient, after: SubjectClient): void {
+  if (before.subjectType !== after.subjectType) {
+    throw new InvalidClientMetadata('subject_type cannot change: the sub of every user of the client would change (register a new client instead)');
+  }
+  if (after.subjectType !== 'pairwise') return;
+  let previous: string | undefined;
+  try {
+    previous = sectorIdentifier(before);
+  } catch {
+    // A stored client whose sector cannot be determined has no sub to keep.
+    return;
+  }
+  if (sectorIdentifier(after) === previous) return;
+  if (before.sectorIdentifierUri === '' && after.sectorIdentifierUri === '') {
+    throw new InvalidRedirectUri('the redirect_uris of a pairwise client cannot move to another host: its sector, and every user\'s sub, would change (register a new client instead)');
+  }
+  throw new InvalidClientMetadata('the sector identifier of a pairwise client cannot change: every user\'s sub would change (register a new client instead)');
 }
