@@ -253,6 +253,14 @@ describe('prompt, max_age and id_token_hint (OIDC Core §3.1.2.1, §3.1.2.6)', (
     }
   });
 
+  it('refuses as id_token_hint a signed UserInfo response of the same user (typ JWT, iss/aud/sub, no exp/iat: not an ID Token, OIDC Core §2)', async () => {
+    const { browser, userId } = await signedIn();
+    // What services/user signs for userinfo_signed_response_alg: the claims with iss and aud, typ JWT.
+    const { jwt: signedUserInfo } = await t.peers.key.signJwt({ claims: { sub: userId, iss: t.baseUrl, aud: rp.id }, typ: 'JWT' });
+    const s = await start({ prompt: 'none', id_token_hint: signedUserInfo });
+    expect(errorOf(locationOf(await browser.get(s.url.href), t.baseUrl))).toMatchObject({ error: 'invalid_request', state: s.state });
+  });
+
   it('shows the consent page for prompt=consent although consent was remembered', async () => {
     const { browser, username } = await signedIn();
     const run = await runAuthorization(browser, (await start({ prompt: 'consent' })).url.href, { username });
