@@ -193,6 +193,21 @@ describe('prompt, max_age and id_token_hint (OIDC Core §3.1.2.1, §3.1.2.6)', (
     expect(tokens.claims()!.auth_time!).toBeGreaterThan(before as number);
   });
 
+  it('shows the login page for max_age=0 right after a login (the same second: max_age=0 is prompt=login, Core §3.1.2.1 errata), with no loop after it', async () => {
+    const { username } = await createUser(t);
+    const browser = new Browser(t.baseUrl);
+    const first = await start({ prompt: 'consent' });
+    await runAuthorization(browser, first.url.href, { username });
+    const s = await start({ max_age: '0' });
+    const res = await browser.get(s.url.href);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('action="/oauth2/login"');
+    // Logging in answers it: the code follows, not the login page again.
+    const run = await runAuthorization(browser, s.url.href, { username });
+    expect(run.pages).toEqual(['login']);
+    expect(run.location.searchParams.get('code')).toBeTruthy();
+  });
+
   it('shows the login page for prompt=login even with a session, prefilled with login_hint', async () => {
     const { browser, username } = await signedIn();
     const s = await start({ prompt: 'login', login_hint: username });
@@ -236,6 +251,14 @@ describe('prompt, max_age and id_token_hint (OIDC Core §3.1.2.1, §3.1.2.6)', (
       const s = await start({ prompt: 'none', id_token_hint: hint });
       expect(errorOf(locationOf(await browser.get(s.url.href), t.baseUrl))).toMatchObject({ error: 'invalid_request', state: s.state });
     }
+  });
+
+  it('refuses as id_token_hint a signed UserInfo response of the same user (typ JWT, iss/aud/sub, no exp/iat: not an ID Token, OIDC Core §2)', async () => {
+    const { browser, userId } = await signedIn();
+    // What services/user signs for userinfo_signed_response_alg: the claims with iss and aud, typ JWT.
+    const { jwt: signedUserInfo } = await t.peers.key.signJwt({ claims: { sub: userId, iss: t.baseUrl, aud: rp.id }, typ: 'JWT' });
+    const s = await start({ prompt: 'none', id_token_hint: signedUserInfo });
+    expect(errorOf(locationOf(await browser.get(s.url.href), t.baseUrl))).toMatchObject({ error: 'invalid_request', state: s.state });
   });
 
   it('shows the consent page for prompt=consent although consent was remembered', async () => {

@@ -145,4 +145,32 @@ describe('the claims request parameter (OIDC Core §5.5)', () => {
     expect(location.searchParams.get('iss')).toBe(t.baseUrl);
     expect(location.searchParams.get('code')).toBeNull();
   });
+
+  it('gives no code to a session whose user is not the requested sub value (OIDC Core §5.5.1): the login page, or login_required with prompt=none', async () => {
+    const browser = new Browser(t.baseUrl);
+    const first = await start({ scope: 'openid' });
+    expect((await runAuthorization(browser, first.url.href, { username })).location.searchParams.get('code')).toBeTruthy();
+    for (const member of ['id_token', 'userinfo']) {
+      const claims = JSON.stringify({ [member]: { sub: { value: 'usr_someoneelse' } } });
+      const res = await browser.get((await start({ scope: 'openid', claims })).url.href);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('action="/oauth2/login"');
+      const none = await start({ scope: 'openid', claims, prompt: 'none' });
+      const location = new URL((await browser.get(none.url.href)).headers.get('location')!);
+      expect(Object.fromEntries(location.searchParams)).toMatchObject({ error: 'login_required', state: none.state, iss: t.baseUrl });
+    }
+    // The session user's own sub value: the code at once.
+    const own = await start({ scope: 'openid', claims: JSON.stringify({ id_token: { sub: { value: userId } } }), prompt: 'none' });
+    expect(new URL((await browser.get(own.url.href)).headers.get('location')!).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('answers an essential acr it cannot satisfy with access_denied at the redirect URI, before any login (OIDC Core §5.5.1.1)', async () => {
+    const s = await start({ scope: 'openid', claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:x'] } } }) });
+    const res = await new Browser(t.baseUrl).get(s.url.href);
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).toBe(RP_CB);
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({ error: 'access_denied', state: s.state, iss: t.baseUrl });
+    expect(location.searchParams.get('code')).toBeNull();
+  });
 });

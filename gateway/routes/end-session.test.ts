@@ -146,6 +146,17 @@ describe('end_session_endpoint', () => {
     expect(browser.cookies.has(SESSION_COOKIE)).toBe(true);
   });
 
+  it('refuses a signed UserInfo response as id_token_hint (typ JWT, iss/aud/sub but no exp/iat: not an ID Token, OIDC Core §2)', async () => {
+    const { browser, userId } = await signedIn();
+    // What services/user signs for a client with userinfo_signed_response_alg: iss, aud, sub and claims, typ JWT.
+    const { jwt: signedUserInfo } = await t.peers.key.signJwt({ claims: { sub: userId, iss: t.baseUrl, aud: rpId }, typ: 'JWT' });
+    const res = await browser.get(`/oauth2/end_session?${new URLSearchParams({ id_token_hint: signedUserInfo, post_logout_redirect_uri: RP_BYE, state: 'ui' })}`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('invalid_request');
+    expect(await liveSessions(userId)).toBe(1);
+  });
+
   it('without proof (no hint, or a hint of another user) asks the user; the form is CSRF-protected', async () => {
     const { browser, userId } = await signedIn();
     const other = await createUser(t);

@@ -56,6 +56,13 @@ describe('prompt and max_age (OIDC Core §3.1.2.1)', () => {
     expect((await validate(publicRequest(f, { prompt: 'login' }), { userId: f.userId, authTime: new Date() })).loginRequired).toBe(true);
   });
 
+  it('asks for a login for max_age=0 even within the second of the login (OIDC Core §3.1.2.1 errata: prompt=login)', async () => {
+    // An auth_time a little ahead of the service's clock: the authentication is 0 whole seconds old.
+    const justNow = new Date(Date.now() + 5_000);
+    expect((await validate(publicRequest(f, { maxAge: '0' }), { userId: f.userId, authTime: justNow })).loginRequired).toBe(true);
+    expect((await validate(publicRequest(f, { maxAge: '1' }), { userId: f.userId, authTime: justNow })).loginRequired).toBe(false);
+  });
+
   it('fails prompt=none without a user with LOGIN_REQUIRED, redirectable with state', async () => {
     const err = await rejection(validate(publicRequest(f, { prompt: 'none' })));
     expect(err.code).toBe('login_required');
@@ -78,5 +85,40 @@ describe('prompt and max_age (OIDC Core §3.1.2.1)', () => {
     const err = await rejection(validate(publicRequest(f, { idTokenHint: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' }), { userId: f.userId, authTime: new Date() }));
     expect(err.code).toBe('invalid_request');
     expect(err.metadata.redirect_uri).toBe(APP_CB);
+  });
+});
+
+describe('the claims parameter: a requested sub value and an essential acr (OIDC Core §5.5.1, §5.5.1.1)', () => {
+  const subClaims = (member: 'id_token' | 'userinfo', sub: string) => JSON.stringify({ [member]: { sub: { value: sub } } });
+
+  it.each(['id_token', 'userinfo'] as const)('sends the session of another user than the %s sub value to the login page, and issues no code for them', async (member) => {
+    const request = publicRequest(f, { claims: subClaims(member, 'usr_someoneelse') });
+    expect((await validate(request, { userId: f.userId, authTime: new Date() })).loginRequired).toBe(true);
+    const err = await rejection(issue(request));
+    expect(err.code).toBe('login_required');
+    expect(err.metadata).toMatchObject({ redirect_uri: APP_CB, state: 'st-123' });
+  });
+
+  it('answers prompt=none with a session of another user than the sub value with LOGIN_REQUIRED, redirectable', async () => {
+    const err = await rejection(validate(publicRequest(f, { prompt: 'none', claims: subClaims('id_token', 'usr_someoneelse') }), { userId: f.userId, authTime: new Date() }));
+    expect(err.code).toBe('login_required');
+    expect(err.metadata).toMatchObject({ redirect_uri: APP_CB, state: 'st-123' });
+  });
+
+  it('issues the code when the sub value is the session user (public subject: the user id)', async () => {
+    const request = publicRequest(f, { claims: subClaims('id_token', f.userId) });
+    expect((await validate(request, { userId: f.userId, authTime: new Date() })).loginRequired).toBe(false);
+    expect((await issue(request)).code).toBeTruthy();
+  });
+
+  it('refuses an essential acr it cannot satisfy with a redirectable ACCESS_DENIED, at validation and at IssueCode', async () => {
+    const request = publicRequest(f, { claims: '{"id_token":{"acr":{"essential":true,"values":["urn:x"]}}}' });
+    for (const p of [validate(request, { userId: f.userId, authTime: new Date() }), validate(request), issue(request)]) {
+      const err = await rejection(p);
+      expect(err.code).toBe('access_denied');
+      expect(err.metadata).toMatchObject({ redirect_uri: APP_CB, state: 'st-123' });
+    }
+    // A voluntary acr is a preference, not a requirement.
+    expect((await issue(publicRequest(f, { claims: '{"id_token":{"acr":{"values":["urn:x"]}}}' }))).code).toBeTruthy();
   });
 });

@@ -15,6 +15,7 @@ import {
   buildAuthorizationErrorRedirect,
   buildAuthorizationSuccessRedirect,
   decideInteraction,
+  essentialAcrUnmet,
   generateId,
   hashToken,
   type Interaction,
@@ -22,6 +23,7 @@ import {
   pkceDowngradeCheck,
   requestedIdTokenClaims,
   subjectIdentifier,
+  subjectRequestMatches,
   validateCodeVerifier,
   type ValidatedAuthorizationRequest,
 } from '../core/oauth/index.js';
@@ -139,11 +141,26 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     const now = deps.now();
     const session = user.userId === '' ? undefined : { userId: user.userId, authTime: user.authTime ?? now };
     const idTokenHintMatches = await hintMatches(client, request, user.userId, deadline);
+    // OIDC Core §5.5.1: a sub value in the claims parameter names the only user who may be answered.
+    const subjectClaimMatches = user.userId === '' ? undefined : subjectRequestMatches(request.oidc.claims, subjectFor(client, user.userId));
     try {
-      return decideInteraction({ prompt: request.oidc.prompt, maxAge: request.oidc.maxAge, session, idTokenHintMatches, consentNeeded, now });
+      return decideInteraction({ prompt: request.oidc.prompt, maxAge: request.oidc.maxAge, session, idTokenHintMatches, subjectClaimMatches, consentNeeded, now });
     } catch (err) {
       if (err instanceof AuthmeshError) throw redirectableError(err, request.redirectUri, request.state);
       throw err;
+    }
+  }
+
+  /**
+   * OIDC Core §5.5.1.1: an essential acr this server cannot satisfy (it knows no acr values) is a
+   * failed authentication, answered before any login page. The error is access_denied (RFC 6749
+   * §4.1.2.1, the one every client handles), not unmet_authentication_requirements (OpenID Connect
+   * Core Error Code unmet_authentication_requirements 1.0, an extension clients need not know).
+   * @throws the redirectable access_denied
+   */
+  function assertAcrSatisfiable(request: ValidatedAuthorizationRequest): void {
+    if (essentialAcrUnmet(request.oidc.claims)) {
+      throw redirectableError(new AccessDenied('the essential acr requested cannot be satisfied'), request.redirectUri, request.state);
     }
   }
 
@@ -154,6 +171,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
       async validateAuthorizationRequest(req, ctx) {
         assertUserId(req.userId, false);
         const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        assertAcrSatisfiable(request);
         const consentNeeded = !(await consentNotRequired(client, req.userId, request.scope));
         const interaction = await interactionFor(client, request, { userId: req.userId, authTime: req.authTime }, consentNeeded, ctx.deadline);
         return ValidateAuthorizationRequestResponse.fromPartial({
@@ -174,6 +192,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // The gateway validated before, but it is not trusted with the rules: check everything again.
         const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
         assertUserId(req.userId, true);
+        assertAcrSatisfiable(request);
         await assertUserActive(req.userId, request.redirectUri, request.state);
         const now = deps.now();
         const authTime = req.authTime ?? now;
@@ -190,6 +209,10 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         }
         if ((await hintMatches(client, request, req.userId, ctx.deadline)) === false) {
           throw redirectableError(new LoginRequired('the logged-in user is not the one id_token_hint names'), request.redirectUri, request.state);
+        }
+        // OIDC Core §5.5.1: only the user a requested sub value names may get a code.
+        if (subjectRequestMatches(request.oidc.claims, subjectFor(client, req.userId)) === false) {
+          throw redirectableError(new LoginRequired('the logged-in user is not the one the claims parameter names by sub'), request.redirectUri, request.state);
         }
 
         const consented = [...new Set(req.consentedScopes)];

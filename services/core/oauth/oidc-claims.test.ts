@@ -8,7 +8,7 @@ import {
   idTokenClaimsRequest,
   idTokenUserClaims,
   MAX_CLAIMS_PARAMETER_LENGTH,
-  requestedIdTokenClaims, parseClaimsParameter, releasedClaims, SUPPORTED_USER_CLAIMS, type ClaimSource } from './oidc-claims.js';
+  requestedIdTokenClaims, essentialAcrUnmet, parseClaimsParameter, subjectRequestMatches, releasedClaims, SUPPORTED_USER_CLAIMS, type ClaimSource } from './oidc-claims.js';
 
 const sorted = (s: Set<string>) => [...s].sort();
 
@@ -86,6 +86,10 @@ describe('parseClaimsParameter (OIDC Core §5.5)', () => {
     ['too many values', JSON.stringify({ id_token: { acr: { values: Array.from({ length: 17 }, (_, i) => `v${i}`) } } }), 'at most 16'],
     ['too many claims', JSON.stringify({ userinfo: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`c${i}`, null])) }), 'at most 64 claims'],
     ['an empty claim name', '{"userinfo":{"":null}}', 'claim name'],
+    // OIDC Core §2: a sub is a string of at most 255 characters; a requested sub value is bounded alike.
+    ['a sub value that is a number', '{"id_token":{"sub":{"value":42}}}', 'sub.value must be a string of 1 to 255 characters'],
+    ['a sub value over 255 characters', JSON.stringify({ userinfo: { sub: { value: 'u'.repeat(256) } } }), 'sub.value must be a string of 1 to 255 characters'],
+    ['an empty sub value', '{"id_token":{"sub":{"value":""}}}', 'sub.value must be a string'],
     ['a parameter over the size limit', JSON.stringify({ userinfo: { email: { value: 'x'.repeat(MAX_CLAIMS_PARAMETER_LENGTH) } } }), `at most ${MAX_CLAIMS_PARAMETER_LENGTH} characters`],
   ])('refuses %s with invalid_request', (_name, raw, message) => {
     expect(() => parseClaimsParameter(raw)).toThrow(expect.objectContaining({ code: 'invalid_request', message: expect.stringContaining(message) }));
@@ -168,5 +172,40 @@ describe('the claims request carried by a grant (OIDC Core §5.5, §12.2)', () =
       const scopes = ['openid', ...CLAIM_SCOPES.filter((_, i) => (mask & (1 << i)) !== 0)];
       expect(sorted(releasedClaims(scopes, everything, 'userinfo'))).toEqual(sorted(releasedClaims(scopes, undefined, 'userinfo')));
     }
+  });
+});
+
+describe('subjectRequestMatches (OIDC Core §5.5.1 sub value)', () => {
+  const req = (raw: string) => parseClaimsParameter(raw);
+  it.each<[string, string | undefined, boolean | undefined]>([
+    ['no claims parameter', undefined, undefined],
+    ['sub requested without a value', '{"id_token":{"sub":null},"userinfo":{"sub":{"essential":true}}}', undefined],
+    ['the session user under id_token', '{"id_token":{"sub":{"value":"usr_1"}}}', true],
+    ['the session user under userinfo', '{"userinfo":{"sub":{"value":"usr_1"}}}', true],
+    ['another user under id_token', '{"id_token":{"sub":{"value":"usr_someoneelse"}}}', false],
+    ['another user under userinfo', '{"userinfo":{"sub":{"value":"usr_someoneelse"}}}', false],
+    ['the user under id_token but another under userinfo', '{"id_token":{"sub":{"value":"usr_1"}},"userinfo":{"sub":{"value":"usr_2"}}}', false],
+    ['a differently cased sub (exact comparison)', '{"id_token":{"sub":{"value":"USR_1"}}}', false],
+  ])('%s → %s', (_name, raw, expected) => {
+    expect(subjectRequestMatches(raw === undefined ? undefined : req(raw), 'usr_1')).toBe(expected);
+  });
+});
+
+describe('essentialAcrUnmet (OIDC Core §5.5.1.1)', () => {
+  it.each<[string, string | undefined, boolean]>([
+    ['no claims parameter', undefined, false],
+    ['an essential acr with values this server does not know', '{"id_token":{"acr":{"essential":true,"values":["urn:x"]}}}', true],
+    ['an essential acr with one value', '{"id_token":{"acr":{"essential":true,"value":"urn:x"}}}', true],
+    ['an essential acr under userinfo', '{"userinfo":{"acr":{"essential":true,"values":["urn:x","urn:y"]}}}', true],
+    ['a voluntary acr with values', '{"id_token":{"acr":{"values":["urn:x"]}}}', false],
+    ['an acr with essential false', '{"id_token":{"acr":{"essential":false,"value":"urn:x"}}}', false],
+    ['an essential acr without values (no particular context)', '{"id_token":{"acr":{"essential":true}}}', false],
+    ['acr requested in the default manner', '{"id_token":{"acr":null}}', false],
+  ])('%s → %s', (_name, raw, expected) => {
+    expect(essentialAcrUnmet(raw === undefined ? undefined : parseClaimsParameter(raw))).toBe(expected);
+  });
+
+  it('is satisfied when one of the values is supported', () => {
+    expect(essentialAcrUnmet(parseClaimsParameter('{"id_token":{"acr":{"essential":true,"values":["urn:x","urn:ok"]}}}'), ['urn:ok'])).toBe(false);
   });
 });

@@ -58,6 +58,8 @@ const MAX_CLAIMS_PER_MEMBER = 64;
 const MAX_VALUES = 16;
 const MAX_CLAIM_NAME = 128;
 const MAX_VALUE_LENGTH = 256;
+// OIDC Core §2: sub "MUST NOT exceed 255 ASCII characters in length".
+const MAX_SUBJECT_LENGTH = 255;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -89,6 +91,10 @@ function parseMember(name: 'userinfo' | 'id_token', raw: unknown): Record<string
     }
     if (spec.value !== undefined) {
       if (!isScalar(spec.value)) throw new InvalidRequest(`claims.${name}.${claim.slice(0, 64)}.value must be a string, number or boolean`);
+      // OIDC Core §2 / §5.5.1: a requested sub value is a subject identifier, at most 255 ASCII characters.
+      if (claim === 'sub' && (typeof spec.value !== 'string' || spec.value === '' || spec.value.length > MAX_SUBJECT_LENGTH)) {
+        throw new InvalidRequest(`claims.${name}.sub.value must be a string of 1 to ${MAX_SUBJECT_LENGTH} characters`);
+      }
       request.value = spec.value;
     }
     if (spec.values !== undefined) {
@@ -268,4 +274,45 @@ export function idTokenClaimsRequest(names: readonly string[]): ClaimsRequest {
   const idToken: Record<string, null> = Object.create(null) as Record<string, null>;
   for (const n of names) idToken[n] = null;
   return { userinfo: {}, idToken };
+}
+
+/**
+ * Whether the sub values the `claims` parameter requests (OIDC Core §5.5.1, under id_token and
+ * under userinfo) all equal `subject`, the session user's subject identifier for the client
+ * (public or pairwise, exact string comparison). §5.5.1: with a sub value "the Authorization
+ * Server MUST only send a positive response if the End-User identified by that sub value has an
+ * active session with the Authorization Server or has been Authenticated as a result of the
+ * request". Returns undefined when no sub value is requested (sub requested without a value, or
+ * only with `values`, which §5.5.1 does not define for sub, asks nothing of the user).
+ */
+export function subjectRequestMatches(claimsRequest: ClaimsRequest | undefined, subject: string): boolean | undefined {
+  if (claimsRequest === undefined) return undefined;
+  const requested = [claimsRequest.idToken, claimsRequest.userinfo]
+    .map((member) => (Object.hasOwn(member, 'sub') ? member.sub?.value : undefined))
+    .filter((v) => v !== undefined);
+  if (requested.length === 0) return undefined;
+  return requested.every((v) => v === subject);
+}
+
+/**
+ * Authentication Context Class Reference values this server can satisfy: none (it records no acr;
+ * ID Tokens carry none).
+ */
+export const SUPPORTED_ACR_VALUES: readonly string[] = [];
+
+/**
+ * Whether the `claims` parameter requests acr as an Essential Claim with a value or values this
+ * server cannot satisfy (none of them in supportedAcr). OIDC Core §5.5.1.1: "If this is an
+ * Essential Claim and the requirement cannot be met, then the Authorization Server MUST treat that
+ * outcome as a failed authentication attempt". An essential acr without value/values asks for no
+ * particular context, and a voluntary one (essential absent or false) is a preference: neither fails.
+ */
+export function essentialAcrUnmet(claimsRequest: ClaimsRequest | undefined, supportedAcr: readonly string[] = SUPPORTED_ACR_VALUES): boolean {
+  if (claimsRequest === undefined) return false;
+  return [claimsRequest.idToken, claimsRequest.userinfo].some((member) => {
+    const acr = Object.hasOwn(member, 'acr') ? member.acr : null;
+    if (acr === null || acr === undefined || acr.essential !== true) return false;
+    const wanted = [...(acr.value !== undefined ? [acr.value] : []), ...(acr.values ?? [])];
+    return wanted.length > 0 && !wanted.some((v) => typeof v === 'string' && supportedAcr.includes(v));
+  });
 }

@@ -61,7 +61,7 @@ describe('buildIdTokenClaims (OIDC Core §2)', () => {
 
 describe('idTokenHintSubject (OIDC Core §3.1.2.1)', () => {
   const expected = { issuer: 'https://as.example.com', clientId: 'c1' };
-  const good = { iss: 'https://as.example.com', sub: 'u1', aud: ['c1'], exp: 1 };
+  const good = { iss: 'https://as.example.com', sub: 'u1', aud: ['c1'], exp: 1, iat: 0 };
 
   it.each([
     ['an ID Token of ours for the client (expired: exp is not checked)', { typ: 'JWT' }, good],
@@ -77,6 +77,12 @@ describe('idTokenHintSubject (OIDC Core §3.1.2.1)', () => {
     ['a token for another client', { typ: 'JWT' }, { ...good, aud: ['c2'] }],
     ['a token without sub', { typ: 'JWT' }, { ...good, sub: undefined }],
     ['a token with an empty sub', { typ: 'JWT' }, { ...good, sub: '' }],
+    // OIDC Core §2: a signed UserInfo response (typ JWT, iss/aud/sub, no exp/iat) is no ID Token.
+    ['a signed UserInfo response (no exp, no iat)', { typ: 'JWT' }, { iss: good.iss, sub: 'u1', aud: 'c1', email: 'a@example.com' }],
+    ['a token without exp', { typ: 'JWT' }, { ...good, exp: undefined }],
+    ['a token without iat', { typ: 'JWT' }, { ...good, iat: undefined }],
+    ['a token whose iat is a string', { typ: 'JWT' }, { ...good, iat: '0' }],
+    ['a sub longer than 255 characters', { typ: 'JWT' }, { ...good, sub: 'u'.repeat(256) }],
   ])('refuses %s as invalid_request', (_name, header, payload) => {
     expect(thrown(() => idTokenHintSubject(header, payload, expected)).code).toBe('invalid_request');
   });

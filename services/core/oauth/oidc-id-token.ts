@@ -99,9 +99,28 @@ export function atHash(accessToken: string, alg: string): string {
 export const ID_TOKEN_TYP = 'JWT';
 
 /**
+ * Whether a JWT payload carries every claim OIDC Core §2 makes REQUIRED in an ID Token: iss, sub
+ * (1..255 characters), aud (a string or a non-empty array of strings), exp and iat (NumericDate,
+ * finite numbers). The one rule telling an ID Token from other signed JWTs of ours with typ JWT,
+ * such as a signed UserInfo response (iss, sub, aud but no exp/iat): only an ID Token is a valid
+ * id_token_hint (OIDC Core §3.1.2.1, RP-Initiated Logout 1.0 §2). Values are not checked against
+ * the issuer, client or clock here.
+ */
+export function hasIdTokenRequiredClaims(payload: Record<string, unknown>): boolean {
+  const { iss, sub, aud, exp, iat } = payload;
+  // OIDC Core §2: iss, sub, aud, exp and iat are REQUIRED in every ID Token.
+  if (typeof iss !== 'string' || iss === '') return false;
+  // OIDC Core §2: sub "MUST NOT exceed 255 ASCII characters".
+  if (typeof sub !== 'string' || sub === '' || sub.length > 255) return false;
+  const audOk = typeof aud === 'string' ? aud !== '' : Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string' && a !== '');
+  if (!audOk) return false;
+  return typeof exp === 'number' && Number.isFinite(exp) && typeof iat === 'number' && Number.isFinite(iat);
+}
+
+/**
  * Checks the header and claims of an id_token_hint whose signature was verified against our JWKS
  * (OIDC Core §3.1.2.1: "an ID Token previously issued by the Authorization Server"; its expiry
- * does not matter). Returns its sub.
+ * does not matter, but exp and iat must be there: hasIdTokenRequiredClaims). Returns its sub.
  * @throws InvalidRequest when it is not an ID Token we issued to this client (an access token's
  *   typ at+jwt included: the two are never mistaken for each other)
  */
@@ -110,6 +129,8 @@ export function idTokenHintSubject(header: { typ?: unknown }, payload: Record<st
   // RFC 8725 §3.11: the type tells an ID Token (typ JWT) from an access token (typ at+jwt, RFC 9068 §2.1).
   if (typeof header.typ !== 'string' || header.typ.toUpperCase() !== ID_TOKEN_TYP) throw fail();
   // OIDC Core §3.1.3.7: iss must be ours and aud must contain the client_id.
+  // OIDC Core §3.1.2.1: only an ID Token is a hint; OIDC Core §2: it carries iss, sub, aud, exp, iat.
+  if (!hasIdTokenRequiredClaims(payload)) throw fail();
   if (payload.iss !== expected.issuer) throw fail();
   const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
   if (!aud.includes(expected.clientId)) throw fail();

@@ -27,7 +27,11 @@ describe('decideInteraction (OIDC Core §3.1.2.1, §3.1.2.6)', () => {
     ['prompt=login with a session → login', { session: session(10), prompt: ['login'] }, { kind: 'login', reason: 'prompt_login' }],
     ['prompt=select_account → login page', { session: session(10), prompt: ['select_account'] }, { kind: 'login', reason: 'prompt_login' }],
     ['max_age=0 with a session → login', { session: session(1), maxAge: 0 }, { kind: 'login', reason: 'max_age' }],
-    ['max_age=0 in the login second → none', { session: session(0), maxAge: 0 }, { kind: 'none' }],
+    // OIDC Core §3.1.2.1 (errata): max_age=0 is prompt=login, even within the second of the login.
+    ['max_age=0 in the login second → login', { session: session(0), maxAge: 0 }, { kind: 'login', reason: 'max_age' }],
+    ['max_age=1 in the login second → none', { session: session(0), maxAge: 1 }, { kind: 'none' }],
+    ['claims sub value of another user → login', { session: session(10), subjectClaimMatches: false }, { kind: 'login', reason: 'claims_sub' }],
+    ['claims sub value of the session user → none', { session: session(10), subjectClaimMatches: true }, { kind: 'none' }],
     ['max_age exceeded → login', { session: session(301), maxAge: 300 }, { kind: 'login', reason: 'max_age' }],
     ['max_age exactly reached → none', { session: session(300), maxAge: 300 }, { kind: 'none' }],
     ['id_token_hint of another user → login', { session: session(10), idTokenHintMatches: false }, { kind: 'login', reason: 'id_token_hint' }],
@@ -41,6 +45,8 @@ describe('decideInteraction (OIDC Core §3.1.2.1, §3.1.2.6)', () => {
     ['prompt=none without a session → login_required', { prompt: ['none'] }, 'login_required'],
     ['prompt=none with max_age exceeded → login_required', { prompt: ['none'], session: session(100), maxAge: 50 }, 'login_required'],
     ['prompt=none with an id_token_hint of another user → login_required', { prompt: ['none'], session: session(1), idTokenHintMatches: false }, 'login_required'],
+    ['prompt=none with max_age=0 in the login second → login_required', { prompt: ['none'], session: session(0), maxAge: 0 }, 'login_required'],
+    ['prompt=none with a claims sub value of another user → login_required', { prompt: ['none'], session: session(1), subjectClaimMatches: false }, 'login_required'],
     ['prompt=none with consent needed → consent_required', { prompt: ['none'], session: session(1), consentNeeded: true }, 'consent_required'],
   ])('%s', (_name, input, code) => {
     expect(thrown(() => decideInteraction({ ...base, ...input })).code).toBe(code);

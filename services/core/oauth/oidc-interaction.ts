@@ -16,12 +16,17 @@ export interface InteractionInput {
    * for the client); undefined when the request had no hint.
    */
   idTokenHintMatches?: boolean | undefined;
+  /**
+   * Whether the sub value the `claims` parameter requests (OIDC Core §5.5.1) is the session user's
+   * subject for the client (subjectRequestMatches); undefined when no sub value is requested.
+   */
+  subjectClaimMatches?: boolean | undefined;
   /** True when the scopes need the user's consent (not remembered, the client does not skip it). */
   consentNeeded: boolean;
   now: Date;
 }
 
-export type LoginReason = 'no_session' | 'prompt_login' | 'max_age' | 'id_token_hint';
+export type LoginReason = 'no_session' | 'prompt_login' | 'max_age' | 'id_token_hint' | 'claims_sub';
 export type Interaction = { kind: 'login'; reason: LoginReason } | { kind: 'consent' } | { kind: 'none' };
 
 /**
@@ -39,12 +44,28 @@ function loginReason(input: InteractionInput): LoginReason | undefined {
   // OIDC Core §3.1.2.1: prompt=login asks to reauthenticate; select_account is served by the
   // login page, where the user chooses which account to sign in with.
   if (input.prompt.includes('login') || input.prompt.includes('select_account')) return 'prompt_login';
-  // OIDC Core §3.1.2.1: max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
-  if (input.maxAge !== undefined && authenticationAge(session.authTime, input.now) > input.maxAge) return 'max_age';
+  if (input.maxAge !== undefined) {
+    // OIDC Core §3.1.2.1 (errata set 2): "max_age=0 is equivalent to the prompt=login request
+    // parameter", even within the second of the login (afterFreshLogin replaces it once satisfied).
+    if (input.maxAge === 0) return 'max_age';
+    // OIDC Core §3.1.2.1: max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
+    if (authenticationAge(session.authTime, input.now) > input.maxAge) return 'max_age';
+  }
   // OIDC Core §3.1.2.1: id_token_hint names the user the client expects; another user must log in as them.
   if (input.idTokenHintMatches === false) return 'id_token_hint';
+  // OIDC Core §5.5.1: a requested sub value allows "a positive response [only] if the End-User
+  // identified by that sub value has an active session or has been Authenticated as a result of the request".
+  if (input.subjectClaimMatches === false) return 'claims_sub';
   return undefined;
 }
+
+const LOGIN_REQUIRED_DESCRIPTION: Readonly<Record<LoginReason, string>> = {
+  no_session: 'the user must log in',
+  prompt_login: 'the user must log in',
+  max_age: 'the user must log in',
+  id_token_hint: 'the logged-in user is not the one id_token_hint names',
+  claims_sub: 'the logged-in user is not the one the claims parameter names by sub',
+};
 
 /**
  * Decides the interaction an authorization request needs.
@@ -57,7 +78,7 @@ export function decideInteraction(input: InteractionInput): Interaction {
   const reason = loginReason(input);
   if (reason !== undefined) {
     // OIDC Core §3.1.2.6: prompt=none and the user would have to authenticate → login_required.
-    if (none) throw new LoginRequired(reason === 'id_token_hint' ? 'the logged-in user is not the one id_token_hint names' : 'the user must log in');
+    if (none) throw new LoginRequired(LOGIN_REQUIRED_DESCRIPTION[reason]);
     return { kind: 'login', reason };
   }
   // OIDC Core §3.1.2.1: prompt=consent asks for consent even when it was given before.

@@ -87,6 +87,11 @@ describe('idTokenHintClaims', () => {
     ['no sub', {}, { sub: '' }],
     ['no audience', {}, { aud: [] }],
     ['a non-string audience', {}, { aud: [1] }],
+    // OIDC Core §2: a signed UserInfo response (typ JWT, iss/aud/sub) is no ID Token: no exp, no iat.
+    ['a signed UserInfo response (no exp, no iat)', { typ: 'JWT' }, { exp: undefined, iat: undefined, sid: undefined, nonce: undefined }],
+    ['a JWT without exp', { typ: 'JWT' }, { exp: undefined }],
+    ['a JWT without iat', { typ: 'JWT' }, { iat: undefined }],
+    ['a JWT whose exp is not a number', { typ: 'JWT' }, { exp: '1' }],
   ])('refuses %s', (_n, header, change) => {
     expect(() => idTokenHintClaims({ alg: 'ES256', ...header }, { ...payload, ...change }, ISS)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
   });

@@ -2,6 +2,7 @@
 // the redirect back with state, what an id_token_hint proves) and Back-Channel Logout 1.0 (the
 // logout token's claims). No I/O: the gateway verifies signatures, the user service sends tokens.
 import { InvalidRequest } from '../errors/index.js';
+import { hasIdTokenRequiredClaims } from './oidc-id-token.js';
 
 /** Back-Channel Logout 1.0 §2.4: the event member of every logout token. */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -85,13 +86,17 @@ export interface IdTokenHint {
  * What a signature-verified id_token_hint proves (RP-Initiated Logout 1.0 §2: "previously issued
  * … ID Token"; an expired one is still accepted, so exp is not checked). The header must be an ID
  * Token's (typ JWT, never at+jwt or logout+jwt: an access or logout token is no hint); iss must be
- * ours; sub non-empty; aud a non-empty string or array of strings.
+ * ours; it must carry every claim an ID Token requires (hasIdTokenRequiredClaims: iss, sub,
+ * aud, exp, iat); sub non-empty; aud a non-empty string or array of strings.
  * @throws InvalidRequest when any of that fails
  */
 export function idTokenHintClaims(header: Record<string, unknown>, payload: Record<string, unknown>, issuer: string): IdTokenHint {
   const typ = header.typ;
   // RFC 8725 §3.11: explicit typing keeps access and logout tokens from being replayed as hints.
   if (typ !== undefined && (typeof typ !== 'string' || typ.toUpperCase() !== HINT_TYP)) throw new InvalidRequest('id_token_hint is not an ID Token');
+  // RP-Initiated Logout 1.0 §2: a previously issued ID Token, so it carries OIDC Core §2's iss, sub,
+  // aud, exp and iat (a signed UserInfo response, typ JWT too, has no exp/iat and is no hint).
+  if (!hasIdTokenRequiredClaims(payload)) throw new InvalidRequest('id_token_hint is not an ID Token');
   // RP-Initiated Logout 1.0 §2: a hint we issued.
   if (payload.iss !== issuer) throw new InvalidRequest('id_token_hint was not issued by this server');
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidRequest('id_token_hint has no sub');
