@@ -171,32 +171,52 @@ export function releasedClaims(grantedScopes: readonly string[], claimsRequest: 
   return out;
 }
 
+/** OIDC Core §5.1 address claim: a postal address, every member optional. */
+export interface PostalAddress {
+  formatted?: string;
+  streetAddress?: string;
+  locality?: string;
+  region?: string;
+  postalCode?: string;
+  country?: string;
+}
+
+/**
+ * The OIDC Core §5.1 standard claims stored for a user beyond the user's own fields (email is
+ * User.email, name is User.displayName, updated_at is User.updatedAt). Every member is optional;
+ * the verified flags are set by an administrator only, never inferred.
+ */
+export interface StandardClaims {
+  givenName?: string;
+  familyName?: string;
+  middleName?: string;
+  nickname?: string;
+  preferredUsername?: string;
+  /** URLs (http or https). */
+  profile?: string;
+  picture?: string;
+  website?: string;
+  gender?: string;
+  /** YYYY or YYYY-MM-DD (ISO 8601). */
+  birthdate?: string;
+  /** An IANA time zone name, e.g. Europe/Paris. */
+  zoneinfo?: string;
+  /** A BCP 47 language tag, e.g. en-US. */
+  locale?: string;
+  emailVerified?: boolean;
+  /** E.164, e.g. +15551234567 (an extension may follow as ;ext=123). */
+  phoneNumber?: string;
+  phoneNumberVerified?: boolean;
+  address?: PostalAddress;
+}
+
 /** The user data claims are built from (the user service's User, without its secrets). */
 export interface ClaimSource {
   username: string;
   email?: string | undefined;
   displayName?: string | undefined;
   updatedAt: Date;
-  claims?:
-    | {
-        givenName?: string;
-        familyName?: string;
-        middleName?: string;
-        nickname?: string;
-        preferredUsername?: string;
-        profile?: string;
-        picture?: string;
-        website?: string;
-        gender?: string;
-        birthdate?: string;
-        zoneinfo?: string;
-        locale?: string;
-        emailVerified?: boolean;
-        phoneNumber?: string;
-        phoneNumberVerified?: boolean;
-        address?: { formatted?: string; streetAddress?: string; locality?: string; region?: string; postalCode?: string; country?: string };
-      }
-    | undefined;
+  claims?: StandardClaims | undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The domain model the stores persist. Secrets never appear here: only their hashes or
 // ciphertexts, produced by the services that own them.
+import type { StandardClaims } from '../oauth/oidc-claims.js';
 
 export type ClientType = 'public' | 'confidential' | 'trusted';
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
@@ -34,44 +35,8 @@ export interface Client {
   updatedAt: Date;
 }
 
-/** OIDC Core §5.1 address claim: a postal address, every member optional. */
-export interface PostalAddress {
-  formatted?: string;
-  streetAddress?: string;
-  locality?: string;
-  region?: string;
-  postalCode?: string;
-  country?: string;
-}
-
-/**
- * The OIDC Core §5.1 standard claims stored for a user beyond the user's own fields (email is
- * User.email, name is User.displayName, updated_at is User.updatedAt). Every member is optional;
- * the verified flags are set by an administrator only, never inferred.
- */
-export interface StandardClaims {
-  givenName?: string;
-  familyName?: string;
-  middleName?: string;
-  nickname?: string;
-  preferredUsername?: string;
-  /** URLs (http or https). */
-  profile?: string;
-  picture?: string;
-  website?: string;
-  gender?: string;
-  /** YYYY or YYYY-MM-DD (ISO 8601). */
-  birthdate?: string;
-  /** An IANA time zone name, e.g. Europe/Paris. */
-  zoneinfo?: string;
-  /** A BCP 47 language tag, e.g. en-US. */
-  locale?: string;
-  emailVerified?: boolean;
-  /** E.164, e.g. +15551234567 (an extension may follow as ;ext=123). */
-  phoneNumber?: string;
-  phoneNumberVerified?: boolean;
-  address?: PostalAddress;
-}
+// The OIDC Core §5.1 claims a user record stores: their shape is the claims rule's vocabulary.
+export type { PostalAddress, StandardClaims } from '../oauth/oidc-claims.js';
 
 export interface User {
   userId: string;
