@@ -15,8 +15,7 @@ import { toAuthmeshError } from '../../services/core/errors/index.js';
 import { hashToken, subjectIdentifier } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { uniqueId } from '../../test/support/ids.js';
-import { Browser, createUser, formFor, locationOf, runAuthorization } from './authorize-test-support.js';
+import { Browser, createUser, formFor, locationOf, oidcRelyingParty, runAuthorization, startOidcAuthorization, type OidcStart } from './authorize-test-support.js';
 
 const RP_CB = 'https://rp.example.com/cb';
 
@@ -26,47 +25,14 @@ let config: oidc.Configuration;
 
 beforeAll(async () => {
   t = await startTestGateway();
-  const res = await t.anon.client.createClient(
-    CreateClientRequest.fromPartial({
-      client: Client.fromPartial({
-        clientId: uniqueId('rp'),
-        clientName: 'Relying Party',
-        clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
-        tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
-        redirectUris: [RP_CB],
-        grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
-        scopes: ['openid', 'offline_access', 'read'],
-      }),
-    }),
-    { bearer: await t.bearer() },
-  );
-  rp = { id: res.client!.clientId, secret: res.clientSecret };
-  // OpenID Connect Discovery: the issuer URL, client id and secret are all the RP is given.
-  config = await oidc.discovery(new URL(t.baseUrl), rp.id, undefined, oidc.ClientSecretBasic(rp.secret), { execute: [oidc.allowInsecureRequests] });
+  const relyingParty = await oidcRelyingParty(t, RP_CB, ['openid', 'offline_access', 'read']);
+  rp = { id: relyingParty.id, secret: relyingParty.secret };
+  config = relyingParty.config;
 }, 60_000);
 afterAll(async () => t?.close());
 
-interface Started {
-  url: URL;
-  verifier: string;
-  state: string;
-  nonce: string;
-}
-
-async function start(params: Record<string, string> = {}, cfg: oidc.Configuration = config): Promise<Started> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(cfg, {
-    redirect_uri: RP_CB,
-    scope: 'openid read',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...params,
-  });
-  return { url, verifier, state, nonce };
+function start(params: Record<string, string> = {}, cfg: oidc.Configuration = config): Promise<OidcStart> {
+  return startOidcAuthorization(cfg, RP_CB, { scope: 'openid read', ...params });
 }
 
 /** The server-side session id inside the browser's signed session cookie (for the sid check). */

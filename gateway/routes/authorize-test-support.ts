@@ -1,6 +1,7 @@
 // Test helpers for the authorization endpoint: a minimal browser (fetch with manual redirects and
 // a cookie jar), an HTML form reader, and real clients and users created over the admin gRPC API.
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import * as oidc from 'openid-client';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import type { TestGateway } from '../../test/support/gateway.js';
 import { uniqueId } from '../../test/support/ids.js';
@@ -208,4 +209,50 @@ export async function runAuthorization(
     }
   }
   throw new Error('too many steps');
+}
+
+/** A confidential relying party (Basic auth, code + refresh) with `scopes`, as openid-client discovers it. */
+export async function oidcRelyingParty(t: TestGateway, redirectUri: string, scopes: string[]): Promise<{ id: string; secret: string; config: oidc.Configuration }> {
+  const res = await t.anon.client.createClient(
+    CreateClientRequest.fromPartial({
+      client: Client.fromPartial({
+        clientId: uniqueId('rp'),
+        clientName: 'Relying Party',
+        clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+        tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
+        redirectUris: [redirectUri],
+        grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
+        scopes,
+      }),
+    }),
+    { bearer: await t.bearer() },
+  );
+  const id = res.client!.clientId;
+  // OpenID Connect Discovery: the issuer URL, client id and secret are all the RP is given.
+  const config = await oidc.discovery(new URL(t.baseUrl), id, undefined, oidc.ClientSecretBasic(res.clientSecret), { execute: [oidc.allowInsecureRequests] });
+  return { id, secret: res.clientSecret, config };
+}
+
+/** An authorization request as the RP starts it. */
+export interface OidcStart {
+  url: URL;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+/** An openid-client authorization URL with PKCE (S256), a fresh state and nonce, plus `params`. */
+export async function startOidcAuthorization(cfg: oidc.Configuration, redirectUri: string, params: Record<string, string>): Promise<OidcStart> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(cfg, {
+    redirect_uri: redirectUri,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  return { url, verifier, state, nonce };
 }

@@ -4,11 +4,10 @@
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { uniqueId } from '../../test/support/ids.js';
-import { Browser, PASSWORD, runAuthorization } from './authorize-test-support.js';
+import { Browser, oidcRelyingParty, PASSWORD, runAuthorization, startOidcAuthorization, type OidcStart } from './authorize-test-support.js';
 
 const RP_CB = 'https://rp.example.com/cb';
 const CLAIMS = JSON.stringify({ id_token: { email: { essential: true } }, userinfo: { phone_number: null } });
@@ -21,21 +20,7 @@ let userId: string;
 beforeAll(async () => {
   t = await startTestGateway();
   const admin = await t.bearer();
-  const res = await t.anon.client.createClient(
-    CreateClientRequest.fromPartial({
-      client: Client.fromPartial({
-        clientId: uniqueId('rp'),
-        clientName: 'Relying Party',
-        clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
-        tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
-        redirectUris: [RP_CB],
-        grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
-        scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address'],
-      }),
-    }),
-    { bearer: admin },
-  );
-  config = await oidc.discovery(new URL(t.baseUrl), res.client!.clientId, undefined, oidc.ClientSecretBasic(res.clientSecret), { execute: [oidc.allowInsecureRequests] });
+  config = (await oidcRelyingParty(t, RP_CB, ['openid', 'offline_access', 'profile', 'email', 'phone', 'address'])).config;
   username = uniqueId('claire');
   const user = await t.anon.user.createUser(
     CreateUserRequest.fromPartial({
@@ -48,26 +33,8 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => t?.close());
 
-interface Started {
-  url: URL;
-  verifier: string;
-  state: string;
-  nonce: string;
-}
-
-async function start(params: Record<string, string>): Promise<Started> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: RP_CB,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...params,
-  });
-  return { url, verifier, state, nonce };
+function start(params: Record<string, string>): Promise<OidcStart> {
+  return startOidcAuthorization(config, RP_CB, params);
 }
 
 async function signIn(params: Record<string, string>) {
