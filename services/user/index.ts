@@ -5,7 +5,7 @@ import { subjectIdentifier } from '../core/oauth/index.js';
 import { createBackchannelLogout } from './backchannel-logout.js';
 import { createLoginSessions } from './login-sessions.js';
 import { createUserCache } from './user-cache.js';
-import { createUserServiceRegistration } from './user-service.js';
+import { createUserServiceRegistration, type SubjectOf } from './user-service.js';
 
 export { USER_SERVICE_NAME, LOGIN_DENIED } from './user-service.js';
 
@@ -23,6 +23,10 @@ export const createUserService: ServiceFactory = (deps) => {
   });
   // The pairwise salt (OIDC Core §8.1), read or generated once, on first use by a pairwise client.
   let salt: string | undefined;
+  const subjectOf: SubjectOf = (client, userId) =>
+    client.subjectType === 'pairwise'
+      ? subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: client.sectorIdentifierUri, redirectUris: client.redirectUris }, userId, (salt ??= resolvePairwiseSalt(deps.config, deps.log)))
+      : userId;
   const logout = createBackchannelLogout({
     issuer: deps.config.issuer,
     peers: () => deps.peers,
@@ -30,13 +34,10 @@ export const createUserService: ServiceFactory = (deps) => {
     log: deps.log,
     now: deps.now,
     allowLoopback: deps.config.backchannelLogoutAllowHttpLoopback,
-    subjectOf: (client, userId) =>
-      client.subjectType === 'pairwise'
-        ? subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: client.sectorIdentifierUri, redirectUris: client.redirectUris }, userId, (salt ??= resolvePairwiseSalt(deps.config, deps.log)))
-        : userId,
+    subjectOf,
   });
   return {
-    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid, deps.now), logout }),
+    registration: createUserServiceRegistration({ mesh: deps, cache, guard, sessions: createLoginSessions(deps.grid, deps.now), logout, subjectOf }),
     // The dummy hash for unknown users is computed before serving, so the first unknown-user
     // login does not pay for it twice (a timing difference that would reveal non-existence).
     start: () => guard.warmUp(),

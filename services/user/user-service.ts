@@ -20,8 +20,7 @@ import {
 } from '../../gen/ts/authmesh/user/v1/user.js';
 import { decodeProtectedHeader } from 'jose';
 import { AccessDenied, AlreadyExists, AuthmeshError, InvalidRequest, InvalidToken, NotFound, ServerError } from '../core/errors/index.js';
-import { buildClaimSet, generateId, releasedClaims, subjectIdentifier } from '../core/oauth/index.js';
-import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
+import { buildClaimSet, generateId, releasedClaims } from '../core/oauth/index.js';
 import { ADMIN_READ, ADMIN_READ_OR_MESH, ADMIN_SCOPE, ADMIN_WRITE, auditedAddress, INTERNAL, registration, type CallContext, type Principal } from '../core/rpc/index.js';
 import type { UserPatch } from '../core/store/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
@@ -60,13 +59,15 @@ export interface UserServiceDeps {
   sessions: LoginSessions;
   /** Sends back-channel logout tokens for ended sessions (off the request path). */
   logout: BackchannelLogout;
+  /** The user's sub for a client (OIDC Core §8): the user id, or its pairwise identifier (§8.1). */
+  subjectOf: SubjectOf;
 }
 
-export function createUserServiceRegistration({ mesh, cache, guard, sessions, logout }: UserServiceDeps) {
+/** The user's sub for the client (OIDC Core §8): the user id for public clients, the pairwise identifier (§8.1) otherwise. */
+export type SubjectOf = (client: { subjectType: string; sectorIdentifierUri: string; redirectUris: readonly string[] }, userId: string) => string;
+
+export function createUserServiceRegistration({ mesh, cache, guard, sessions, logout, subjectOf }: UserServiceDeps) {
   const users = mesh.store.users;
-  // The pairwise salt (OIDC Core §8.1), read or generated once, on first use by a pairwise client.
-  let salt: string | undefined;
-  const pairwiseSalt = (): string => (salt ??= resolvePairwiseSalt(mesh.config, mesh.log));
   const audit = (type: string, ctx: CallContext, subject: string, details: Record<string, unknown> = {}) =>
     mesh.audit({ type, actor: actorOf(ctx.principal), subject, details });
 
@@ -328,10 +329,7 @@ export function createUserServiceRegistration({ mesh, cache, guard, sessions, lo
         // token therefore carries no claims request; see oidc-claims.test.ts).
         const released = releasedClaims(p.scopes, undefined, 'userinfo');
         // OIDC Core §5.3.2: sub is the one the client's ID Tokens carry, pairwise (§8.1) included.
-        const sub =
-          client?.subjectType === 'pairwise'
-            ? subjectIdentifier({ subjectType: 'pairwise', sectorIdentifierUri: client.sectorIdentifierUri, redirectUris: client.redirectUris }, user.userId, pairwiseSalt())
-            : user.userId;
+        const sub = client === undefined ? user.userId : subjectOf(client, user.userId);
         const claims = buildClaimSet(sub, user, released);
         const alg = client?.userinfoSignedResponseAlg ?? '';
         if (alg === '') return GetUserInfoResponse.fromPartial({ claims });
