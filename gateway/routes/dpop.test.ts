@@ -11,7 +11,7 @@ import { buildAccessTokenClaims } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { dpopKey, type DpopKey } from '../../test/support/dpop.js';
-import { authorizationRedirect, basicAuth, createFixtures, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
+import { authorizationRedirect, basicAuth, createFixtures, ORDERS, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 const now = () => Math.floor(Date.now() / 1000);
@@ -110,6 +110,24 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
       TokenRequest.fromPartial({ client: { credential: { $case: 'clientSecret', value: { clientId: f.basic.id, clientSecret: f.basic.secret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } }, grant: { $case: 'clientCredentials', value: { scope: 'read', resource: [] } }, dpop: { proof: await key.proof({ htu: tokenUrl }), htm: 'POST', htu: tokenUrl } }),
     );
     expect(ok.tokenType).toBe('DPoP');
+  });
+
+  it('exchanges its own DPoP-bound token only with a proof by the bound key (RFC 9449 §7, RFC 8693 §5)', async () => {
+    const subjectToken = (await json(await clientCredentials(await key.proof({ htu: tokenUrl })))).access_token as string;
+    const exchange = (proof: string | undefined) =>
+      postForm(tokenUrl, new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subjectToken, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: ORDERS }).toString(), {
+        authorization: basicAuth(f.basic.id, f.basic.secret),
+        ...(proof === undefined ? {} : { dpop: proof }),
+      });
+    const unproven = await exchange(undefined);
+    expect(unproven.status).toBe(400);
+    expect(await json(unproven)).toMatchObject({ error: 'invalid_dpop_proof' });
+    const otherKey = await dpopKey('ES256');
+    const wrongKey = await exchange(await otherKey.proof({ htu: tokenUrl }));
+    expect(wrongKey.status).toBe(400);
+    expect(await json(wrongKey)).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('bound to another DPoP key') });
+    const proven = await exchange(await key.proof({ htu: tokenUrl }));
+    expect(await json(proven)).toMatchObject({ token_type: 'DPoP', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
   });
 
   it('refuses two DPoP headers (RFC 9449 §4.3 step 1)', async () => {

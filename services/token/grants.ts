@@ -11,6 +11,7 @@ import type {
 import { AuthmeshError, hasErrorCode, InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
 import {
   assertExchangeAllowed,
+  assertExchangePossession,
   assertGrantAllowed,
   buildActClaim,
   exchangeAudience,
@@ -340,6 +341,8 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
   const actor = req.actorToken ? await verify(req.actorToken, 'actor_token') : undefined;
   // RFC 8693 §5: only subject tokens issued or addressed to this client, only its own actor token.
   assertExchangeAllowed({ clientId: ctx.client.clientId, subject, actor });
+  // RFC 9449 §7: a bound token the client holds is exchanged only with a proof by its key.
+  assertExchangePossession({ clientId: ctx.client.clientId, subject, actor, presentedJkt: ctx.dpopJkt });
   // RFC 8693 §4.1: act identifies the party acting for the subject: the actor token's subject,
   // or the authenticated client itself.
   const act = buildActClaim(actor ? actor.sub : ctx.client.clientId, subject.act);

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../../test/support/thrown.js';
-import { InvalidRequest, InvalidScope, InvalidTarget } from '../errors/index.js';
+import { InvalidDpopProof, InvalidRequest, InvalidScope, InvalidTarget } from '../errors/index.js';
 import type { ActClaim } from './access-token-claims.js';
 import {
   TOKEN_TYPE_ACCESS_TOKEN,
   TOKEN_TYPE_JWT,
   type TokenExchangeParams,
   assertExchangeAllowed,
+  assertExchangePossession,
   buildActClaim,
   exchangeSourceChain,
   exchangedTokenLifetime,
@@ -161,6 +162,30 @@ describe('assertExchangeAllowed (RFC 8693 §5 policy)', () => {
     ["another client's actor token", { clientId: 'api', subject: { client_id: 'api', aud: 'x' }, actor: { client_id: 'spa' } }],
   ])('refuses %s with invalid_request', (_name, input) => {
     expect(thrown(() => assertExchangeAllowed(input))).toBeInstanceOf(InvalidRequest);
+  });
+});
+
+describe('assertExchangePossession (RFC 9449 §7: a bound token is exchanged only by its key holder)', () => {
+  const jkt = 'a'.repeat(43);
+  const other = 'b'.repeat(43);
+  it.each<[string, Parameters<typeof assertExchangePossession>[0]]>([
+    ['an unbound subject token without a proof', { clientId: 'api', subject: { client_id: 'api' }, presentedJkt: undefined }],
+    ['its own bound subject token with a proof by the same key', { clientId: 'api', subject: { client_id: 'api', cnf: { jkt } }, presentedJkt: jkt }],
+    ['a bound token it received as audience, without a proof', { clientId: 'api', subject: { client_id: 'spa', cnf: { jkt } }, presentedJkt: undefined }],
+    ['its bound actor token with a proof by that key', { clientId: 'api', subject: { client_id: 'spa', cnf: { jkt: other } }, actor: { cnf: { jkt } }, presentedJkt: jkt }],
+  ])('allows %s', (_name, input) => {
+    expect(() => assertExchangePossession(input)).not.toThrow();
+  });
+
+  it('refuses its own bound subject token without a proof (a stolen bound token would become a bearer one)', () => {
+    expect(thrown(() => assertExchangePossession({ clientId: 'api', subject: { client_id: 'api', cnf: { jkt } }, presentedJkt: undefined }))).toBeInstanceOf(InvalidDpopProof);
+  });
+  it.each<[string, Parameters<typeof assertExchangePossession>[0]]>([
+    ['its own bound subject token with a proof by another key', { clientId: 'api', subject: { client_id: 'api', cnf: { jkt } }, presentedJkt: other }],
+    ['a bound actor token with a proof by another key', { clientId: 'api', subject: { client_id: 'spa' }, actor: { cnf: { jkt } }, presentedJkt: other }],
+    ['subject and actor tokens bound to two keys', { clientId: 'api', subject: { client_id: 'api', cnf: { jkt } }, actor: { cnf: { jkt: other } }, presentedJkt: jkt }],
+  ])('refuses %s with invalid_request', (_name, input) => {
+    expect(thrown(() => assertExchangePossession(input))).toBeInstanceOf(InvalidRequest);
   });
 });
 

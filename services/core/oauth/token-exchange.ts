@@ -1,5 +1,5 @@
 // Token exchange (RFC 8693): request validation, scope and audience narrowing, and the act chain.
-import { InvalidRequest, InvalidTarget } from '../errors/index.js';
+import { InvalidDpopProof, InvalidRequest, InvalidTarget } from '../errors/index.js';
 import { type AccessTokenClaims, type ActClaim, isAddressedTo, MAX_ACT_DEPTH } from './access-token-claims.js';
 import { intersect, narrowScope, parseScope } from './scope.js';
 
@@ -187,6 +187,34 @@ export function assertExchangeAllowed(input: {
   }
   // RFC 8693 §4.1: act identifies the acting party; only the requesting client's own token may name it.
   if (actor !== undefined && actor.client_id !== clientId) throw new InvalidRequest('the actor_token was not issued to this client');
+}
+
+/**
+ * Proof of possession for DPoP-bound tokens the client itself holds (RFC 9449 §7, RFC 8693 §5):
+ * a bound subject token issued to this client, and a bound actor token (always this client's),
+ * are only exchanged with a DPoP proof by the key they are bound to; otherwise a stolen bound
+ * token would become an unbound one. A bound subject token merely addressed to this client (a
+ * resource server exchanging the token it was called with) needs none: the caller is its audience,
+ * which verified the proof when it received the token.
+ * @param presentedJkt thumbprint of the token request's verified DPoP proof, undefined without one.
+ * @throws InvalidDpopProof without a proof; InvalidRequest with a proof by another key, or when
+ *   the subject and actor tokens are bound to two different keys (one request carries one proof).
+ */
+export function assertExchangePossession(input: {
+  clientId: string;
+  subject: Pick<AccessTokenClaims, 'client_id' | 'cnf'>;
+  actor?: Pick<AccessTokenClaims, 'cnf'> | undefined;
+  presentedJkt: string | undefined;
+}): void {
+  const { clientId, subject, actor, presentedJkt } = input;
+  const needed = new Set<string>();
+  // RFC 9449 §7: only the holder of the key may use a bound token; here the client is the holder.
+  if (subject.client_id === clientId && subject.cnf?.jkt !== undefined) needed.add(subject.cnf.jkt);
+  if (actor?.cnf?.jkt !== undefined) needed.add(actor.cnf.jkt);
+  if (needed.size === 0) return;
+  if (needed.size > 1) throw new InvalidRequest('the subject_token and actor_token are bound to different DPoP keys');
+  if (presentedJkt === undefined) throw new InvalidDpopProof('the token presented for exchange is DPoP-bound: a DPoP proof by its key is required');
+  if (!needed.has(presentedJkt)) throw new InvalidRequest('the token presented for exchange is bound to another DPoP key');
 }
 
 /**
