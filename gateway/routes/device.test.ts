@@ -3,10 +3,12 @@
 // scripted browser (cookie jar, form posts), every polling answer of the token endpoint (§3.5),
 // single issuance under concurrent polls, DPoP on the device grant, and openid-client's device
 // flow completing while the browser approves.
+import { Writable } from 'node:stream';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { createLogger } from '../../services/core/log/index.js';
 import { deviceCodeKey } from '../../services/core/oauth/index.js';
 import { DEVICE_CODE_MAP } from '../../services/token/device-flow.js';
 import { dpopKey } from '../../test/support/dpop.js';
@@ -29,9 +31,21 @@ describe('Device Authorization Grant (RFC 8628)', () => {
   let otherTv: string;
   let username: string;
   let userId: string;
+  // Every log line of the mesh and the gateway, and every code handed out, for the secrecy test.
+  let logText = '';
+  const issued: { deviceCode: string; userCode: string }[] = [];
+  const log = createLogger({
+    level: 'debug',
+    destination: new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logText += chunk.toString('utf8');
+        done();
+      },
+    }),
+  });
 
   beforeAll(async () => {
-    t = await startTestGateway({ AUTHMESH_DEVICE_POLL_INTERVAL_SECONDS: '1', AUTHMESH_DEVICE_USER_CODE_MAX_FAILURES: '3' });
+    t = await startTestGateway({ AUTHMESH_DEVICE_POLL_INTERVAL_SECONDS: '1', AUTHMESH_DEVICE_USER_CODE_MAX_FAILURES: '3' }, { log });
     const bearer = await t.bearer();
     const create = async (client: Partial<Client>) => {
       const res = await t.anon.client.createClient(CreateClientRequest.fromPartial({ client: Client.fromPartial(client) }), { bearer });
@@ -76,7 +90,9 @@ describe('Device Authorization Grant (RFC 8628)', () => {
   async function startDevice(scope = 'openid profile offline_access read', clientId = tv) {
     const res = await authorizeDevice(new URLSearchParams({ client_id: clientId, scope }).toString());
     expect(res.status).toBe(200);
-    return (await res.json()) as { device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; expires_in: number; interval: number };
+    const d = (await res.json()) as { device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; expires_in: number; interval: number };
+    issued.push({ deviceCode: d.device_code, userCode: d.user_code });
+    return d;
   }
 
   /** A browser that enters the code, signs in and decides; returns the final page. */
@@ -357,4 +373,19 @@ describe('Device Authorization Grant (RFC 8628)', () => {
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
     expect(userinfo.sub).toBe(userId);
   }, 40_000);
+
+  it('keeps device codes out of the logs and the audit trail, and stores them only hashed (RFC 8628 §5.2)', async () => {
+    expect(issued.length).toBeGreaterThan(5);
+    await t.mesh.flushAudit();
+    const audit = JSON.stringify((await t.store.audit.list({ pageSize: 1000 })).items);
+    expect(logText).toContain('device authorization decided');
+    const codes = t.mesh.deps.grid.map(DEVICE_CODE_MAP);
+    for (const { deviceCode, userCode } of issued) {
+      expect(logText).not.toContain(deviceCode);
+      expect(logText).not.toContain(userCode);
+      expect(audit).not.toContain(deviceCode);
+      expect(await codes.get(deviceCode)).toBeUndefined();
+      expect(JSON.stringify(await codes.get(deviceCodeKey(deviceCode)))).not.toContain(deviceCode);
+    }
+  });
 });
