@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { CreateServiceRequest } from '../../gen/ts/authmesh/service/v1/service.js';
 import { createLogger } from '../../services/core/log/index.js';
 import { deviceCodeKey } from '../../services/core/oauth/index.js';
 import { DEVICE_CODE_MAP } from '../../services/token/device-flow.js';
@@ -18,6 +19,7 @@ import { Browser, createUser, formFor, PASSWORD } from './authorize-test-support
 import { basicAuth, postForm } from './route-test-support.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const ORDERS = 'https://orders.example.com';
 
 async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
@@ -55,7 +57,7 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       clientType: ClientType.CLIENT_TYPE_PUBLIC,
       tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE,
       grantTypes: [GrantType.GRANT_TYPE_DEVICE_CODE, GrantType.GRANT_TYPE_REFRESH_TOKEN],
-      scopes: ['openid', 'profile', 'offline_access', 'read'],
+      scopes: ['openid', 'profile', 'offline_access', 'read', 'orders.read'],
     };
     tv = (await create({ ...publicDevice, clientId: uniqueId('tv'), clientName: 'Living Room TV' })).id;
     otherTv = (await create({ ...publicDevice, clientId: uniqueId('tv2'), clientName: 'Other TV' })).id;
@@ -77,6 +79,10 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       })
     ).id;
     ({ username, userId } = await createUser(t));
+    await t.anon.service.createService(
+      CreateServiceRequest.fromPartial({ service: { displayName: 'orders', audience: ORDERS, endpoints: [{ method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] }] } }),
+      { bearer },
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -251,6 +257,19 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       const body = await json(res);
       expect(body.token_type).toBe('DPoP');
       expect(decodeJwt(body.access_token as string).cnf).toEqual({ jkt: key.jkt });
+    });
+
+    it('issues tokens for exactly the resources asked for (RFC 8707) and refuses an unknown one', async () => {
+      const res = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'orders.read', resource: ORDERS }).toString());
+      expect(res.status).toBe(200);
+      const d = (await res.json()) as { device_code: string; user_code: string };
+      await approveInBrowser(d.user_code);
+      const body = await json(await poll(d.device_code));
+      expect(body.scope).toBe('orders.read');
+      expect([decodeJwt(body.access_token as string).aud].flat()).toEqual([ORDERS]);
+      const unknown = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'read', resource: 'https://unknown.example.com' }).toString());
+      expect(unknown.status).toBe(400);
+      expect(await json(unknown)).toMatchObject({ error: 'invalid_target' });
     });
   });
 

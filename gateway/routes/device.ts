@@ -23,8 +23,8 @@ import { sendLoginPage } from '../pages/login-page.js';
 import { createSessions, type Session } from '../session.js';
 
 export const DEVICE_AUTHORIZATION_PATH = '/oauth2/device_authorization';
-/** RFC 8628 §3.1: client_id (and client authentication) and scope. */
-const DEVICE_AUTHORIZATION_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion', 'scope'];
+/** RFC 8628 §3.1: client_id (and client authentication) and scope; RFC 8707 §2: resource. */
+const DEVICE_AUTHORIZATION_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion', 'scope', 'resource'];
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 // RFC 8176 §2: the login page's logins are password logins.
 const PASSWORD_AMR = ['pwd'];
@@ -52,7 +52,7 @@ export const deviceRoutes: RouteModule = (ctx: GatewayContext) => {
           const form = readOAuthForm(req.body, DEVICE_AUTHORIZATION_PARAMETERS);
           const client = extractClientCredentials(authorization, form, `${issuer}${DEVICE_AUTHORIZATION_PATH}`);
           const res = await peers.token.deviceAuthorization(
-            DeviceAuthorizationRequest.fromPartial({ client: client.credentials, scope: form.one('scope') ?? '', remoteIp: remoteAddress(req) }),
+            DeviceAuthorizationRequest.fromPartial({ client: client.credentials, scope: form.one('scope') ?? '', resource: form.many('resource'), remoteIp: remoteAddress(req) }),
           );
           if (client.clientId !== undefined) (req as { clientId?: string }).clientId = client.clientId.replace(/[^\x21-\x7e]/g, '?').slice(0, 128);
           const verificationUri = `${issuer}${DEVICE_PATH}`;

@@ -69,6 +69,8 @@ const MAX_DEVICE_CODE_LENGTH = 512;
 interface DeviceRequestRecord {
   clientId: string;
   scopes: string[];
+  /** The tokens' audience (RFC 8707 resources, else the client's default), resolved when asked. */
+  audience: string[];
   /** Normalised user code. */
   userCode: string;
   /** epoch ms */
@@ -152,14 +154,18 @@ export function createDeviceFlow(deps: MeshDeps) {
 
   return {
     /**
-     * RFC 8628 §3.1–3.2: a new device code and user code for `client` and the requested scope.
-     * @throws UnauthorizedClient when the client may not use the device_code grant; InvalidScope
+     * RFC 8628 §3.1–3.2: a new device code and user code for `client`, the requested scope and
+     * resource indicators (RFC 8707, checked now so the user approves exactly what will be issued).
+     * @throws UnauthorizedClient when the client may not use the device_code grant; InvalidScope; InvalidTarget
      */
-    async authorize(client: ClientView, scope: string): Promise<DeviceAuthorizationResult> {
+    async authorize(client: ClientView, scope: string, resources: string[] = []): Promise<DeviceAuthorizationResult> {
       // RFC 8628 §3.1 / RFC 6749 §5.2: only clients registered for the grant.
       assertGrantAllowed(client, DEVICE_CODE_GRANT);
       // RFC 8628 §3.1: scope as in RFC 6749 §3.3.
-      const scopes = grantScope({ requested: parseScope(scope), allowed: client.scopes });
+      const requested = parseScope(scope);
+      const granted = grantScope({ requested, allowed: client.scopes });
+      // RFC 8707 §2: each resource a registered service (or this server); scope narrowed to theirs.
+      const { audience, scopes } = await resolveAudience(deps, client, resources, granted, requested.length > 0);
       const deviceCode = generateDeviceCode();
       const key = deviceCodeKey(deviceCode);
       const ttlSeconds = deps.config.deviceCodeTtlSeconds;
@@ -170,7 +176,7 @@ export function createDeviceFlow(deps: MeshDeps) {
         if (await userCodes.putIfAbsent(candidate, { deviceKey: key }, ttlSeconds * 1000)) userCode = candidate;
       }
       if (userCode === undefined) throw new ServerError('no free user code was found');
-      const record: DeviceRequestRecord = { clientId: client.clientId, scopes, userCode, expiresAt, interval: deps.config.devicePollIntervalSeconds };
+      const record: DeviceRequestRecord = { clientId: client.clientId, scopes, audience, userCode, expiresAt, interval: deps.config.devicePollIntervalSeconds };
       await codes.set(key, record, keepFor(record));
       return { deviceCode, userCode: formatUserCode(userCode), expiresIn: ttlSeconds, interval: record.interval };
     },
@@ -282,7 +288,7 @@ export function createDeviceFlow(deps: MeshDeps) {
       await decisions.set(key, { status: 'consumed' }, keepFor(record));
       const grantId = generateId('g');
       const authTime = new Date(approved.authTime * 1000);
-      const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, [], record.scopes, false);
+      const { audience, scopes } = record;
       const [access, refreshToken] = await Promise.all([
         ctx.minter.mint({ client: ctx.client, subject: approved.userId, scopes, audience, authTime, grantId }),
         // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.

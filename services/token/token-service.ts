@@ -219,7 +219,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
 
       async deviceAuthorization(req, call) {
         const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
-        return DeviceAuthorizationResponse.fromPartial(await device.authorize(client, req.scope));
+        return DeviceAuthorizationResponse.fromPartial(await device.authorize(client, req.scope, req.resource));
       },
 
       async lookupDeviceAuthorization(req, call) {
