@@ -74,6 +74,10 @@ ${scopes}
 <button type="submit" name="decision" value="allow" class="primary">Allow</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </div>
+</form>
+<form method="post" action="/oauth2/logout" class="switch">
+<input type="hidden" name="csrf_token" value="${input.csrfToken}">
+<button type="submit" class="link">Not ${input.account}? Sign out</button>
 </form>`;
   return sendPage(reply, 200, { title: `Allow ${name}?`, body, imageOrigin: brand.imageOrigin });
 }

@@ -295,10 +295,17 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       expect(consentPage).toContain('If someone sent you this code');
       expect(consentPage).toContain('<li>read</li>');
       expect(consentPage).toContain('Your profile');
+      // The account is named, and another person can sign out instead of approving for it.
+      expect(formFor(consentPage, '/oauth2/logout').fields.csrf_token).toBeTruthy();
       // Signed in now: another code goes straight to the approval page.
       const d2 = await startDevice('read');
       const again = await (await browser.submit(formFor(await (await browser.get('/oauth2/device')).text(), '/oauth2/device'), { user_code: d2.user_code })).text();
       expect(again).toContain('action="/oauth2/device/decision"');
+      // "Not you? Sign out": the next code asks for a login again.
+      expect((await browser.submit(formFor(again, '/oauth2/logout'))).status).toBe(200);
+      const d3 = await startDevice('read');
+      const afterSignOut = await (await browser.submit(formFor(await (await browser.get('/oauth2/device')).text(), '/oauth2/device'), { user_code: d3.user_code })).text();
+      expect(afterSignOut).toContain('action="/oauth2/device/login"');
     });
 
     it('refuses a decision without the CSRF token and changes nothing', async () => {
