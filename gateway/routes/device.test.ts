@@ -274,6 +274,17 @@ describe('Device Authorization Grant (RFC 8628)', () => {
   });
 
   describe('verification page (RFC 8628 §3.3, §5)', () => {
+    it('leaves the lookup and the decision to the gateway: outside gRPC callers, even admins, are refused', async () => {
+      const d = await startDevice('read');
+      const bearer = await t.bearer({ scope: ['authmesh.admin'] });
+      const decide = { userCode: d.user_code, approve: true, userId, authTime: new Date(), sessionId: '', amr: ['pwd'], scopes: ['read'] };
+      await expect(t.anon.token.decideDeviceAuthorization(decide)).rejects.toMatchObject({ code: 'invalid_token' });
+      await expect(t.anon.token.decideDeviceAuthorization(decide, { bearer })).rejects.toMatchObject({ code: 'access_denied' });
+      await expect(t.anon.token.lookupDeviceAuthorization({ userCode: d.user_code, remoteIp: '', browserKey: '' }, { bearer })).rejects.toMatchObject({ code: 'access_denied' });
+      // Nothing was approved.
+      expect(await json(await poll(d.device_code))).toMatchObject({ error: 'authorization_pending' });
+    });
+
     it('prefills the code from verification_uri_complete but approves nothing until the user confirms', async () => {
       const d = await startDevice('read');
       const browser = new Browser(t.baseUrl);
