@@ -20,6 +20,8 @@ export interface ErrorContext {
   authorizationSent: boolean;
   /** Default 'bearer'. */
   authentication?: CallerAuthentication;
+  /** The token endpoint (RFC 6749 §5.2 statuses, see toOAuthJson). */
+  endpoint?: 'token';
 }
 
 /** The Basic challenge of the token endpoints (RFC 6749 §2.3.1, RFC 7617 §2). */
@@ -57,7 +59,7 @@ export function fallbackChallenge(realm: string, authorizationSent: boolean): st
 
 export function sendOAuthError(reply: FastifyReply, err: unknown, ctx: ErrorContext): FastifyReply {
   const error: AuthmeshError = toAuthmeshError(err);
-  const { status, body } = toOAuthJson(error);
+  const { status, body } = toOAuthJson(error, ctx.endpoint);
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   const challenge = challengeFor(error, status, ctx);
   if (challenge !== undefined) reply.header('www-authenticate', challenge);

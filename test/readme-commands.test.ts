@@ -67,6 +67,16 @@ const COVERAGE: Record<string, Coverage> = {
     evidence: 'AUTHMESH_CLIENT_SECRET: t.config.adminClientSecret',
   },
   'scripts/clients.sh run-go': { by: 'test/e2e/clients.test.ts', kind: 'equivalent', evidence: 'run(`run-${lang}`, env)' },
+  "curl -s -d client_id=my-tv -d 'scope=openid offline_access' http://127.0.0.1:8080/oauth2/device_authorization": {
+    by: 'gateway/routes/device.test.ts',
+    kind: 'equivalent',
+    evidence: 'postForm(`${t.baseUrl}/oauth2/device_authorization`, body, headers)',
+  },
+  'curl -s -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d client_id=my-tv -d device_code=… http://127.0.0.1:8080/oauth2/token': {
+    by: 'gateway/routes/device.test.ts',
+    kind: 'equivalent',
+    evidence: 'grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId',
+  },
   'scripts/envoy.sh install': { by: '.ci/run', kind: 'verbatim' },
   'scripts/envoy.sh validate': { by: '.ci/run', kind: 'verbatim' },
   'AUTHMESH_ISSUER=http://127.0.0.1:10000 npm start': { by: ENVOY_EDGE, kind: 'extracted' },

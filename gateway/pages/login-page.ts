@@ -12,6 +12,12 @@ export interface LoginPageInput {
   error?: string | undefined;
   /** Accounts signed in with this browser, offered by the account chooser (none: no chooser). */
   accounts?: readonly ChooserAccount[];
+  /**
+   * Where the sign-in form posts and the hidden fields it carries besides csrf_token, for a flow
+   * other than the authorization endpoint's (the device verification page); default
+   * /oauth2/login with the pending authorization request.
+   */
+  form?: { action: string; fields: ReadonlyArray<readonly [string, string]> };
 }
 
 export interface ChooserAccount {
@@ -47,9 +53,9 @@ ${accounts.map(
 <p>to continue to <span class="client">${input.client.clientName || input.client.clientId}</span></p>
 ${chooser}
 ${input.error ? html`<div class="alert" role="alert" id="login-error">${input.error}</div>` : undefined}
-<form method="post" action="/oauth2/login" aria-labelledby="title"${input.error ? html` aria-describedby="login-error"` : undefined}>
+<form method="post" action="${input.form?.action ?? '/oauth2/login'}" aria-labelledby="title"${input.error ? html` aria-describedby="login-error"` : undefined}>
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
-<input type="hidden" name="authorization_request" value="${input.pending}">
+${(input.form?.fields ?? [['authorization_request', input.pending] as const]).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
 <label for="username">Username</label>
 <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="128" value="${input.username ?? ''}"${input.username ? undefined : html` autofocus`}>
 <label for="password">Password</label>

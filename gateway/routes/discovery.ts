@@ -3,7 +3,7 @@
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CLAIM_SCOPES, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { CLAIM_SCOPES, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -42,6 +42,8 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     token_endpoint: `${issuer}/oauth2/token`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     registration_endpoint: `${issuer}/oauth2/register`,
+    // RFC 8628 §4: where devices start the device authorization grant.
+    device_authorization_endpoint: `${issuer}/oauth2/device_authorization`,
     // RFC 8414 §2 lets a server list only some of its scopes: per-service scopes live in the
     // admin-only service registry and are granted per client, so only the server's own are public.
     // OpenID Connect Discovery §3: openid is listed; offline_access too (OIDC Core §11), and the
@@ -54,6 +56,8 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
       'client_credentials',
       'refresh_token',
       TOKEN_EXCHANGE_GRANT,
+      // RFC 8628 §4.
+      DEVICE_CODE_GRANT,
       // DESIGN.md §6: the password grant is off unless the operator enables it.
       ...(config.passwordGrantEnabled ? ['password'] : []),
     ],

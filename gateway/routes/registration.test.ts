@@ -146,6 +146,16 @@ describe('client registration (RFC 7591 / RFC 7592)', () => {
       expect(pkjBody.client_secret).toBeUndefined();
     });
 
+    it('registers a device client (RFC 8628 grant, no redirect URI) that can start the device flow', async () => {
+      const grant = 'urn:ietf:params:oauth:grant-type:device_code';
+      const res = await register({ token_endpoint_auth_method: 'none', grant_types: [grant, 'refresh_token'], scope: 'read' });
+      expect(res.status).toBe(201);
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ grant_types: [grant, 'refresh_token'], response_types: [], token_endpoint_auth_method: 'none' });
+      const started = await postForm(`${t.baseUrl}/oauth2/device_authorization`, `client_id=${encodeURIComponent(body.client_id as string)}&scope=read`);
+      expect(started.status).toBe(200);
+    });
+
     it('defaults to the authorization_code grant and client_secret_basic (RFC 7591 §2)', async () => {
       const res = await register({ redirect_uris: [REDIRECT] });
       expect(res.status).toBe(201);

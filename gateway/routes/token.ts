@@ -10,7 +10,7 @@ import {
   type TokenResponse,
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { toAuthmeshError, UnsupportedGrantType, InvalidRequest, InvalidDpopProof } from '../../services/core/errors/index.js';
-import { TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
+import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials, type PresentedClient } from '../client-auth.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -38,6 +38,8 @@ const TOKEN_PARAMETERS = [
   'actor_token_type',
   'requested_token_type',
   'audience',
+  // RFC 8628 §3.4.
+  'device_code',
 ];
 /** RFC 7662 §2.1, RFC 7009 §2.1. */
 const TOKEN_HINT_PARAMETERS = [...CLIENT_AUTH_PARAMETERS, 'token', 'token_type_hint'];
@@ -73,6 +75,9 @@ function grantOf(form: FormParams): Grant {
           resource,
         },
       };
+    case DEVICE_CODE_GRANT:
+      // RFC 8628 §3.4: the device polls with its device_code.
+      return { $case: 'deviceCode', value: { deviceCode: s('device_code') } };
     default:
       // RFC 6749 §5.2: a grant type the server does not support.
       throw new UnsupportedGrantType('grant_type is not supported');
@@ -142,7 +147,12 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
    * failed request is whatever the caller typed, possibly a secret sent in the wrong place.
    */
   const clientEndpoint =
-    (path: string, recognized: readonly string[], run: (form: FormParams, client: PresentedClient, req: FastifyRequest) => Promise<(reply: FastifyReply) => FastifyReply>) =>
+    (
+      path: string,
+      recognized: readonly string[],
+      run: (form: FormParams, client: PresentedClient, req: FastifyRequest) => Promise<(reply: FastifyReply) => FastifyReply>,
+      endpoint?: 'token',
+    ) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const authorization = req.headers.authorization;
       try {
@@ -154,7 +164,7 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
       } catch (err) {
         const domain = toAuthmeshError(err);
         if (domain.code === 'server_error') req.log.error({ err: domain.cause ?? err }, 'request failed');
-        return sendOAuthError(reply, domain, { authorizationSent: authorization !== undefined, realm: config.issuer, authentication: 'client' });
+        return sendOAuthError(reply, domain, { authorizationSent: authorization !== undefined, realm: config.issuer, authentication: 'client', ...(endpoint ? { endpoint } : {}) });
       }
     };
 
@@ -178,7 +188,7 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
           if (res.dpopNonce) reply.header('dpop-nonce', res.dpopNonce);
           return noStore(reply).type('application/json').send(tokenJson(res));
         };
-      }),
+      }, 'token'),
     },
   });
 

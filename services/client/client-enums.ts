@@ -4,7 +4,7 @@
 // Each function answers undefined for a value it does not know; what that means is the caller's
 // policy (refuse the input, treat the client as unknown, or as the least trusted).
 import { ClientType, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
-import { TOKEN_EXCHANGE_GRANT, type ClientType as ClientTypeName, type GrantType as GrantTypeName, type TokenEndpointAuthMethod as AuthMethodName } from '../core/oauth/index.js';
+import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, type ClientType as ClientTypeName, type GrantType as GrantTypeName, type TokenEndpointAuthMethod as AuthMethodName } from '../core/oauth/index.js';
 
 const CLIENT_TYPES: Record<ClientTypeName, ClientType> = {
   public: ClientType.CLIENT_TYPE_PUBLIC,
@@ -17,6 +17,7 @@ const GRANT_TYPES: Record<GrantTypeName, GrantType> = {
   refresh_token: GrantType.GRANT_TYPE_REFRESH_TOKEN,
   password: GrantType.GRANT_TYPE_PASSWORD,
   [TOKEN_EXCHANGE_GRANT]: GrantType.GRANT_TYPE_TOKEN_EXCHANGE,
+  [DEVICE_CODE_GRANT]: GrantType.GRANT_TYPE_DEVICE_CODE,
 };
 const AUTH_METHODS: Record<AuthMethodName, TokenEndpointAuthMethod> = {
   client_secret_basic: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,

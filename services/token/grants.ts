@@ -47,7 +47,7 @@ export interface GrantContext {
 
 type Response = TokenResponse;
 
-function response(access: { accessToken: string; expiresIn: number }, scopes: string[], extra: Partial<Response> = {}): Response {
+export function response(access: { accessToken: string; expiresIn: number }, scopes: string[], extra: Partial<Response> = {}): Response {
   return {
     accessToken: access.accessToken,
     tokenType: 'Bearer',
@@ -63,7 +63,7 @@ function response(access: { accessToken: string; expiresIn: number }, scopes: st
 }
 
 
-async function issueRefresh(
+export async function issueRefresh(
   ctx: GrantContext,
   input: { userId: string; scopes: string[]; audience: string[]; familyId: string; authTime?: Date | undefined; idTokenClaims?: string[] | undefined },
 ) {

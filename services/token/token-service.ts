@@ -2,18 +2,22 @@
 // dispatches to the grant, introspection (RFC 7662) or revocation (RFC 7009).
 import type { ClientCredentials } from '../../gen/ts/authmesh/client/v1/client.js';
 import {
+  DecideDeviceAuthorizationResponse,
+  DeviceAuthorizationResponse,
   IntrospectTokenResponse,
+  LookupDeviceAuthorizationResponse,
   RevokeTokenResponse,
   TokenResponse,
   TokenServiceService,
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
 import { buildIntrospectionResponse, inactiveIntrospection, mayIntrospect, type IntrospectionResponse } from '../core/oauth/index.js';
-import { ADMIN_SCOPE, auditedAddress, CLIENT_AUTHENTICATED, registration } from '../core/rpc/index.js';
+import { ADMIN_SCOPE, auditedAddress, CLIENT_AUTHENTICATED, INTERNAL, registration } from '../core/rpc/index.js';
 import { createAuditSampler } from '../audit-sampler.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { createClientAuthThrottle } from './client-auth-throttle.js';
 import { toClientView, type ClientView } from './client-view.js';
+import { createDeviceFlow } from './device-flow.js';
 import { createDpopBinding } from './dpop-binding.js';
 import * as grants from './grants.js';
 import type { TokenMinter } from './token-minter.js';
@@ -44,6 +48,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
   });
   const sampler = createAuditSampler(deps.grid, deps.log);
   const dpop = createDpopBinding(deps);
+  const device = createDeviceFlow(deps);
 
   async function authenticate(credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
     // RFC 6749 §2.3: every token endpoint request identifies the client.
@@ -141,6 +146,9 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
           case 'tokenExchange':
             res = await grants.tokenExchangeGrant(ctx, g.value);
             break;
+          case 'deviceCode':
+            res = await device.grant(ctx, g.value);
+            break;
           default:
             // RFC 6749 §5.2: no grant (or one we do not know) is unsupported_grant_type.
             throw new UnsupportedGrantType('grant_type is missing or not supported');
@@ -208,7 +216,38 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
         // RFC 7009 §2.2: an invalid or unknown token is not an error: answer 200 either way.
         return RevokeTokenResponse.fromPartial({});
       },
+
+      async deviceAuthorization(req, call) {
+        const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
+        return DeviceAuthorizationResponse.fromPartial(await device.authorize(client, req.scope, req.resource));
+      },
+
+      async lookupDeviceAuthorization(req, call) {
+        const found = await device.lookup(req.userCode, auditedAddress(call, req.remoteIp), req.browserKey);
+        return LookupDeviceAuthorizationResponse.fromPartial(found);
+      },
+
+      async decideDeviceAuthorization(req) {
+        await device.decide({
+          userCode: req.userCode,
+          approve: req.approve,
+          userId: req.userId,
+          authTime: req.authTime,
+          sessionId: req.sessionId,
+          amr: req.amr,
+          scopes: req.scopes,
+        });
+        return DecideDeviceAuthorizationResponse.fromPartial({});
+      },
     },
-    { token: CLIENT_AUTHENTICATED, introspectToken: CLIENT_AUTHENTICATED, revokeToken: CLIENT_AUTHENTICATED },
+    {
+      token: CLIENT_AUTHENTICATED,
+      introspectToken: CLIENT_AUTHENTICATED,
+      revokeToken: CLIENT_AUTHENTICATED,
+      deviceAuthorization: CLIENT_AUTHENTICATED,
+      // The verification page's calls: only the gateway (the mesh credential) makes them.
+      lookupDeviceAuthorization: INTERNAL,
+      decideDeviceAuthorization: INTERNAL,
+    },
   );
 }

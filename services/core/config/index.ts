@@ -59,6 +59,14 @@ export interface Config {
   clientAuthMaxFailures: number;
   /** Failed client authentications from one source, any client_id, per minute before slow_down (0 = off). */
   clientAuthMaxFailuresPerSource: number;
+  /** RFC 8628 §3.2: lifetime of a device code and its user code, seconds. */
+  deviceCodeTtlSeconds: number;
+  /** RFC 8628 §3.2: the minimum interval between polls announced to devices, seconds. */
+  devicePollIntervalSeconds: number;
+  /** RFC 8628 §5.1: wrong user codes one browser may enter per 15 minutes before it is refused. */
+  deviceUserCodeMaxFailures: number;
+  /** RFC 8628 §5.1: wrong user codes from one source address per 15 minutes before it is refused. */
+  deviceUserCodeMaxFailuresPerSource: number;
   /**
    * Which high-volume success events (SUCCESS_AUDIT_EVENTS: token.issued) reach the audit trail:
    * all, sampled (one in AUDIT_SUCCESS_SAMPLE_RATE) or off. Security events are always written.
@@ -266,6 +274,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginLockSeconds: int('AUTHMESH_LOGIN_LOCK_SECONDS', 900, 1, 86_400 * 30),
     clientAuthMaxFailures: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES', 20, 0, 1_000_000),
     clientAuthMaxFailuresPerSource: int('AUTHMESH_CLIENT_AUTH_MAX_FAILURES_PER_SOURCE', 200, 0, 1_000_000),
+    deviceCodeTtlSeconds: int('AUTHMESH_DEVICE_CODE_TTL_SECONDS', 600, 60, 1800),
+    devicePollIntervalSeconds: int('AUTHMESH_DEVICE_POLL_INTERVAL_SECONDS', 5, 1, 60),
+    deviceUserCodeMaxFailures: int('AUTHMESH_DEVICE_USER_CODE_MAX_FAILURES', 5, 1, 1000),
+    deviceUserCodeMaxFailuresPerSource: int('AUTHMESH_DEVICE_USER_CODE_MAX_FAILURES_PER_SOURCE', 50, 1, 100_000),
     auditSuccess: (AUDIT_SUCCESS_MODES as readonly string[]).includes(auditSuccess) ? (auditSuccess as AuditSuccess) : 'off',
     verifiedTokenCacheSize: int('AUTHMESH_VERIFIED_TOKEN_CACHE', 10_000, 0, 1_000_000),
     adminClientId: str('AUTHMESH_ADMIN_CLIENT_ID', 'authmesh-admin'),

@@ -45,6 +45,8 @@ const GRPC_STATUS: Record<ErrorCode, Status> = {
   request_uri_not_supported: Status.INVALID_ARGUMENT,
   invalid_dpop_proof: Status.INVALID_ARGUMENT,
   use_dpop_nonce: Status.FAILED_PRECONDITION,
+  authorization_pending: Status.FAILED_PRECONDITION,
+  expired_token: Status.FAILED_PRECONDITION,
 };
 
 export function grpcStatusOf(code: ErrorCode): Status {

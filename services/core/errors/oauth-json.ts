@@ -32,6 +32,9 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   // RFC 9449 §5, §8: the token endpoint answers both with 400.
   invalid_dpop_proof: 400,
   use_dpop_nonce: 400,
+  // RFC 8628 §3.5: errors of the token endpoint (RFC 6749 §5.2: 400).
+  authorization_pending: 400,
+  expired_token: 400,
 };
 
 export function httpStatusOf(code: ErrorCode): number {
@@ -43,6 +46,14 @@ export interface OAuthErrorBody {
   error_description: string;
 }
 
-export function toOAuthJson(error: AuthmeshError): { status: number; body: OAuthErrorBody } {
-  return { status: HTTP_STATUS[error.code], body: { error: error.code, error_description: error.description } };
+/**
+ * The HTTP status and RFC 6749 §5.2 body of an error. `endpoint: 'token'` is the token endpoint,
+ * where RFC 6749 §5.2 answers 400: the device grant's access_denied and slow_down (RFC 8628 §3.5)
+ * are 400 there, while the failed-authentication throttle's slow_down (it carries retry_after)
+ * stays 429 (RFC 6585 §4).
+ */
+export function toOAuthJson(error: AuthmeshError, endpoint?: 'token'): { status: number; body: OAuthErrorBody } {
+  let status = HTTP_STATUS[error.code];
+  if (endpoint === 'token' && (error.code === 'access_denied' || (error.code === 'slow_down' && error.metadata.retry_after === undefined))) status = 400;
+  return { status, body: { error: error.code, error_description: error.description } };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { thrown } from '../../../test/support/thrown.js';
 import { InvalidClientMetadata, InvalidRedirectUri, UnauthorizedClient, UnsupportedGrantType } from '../errors/index.js';
 import { type ClientMetadataInput, type GrantClient, TOKEN_EXCHANGE_GRANT, assertGrantAllowed, pkceRequired, validateClientMetadata, validatePublicJwks } from './client-policy.js';
+import { DEVICE_CODE_GRANT } from './device-authorization.js';
 
 const EC_KEY = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' };
 const RSA_KEY = { kty: 'RSA', n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw', e: 'AQAB' };
@@ -22,6 +23,9 @@ describe('validateClientMetadata', () => {
     ['a trusted client with the password grant', { clientType: 'trusted', grantTypes: ['password', 'refresh_token'] }],
     ['a confidential token-exchange client', { clientType: 'confidential', grantTypes: [TOKEN_EXCHANGE_GRANT] }],
     ['a client with scope', { ...web, scope: 'read write' }],
+    // RFC 8628: a device (public, no redirect URI) and a confidential CLI.
+    ['a public device client without redirect URIs', { clientType: 'public', tokenEndpointAuthMethod: 'none', grantTypes: [DEVICE_CODE_GRANT, 'refresh_token'] }],
+    ['a confidential device client', { clientType: 'confidential', grantTypes: [DEVICE_CODE_GRANT] }],
   ])('accepts %s', (_name, input) => {
     expect(() => validateClientMetadata(input)).not.toThrow();
   });
@@ -128,6 +132,9 @@ describe('assertGrantAllowed', () => {
     ['confidential client_credentials', conf, 'client_credentials', false],
     ['confidential token exchange', conf, TOKEN_EXCHANGE_GRANT, false],
     ['trusted password when enabled', trusted, 'password', true],
+    // RFC 8628 §3.4: public devices (client_id only) and confidential ones alike.
+    ['public device code', { clientType: 'public', grantTypes: [DEVICE_CODE_GRANT] }, DEVICE_CODE_GRANT, false],
+    ['confidential device code', { clientType: 'confidential', grantTypes: [DEVICE_CODE_GRANT] }, DEVICE_CODE_GRANT, false],
   ])('allows %s', (_name, client, grant, passwordGrantEnabled) => {
     expect(assertGrantAllowed(client, grant, { passwordGrantEnabled })).toBe(grant);
   });
@@ -135,7 +142,7 @@ describe('assertGrantAllowed', () => {
   it.each<[string, GrantClient, string, boolean]>([
     ['an unknown grant', conf, 'implicit', true],
     ['an empty grant', conf, '', true],
-    ['a device-code grant we do not offer', conf, 'urn:ietf:params:oauth:grant-type:device_code', true],
+    ['a JWT bearer grant we do not offer', conf, 'urn:ietf:params:oauth:grant-type:jwt-bearer', true],
     ['password while disabled (default)', trusted, 'password', false],
   ])('rejects %s with unsupported_grant_type', (_name, client, grant, passwordGrantEnabled) => {
     const err = thrown(() => assertGrantAllowed(client, grant, { passwordGrantEnabled }));

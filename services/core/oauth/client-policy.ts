@@ -1,5 +1,6 @@
 // Client registration rules and which client may use which grant (RFC 6749 §2, RFC 7591, RFC 9700).
 import { InvalidClientMetadata, UnauthorizedClient, UnsupportedGrantType } from '../errors/index.js';
+import { DEVICE_CODE_GRANT } from './device-authorization.js';
 import { type RedirectUriPolicy, validateRegisteredRedirectUri } from './redirect-uri.js';
 import { parseScope } from './scope.js';
 
@@ -12,7 +13,7 @@ export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[numbe
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
-export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token', 'password', TOKEN_EXCHANGE_GRANT] as const;
+export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token', 'password', TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 export function isClientType(value: string): value is ClientType {
