@@ -58,7 +58,7 @@ describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => 
   });
 
   it('a request without a token gets 401 naming the metadata, whether the route names the service by audience or by id', async () => {
-    for (const ext of [{ audience: orders }, { service_id: 'orders' }]) {
+    for (const ext of [{ audience: orders }, { service_id: 'orders' }] as Record<string, string>[]) {
       const d = denial(await check(undefined, ext));
       expect(d.status, JSON.stringify(ext)).toBe(401);
       expect(d.challenge).toBe(`Bearer realm="${t.config.issuer}", resource_metadata="${ordersMetadata}"`);
