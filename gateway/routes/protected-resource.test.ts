@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateServiceRequest, Service } from '../../gen/ts/authmesh/service/v1/service.js';
+import { DPOP_SIGNING_ALGS } from '../../services/core/oauth/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { ALLOWED_ORIGIN } from './route-test-support.js';
 
@@ -31,6 +32,7 @@ describe('protected resource metadata (RFC 9728)', () => {
     await create({ displayName: '', audience: b, endpoints: [{ method: 'GET', path: '/**', scope: 'root.read', allowedClientIds: [] }] });
     // Registered, but on an origin this gateway does not serve.
     await create({ displayName: 'elsewhere', audience: 'https://elsewhere.example/billing', endpoints: [] });
+    await create({ displayName: 'DPoP API', audience: `${b}/dpop`, dpopBoundAccessTokensRequired: true, endpoints: [{ method: 'GET', path: '/**', scope: 'd.read', allowedClientIds: [] }] });
     // Registered under a URN: a valid audience, but not a URL anything can be fetched from.
     await create({ displayName: 'urn', audience: 'urn:example:ledger', endpoints: [] });
   }, 60_000);
@@ -59,6 +61,13 @@ describe('protected resource metadata (RFC 9728)', () => {
     const res = await oauth.resourceDiscoveryRequest(new URL(b), { [oauth.allowInsecureRequests]: true });
     const rs = await oauth.processResourceDiscoveryResponse(new URL(b), res);
     expect(rs).toEqual({ resource: b, authorization_servers: [b], scopes_supported: ['root.read'], bearer_methods_supported: ['header'] });
+  });
+
+  it('says dpop_bound_access_tokens_required, with the accepted proof algorithms, for a service that requires DPoP (RFC 9728 §2)', async () => {
+    const rs = await oauth.processResourceDiscoveryResponse(new URL(`${b}/dpop`), await oauth.resourceDiscoveryRequest(new URL(`${b}/dpop`), { [oauth.allowInsecureRequests]: true }));
+    expect(rs).toMatchObject({ resource: `${b}/dpop`, dpop_bound_access_tokens_required: true, dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS] });
+    const plain = (await (await fetch(wellKnown('/orders'))).json()) as Record<string, unknown>;
+    expect(plain).not.toHaveProperty('dpop_bound_access_tokens_required');
   });
 
   it('answers 404 for URLs no registered resource maps to', async () => {

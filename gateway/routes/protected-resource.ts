@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Service } from '../../gen/ts/authmesh/service/v1/service.js';
 import { hasErrorCode } from '../../services/core/errors/index.js';
-import { PROTECTED_RESOURCE_WELL_KNOWN, protectedResourceMetadata, resourcesForMetadataPath } from '../../services/core/oauth/index.js';
+import { DPOP_SIGNING_ALGS, PROTECTED_RESOURCE_WELL_KNOWN, protectedResourceMetadata, resourcesForMetadataPath } from '../../services/core/oauth/index.js';
 import { registerEndpoint } from '../endpoint.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 
@@ -36,7 +36,9 @@ export const protectedResourceRoutes: RouteModule = ({ app, config, peers }: Gat
       const service = await lookup(resource);
       // Exact: the registry found the service by this very string (RFC 9728 §3.3).
       if (service && service.audience === resource) {
-        return JSON.stringify(protectedResourceMetadata({ resource, issuer: config.issuer, name: service.displayName, scopes: service.scopes }));
+        // RFC 9728 §2: DPoP members for a service that requires DPoP-bound tokens.
+        const dpop = service.dpopBoundAccessTokensRequired ? { algs: DPOP_SIGNING_ALGS, required: true } : undefined;
+        return JSON.stringify(protectedResourceMetadata({ resource, issuer: config.issuer, name: service.displayName, scopes: service.scopes, dpop }));
       }
     }
     return undefined;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationService, CheckRequest, type CheckResponse } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { CreateServiceRequest } from '../../gen/ts/authmesh/service/v1/service.js';
 import { createRpcClient } from '../core/rpc/index.js';
+import { checkServiceBinding } from './ext-authz.js';
 import { startTestMesh, type TestMesh } from '../../test/support/mesh.js';
 
 describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => {
@@ -12,6 +13,7 @@ describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => 
   let orders: string;
   let ordersMetadata: string;
   const ELSEWHERE = 'https://elsewhere.example/api';
+  let DPOP_ONLY: string;
 
   const check = (authorization: string | undefined, ext: Record<string, string>, path = '/orders/42', method = 'GET') =>
     authz.check(
@@ -28,6 +30,7 @@ describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => 
   beforeAll(async () => {
     t = await startTestMesh();
     orders = `${t.config.issuer}/orders`;
+    DPOP_ONLY = `${t.config.issuer}/dpop-only`;
     ordersMetadata = `${t.config.issuer}/.well-known/oauth-protected-resource/orders`;
     const bearer = await t.bearer();
     for (const [serviceId, audience] of [
@@ -49,6 +52,12 @@ describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => 
         { bearer },
       );
     }
+    await t.anon.service.createService(
+      CreateServiceRequest.fromPartial({
+        service: { serviceId: 'dpop-only', audience: DPOP_ONLY, dpopBoundAccessTokensRequired: true, endpoints: [{ method: 'GET', path: '/**', scope: '', allowedClientIds: [] }] },
+      }),
+      { bearer },
+    );
     authz = createRpcClient(AuthorizationService, 'envoy.service.auth.v3.Authorization', `127.0.0.1:${t.mesh.port}`);
   }, 60_000);
 
@@ -93,5 +102,27 @@ describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => 
     expect(denial(await check(undefined, { service_id: 'elsewhere' })).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
     expect(denial(await check(undefined, { service_id: 'no-such-service' })).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
     expect(denial(await check(undefined, {})).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
+  });
+
+  it('bearer_token_refused_by_dpop_only_service: a service requiring DPoP-bound tokens refuses a token without cnf.jkt (RFC 9449 §7.1)', async () => {
+    const token = await t.bearer({ scope: [], audience: DPOP_ONLY });
+    const d = denial(await check(`Bearer ${token}`, { service_id: 'dpop-only' }, '/anything'));
+    expect(d.status).toBe(401);
+    expect(d.challenge).toContain('error="invalid_token"');
+    expect(d.challenge).toContain(`resource_metadata="${t.config.issuer}/.well-known/oauth-protected-resource/dpop-only"`);
+    // The same kind of token passes where DPoP is not required.
+    const ok = await check(`Bearer ${await t.bearer({ scope: ['orders.read'], audience: orders })}`, { audience: orders });
+    expect(ok.httpResponse?.$case).toBe('okResponse');
+  });
+});
+
+describe('checkServiceBinding (RFC 9449 §7.1)', () => {
+  it.each([
+    [false, undefined, true],
+    [false, { jkt: 'x'.repeat(43) }, true],
+    [true, { jkt: 'x'.repeat(43) }, true],
+    [true, undefined, false],
+  ])('service requires DPoP=%s, cnf=%j → accepted=%s', (required, cnf, accepted) => {
+    expect(checkServiceBinding({ dpopBoundAccessTokensRequired: required }, { cnf }) === undefined).toBe(accepted);
   });
 });

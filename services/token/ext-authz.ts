@@ -9,7 +9,7 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { assertBearerUsable, bearerChallenge, decideAccess, isAddressedTo, parseBearer, resourceMetadataUrl } from '../core/oauth/index.js';
+import { assertBearerUsable, bearerChallenge, type AccessTokenClaims, decideAccess, isAddressedTo, parseBearer, resourceMetadataUrl } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -40,6 +40,16 @@ function deny(code: number, status: StatusCode, challenge: string, body: Record<
       },
     },
   });
+}
+
+/**
+ * RFC 9449 §7.1 / RFC 9728 §2 (dpop_bound_access_tokens_required): a service registered as
+ * DPoP-only refuses a token that is not bound to a DPoP key (no cnf.jkt). The reason for the
+ * invalid_token denial, or undefined when the token's binding suits the service.
+ */
+export function checkServiceBinding(service: { dpopBoundAccessTokensRequired: boolean }, claims: Pick<AccessTokenClaims, 'cnf'>): string | undefined {
+  if (service.dpopBoundAccessTokensRequired && !claims.cnf?.jkt) return 'this service accepts only DPoP-bound access tokens';
+  return undefined;
 }
 
 export function createExtAuthz(deps: MeshDeps) {
@@ -131,6 +141,8 @@ export function createExtAuthz(deps: MeshDeps) {
       if (service) metadata = Promise.resolve(resourceMetadataUrl(service.audience, edgeOrigin));
       // RFC 9068 §4 / RFC 8707 §2: a resource server rejects tokens whose aud does not name it.
       if (!service || !isAddressedTo(claims, service.audience)) return unauthorized(await rm(), 'invalid_token', 'the token is not intended for this service');
+      const unbound = checkServiceBinding(service, claims);
+      if (unbound) return unauthorized(await rm(), 'invalid_token', unbound);
       // The service just read carries its endpoint table: decide here with the registry's own rule
       // (core/oauth) rather than ask the registry to read the same service again.
       let decision;
