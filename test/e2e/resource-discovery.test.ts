@@ -161,4 +161,31 @@ describe.skipIf(skip !== undefined)('a client that starts from a 401 (RFC 9728 โ
     // And a resource nobody registered is invalid_target at the token endpoint (RFC 8707 ยง2).
     await expect(client.clientCredentialsGrant(config, { resource: 'https://unregistered.authmesh.test' })).rejects.toMatchObject({ error: 'invalid_target' });
   });
+
+  it('sets dpop_bound_access_tokens_required over REST (create, PATCH with update_mask), and the document through Envoy says so', async () => {
+    const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    const created = await fetch(`${s.url}/v1/services`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ service_id: 'dpop-api', display_name: 'DPoP API', audience: `${s.url}/dpop-api`, dpop_bound_access_tokens_required: true, endpoints: [{ method: 'GET', path: '/**', scope: 'dpop.read' }] }),
+    });
+    expect(created.status).toBe(200);
+    expect(await created.json()).toMatchObject({ service: { service_id: 'dpop-api', dpop_bound_access_tokens_required: true } });
+    const doc = await fetch(`${s.url}/.well-known/oauth-protected-resource/dpop-api`);
+    expect(doc.status).toBe(200);
+    expect(await doc.json()).toMatchObject({ resource: `${s.url}/dpop-api`, dpop_bound_access_tokens_required: true, scopes_supported: ['dpop.read'] });
+
+    const patched = await fetch(`${s.url}/v1/services/dpop-api?update_mask=dpop_bound_access_tokens_required`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ dpop_bound_access_tokens_required: false, display_name: 'ignored' }),
+    });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ service: { dpop_bound_access_tokens_required: false, display_name: 'DPoP API', etag: '2' } });
+    // A value of the wrong type is refused and changes nothing.
+    const bad = await fetch(`${s.url}/v1/services/dpop-api?update_mask=dpop_bound_access_tokens_required`, { method: 'PATCH', headers, body: JSON.stringify({ dpop_bound_access_tokens_required: 'yes' }) });
+    expect(bad.status).toBe(400);
+    const read = (await (await fetch(`${s.url}/v1/services/dpop-api`, { headers })).json()) as Record<string, unknown>;
+    expect(read).toMatchObject({ service: { dpop_bound_access_tokens_required: false, etag: '2' } });
+  });
 });
