@@ -101,6 +101,8 @@ describe('ext_authz challenges carry resource_metadata (RFC 9728 §5.1)', () => 
     expect(denial(await check(undefined, { audience: ELSEWHERE })).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
     expect(denial(await check(undefined, { service_id: 'elsewhere' })).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
     expect(denial(await check(undefined, { service_id: 'no-such-service' })).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
+    // On the edge's origin, but not registered: no pointer to a document that would be a 404.
+    expect(denial(await check(undefined, { audience: `${t.config.issuer}/unregistered` })).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
     expect(denial(await check(undefined, {})).challenge).toBe(`Bearer realm="${t.config.issuer}"`);
   });
 

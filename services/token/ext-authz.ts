@@ -59,13 +59,13 @@ export function createExtAuthz(deps: MeshDeps) {
   /**
    * RFC 9728 §5.1: the metadata URL of the route's resource for the challenge, or undefined (a
    * resource not on the edge's origin, or a route naming no registered service). Looked up only to
-   * answer a denial; a registry that cannot answer just leaves the parameter out.
+   * answer a denial, from the registry (so it never points at a document that does not exist); a
+   * registry that cannot answer just leaves the parameter out.
    */
   async function resourceMetadataOf(ext: Record<string, string>): Promise<string | undefined> {
-    if (ext.audience) return resourceMetadataUrl(ext.audience, edgeOrigin);
-    if (!ext.service_id) return undefined;
+    if (!ext.service_id && !ext.audience) return undefined;
     try {
-      const { service } = await deps.peers.service.getService({ serviceId: ext.service_id });
+      const { service } = ext.service_id ? await deps.peers.service.getService({ serviceId: ext.service_id }) : await deps.peers.service.lookupService({ audience: ext.audience! });
       return service ? resourceMetadataUrl(service.audience, edgeOrigin) : undefined;
     } catch {
       return undefined;
