@@ -84,6 +84,16 @@ const COVERAGE: Record<string, Coverage> = {
   'scripts/envoy.sh up': { by: ENVOY_EDGE, kind: 'extracted' },
   'curl -s http://127.0.0.1:10000/.well-known/oauth-authorization-server': { by: ENVOY_EDGE, kind: 'extracted' },
   'scripts/envoy.sh status; scripts/envoy.sh down': { by: ENVOY_EDGE, kind: 'extracted' },
+  'curl -si http://127.0.0.1:10000/sample/hello | grep -i www-authenticate': {
+    by: 'test/e2e/resource-discovery.test.ts',
+    kind: 'equivalent',
+    evidence: 'const metadataUrl = resourceMetadataOf(first);',
+  },
+  'curl -s http://127.0.0.1:10000/.well-known/oauth-protected-resource/sample': {
+    by: 'test/e2e/resource-discovery.test.ts',
+    kind: 'equivalent',
+    evidence: '(await fetch(metadataUrl!)).json()',
+  },
   'AUTHMESH_SERVICES=key AUTHMESH_KEY_ADDR=127.0.0.1:50054 AUTHMESH_CLIENT_ADDR=127.0.0.1:50051 … AUTHMESH_ISSUER=http://127.0.0.1:10000 AUTHMESH_STORE=postgres AUTHMESH_DATABASE_URL=$(scripts/postgres.sh url) AUTHMESH_GRID=hazelcast AUTHMESH_MESH_SECRET=… AUTHMESH_MASTER_KEY=… node --enable-source-maps dist/services/main.js':
     { kind: 'uncovered', reason: 'a template with … placeholders; scripts/stack.sh starts every service this way, and the stack-readme test runs it' },
 };

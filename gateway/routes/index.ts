@@ -9,5 +9,6 @@ import { connectRoutes } from './connect.js';
 import { restBodyCheckRoutes } from './rest-body-check.js';
 import { userinfoRoutes } from './userinfo.js';
 import { deviceRoutes } from './device.js';
+import { protectedResourceRoutes } from './protected-resource.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes];

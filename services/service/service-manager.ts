@@ -12,9 +12,11 @@ export interface ServiceDraft {
   description: string;
   audience: string;
   endpoints: ServiceEndpoint[];
+  /** RFC 9728 §2 / RFC 9449 §7.1: only DPoP-bound access tokens are accepted. */
+  dpopBoundAccessTokensRequired: boolean;
 }
 export type ServiceDraftField = keyof ServiceDraft;
-export const SERVICE_DRAFT_FIELDS: readonly ServiceDraftField[] = ['name', 'description', 'audience', 'endpoints'];
+export const SERVICE_DRAFT_FIELDS: readonly ServiceDraftField[] = ['name', 'description', 'audience', 'endpoints', 'dpopBoundAccessTokensRequired'];
 
 export const MAX_ENDPOINTS = 500;
 const SERVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -44,7 +46,7 @@ function validateDraft(d: ServiceDraft): ServiceDraft {
     validateEndpointRule(copy);
     return copy;
   });
-  return { name: d.name, description: d.description, audience: d.audience, endpoints };
+  return { name: d.name, description: d.description, audience: d.audience, endpoints, dpopBoundAccessTokensRequired: d.dpopBoundAccessTokensRequired === true };
 }
 
 function parseEtag(etag: string): number | undefined {
@@ -123,7 +125,13 @@ export function createServiceManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'au
       for (let attempt = 0; ; attempt++) {
         const current = await store.get(serviceId);
         if (expected !== undefined && expected !== current.version) throw new Conflict('the etag does not match the current version of the service');
-        const merged: ServiceDraft = { name: current.name, description: current.description, audience: current.audience, endpoints: current.endpoints };
+        const merged: ServiceDraft = {
+          name: current.name,
+          description: current.description,
+          audience: current.audience,
+          endpoints: current.endpoints,
+          dpopBoundAccessTokensRequired: current.dpopBoundAccessTokensRequired,
+        };
         for (const f of fields) (merged as unknown as Record<string, unknown>)[f] = draft[f];
         const v = validateDraft(merged);
         const patch: ServicePatch = { ...v };

@@ -17,6 +17,8 @@ export function toServiceMessage(s: Service): ServiceMessage {
     audience: s.audience,
     endpoints: s.endpoints.map(endpointMessage),
     scopes: endpointScopes(s.endpoints),
+    // A copy cached in the grid before the field existed has none: false.
+    dpopBoundAccessTokensRequired: s.dpopBoundAccessTokensRequired === true,
     createTime: s.createdAt,
     updateTime: s.updatedAt,
     etag: String(s.version),
@@ -29,6 +31,7 @@ export function draftFromMessage(m: ServiceMessage): ServiceDraft {
     description: m.description,
     audience: m.audience,
     endpoints: m.endpoints.map((e) => ({ method: e.method, path: e.path, scope: e.scope, allowedClientIds: [...e.allowedClientIds] })),
+    dpopBoundAccessTokensRequired: m.dpopBoundAccessTokensRequired,
   };
 }
 
@@ -37,6 +40,7 @@ const MASK_FIELDS: Record<string, ServiceDraftField> = {
   description: 'description',
   audience: 'audience',
   endpoints: 'endpoints',
+  dpop_bound_access_tokens_required: 'dpopBoundAccessTokensRequired',
 };
 const NOT_UPDATABLE = ['service_id', 'scopes', 'create_time', 'update_time', 'etag'];
 

@@ -276,3 +276,19 @@ describe('LookupService and CheckAccess', () => {
     await expect(t.peers.service.checkAccess(req)).rejects.toMatchObject({ code });
   });
 });
+
+describe('dpop_bound_access_tokens_required (RFC 9728 §2, RFC 9449 §7.1)', () => {
+  it('is false unless set, set on create, and changed alone through its update mask path', async () => {
+    const { service: plain } = await create(svc());
+    expect(plain!.dpopBoundAccessTokensRequired).toBe(false);
+    const { service } = await create(svc({ dpopBoundAccessTokensRequired: true }));
+    expect((await get(service!.serviceId)).service?.dpopBoundAccessTokensRequired).toBe(true);
+    expect((await t.peers.service.lookupService({ audience: service!.audience })).service?.dpopBoundAccessTokensRequired).toBe(true);
+    // Only the masked field changes: the display name sent alongside is ignored.
+    const off = await update({ serviceId: service!.serviceId, dpopBoundAccessTokensRequired: false, displayName: 'ignored' }, ['dpop_bound_access_tokens_required']);
+    expect(off.service).toMatchObject({ dpopBoundAccessTokensRequired: false, displayName: 'Orders API', etag: '2' });
+    expect((await t.peers.service.lookupService({ audience: service!.audience })).service?.dpopBoundAccessTokensRequired).toBe(false);
+    const on = await update({ serviceId: service!.serviceId, dpopBoundAccessTokensRequired: true }, ['dpopBoundAccessTokensRequired']);
+    expect(on.service?.dpopBoundAccessTokensRequired).toBe(true);
+  });
+});

@@ -9,7 +9,7 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { assertBearerUsable, bearerChallenge, decideAccess, isAddressedTo, parseBearer } from '../core/oauth/index.js';
+import { assertBearerUsable, bearerChallenge, type AccessTokenClaims, decideAccess, isAddressedTo, parseBearer, resourceMetadataUrl } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -42,25 +42,53 @@ function deny(code: number, status: StatusCode, challenge: string, body: Record<
   });
 }
 
+/**
+ * RFC 9449 §7.1 / RFC 9728 §2 (dpop_bound_access_tokens_required): a service registered as
+ * DPoP-only refuses a token that is not bound to a DPoP key (no cnf.jkt). The reason for the
+ * invalid_token denial, or undefined when the token's binding suits the service.
+ */
+export function checkServiceBinding(service: { dpopBoundAccessTokensRequired: boolean }, claims: Pick<AccessTokenClaims, 'cnf'>): string | undefined {
+  if (service.dpopBoundAccessTokensRequired && !claims.cnf?.jkt) return 'this service accepts only DPoP-bound access tokens';
+  return undefined;
+}
+
 export function createExtAuthz(deps: MeshDeps) {
   const realm = deps.config.issuer;
-  const unauthorized = (error?: string, description?: string) =>
+  const edgeOrigin = new URL(deps.config.issuer).origin;
+
+  /**
+   * RFC 9728 §5.1: the metadata URL of the route's resource for the challenge, or undefined (a
+   * resource not on the edge's origin, or a route naming no registered service). Looked up only to
+   * answer a denial, from the registry (so it never points at a document that does not exist); a
+   * registry that cannot answer just leaves the parameter out.
+   */
+  async function resourceMetadataOf(ext: Record<string, string>): Promise<string | undefined> {
+    if (!ext.service_id && !ext.audience) return undefined;
+    try {
+      const { service } = ext.service_id ? await deps.peers.service.getService({ serviceId: ext.service_id }) : await deps.peers.service.lookupService({ audience: ext.audience! });
+      return service ? resourceMetadataUrl(service.audience, edgeOrigin) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  const unauthorized = (resourceMetadata: string | undefined, error?: string, description?: string) =>
     deny(
       GRPC_UNAUTHENTICATED,
       StatusCode.Unauthorized,
-      bearerChallenge({ realm, error, description }),
+      bearerChallenge({ realm, error, description, resourceMetadata }),
       error ? { error, error_description: description ?? '' } : { error: 'invalid_request', error_description: 'a bearer token is required' },
     );
-  const forbidden = (scope: string, description: string) =>
+  const forbidden = (resourceMetadata: string | undefined, scope: string, description: string) =>
     deny(
       GRPC_PERMISSION_DENIED,
       StatusCode.Forbidden,
-      bearerChallenge({ realm, error: 'insufficient_scope', description, scope }),
+      bearerChallenge({ realm, error: 'insufficient_scope', description, scope, resourceMetadata }),
       { error: 'insufficient_scope', error_description: description },
     );
 
-  const accessDenied = (description: string) =>
-    deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, bearerChallenge({ realm }), { error: 'access_denied', error_description: description });
+  const accessDenied = (resourceMetadata: string | undefined, description: string) =>
+    deny(GRPC_PERMISSION_DENIED, StatusCode.Forbidden, bearerChallenge({ realm, resourceMetadata }), { error: 'access_denied', error_description: description });
   const badRequest = (description: string) =>
     deny(
       GRPC_INVALID_ARGUMENT,
@@ -73,16 +101,19 @@ export function createExtAuthz(deps: MeshDeps) {
     const http = req.attributes?.request?.http;
     const ext = req.attributes?.contextExtensions ?? {};
     const authorization = http?.headers?.authorization ?? '';
-    if (!authorization) return unauthorized();
+    // RFC 9728 §5.1: 401 and 403 answers name the route's resource metadata.
+    let metadata: Promise<string | undefined> | undefined;
+    const rm = () => (metadata ??= resourceMetadataOf(ext));
+    if (!authorization) return unauthorized(await rm());
     const token = parseBearer(authorization);
-    if (!token) return unauthorized('invalid_request', 'the Authorization header is not a Bearer token');
+    if (!token) return unauthorized(await rm(), 'invalid_request', 'the Authorization header is not a Bearer token');
     let claims;
     try {
       claims = await deps.verifier.verify(token);
       // RFC 9449 §7.1: a DPoP-bound token is not a Bearer token (DPoP at the edge is not done yet).
       assertBearerUsable(claims);
     } catch (err) {
-      if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized('invalid_token', err.description);
+      if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized(await rm(), 'invalid_token', err.description);
       throw err;
     }
     const scopes = claims.scope ? claims.scope.split(' ') : [];
@@ -90,7 +121,7 @@ export function createExtAuthz(deps: MeshDeps) {
     // Per-route scope from Envoy's context_extensions: every listed scope is required.
     const routeScopes = (ext.scope ?? '').split(' ').filter(Boolean);
     const missing = routeScopes.filter((s) => !scopes.includes(s));
-    if (missing.length > 0) return forbidden(routeScopes.join(' '), `this route requires scope ${routeScopes.join(' ')}`);
+    if (missing.length > 0) return forbidden(await rm(), routeScopes.join(' '), `this route requires scope ${routeScopes.join(' ')}`);
 
     const serviceId = ext.service_id ?? '';
     const audience = ext.audience ?? '';
@@ -105,10 +136,13 @@ export function createExtAuthz(deps: MeshDeps) {
         if (!hasErrorCode(err, 'not_found') && !hasErrorCode(err, 'invalid_request')) throw err;
         // Bounded: anyone who can call Check chooses these values.
         log.warn({ serviceId: serviceId.slice(0, 128), audience: audience.slice(0, 256) }, 'ext_authz route names no registered service; denied');
-        return accessDenied('this route is not served by a registered service');
+        return accessDenied(undefined, 'this route is not served by a registered service');
       }
-      // RFC 9068 §4: a resource server rejects tokens whose aud does not name it.
-      if (!service || !isAddressedTo(claims, service.audience)) return unauthorized('invalid_token', 'the token is not intended for this service');
+      if (service) metadata = Promise.resolve(resourceMetadataUrl(service.audience, edgeOrigin));
+      // RFC 9068 §4 / RFC 8707 §2: a resource server rejects tokens whose aud does not name it.
+      if (!service || !isAddressedTo(claims, service.audience)) return unauthorized(await rm(), 'invalid_token', 'the token is not intended for this service');
+      const unbound = checkServiceBinding(service, claims);
+      if (unbound) return unauthorized(await rm(), 'invalid_token', unbound);
       // The service just read carries its endpoint table: decide here with the registry's own rule
       // (core/oauth) rather than ask the registry to read the same service again.
       let decision;
@@ -121,9 +155,9 @@ export function createExtAuthz(deps: MeshDeps) {
         throw err;
       }
       if (decision.decision === 'deny_insufficient_scope') {
-        return forbidden(decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
+        return forbidden(await rm(), decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
       }
-      if (decision.decision !== 'allow') return accessDenied('this client may not call this endpoint');
+      if (decision.decision !== 'allow') return accessDenied(await rm(), 'this client may not call this endpoint');
     }
     const headers = [header(IDENTITY_HEADERS.subject, claims.sub), header(IDENTITY_HEADERS.clientId, claims.client_id), header(IDENTITY_HEADERS.scope, scopes.join(' '))];
     if (claims.act) headers.push(header(IDENTITY_HEADERS.actor, claims.act.sub));

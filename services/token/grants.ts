@@ -31,7 +31,7 @@ import {
   type AccessTokenClaims,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { resolveAudience } from './audience.js';
+import { audienceFor, resolveAudience, resolveResources } from './audience.js';
 import type { ClientView } from './client-view.js';
 import { mintIdToken } from './id-token-minter.js';
 import type { TokenMinter } from './token-minter.js';
@@ -90,6 +90,9 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
   assertGrantAllowed(ctx.client, 'authorization_code');
   // RFC 6749 §4.1.3: code is REQUIRED.
   if (!g.code) throw new InvalidRequest('code is required');
+  // RFC 8707 §2: the resources are judged before the code is redeemed, so an invalid_target
+  // leaves the single-use code usable (a refused request changes nothing).
+  const resources = await resolveResources(ctx.deps, ctx.client, g.resource);
   let grant;
   try {
     ({ grant } = await ctx.deps.peers.code.redeemCode({
@@ -117,7 +120,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
     throw err;
   }
   if (!grant) throw new InvalidGrant('the authorization code is invalid');
-  const { audience, scopes } = await resolveAudience(ctx.deps, ctx.client, g.resource, grant.scopes, false);
+  const { audience, scopes } = audienceFor(ctx.client, resources, grant.scopes, false);
   // Both at once: neither depends on the other, and the access token carries the grant (gid) a
   // replay of this code revokes, so nothing needs recording between them.
   const openid = isOidcRequest(grant.scopes);

@@ -57,6 +57,8 @@ export interface ExtraInstance {
 export interface EnvoyStack {
   /** http://127.0.0.1:<envoy port>: the issuer, and the only URL clients use. */
   url: string;
+  /** The audience Envoy's /sample/ routes name (SAMPLE_API_AUDIENCE unless the options chose one). */
+  sampleApiAudience: string;
   envoyPort: number;
   adminUrl: string;
   gateway: TestGateway;
@@ -134,6 +136,11 @@ export interface EnvoyStackOptions {
    */
   extraInstances?: Partial<Record<ServiceName, number>>;
   env?: Record<string, string>;
+  /**
+   * The sample API's audience from the edge URL, e.g. (url) => `${url}/sample` for a resource on
+   * the edge's origin, which gets Protected Resource Metadata (RFC 9728). Default SAMPLE_API_AUDIENCE.
+   */
+  sampleApiAudience?: (url: string) => string;
 }
 
 export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<EnvoyStack> {
@@ -145,6 +152,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
   const envoyPort = await freePort();
   const adminPort = await freePort();
   const url = `http://127.0.0.1:${envoyPort}`;
+  const sampleApiAudience = opts.sampleApiAudience?.(url) ?? SAMPLE_API_AUDIENCE;
   const work = mkdtempSync(join(tmpdir(), 'authmesh-envoy-'));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
   const cleanup = async () => {
@@ -181,7 +189,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
       AUTHMESH_ENVOY_LISTEN_HOST: '127.0.0.1',
       AUTHMESH_ENVOY_ACCESS_LOG: accessLogPath,
       AUTHMESH_ENVOY_DESCRIPTOR: descriptor,
-      AUTHMESH_SAMPLE_API_AUDIENCE: SAMPLE_API_AUDIENCE,
+      AUTHMESH_SAMPLE_API_AUDIENCE: sampleApiAudience,
       // The production 250 ms assumes a token service with CPU to spare; a test run shares two cores
       // between Envoy, the mesh, PGlite and other suites running in parallel.
       AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: process.env.AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT ?? '1s',
@@ -248,6 +256,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
 
     return {
       url,
+      sampleApiAudience,
       envoyPort,
       adminUrl,
       gateway,
@@ -276,6 +285,7 @@ export interface SampleApiClient {
  * way an operator would.
  */
 export async function registerSampleApi(stack: EnvoyStack): Promise<SampleApiClient> {
+  const audience = stack.sampleApiAudience;
   const admin = await stack.gateway.bearer();
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${stack.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -283,11 +293,11 @@ export async function registerSampleApi(stack: EnvoyStack): Promise<SampleApiCli
     if (res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const existing = await fetch(`${stack.url}/v1/services:lookup?audience=${encodeURIComponent(SAMPLE_API_AUDIENCE)}`, { headers: { authorization: `Bearer ${admin}` } });
+  const existing = await fetch(`${stack.url}/v1/services:lookup?audience=${encodeURIComponent(audience)}`, { headers: { authorization: `Bearer ${admin}` } });
   if (existing.status !== 200) {
     await post('/v1/services', {
       display_name: 'sample API',
-      audience: SAMPLE_API_AUDIENCE,
+      audience,
       endpoints: [
         { method: 'GET', path: '/sample/hello', scope: 'sample.read' },
         { method: 'GET', path: '/sample/whoami' },
@@ -302,7 +312,7 @@ export async function registerSampleApi(stack: EnvoyStack): Promise<SampleApiCli
     token_endpoint_auth_method: 'TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC',
     grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'],
     scopes: ['sample.read', 'sample.write', 'sample.admin'],
-    audience: [SAMPLE_API_AUDIENCE],
+    audience: [audience],
   })) as { client: { client_id: string }; client_secret: string };
   return { clientId: created.client.client_id, clientSecret: created.client_secret };
 }

@@ -22,6 +22,12 @@ describe('bearerChallenge (RFC 6750 §3)', () => {
     [{ realm: 'r', error: 'invalid_token' }, 'Bearer realm="r", error="invalid_token", error_description=""'],
     [{ realm: 'r', error: 'insufficient_scope', description: 'd', scope: 'a b' }, 'Bearer realm="r", error="insufficient_scope", error_description="d", scope="a b"'],
     [{ realm: 'r', error: 'insufficient_scope', description: 'd', scope: '' }, 'Bearer realm="r", error="insufficient_scope", error_description="d"'],
+    // RFC 9728 §5.1: resource_metadata rides along on every challenge, with or without an error.
+    [{ realm: 'r', resourceMetadata: 'https://api.example/.well-known/oauth-protected-resource/v1' }, 'Bearer realm="r", resource_metadata="https://api.example/.well-known/oauth-protected-resource/v1"'],
+    [
+      { realm: 'r', error: 'insufficient_scope', description: 'd', scope: 's', resourceMetadata: 'https://a/.well-known/oauth-protected-resource' },
+      'Bearer realm="r", error="insufficient_scope", error_description="d", scope="s", resource_metadata="https://a/.well-known/oauth-protected-resource"',
+    ],
     [{ realm: 'r"x', error: 'invalid_token', description: 'a\\b\r\n"c' }, 'Bearer realm="r x", error="invalid_token", error_description="a b   c"'],
   ])('writes %j', (input, expected) => {
     expect(bearerChallenge(input)).toBe(expected);

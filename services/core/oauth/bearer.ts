@@ -23,6 +23,8 @@ export interface BearerChallenge {
   description?: string | undefined;
   /** The scope the resource needs (insufficient_scope). */
   scope?: string | undefined;
+  /** The URL of the resource's metadata document (RFC 9728 §5.1), when it has one. */
+  resourceMetadata?: string | undefined;
 }
 
 /** The WWW-Authenticate value for a protected-resource error (RFC 6750 §3). */
@@ -31,5 +33,7 @@ export function bearerChallenge(c: BearerChallenge): string {
   let out = `Bearer realm="${quoteAuthParam(c.realm)}"`;
   if (c.error) out += `, error="${c.error}", error_description="${quoteAuthParam(c.description ?? '')}"`;
   if (c.scope) out += `, scope="${quoteAuthParam(c.scope)}"`;
+  // RFC 9728 §5.1: where a client learns which authorization server issues tokens for this resource.
+  if (c.resourceMetadata) out += `, resource_metadata="${quoteAuthParam(c.resourceMetadata)}"`;
   return out;
 }

@@ -10,6 +10,7 @@ export * from './scope.js';
 export * from './secrets.js';
 export * from './token-exchange.js';
 export * from './resource-indicator.js';
+export * from './protected-resource-metadata.js';
 export * from './endpoint-match.js';
 export * from './bearer.js';
 export * from './response-types.js';

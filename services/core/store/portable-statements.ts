@@ -13,7 +13,7 @@ export const CLIENT_COLUMNS = `client_id, name, client_type, redirect_uris, gran
 export const USER_COLUMNS = `user_id, username, email, display_name, roles, password_hash, disabled, failed_login_count,
   locked_until, password_changed_at, claims, version, created_at, updated_at`;
 
-export const SERVICE_COLUMNS = 'service_id, name, description, audience, endpoints, version, created_at, updated_at';
+export const SERVICE_COLUMNS = 'service_id, name, description, audience, endpoints, dpop_bound_access_tokens_required, version, created_at, updated_at';
 
 export const KEY_COLUMNS = `kid, alg, public_jwk, encrypted_private_key, status, created_at, activated_at, retired_at,
   delete_after`;
@@ -88,12 +88,12 @@ export const PORTABLE_STATEMENTS = {
 
   services: {
     insert: `INSERT INTO services (${SERVICE_COLUMNS}) VALUES (:serviceId, :name, :description, :audience,
-      :endpoints, :version, :createdAt, :updatedAt)`,
+      :endpoints, :dpopBoundAccessTokensRequired, :version, :createdAt, :updatedAt)`,
     get: `SELECT ${SERVICE_COLUMNS} FROM services WHERE service_id = :serviceId`,
     getForUpdate: `SELECT ${SERVICE_COLUMNS} FROM services WHERE service_id = :serviceId FOR UPDATE`,
     getByAudience: `SELECT ${SERVICE_COLUMNS} FROM services WHERE audience = :audience`,
     update: `UPDATE services SET name = :name, description = :description, audience = :audience,
-      endpoints = :endpoints, version = :version, updated_at = :updatedAt
+      endpoints = :endpoints, dpop_bound_access_tokens_required = :dpopBoundAccessTokensRequired, version = :version, updated_at = :updatedAt
       WHERE service_id = :serviceId AND version = :previousVersion`,
     delete: 'DELETE FROM services WHERE service_id = :serviceId',
   },

@@ -2,12 +2,12 @@ import { NotFound } from '../errors/index.js';
 import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
 import type { ServiceStore } from './service-store.js';
 import type { SqlRow } from './sql-client.js';
-import { array, date, int, text } from './sql-rows.js';
+import { array, bool, date, int, text } from './sql-rows.js';
 import type { SqlArgs, SqlRunner } from './sql-runner.js';
 import type { Service, ServiceEndpoint } from './types.js';
 import { updateVersioned } from './versioned-update.js';
 
-const MUTABLE = ['name', 'description', 'audience', 'endpoints'] as const satisfies readonly (keyof Service)[];
+const MUTABLE = ['name', 'description', 'audience', 'endpoints', 'dpopBoundAccessTokensRequired'] as const satisfies readonly (keyof Service)[];
 
 export function createSqlServiceStore(db: SqlRunner): ServiceStore {
   const q = db.dialect.statements.services;
@@ -20,6 +20,7 @@ export function createSqlServiceStore(db: SqlRunner): ServiceStore {
         description: input.description,
         audience: input.audience,
         endpoints: input.endpoints.map(copyEndpoint),
+        dpopBoundAccessTokensRequired: input.dpopBoundAccessTokensRequired,
         version: 1,
         createdAt: now,
         updatedAt: now,
@@ -74,6 +75,7 @@ function encode(s: Service): SqlArgs {
     description: s.description,
     audience: s.audience,
     endpoints: JSON.stringify(s.endpoints),
+    dpopBoundAccessTokensRequired: s.dpopBoundAccessTokensRequired,
     version: s.version,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -87,6 +89,7 @@ function decode(row: SqlRow): Service {
     description: text(row, 'description'),
     audience: text(row, 'audience'),
     endpoints: array<ServiceEndpoint>(row, 'endpoints'),
+    dpopBoundAccessTokensRequired: bool(row, 'dpop_bound_access_tokens_required'),
     version: int(row, 'version'),
     createdAt: date(row, 'created_at'),
     updatedAt: date(row, 'updated_at'),

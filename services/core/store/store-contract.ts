@@ -245,6 +245,16 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await store.services.delete(service.serviceId);
         expect(await store.services.getByAudience(service.audience)).toBeUndefined();
       });
+
+      it('stores whether a service requires DPoP-bound tokens (RFC 9728 §2), false unless set', async () => {
+        const plain = await store.services.create(newService());
+        expect((await store.services.get(plain.serviceId)).dpopBoundAccessTokensRequired).toBe(false);
+        const dpop = await store.services.create(newService({ dpopBoundAccessTokensRequired: true }));
+        expect(await store.services.getByAudience(dpop.audience)).toMatchObject({ dpopBoundAccessTokensRequired: true });
+        const off = await store.services.update(dpop.serviceId, { dpopBoundAccessTokensRequired: false }, 1);
+        expect(off).toMatchObject({ dpopBoundAccessTokensRequired: false, version: 2 });
+        expect(await store.services.get(dpop.serviceId)).toEqual(off);
+      });
     });
 
     describe('signing keys', () => {
@@ -878,6 +888,7 @@ function newService(over: Partial<NewService> = {}): NewService {
       { method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] },
       { method: 'POST', path: '/orders', scope: 'orders.write', allowedClientIds: ['console'] },
     ],
+    dpopBoundAccessTokensRequired: false,
     ...over,
   };
 }

@@ -75,6 +75,8 @@ export interface Service {
   /** Unique, e.g. https://api.example.com. */
   audience: string;
   endpoints: ServiceEndpoint[];
+  /** RFC 9728 §2 / RFC 9449 §7.1: the service accepts only DPoP-bound access tokens. */
+  dpopBoundAccessTokensRequired: boolean;
   version: number;
   createdAt: Date;
   updatedAt: Date;
