@@ -5,6 +5,7 @@ import { dpopKey, type DpopKey, type ProofOptions } from '../../../test/support/
 import {
   acceptedDpopNonces,
   accessTokenHash,
+  assertAuthorizationCodeKey,
   assertBearerUsable,
   assertProofBindsToken,
   assertDpopPolicy,
@@ -15,6 +16,7 @@ import {
   nextDpopNonceState,
   normalizeHtu,
   parseDpopAuthorization,
+  parseDpopJkt,
   resourceRequestHtu,
   verifyDpopProof,
   type DpopProofOptions,
@@ -264,5 +266,27 @@ describe('assertProofBindsToken (RFC 9449 §6.1, §7.1)', () => {
   });
   it('refuses an unbound token with invalid_token', () => {
     expect(() => assertProofBindsToken({}, jkt)).toThrow(expect.objectContaining({ code: 'invalid_token' }));
+  });
+});
+
+describe('parseDpopJkt (RFC 9449 §10)', () => {
+  it('reads a thumbprint and treats an empty value as absent', () => {
+    expect(parseDpopJkt('NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs')).toBe('NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+    expect(parseDpopJkt('')).toBeUndefined();
+  });
+  it.each([['short'], ['x'.repeat(44)], ['NzbLsXh8uDCcd+6MNwXF4W/7noWXFZAfHkxZsRGC9Xs']])('refuses %j with invalid_request', (v) => {
+    expect(() => parseDpopJkt(v)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+});
+
+describe('assertAuthorizationCodeKey (RFC 9449 §10)', () => {
+  const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+  it('accepts the bound key, and any request for an unbound code', () => {
+    expect(() => assertAuthorizationCodeKey(jkt, jkt)).not.toThrow();
+    expect(() => assertAuthorizationCodeKey(undefined, undefined)).not.toThrow();
+    expect(() => assertAuthorizationCodeKey('', jkt)).not.toThrow();
+  });
+  it.each([[undefined], ['y'.repeat(43)]])('refuses presented key %j with invalid_grant', (presented) => {
+    expect(() => assertAuthorizationCodeKey(jkt, presented)).toThrow(expect.objectContaining({ code: 'invalid_grant' }));
   });
 });

@@ -3,7 +3,7 @@
 // nonces are kept by the caller (the token service, in the grid).
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { InvalidDpopProof, InvalidToken, UseDpopNonce } from '../errors/index.js';
+import { InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidToken, UseDpopNonce } from '../errors/index.js';
 
 /** RFC 9449 §4.2: the proof's typ header. */
 export const DPOP_PROOF_TYP = 'dpop+jwt';
@@ -256,4 +256,26 @@ export function assertProofBindsToken(claims: { cnf?: { jkt?: string | undefined
   if (jkt === undefined) throw new InvalidToken('the access token is not DPoP-bound; send it with the Bearer scheme');
   // RFC 9449 §6.1, §7.1: the proof's key thumbprint equals the token's cnf.jkt.
   if (jkt !== proofJkt) throw new InvalidDpopProof('the DPoP proof was not signed by the key the access token is bound to');
+}
+
+/**
+ * The dpop_jkt of an authorization request (RFC 9449 §10): undefined when absent (''), else the
+ * thumbprint itself.
+ * @throws InvalidRequest when it is not a base64url SHA-256 thumbprint (43 characters).
+ */
+export function parseDpopJkt(value: string): string | undefined {
+  if (value === '') return undefined;
+  // RFC 9449 §10, RFC 7638 §3: the base64url-encoded SHA-256 JWK thumbprint.
+  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) throw new InvalidRequest('dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  return value;
+}
+
+/**
+ * RFC 9449 §10: a code issued for a dpop_jkt is redeemed only with a DPoP proof by that key.
+ * @throws InvalidGrant when no proof was presented or it was signed by another key.
+ */
+export function assertAuthorizationCodeKey(codeJkt: string | undefined, presentedJkt: string | undefined): void {
+  if (codeJkt === undefined || codeJkt === '') return;
+  // RFC 9449 §10: the proof's key must match the dpop_jkt of the authorization request.
+  if (presentedJkt !== codeJkt) throw new InvalidGrant('the authorization code is bound to another DPoP key (dpop_jkt)');
 }
