@@ -43,12 +43,12 @@ async function setup(env: Record<string, string> = {}) {
         }),
       )
     ).accessToken;
-  const check = (headers: Record<string, string>, opts: { method?: string; path?: string; host?: string; scheme?: string } = {}) =>
+  const check = (headers: Record<string, string>, opts: { method?: string; path?: string; host?: string; scheme?: string; ext?: Record<string, string> } = {}) =>
     authz.check(
       CheckRequest.fromPartial({
         attributes: {
           request: { http: { method: opts.method ?? 'GET', path: opts.path ?? '/orders/42?x=1', host: opts.host ?? 'orders.example.com', scheme: opts.scheme ?? 'http', headers } },
-          contextExtensions: { audience: ORDERS },
+          contextExtensions: { audience: ORDERS, ...opts.ext },
         },
       }),
     );
@@ -148,6 +148,20 @@ describe('ext_authz Check with DPoP-bound tokens (RFC 9449 §7)', () => {
     expect(viaScheme.httpResponse?.$case).toBe('okResponse');
     const wrong = await s.check({ authorization: `DPoP ${bound}`, dpop: await key.proof({ htm: 'GET', htu: API, accessToken: bound }), 'x-forwarded-proto': 'https' });
     expect(bodyOf(wrong).error_description).toContain('htu does not match');
+  });
+
+  it('a route with context_extensions dpop=required refuses every Bearer token and challenges with DPoP only', async () => {
+    const required = { ext: { dpop: 'required' } };
+    const unbound = await s.accessToken(undefined);
+    const bearer = await s.check({ authorization: `Bearer ${unbound}` }, required);
+    expect(statusOf(bearer)).toBe(401);
+    expect(bodyOf(bearer).error).toBe('invalid_token');
+    expect(headersOf(bearer)['www-authenticate']).toMatch(/^DPoP error="invalid_token", error_description="[^"]*requires a DPoP-bound[^"]*", algs="[^"]+"$/);
+    const none = await s.check({}, required);
+    expect(statusOf(none)).toBe(401);
+    expect(headersOf(none)['www-authenticate']).toMatch(/^DPoP algs="[^"]+"$/);
+    const ok = await s.check({ authorization: `DPoP ${bound}`, dpop: await key.proof({ htm: 'GET', htu: API, accessToken: bound }) }, required);
+    expect(ok.httpResponse?.$case).toBe('okResponse');
   });
 
   it('answers a missing scope of a DPoP request with 403 and the DPoP challenge', async () => {

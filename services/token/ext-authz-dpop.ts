@@ -43,9 +43,19 @@ export interface DpopDenial {
  *   several challenges in one value).
  * - Bearer: the RFC 6750 §3 challenge, unchanged.
  */
-export function edgeChallenge(scheme: TokenScheme, c: BearerChallenge): string {
-  if (scheme === 'bearer') return bearerChallenge(c);
-  return `${dpopChallenge({ error: c.error, description: c.description, scope: c.scope, algs: DPOP_SIGNING_ALGS })}, ${bearerChallenge({ realm: c.realm })}`;
+export function edgeChallenge(scheme: TokenScheme, c: BearerChallenge, dpopRequired = false): string {
+  if (scheme === 'bearer' && !dpopRequired) return bearerChallenge(c);
+  const dpop = dpopChallenge({ error: c.error, description: c.description, scope: c.scope, algs: DPOP_SIGNING_ALGS });
+  // A route that requires DPoP accepts no Bearer token: no Bearer challenge (RFC 9449 §7.1).
+  return dpopRequired ? dpop : `${dpop}, ${bearerChallenge({ realm: c.realm })}`;
+}
+
+/**
+ * Whether the route requires DPoP: Envoy's per-route context_extensions `dpop: required`. Such a
+ * route refuses every Bearer token, bound or not, and its challenges are DPoP only (RFC 9449 §7.1).
+ */
+export function dpopRequiredBy(contextExtensions: { [key: string]: string }): boolean {
+  return contextExtensions.dpop === 'required';
 }
 
 /** The parts of Envoy's CheckRequest.attributes.request.http the DPoP check reads. */
@@ -61,24 +71,32 @@ export function createDpopEdge(deps: Pick<MeshDeps, 'grid' | 'config' | 'now'>) 
   const realm = deps.config.issuer;
   const proofs = createDpopProofs({ grid: deps.grid, config: deps.config, now: () => deps.now() });
 
-  const denial = (scheme: TokenScheme, error: DpopDenial['error'], description: string, nonce?: string): DpopDenial => ({
+  const denial = (scheme: TokenScheme, error: DpopDenial['error'], description: string, nonce?: string, dpopRequired = false): DpopDenial => ({
     error,
     description,
-    challenge: edgeChallenge(scheme, { realm, error, description }),
+    challenge: edgeChallenge(scheme, { realm, error, description }, dpopRequired),
     nonce: nonce === undefined || nonce === '' ? undefined : nonce,
   });
 
   return {
     /**
      * RFC 9449 §7.1: decides whether the presented token may be used as presented.
-     * - Bearer scheme: a DPoP-bound token (cnf.jkt) is refused (invalid_token), with both challenges.
+     * - Bearer scheme: a DPoP-bound token (cnf.jkt) is refused (invalid_token), with both
+     *   challenges; on a route that requires DPoP (`dpopRequired`) every Bearer token is refused.
      * - DPoP scheme: exactly one well-formed proof in the `dpop` header, valid for this method and
      *   URI (§4.3), carrying ath of the token, signed by the token's key, not seen before (§11.1),
      *   with the current nonce when required (§8, §9).
      * @returns undefined when the request may go on to the audience and scope checks; the denial otherwise.
      * @throws TemporarilyUnavailable when the grid cannot be reached (the caller answers 503).
      */
-    async checkDpop(http: ForwardedHttpRequest, presented: PresentedToken, claims: { cnf?: { jkt?: string | undefined } | undefined }): Promise<DpopDenial | undefined> {
+    async checkDpop(
+      http: ForwardedHttpRequest,
+      presented: PresentedToken,
+      claims: { cnf?: { jkt?: string | undefined } | undefined },
+      dpopRequired = false,
+    ): Promise<DpopDenial | undefined> {
+      // RFC 9449 §7.1: a route that requires DPoP accepts DPoP-bound tokens with proofs only.
+      if (presented.scheme === 'bearer' && dpopRequired) return denial('bearer', 'invalid_token', 'this route requires a DPoP-bound access token with the DPoP scheme', undefined, true);
       if (presented.scheme === 'bearer') {
         // RFC 9449 §7.1: a DPoP-bound token is not a Bearer token.
         if (claims.cnf?.jkt === undefined) return undefined;

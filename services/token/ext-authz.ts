@@ -12,7 +12,7 @@ import type { Logger } from '../core/log/index.js';
 import { bearerChallenge, decideAccess, isAddressedTo } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { createDpopEdge, edgeChallenge, presentedToken, type DpopDenial, type TokenScheme } from './ext-authz-dpop.js';
+import { createDpopEdge, dpopRequiredBy, edgeChallenge, presentedToken, type DpopDenial, type TokenScheme } from './ext-authz-dpop.js';
 
 export const EXT_AUTHZ_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
@@ -87,7 +87,9 @@ export function createExtAuthz(deps: MeshDeps) {
     const http = req.attributes?.request?.http;
     const ext = req.attributes?.contextExtensions ?? {};
     const authorization = http?.headers?.authorization ?? '';
-    if (!authorization) return unauthorized();
+    // RFC 9449 §7.1: a route requiring DPoP challenges with the DPoP scheme only.
+    const dpopRequired = dpopRequiredBy(ext);
+    if (!authorization) return dpopRequired ? deny(GRPC_UNAUTHENTICATED, StatusCode.Unauthorized, edgeChallenge('dpop', { realm }, true), { error: 'invalid_request', error_description: 'a DPoP-bound access token is required' }) : unauthorized();
     const presented = presentedToken(authorization);
     if (!presented) return unauthorized('invalid_request', 'the Authorization header is not a Bearer or DPoP token');
     const scheme = presented.scheme;
@@ -99,7 +101,7 @@ export function createExtAuthz(deps: MeshDeps) {
       throw err;
     }
     // RFC 9449 §7.1: the DPoP proof and the token's binding (ext-authz-dpop.ts).
-    const dpopDenial = await dpopEdge.checkDpop(dpopRequestOf(http), presented, claims);
+    const dpopDenial = await dpopEdge.checkDpop(dpopRequestOf(http), presented, claims, dpopRequired);
     if (dpopDenial) return dpopDenied(dpopDenial);
     const scopes = claims.scope ? claims.scope.split(' ') : [];
 
