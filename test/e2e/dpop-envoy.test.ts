@@ -202,6 +202,23 @@ describe.skipIf(skip !== undefined)('DPoP through a real Envoy (RFC 9449)', () =
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token".*, DPoP algs="/);
     });
 
+    it('a route requiring DPoP (/sample/dpop/, context_extensions dpop: required) refuses an unbound Bearer token and accepts the bound token with a proof', async () => {
+      const url = `${s.url}/sample/dpop/hello`;
+      const unbound = await fetch(`${s.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${sample.clientId}:${sample.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&scope=sample.read',
+      });
+      const bearerToken = ((await unbound.json()) as { access_token: string }).access_token;
+      expect((await call(`Bearer ${bearerToken}`, undefined)).status).toBe(200);
+      const refused = await call(`Bearer ${bearerToken}`, undefined, { url });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_token", error_description="[^"]*", algs="[^"]+"$/);
+      const ok = await call(`DPoP ${token}`, await key.proof({ htm: 'GET', htu: url, accessToken: token, nonce }), { url });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ path: '/sample/dpop/hello' });
+    });
+
     it('a client cannot choose the scheme the proof is checked against (x-forwarded-proto is the edge’s)', async () => {
       const https = hello.replace(/^http:/, 'https:');
       const res = await call(`DPoP ${token}`, await key.proof({ htm: 'GET', htu: https, accessToken: token, nonce }), { headers: { 'x-forwarded-proto': 'https' } });
