@@ -6,6 +6,7 @@ import { type ClientCredentials, TokenEndpointAuthMethod } from '../gen/ts/authm
 import { AuthorizationService, CheckRequest } from '../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { TokenRequest, TokenServiceService } from '../gen/ts/authmesh/token/v1/token.js';
 import { createRpcClient } from '../services/core/rpc/index.js';
+import { dpopProofPool } from './dpop-proofs.js';
 import { grpcRound } from './grpc-load.js';
 import { chainRound } from './http-chain-load.js';
 import { httpRound } from './http-load.js';
@@ -104,6 +105,32 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
   await check();
   await token.token(tokenReq);
 
+  // DPoP rows (RFC 9449): every request carries its own proof, signed before the round.
+  const dpop = await dpopProofPool();
+  const tokenTarget = { htm: 'POST', htu: tokenUrl };
+  const dpopToken = async () => {
+    const res = await fetch(tokenUrl, { method: 'POST', headers: { ...headers, dpop: await dpop.proof(tokenTarget) }, body: ccBody });
+    const body = (await res.json()) as { access_token?: string; token_type?: string };
+    if (res.status !== 200 || body.token_type !== 'DPoP' || !body.access_token) throw new Error(`authmesh DPoP client_credentials: HTTP ${res.status} ${JSON.stringify(body)}`);
+    return body.access_token;
+  };
+  // The resource request ext_authz checks: GET http://bench.example/bench, as Envoy forwards it.
+  const resource = { htm: 'GET', htu: 'http://bench.example/bench' };
+  let dpopCheckToken = await dpopToken();
+  const dpopCheck = async () => {
+    const res = await authz.check(
+      CheckRequest.fromPartial({
+        attributes: {
+          request: { http: { method: 'GET', path: '/bench', host: 'bench.example', scheme: 'http', headers: { authorization: `DPoP ${dpopCheckToken}`, dpop: dpop.next() } } },
+          contextExtensions: { scope: SCOPE },
+        },
+      }),
+    );
+    if (res.status?.code !== 0 || res.httpResponse?.$case !== 'okResponse') throw new Error('ext_authz denied the DPoP bench request');
+  };
+  await dpop.fill({ ...resource, accessToken: dpopCheckToken }, 0.001);
+  await dpopCheck();
+
   return {
     loads: {
       client_credentials: { run: (s, c) => httpRound({ url: tokenUrl, method: 'POST', headers, body: ccBody }, s, c) },
@@ -126,6 +153,13 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
         run: (s, c) => chainRound({ url: tokenUrl, headers, next: () => pool.next(), onResponse: (st, b) => pool.onResponse(st, b) }, s, c),
         note: 'refresh tokens come from password grants made once (not measured); load by a chained node:http loop, not autocannon, on every side',
       },
+      dpop_client_credentials: {
+        async run(s, c) {
+          await dpop.fill(tokenTarget, s);
+          return httpRound({ url: tokenUrl, method: 'POST', headers, body: ccBody, perRequestHeaders: () => ({ dpop: dpop.next() }) }, s, c);
+        },
+        note: 'a fresh ES256 proof per request, signed before the round (not measured); proof jti replay checked in the grid',
+      },
       grpc_token: { run: (s, c) => grpcRound(() => token.token(tokenReq), s, c) },
       ext_authz: {
         prepare: async () => {
@@ -133,6 +167,16 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
           newCheck();
         },
         run: (s, c) => grpcRound(check, s, c),
+      },
+      dpop_ext_authz: {
+        prepare: async () => {
+          dpopCheckToken = await dpopToken();
+        },
+        async run(s, c) {
+          await dpop.fill({ ...resource, accessToken: dpopCheckToken }, s);
+          return grpcRound(dpopCheck, s, c);
+        },
+        note: 'a fresh proof per Check (htm, htu, ath, cnf.jkt, jti replay in the grid), signed before the round (not measured)',
       },
     },
     close() {

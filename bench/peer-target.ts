@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainRound } from './http-chain-load.js';
+import { dpopProofPool } from './dpop-proofs.js';
 import { httpRound } from './http-load.js';
 import { expectActive, expectJwt, formHeaders, postForm } from './oauth-http.js';
 import { repoRoot, startServer, tsxNode } from './processes.js';
@@ -31,11 +32,24 @@ export async function startPeer(): Promise<Target> {
     let opaque = await newOpaque();
     await expectActive(`${base}/token/introspection`, clientId, clientSecret, opaque, 'node-oidc-provider');
     const pool = new RefreshPool();
+    // RFC 9449 with features.dpop: a bound token for every request with a proof.
+    const dpop = await dpopProofPool();
+    const tokenTarget = { htm: 'POST', htu: `${base}/token` };
+    const bound = await fetch(`${base}/token`, { method: 'POST', headers: { ...headers, dpop: await dpop.proof(tokenTarget) }, body: ccBody });
+    const boundBody = (await bound.json()) as { token_type?: string };
+    if (bound.status !== 200 || boundBody.token_type !== 'DPoP') throw new Error(`node-oidc-provider DPoP client_credentials: HTTP ${bound.status} ${JSON.stringify(boundBody)}`);
     return {
       side: 'peer',
       label: `node-oidc-provider ${peerVersion()} (in memory)`,
       loads: {
         client_credentials: { run: (s, c) => httpRound({ url: `${base}/token`, method: 'POST', headers, body: ccBody }, s, c) },
+        dpop_client_credentials: {
+          async run(s, c) {
+            await dpop.fill(tokenTarget, s);
+            return httpRound({ url: `${base}/token`, method: 'POST', headers, body: ccBody, perRequestHeaders: () => ({ dpop: dpop.next() }) }, s, c);
+          },
+          note: 'node-oidc-provider features.dpop enabled (no server nonce, as authmesh by default; jti replay in its memory)',
+        },
         introspection: {
           prepare: async () => {
             opaque = await newOpaque();

@@ -11,17 +11,19 @@ export type SideName = 'authmesh' | 'peer' | 'hydra' | 'limit' | 'empty';
 export const SIDES: readonly SideName[] = ['authmesh', 'peer', 'hydra', 'limit', 'empty'];
 
 /** The rows, in the order they run and print. */
-export const ROW_IDS = ['client_credentials', 'cc_many_clients', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz', 'grpc_unary'] as const;
+export const ROW_IDS = ['client_credentials', 'dpop_client_credentials', 'cc_many_clients', 'introspection', 'jwks', 'refresh', 'grpc_token', 'ext_authz', 'dpop_ext_authz', 'grpc_unary'] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 export const ROW_TITLES: Record<RowId, string> = {
   client_credentials: 'POST /token client_credentials (Basic, ES256 JWT)',
+  dpop_client_credentials: 'POST /token client_credentials with a DPoP proof (RFC 9449, ES256 proof, bound ES256 JWT)',
   cc_many_clients: 'POST /token client_credentials, a random client each time (bench:scale)',
   introspection: 'POST /introspect (RFC 7662)',
   jwks: 'GET JWKS',
   refresh: 'POST /token refresh_token (rotation)',
   grpc_token: 'gRPC TokenService/Token client_credentials',
   ext_authz: 'gRPC ext_authz Check (allow)',
+  dpop_ext_authz: 'gRPC ext_authz Check (allow) of a DPoP-bound token with its proof',
   grpc_unary: 'gRPC trivial unary call (the grpc-js ceiling, limit only)',
 };
 
@@ -29,7 +31,7 @@ export const ROW_TITLES: Record<RowId, string> = {
  * The gRPC rows that read as a fraction of the grpc-js ceiling (row grpc_unary: the most calls a
  * bare grpc-js server answers here under the same load generator).
  */
-export const GRPC_ROWS: readonly RowId[] = ['grpc_token', 'ext_authz'];
+export const GRPC_ROWS: readonly RowId[] = ['grpc_token', 'ext_authz', 'dpop_ext_authz'];
 
 /** How one side runs one row. */
 export interface Load {

@@ -19,6 +19,7 @@ const params: AuthorizationParams = {
   claims: '',
   request: '',
   request_uri: '',
+  dpop_jkt: '',
 };
 
 describe('pending authorization envelope', () => {

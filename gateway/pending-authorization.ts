@@ -32,6 +32,8 @@ export interface AuthorizationParams {
   /** OpenID Connect Core §6: recognized so that the code service refuses them clearly. */
   request: string;
   request_uri: string;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to. */
+  dpop_jkt: string;
 }
 
 export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<keyof AuthorizationParams> = [
@@ -52,6 +54,7 @@ export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<keyof AuthorizationParams>
   'claims',
   'request',
   'request_uri',
+  'dpop_jkt',
 ];
 
 export interface PendingAuthorization {

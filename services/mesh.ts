@@ -10,7 +10,7 @@ import { resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import type { Grid } from './core/grid/index.js';
 import { createGridFromConfig } from './core/grid/index.js';
 import { createLogger, type Logger } from './core/log/index.js';
-import { createAccessTokenVerifier, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
+import { createAccessTokenVerifier, createDpopProofs, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
 import { createStoreFromConfig } from './core/store/store-from-config.js';
 import { listenFailure } from './listen-failure.js';
@@ -115,7 +115,7 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
   for (const name of config.services) modules[name] = FACTORIES[name](deps);
   const rpc = createRpcServer({
     services: Object.values(modules).flatMap((m) => [m.registration, ...(m.extra ?? [])]),
-    authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer }),
+    authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer, dpop: createDpopProofs({ grid, config, now: () => new Date() }) }),
     log,
     realm: config.issuer,
   });

@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthorizationRequest, type ValidateAuthorizationRequestResponse } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
-import { afterAccountChoice, afterFreshLogin, buildAuthorizationErrorRedirect, hashToken } from '../../services/core/oauth/index.js';
+import { afterAccountChoice, afterFreshLogin, buildAuthorizationErrorRedirect, hashToken, parseDpopJkt } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { createCsrf, CSRF_FIELD } from '../csrf.js';
 import { bodyPairs, collectParameters, queryPairs } from '../form-params.js';
@@ -265,6 +265,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
         rememberConsent: false,
         sessionId: session.sessionId,
         amr: PASSWORD_AMR,
+        dpopJkt: params.dpop_jkt,
       });
       await recordIdTokenClient(session, params);
       // RFC 6749 §4.1.2: the code goes to the client's redirect URI (with state and iss, RFC 9207).
@@ -334,6 +335,13 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       return sendFlowError(req, reply, err, status);
     }
     (req as { clientId?: string }).clientId = v.clientId;
+    try {
+      // RFC 9449 §10: a malformed dpop_jkt is refused before the login page, back to the client.
+      parseDpopJkt(params.dpop_jkt);
+    } catch (err) {
+      const location = buildAuthorizationErrorRedirect({ redirectUri: v.redirectUri, error: 'invalid_request', errorDescription: toAuthmeshError(err).description, state: params.state || undefined, issuer });
+      return redirect(reply, location, status);
+    }
     // OIDC Core §3.1.2.1: no session, prompt=login/select_account, max_age exceeded or an
     // id_token_hint of another user: the login page, prefilled with login_hint.
     if (session === undefined || v.loginRequired) return renderLogin(req, reply, v, params, 200, v.loginHint === '' ? {} : { username: v.loginHint });
@@ -431,6 +439,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
           rememberConsent: fields.get('remember') === 'on',
           sessionId: session.sessionId,
           amr: PASSWORD_AMR,
+          dpopJkt: pending.params.dpop_jkt,
         });
         await recordIdTokenClient(session, pending.params);
         // RFC 9700 §4.10: 303 after the POST.

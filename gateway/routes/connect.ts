@@ -24,7 +24,7 @@ import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
 import { http } from '../../gen/es/google/api/annotations_pb.js';
 import { StatusSchema } from '../../gen/es/google/rpc/status_pb.js';
 import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core/errors/index.js';
-import { parseBearer } from '../../services/core/oauth/index.js';
+import { DPOP_SIGNING_ALGS, dpopChallenge, parseBearer, parseDpopAuthorization } from '../../services/core/oauth/index.js';
 import type { Peers } from '../../services/mesh-deps.js';
 import { createBearerPrecheck } from '../bearer-precheck.js';
 import { acceptedContentEncoding, boundedGzip, gatedBody } from '../connect-body.js';
@@ -87,20 +87,32 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
   });
   // RFC 6750 §3 / RFC 9110 §15.5.2: Unauthenticated is HTTP 401 over Connect, so it carries the
   // Bearer challenge (without an error code when no credentials were sent).
-  const challenged = (err: ConnectError, authorizationSent: boolean): ConnectError =>
+  // A call made with the DPoP scheme gets the DPoP challenge (RFC 9449 §7.1) and a bare Bearer one.
+  const challenged = (err: ConnectError, authorization: string | null): ConnectError =>
     err.code === Code.Unauthenticated
-      ? new ConnectError(err.rawMessage, err.code, { 'www-authenticate': fallbackChallenge(config.issuer, authorizationSent) }, err.details as ConstructorParameters<typeof ConnectError>[3])
+      ? new ConnectError(
+          err.rawMessage,
+          err.code,
+          {
+            'www-authenticate':
+              authorization !== null && parseDpopAuthorization(authorization) !== undefined
+                ? `${dpopChallenge({ error: 'invalid_token', description: 'the access token was not accepted', algs: DPOP_SIGNING_ALGS })}, ${fallbackChallenge(config.issuer, false)}`
+                : fallbackChallenge(config.issuer, authorization !== null),
+          },
+          err.details as ConstructorParameters<typeof ConnectError>[3],
+        )
       : err;
   const authenticate = async (method: DescMethod, header: Headers) => {
     if (PUBLIC_METHODS.has(method)) return;
     const authorization = header.get('authorization');
     try {
       if (authorization === null) throw new InvalidToken('this method requires a Bearer access token');
-      const token = parseBearer(authorization);
-      if (!token) throw new InvalidToken('the authorization header is not a Bearer token');
+      // RFC 6750 §2.1 Bearer, or RFC 9449 §7.1 DPoP (the service verifies the proof: it knows the RPC).
+      const token = parseBearer(authorization) ?? parseDpopAuthorization(authorization);
+      if (!token) throw new InvalidToken('the authorization header is not a Bearer or DPoP token');
       await precheck.check(token);
     } catch (err) {
-      throw challenged(connectErrorOf(err), authorization !== null);
+      throw challenged(connectErrorOf(err), authorization);
     }
   };
 
@@ -113,6 +125,10 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
           const headers = new Headers();
           const authorization = ctx.requestHeader.get('authorization');
           if (authorization) headers.set('authorization', authorization);
+          // RFC 9449 §7: the proof goes to the service, which checks it against the RPC it runs
+          // (POST ${issuer}/<service>/<method>, the URL this bridge is reached at).
+          const proof = ctx.requestHeader.get('dpop');
+          if (proof !== null) headers.set('dpop', proof);
           try {
             return await upstream().call(service, (client) => {
               const call = (client as unknown as Record<string, (req: unknown, opts: unknown) => Promise<unknown>>)[method.localName]!;
@@ -122,7 +138,7 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
             // Service errors pass through with their code, message and details (ErrorInfo). Not
             // their metadata: it holds the upstream's gRPC response headers (content-type
             // application/grpc+proto), which would corrupt a Connect or gRPC-Web error response.
-            if (err instanceof ConnectError) throw challenged(new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]), authorization !== null);
+            if (err instanceof ConnectError) throw challenged(new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]), authorization);
             throw new ConnectError('internal error', Code.Internal);
           }
         };

@@ -5,6 +5,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dpopKey } from '../../test/support/dpop.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { ALLOWED_ORIGIN, authorizationRedirect, basicAuth, postForm, REDIRECT } from './route-test-support.js';
 import { ClientService } from '../../gen/es/authmesh/client/v1/client_pb.js';
@@ -154,6 +155,32 @@ describe('client registration (RFC 7591 / RFC 7592)', () => {
       expect(body).toMatchObject({ grant_types: [grant, 'refresh_token'], response_types: [], token_endpoint_auth_method: 'none' });
       const started = await postForm(`${t.baseUrl}/oauth2/device_authorization`, `client_id=${encodeURIComponent(body.client_id as string)}&scope=read`);
       expect(started.status).toBe(200);
+    });
+
+    it('accepts and returns dpop_bound_access_tokens, and the token endpoint then requires a proof (RFC 9449 §5.2)', async () => {
+      const res = await register({ grant_types: ['client_credentials'], scope: 'read', dpop_bound_access_tokens: true });
+      expect(res.status).toBe(201);
+      const body = (await res.json()) as Record<string, string | boolean>;
+      expect(body.dpop_bound_access_tokens).toBe(true);
+      const tokenUrl = `${t.baseUrl}/oauth2/token`;
+      const auth = { authorization: basicAuth(body.client_id as string, body.client_secret as string) };
+      const without = await postForm(tokenUrl, 'grant_type=client_credentials', auth);
+      expect(((await without.json()) as Record<string, string>).error).toBe('invalid_dpop_proof');
+      const key = await dpopKey('ES256');
+      const withProof = await postForm(tokenUrl, 'grant_type=client_credentials', { ...auth, dpop: await key.proof({ htu: tokenUrl }) });
+      expect(((await withProof.json()) as Record<string, string>).token_type).toBe('DPoP');
+      // RFC 7592: reading it back shows the registered value; a replacement without it turns it off (false by default).
+      const url = `${registerUrl}/${body.client_id as string}`;
+      expect(await (await fetch(url, { headers: { authorization: `Bearer ${admin}` } })).json()).toMatchObject({ dpop_bound_access_tokens: true });
+      const put = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ client_id: body.client_id, grant_types: ['client_credentials'], scope: 'read' }) });
+      expect(await put.json()).toMatchObject({ dpop_bound_access_tokens: false });
+      expect((await postForm(tokenUrl, 'grant_type=client_credentials', auth)).status).toBe(200);
+    });
+
+    it('refuses a dpop_bound_access_tokens that is not a boolean (RFC 7591 §3.2.2)', async () => {
+      const res = await register({ grant_types: ['client_credentials'], dpop_bound_access_tokens: 'yes' });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as Record<string, string>).error).toBe('invalid_client_metadata');
     });
 
     it('defaults to the authorization_code grant and client_secret_basic (RFC 7591 §2)', async () => {

@@ -44,7 +44,7 @@ import type { GatewayContext, RouteModule } from '../gateway.js';
 const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age', 'require_auth_time', 'subject_type', 'sector_identifier_uri'];
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', ...OIDC_REGISTERED_FIELDS];
+const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'dpop_bound_access_tokens', ...OIDC_REGISTERED_FIELDS];
 
 
 /** OpenID Connect Registration 1.0 §2 metadata, as the Client message fields. */
@@ -91,6 +91,8 @@ interface RegisteredMetadata extends OidcRegisteredMetadata {
   postLogoutRedirectUris: string[];
   backchannelLogoutUri: string;
   backchannelLogoutSessionRequired: boolean;
+  /** RFC 9449 §5.2: every token request of the client must carry a DPoP proof. */
+  dpopBoundAccessTokens: boolean;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -160,6 +162,8 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     postLogoutRedirectUris: stringArray(b, 'post_logout_redirect_uris') ?? [],
     backchannelLogoutUri: stringField(b, 'backchannel_logout_uri'),
     backchannelLogoutSessionRequired: booleanField(b, 'backchannel_logout_session_required'),
+    // RFC 9449 §5.2: dpop_bound_access_tokens is a boolean, false when omitted.
+    dpopBoundAccessTokens: booleanField(b, 'dpop_bound_access_tokens'),
   };
 }
 
@@ -197,6 +201,8 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   out.subject_type = c.subjectType || 'public';
   if (c.sectorIdentifierUri) out.sector_identifier_uri = c.sectorIdentifierUri;
   if (c.userinfoSignedResponseAlg) out.userinfo_signed_response_alg = c.userinfoSignedResponseAlg;
+  // RFC 9449 §5.2: the registered value, default (false) included.
+  out.dpop_bound_access_tokens = c.dpopBoundAccessTokens;
   return out;
 }
 
@@ -256,6 +262,7 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       postLogoutRedirectUris: m.postLogoutRedirectUris,
       backchannelLogoutUri: m.backchannelLogoutUri,
       backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
+      dpopBoundAccessTokens: m.dpopBoundAccessTokens,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

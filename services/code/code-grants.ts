@@ -22,6 +22,8 @@ export interface StoredCode {
   amr?: string[];
   /** OIDC Core §5.5: standard claim names the claims parameter asked for in the ID Token. */
   idTokenClaims?: string[];
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code must be redeemed with. */
+  dpopJkt?: string;
   /** ISO 8601. */
   authTime: string;
   /** ISO 8601. */

@@ -20,6 +20,7 @@ import {
   hashToken,
   type Interaction,
   isSubset,
+  parseDpopJkt,
   pkceDowngradeCheck,
   requestedIdTokenClaims,
   subjectIdentifier,
@@ -202,6 +203,13 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         if (req.sessionId.length > MAX_SESSION_ID_LENGTH) throw new InvalidRequest('session_id is not a session id');
         const amr = [...new Set(req.amr)];
         if (amr.length > MAX_AMR_VALUES || amr.some((v) => !AMR_VALUE.test(v))) throw new InvalidRequest('amr must be at most 8 RFC 8176 method names');
+        let dpopJkt: string | undefined;
+        try {
+          // RFC 9449 §10: dpop_jkt binds the code to the client's DPoP key.
+          dpopJkt = parseDpopJkt(req.dpopJkt);
+        } catch (err) {
+          throw redirectableError(err as AuthmeshError, request.redirectUri, request.state);
+        }
         // OIDC Core §3.1.2.1: the login must be recent enough for max_age and be the hinted user's;
         // the gateway sent the user to the login page otherwise, so this only catches a stale page.
         if (request.oidc.maxAge !== undefined && authenticationAge(authTime, now) > request.oidc.maxAge) {
@@ -261,6 +269,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // only; what is released is decided against the granted scope when each ID Token is minted).
         const idTokenClaims = requestedIdTokenClaims(request.oidc.claims);
         if (idTokenClaims.length > 0) grant.idTokenClaims = idTokenClaims;
+        if (dpopJkt !== undefined) grant.dpopJkt = dpopJkt;
         const code = await grants.issue(grant);
 
         await deps.audit({
@@ -344,6 +353,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
             sid: grant.sid ?? '',
             amr: grant.amr ?? [],
             idTokenClaims: grant.idTokenClaims ?? [],
+            dpopJkt: grant.dpopJkt ?? '',
           }),
         });
       },

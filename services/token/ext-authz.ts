@@ -4,14 +4,15 @@
 // and the endpoint's required scope from the service registry. Allowed requests reach the
 // upstream with identity headers and without the Authorization header; denied ones get RFC 6750
 // answers (401 + WWW-Authenticate, or 403 insufficient_scope).
-import { HeaderValueOption_HeaderAppendAction } from '../../gen/ts/envoy/config/core/v3/base.js';
+import { HeaderValueOption, HeaderValueOption_HeaderAppendAction } from '../../gen/ts/envoy/config/core/v3/base.js';
 import { AuthorizationService, CheckResponse, type CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { assertBearerUsable, bearerChallenge, type AccessTokenClaims, decideAccess, isAddressedTo, parseBearer, resourceMetadataUrl } from '../core/oauth/index.js';
+import { type AccessTokenClaims, bearerChallenge, decideAccess, isAddressedTo, resourceMetadataUrl } from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
+import { createDpopEdge, dpopRequiredBy, edgeChallenge, presentedToken, type DpopDenial, type TokenScheme } from './ext-authz-dpop.js';
 
 export const EXT_AUTHZ_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
@@ -26,6 +27,18 @@ const GRPC_UNAVAILABLE = 14;
 
 function header(key: string, value: string) {
   return { header: { key, value, rawValue: Buffer.alloc(0) }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD, keepEmptyValue: false };
+}
+
+/** The parts of the forwarded request the DPoP check reads (RFC 9449 §4.3 steps 8-9). */
+function dpopRequestOf(http: NonNullable<NonNullable<NonNullable<CheckRequest['attributes']>['request']>['http']> | undefined) {
+  return { method: http?.method ?? '', host: http?.host ?? '', path: http?.path ?? '', scheme: http?.scheme ?? '', headers: http?.headers ?? {} };
+}
+
+/** A DPoP denial (RFC 9449 §7.1): 401, its challenge, and DPoP-Nonce when a nonce is due (§9). */
+function dpopDenied(d: DpopDenial) {
+  const res = deny(GRPC_UNAUTHENTICATED, StatusCode.Unauthorized, d.challenge, { error: d.error, error_description: d.description });
+  if (d.nonce !== undefined && res.httpResponse?.$case === 'deniedResponse') res.httpResponse.value.headers.push(HeaderValueOption.fromPartial(header('dpop-nonce', d.nonce)));
+  return res;
 }
 
 function deny(code: number, status: StatusCode, challenge: string, body: Record<string, string>) {
@@ -55,6 +68,7 @@ export function checkServiceBinding(service: { dpopBoundAccessTokensRequired: bo
 export function createExtAuthz(deps: MeshDeps) {
   const realm = deps.config.issuer;
   const edgeOrigin = new URL(deps.config.issuer).origin;
+  const dpopEdge = createDpopEdge(deps);
 
   /**
    * RFC 9728 §5.1: the metadata URL of the route's resource for the challenge, or undefined (a
@@ -72,18 +86,19 @@ export function createExtAuthz(deps: MeshDeps) {
     }
   }
 
-  const unauthorized = (resourceMetadata: string | undefined, error?: string, description?: string) =>
+  /** 401 with the challenge of the scheme the token came with (DPoP only where DPoP is required). */
+  const unauthorized = (resourceMetadata: string | undefined, error?: string, description?: string, scheme: TokenScheme = 'bearer', dpopRequired = false) =>
     deny(
       GRPC_UNAUTHENTICATED,
       StatusCode.Unauthorized,
-      bearerChallenge({ realm, error, description, resourceMetadata }),
-      error ? { error, error_description: description ?? '' } : { error: 'invalid_request', error_description: 'a bearer token is required' },
+      edgeChallenge(scheme, { realm, error, description, resourceMetadata }, dpopRequired),
+      error ? { error, error_description: description ?? '' } : { error: 'invalid_request', error_description: dpopRequired ? 'a DPoP-bound access token is required' : 'a bearer token is required' },
     );
-  const forbidden = (resourceMetadata: string | undefined, scope: string, description: string) =>
+  const forbidden = (resourceMetadata: string | undefined, scope: string, description: string, scheme: TokenScheme = 'bearer') =>
     deny(
       GRPC_PERMISSION_DENIED,
       StatusCode.Forbidden,
-      bearerChallenge({ realm, error: 'insufficient_scope', description, scope, resourceMetadata }),
+      edgeChallenge(scheme, { realm, error: 'insufficient_scope', description, scope, resourceMetadata }),
       { error: 'insufficient_scope', error_description: description },
     );
 
@@ -104,24 +119,28 @@ export function createExtAuthz(deps: MeshDeps) {
     // RFC 9728 §5.1: 401 and 403 answers name the route's resource metadata.
     let metadata: Promise<string | undefined> | undefined;
     const rm = () => (metadata ??= resourceMetadataOf(ext));
-    if (!authorization) return unauthorized(await rm());
-    const token = parseBearer(authorization);
-    if (!token) return unauthorized(await rm(), 'invalid_request', 'the Authorization header is not a Bearer token');
+    // RFC 9449 §7.1: a route requiring DPoP challenges with the DPoP scheme only.
+    const dpopRequired = dpopRequiredBy(ext);
+    if (!authorization) return unauthorized(await rm(), undefined, undefined, dpopRequired ? 'dpop' : 'bearer', dpopRequired);
+    const presented = presentedToken(authorization);
+    if (!presented) return unauthorized(await rm(), 'invalid_request', 'the Authorization header is not a Bearer or DPoP token');
+    const scheme = presented.scheme;
     let claims;
     try {
-      claims = await deps.verifier.verify(token);
-      // RFC 9449 §7.1: a DPoP-bound token is not a Bearer token (DPoP at the edge is not done yet).
-      assertBearerUsable(claims);
+      claims = await deps.verifier.verify(presented.token);
     } catch (err) {
-      if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized(await rm(), 'invalid_token', err.description);
+      if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized(await rm(), 'invalid_token', err.description, scheme);
       throw err;
     }
+    // RFC 9449 §7.1: the DPoP proof and the token's binding (ext-authz-dpop.ts).
+    const dpopDenial = await dpopEdge.checkDpop(dpopRequestOf(http), presented, claims, dpopRequired, rm);
+    if (dpopDenial) return dpopDenied(dpopDenial);
     const scopes = claims.scope ? claims.scope.split(' ') : [];
 
     // Per-route scope from Envoy's context_extensions: every listed scope is required.
     const routeScopes = (ext.scope ?? '').split(' ').filter(Boolean);
     const missing = routeScopes.filter((s) => !scopes.includes(s));
-    if (missing.length > 0) return forbidden(await rm(), routeScopes.join(' '), `this route requires scope ${routeScopes.join(' ')}`);
+    if (missing.length > 0) return forbidden(await rm(), routeScopes.join(' '), `this route requires scope ${routeScopes.join(' ')}`, scheme);
 
     const serviceId = ext.service_id ?? '';
     const audience = ext.audience ?? '';
@@ -140,9 +159,10 @@ export function createExtAuthz(deps: MeshDeps) {
       }
       if (service) metadata = Promise.resolve(resourceMetadataUrl(service.audience, edgeOrigin));
       // RFC 9068 §4 / RFC 8707 §2: a resource server rejects tokens whose aud does not name it.
-      if (!service || !isAddressedTo(claims, service.audience)) return unauthorized(await rm(), 'invalid_token', 'the token is not intended for this service');
+      if (!service || !isAddressedTo(claims, service.audience)) return unauthorized(await rm(), 'invalid_token', 'the token is not intended for this service', scheme);
+      // RFC 9449 §7.1: a DPoP-only service challenges with the DPoP scheme alone.
       const unbound = checkServiceBinding(service, claims);
-      if (unbound) return unauthorized(await rm(), 'invalid_token', unbound);
+      if (unbound) return unauthorized(await rm(), 'invalid_token', unbound, 'dpop', true);
       // The service just read carries its endpoint table: decide here with the registry's own rule
       // (core/oauth) rather than ask the registry to read the same service again.
       let decision;
@@ -155,7 +175,7 @@ export function createExtAuthz(deps: MeshDeps) {
         throw err;
       }
       if (decision.decision === 'deny_insufficient_scope') {
-        return forbidden(await rm(), decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`);
+        return forbidden(await rm(), decision.requiredScope, `this endpoint requires scope ${decision.requiredScope}`, scheme);
       }
       if (decision.decision !== 'allow') return accessDenied(await rm(), 'this client may not call this endpoint');
     }
@@ -167,8 +187,9 @@ export function createExtAuthz(deps: MeshDeps) {
         $case: 'okResponse',
         value: {
           headers,
-          // The upstream gets the verified identity, never the bearer token itself.
-          headersToRemove: ['authorization'],
+          // The upstream gets the verified identity, never the access token itself nor its DPoP
+          // proof (RFC 9449 §7: the proof was for this edge's check, not for the upstream).
+          headersToRemove: ['authorization', 'dpop'],
         },
       },
     });

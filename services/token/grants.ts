@@ -10,6 +10,7 @@ import type {
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { AuthmeshError, hasErrorCode, InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
 import {
+  assertAuthorizationCodeKey,
   assertExchangeAllowed,
   assertExchangePossession,
   assertGrantAllowed,
@@ -120,6 +121,8 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
     throw err;
   }
   if (!grant) throw new InvalidGrant('the authorization code is invalid');
+  // RFC 9449 §10: a code bound by dpop_jkt is redeemed only with a proof by that key.
+  assertAuthorizationCodeKey(grant.dpopJkt, ctx.dpopJkt);
   const { audience, scopes } = audienceFor(ctx.client, resources, grant.scopes, false);
   // Both at once: neither depends on the other, and the access token carries the grant (gid) a
   // replay of this code revokes, so nothing needs recording between them.

@@ -676,7 +676,7 @@ describe('token service over gRPC', () => {
       expect(r.status?.code).toBe(0);
       expect(r.httpResponse?.$case).toBe('okResponse');
       expect(headersOf(r)).toEqual({ 'x-authmesh-sub': conf.id, 'x-authmesh-client-id': conf.id, 'x-authmesh-scope': 'orders.read' });
-      expect(r.httpResponse?.$case === 'okResponse' && r.httpResponse.value.headersToRemove).toEqual(['authorization']);
+      expect(r.httpResponse?.$case === 'okResponse' && r.httpResponse.value.headersToRemove).toEqual(['authorization', 'dpop']);
     });
 
     it('answers 401 without error for no token, 401 invalid_token for a forged or foreign-audience token', async () => {

@@ -24,6 +24,10 @@ export function createSampleApiServer(): Server {
     if (req.headers.authorization !== undefined) {
       return send(400, { error: 'authorization_forwarded', error_description: 'the edge must not forward bearer tokens to upstreams' });
     }
+    if (req.headers.dpop !== undefined) {
+      // RFC 9449 §7: the proof was for the edge's check; the edge removes it.
+      return send(400, { error: 'dpop_forwarded', error_description: 'the edge must not forward DPoP proofs to upstreams' });
+    }
     const sub = req.headers['x-authmesh-sub'];
     if (typeof sub !== 'string' || sub === '') return send(401, { error: 'no_identity', error_description: 'request did not come through the edge' });
     send(200, {

@@ -303,6 +303,8 @@ export async function registerSampleApi(stack: EnvoyStack): Promise<SampleApiCli
         { method: 'GET', path: '/sample/whoami' },
         { method: 'POST', path: '/sample/orders', scope: 'sample.write' },
         { method: '*', path: '/sample/admin/**', scope: 'sample.read' },
+        // Envoy requires DPoP on /sample/dpop/ (context_extensions dpop: required).
+        { method: 'GET', path: '/sample/dpop/**', scope: 'sample.read' },
       ],
     });
   }

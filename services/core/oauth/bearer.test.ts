@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerChallenge, parseBearer, quoteAuthParam } from './bearer.js';
+import { bearerChallenge, dpopChallenge, parseBearer, quoteAuthParam } from './bearer.js';
 
 describe('parseBearer (RFC 6750 §2.1)', () => {
   it.each([
@@ -35,5 +35,16 @@ describe('bearerChallenge (RFC 6750 §3)', () => {
 
   it('never lets a quote or backslash through', () => {
     expect(quoteAuthParam('"\\')).toBe('  ');
+  });
+});
+
+describe('dpopChallenge (RFC 9449 §7.1)', () => {
+  it.each([
+    [{ algs: ['ES256', 'EdDSA'] }, 'DPoP algs="ES256 EdDSA"'],
+    [{ algs: ['ES256'], error: 'invalid_dpop_proof', description: 'replayed' }, 'DPoP error="invalid_dpop_proof", error_description="replayed", algs="ES256"'],
+    [{ algs: ['ES256'], error: 'insufficient_scope', description: 'd', scope: 'a b' }, 'DPoP error="insufficient_scope", error_description="d", scope="a b", algs="ES256"'],
+    [{ algs: ['ES256'], error: 'use_dpop_nonce', description: 'a"b' }, 'DPoP error="use_dpop_nonce", error_description="a b", algs="ES256"'],
+  ])('writes %j', (input, expected) => {
+    expect(dpopChallenge(input)).toBe(expected);
   });
 });

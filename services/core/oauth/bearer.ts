@@ -37,3 +37,29 @@ export function bearerChallenge(c: BearerChallenge): string {
   if (c.resourceMetadata) out += `, resource_metadata="${quoteAuthParam(c.resourceMetadata)}"`;
   return out;
 }
+
+export interface DpopChallenge {
+  /** invalid_token, invalid_dpop_proof, use_dpop_nonce or insufficient_scope; absent when no token was sent. */
+  error?: string | undefined;
+  description?: string | undefined;
+  /** The proof algorithms the resource server accepts (RFC 9449 §7.1 algs), space-separated in the value. */
+  algs: readonly string[];
+  scope?: string | undefined;
+  /** RFC 9728 §5.1: the protected resource metadata URL of the resource, when it has one. */
+  resourceMetadata?: string | undefined;
+}
+
+/**
+ * The WWW-Authenticate value of a DPoP-protected resource (RFC 9449 §7.1): scheme DPoP with
+ * algs, and error/error_description when a credential was refused (§7.1, §12.2 error codes). The
+ * nonce to use is not a challenge parameter: it travels in the DPoP-Nonce header (RFC 9449 §9).
+ */
+export function dpopChallenge(c: DpopChallenge): string {
+  const params: string[] = [];
+  if (c.error) params.push(`error="${c.error}"`, `error_description="${quoteAuthParam(c.description ?? '')}"`);
+  if (c.scope) params.push(`scope="${quoteAuthParam(c.scope)}"`);
+  // RFC 9449 §7.1: algs lists the JWS algorithms accepted for proofs.
+  params.push(`algs="${quoteAuthParam(c.algs.join(' '))}"`);
+  if (c.resourceMetadata) params.push(`resource_metadata="${quoteAuthParam(c.resourceMetadata)}"`);
+  return `DPoP ${params.join(', ')}`;
+}

@@ -5,7 +5,9 @@ import { dpopKey, type DpopKey, type ProofOptions } from '../../../test/support/
 import {
   acceptedDpopNonces,
   accessTokenHash,
+  assertAuthorizationCodeKey,
   assertBearerUsable,
+  assertProofBindsToken,
   assertDpopPolicy,
   DPOP_SIGNING_ALGS,
   dpopReplayKey,
@@ -13,6 +15,9 @@ import {
   MAX_DPOP_PROOF_LENGTH,
   nextDpopNonceState,
   normalizeHtu,
+  parseDpopAuthorization,
+  parseDpopJkt,
+  resourceRequestHtu,
   verifyDpopProof,
   type DpopProofOptions,
 } from './dpop.js';
@@ -216,5 +221,72 @@ describe('assertBearerUsable (RFC 9449 §7.1)', () => {
   });
   it('accepts an unbound token', () => {
     expect(() => assertBearerUsable({})).not.toThrow();
+  });
+});
+
+describe('parseDpopAuthorization (RFC 9449 §7.1)', () => {
+  it.each([
+    ['DPoP abc.def-ghi_jk~l+m/n==', 'abc.def-ghi_jk~l+m/n=='],
+    ['dpop abc', 'abc'],
+    ['DPOP   abc', 'abc'],
+  ])('reads %j', (header, token) => {
+    expect(parseDpopAuthorization(header)).toBe(token);
+  });
+  it.each([[''], ['DPoP'], ['DPoP '], ['Bearer abc'], ['DPoP a b'], ['DPoPabc'], ['DPoP ab"c']])('refuses %j', (header) => {
+    expect(parseDpopAuthorization(header)).toBeUndefined();
+  });
+});
+
+describe('resourceRequestHtu (RFC 9449 §4.3 step 9, §7.1)', () => {
+  it.each([
+    [{ scheme: 'https', authority: 'API.example.com', path: '/a/b?x=1' }, 'https://api.example.com/a/b'],
+    [{ scheme: 'HTTP', authority: 'api.example.com:80', path: '/a#f' }, 'http://api.example.com/a'],
+    [{ scheme: 'https', authority: 'api.example.com:8443', path: '/a/../b' }, 'https://api.example.com:8443/b'],
+  ])('builds %j', (target, htu) => {
+    expect(resourceRequestHtu(target)).toBe(htu);
+  });
+  it.each([
+    [{ scheme: 'ftp', authority: 'a', path: '/' }],
+    [{ scheme: 'https', authority: '', path: '/' }],
+    [{ scheme: 'https', authority: 'evil.example/x', path: '/' }],
+    [{ scheme: 'https', authority: 'user@api.example', path: '/' }],
+    [{ scheme: 'https', authority: 'api.example', path: 'relative' }],
+  ])('refuses %j (no proof can match)', (target) => {
+    expect(resourceRequestHtu(target)).toBeUndefined();
+  });
+});
+
+describe('assertProofBindsToken (RFC 9449 §6.1, §7.1)', () => {
+  const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+  it('accepts the proof of the key the token is bound to', () => {
+    expect(() => assertProofBindsToken({ cnf: { jkt } }, jkt)).not.toThrow();
+  });
+  it('refuses a proof by another key with invalid_dpop_proof', () => {
+    expect(() => assertProofBindsToken({ cnf: { jkt } }, 'x'.repeat(43))).toThrow(expect.objectContaining({ code: 'invalid_dpop_proof' }));
+  });
+  it('refuses an unbound token with invalid_token', () => {
+    expect(() => assertProofBindsToken({}, jkt)).toThrow(expect.objectContaining({ code: 'invalid_token' }));
+  });
+});
+
+describe('parseDpopJkt (RFC 9449 §10)', () => {
+  it('reads a thumbprint and treats an empty value as absent', () => {
+    expect(parseDpopJkt('NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs')).toBe('NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+    expect(parseDpopJkt('')).toBeUndefined();
+  });
+  it.each([['short'], ['x'.repeat(44)], ['NzbLsXh8uDCcd+6MNwXF4W/7noWXFZAfHkxZsRGC9Xs']])('refuses %j with invalid_request', (v) => {
+    expect(() => parseDpopJkt(v)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+});
+
+describe('assertAuthorizationCodeKey (RFC 9449 §10)', () => {
+  const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+  it('accepts the bound key, and any request for an unbound code', () => {
+    expect(() => assertAuthorizationCodeKey(jkt, jkt)).not.toThrow();
+    expect(() => assertAuthorizationCodeKey(undefined, undefined)).not.toThrow();
+    expect(() => assertAuthorizationCodeKey('', jkt)).not.toThrow();
+  });
+  it.each([[undefined], ['y'.repeat(43)]])('refuses presented key %j with invalid_grant', (presented) => {
+    expect(() => assertAuthorizationCodeKey(jkt, presented)).toThrow(expect.objectContaining({ code: 'invalid_grant' }));
   });
 });

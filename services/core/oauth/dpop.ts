@@ -3,7 +3,7 @@
 // nonces are kept by the caller (the token service, in the grid).
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { InvalidDpopProof, InvalidToken, UseDpopNonce } from '../errors/index.js';
+import { InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidToken, UseDpopNonce } from '../errors/index.js';
 
 /** RFC 9449 §4.2: the proof's typ header. */
 export const DPOP_PROOF_TYP = 'dpop+jwt';
@@ -209,4 +209,73 @@ export function assertBearerUsable(claims: { cnf?: { jkt: string } | undefined }
 export function assertDpopPolicy(input: { dpopBoundAccessTokens: boolean; proofPresented: boolean }): void {
   // RFC 9449 §5.2: dpop_bound_access_tokens=true: the client always uses DPoP at the token endpoint.
   if (input.dpopBoundAccessTokens && !input.proofPresented) throw new InvalidDpopProof('this client must present a DPoP proof');
+}
+
+/**
+ * The token of an `Authorization: DPoP <token>` value (RFC 9449 §7.1: the DPoP scheme, a
+ * token68), or undefined when the value is not a well-formed DPoP credential.
+ */
+export function parseDpopAuthorization(authorization: string): string | undefined {
+  // RFC 9449 §7.1: "DPoP" (case-insensitive, RFC 9110 §11.1), one or more spaces, then a token68.
+  return /^DPoP +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization)?.[1];
+}
+
+/** The parts of a resource request a proof's htu is rebuilt from (what the edge forwarded). */
+export interface ResourceRequestTarget {
+  /** The scheme the client used: x-forwarded-proto set by the edge, else the request's :scheme. */
+  scheme: string;
+  /** The :authority (Host) the client sent. */
+  authority: string;
+  /** The request path; its query and fragment are dropped. */
+  path: string;
+}
+
+/**
+ * The htu a proof for this resource request must carry (RFC 9449 §4.3 step 9, §7.1): scheme,
+ * authority and path without query or fragment. Undefined when the parts do not make an absolute
+ * http(s) URI (then no proof can match and the request is refused).
+ */
+export function resourceRequestHtu(target: ResourceRequestTarget): string | undefined {
+  const scheme = target.scheme.trim().toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return undefined;
+  // An authority with a path, userinfo or query delimiter would let the host part move the path.
+  if (target.authority === '' || /[/?#@\s\\]/.test(target.authority)) return undefined;
+  if (!target.path.startsWith('/')) return undefined;
+  const path = target.path.split(/[?#]/, 1)[0]!;
+  return normalizeHtu(`${scheme}://${target.authority}${path}`);
+}
+
+/**
+ * RFC 9449 §7.1: a token presented with the DPoP scheme must be DPoP-bound (cnf.jkt), and the
+ * proof must be signed by that very key (RFC 9449 §4.3 step 12, §6.1).
+ * @throws InvalidToken for an unbound token; InvalidDpopProof when the proof's key is another.
+ */
+export function assertProofBindsToken(claims: { cnf?: { jkt?: string | undefined } | undefined }, proofJkt: string): void {
+  const jkt = claims.cnf?.jkt;
+  // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
+  if (jkt === undefined) throw new InvalidToken('the access token is not DPoP-bound; send it with the Bearer scheme');
+  // RFC 9449 §6.1, §7.1: the proof's key thumbprint equals the token's cnf.jkt.
+  if (jkt !== proofJkt) throw new InvalidDpopProof('the DPoP proof was not signed by the key the access token is bound to');
+}
+
+/**
+ * The dpop_jkt of an authorization request (RFC 9449 §10): undefined when absent (''), else the
+ * thumbprint itself.
+ * @throws InvalidRequest when it is not a base64url SHA-256 thumbprint (43 characters).
+ */
+export function parseDpopJkt(value: string): string | undefined {
+  if (value === '') return undefined;
+  // RFC 9449 §10, RFC 7638 §3: the base64url-encoded SHA-256 JWK thumbprint.
+  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) throw new InvalidRequest('dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  return value;
+}
+
+/**
+ * RFC 9449 §10: a code issued for a dpop_jkt is redeemed only with a DPoP proof by that key.
+ * @throws InvalidGrant when no proof was presented or it was signed by another key.
+ */
+export function assertAuthorizationCodeKey(codeJkt: string | undefined, presentedJkt: string | undefined): void {
+  if (codeJkt === undefined || codeJkt === '') return;
+  // RFC 9449 §10: the proof's key must match the dpop_jkt of the authorization request.
+  if (presentedJkt !== codeJkt) throw new InvalidGrant('the authorization code is bound to another DPoP key (dpop_jkt)');
 }

@@ -32,7 +32,8 @@ export type Principal =
 
 /** Decides who is calling. Implementations verify JWTs and the mesh credential. */
 export interface Authenticator {
-  authenticate(metadata: Metadata, access: Access): Promise<Principal>;
+  /** `method` is the full gRPC path of the call (e.g. /authmesh.key.v1.KeyService/GetJwks). */
+  authenticate(metadata: Metadata, access: Access, method?: string): Promise<Principal>;
 }
 
 export interface CallContext {

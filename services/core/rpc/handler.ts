@@ -171,7 +171,7 @@ export async function runUnary(
   };
   let outcome = 'OK';
   try {
-    const principal = await authenticator.authenticate(call.metadata, access);
+    const principal = await authenticator.authenticate(call.metadata, access, method);
     if (call.request instanceof RejectedRequest) throw call.request.error;
     const ctx: CallContext = {
       method,

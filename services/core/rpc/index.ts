@@ -9,3 +9,4 @@ export * from './revocation-list.js';
 export * from './mesh-authenticator.js';
 export * from './update-mask.js';
 export * from './caller-address.js';
+export * from './dpop-proofs.js';

@@ -1,13 +1,31 @@
 // The authenticator of every authmesh server: the mesh credential for internal RPCs, verified
-// bearer access tokens with the right scope for admin RPCs.
+// access tokens with the right scope for admin RPCs: Bearer tokens (RFC 6750), and DPoP-bound
+// tokens with the DPoP scheme and a proof (RFC 9449 §7).
+//
+// Which request a DPoP proof must name (htm, htu; RFC 9449 §4.3 steps 8-9): the RPC being
+// executed, as the public URL it is reached at, POST `${issuer}/<package>.<Service>/<Method>`:
+// the URL of the native gRPC route at the edge and of the gateway's Connect/gRPC-Web bridge
+// alike (both POST to that path). The service derives it from the call it executes, never from
+// anything the caller says, so a proof made for another RPC, another URL or another method is
+// refused, and every proof is used once in the mesh (the grid's jti map). One exception: a mesh
+// member (holding the mesh credential, i.e. the gateway) may name the HTTP request it received
+// (metadata x-authmesh-dpop-htm / x-authmesh-dpop-htu), which is how UserInfo (GET/POST
+// ${issuer}/oauth2/userinfo) passes a client's proof on. Nobody without the mesh credential can
+// name a URL, so nobody gains a way to use a proof made for anything but the RPC it calls.
+// REST calls transcoded by Envoy (/v1/...) reach the service as their gRPC RPC: a proof for the
+// REST URL does not match and is refused (fail closed); DPoP clients use gRPC or Connect.
 import type { Metadata } from '@grpc/grpc-js';
-import { AccessDenied, InsufficientScope, InvalidToken } from '../errors/index.js';
-import { assertBearerUsable, constantTimeEqualTo, isAddressedOnlyTo, parseBearer } from '../oauth/index.js';
+import { AccessDenied, InsufficientScope, InvalidDpopProof, InvalidToken } from '../errors/index.js';
+import { assertBearerUsable, constantTimeEqualTo, isAddressedOnlyTo, parseBearer, parseDpopAuthorization } from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
+import type { DpopProofs } from './dpop-proofs.js';
 
 /** Metadata key carrying the mesh credential between authmesh services. */
 export const MESH_METADATA_KEY = 'x-authmesh-mesh';
+/** Metadata keys by which a mesh member names the HTTP request a DPoP proof came with (UserInfo). */
+export const DPOP_HTM_METADATA_KEY = 'x-authmesh-dpop-htm';
+export const DPOP_HTU_METADATA_KEY = 'x-authmesh-dpop-htu';
 
 export interface MeshAuthenticatorOptions {
   meshSecret: string;
@@ -18,6 +36,8 @@ export interface MeshAuthenticatorOptions {
    * client without default audiences (the bootstrap admin client's client_credentials token).
    */
   audience: string;
+  /** DPoP proofs checked in the grid (RFC 9449 §7); without it the DPoP scheme is refused. */
+  dpop?: DpopProofs | undefined;
 }
 
 export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Authenticator {
@@ -26,16 +46,37 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
     const v = md.get(MESH_METADATA_KEY)[0];
     return typeof v === 'string' && isMeshSecret(v);
   };
-  const bearerOf = (md: Metadata): string | undefined => {
+  const tokenOf = (md: Metadata): { token: string; scheme: 'bearer' | 'dpop' } | undefined => {
     const v = md.get('authorization')[0];
     if (typeof v !== 'string') return undefined;
-    const token = parseBearer(v);
-    if (!token) throw new InvalidToken('the authorization metadata is not a Bearer token');
-    return token;
+    const bearer = parseBearer(v);
+    if (bearer) return { token: bearer, scheme: 'bearer' };
+    const dpop = parseDpopAuthorization(v);
+    if (dpop) return { token: dpop, scheme: 'dpop' };
+    throw new InvalidToken('the authorization metadata is not a Bearer or DPoP token');
   };
+  const stringOf = (md: Metadata, key: string): string | undefined => {
+    const values = md.get(key);
+    // RFC 9449 §4.3 step 1: exactly one proof.
+    if (values.length > 1) throw new InvalidDpopProof(`more than one ${key} was sent`);
+    return typeof values[0] === 'string' ? values[0] : undefined;
+  };
+  /** RFC 9449 §7.1: the proof of a DPoP-scheme call, for the request named in the file comment. */
+  async function checkDpop(md: Metadata, token: string, claims: { cnf?: { jkt?: string | undefined } | undefined }, method: string | undefined): Promise<void> {
+    if (!options.dpop) throw new InvalidToken('DPoP tokens are not accepted here');
+    const proof = stringOf(md, 'dpop');
+    if (proof === undefined || proof === '') throw new InvalidDpopProof('a DPoP proof is required with the DPoP scheme');
+    const named = isMesh(md) ? { htm: stringOf(md, DPOP_HTM_METADATA_KEY), htu: stringOf(md, DPOP_HTU_METADATA_KEY) } : { htm: undefined, htu: undefined };
+    let request: { htm: string; htu: string };
+    if (named.htm !== undefined && named.htu !== undefined) request = { htm: named.htm, htu: named.htu };
+    else if (method !== undefined && method.startsWith('/')) request = { htm: 'POST', htu: `${options.audience}${method}` };
+    else throw new InvalidDpopProof('the request a DPoP proof must name cannot be established');
+    // RFC 9449 §4.3, §7.1: method, URI, ath, the token's key, single use, nonce.
+    await options.dpop.checkResourceRequest(proof, { ...request, accessToken: token, claims });
+  }
 
   return {
-    async authenticate(md, access): Promise<Principal> {
+    async authenticate(md, access, method): Promise<Principal> {
       switch (access.kind) {
         case 'public':
           return { kind: 'anonymous' };
@@ -49,11 +90,13 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
           throw new InvalidToken('this method requires the mesh credential');
         case 'scopes': {
           if (access.allowMesh && isMesh(md)) return { kind: 'mesh' };
-          const token = bearerOf(md);
-          if (!token) throw new InvalidToken('this method requires a Bearer access token');
-          const claims = await options.verifier.verify(token);
-          // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is refused (admin APIs, UserInfo).
-          assertBearerUsable(claims);
+          const presented = tokenOf(md);
+          if (!presented) throw new InvalidToken('this method requires a Bearer access token');
+          const claims = await options.verifier.verify(presented.token);
+          // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is refused (admin APIs, UserInfo);
+          // one presented with the DPoP scheme needs a valid proof by its key.
+          if (presented.scheme === 'bearer') assertBearerUsable(claims);
+          else await checkDpop(md, presented.token, claims, method);
           // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
           // this one, whatever scope it carries.
           if (!isAddressedOnlyTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh alone (aud)');
