@@ -20,3 +20,4 @@ export * from './oidc-subject.js';
 export * from './oidc-claims.js';
 export * from './oidc-logout.js';
 export * from './dpop.js';
+export * from './mtls.js';
