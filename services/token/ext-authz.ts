@@ -9,7 +9,17 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { assertBearerUsable, bearerChallenge, decideAccess, isAddressedTo, parseBearer } from '../core/oauth/index.js';
+import {
+  assertBearerUsable,
+  bearerChallenge,
+  certificateThumbprint,
+  constantTimeEqual,
+  decideAccess,
+  isAddressedTo,
+  parseBearer,
+  pemCertificates,
+  type AccessTokenClaims,
+} from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -26,6 +36,42 @@ const GRPC_UNAVAILABLE = 14;
 
 function header(key: string, value: string) {
   return { header: { key, value, rawValue: Buffer.alloc(0) }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD, keepEmptyValue: false };
+}
+
+/** The route requirement Envoy's context_extensions carry: `client_certificate: required`. */
+export const CLIENT_CERTIFICATE_EXTENSION = 'client_certificate';
+
+/** What checkCertificateBinding decided: allowed, or why not. */
+export type CertificateBindingDecision =
+  | { ok: true }
+  | { ok: false; reason: 'certificate_required' | 'certificate_mismatch'; description: string };
+
+/**
+ * RFC 8705 §3: a certificate-bound token (cnf.x5t#S256) is accepted only on a connection whose
+ * client certificate has that thumbprint; a route whose context_extensions say
+ * `client_certificate: required` admits only requests over mutual TLS with a certificate.
+ * @param peerCertificate the TLS peer certificate as Envoy's include_peer_certificate sends it
+ *   (URL-encoded PEM), '' without mutual TLS
+ */
+export function checkCertificateBinding(claims: Pick<AccessTokenClaims, 'cnf'>, peerCertificate: string, ext: Record<string, string>): CertificateBindingDecision {
+  let der: Buffer | undefined;
+  if (peerCertificate !== '') {
+    try {
+      der = pemCertificates(decodeURIComponent(peerCertificate))[0];
+    } catch {
+      der = undefined;
+    }
+  }
+  if (ext[CLIENT_CERTIFICATE_EXTENSION] === 'required' && der === undefined) {
+    return { ok: false, reason: 'certificate_required', description: 'this route requires mutual TLS with a client certificate' };
+  }
+  const bound = claims.cnf?.['x5t#S256'];
+  if (bound === undefined) return { ok: true };
+  // RFC 8705 §3: the presented certificate's SHA-256 thumbprint must equal cnf.x5t#S256.
+  if (der === undefined || !constantTimeEqual(certificateThumbprint(der), bound)) {
+    return { ok: false, reason: 'certificate_mismatch', description: 'the access token is bound to a client certificate this request did not present' };
+  }
+  return { ok: true };
 }
 
 function deny(code: number, status: StatusCode, challenge: string, body: Record<string, string>) {
@@ -85,6 +131,9 @@ export function createExtAuthz(deps: MeshDeps) {
       if (err instanceof AuthmeshError && err.code === 'invalid_token') return unauthorized('invalid_token', err.description);
       throw err;
     }
+    // RFC 8705 §3: certificate-bound tokens only with their certificate; mTLS-only routes only over mTLS.
+    const binding = checkCertificateBinding(claims, req.attributes?.source?.certificate ?? '', ext);
+    if (!binding.ok) return binding.reason === 'certificate_mismatch' ? unauthorized('invalid_token', binding.description) : accessDenied(binding.description);
     const scopes = claims.scope ? claims.scope.split(' ') : [];
 
     // Per-route scope from Envoy's context_extensions: every listed scope is required.

@@ -50,6 +50,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(got.metadata).toEqual({});
       });
 
+      it('stores the mutual-TLS auth methods (RFC 8705 §2.1, §2.2; migration 0006) and still refuses unknown ones', async () => {
+        for (const method of ['tls_client_auth', 'self_signed_tls_client_auth'] as const) {
+          const input = { ...minimalClient(), clientType: 'confidential' as const, tokenEndpointAuthMethod: method, metadata: { tls_client_auth_san_dns: 'client.example.com' } };
+          await store.clients.create(input);
+          expect(await store.clients.get(input.clientId)).toMatchObject({ tokenEndpointAuthMethod: method, metadata: input.metadata });
+        }
+        // The CHECK constraint still guards the column.
+        const bad = { ...minimalClient(), tokenEndpointAuthMethod: 'tls_client_auth_x' as unknown as 'none' };
+        await expect(store.clients.create(bad)).rejects.toThrow();
+        await expectCode(store.clients.get(bad.clientId), 'not_found');
+      });
+
       it('rejects a duplicate client_id', async () => {
         const input = minimalClient();
         await store.clients.create(input);

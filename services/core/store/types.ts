@@ -3,7 +3,7 @@
 import type { StandardClaims } from '../oauth/oidc-claims.js';
 
 export type ClientType = 'public' | 'confidential' | 'trusted';
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 export interface Client {
   clientId: string;
