@@ -62,14 +62,14 @@ export function checkCertificateBinding(claims: Pick<AccessTokenClaims, 'cnf'>, 
       der = undefined;
     }
   }
+  const bound = claims.cnf?.['x5t#S256'];
+  // RFC 8705 §3: the presented certificate's SHA-256 thumbprint must equal cnf.x5t#S256 (checked
+  // first: a bound token without its certificate is an invalid token wherever it is used).
+  if (bound !== undefined && (der === undefined || !constantTimeEqual(certificateThumbprint(der), bound))) {
+    return { ok: false, reason: 'certificate_mismatch', description: 'the access token is bound to a client certificate this request did not present' };
+  }
   if (ext[CLIENT_CERTIFICATE_EXTENSION] === 'required' && der === undefined) {
     return { ok: false, reason: 'certificate_required', description: 'this route requires mutual TLS with a client certificate' };
-  }
-  const bound = claims.cnf?.['x5t#S256'];
-  if (bound === undefined) return { ok: true };
-  // RFC 8705 §3: the presented certificate's SHA-256 thumbprint must equal cnf.x5t#S256.
-  if (der === undefined || !constantTimeEqual(certificateThumbprint(der), bound)) {
-    return { ok: false, reason: 'certificate_mismatch', description: 'the access token is bound to a client certificate this request did not present' };
   }
   return { ok: true };
 }
