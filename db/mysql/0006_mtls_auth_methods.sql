@@ -6,3 +6,6 @@ ALTER TABLE clients
   ADD CONSTRAINT clients_auth_method_check
     CHECK (token_endpoint_auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none',
                                           'tls_client_auth', 'self_signed_tls_client_auth'));
+-- RFC 8705 §4: the certificate thumbprint a public client's refresh token is bound to (see the
+-- postgres file).
+ALTER TABLE refresh_tokens ADD COLUMN IF NOT EXISTS x5t_s256 VARCHAR(64) NULL;

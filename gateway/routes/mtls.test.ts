@@ -15,7 +15,7 @@ import { certificateThumbprint } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { certFactory, type CertFactory, type TestCert } from '../../test/support/certs.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { basicAuth, createFixtures, postForm, type Fixtures } from './route-test-support.js';
+import { authorizationRedirect, basicAuth, createFixtures, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
 
 const EDGE_SECRET = 'edge-secret-'.padEnd(48, 'x');
 const MTLS_BASE = 'https://mtls.auth.example.com';
@@ -152,6 +152,44 @@ describe('Mutual TLS at the gateway (RFC 8705)', () => {
       const withCert = await postForm(tokenUrl, 'grant_type=client_credentials&scope=read', { authorization: basicAuth(ids.required, ids.requiredSecret), ...fromEdge(svcCert) });
       expect(withCert.status).toBe(200);
       expect(decodeJwt((await json(withCert)).access_token as string).cnf).toEqual({ 'x5t#S256': certificateThumbprint(svcCert.der) });
+    });
+  });
+
+  describe("a public client's refresh token is bound to its certificate (RFC 8705 §4)", () => {
+    const refresh = (refreshToken: string, cert: TestCert | undefined) =>
+      postForm(tokenUrl, new URLSearchParams({ grant_type: 'refresh_token', client_id: f.pub, refresh_token: refreshToken }).toString(), cert ? fromEdge(cert) : {});
+
+    it('refuses a refresh without the certificate or with another one, consuming nothing; the certificate holder refreshes', async () => {
+      const verifier = 'v'.repeat(43);
+      const redirect = await authorizationRedirect(t, f.pub, f.userId, 'read', verifier);
+      const body = new URLSearchParams({ grant_type: 'authorization_code', client_id: f.pub, code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier });
+      const res = await postForm(tokenUrl, body.toString(), fromEdge(selfCert));
+      expect(res.status).toBe(200);
+      const tokens = await json(res);
+      const x5t = certificateThumbprint(selfCert.der);
+      expect(decodeJwt(tokens.access_token as string).cnf).toEqual({ 'x5t#S256': x5t });
+      const rt = tokens.refresh_token as string;
+      for (const cert of [undefined, otherSelfCert]) {
+        const stolen = await refresh(rt, cert);
+        expect(stolen.status).toBe(400);
+        expect(await json(stolen)).toMatchObject({ error: 'invalid_grant' });
+      }
+      // Neither refusal consumed the token: the holder of the certificate refreshes, and the
+      // successor stays bound.
+      const ok = await refresh(rt, selfCert);
+      expect(ok.status).toBe(200);
+      const next = await json(ok);
+      expect(decodeJwt(next.access_token as string).cnf).toEqual({ 'x5t#S256': x5t });
+      expect((await refresh(next.refresh_token as string, otherSelfCert)).status).toBe(400);
+    });
+
+    it('leaves a public client without a certificate unbound', async () => {
+      const verifier = 'w'.repeat(43);
+      const redirect = await authorizationRedirect(t, f.pub, f.userId, 'read', verifier);
+      const body = new URLSearchParams({ grant_type: 'authorization_code', client_id: f.pub, code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier });
+      const tokens = await json(await postForm(tokenUrl, body.toString()));
+      expect(decodeJwt(tokens.access_token as string).cnf).toBeUndefined();
+      expect((await refresh(tokens.refresh_token as string, undefined)).status).toBe(200);
     });
   });
 

@@ -131,7 +131,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
         const x5t = tls.thumbprint;
         const mint =
           jkt === undefined && x5t === undefined ? minter : { ...minter, mint: (input: Parameters<TokenMinter['mint']>[0]) => minter.mint({ ...input, dpopJkt: jkt, certificateThumbprint: x5t }) };
-        const ctx = { deps, minter: mint, client, remoteIp, dpopJkt: jkt };
+        const ctx = { deps, minter: mint, client, remoteIp, dpopJkt: jkt, certificateThumbprint: x5t };
         const g = req.grant;
         let res: TokenResponse;
         switch (g?.$case) {

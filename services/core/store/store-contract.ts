@@ -385,6 +385,21 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         if (sibling.outcome === 'rotated') expect((await store.refreshTokens.get(sibling.next.tokenHash)).dpopJkt).toBe(jkt);
       });
 
+      it('keeps the client-certificate binding (RFC 8705 §4, migration 0006) through rotation, also in the grace window', async () => {
+        const x5t = 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2';
+        const old = await store.refreshTokens.create(token({ certificateThumbprint: x5t }));
+        expect(await store.refreshTokens.get(old.tokenHash)).toEqual(old);
+        const now = new Date();
+        const first = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), now);
+        expect(first.outcome === 'rotated' && first.next.certificateThumbprint).toBe(x5t);
+        if (first.outcome === 'rotated') expect((await store.refreshTokens.get(first.next.tokenHash)).certificateThumbprint).toBe(x5t);
+        const sibling = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), new Date(now.getTime() + 1));
+        expect(sibling.outcome === 'rotated' && sibling.graceful && sibling.next.certificateThumbprint).toBe(x5t);
+        if (sibling.outcome === 'rotated') expect((await store.refreshTokens.get(sibling.next.tokenHash)).certificateThumbprint).toBe(x5t);
+        // An unbound token stays unbound.
+        expect((await store.refreshTokens.get((await store.refreshTokens.create(token())).tokenHash)).certificateThumbprint).toBeUndefined();
+      });
+
       it('rotates a token without a user or auth time into one without them', async () => {
         const bare = token();
         delete bare.userId;

@@ -122,6 +122,11 @@ export interface RefreshToken {
    * that used DPoP); a successor inherits it, so every refresh of the family needs that key.
    */
   dpopJkt?: string;
+  /**
+   * RFC 8705 §4: the x5t#S256 of the client certificate the token is bound to (public clients
+   * that used mutual TLS); a successor inherits it.
+   */
+  certificateThumbprint?: string;
 }
 
 /** Remembered consent of a user for a client. */
