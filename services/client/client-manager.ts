@@ -427,7 +427,8 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
         }
         case 'mutual_tls': {
           const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;
-          if (!client) return authFailed(undefined, 'mutual_tls');
+          // RFC 8705 §2: no certificate, no mutual-TLS authentication.
+          if (!client || credentials.certificate.length === 0) return authFailed(client?.clientId, 'mutual_tls');
           const method = client.tokenEndpointAuthMethod;
           // RFC 8705 §4: a public client presents a certificate only to have its tokens bound to it.
           if (method === 'none' && client.clientType === 'public') return client;

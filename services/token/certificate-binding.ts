@@ -23,7 +23,8 @@ function sameCertificate(a: ClientCertificate, b: ClientCertificate): boolean {
  * @throws InvalidRequest for two different certificates or one too large to be real
  */
 export function presentedCertificate(credentials: ClientCredentials | undefined, forwarded: ClientCertificate | undefined): PresentedCertificate {
-  const inCredential = credentials?.credential?.$case === 'mutualTls' ? credentials.credential.value.certificate : undefined;
+  const mutualTls = credentials?.credential?.$case === 'mutualTls';
+  const inCredential = mutualTls && credentials?.credential?.$case === 'mutualTls' ? credentials.credential.value.certificate : undefined;
   const fromEdge = forwarded !== undefined && forwarded.certificate.length > 0 ? forwarded : undefined;
   if (fromEdge !== undefined && inCredential !== undefined && !sameCertificate(fromEdge, inCredential)) {
     throw new InvalidRequest('the request presents two different client certificates');
@@ -31,7 +32,7 @@ export function presentedCertificate(credentials: ClientCredentials | undefined,
   const certificate = fromEdge ?? inCredential;
   if (certificate === undefined || certificate.certificate.length === 0) {
     // RFC 8705 §2: a mutual-TLS credential without a certificate authenticates nothing.
-    if (inCredential !== undefined) throw new InvalidRequest('a mutual_tls credential needs the client certificate');
+    if (mutualTls) throw new InvalidRequest('a mutual_tls credential needs the client certificate');
     return { credentials, thumbprint: undefined };
   }
   if (certificate.certificate.length > MAX_CERTIFICATE_BYTES || certificate.chain.length > MAX_CHAIN_LENGTH) {
