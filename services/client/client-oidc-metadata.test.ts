@@ -32,7 +32,7 @@ const base: ClientDraft = {
   backchannelLogoutUri: '',
   backchannelLogoutSessionRequired: false,
   dpopBoundAccessTokens: false,
-        ...NO_MTLS_METADATA,
+  ...NO_MTLS_METADATA,
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 
