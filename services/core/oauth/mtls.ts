@@ -515,7 +515,8 @@ export function chainIsTrusted(leafDer: Uint8Array, chainDer: readonly Uint8Arra
     return false;
   }
   if (!validAt(leaf, now)) return false;
-  const eku = leaf.keyUsage;
+  // Node 20 names the extended key usages keyUsage; later versions also extKeyUsage.
+  const eku = (leaf as X509Certificate & { extKeyUsage?: string[] }).extKeyUsage ?? leaf.keyUsage;
   if (eku !== undefined && eku.length > 0 && !eku.includes(CLIENT_AUTH_EKU) && !eku.includes(ANY_EKU)) return false;
   const issuedBy = (child: X509Certificate, parent: X509Certificate) => {
     try {
