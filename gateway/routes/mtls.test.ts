@@ -15,7 +15,7 @@ import { certificateThumbprint } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { certFactory, type CertFactory, type TestCert } from '../../test/support/certs.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { authorizationRedirect, basicAuth, createFixtures, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
+import { authorizationRedirect, basicAuth, createFixtures, ORDERS, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
 
 const EDGE_SECRET = 'edge-secret-'.padEnd(48, 'x');
 const MTLS_BASE = 'https://mtls.auth.example.com';
@@ -143,6 +143,23 @@ describe('Mutual TLS at the gateway (RFC 8705)', () => {
       expect(decodeJwt(token).cnf).toEqual({ 'x5t#S256': x5t });
       const intro = await postForm(`${t.baseUrl}/oauth2/introspect`, new URLSearchParams({ token }).toString(), { authorization: basicAuth(f.basic.id, f.basic.secret) });
       expect(await json(intro)).toMatchObject({ active: true, token_type: 'Bearer', cnf: { 'x5t#S256': x5t } });
+    });
+
+    it('exchanges its own certificate-bound token only over mutual TLS with that certificate (RFC 8693 §5)', async () => {
+      const subjectToken = (await json(await postForm(tokenUrl, 'grant_type=client_credentials&scope=read', { authorization: basicAuth(f.basic.id, f.basic.secret), ...fromEdge(selfCert) }))).access_token as string;
+      const exchange = (cert: TestCert | undefined) =>
+        postForm(tokenUrl, new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subjectToken, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: ORDERS }).toString(), {
+          authorization: basicAuth(f.basic.id, f.basic.secret),
+          ...(cert ? fromEdge(cert) : {}),
+        });
+      for (const cert of [undefined, otherSelfCert]) {
+        const stolen = await exchange(cert);
+        expect(stolen.status).toBe(400);
+        expect(await json(stolen)).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('bound to a client certificate') });
+      }
+      const ok = await exchange(selfCert);
+      expect(ok.status).toBe(200);
+      expect(decodeJwt((await json(ok)).access_token as string).cnf).toEqual({ 'x5t#S256': certificateThumbprint(selfCert.der) });
     });
 
     it('refuses a client that registered tls_client_certificate_bound_access_tokens when it comes without a certificate (§3.4)', async () => {

@@ -11,6 +11,7 @@ import type {
 import { AuthmeshError, hasErrorCode, InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
 import {
   assertExchangeAllowed,
+  assertExchangeCertificate,
   assertGrantAllowed,
   buildActClaim,
   exchangeAudience,
@@ -353,6 +354,8 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
   };
   const subject = await verify(req.subjectToken, 'subject_token');
   const actor = req.actorToken ? await verify(req.actorToken, 'actor_token') : undefined;
+  // RFC 8705 §3: a certificate-bound token the client holds is exchanged only with that certificate.
+  assertExchangeCertificate({ clientId: ctx.client.clientId, subject, actor, presentedThumbprint: ctx.certificateThumbprint });
   // RFC 8693 §5: only subject tokens issued or addressed to this client, only its own actor token.
   assertExchangeAllowed({ clientId: ctx.client.clientId, subject, actor });
   // RFC 8693 §4.1: act identifies the party acting for the subject: the actor token's subject,

@@ -9,6 +9,7 @@ import {
   parseForwardedClientCert,
   parseRfc4514Dn,
   readCertificateIdentity,
+  assertExchangeCertificate,
   selfSignedCertificateMatches,
   subjectDnMatches,
   tlsClientAuthExpectation,
@@ -223,6 +224,27 @@ describe('readCertificateIdentity', () => {
     expect(() => readCertificateIdentity(Buffer.from('3003020101', 'hex'))).toThrow(/could not be read/);
     expect(() => readCertificateIdentity(Buffer.alloc(0))).toThrow(/could not be read/);
     expect(() => readCertificateIdentity(client.der.subarray(0, 100))).toThrow(/could not be read/);
+  });
+});
+
+describe('assertExchangeCertificate (RFC 8705 §3, RFC 8693 §5)', () => {
+  const x5t = 'a'.repeat(43);
+  const other = 'b'.repeat(43);
+  it.each([
+    ['its own bound subject token with the same certificate', { clientId: 'api', subject: { client_id: 'api', cnf: { 'x5t#S256': x5t } }, presentedThumbprint: x5t }],
+    ['a bound token it received as audience, without a certificate', { clientId: 'api', subject: { client_id: 'spa', cnf: { 'x5t#S256': x5t } }, presentedThumbprint: undefined }],
+    ['its bound actor token with that certificate', { clientId: 'api', subject: { client_id: 'spa' }, actor: { cnf: { 'x5t#S256': x5t } }, presentedThumbprint: x5t }],
+    ['unbound tokens without a certificate', { clientId: 'api', subject: { client_id: 'api' }, presentedThumbprint: undefined }],
+    ['a DPoP-only binding (not this rule)', { clientId: 'api', subject: { client_id: 'api', cnf: { jkt: x5t } }, presentedThumbprint: undefined }],
+  ])('allows %s', (_, input) => {
+    expect(() => assertExchangeCertificate(input)).not.toThrow();
+  });
+  it.each([
+    ['its own bound subject token without a certificate', { clientId: 'api', subject: { client_id: 'api', cnf: { 'x5t#S256': x5t } }, presentedThumbprint: undefined }, /subject_token/],
+    ['its own bound subject token with another certificate', { clientId: 'api', subject: { client_id: 'api', cnf: { 'x5t#S256': x5t } }, presentedThumbprint: other }, /subject_token/],
+    ['a bound actor token with another certificate', { clientId: 'api', subject: { client_id: 'spa' }, actor: { cnf: { 'x5t#S256': x5t } }, presentedThumbprint: other }, /actor_token/],
+  ])('refuses %s', (_, input, message) => {
+    expect(() => assertExchangeCertificate(input)).toThrow(message);
   });
 });
 

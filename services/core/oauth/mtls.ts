@@ -5,6 +5,7 @@
 // (cnf.x5t#S256, §3.1) and reading Envoy's x-forwarded-client-cert header. No I/O.
 import { createHash, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InvalidRequest } from '../errors/index.js';
+import type { AccessTokenClaims } from './access-token-claims.js';
 
 /** RFC 8705 §2.1 / §2.2: the two client authentication methods. */
 export const TLS_CLIENT_AUTH = 'tls_client_auth';
@@ -543,6 +544,29 @@ export function pemCertificates(pem: string): Buffer[] {
   const re = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
   for (const m of pem.matchAll(re)) out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
   return out;
+}
+
+/**
+ * RFC 8705 §3 with RFC 8693 §5: a certificate-bound token the client itself holds (issued to it,
+ * or its actor token) is exchanged only over mutual TLS with that certificate; otherwise a stolen
+ * bound token could be traded for one bound to nothing (or to the thief's certificate). A bound
+ * token merely addressed to the client (a resource server exchanging what it was called with) was
+ * presented to that client with its certificate already, and needs none.
+ * @throws InvalidRequest naming the token whose certificate is missing
+ */
+export function assertExchangeCertificate(input: {
+  clientId: string;
+  subject: Pick<AccessTokenClaims, 'client_id' | 'cnf'>;
+  actor?: Pick<AccessTokenClaims, 'cnf'> | undefined;
+  /** x5t#S256 of the token request's client certificate, undefined without mutual TLS. */
+  presentedThumbprint: string | undefined;
+}): void {
+  const own = input.subject.client_id === input.clientId ? input.subject.cnf?.['x5t#S256'] : undefined;
+  for (const [what, bound] of [['subject_token', own], ['actor_token', input.actor?.cnf?.['x5t#S256']]] as const) {
+    if (bound !== undefined && bound !== input.presentedThumbprint) {
+      throw new InvalidRequest(`the ${what} is bound to a client certificate this request did not present`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
