@@ -11,9 +11,9 @@ import type {
 import { AuthmeshError, hasErrorCode, InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget, ServerError } from '../core/errors/index.js';
 import {
   assertExchangeAllowed,
-  assertExchangeCertificate,
   assertGrantAllowed,
   buildActClaim,
+  assertExchangeCertificate,
   exchangeAudience,
   exchangeScope,
   exchangeSourceChain,
