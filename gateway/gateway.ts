@@ -10,6 +10,7 @@ import { toAuthmeshError } from '../services/core/errors/index.js';
 import type { Logger } from '../services/core/log/index.js';
 import type { Peers } from '../services/mesh-deps.js';
 import { MAX_PARAMETERS } from './form-params.js';
+import { createForwardedCertificateReader, rememberClientCertificate } from './forwarded-client-cert.js';
 import { fallbackChallenge, sendOAuthError } from './oauth-errors.js';
 
 export interface GatewayOptions {
@@ -74,6 +75,13 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
   await app.register(formbody, {
     bodyLimit: options.config.httpBodyLimit,
     parser: (body: string) => parseQuery(body, '&', '=', { maxKeys: MAX_PARAMETERS + 1 }),
+  });
+
+  // RFC 8705: a forwarded client certificate is believed only from Envoy (forwarded-client-cert.ts);
+  // anything else carrying one is refused before any route runs.
+  const readForwardedCertificate = createForwardedCertificateReader(options.config);
+  app.addHook('onRequest', async (req) => {
+    rememberClientCertificate(req, readForwardedCertificate(req.headers));
   });
 
   app.addHook('onResponse', async (req, reply) => {

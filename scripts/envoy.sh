@@ -9,6 +9,8 @@
 # `up` reads the same AUTHMESH_* variables as the services; Envoy-only ones (defaults):
 #   AUTHMESH_ENVOY_PORT (10000)  AUTHMESH_ENVOY_ADMIN_PORT (9901, always on 127.0.0.1)
 #   AUTHMESH_ENVOY_LISTEN_HOST (127.0.0.1)  AUTHMESH_ENVOY_TLS_CERT / AUTHMESH_ENVOY_TLS_KEY (TLS when set)
+#   AUTHMESH_MTLS_CA (with TLS: ask for client certificates, RFC 8705)  AUTHMESH_MTLS_EDGE_SECRET
+#   (the proof Envoy adds for the gateway to believe x-forwarded-client-cert; same value as the gateway's)
 #   AUTHMESH_<SVC>_UPSTREAMS (host:port[,host:port…], default 127.0.0.1:$AUTHMESH_GRPC_PORT)
 #   AUTHMESH_GATEWAY_UPSTREAMS (127.0.0.1:$AUTHMESH_HTTP_PORT)  AUTHMESH_SAMPLE_API_UPSTREAMS (127.0.0.1:8090)
 #   AUTHMESH_SAMPLE_API_AUDIENCE (https://sample-api.authmesh.test)
@@ -73,6 +75,10 @@ validate() {
       -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
     AUTHMESH_ENVOY_TLS_CERT="$tmp/cert.pem" AUTHMESH_ENVOY_TLS_KEY="$tmp/key.pem" render "$tmp/tls.yaml"
     "$ENVOY" --mode validate -c "$tmp/tls.yaml" --log-level warn
+    # And mutual TLS (RFC 8705): client certificates asked for, the edge proof on gateway routes.
+    AUTHMESH_ENVOY_TLS_CERT="$tmp/cert.pem" AUTHMESH_ENVOY_TLS_KEY="$tmp/key.pem" AUTHMESH_MTLS_CA="$tmp/cert.pem" \
+      AUTHMESH_MTLS_EDGE_SECRET="$(openssl rand -hex 32)" render "$tmp/mtls.yaml"
+    "$ENVOY" --mode validate -c "$tmp/mtls.yaml" --log-level warn
   )
 }
 
@@ -85,6 +91,8 @@ up() {
   mkdir -p "$STATE"
   export AUTHMESH_ENVOY_ACCESS_LOG="${AUTHMESH_ENVOY_ACCESS_LOG:-$STATE/access.log}"
   render "$STATE/envoy.yaml"
+  # The rendered config holds AUTHMESH_MTLS_EDGE_SECRET when mutual TLS is on: owner-only then.
+  if [ -n "${AUTHMESH_MTLS_EDGE_SECRET:-}" ]; then chmod 600 "$STATE/envoy.yaml"; fi
   "$ENVOY" --mode validate -c "$STATE/envoy.yaml" --log-level warn >/dev/null
   nohup "$ENVOY" -c "$STATE/envoy.yaml" --disable-hot-restart --log-level warn --file-flush-interval-msec 1000 \
     >"$STATE/envoy.log" 2>&1 &

@@ -35,7 +35,9 @@ function sendCacheable(req: FastifyRequest, reply: FastifyReply, body: string, c
 
 export function authorizationServerMetadata(config: GatewayContext['config']): Record<string, unknown> {
   const issuer = config.issuer;
-  const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+  // RFC 8705 §2: the mutual-TLS methods, when the edge forwards client certificates (AUTHMESH_MTLS_EDGE_SECRET).
+  const mtls = config.mtlsEdgeSecret !== undefined;
+  const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...(mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : [])];
   return {
     issuer,
     authorization_endpoint: `${issuer}/oauth2/authorize`,
@@ -97,7 +99,27 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     end_session_endpoint: `${issuer}/oauth2/end_session`,
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
+    ...mtlsMetadata(config),
   };
+}
+
+/**
+ * RFC 8705 §3.3: certificate-bound access tokens are issued (and enforced by ext_authz); §5: the
+ * endpoints clients reach over mutual TLS, when that listener has its own URL (AUTHMESH_MTLS_BASE_URL).
+ */
+function mtlsMetadata(config: GatewayContext['config']): Record<string, unknown> {
+  if (config.mtlsEdgeSecret === undefined) return {};
+  const out: Record<string, unknown> = { tls_client_certificate_bound_access_tokens: true };
+  const base = config.mtlsBaseUrl;
+  if (base !== undefined) {
+    out.mtls_endpoint_aliases = {
+      token_endpoint: `${base}/oauth2/token`,
+      introspection_endpoint: `${base}/oauth2/introspect`,
+      revocation_endpoint: `${base}/oauth2/revoke`,
+      userinfo_endpoint: `${base}/oauth2/userinfo`,
+    };
+  }
+  return out;
 }
 
 export const discoveryRoutes: RouteModule = ({ app, config, peers }: GatewayContext) => {

@@ -34,7 +34,7 @@ import {
 } from '../../gen/ts/authmesh/client/v1/client.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest, InvalidToken } from '../../services/core/errors/index.js';
 import { authMethodName, authMethodValue, grantTypeNames, grantTypeValue } from '../../services/client/client-enums.js';
-import { checkResponseTypes, parseBearer } from '../../services/core/oauth/index.js';
+import { checkResponseTypes, parseBearer, TLS_CLIENT_AUTH_METADATA } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
@@ -44,7 +44,10 @@ import type { GatewayContext, RouteModule } from '../gateway.js';
 const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age', 'require_auth_time', 'subject_type', 'sector_identifier_uri'];
 
 /** The RFC 7591 fields a registration may set (client_type follows from the auth method). */
-const REGISTERED_FIELDS = ['client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'dpop_bound_access_tokens', ...OIDC_REGISTERED_FIELDS];
+/** RFC 8705 §2.1.2 and §3.4 client metadata (Client message fields 50-55). */
+const MTLS_REGISTERED_FIELDS = [...TLS_CLIENT_AUTH_METADATA, 'tls_client_certificate_bound_access_tokens'];
+
+const REGISTERED_FIELDS = [...MTLS_REGISTERED_FIELDS, 'client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'dpop_bound_access_tokens', ...OIDC_REGISTERED_FIELDS];
 
 
 /** OpenID Connect Registration 1.0 §2 metadata, as the Client message fields. */
@@ -93,6 +96,14 @@ interface RegisteredMetadata extends OidcRegisteredMetadata {
   backchannelLogoutSessionRequired: boolean;
   /** RFC 9449 §5.2: every token request of the client must carry a DPoP proof. */
   dpopBoundAccessTokens: boolean;
+  /** RFC 8705 §2.1.2: what a tls_client_auth certificate carries ('' when not set). */
+  tlsClientAuthSubjectDn: string;
+  tlsClientAuthSanDns: string;
+  tlsClientAuthSanUri: string;
+  tlsClientAuthSanIp: string;
+  tlsClientAuthSanEmail: string;
+  /** RFC 8705 §3.4. */
+  tlsClientCertificateBoundAccessTokens: boolean;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -164,6 +175,13 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     backchannelLogoutSessionRequired: booleanField(b, 'backchannel_logout_session_required'),
     // RFC 9449 §5.2: dpop_bound_access_tokens is a boolean, false when omitted.
     dpopBoundAccessTokens: booleanField(b, 'dpop_bound_access_tokens'),
+    // RFC 8705 §2.1.2, §3.4 client metadata; the client service checks the values.
+    tlsClientAuthSubjectDn: stringField(b, 'tls_client_auth_subject_dn'),
+    tlsClientAuthSanDns: stringField(b, 'tls_client_auth_san_dns'),
+    tlsClientAuthSanUri: stringField(b, 'tls_client_auth_san_uri'),
+    tlsClientAuthSanIp: stringField(b, 'tls_client_auth_san_ip'),
+    tlsClientAuthSanEmail: stringField(b, 'tls_client_auth_san_email'),
+    tlsClientCertificateBoundAccessTokens: booleanField(b, 'tls_client_certificate_bound_access_tokens'),
   };
 }
 
@@ -203,6 +221,16 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   if (c.userinfoSignedResponseAlg) out.userinfo_signed_response_alg = c.userinfoSignedResponseAlg;
   // RFC 9449 §5.2: the registered value, default (false) included.
   out.dpop_bound_access_tokens = c.dpopBoundAccessTokens;
+  // RFC 8705 §2.1.2, §3.4: the registered mutual-TLS metadata.
+  const tls: [string, string][] = [
+    ['tls_client_auth_subject_dn', c.tlsClientAuthSubjectDn],
+    ['tls_client_auth_san_dns', c.tlsClientAuthSanDns],
+    ['tls_client_auth_san_uri', c.tlsClientAuthSanUri],
+    ['tls_client_auth_san_ip', c.tlsClientAuthSanIp],
+    ['tls_client_auth_san_email', c.tlsClientAuthSanEmail],
+  ];
+  for (const [k, v] of tls) if (v) out[k] = v;
+  if (c.tlsClientCertificateBoundAccessTokens) out.tls_client_certificate_bound_access_tokens = true;
   return out;
 }
 
@@ -263,6 +291,12 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       backchannelLogoutUri: m.backchannelLogoutUri,
       backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
       dpopBoundAccessTokens: m.dpopBoundAccessTokens,
+      tlsClientAuthSubjectDn: m.tlsClientAuthSubjectDn,
+      tlsClientAuthSanDns: m.tlsClientAuthSanDns,
+      tlsClientAuthSanUri: m.tlsClientAuthSanUri,
+      tlsClientAuthSanIp: m.tlsClientAuthSanIp,
+      tlsClientAuthSanEmail: m.tlsClientAuthSanEmail,
+      tlsClientCertificateBoundAccessTokens: m.tlsClientCertificateBoundAccessTokens,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

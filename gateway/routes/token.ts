@@ -13,6 +13,7 @@ import { toAuthmeshError, UnsupportedGrantType, InvalidRequest, InvalidDpopProof
 import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials, type PresentedClient } from '../client-auth.js';
+import { clientCertificateOf } from '../forwarded-client-cert.js';
 import { registerEndpoint } from '../endpoint.js';
 import { readForm, requireFormBody, type FormParams } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
@@ -130,7 +131,23 @@ function introspectionJson(res: IntrospectTokenResponse): Record<string, unknown
   if (res.act && Object.keys(res.act).length > 0) out.act = res.act;
   // RFC 9449 §6.2: cnf with the jkt of a DPoP-bound token.
   if (res.cnf?.jkt) out.cnf = { jkt: res.cnf.jkt };
+  // RFC 8705 §3.2: cnf with the x5t#S256 of a certificate-bound token.
+  if (res.cnf?.x5tS256) out.cnf = { ...(out.cnf as object | undefined), 'x5t#S256': res.cnf.x5tS256 };
   return out;
+}
+
+/**
+ * RFC 8705 §2: a client that sends only its client_id over mutual TLS authenticates with the
+ * certificate (tls_client_auth, self_signed_tls_client_auth); the client service decides.
+ */
+function withClientCertificate(client: PresentedClient, req: FastifyRequest): PresentedClient {
+  const cert = clientCertificateOf(req);
+  const c = client.credentials.credential;
+  if (cert === undefined || c?.$case !== 'clientId') return client;
+  return {
+    clientId: client.clientId,
+    credentials: { credential: { $case: 'mutualTls', value: { clientId: c.value, certificate: { certificate: cert.certificate, chain: cert.chain } } } },
+  };
 }
 
 /** A client_id as the request log shows it: printable ASCII, at most 128 characters. */
@@ -157,7 +174,7 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
       const authorization = req.headers.authorization;
       try {
         const form = readForm(req.body, recognized);
-        const client = extractClientCredentials(authorization, form, `${config.issuer}${path}`);
+        const client = withClientCertificate(extractClientCredentials(authorization, form, `${config.issuer}${path}`), req);
         const answer = await run(form, client, req);
         if (client.clientId !== undefined) (req as { clientId?: string }).clientId = loggableClientId(client.clientId);
         return answer(reply);
@@ -182,7 +199,10 @@ export const tokenRoutes: RouteModule = ({ app, config, peers }: GatewayContext)
         // RFC 9449 §4.3 steps 8-9: the proof names this request: its method, and the endpoint URI
         // clients are given (the issuer's, as in the metadata), whatever host the proxy forwarded.
         const dpop = proof === undefined ? undefined : { proof, htm: req.method, htu: `${config.issuer}/oauth2/token` };
-        const res = await peers.token.token(TokenRequest.fromPartial({ client: client.credentials, grant, remoteIp: remoteAddress(req), dpop }));
+        // RFC 8705 §3: the certificate of the TLS connection binds the tokens (cnf.x5t#S256).
+        const cert = clientCertificateOf(req);
+        const clientCertificate = cert === undefined ? undefined : { certificate: cert.certificate, chain: cert.chain };
+        const res = await peers.token.token(TokenRequest.fromPartial({ client: client.credentials, grant, remoteIp: remoteAddress(req), dpop, clientCertificate }));
         return (reply) => {
           // RFC 9449 §8: the nonce the next proof must carry.
           if (res.dpopNonce) reply.header('dpop-nonce', res.dpopNonce);

@@ -5,6 +5,7 @@ import { ADMIN_SCOPE, READ_SCOPE } from '../core/rpc/index.js';
 import { constantTimeEqual, hashToken } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientManager } from './client-manager.js';
+import { NO_MTLS_METADATA } from './client-draft.js';
 
 export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'>, clients: ClientManager): Promise<void> {
   const { adminClientId, adminClientSecret } = deps.config;
@@ -46,6 +47,7 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         backchannelLogoutUri: '',
         backchannelLogoutSessionRequired: false,
         dpopBoundAccessTokens: false,
+        ...NO_MTLS_METADATA,
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

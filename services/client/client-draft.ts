@@ -14,6 +14,10 @@ import {
   isLoopbackIpHost,
   validateRegisteredRedirectUri,
   type SubjectType,
+  TLS_CLIENT_AUTH_METADATA,
+  tlsClientAuthExpectation,
+  type TlsClientAuthExpectation,
+  type TlsClientAuthMetadataName,
 } from '../core/oauth/index.js';
 import { ipLiteralOf, isAllowedTarget } from '../core/net/server-request-target.js';
 import type { Client } from '../core/store/types.js';
@@ -60,6 +64,14 @@ export interface ClientDraft {
   backchannelLogoutSessionRequired: boolean;
   /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request must carry a DPoP proof. */
   dpopBoundAccessTokens: boolean;
+  /** RFC 8705 §2.1.2: what a tls_client_auth certificate must carry; exactly one set for that method, none otherwise. */
+  tlsClientAuthSubjectDn: string;
+  tlsClientAuthSanDns: string;
+  tlsClientAuthSanUri: string;
+  tlsClientAuthSanIp: string;
+  tlsClientAuthSanEmail: string;
+  /** RFC 8705 §3.4: every token request must present a client certificate, which binds the tokens. */
+  tlsClientCertificateBoundAccessTokens: boolean;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -91,6 +103,12 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'backchannelLogoutUri',
   'backchannelLogoutSessionRequired',
   'dpopBoundAccessTokens',
+  'tlsClientAuthSubjectDn',
+  'tlsClientAuthSanDns',
+  'tlsClientAuthSanUri',
+  'tlsClientAuthSanIp',
+  'tlsClientAuthSanEmail',
+  'tlsClientCertificateBoundAccessTokens',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -105,6 +123,16 @@ export const META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED = 'backchannel_logout_sess
 const MAX_POST_LOGOUT_REDIRECT_URIS = 20;
 // RFC 9449 §5.2 client metadata.
 export const META_DPOP_BOUND_ACCESS_TOKENS = 'dpop_bound_access_tokens';
+// RFC 8705 §2.1.2 and §3.4 client metadata, under their RFC names.
+export const META_TLS_CLIENT_CERTIFICATE_BOUND_ACCESS_TOKENS = 'tls_client_certificate_bound_access_tokens';
+/** The draft property of each RFC 8705 §2.1.2 metadata name. */
+export const TLS_CLIENT_AUTH_DRAFT_FIELDS: Record<TlsClientAuthMetadataName, ClientDraftField> = {
+  tls_client_auth_subject_dn: 'tlsClientAuthSubjectDn',
+  tls_client_auth_san_dns: 'tlsClientAuthSanDns',
+  tls_client_auth_san_uri: 'tlsClientAuthSanUri',
+  tls_client_auth_san_ip: 'tlsClientAuthSanIp',
+  tls_client_auth_san_email: 'tlsClientAuthSanEmail',
+};
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -125,6 +153,8 @@ export const DRAFT_META_KEYS: readonly string[] = [
   META_BACKCHANNEL_LOGOUT_URI,
   META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED,
   META_DPOP_BOUND_ACCESS_TOKENS,
+  META_TLS_CLIENT_CERTIFICATE_BOUND_ACCESS_TOKENS,
+  ...TLS_CLIENT_AUTH_METADATA,
   ...OIDC_META_KEYS,
 ];
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
@@ -222,7 +252,34 @@ export function draftOf(client: Client): ClientDraft {
     backchannelLogoutUri: client.metadata[META_BACKCHANNEL_LOGOUT_URI] ?? '',
     backchannelLogoutSessionRequired: client.metadata[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] === 'true',
     dpopBoundAccessTokens: dpopBoundAccessTokensOf(client),
+    tlsClientAuthSubjectDn: client.metadata.tls_client_auth_subject_dn ?? '',
+    tlsClientAuthSanDns: client.metadata.tls_client_auth_san_dns ?? '',
+    tlsClientAuthSanUri: client.metadata.tls_client_auth_san_uri ?? '',
+    tlsClientAuthSanIp: client.metadata.tls_client_auth_san_ip ?? '',
+    tlsClientAuthSanEmail: client.metadata.tls_client_auth_san_email ?? '',
+    tlsClientCertificateBoundAccessTokens: tlsClientCertificateBoundOf(client),
   };
+}
+
+/** The RFC 8705 draft fields of a client without mutual-TLS metadata. */
+export const NO_MTLS_METADATA = {
+  tlsClientAuthSubjectDn: '',
+  tlsClientAuthSanDns: '',
+  tlsClientAuthSanUri: '',
+  tlsClientAuthSanIp: '',
+  tlsClientAuthSanEmail: '',
+  tlsClientCertificateBoundAccessTokens: false,
+} as const satisfies Partial<ClientDraft>;
+
+/** RFC 8705 §3.4: whether the client registered tls_client_certificate_bound_access_tokens=true. */
+export function tlsClientCertificateBoundOf(client: Pick<Client, 'metadata'>): boolean {
+  return client.metadata[META_TLS_CLIENT_CERTIFICATE_BOUND_ACCESS_TOKENS] === 'true';
+}
+
+/** RFC 8705 §2.1.2: the one expected certificate value of a tls_client_auth client, if registered. */
+export function tlsClientAuthExpectationOf(client: Pick<Client, 'metadata'>): TlsClientAuthExpectation | undefined {
+  const name = TLS_CLIENT_AUTH_METADATA.find((n) => (client.metadata[n] ?? '') !== '');
+  return name === undefined ? undefined : { name, value: client.metadata[name]! };
 }
 
 /** RFC 9449 §5.2: whether the client registered dpop_bound_access_tokens=true (false when absent). */
@@ -368,6 +425,21 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
     }
   }
   checkBackchannelLogoutUri(draft.backchannelLogoutUri);
+  const tlsValues = Object.fromEntries(TLS_CLIENT_AUTH_METADATA.map((n) => [n, draft[TLS_CLIENT_AUTH_DRAFT_FIELDS[n]] as string]));
+  let tlsExpectation;
+  try {
+    // RFC 8705 §2.1.2: exactly one of the five, each a valid value of its kind.
+    tlsExpectation = tlsClientAuthExpectation(tlsValues);
+  } catch (err) {
+    throw new InvalidClientMetadata(err instanceof InvalidRequest ? err.description : 'invalid tls_client_auth metadata');
+  }
+  // RFC 8705 §2.1.2: a tls_client_auth client names what its certificate carries; others have nothing to name.
+  if (metadata.tokenEndpointAuthMethod === 'tls_client_auth' && tlsExpectation === undefined) {
+    throw new InvalidClientMetadata(`tls_client_auth requires exactly one of ${TLS_CLIENT_AUTH_METADATA.join(', ')}`);
+  }
+  if (metadata.tokenEndpointAuthMethod !== 'tls_client_auth' && tlsExpectation !== undefined) {
+    throw new InvalidClientMetadata(`${tlsExpectation.name} is only for token_endpoint_auth_method tls_client_auth`);
+  }
   const extra: Record<string, string> = {
     // RFC 9700 §2.1.1: PKCE is mandatory for public clients whatever the request says.
     [META_REQUIRE_PKCE]: String(metadata.clientType === 'public' ? true : draft.requirePkce),
@@ -387,6 +459,8 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (maxAge !== undefined) extra[META_DEFAULT_MAX_AGE] = String(maxAge);
   if (draft.requireAuthTime) extra[META_REQUIRE_AUTH_TIME] = 'true';
   if (draft.dpopBoundAccessTokens) extra[META_DPOP_BOUND_ACCESS_TOKENS] = 'true';
+  if (tlsExpectation !== undefined) extra[tlsExpectation.name] = tlsExpectation.value;
+  if (draft.tlsClientCertificateBoundAccessTokens) extra[META_TLS_CLIENT_CERTIFICATE_BOUND_ACCESS_TOKENS] = 'true';
   if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
   if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
   if (draft.postLogoutRedirectUris.length > 0) extra[META_POST_LOGOUT_REDIRECT_URIS] = JSON.stringify([...new Set(draft.postLogoutRedirectUris)]);

@@ -24,6 +24,8 @@ const AUTH_METHODS: Record<AuthMethodName, TokenEndpointAuthMethod> = {
   client_secret_post: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_POST,
   private_key_jwt: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT,
   none: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_NONE,
+  tls_client_auth: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_TLS_CLIENT_AUTH,
+  self_signed_tls_client_auth: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH,
 };
 
 function valueOf<N extends string, E>(table: Record<N, E>, name: string): E | undefined {

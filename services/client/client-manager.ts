@@ -5,7 +5,20 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createAuditSampler } from '../audit-sampler.js';
 import { Conflict, InvalidClient, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
 import { createReadThroughCache, datesToJson, jsonWithDates, type ReadThroughCache } from '../core/grid/index.js';
-import { assertSubjectUnchanged, constantTimeEqual, generateId, generateSecret, hashToken, type SubjectClient } from '../core/oauth/index.js';
+import {
+  assertSubjectUnchanged,
+  chainIsTrusted,
+  constantTimeEqual,
+  generateId,
+  generateSecret,
+  hashToken,
+  pemCertificates,
+  readCertificateIdentity,
+  selfSignedCertificateMatches,
+  tlsClientAuthMatches,
+  type SubjectClient,
+} from '../core/oauth/index.js';
+import { X509Certificate } from 'node:crypto';
 import type { Client, ClientPatch, NewClient, Page, PageRequest } from '../core/store/types.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { assertionClientId, verifyClientAssertion, type AssertionInput } from './client-assertion.js';
@@ -17,6 +30,7 @@ import {
   META_REFRESH_REUSE_GRACE,
   META_SECRET_ROTATED_AT,
   oidcMetadataOf,
+  tlsClientAuthExpectationOf,
   usesSecret,
   validateDraft,
   type ClientDraft,
@@ -30,7 +44,9 @@ export const MAX_SECRET_GRACE_SECONDS = 604_800;
 export type PresentedCredentials =
   | { kind: 'secret'; clientId: string; clientSecret: string; method: string }
   | ({ kind: 'assertion' } & AssertionInput)
-  | { kind: 'client_id'; clientId: string };
+  | { kind: 'client_id'; clientId: string }
+  /** RFC 8705 §2: the client_id and the TLS client certificate (DER) the edge forwarded, with the chain the client sent. */
+  | { kind: 'mutual_tls'; clientId: string; certificate: Buffer; chain: Buffer[] };
 
 export interface ClientCreated {
   client: Client;
@@ -132,6 +148,8 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
   // OpenID Connect Registration §2: a client may only ask for the alg its ID Tokens are signed with.
   const draftOptions = { idTokenAlgs: [deps.config.signingAlg] };
   const jtiMap = deps.grid.map<number>('assertion-jti');
+  // RFC 8705 §2.1: the CAs a tls_client_auth certificate must chain to (AUTHMESH_MTLS_CA).
+  const mtlsAnchors = pemCertificates(deps.config.mtlsCaPem ?? '').map((der) => new X509Certificate(der));
   // Repeated failures are summarised, so junk traffic cannot grow the audit table without bound.
   const sampler = createAuditSampler(deps.grid, deps.log);
 
@@ -406,6 +424,31 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
             throw err;
           }
           return client;
+        }
+        case 'mutual_tls': {
+          const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;
+          // RFC 8705 §2: no certificate, no mutual-TLS authentication.
+          if (!client || credentials.certificate.length === 0) return authFailed(client?.clientId, 'mutual_tls');
+          const method = client.tokenEndpointAuthMethod;
+          // RFC 8705 §4: a public client presents a certificate only to have its tokens bound to it.
+          if (method === 'none' && client.clientType === 'public') return client;
+          if (method === 'tls_client_auth') {
+            const expected = tlsClientAuthExpectationOf(client);
+            let matches = false;
+            try {
+              // RFC 8705 §2.1: a certificate chaining to a trusted CA, carrying the registered subject DN or SAN.
+              matches = expected !== undefined && chainIsTrusted(credentials.certificate, credentials.chain, mtlsAnchors, deps.now()) && tlsClientAuthMatches(expected, readCertificateIdentity(credentials.certificate));
+            } catch (err) {
+              if (!(err instanceof InvalidRequest)) throw err;
+            }
+            return matches ? client : authFailed(client.clientId, method);
+          }
+          // RFC 8705 §2.2: the certificate's key must be one the client registered in jwks; no chain.
+          if (method === 'self_signed_tls_client_auth') {
+            return selfSignedCertificateMatches(credentials.certificate, client.jwks) ? client : authFailed(client.clientId, method);
+          }
+          // RFC 6749 §2.3: a client uses the one authentication method it registered.
+          return authFailed(client.clientId, 'mutual_tls');
         }
         case 'client_id': {
           const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;

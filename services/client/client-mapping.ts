@@ -66,6 +66,12 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     backchannelLogoutUri: m.backchannelLogoutUri,
     backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
     dpopBoundAccessTokens: m.dpopBoundAccessTokens,
+    tlsClientAuthSubjectDn: m.tlsClientAuthSubjectDn,
+    tlsClientAuthSanDns: m.tlsClientAuthSanDns,
+    tlsClientAuthSanUri: m.tlsClientAuthSanUri,
+    tlsClientAuthSanIp: m.tlsClientAuthSanIp,
+    tlsClientAuthSanEmail: m.tlsClientAuthSanEmail,
+    tlsClientCertificateBoundAccessTokens: m.tlsClientCertificateBoundAccessTokens,
   };
 }
 
@@ -97,6 +103,12 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   backchannel_logout_uri: 'backchannelLogoutUri',
   backchannel_logout_session_required: 'backchannelLogoutSessionRequired',
   dpop_bound_access_tokens: 'dpopBoundAccessTokens',
+  tls_client_auth_subject_dn: 'tlsClientAuthSubjectDn',
+  tls_client_auth_san_dns: 'tlsClientAuthSanDns',
+  tls_client_auth_san_uri: 'tlsClientAuthSanUri',
+  tls_client_auth_san_ip: 'tlsClientAuthSanIp',
+  tls_client_auth_san_email: 'tlsClientAuthSanEmail',
+  tls_client_certificate_bound_access_tokens: 'tlsClientCertificateBoundAccessTokens',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -137,6 +149,12 @@ export function toClientMessage(c: Client): ClientMessage {
     backchannelLogoutUri: d.backchannelLogoutUri,
     backchannelLogoutSessionRequired: d.backchannelLogoutSessionRequired,
     dpopBoundAccessTokens: d.dpopBoundAccessTokens,
+    tlsClientAuthSubjectDn: d.tlsClientAuthSubjectDn,
+    tlsClientAuthSanDns: d.tlsClientAuthSanDns,
+    tlsClientAuthSanUri: d.tlsClientAuthSanUri,
+    tlsClientAuthSanIp: d.tlsClientAuthSanIp,
+    tlsClientAuthSanEmail: d.tlsClientAuthSanEmail,
+    tlsClientCertificateBoundAccessTokens: d.tlsClientCertificateBoundAccessTokens,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../test/support/thrown.js';
 import type { Client } from '../core/store/types.js';
-import { type ClientDraft, draftOf, oidcMetadataOf, validateDraft } from './client-draft.js';
+import { type ClientDraft, draftOf, NO_MTLS_METADATA, oidcMetadataOf, validateDraft } from './client-draft.js';
 
 const base: ClientDraft = {
   name: 'RP',
@@ -32,6 +32,7 @@ const base: ClientDraft = {
   backchannelLogoutUri: '',
   backchannelLogoutSessionRequired: false,
   dpopBoundAccessTokens: false,
+  ...NO_MTLS_METADATA,
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 

@@ -23,6 +23,13 @@ export const REGISTRATION_FIELDS: readonly ClientDraftField[] = [
   'postLogoutRedirectUris',
   'backchannelLogoutUri',
   'backchannelLogoutSessionRequired',
+  // RFC 8705 §2.1.2 and §3.4: the client's own mutual-TLS metadata.
+  'tlsClientAuthSubjectDn',
+  'tlsClientAuthSanDns',
+  'tlsClientAuthSanUri',
+  'tlsClientAuthSanIp',
+  'tlsClientAuthSanEmail',
+  'tlsClientCertificateBoundAccessTokens',
 ];
 
 /**

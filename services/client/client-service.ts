@@ -42,6 +42,8 @@ function presented(c: ClientCredentials | undefined): PresentedCredentials | und
       return { kind: 'assertion', ...cred.value };
     case 'clientId':
       return { kind: 'client_id', clientId: cred.value };
+    case 'mutualTls':
+      return { kind: 'mutual_tls', clientId: cred.value.clientId, certificate: Buffer.from(cred.value.certificate?.certificate ?? []), chain: (cred.value.certificate?.chain ?? []).map((c) => Buffer.from(c)) };
     default:
       return undefined;
   }

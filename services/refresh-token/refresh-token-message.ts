@@ -16,6 +16,7 @@ export function toInfo(t: RefreshToken): RefreshTokenInfo {
     authTime: t.authTime,
     idTokenClaims: t.idTokenClaims ?? [],
     dpopJkt: t.dpopJkt ?? '',
+    certificateThumbprint: t.certificateThumbprint ?? '',
   });
 }
 

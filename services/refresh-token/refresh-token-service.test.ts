@@ -23,7 +23,7 @@ afterAll(async () => {
 const rt = () => t.peers.refreshToken;
 
 function issue(req: Partial<IssueRefreshTokenRequest> & { clientId: string }) {
-  return rt().issueRefreshToken({ userId: '', scopes: ['openid', 'read'], audience: ['https://api.example.com'], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '', ...req });
+  return rt().issueRefreshToken({ userId: '', scopes: ['openid', 'read'], audience: ['https://api.example.com'], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '', certificateThumbprint: '', ...req });
 }
 
 async function owner() {
@@ -280,7 +280,7 @@ describe('access', () => {
     const { clientId } = await owner();
     const anon = t.anon.refreshToken;
     const calls: [string, (o: { bearer?: string }) => Promise<unknown>][] = [
-      ['issue', (o) => anon.issueRefreshToken({ clientId, userId: '', scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '' }, o)],
+      ['issue', (o) => anon.issueRefreshToken({ clientId, userId: '', scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '', certificateThumbprint: '' }, o)],
       ['rotate', (o) => anon.rotateRefreshToken({ refreshToken: 'x', clientId, reuseGraceSeconds: 0 }, o)],
       ['lookup', (o) => anon.lookupRefreshToken({ refreshToken: 'x' }, o)],
       ['revokeValue', (o) => anon.revokeRefreshTokenValue({ refreshToken: 'x', clientId }, o)],

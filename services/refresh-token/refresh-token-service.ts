@@ -91,6 +91,8 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
         assertTokens(req.idTokenClaims, 'id_token_claims', (c) => CLAIM_NAME.test(c));
         // RFC 9449 §6.1 / RFC 7638: a base64url SHA-256 thumbprint.
         if (req.dpopJkt !== '' && !/^[A-Za-z0-9_-]{43}$/.test(req.dpopJkt)) throw new InvalidRequest('dpop_jkt must be a base64url SHA-256 thumbprint');
+        // RFC 8705 §3.1: x5t#S256 is a base64url SHA-256 thumbprint too.
+        if (req.certificateThumbprint !== '' && !/^[A-Za-z0-9_-]{43}$/.test(req.certificateThumbprint)) throw new InvalidRequest('certificate_thumbprint must be a base64url SHA-256 thumbprint');
         if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > MAX_TTL_SECONDS) {
           throw new InvalidRequest(`ttl_seconds must be 0 (server default) to ${MAX_TTL_SECONDS}`);
         }
@@ -106,6 +108,7 @@ export function createRefreshTokenServiceRegistration(deps: MeshDeps) {
           authTime: req.authTime,
           idTokenClaims: req.idTokenClaims.length > 0 ? [...new Set(req.idTokenClaims)] : undefined,
           dpopJkt: req.dpopJkt || undefined,
+          certificateThumbprint: req.certificateThumbprint || undefined,
           createdAt: now,
           expiresAt: new Date(now.getTime() + (req.ttlSeconds || deps.config.refreshTokenTtlSeconds) * 1000),
         });

@@ -20,6 +20,8 @@ export interface ClientView {
   idTokenSignedResponseAlg: string;
   /** RFC 9449 §5.2: the client must use DPoP at the token endpoint. */
   dpopBoundAccessTokens: boolean;
+  /** RFC 8705 §3.4: the client must present a certificate at the token endpoint. */
+  tlsClientCertificateBoundAccessTokens: boolean;
 }
 
 export function toClientView(client: Client): ClientView {
@@ -38,5 +40,6 @@ export function toClientView(client: Client): ClientView {
     sectorIdentifierUri: client.sectorIdentifierUri,
     idTokenSignedResponseAlg: client.idTokenSignedResponseAlg,
     dpopBoundAccessTokens: client.dpopBoundAccessTokens,
+    tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens,
   };
 }

@@ -9,7 +9,16 @@ import { AuthorizationService, CheckResponse, type CheckRequest } from '../../ge
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { type AccessTokenClaims, bearerChallenge, decideAccess, isAddressedTo, resourceMetadataUrl } from '../core/oauth/index.js';
+import {
+  type AccessTokenClaims,
+  bearerChallenge,
+  certificateThumbprint,
+  constantTimeEqual,
+  decideAccess,
+  isAddressedTo,
+  pemCertificates,
+  resourceMetadataUrl,
+} from '../core/oauth/index.js';
 import { PUBLIC, registration } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { createDpopEdge, dpopRequiredBy, edgeChallenge, presentedToken, type DpopDenial, type TokenScheme } from './ext-authz-dpop.js';
@@ -39,6 +48,42 @@ function dpopDenied(d: DpopDenial) {
   const res = deny(GRPC_UNAUTHENTICATED, StatusCode.Unauthorized, d.challenge, { error: d.error, error_description: d.description });
   if (d.nonce !== undefined && res.httpResponse?.$case === 'deniedResponse') res.httpResponse.value.headers.push(HeaderValueOption.fromPartial(header('dpop-nonce', d.nonce)));
   return res;
+}
+
+/** The route requirement Envoy's context_extensions carry: `client_certificate: required`. */
+export const CLIENT_CERTIFICATE_EXTENSION = 'client_certificate';
+
+/** What checkCertificateBinding decided: allowed, or why not. */
+export type CertificateBindingDecision =
+  | { ok: true }
+  | { ok: false; reason: 'certificate_required' | 'certificate_mismatch'; description: string };
+
+/**
+ * RFC 8705 §3: a certificate-bound token (cnf.x5t#S256) is accepted only on a connection whose
+ * client certificate has that thumbprint; a route whose context_extensions say
+ * `client_certificate: required` admits only requests over mutual TLS with a certificate.
+ * @param peerCertificate the TLS peer certificate as Envoy's include_peer_certificate sends it
+ *   (URL-encoded PEM), '' without mutual TLS
+ */
+export function checkCertificateBinding(claims: Pick<AccessTokenClaims, 'cnf'>, peerCertificate: string, ext: Record<string, string>): CertificateBindingDecision {
+  let der: Buffer | undefined;
+  if (peerCertificate !== '') {
+    try {
+      der = pemCertificates(decodeURIComponent(peerCertificate))[0];
+    } catch {
+      der = undefined;
+    }
+  }
+  const bound = claims.cnf?.['x5t#S256'];
+  // RFC 8705 §3: the presented certificate's SHA-256 thumbprint must equal cnf.x5t#S256 (checked
+  // first: a bound token without its certificate is an invalid token wherever it is used).
+  if (bound !== undefined && (der === undefined || !constantTimeEqual(certificateThumbprint(der), bound))) {
+    return { ok: false, reason: 'certificate_mismatch', description: 'the access token is bound to a client certificate this request did not present' };
+  }
+  if (ext[CLIENT_CERTIFICATE_EXTENSION] === 'required' && der === undefined) {
+    return { ok: false, reason: 'certificate_required', description: 'this route requires mutual TLS with a client certificate' };
+  }
+  return { ok: true };
 }
 
 function deny(code: number, status: StatusCode, challenge: string, body: Record<string, string>) {
@@ -135,6 +180,9 @@ export function createExtAuthz(deps: MeshDeps) {
     // RFC 9449 §7.1: the DPoP proof and the token's binding (ext-authz-dpop.ts).
     const dpopDenial = await dpopEdge.checkDpop(dpopRequestOf(http), presented, claims, dpopRequired, rm);
     if (dpopDenial) return dpopDenied(dpopDenial);
+    // RFC 8705 §3: certificate-bound tokens only with their certificate; mTLS-only routes only over mTLS.
+    const binding = checkCertificateBinding(claims, req.attributes?.source?.certificate ?? '', ext);
+    if (!binding.ok) return binding.reason === 'certificate_mismatch' ? unauthorized(await rm(), 'invalid_token', binding.description, scheme) : accessDenied(await rm(), binding.description);
     const scopes = claims.scope ? claims.scope.split(' ') : [];
 
     // Per-route scope from Envoy's context_extensions: every listed scope is required.

@@ -15,6 +15,7 @@ import {
   assertExchangePossession,
   assertGrantAllowed,
   buildActClaim,
+  assertExchangeCertificate,
   exchangeAudience,
   exchangeScope,
   exchangeSourceChain,
@@ -44,6 +45,8 @@ export interface GrantContext {
   remoteIp: string;
   /** RFC 9449 §6.1: the DPoP key thumbprint this request's tokens are bound to, if any. */
   dpopJkt?: string | undefined;
+  /** RFC 8705 §3.1: the client certificate thumbprint (x5t#S256) of this request, if any. */
+  certificateThumbprint?: string | undefined;
 }
 
 type Response = TokenResponse;
@@ -83,6 +86,8 @@ export async function issueRefresh(
     // RFC 9449 §5: a public client's refresh token is bound to the DPoP key of the request; a
     // confidential client's is already bound to its authentication.
     dpopJkt: ctx.client.clientType === 'public' ? (ctx.dpopJkt ?? '') : '',
+    // RFC 8705 §4: likewise to the client certificate of a public client using mutual TLS.
+    certificateThumbprint: ctx.client.clientType === 'public' ? (ctx.certificateThumbprint ?? '') : '',
   });
   return res.refreshToken;
 }
@@ -239,6 +244,16 @@ export function assertRefreshKey(boundJkt: string, presentedJkt: string | undefi
   if (presentedJkt !== boundJkt) throw new InvalidGrant('the refresh token is bound to another DPoP key');
 }
 
+/**
+ * RFC 8705 §4: a refresh token bound to a client certificate is refreshed only by a request
+ * presenting that certificate.
+ * @throws InvalidGrant without it or with another one
+ */
+export function assertRefreshCertificate(boundThumbprint: string, presented: string | undefined): void {
+  if (boundThumbprint === '') return;
+  if (presented !== boundThumbprint) throw new InvalidGrant('the refresh token is bound to a client certificate this request did not present');
+}
+
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
   assertGrantAllowed(ctx.client, 'refresh_token');
   // RFC 6749 §6: refresh_token is REQUIRED.
@@ -270,6 +285,7 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   // RFC 6749 §6: the token must have been issued to the authenticated client.
   if (!info || info.clientId !== ctx.client.clientId) throw new InvalidGrant('the refresh token is invalid');
   assertRefreshKey(info.dpopJkt, ctx.dpopJkt);
+  assertRefreshCertificate(info.certificateThumbprint, ctx.certificateThumbprint);
   if (info.userId) await assertUserMayRefresh(ctx, info.userId);
   // RFC 6749 §6: the new scope must not exceed the original grant's.
   const narrowed = narrowScope(requested, info.scopes);
@@ -345,6 +361,8 @@ export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGran
   };
   const subject = await verify(req.subjectToken, 'subject_token');
   const actor = req.actorToken ? await verify(req.actorToken, 'actor_token') : undefined;
+  // RFC 8705 §3: a certificate-bound token the client holds is exchanged only with that certificate.
+  assertExchangeCertificate({ clientId: ctx.client.clientId, subject, actor, presentedThumbprint: ctx.certificateThumbprint });
   // RFC 8693 §5: only subject tokens issued or addressed to this client, only its own actor token.
   assertExchangeAllowed({ clientId: ctx.client.clientId, subject, actor });
   // RFC 9449 §7: a bound token the client holds is exchanged only with a proof by its key.

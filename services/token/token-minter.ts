@@ -26,6 +26,8 @@ export interface MintInput {
   sourceJtis?: string[] | undefined;
   /** RFC 9449 §6.1: the DPoP key thumbprint the token is bound to (cnf.jkt). */
   dpopJkt?: string | undefined;
+  /** RFC 8705 §3.1: the client certificate thumbprint the token is bound to (cnf.x5t#S256). */
+  certificateThumbprint?: string | undefined;
 }
 
 export interface Minted {
@@ -52,6 +54,7 @@ export function createTokenMinter(deps: MeshDeps) {
         sourceJtis: input.sourceJtis,
         grantId: input.grantId,
         dpopJkt: input.dpopJkt,
+        certificateThumbprint: input.certificateThumbprint,
       });
       const { jwt } = await deps.peers.key.signJwt({ claims: { ...claims }, typ: ACCESS_TOKEN_TYP });
       return { accessToken: jwt, expiresIn: ttl, claims };

@@ -19,6 +19,7 @@ import { createClientAuthThrottle } from './client-auth-throttle.js';
 import { toClientView, type ClientView } from './client-view.js';
 import { createDeviceFlow } from './device-flow.js';
 import { createDpopBinding } from './dpop-binding.js';
+import { assertCertificatePolicy, presentedCertificate } from './certificate-binding.js';
 import * as grants from './grants.js';
 import type { TokenMinter } from './token-minter.js';
 
@@ -35,6 +36,8 @@ function presentedClientId(credentials: ClientCredentials): string {
       return c.value.clientId;
     case 'clientId':
       return c.value;
+    case 'mutualTls':
+      return c.value.clientId;
     default:
       return '';
   }
@@ -121,13 +124,19 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     {
       async token(req, call) {
         const remoteIp = auditedAddress(call, req.remoteIp);
-        const client = await authenticate(req.client, remoteIp);
+        // RFC 8705 §2: a certificate may authenticate the client; §3: it binds the tokens either way.
+        const tls = presentedCertificate(req.client, req.clientCertificate);
+        const client = await authenticate(tls.credentials, remoteIp);
+        assertCertificatePolicy(client, tls.thumbprint);
         // RFC 9449 §5: the proof is checked (and its jti spent) before the grant consumes anything.
         const bound = await dpop.check(req.dpop, client);
         const jkt = bound.jkt;
         // RFC 9449 §6.1: every access token this request mints carries cnf.jkt.
-        const mint = jkt === undefined ? minter : { ...minter, mint: (input: Parameters<TokenMinter['mint']>[0]) => minter.mint({ ...input, dpopJkt: jkt }) };
-        const ctx = { deps, minter: mint, client, remoteIp, dpopJkt: jkt };
+        // RFC 8705 §3.1: and cnf.x5t#S256 when the request came with a client certificate.
+        const x5t = tls.thumbprint;
+        const mint =
+          jkt === undefined && x5t === undefined ? minter : { ...minter, mint: (input: Parameters<TokenMinter['mint']>[0]) => minter.mint({ ...input, dpopJkt: jkt, certificateThumbprint: x5t }) };
+        const ctx = { deps, minter: mint, client, remoteIp, dpopJkt: jkt, certificateThumbprint: x5t };
         const g = req.grant;
         let res: TokenResponse;
         switch (g?.$case) {
@@ -180,7 +189,8 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
           jti: r.jti,
           act: r.act ? { ...r.act } : undefined,
           // RFC 9449 §6.2: the confirmation of a DPoP-bound token.
-          cnf: r.cnf ? { jkt: r.cnf.jkt } : undefined,
+          // RFC 8705 §3.2: and the x5t#S256 of a certificate-bound one.
+          cnf: r.cnf ? { jkt: r.cnf.jkt ?? '', x5tS256: r.cnf['x5t#S256'] ?? '' } : undefined,
         });
       },
 

@@ -185,7 +185,7 @@ describe('UpdateUser', () => {
   it('disabling a user revokes their refresh tokens', async () => {
     const s = await seedUser(t.store);
     const clientId = await seedClient(t.store);
-    const issued = await t.peers.refreshToken.issueRefreshToken({ clientId, userId: s.userId, scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '' });
+    const issued = await t.peers.refreshToken.issueRefreshToken({ clientId, userId: s.userId, scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '', certificateThumbprint: '' });
     const res = await users().updateUser({ user: User.fromPartial({ userId: s.userId, disabled: true }), updateMask: ['disabled'] }, { bearer: admin });
     expect(res.user!.disabled).toBe(true);
     expect((await t.peers.refreshToken.lookupRefreshToken({ refreshToken: issued.refreshToken })).active).toBe(false);
@@ -196,7 +196,7 @@ describe('DeleteUser and SetPassword', () => {
   it('deletes a user and leaves no usable refresh token behind', async () => {
     const s = await seedUser(t.store);
     const clientId = await seedClient(t.store);
-    const issued = await t.peers.refreshToken.issueRefreshToken({ clientId, userId: s.userId, scopes: ['read'], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '' });
+    const issued = await t.peers.refreshToken.issueRefreshToken({ clientId, userId: s.userId, scopes: ['read'], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '', certificateThumbprint: '' });
     await users().getUser({ userId: s.userId }, { bearer: admin }); // warm the grid copy
     await users().deleteUser({ userId: s.userId }, { bearer: admin });
     await expect(users().getUser({ userId: s.userId }, { bearer: admin })).rejects.toMatchObject({ code: 'not_found' });
@@ -211,7 +211,7 @@ describe('DeleteUser and SetPassword', () => {
     const s = await seedUser(t.store);
     const clientId = await seedClient(t.store);
     await t.store.users.recordLoginFailure(s.userId, new Date(), { threshold: 1, lockMs: 60_000 });
-    const issued = await t.peers.refreshToken.issueRefreshToken({ clientId, userId: s.userId, scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '' });
+    const issued = await t.peers.refreshToken.issueRefreshToken({ clientId, userId: s.userId, scopes: [], audience: [], familyId: '', ttlSeconds: 0, authTime: undefined, idTokenClaims: [], dpopJkt: '', certificateThumbprint: '' });
     await users().setPassword({ userId: s.userId, newPassword: 'brand new password' }, { bearer: admin });
     expect((await t.peers.refreshToken.lookupRefreshToken({ refreshToken: issued.refreshToken })).active).toBe(false);
     const stored = await t.store.users.get(s.userId);

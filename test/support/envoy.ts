@@ -141,6 +141,12 @@ export interface EnvoyStackOptions {
    * the edge's origin, which gets Protected Resource Metadata (RFC 9728). Default SAMPLE_API_AUDIENCE.
    */
   sampleApiAudience?: (url: string) => string;
+  /**
+   * Envoy's listener over TLS (the URL and issuer become https), with the template's TLS variables:
+   * AUTHMESH_ENVOY_TLS_CERT/KEY, and for mutual TLS (RFC 8705) AUTHMESH_MTLS_CA and
+   * AUTHMESH_MTLS_EDGE_SECRET (pass the same two in `env` for the gateway and the client service).
+   */
+  tls?: { certPath: string; keyPath: string; mtlsCaPath?: string; edgeSecret?: string };
 }
 
 export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<EnvoyStack> {
@@ -151,7 +157,7 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
 
   const envoyPort = await freePort();
   const adminPort = await freePort();
-  const url = `http://127.0.0.1:${envoyPort}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${envoyPort}`;
   const sampleApiAudience = opts.sampleApiAudience?.(url) ?? SAMPLE_API_AUDIENCE;
   const work = mkdtempSync(join(tmpdir(), 'authmesh-envoy-'));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
@@ -195,6 +201,9 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
       AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: process.env.AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT ?? '1s',
       AUTHMESH_GATEWAY_UPSTREAMS: new URL(gateway.baseUrl).host,
       AUTHMESH_SAMPLE_API_UPSTREAMS: `127.0.0.1:${sampleApi.port}`,
+      ...(opts.tls ? { AUTHMESH_ENVOY_TLS_CERT: opts.tls.certPath, AUTHMESH_ENVOY_TLS_KEY: opts.tls.keyPath } : {}),
+      ...(opts.tls?.mtlsCaPath ? { AUTHMESH_MTLS_CA: opts.tls.mtlsCaPath } : {}),
+      ...(opts.tls?.edgeSecret ? { AUTHMESH_MTLS_EDGE_SECRET: opts.tls.edgeSecret } : {}),
     };
     for (const s of SERVICE_NAMES) {
       const own = extra.filter((e) => e.service === s).map((e) => `127.0.0.1:${e.port}`);

@@ -2,6 +2,7 @@
 // reported with the variable's name, what was wrong and what is expected; all problems are
 // reported together so one restart fixes them all.
 
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 export const SERVICE_NAMES = ['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token'] as const;
@@ -47,6 +48,18 @@ export interface Config {
   dpopNonceRequired: boolean;
   /** How often the shared DPoP nonce rotates, seconds; a nonce is accepted for one to two periods. */
   dpopNoncePeriodSeconds: number;
+  /**
+   * RFC 8705 §2.1: the CA certificates (PEM) a tls_client_auth client certificate must chain to,
+   * read from the file AUTHMESH_MTLS_CA names; undefined: tls_client_auth cannot succeed.
+   */
+  mtlsCaPem: string | undefined;
+  /**
+   * The secret Envoy adds (x-authmesh-edge-proof) to requests it forwards with
+   * x-forwarded-client-cert; undefined: the gateway believes no forwarded certificate.
+   */
+  mtlsEdgeSecret: string | undefined;
+  /** RFC 8705 §5: the base URL of the mTLS endpoint aliases in metadata; undefined: none advertised. */
+  mtlsBaseUrl: string | undefined;
   passwordGrantEnabled: boolean;
   /** Back-channel logout may call loopback receivers (http on a loopback IP literal included): development only. */
   backchannelLogoutAllowHttpLoopback: boolean;
@@ -247,6 +260,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`AUTHMESH_HAZELCAST_CLUSTER=${JSON.stringify(hazelcastCluster)}: expected 1-64 letters, digits, '.', '_' or '-'`);
   }
 
+  // RFC 8705 §2.1: the trust anchors of tls_client_auth, read once at start.
+  let mtlsCaPem: string | undefined;
+  const mtlsCa = str('AUTHMESH_MTLS_CA', '');
+  if (mtlsCa !== '') {
+    try {
+      mtlsCaPem = readFileSync(mtlsCa, 'utf8');
+      if (!mtlsCaPem.includes('-----BEGIN CERTIFICATE-----')) problems.push(`AUTHMESH_MTLS_CA=${JSON.stringify(mtlsCa)}: the file holds no PEM certificate`);
+    } catch {
+      problems.push(`AUTHMESH_MTLS_CA=${JSON.stringify(mtlsCa)}: cannot read the file (expected a PEM bundle of CA certificates)`);
+    }
+  }
+  const mtlsEdgeSecret = env.AUTHMESH_MTLS_EDGE_SECRET || undefined;
+  if (mtlsEdgeSecret !== undefined && (mtlsEdgeSecret.length < 32 || !/^[\x21-\x7e]+$/.test(mtlsEdgeSecret))) {
+    problems.push('AUTHMESH_MTLS_EDGE_SECRET: expected at least 32 printable characters of random data (e.g. `openssl rand -hex 32`)');
+  }
+  const mtlsBaseUrl = env.AUTHMESH_MTLS_BASE_URL ? env.AUTHMESH_MTLS_BASE_URL.replace(/\/+$/, '') : undefined;
+  if (mtlsBaseUrl !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(mtlsBaseUrl);
+      ok = !u.search && !u.hash && (u.protocol === 'https:' || (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)));
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push(`AUTHMESH_MTLS_BASE_URL=${JSON.stringify(mtlsBaseUrl)}: expected an absolute https URL without query or fragment (the mTLS listener, e.g. https://mtls.auth.example.com)`);
+  }
+
   const config: Config = {
     dataDir: str('AUTHMESH_DATA_DIR', './data'),
     store: store as StoreKind,
@@ -267,6 +307,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dpopClockSkewSeconds: int('AUTHMESH_DPOP_CLOCK_SKEW', 5, 0, 60),
     dpopNonceRequired: bool('AUTHMESH_DPOP_NONCE', false),
     dpopNoncePeriodSeconds: int('AUTHMESH_DPOP_NONCE_PERIOD', 300, 10, 86_400),
+    mtlsCaPem,
+    mtlsEdgeSecret,
+    mtlsBaseUrl,
     passwordGrantEnabled: bool('AUTHMESH_PASSWORD_GRANT', false),
     backchannelLogoutAllowHttpLoopback: bool('AUTHMESH_BACKCHANNEL_LOGOUT_ALLOW_HTTP_LOOPBACK', false),
     loginMaxFailures: int('AUTHMESH_LOGIN_MAX_FAILURES', 5, 1, 1000),

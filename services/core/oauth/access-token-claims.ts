@@ -43,8 +43,19 @@ export interface AccessTokenClaims {
    * Revoking the grant revokes every token carrying it (RFC 6749 §4.1.2, §10.4; RFC 9700 §4.14.2).
    */
   gid?: string;
-  /** RFC 7800 §3.1 confirmation: the DPoP key thumbprint of a sender-constrained token (RFC 9449 §6.1). */
-  cnf?: { jkt: string };
+  /**
+   * RFC 7800 §3.1 confirmation of a sender-constrained token: the DPoP key thumbprint (RFC 9449
+   * §6.1) and/or the client certificate thumbprint (RFC 8705 §3.1); each present binding is enforced.
+   */
+  cnf?: Confirmation;
+}
+
+/** The `cnf` claim (RFC 7800 §3.1): at least one member is present. */
+export interface Confirmation {
+  /** RFC 9449 §6.1: base64url SHA-256 JWK thumbprint of the DPoP key. */
+  jkt?: string;
+  /** RFC 8705 §3.1: base64url SHA-256 of the DER client certificate. */
+  'x5t#S256'?: string;
 }
 
 export interface BuildAccessTokenClaimsInput {
@@ -66,6 +77,8 @@ export interface BuildAccessTokenClaimsInput {
   grantId?: string | undefined;
   /** RFC 9449 §6.1: the JWK SHA-256 thumbprint of the DPoP key the token is bound to. */
   dpopJkt?: string | undefined;
+  /** RFC 8705 §3.1: the x5t#S256 thumbprint of the client certificate the token is bound to. */
+  certificateThumbprint?: string | undefined;
 }
 
 /** The longest grant identifier (gid claim) we issue or accept. */
@@ -112,6 +125,8 @@ export function buildAccessTokenClaims(input: BuildAccessTokenClaimsInput): Acce
   }
   // RFC 9449 §6.1: a DPoP-bound token confirms its key by thumbprint.
   if (input.dpopJkt !== undefined && input.dpopJkt !== '') claims.cnf = { jkt: input.dpopJkt };
+  // RFC 8705 §3.1: a certificate-bound token confirms the certificate by its SHA-256 thumbprint.
+  if (input.certificateThumbprint !== undefined && input.certificateThumbprint !== '') claims.cnf = { ...claims.cnf, 'x5t#S256': input.certificateThumbprint };
   return claims;
 }
 
@@ -238,9 +253,15 @@ export function validateAccessTokenClaims(payload: Record<string, unknown>, opti
   }
   if (cnf !== undefined) {
     // RFC 7800 §3.1, RFC 9449 §6.1: cnf is an object; jkt a base64url SHA-256 thumbprint (43 characters).
-    const jkt = cnf !== null && typeof cnf === 'object' && !Array.isArray(cnf) ? (cnf as Record<string, unknown>).jkt : undefined;
-    if (typeof jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new InvalidToken('the token has a malformed cnf claim');
-    claims.cnf = { jkt };
+    // RFC 8705 §3.1: x5t#S256 likewise (base64url SHA-256 of the certificate). At least one is present.
+    const members = cnf !== null && typeof cnf === 'object' && !Array.isArray(cnf) ? (cnf as Record<string, unknown>) : undefined;
+    const thumb = (v: unknown) => v === undefined || (typeof v === 'string' && /^[A-Za-z0-9_-]{43}$/.test(v));
+    const jkt = members?.jkt;
+    const x5t = members?.['x5t#S256'];
+    if (members === undefined || !thumb(jkt) || !thumb(x5t) || (jkt === undefined && x5t === undefined)) throw new InvalidToken('the token has a malformed cnf claim');
+    claims.cnf = {};
+    if (jkt !== undefined) claims.cnf.jkt = jkt as string;
+    if (x5t !== undefined) claims.cnf['x5t#S256'] = x5t as string;
   }
   return claims;
 }

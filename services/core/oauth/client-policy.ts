@@ -8,7 +8,15 @@ import { parseScope } from './scope.js';
 export const CLIENT_TYPES = ['public', 'confidential', 'trusted'] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
 
-export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export const TOKEN_ENDPOINT_AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'none',
+  // RFC 8705 §2.1, §2.2: mutual-TLS client authentication.
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -125,6 +133,10 @@ export function validateClientMetadata(input: ClientMetadataInput, redirectPolic
   // RFC 7523 §2.2 / RFC 7591 §2: private_key_jwt needs the client's public keys.
   if (method === 'private_key_jwt') {
     if (input.jwks === undefined) throw new InvalidClientMetadata('private_key_jwt requires jwks with at least one public key');
+    jwks = validatePublicJwks(input.jwks);
+  } else if (method === 'self_signed_tls_client_auth') {
+    // RFC 8705 §2.2: the self-signed certificate is registered through its key in jwks.
+    if (input.jwks === undefined) throw new InvalidClientMetadata('self_signed_tls_client_auth requires jwks with the public key of the client certificate');
     jwks = validatePublicJwks(input.jwks);
   } else if (input.jwks !== undefined) {
     jwks = validatePublicJwks(input.jwks);

@@ -196,7 +196,7 @@ export function acceptedDpopNonces(state: DpopNonceState): string[] {
  * refused: whoever holds a copy of it without the key must not use it.
  * @throws InvalidToken for a bound token.
  */
-export function assertBearerUsable(claims: { cnf?: { jkt: string } | undefined }): void {
+export function assertBearerUsable(claims: { cnf?: { jkt?: string } | undefined }): void {
   // RFC 9449 §7.1: a bound token is not accepted as a Bearer token.
   if (claims.cnf?.jkt !== undefined) throw new InvalidToken('the access token is DPoP-bound and cannot be used as a Bearer token');
 }

@@ -22,3 +22,4 @@ export * from './oidc-claims.js';
 export * from './oidc-logout.js';
 export * from './dpop.js';
 export * from './device-authorization.js';
+export * from './mtls.js';

@@ -1,5 +1,5 @@
 // Token introspection responses (RFC 7662 §2.2).
-import { isAddressedTo, type ActClaim, type AccessTokenClaims } from './access-token-claims.js';
+import { isAddressedTo, type ActClaim, type AccessTokenClaims, type Confirmation } from './access-token-claims.js';
 
 /** RFC 7662 §2.2: the whole answer for a token that is not active, whatever the reason. */
 export interface InactiveIntrospection {
@@ -21,7 +21,7 @@ export interface ActiveIntrospection {
   jti: string;
   act?: ActClaim;
   /** RFC 9449 §6.2: the confirmation of a DPoP-bound token. */
-  cnf?: { jkt: string };
+  cnf?: Confirmation;
 }
 
 export type IntrospectionResponse = ActiveIntrospection | InactiveIntrospection;
@@ -38,7 +38,7 @@ export interface IntrospectedToken {
   client_id: string;
   scope?: string | undefined;
   act?: ActClaim | undefined;
-  cnf?: { jkt: string } | undefined;
+  cnf?: Confirmation | undefined;
 }
 
 export interface IntrospectionOptions {
@@ -85,9 +85,10 @@ export function buildIntrospectionResponse(token: IntrospectedToken | AccessToke
   // RFC 8693 §4.1: act may appear in an introspection response to show the delegation chain.
   if (token.act !== undefined) response.act = token.act;
   // RFC 9449 §6.2: a DPoP-bound token is reported with its cnf (RFC 7800 §3.1) and token_type DPoP.
+  // RFC 8705 §3.2: a certificate-bound token's cnf carries x5t#S256 (its token_type stays Bearer).
   if (token.cnf !== undefined) {
-    response.cnf = { jkt: token.cnf.jkt };
-    if (options.tokenType === 'Bearer') response.token_type = 'DPoP';
+    response.cnf = { ...token.cnf };
+    if (options.tokenType === 'Bearer' && token.cnf.jkt !== undefined) response.token_type = 'DPoP';
   }
   return response;
 }

@@ -19,7 +19,7 @@ export const KEY_COLUMNS = `kid, alg, public_jwk, encrypted_private_key, status,
   delete_after`;
 
 export const TOKEN_COLUMNS = `token_hash, family_id, client_id, user_id, scope, audience, auth_time, created_at, expires_at,
-  rotated_at, revoked_at, replaced_by, id_token_claims, dpop_jkt`;
+  rotated_at, revoked_at, replaced_by, id_token_claims, dpop_jkt, x5t_s256`;
 
 export const CONSENT_COLUMNS = 'user_id, client_id, scopes, created_at, updated_at';
 
@@ -110,7 +110,7 @@ export const PORTABLE_STATEMENTS = {
 
   refreshTokens: {
     insert: `INSERT INTO refresh_tokens (${TOKEN_COLUMNS}) VALUES (:tokenHash, :familyId, :clientId, :userId, :scope,
-      :audience, :authTime, :createdAt, :expiresAt, :rotatedAt, :revokedAt, :replacedBy, :idTokenClaims, :dpopJkt)`,
+      :audience, :authTime, :createdAt, :expiresAt, :rotatedAt, :revokedAt, :replacedBy, :idTokenClaims, :dpopJkt, :certificateThumbprint)`,
     get: `SELECT ${TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = :tokenHash`,
     // The row lock is what makes concurrent rotations of one token queue up behind each other; a
     // locking read sees the latest committed row even under MariaDB's REPEATABLE READ.

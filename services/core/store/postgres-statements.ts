@@ -79,7 +79,7 @@ export const postgresStatements: SqlStatements = {
       ), successor AS (
         INSERT INTO refresh_tokens (${TOKEN_COLUMNS})
         SELECT CAST(:nextHash AS text), family_id, client_id, user_id, scope, audience, auth_time,
-          CAST(:now AS timestamptz), expires_at, NULL, NULL, NULL, id_token_claims, dpop_jkt FROM previous
+          CAST(:now AS timestamptz), expires_at, NULL, NULL, NULL, id_token_claims, dpop_jkt, x5t_s256 FROM previous
       )
       SELECT ${TOKEN_COLUMNS} FROM previous`,
     revoke: `UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, CAST(:now AS timestamptz))

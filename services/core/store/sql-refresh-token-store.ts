@@ -56,6 +56,8 @@ export function createSqlRefreshTokenStore(db: SqlRunner): RefreshTokenStore {
           idTokenClaims: previous.idTokenClaims === undefined ? undefined : [...previous.idTokenClaims],
           // RFC 9449 §5: the successor stays bound to the same DPoP key.
           dpopJkt: previous.dpopJkt,
+          // RFC 8705 §4: and to the same client certificate.
+          certificateThumbprint: previous.certificateThumbprint,
         });
       if (q.rotateLive !== undefined) {
         // The common case, a live token of this client, in one round trip.
@@ -143,6 +145,7 @@ function copy(t: RefreshToken): RefreshToken {
     replacedBy: t.replacedBy,
     idTokenClaims: t.idTokenClaims === undefined ? undefined : [...t.idTokenClaims],
     dpopJkt: t.dpopJkt,
+    certificateThumbprint: t.certificateThumbprint,
   });
 }
 
@@ -162,6 +165,7 @@ function encode(t: RefreshToken): SqlArgs {
     replacedBy: t.replacedBy,
     idTokenClaims: t.idTokenClaims,
     dpopJkt: t.dpopJkt,
+    certificateThumbprint: t.certificateThumbprint,
   };
 }
 
@@ -181,5 +185,6 @@ function decode(row: SqlRow): RefreshToken {
     replacedBy: optText(row, 'replaced_by'),
     idTokenClaims: row.id_token_claims === null || row.id_token_claims === undefined ? undefined : stringArray(row, 'id_token_claims'),
     dpopJkt: optText(row, 'dpop_jkt'),
+    certificateThumbprint: optText(row, 'x5t_s256'),
   });
 }

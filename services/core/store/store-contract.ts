@@ -50,6 +50,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(got.metadata).toEqual({});
       });
 
+      it('stores the mutual-TLS auth methods (RFC 8705 §2.1, §2.2; migration 0006) and still refuses unknown ones', async () => {
+        for (const method of ['tls_client_auth', 'self_signed_tls_client_auth'] as const) {
+          const input = { ...minimalClient(), clientType: 'confidential' as const, tokenEndpointAuthMethod: method, metadata: { tls_client_auth_san_dns: 'client.example.com' } };
+          await store.clients.create(input);
+          expect(await store.clients.get(input.clientId)).toMatchObject({ tokenEndpointAuthMethod: method, metadata: input.metadata });
+        }
+        // The CHECK constraint still guards the column.
+        const bad = { ...minimalClient(), tokenEndpointAuthMethod: 'tls_client_auth_x' as unknown as 'none' };
+        await expect(store.clients.create(bad)).rejects.toThrow();
+        await expectCode(store.clients.get(bad.clientId), 'not_found');
+      });
+
       it('rejects a duplicate client_id', async () => {
         const input = minimalClient();
         await store.clients.create(input);
@@ -381,6 +393,21 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         const sibling = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), new Date(now.getTime() + 1));
         expect(sibling.outcome === 'rotated' && sibling.graceful && sibling.next.dpopJkt).toBe(jkt);
         if (sibling.outcome === 'rotated') expect((await store.refreshTokens.get(sibling.next.tokenHash)).dpopJkt).toBe(jkt);
+      });
+
+      it('keeps the client-certificate binding (RFC 8705 §4, migration 0006) through rotation, also in the grace window', async () => {
+        const x5t = 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2';
+        const old = await store.refreshTokens.create(token({ certificateThumbprint: x5t }));
+        expect(await store.refreshTokens.get(old.tokenHash)).toEqual(old);
+        const now = new Date();
+        const first = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), now);
+        expect(first.outcome === 'rotated' && first.next.certificateThumbprint).toBe(x5t);
+        if (first.outcome === 'rotated') expect((await store.refreshTokens.get(first.next.tokenHash)).certificateThumbprint).toBe(x5t);
+        const sibling = await store.refreshTokens.rotate(old.tokenHash, rotation({ graceMs: 60_000 }), new Date(now.getTime() + 1));
+        expect(sibling.outcome === 'rotated' && sibling.graceful && sibling.next.certificateThumbprint).toBe(x5t);
+        if (sibling.outcome === 'rotated') expect((await store.refreshTokens.get(sibling.next.tokenHash)).certificateThumbprint).toBe(x5t);
+        // An unbound token stays unbound.
+        expect((await store.refreshTokens.get((await store.refreshTokens.create(token())).tokenHash)).certificateThumbprint).toBeUndefined();
       });
 
       it('rotates a token without a user or auth time into one without them', async () => {

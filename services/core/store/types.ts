@@ -3,7 +3,7 @@
 import type { StandardClaims } from '../oauth/oidc-claims.js';
 
 export type ClientType = 'public' | 'confidential' | 'trusted';
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 export interface Client {
   clientId: string;
@@ -124,6 +124,11 @@ export interface RefreshToken {
    * that used DPoP); a successor inherits it, so every refresh of the family needs that key.
    */
   dpopJkt?: string;
+  /**
+   * RFC 8705 §4: the x5t#S256 of the client certificate the token is bound to (public clients
+   * that used mutual TLS); a successor inherits it.
+   */
+  certificateThumbprint?: string;
 }
 
 /** Remembered consent of a user for a client. */

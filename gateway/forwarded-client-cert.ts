@@ -1,0 +1,47 @@
+// The TLS client certificate of a request (RFC 8705), as Envoy forwards it in
+// x-forwarded-client-cert (XFCC). The header is believed only from Envoy: Envoy adds
+// x-authmesh-edge-proof, a secret from its environment (AUTHMESH_MTLS_EDGE_SECRET) that nobody else
+// has, to the requests it forwards to the gateway, and overwrites any copy a client sent. Anyone
+// else who can reach the gateway port (a local process, a misrouted request) can send an XFCC
+// header but not the secret: such a request is refused (400 invalid_request), never believed and
+// never silently stripped, so a misconfiguration shows at once.
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../services/core/config/index.js';
+import { InvalidRequest } from '../services/core/errors/index.js';
+import { constantTimeEqualTo, parseForwardedClientCert, type ForwardedClientCertificate } from '../services/core/oauth/index.js';
+
+export const XFCC_HEADER = 'x-forwarded-client-cert';
+export const EDGE_PROOF_HEADER = 'x-authmesh-edge-proof';
+
+const certificates = new WeakMap<FastifyRequest, ForwardedClientCertificate>();
+
+/**
+ * Reads (and checks the origin of) the forwarded client certificate of a request.
+ * @returns the certificate, or undefined when the request came without one
+ * @throws InvalidRequest when XFCC (or the edge proof) comes without the right proof, or is malformed
+ */
+export function createForwardedCertificateReader(config: Pick<Config, 'mtlsEdgeSecret'>) {
+  const isEdgeSecret = config.mtlsEdgeSecret === undefined ? undefined : constantTimeEqualTo(config.mtlsEdgeSecret);
+  return (headers: FastifyRequest['headers']): ForwardedClientCertificate | undefined => {
+    const xfcc = headers[XFCC_HEADER];
+    const proof = headers[EDGE_PROOF_HEADER];
+    if (xfcc === undefined && proof === undefined) return undefined;
+    // RFC 8705 §2 / §3 rest on the TLS connection: a certificate is believed only from the proxy
+    // that terminated it, proven by the secret compared in constant time.
+    const fromEdge = isEdgeSecret !== undefined && typeof proof === 'string' && isEdgeSecret(proof);
+    if (!fromEdge) throw new InvalidRequest('x-forwarded-client-cert is accepted only from the edge proxy');
+    if (xfcc === undefined) return undefined;
+    if (typeof xfcc !== 'string') throw new InvalidRequest('x-forwarded-client-cert must be sent once');
+    return parseForwardedClientCert(xfcc);
+  };
+}
+
+/** Stores what the onRequest hook read, for the routes. */
+export function rememberClientCertificate(req: FastifyRequest, cert: ForwardedClientCertificate | undefined): void {
+  if (cert !== undefined) certificates.set(req, cert);
+}
+
+/** The verified-origin client certificate of this request (DER, with its chain), if any. */
+export function clientCertificateOf(req: FastifyRequest): ForwardedClientCertificate | undefined {
+  return certificates.get(req);
+}
