@@ -20,3 +20,5 @@ export * from './oidc-subject.js';
 export * from './oidc-claims.js';
 export * from './oidc-logout.js';
 export * from './dpop.js';
+export * from './pushed-authorization.js';
+export * from './request-object.js';
