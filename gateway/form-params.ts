@@ -43,6 +43,22 @@ export const MAX_PARAMETER_LENGTH: Readonly<Record<string, number>> = {
   requested_token_type: 256,
   token: 16_384,
   token_type_hint: 64,
+  // RFC 9126 §2.1: the authorization request parameters of a pushed request (the authorization
+  // endpoint's bounds, services/code/authorization-check.ts); request is a request object (RFC 9101).
+  response_type: 64,
+  state: 2048,
+  nonce: 512,
+  code_challenge: 128,
+  code_challenge_method: 32,
+  prompt: 128,
+  max_age: 32,
+  login_hint: 512,
+  id_token_hint: 8192,
+  ui_locales: 512,
+  claims_locales: 512,
+  claims: 4096,
+  request: 32_768,
+  request_uri: 512,
 };
 
 /** Parameters RFC 8707 §2 (resource) and RFC 8693 §2.1 (audience) allow more than once. */

@@ -8,5 +8,6 @@ import { endSessionRoutes } from './end-session.js';
 import { connectRoutes } from './connect.js';
 import { restBodyCheckRoutes } from './rest-body-check.js';
 import { userinfoRoutes } from './userinfo.js';
+import { parRoutes } from './par.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, parRoutes];

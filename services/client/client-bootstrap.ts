@@ -46,6 +46,9 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         backchannelLogoutUri: '',
         backchannelLogoutSessionRequired: false,
         dpopBoundAccessTokens: false,
+        requirePushedAuthorizationRequests: false,
+        requireSignedRequestObject: false,
+        requestObjectSigningAlg: '',
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

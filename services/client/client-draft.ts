@@ -10,6 +10,7 @@ import {
   validateClientMetadata,
   validateSubjectMetadata,
   type ClientMetadata,
+  REQUEST_OBJECT_SIGNING_ALGS,
   type GrantType,
   isLoopbackIpHost,
   validateRegisteredRedirectUri,
@@ -60,6 +61,12 @@ export interface ClientDraft {
   backchannelLogoutSessionRequired: boolean;
   /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request must carry a DPoP proof. */
   dpopBoundAccessTokens: boolean;
+  /** RFC 9126 §6: authorization requests only by a pushed request's request_uri. */
+  requirePushedAuthorizationRequests: boolean;
+  /** RFC 9101 §10.5: authorization requests only as signed request objects. */
+  requireSignedRequestObject: boolean;
+  /** OIDC Registration §2 request_object_signing_alg; '' = any of the allow-list. */
+  requestObjectSigningAlg: string;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -91,6 +98,9 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'backchannelLogoutUri',
   'backchannelLogoutSessionRequired',
   'dpopBoundAccessTokens',
+  'requirePushedAuthorizationRequests',
+  'requireSignedRequestObject',
+  'requestObjectSigningAlg',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -105,6 +115,10 @@ export const META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED = 'backchannel_logout_sess
 const MAX_POST_LOGOUT_REDIRECT_URIS = 20;
 // RFC 9449 §5.2 client metadata.
 export const META_DPOP_BOUND_ACCESS_TOKENS = 'dpop_bound_access_tokens';
+// RFC 9126 §6 and RFC 9101 §10.5 / OIDC Registration §2 client metadata.
+export const META_REQUIRE_PAR = 'require_pushed_authorization_requests';
+export const META_REQUIRE_SIGNED_REQUEST_OBJECT = 'require_signed_request_object';
+export const META_REQUEST_OBJECT_SIGNING_ALG = 'request_object_signing_alg';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -125,6 +139,9 @@ export const DRAFT_META_KEYS: readonly string[] = [
   META_BACKCHANNEL_LOGOUT_URI,
   META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED,
   META_DPOP_BOUND_ACCESS_TOKENS,
+  META_REQUIRE_PAR,
+  META_REQUIRE_SIGNED_REQUEST_OBJECT,
+  META_REQUEST_OBJECT_SIGNING_ALG,
   ...OIDC_META_KEYS,
 ];
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
@@ -222,6 +239,16 @@ export function draftOf(client: Client): ClientDraft {
     backchannelLogoutUri: client.metadata[META_BACKCHANNEL_LOGOUT_URI] ?? '',
     backchannelLogoutSessionRequired: client.metadata[META_BACKCHANNEL_LOGOUT_SESSION_REQUIRED] === 'true',
     dpopBoundAccessTokens: dpopBoundAccessTokensOf(client),
+    ...requestObjectPolicyOf(client),
+  };
+}
+
+/** RFC 9126 §6 / RFC 9101 §10.5 / OIDC Registration §2: how the client's authorization requests must arrive. */
+export function requestObjectPolicyOf(client: Pick<Client, 'metadata'>): Pick<ClientDraft, 'requirePushedAuthorizationRequests' | 'requireSignedRequestObject' | 'requestObjectSigningAlg'> {
+  return {
+    requirePushedAuthorizationRequests: client.metadata[META_REQUIRE_PAR] === 'true',
+    requireSignedRequestObject: client.metadata[META_REQUIRE_SIGNED_REQUEST_OBJECT] === 'true',
+    requestObjectSigningAlg: client.metadata[META_REQUEST_OBJECT_SIGNING_ALG] ?? '',
   };
 }
 
@@ -387,6 +414,19 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (maxAge !== undefined) extra[META_DEFAULT_MAX_AGE] = String(maxAge);
   if (draft.requireAuthTime) extra[META_REQUIRE_AUTH_TIME] = 'true';
   if (draft.dpopBoundAccessTokens) extra[META_DPOP_BOUND_ACCESS_TOKENS] = 'true';
+  if (draft.requirePushedAuthorizationRequests) extra[META_REQUIRE_PAR] = 'true';
+  if (draft.requestObjectSigningAlg !== '') {
+    // RFC 9101 §10.3 / DESIGN.md §6: only an asymmetric algorithm of the allow-list (never none or HS*).
+    if (!(REQUEST_OBJECT_SIGNING_ALGS as readonly string[]).includes(draft.requestObjectSigningAlg)) {
+      throw new InvalidClientMetadata(`request_object_signing_alg must be one of: ${REQUEST_OBJECT_SIGNING_ALGS.join(', ')}`);
+    }
+    extra[META_REQUEST_OBJECT_SIGNING_ALG] = draft.requestObjectSigningAlg;
+  }
+  if (draft.requireSignedRequestObject) {
+    // RFC 9101 §10.5: signed request objects can only be verified with the client's registered keys.
+    if (metadata.jwks === undefined) throw new InvalidClientMetadata('require_signed_request_object needs the client\'s jwks');
+    extra[META_REQUIRE_SIGNED_REQUEST_OBJECT] = 'true';
+  }
   if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
   if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
   if (draft.postLogoutRedirectUris.length > 0) extra[META_POST_LOGOUT_REDIRECT_URIS] = JSON.stringify([...new Set(draft.postLogoutRedirectUris)]);

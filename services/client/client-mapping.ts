@@ -66,6 +66,9 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     backchannelLogoutUri: m.backchannelLogoutUri,
     backchannelLogoutSessionRequired: m.backchannelLogoutSessionRequired,
     dpopBoundAccessTokens: m.dpopBoundAccessTokens,
+    requirePushedAuthorizationRequests: m.requirePushedAuthorizationRequests,
+    requireSignedRequestObject: m.requireSignedRequestObject,
+    requestObjectSigningAlg: m.requestObjectSigningAlg,
   };
 }
 
@@ -97,6 +100,9 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   backchannel_logout_uri: 'backchannelLogoutUri',
   backchannel_logout_session_required: 'backchannelLogoutSessionRequired',
   dpop_bound_access_tokens: 'dpopBoundAccessTokens',
+  require_pushed_authorization_requests: 'requirePushedAuthorizationRequests',
+  require_signed_request_object: 'requireSignedRequestObject',
+  request_object_signing_alg: 'requestObjectSigningAlg',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -137,6 +143,9 @@ export function toClientMessage(c: Client): ClientMessage {
     backchannelLogoutUri: d.backchannelLogoutUri,
     backchannelLogoutSessionRequired: d.backchannelLogoutSessionRequired,
     dpopBoundAccessTokens: d.dpopBoundAccessTokens,
+    requirePushedAuthorizationRequests: d.requirePushedAuthorizationRequests,
+    requireSignedRequestObject: d.requireSignedRequestObject,
+    requestObjectSigningAlg: d.requestObjectSigningAlg,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

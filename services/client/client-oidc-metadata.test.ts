@@ -32,6 +32,9 @@ const base: ClientDraft = {
   backchannelLogoutUri: '',
   backchannelLogoutSessionRequired: false,
   dpopBoundAccessTokens: false,
+  requirePushedAuthorizationRequests: false,
+  requireSignedRequestObject: false,
+  requestObjectSigningAlg: '',
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 
