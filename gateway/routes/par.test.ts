@@ -3,6 +3,7 @@
 // (across two gateway instances sharing the mesh's grid), the authorization endpoint resolving a
 // request_uri or a request object, and the per-client and global requirements.
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
@@ -236,6 +237,27 @@ describe('request_uri at the authorization endpoint (RFC 9126 §4)', () => {
     ['a request_uri without client_id', async () => `/oauth2/authorize?request_uri=${encodeURIComponent(await pushed(authParams(pub)))}`, 'invalid_request'],
   ])('shows %s as %s without redirecting', async (_name, url, error) => {
     expect(await shownError(await new Browser(t.baseUrl).get(await url()))).toEqual({ status: 400, location: null, error });
+  });
+
+  it('never fetches a request_uri a client names (no SSRF): a listening server receives nothing', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits += 1;
+      res.end('eyJhbGciOiJub25lIn0.e30.');
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      for (const uri of [`http://127.0.0.1:${port}/request.jwt`, `https://127.0.0.1:${port}/r`]) {
+        const res = await new Browser(t.baseUrl).get(authorizeWith(pub, uri, { response_type: 'code', redirect_uri: CB }));
+        expect(await shownError(res)).toEqual({ status: 400, location: null, error: 'invalid_request_uri' });
+        const pushedRes = await push({ ...authParams(pub), request_uri: uri });
+        expect(pushedRes.status).toBe(400);
+      }
+      expect(hits).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('expires after AUTHMESH_PAR_TTL_SECONDS, on whichever gateway instance; a request_uri is single use across instances', async () => {
