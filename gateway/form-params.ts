@@ -43,22 +43,6 @@ export const MAX_PARAMETER_LENGTH: Readonly<Record<string, number>> = {
   requested_token_type: 256,
   token: 16_384,
   token_type_hint: 64,
-  // RFC 9126 §2.1: the authorization request parameters of a pushed request (the authorization
-  // endpoint's bounds, services/code/authorization-check.ts); request is a request object (RFC 9101).
-  response_type: 64,
-  state: 2048,
-  nonce: 512,
-  code_challenge: 128,
-  code_challenge_method: 32,
-  prompt: 128,
-  max_age: 32,
-  login_hint: 512,
-  id_token_hint: 8192,
-  ui_locales: 512,
-  claims_locales: 512,
-  claims: 4096,
-  request: 32_768,
-  request_uri: 512,
 };
 
 /** Parameters RFC 8707 §2 (resource) and RFC 8693 §2.1 (audience) allow more than once. */
@@ -138,15 +122,16 @@ export interface FormParams {
  * The parameters of a form endpoint (token, introspection, revocation): the rule above, plus
  * each recognized value bounded by MAX_PARAMETER_LENGTH.
  * @param recognized the endpoint's parameter names, client authentication included
+ * @param maxLength longest value of each parameter, characters (default MAX_PARAMETER_LENGTH; 256 for one not listed)
  * @throws InvalidRequest naming the parameter that repeats, is too long or too often repeated
  */
-export function readForm(body: unknown, recognized: readonly string[]): FormParams {
+export function readForm(body: unknown, recognized: readonly string[], maxLength: Readonly<Record<string, number>> = MAX_PARAMETER_LENGTH): FormParams {
   const { values, repeated } = collectParameters(bodyPairs(body), new Set(recognized));
   const first = [...repeated][0];
   if (first !== undefined) throw new InvalidRequest(`parameter ${first} is repeated`);
   for (const [name, list] of values) {
     if (list.length > MAX_REPEATED_VALUES) throw new InvalidRequest(`at most ${MAX_REPEATED_VALUES} ${name} parameters are accepted`);
-    const max = MAX_PARAMETER_LENGTH[name] ?? 256;
+    const max = maxLength[name] ?? 256;
     if (list.some((v) => v.length > max)) throw new InvalidRequest(`${name} must be at most ${max} characters`);
   }
   return {

@@ -5,9 +5,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
+import { MAX_CLAIMS_PARAMETER_LENGTH, MAX_REQUEST_OBJECT_LENGTH } from '../../services/core/oauth/index.js';
 import { extractClientCredentials } from '../client-auth.js';
 import { registerEndpoint } from '../endpoint.js';
-import { readForm, requireFormBody, type FormParams } from '../form-params.js';
+import { MAX_PARAMETER_LENGTH, readForm, requireFormBody, type FormParams } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import { sendOAuthError } from '../oauth-errors.js';
 import { AUTHORIZATION_PARAM_NAMES } from '../pending-authorization.js';
@@ -18,6 +19,28 @@ export const PAR_PATH = '/oauth2/par';
 const CLIENT_AUTH_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion'];
 /** RFC 9126 §2.1: the authorization request parameters plus the client's authentication. */
 const PAR_PARAMETERS = [...new Set([...CLIENT_AUTH_PARAMETERS, ...AUTHORIZATION_PARAM_NAMES])];
+/**
+ * Longest value of each parameter, characters: the token endpoint's bounds for client
+ * authentication, the authorization endpoint's for the request (services/code/authorization-check.ts),
+ * and a request object's (RFC 9101, core/oauth MAX_REQUEST_OBJECT_LENGTH).
+ */
+const PAR_PARAMETER_LENGTH: Readonly<Record<string, number>> = {
+  ...MAX_PARAMETER_LENGTH,
+  response_type: 64,
+  state: 2048,
+  nonce: 512,
+  code_challenge: 128,
+  code_challenge_method: 32,
+  prompt: 128,
+  max_age: 32,
+  login_hint: 512,
+  id_token_hint: 8192,
+  ui_locales: 512,
+  claims_locales: 512,
+  claims: MAX_CLAIMS_PARAMETER_LENGTH,
+  request: MAX_REQUEST_OBJECT_LENGTH,
+  request_uri: 512,
+};
 
 function requestOf(form: FormParams): AuthorizationRequest {
   const s = (name: string) => form.one(name) ?? '';
@@ -47,7 +70,7 @@ export const parRoutes: RouteModule = ({ app, config, peers }: GatewayContext) =
     const authorization = req.headers.authorization;
     try {
       // RFC 9126 §2.1: form-encoded, each parameter at most once, bounded (form-params.ts).
-      const form = readForm(req.body, PAR_PARAMETERS);
+      const form = readForm(req.body, PAR_PARAMETERS, PAR_PARAMETER_LENGTH);
       // RFC 9126 §2: the client authenticates as at the token endpoint.
       const client = extractClientCredentials(authorization, form, `${config.issuer}${PAR_PATH}`);
       const res = await peers.code.pushAuthorizationRequest({ client: client.credentials, request: requestOf(form) });
