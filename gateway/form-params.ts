@@ -122,15 +122,16 @@ export interface FormParams {
  * The parameters of a form endpoint (token, introspection, revocation): the rule above, plus
  * each recognized value bounded by MAX_PARAMETER_LENGTH.
  * @param recognized the endpoint's parameter names, client authentication included
+ * @param maxLength longest value of each parameter, characters (default MAX_PARAMETER_LENGTH; 256 for one not listed)
  * @throws InvalidRequest naming the parameter that repeats, is too long or too often repeated
  */
-export function readForm(body: unknown, recognized: readonly string[]): FormParams {
+export function readForm(body: unknown, recognized: readonly string[], maxLength: Readonly<Record<string, number>> = MAX_PARAMETER_LENGTH): FormParams {
   const { values, repeated } = collectParameters(bodyPairs(body), new Set(recognized));
   const first = [...repeated][0];
   if (first !== undefined) throw new InvalidRequest(`parameter ${first} is repeated`);
   for (const [name, list] of values) {
     if (list.length > MAX_REPEATED_VALUES) throw new InvalidRequest(`at most ${MAX_REPEATED_VALUES} ${name} parameters are accepted`);
-    const max = MAX_PARAMETER_LENGTH[name] ?? 256;
+    const max = maxLength[name] ?? 256;
     if (list.some((v) => v.length > max)) throw new InvalidRequest(`${name} must be at most ${max} characters`);
   }
   return {

@@ -28,7 +28,21 @@ describe('pending authorization envelope', () => {
 
   it('round-trips the request, the user and the shown scopes', () => {
     const sealed = pendings.seal({ params, userId: 'u1', scopes: ['read'] }, 'csrf-a');
-    expect(pendings.open(sealed, 'csrf-a')).toEqual({ params, userId: 'u1', scopes: ['read'] });
+    expect(pendings.open(sealed, 'csrf-a')).toEqual({ params, userId: 'u1', scopes: ['read'], resolved: false });
+  });
+
+  it('round-trips that the request was resolved from a pushed request or a request object', () => {
+    expect(pendings.open(pendings.seal({ params, resolved: true }, 'csrf-a'), 'csrf-a')?.resolved).toBe(true);
+  });
+
+  it('opens a continuation of a resolved request as its parameters, and nothing else as one', () => {
+    const resume = pendings.sealResume(params);
+    expect(pendings.openResume(resume)).toEqual(params);
+    // A form's pending request is no continuation, and a continuation opens no form.
+    expect(pendings.openResume(pendings.seal({ params, resolved: true }, 'csrf-a'))).toBeUndefined();
+    expect(pendings.open(resume, 'authmesh resume')).toBeUndefined();
+    expect(pendings.openResume(`${resume}A`)).toBeUndefined();
+    expect(createPendingAuthorizations('secret-2', () => clock).openResume(resume)).toBeUndefined();
   });
 
   it.each([

@@ -29,7 +29,7 @@ export interface AuthorizationParams {
   claims_locales: string;
   /** OpenID Connect Core §5.5: the claims request, JSON. */
   claims: string;
-  /** OpenID Connect Core §6: recognized so that the code service refuses them clearly. */
+  /** RFC 9101: a request object; RFC 9126: a pushed request's URN. Resolved by the code service. */
   request: string;
   request_uri: string;
   /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to. */
@@ -63,6 +63,12 @@ export interface PendingAuthorization {
   userId?: string | undefined;
   /** The scopes the consent page showed. */
   scopes?: string[] | undefined;
+  /**
+   * The parameters came from a pushed request (RFC 9126) or a signed request object (RFC 9101):
+   * they continue through this gateway's sealed envelopes, never again as plain query parameters
+   * (which a client required to push or sign may not send).
+   */
+  resolved?: boolean | undefined;
 }
 
 interface Envelope {
@@ -73,7 +79,17 @@ interface Envelope {
   c: string;
   u?: string;
   s?: string[];
+  /** resolved (see PendingAuthorization) */
+  r?: 1;
+  /** 'resume': a continuation of the authorization endpoint, not a form's pending request */
+  k?: 'resume';
 }
+
+/** The query parameter carrying a sealed continuation back to the authorization endpoint. */
+export const RESUME_PARAM = 'authmesh_continue';
+// The CSRF-token stand-in of continuations: not a token (those are random base64url), so a form's
+// sealed field never opens as a continuation nor the reverse (the kind is signed too).
+const RESUME_BINDING = 'authmesh resume';
 
 const fingerprint = (csrfToken: string) => createHash('sha256').update(csrfToken, 'utf8').digest('base64url');
 
@@ -83,34 +99,57 @@ export function createPendingAuthorizations(cookieSecret: string, now: () => Dat
   const sign = (data: string) => createHmac('sha256', key).update(data, 'utf8').digest('base64url');
   const nowSeconds = () => Math.floor(now().getTime() / 1000);
 
+  function sealEnvelope(pending: PendingAuthorization, binding: string, kind?: 'resume'): string {
+    const envelope: Envelope = { p: pending.params, e: nowSeconds() + PENDING_TTL_SECONDS, c: fingerprint(binding) };
+    if (pending.userId !== undefined) envelope.u = pending.userId;
+    if (pending.scopes !== undefined) envelope.s = pending.scopes;
+    if (pending.resolved === true) envelope.r = 1;
+    if (kind !== undefined) envelope.k = kind;
+    const data = Buffer.from(JSON.stringify(envelope), 'utf8').toString('base64url');
+    return `${data}.${sign(data)}`;
+  }
+
+  function openEnvelope(sealed: string, binding: string, kind?: 'resume'): PendingAuthorization | undefined {
+    const dot = sealed.indexOf('.');
+    if (dot <= 0) return undefined;
+    const data = sealed.slice(0, dot);
+    if (!constantTimeEqual(sign(data), sealed.slice(dot + 1))) return undefined;
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as Envelope;
+    } catch {
+      return undefined;
+    }
+    if (typeof envelope.e !== 'number' || envelope.e < nowSeconds()) return undefined;
+    if (typeof envelope.c !== 'string' || !constantTimeEqual(envelope.c, fingerprint(binding))) return undefined;
+    if (envelope.k !== kind) return undefined;
+    const params = {} as AuthorizationParams;
+    for (const name of AUTHORIZATION_PARAM_NAMES) {
+      const v = envelope.p?.[name];
+      params[name] = typeof v === 'string' ? v : '';
+    }
+    return { params, userId: envelope.u, scopes: Array.isArray(envelope.s) ? envelope.s.filter((s) => typeof s === 'string') : undefined, resolved: envelope.r === 1 };
+  }
+
   return {
     seal(pending: PendingAuthorization, csrfToken: string): string {
-      const envelope: Envelope = { p: pending.params, e: nowSeconds() + PENDING_TTL_SECONDS, c: fingerprint(csrfToken) };
-      if (pending.userId !== undefined) envelope.u = pending.userId;
-      if (pending.scopes !== undefined) envelope.s = pending.scopes;
-      const data = Buffer.from(JSON.stringify(envelope), 'utf8').toString('base64url');
-      return `${data}.${sign(data)}`;
+      return sealEnvelope(pending, csrfToken);
     },
     /** The pending request, or undefined when the field was altered, expired or belongs to another CSRF token. */
     open(sealed: string, csrfToken: string): PendingAuthorization | undefined {
-      const dot = sealed.indexOf('.');
-      if (dot <= 0) return undefined;
-      const data = sealed.slice(0, dot);
-      if (!constantTimeEqual(sign(data), sealed.slice(dot + 1))) return undefined;
-      let envelope: Envelope;
-      try {
-        envelope = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as Envelope;
-      } catch {
-        return undefined;
-      }
-      if (typeof envelope.e !== 'number' || envelope.e < nowSeconds()) return undefined;
-      if (typeof envelope.c !== 'string' || !constantTimeEqual(envelope.c, fingerprint(csrfToken))) return undefined;
-      const params = {} as AuthorizationParams;
-      for (const name of AUTHORIZATION_PARAM_NAMES) {
-        const v = envelope.p?.[name];
-        params[name] = typeof v === 'string' ? v : '';
-      }
-      return { params, userId: envelope.u, scopes: Array.isArray(envelope.s) ? envelope.s.filter((s) => typeof s === 'string') : undefined };
+      return openEnvelope(sealed, csrfToken);
+    },
+    /**
+     * A continuation of a resolved request (pushed or signed) back to the authorization endpoint
+     * after login, consent restart, logout or account choice: the parameters, sealed and short-lived,
+     * instead of plain query parameters. Its request_uri was spent; this is the server's own state.
+     */
+    sealResume(params: AuthorizationParams): string {
+      return sealEnvelope({ params, resolved: true }, RESUME_BINDING, 'resume');
+    },
+    /** The parameters of a continuation, or undefined when altered, expired or not a continuation. */
+    openResume(sealed: string): AuthorizationParams | undefined {
+      return openEnvelope(sealed, RESUME_BINDING, 'resume')?.params;
     },
   };
 }

@@ -238,10 +238,7 @@ describe('prompt, max_age and id_token_hint (OIDC Core §3.1.2.1, §3.1.2.6)', (
     ['an unknown prompt', { prompt: 'create' }, 'invalid_request'],
     ['a negative max_age', { max_age: '-1' }, 'invalid_request'],
     ['ui_locales that are not language tags', { ui_locales: 'en_US <b>' }, 'invalid_request'],
-    ['a request object', { request: 'eyJhbGciOiJub25lIn0.e30.' }, 'request_not_supported'],
-    ['a request_uri', { request_uri: 'https://rp.example.com/request.jwt' }, 'request_uri_not_supported'],
   ])('redirects %s as %s with state and iss', async (_name, params, error) => {
-    // Added to the URL directly: openid-client rewrites a request that carries a request object.
     const s = await start();
     for (const [name, value] of Object.entries(params)) s.url.searchParams.set(name, value);
     const res = await new Browser(t.baseUrl).get(s.url.href);

@@ -18,7 +18,7 @@ import { sendConsentPage } from '../pages/consent-page.js';
 import { sendErrorPage } from '../pages/error-page.js';
 import { html, sendPage } from '../pages/html.js';
 import { sendLoginPage, type ChooserAccount } from '../pages/login-page.js';
-import { AUTHORIZATION_PARAM_NAMES, type AuthorizationParams, createPendingAuthorizations, type PendingAuthorization } from '../pending-authorization.js';
+import { AUTHORIZATION_PARAM_NAMES, type AuthorizationParams, createPendingAuthorizations, type PendingAuthorization, RESUME_PARAM } from '../pending-authorization.js';
 import { createSessions, type Session } from '../session.js';
 
 export const AUTHORIZE_PATH = '/oauth2/authorize';
@@ -42,7 +42,7 @@ interface ParsedInput {
   repeated: Set<string>;
 }
 
-const AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set(AUTHORIZATION_PARAM_NAMES);
+const AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set([...AUTHORIZATION_PARAM_NAMES, RESUME_PARAM]);
 
 /**
  * The parameters of a request by the one rule of form-params.ts (empty = omitted, unrecognized
@@ -80,9 +80,35 @@ function toRequest(params: AuthorizationParams): AuthorizationRequest {
     uiLocales: params.ui_locales,
     claimsLocales: params.claims_locales,
     claims: params.claims,
+    dpopJkt: params.dpop_jkt,
     request: params.request,
     requestUri: params.request_uri,
   });
+}
+
+/** The parameters of a resolved request (the code service's AuthorizationRequest) in the gateway's shape. */
+function fromRequest(r: AuthorizationRequest): AuthorizationParams {
+  return {
+    response_type: r.responseType,
+    client_id: r.clientId,
+    redirect_uri: r.redirectUri,
+    scope: r.scope,
+    state: r.state,
+    code_challenge: r.codeChallenge,
+    code_challenge_method: r.codeChallengeMethod,
+    nonce: r.nonce,
+    prompt: r.prompt,
+    max_age: r.maxAge,
+    login_hint: r.loginHint,
+    id_token_hint: r.idTokenHint,
+    ui_locales: r.uiLocales,
+    claims_locales: r.claimsLocales,
+    claims: r.claims,
+    dpop_jkt: r.dpopJkt,
+    // Resolved: a request object or request_uri never survives resolution.
+    request: '',
+    request_uri: '',
+  };
 }
 
 // RFC 8176 §2: every login of the login page is a password login.
@@ -128,6 +154,16 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
   const sessions = createSessions(issuer);
   const csrf = createCsrf(issuer);
   const pendings = createPendingAuthorizations(cookieSecret);
+
+  /**
+   * Where the login, consent, logout and account-chooser forms continue: the authorization endpoint
+   * with the same request. A resolved request (pushed, RFC 9126, or signed, RFC 9101) continues as
+   * a sealed continuation: its request_uri is spent, and its client may not send plain parameters.
+   */
+  function continueUrl(params: AuthorizationParams, resolved: boolean | undefined): string {
+    if (resolved !== true) return authorizeUrl(params);
+    return `${AUTHORIZE_PATH}?${new URLSearchParams({ client_id: params.client_id, [RESUME_PARAM]: pendings.sealResume(params) }).toString()}`;
+  }
 
   /**
    * Answers an error of the code service: redirected to the client when the code service says
@@ -246,14 +282,30 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     return found.filter((a): a is ChooserAccount => a !== undefined);
   }
 
-  async function renderLogin(req: FastifyRequest, reply: FastifyReply, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: number, extra: { username?: string; error?: string } = {}) {
+  async function renderLogin(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    v: ValidateAuthorizationRequestResponse,
+    params: AuthorizationParams,
+    resolved: boolean | undefined,
+    status: number,
+    extra: { username?: string; error?: string } = {},
+  ) {
     const token = csrf.issue(req, reply);
     const accounts = await chooserAccounts(req);
-    return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params }, token), accounts, ...extra });
+    return sendLoginPage(reply, status, { client: display(v), csrfToken: token, pending: pendings.seal({ params, resolved }, token), accounts, ...extra });
   }
 
   /** With a session: issue the code at once when consent is not needed, else ask for it. */
-  async function continueAsUser(req: FastifyRequest, reply: FastifyReply, session: Session, v: ValidateAuthorizationRequestResponse, params: AuthorizationParams, status: 302 | 303) {
+  async function continueAsUser(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    session: Session,
+    v: ValidateAuthorizationRequestResponse,
+    params: AuthorizationParams,
+    resolved: boolean | undefined,
+    status: 302 | 303,
+  ) {
     sessions.touch(req, reply, session);
     if (v.consentNotRequired) {
       // The client skips consent or the user already gave it for these scopes.
@@ -277,7 +329,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       scopes: v.scopes,
       csrfToken: token,
       rememberable: v.consentRememberable,
-      pending: pendings.seal({ params, userId: session.userId, scopes: [...v.scopes] }, token),
+      pending: pendings.seal({ params, userId: session.userId, scopes: [...v.scopes], resolved }, token),
     });
   }
 
@@ -294,6 +346,14 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     } catch (err) {
       // Too many parameters: nothing is known about the client yet, so the error is shown, never redirected.
       return badForm(reply, toAuthmeshError(err).description);
+    }
+
+    const resume = input.fields.get(RESUME_PARAM);
+    if (resume !== undefined) {
+      // A continuation this gateway sealed for a resolved request (after login, consent, logout).
+      const resumed = pendings.openResume(resume);
+      if (resumed === undefined) return badForm(reply, 'The authorization request is missing or has expired. Go back to the application and start again.');
+      return serve(req, reply, resumed, true, status);
     }
 
     // RFC 6749 §3.1 / §4.1.2.1: with client_id or redirect_uri ambiguous the redirect target is not known: show, never redirect.
@@ -323,7 +383,24 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       }
     }
 
-    const params = toParams(input.fields);
+    let params: AuthorizationParams;
+    let resolved: boolean;
+    try {
+      // RFC 9126 §4 / RFC 9101 §6.3: a request_uri or request object stands for the parameters; a
+      // client required to push or sign may send nothing else (RFC 9126 §6, RFC 9101 §10.5). Its
+      // errors are shown: the client and redirect URI are not verified yet.
+      const r = await peers.code.resolveAuthorizationRequest({ request: toRequest(toParams(input.fields)) });
+      if (r.request === undefined) throw new Error('the code service resolved no request');
+      params = r.resolved ? fromRequest(r.request) : toParams(input.fields);
+      resolved = r.resolved;
+    } catch (err) {
+      return sendFlowError(req, reply, err, status);
+    }
+    return serve(req, reply, params, resolved, status);
+  }
+
+  /** Serves an authorization request whose parameters are final: login page, consent page or code. */
+  async function serve(req: FastifyRequest, reply: FastifyReply, params: AuthorizationParams, resolved: boolean, status: 302 | 303) {
     let session: Session | undefined;
     let v: ValidateAuthorizationRequestResponse;
     try {
@@ -344,9 +421,9 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     }
     // OIDC Core §3.1.2.1: no session, prompt=login/select_account, max_age exceeded or an
     // id_token_hint of another user: the login page, prefilled with login_hint.
-    if (session === undefined || v.loginRequired) return renderLogin(req, reply, v, params, 200, v.loginHint === '' ? {} : { username: v.loginHint });
+    if (session === undefined || v.loginRequired) return renderLogin(req, reply, v, params, resolved, 200, v.loginHint === '' ? {} : { username: v.loginHint });
     try {
-      return await continueAsUser(req, reply, session, v, params, status);
+      return await continueAsUser(req, reply, session, v, params, resolved, status);
     } catch (err) {
       return sendFlowError(req, reply, err, status);
     }
@@ -357,7 +434,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     if (fields === undefined) return reply;
     const pending = openPending(req, reply, fields);
     if (pending === undefined) return reply;
-    const { params } = pending;
+    const { params, resolved } = pending;
     let v: ValidateAuthorizationRequestResponse;
     try {
       // The request may have become invalid since the page was shown (client changed or removed).
@@ -369,7 +446,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     const username = fields.get('username') ?? '';
     const password = fields.get('password') ?? '';
     if (username === '' || password === '') {
-      return renderLogin(req, reply, v, params, 200, { username, error: 'Enter your username and password.' });
+      return renderLogin(req, reply, v, params, resolved, 200, { username, error: 'Enter your username and password.' });
     }
     let userId: string;
     let authTime: Date;
@@ -385,11 +462,11 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       // One message for unknown user, wrong password and locked account: no account enumeration.
       // 200, not 401: a form login has no WWW-Authenticate challenge to offer (RFC 9110 §15.5.2).
       if (e.code === 'access_denied' || e.code === 'invalid_request' || e.code === 'invalid_grant') {
-        return renderLogin(req, reply, v, params, 200, { username, error: LOGIN_FAILED });
+        return renderLogin(req, reply, v, params, resolved, 200, { username, error: LOGIN_FAILED });
       }
       // Too many sign-ins at once from this address (services/user/login-guard.ts): RFC 6585 §4.
       if (e.code === 'slow_down') {
-        return renderLogin(req, reply.header('retry-after', e.metadata.retry_after ?? '1'), v, params, 429, { username, error: 'Too many sign-in attempts from your network at once. Wait a moment and try again.' });
+        return renderLogin(req, reply.header('retry-after', e.metadata.retry_after ?? '1'), v, params, resolved, 429, { username, error: 'Too many sign-in attempts from your network at once. Wait a moment and try again.' });
       }
       return sendFlowError(req, reply, err, 303);
     }
@@ -406,7 +483,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     log.info({ client_id: v.clientId, user_id: userId }, 'user logged in');
     // RFC 9700 §4.10: after a POST, 303 so the credentials are not re-posted. The login just made
     // satisfies prompt=login/select_account, max_age and the account choice (OIDC Core §3.1.2.1).
-    return redirect(reply, authorizeUrl(afterFreshLogin(params)), 303);
+    return redirect(reply, continueUrl(afterFreshLogin(params), resolved), 303);
   }
 
   async function consent(req: FastifyRequest, reply: FastifyReply) {
@@ -423,7 +500,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     // The session ended or another user logged in since the page was shown: start over, which asks
     // the current user (or the login page) again instead of acting on a decision they did not see.
     if (session === undefined || pending.userId === undefined || session.userId !== pending.userId) {
-      return redirect(reply, authorizeUrl(pending.params), 303);
+      return redirect(reply, continueUrl(pending.params, pending.resolved), 303);
     }
     const decision = fields.get('decision');
     const request = toRequest(pending.params);
@@ -476,7 +553,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
     else sessions.clear(reply);
     // From the consent page ("use another account"): back to the same request, which now shows the login page.
     const pending = fields.has(PENDING_FIELD) ? pendings.open(fields.get(PENDING_FIELD) ?? '', token ?? '') : undefined;
-    if (pending !== undefined) return redirect(reply, authorizeUrl(pending.params), 303);
+    if (pending !== undefined) return redirect(reply, continueUrl(pending.params, pending.resolved), 303);
     return sendPage(reply, 200, {
       title: 'Signed out',
       body: html`<header class="brand"><p class="service">authmesh</p></header>
@@ -502,7 +579,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       return sendFlowError(req, reply, err, 303);
     }
     // OIDC Core §3.1.2.1: the choice answers select_account; max_age still applies to the chosen session.
-    return redirect(reply, authorizeUrl(afterAccountChoice(pending.params)), 303);
+    return redirect(reply, continueUrl(afterAccountChoice(pending.params), pending.resolved), 303);
   }
 
   // Parse failures of these routes (malformed or oversized bodies) are shown as pages, not JSON.

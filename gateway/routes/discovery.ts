@@ -3,7 +3,7 @@
 // Both are public, cacheable for a few minutes, and readable cross-origin by configured origins.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CLAIM_SCOPES, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT } from '../../services/core/oauth/index.js';
+import { CLAIM_SCOPES, DEVICE_CODE_GRANT, DPOP_SIGNING_ALGS, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, PROMPT_VALUES, REQUEST_OBJECT_SIGNING_ALGS, SUBJECT_TYPES, SUPPORTED_USER_CLAIMS, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../../services/core/rpc/index.js';
 import { ASSERTION_ALGORITHMS } from '../../services/client/client-assertion.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -89,9 +89,15 @@ export function authorizationServerMetadata(config: GatewayContext['config']): R
     // and the user claims UserInfo can return (OIDC Core §5.1).
     claims_supported: [...new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'amr', 'sid', ...SUPPORTED_USER_CLAIMS])],
     prompt_values_supported: [...PROMPT_VALUES],
-    // OIDC Core §6: request objects are refused with request_not_supported / request_uri_not_supported.
-    request_parameter_supported: false,
+    // RFC 9126 §5: pushed authorization requests, required of every client when AUTHMESH_PAR_REQUIRED.
+    pushed_authorization_request_endpoint: `${issuer}/oauth2/par`,
+    require_pushed_authorization_requests: config.parRequired,
+    // RFC 9101 §10.5 / OIDC Discovery §3: signed request objects by value; request_uri only as a
+    // pushed request's URN, never fetched, so false in the OIDC sense (remote request objects).
+    request_parameter_supported: true,
     request_uri_parameter_supported: false,
+    require_signed_request_object: false,
+    request_object_signing_alg_values_supported: [...REQUEST_OBJECT_SIGNING_ALGS],
     claims_parameter_supported: true,
     // OIDC Discovery §3 (RFC 8414 §2 admits these): UserInfo and the claims it can return.
     userinfo_endpoint: `${issuer}/oauth2/userinfo`,

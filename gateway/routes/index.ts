@@ -9,6 +9,7 @@ import { connectRoutes } from './connect.js';
 import { restBodyCheckRoutes } from './rest-body-check.js';
 import { userinfoRoutes } from './userinfo.js';
 import { deviceRoutes } from './device.js';
+import { parRoutes } from './par.js';
 import { protectedResourceRoutes } from './protected-resource.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes, parRoutes];

@@ -40,6 +40,9 @@ import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 
+/** RFC 9126 §6, RFC 9101 §10.5 and OIDC Registration §2 request_object_signing_alg (Client message fields 60-62). */
+const REQUEST_POLICY_FIELDS = ['require_pushed_authorization_requests', 'require_signed_request_object', 'request_object_signing_alg'];
+
 /** The OpenID Connect Registration 1.0 §2 fields of this server (Client message fields 22-26). */
 const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age', 'require_auth_time', 'subject_type', 'sector_identifier_uri'];
 
@@ -47,7 +50,7 @@ const OIDC_REGISTERED_FIELDS = ['id_token_signed_response_alg', 'default_max_age
 /** RFC 8705 §2.1.2 and §3.4 client metadata (Client message fields 50-55). */
 const MTLS_REGISTERED_FIELDS = [...TLS_CLIENT_AUTH_METADATA, 'tls_client_certificate_bound_access_tokens'];
 
-const REGISTERED_FIELDS = [...MTLS_REGISTERED_FIELDS, 'client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'dpop_bound_access_tokens', ...OIDC_REGISTERED_FIELDS];
+const REGISTERED_FIELDS = [...MTLS_REGISTERED_FIELDS, 'client_name', 'client_type', 'redirect_uris', 'grant_types', 'scopes', 'token_endpoint_auth_method', 'jwks', 'client_uri', 'logo_uri', 'contacts', 'userinfo_signed_response_alg', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'dpop_bound_access_tokens', ...OIDC_REGISTERED_FIELDS, ...REQUEST_POLICY_FIELDS];
 
 
 /** OpenID Connect Registration 1.0 §2 metadata, as the Client message fields. */
@@ -104,6 +107,12 @@ interface RegisteredMetadata extends OidcRegisteredMetadata {
   tlsClientAuthSanEmail: string;
   /** RFC 8705 §3.4. */
   tlsClientCertificateBoundAccessTokens: boolean;
+  /** RFC 9126 §6 require_pushed_authorization_requests. */
+  requirePushedAuthorizationRequests: boolean;
+  /** RFC 9101 §10.5 require_signed_request_object. */
+  requireSignedRequestObject: boolean;
+  /** OIDC Registration §2 request_object_signing_alg; '' for the server's allow-list. */
+  requestObjectSigningAlg: string;
 }
 
 /** Longest string metadata value accepted at the edge (the scope bound of the OAuth endpoints). */
@@ -182,6 +191,10 @@ function parseMetadata(body: unknown): RegisteredMetadata {
     tlsClientAuthSanIp: stringField(b, 'tls_client_auth_san_ip'),
     tlsClientAuthSanEmail: stringField(b, 'tls_client_auth_san_email'),
     tlsClientCertificateBoundAccessTokens: booleanField(b, 'tls_client_certificate_bound_access_tokens'),
+    // RFC 9126 §6, RFC 9101 §10.5, OIDC Registration §2 (the allow-list is the client service's).
+    requirePushedAuthorizationRequests: booleanField(b, 'require_pushed_authorization_requests'),
+    requireSignedRequestObject: booleanField(b, 'require_signed_request_object'),
+    requestObjectSigningAlg: stringField(b, 'request_object_signing_alg'),
   };
 }
 
@@ -231,6 +244,10 @@ function clientInformation(c: ClientMessage, issuer: string, clientSecret: strin
   ];
   for (const [k, v] of tls) if (v) out[k] = v;
   if (c.tlsClientCertificateBoundAccessTokens) out.tls_client_certificate_bound_access_tokens = true;
+  // RFC 9126 §6, RFC 9101 §10.5, OIDC Registration §2: the registered request policy.
+  if (c.requirePushedAuthorizationRequests) out.require_pushed_authorization_requests = true;
+  if (c.requireSignedRequestObject) out.require_signed_request_object = true;
+  if (c.requestObjectSigningAlg) out.request_object_signing_alg = c.requestObjectSigningAlg;
   return out;
 }
 
@@ -297,6 +314,9 @@ export const registrationRoutes: RouteModule = ({ app, config, grpcAddress, peer
       tlsClientAuthSanIp: m.tlsClientAuthSanIp,
       tlsClientAuthSanEmail: m.tlsClientAuthSanEmail,
       tlsClientCertificateBoundAccessTokens: m.tlsClientCertificateBoundAccessTokens,
+      requirePushedAuthorizationRequests: m.requirePushedAuthorizationRequests,
+      requireSignedRequestObject: m.requireSignedRequestObject,
+      requestObjectSigningAlg: m.requestObjectSigningAlg,
     });
 
   const clientIdParam = (req: FastifyRequest) => (req.params as { client_id: string }).client_id;

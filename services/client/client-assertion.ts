@@ -23,12 +23,13 @@ export interface AssertionInput {
 
 /**
  * The `aud` values that name this authorization server in a client assertion: its issuer and the
- * URLs of its endpoints that authenticate clients (token, introspection, revocation), all derived
+ * URLs of its endpoints that authenticate clients (token, introspection, revocation, pushed authorization requests), all derived
  * from the configured issuer. Decided here, never by the caller: a caller-supplied endpoint URL
  * would let an assertion meant for another server be replayed against this one (RFC 7523 §3).
  */
 export function assertionAudiences(issuer: string): string[] {
-  return [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`];
+  // RFC 9126 §2: the pushed authorization request endpoint's URL is accepted too.
+  return [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`, `${issuer}/oauth2/par`];
 }
 
 /** Reads the client an assertion claims to come from without trusting it yet; undefined when unreadable. */

@@ -48,6 +48,9 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
         backchannelLogoutSessionRequired: false,
         dpopBoundAccessTokens: false,
         ...NO_MTLS_METADATA,
+        requirePushedAuthorizationRequests: false,
+        requireSignedRequestObject: false,
+        requestObjectSigningAlg: '',
       },
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );

@@ -10,6 +10,7 @@ import {
   validateClientMetadata,
   validateSubjectMetadata,
   type ClientMetadata,
+  REQUEST_OBJECT_SIGNING_ALGS,
   type GrantType,
   isLoopbackIpHost,
   validateRegisteredRedirectUri,
@@ -72,6 +73,12 @@ export interface ClientDraft {
   tlsClientAuthSanEmail: string;
   /** RFC 8705 §3.4: every token request must present a client certificate, which binds the tokens. */
   tlsClientCertificateBoundAccessTokens: boolean;
+  /** RFC 9126 §6: authorization requests only by a pushed request's request_uri. */
+  requirePushedAuthorizationRequests: boolean;
+  /** RFC 9101 §10.5: authorization requests only as signed request objects. */
+  requireSignedRequestObject: boolean;
+  /** OIDC Registration §2 request_object_signing_alg; '' = any of the allow-list. */
+  requestObjectSigningAlg: string;
 }
 
 export type ClientDraftField = keyof ClientDraft;
@@ -109,6 +116,9 @@ export const CLIENT_DRAFT_FIELDS: readonly ClientDraftField[] = [
   'tlsClientAuthSanIp',
   'tlsClientAuthSanEmail',
   'tlsClientCertificateBoundAccessTokens',
+  'requirePushedAuthorizationRequests',
+  'requireSignedRequestObject',
+  'requestObjectSigningAlg',
 ];
 
 // Keys of Client.metadata for RFC 7591 fields without a column of their own.
@@ -133,6 +143,10 @@ export const TLS_CLIENT_AUTH_DRAFT_FIELDS: Record<TlsClientAuthMetadataName, Cli
   tls_client_auth_san_ip: 'tlsClientAuthSanIp',
   tls_client_auth_san_email: 'tlsClientAuthSanEmail',
 };
+// RFC 9126 §6 and RFC 9101 §10.5 / OIDC Registration §2 client metadata.
+export const META_REQUIRE_PAR = 'require_pushed_authorization_requests';
+export const META_REQUIRE_SIGNED_REQUEST_OBJECT = 'require_signed_request_object';
+export const META_REQUEST_OBJECT_SIGNING_ALG = 'request_object_signing_alg';
 export const META_SECRET_ROTATED_AT = 'secret_rotated_at';
 export const META_REFRESH_REUSE_GRACE = 'refresh_token_reuse_grace_seconds';
 // OpenID Connect Registration §2 metadata, kept in Client.metadata like the RFC 7591 extras.
@@ -155,6 +169,9 @@ export const DRAFT_META_KEYS: readonly string[] = [
   META_DPOP_BOUND_ACCESS_TOKENS,
   META_TLS_CLIENT_CERTIFICATE_BOUND_ACCESS_TOKENS,
   ...TLS_CLIENT_AUTH_METADATA,
+  META_REQUIRE_PAR,
+  META_REQUIRE_SIGNED_REQUEST_OBJECT,
+  META_REQUEST_OBJECT_SIGNING_ALG,
   ...OIDC_META_KEYS,
 ];
 /** Longest refresh-token reuse grace window: a retry or a second tab, not a second device. */
@@ -258,6 +275,16 @@ export function draftOf(client: Client): ClientDraft {
     tlsClientAuthSanIp: client.metadata.tls_client_auth_san_ip ?? '',
     tlsClientAuthSanEmail: client.metadata.tls_client_auth_san_email ?? '',
     tlsClientCertificateBoundAccessTokens: tlsClientCertificateBoundOf(client),
+    ...requestObjectPolicyOf(client),
+  };
+}
+
+/** RFC 9126 §6 / RFC 9101 §10.5 / OIDC Registration §2: how the client's authorization requests must arrive. */
+export function requestObjectPolicyOf(client: Pick<Client, 'metadata'>): Pick<ClientDraft, 'requirePushedAuthorizationRequests' | 'requireSignedRequestObject' | 'requestObjectSigningAlg'> {
+  return {
+    requirePushedAuthorizationRequests: client.metadata[META_REQUIRE_PAR] === 'true',
+    requireSignedRequestObject: client.metadata[META_REQUIRE_SIGNED_REQUEST_OBJECT] === 'true',
+    requestObjectSigningAlg: client.metadata[META_REQUEST_OBJECT_SIGNING_ALG] ?? '',
   };
 }
 
@@ -461,6 +488,19 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
   if (draft.dpopBoundAccessTokens) extra[META_DPOP_BOUND_ACCESS_TOKENS] = 'true';
   if (tlsExpectation !== undefined) extra[tlsExpectation.name] = tlsExpectation.value;
   if (draft.tlsClientCertificateBoundAccessTokens) extra[META_TLS_CLIENT_CERTIFICATE_BOUND_ACCESS_TOKENS] = 'true';
+  if (draft.requirePushedAuthorizationRequests) extra[META_REQUIRE_PAR] = 'true';
+  if (draft.requestObjectSigningAlg !== '') {
+    // RFC 9101 §10.3 / DESIGN.md §6: only an asymmetric algorithm of the allow-list (never none or HS*).
+    if (!(REQUEST_OBJECT_SIGNING_ALGS as readonly string[]).includes(draft.requestObjectSigningAlg)) {
+      throw new InvalidClientMetadata(`request_object_signing_alg must be one of: ${REQUEST_OBJECT_SIGNING_ALGS.join(', ')}`);
+    }
+    extra[META_REQUEST_OBJECT_SIGNING_ALG] = draft.requestObjectSigningAlg;
+  }
+  if (draft.requireSignedRequestObject) {
+    // RFC 9101 §10.5: signed request objects can only be verified with the client's registered keys.
+    if (metadata.jwks === undefined) throw new InvalidClientMetadata('require_signed_request_object needs the client\'s jwks');
+    extra[META_REQUIRE_SIGNED_REQUEST_OBJECT] = 'true';
+  }
   if (draft.subjectType === 'pairwise') extra[META_SUBJECT_TYPE] = 'pairwise';
   if (draft.sectorIdentifierUri !== '') extra[META_SECTOR_IDENTIFIER_URI] = draft.sectorIdentifierUri;
   if (draft.postLogoutRedirectUris.length > 0) extra[META_POST_LOGOUT_REDIRECT_URIS] = JSON.stringify([...new Set(draft.postLogoutRedirectUris)]);

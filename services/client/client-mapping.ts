@@ -72,6 +72,9 @@ export function draftFromMessage(m: ClientMessage): ClientDraft {
     tlsClientAuthSanIp: m.tlsClientAuthSanIp,
     tlsClientAuthSanEmail: m.tlsClientAuthSanEmail,
     tlsClientCertificateBoundAccessTokens: m.tlsClientCertificateBoundAccessTokens,
+    requirePushedAuthorizationRequests: m.requirePushedAuthorizationRequests,
+    requireSignedRequestObject: m.requireSignedRequestObject,
+    requestObjectSigningAlg: m.requestObjectSigningAlg,
   };
 }
 
@@ -109,6 +112,9 @@ const MASK_FIELDS: Record<string, ClientDraftField> = {
   tls_client_auth_san_ip: 'tlsClientAuthSanIp',
   tls_client_auth_san_email: 'tlsClientAuthSanEmail',
   tls_client_certificate_bound_access_tokens: 'tlsClientCertificateBoundAccessTokens',
+  require_pushed_authorization_requests: 'requirePushedAuthorizationRequests',
+  require_signed_request_object: 'requireSignedRequestObject',
+  request_object_signing_alg: 'requestObjectSigningAlg',
 };
 const NOT_UPDATABLE = ['client_id', 'create_time', 'update_time', 'secret_rotate_time', 'etag'];
 
@@ -155,6 +161,9 @@ export function toClientMessage(c: Client): ClientMessage {
     tlsClientAuthSanIp: d.tlsClientAuthSanIp,
     tlsClientAuthSanEmail: d.tlsClientAuthSanEmail,
     tlsClientCertificateBoundAccessTokens: d.tlsClientCertificateBoundAccessTokens,
+    requirePushedAuthorizationRequests: d.requirePushedAuthorizationRequests,
+    requireSignedRequestObject: d.requireSignedRequestObject,
+    requestObjectSigningAlg: d.requestObjectSigningAlg,
     createTime: c.createdAt,
     updateTime: c.updatedAt,
     secretRotateTime: c.secretHash !== undefined && rotated !== undefined ? new Date(rotated) : undefined,

@@ -36,6 +36,9 @@ const base: ClientDraft = {
   backchannelLogoutSessionRequired: false,
   dpopBoundAccessTokens: false,
   ...NO_MTLS_METADATA,
+  requirePushedAuthorizationRequests: false,
+  requireSignedRequestObject: false,
+  requestObjectSigningAlg: '',
 };
 
 const stored = (d: ClientDraft): Client => {

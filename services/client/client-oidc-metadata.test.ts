@@ -33,6 +33,9 @@ const base: ClientDraft = {
   backchannelLogoutSessionRequired: false,
   dpopBoundAccessTokens: false,
   ...NO_MTLS_METADATA,
+  requirePushedAuthorizationRequests: false,
+  requireSignedRequestObject: false,
+  requestObjectSigningAlg: '',
 };
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 

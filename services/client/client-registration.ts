@@ -30,6 +30,10 @@ export const REGISTRATION_FIELDS: readonly ClientDraftField[] = [
   'tlsClientAuthSanIp',
   'tlsClientAuthSanEmail',
   'tlsClientCertificateBoundAccessTokens',
+  // RFC 9126 §6 / RFC 9101 §10.5: how the client's own authorization requests must arrive.
+  'requirePushedAuthorizationRequests',
+  'requireSignedRequestObject',
+  'requestObjectSigningAlg',
 ];
 
 /**

@@ -62,7 +62,7 @@ export function redirectableError(error: AuthmeshError, redirectUri: string, sta
 }
 
 /** The error as it goes to the gateway when it must never be redirected. */
-function shownToUser(error: AuthmeshError): AuthmeshError {
+export function shownToUser(error: AuthmeshError): AuthmeshError {
   if (!('redirect_uri' in error.metadata) && !('state' in error.metadata)) return error;
   const { redirect_uri: _r, state: _s, ...metadata } = error.metadata;
   return new AuthmeshError(error.code, error.description, { metadata, cause: error });

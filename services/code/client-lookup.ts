@@ -18,6 +18,14 @@ export interface CodeClient extends AuthorizationClient {
   sectorIdentifierUri: string;
   /** OpenID Connect Registration §2 default_max_age, seconds; undefined: none. */
   defaultMaxAge: number | undefined;
+  /** The registered JWK Set that verifies the client's request objects (RFC 9101 §6.2). */
+  jwks: Record<string, unknown> | undefined;
+  /** RFC 9126 §6 require_pushed_authorization_requests. */
+  requirePushedAuthorizationRequests: boolean;
+  /** RFC 9101 §10.5 require_signed_request_object. */
+  requireSignedRequestObject: boolean;
+  /** OIDC Registration §2 request_object_signing_alg; '' = the allow-list. */
+  requestObjectSigningAlg: string;
 }
 
 // A client_id longer than this cannot be registered, so it is unknown without asking.
@@ -40,6 +48,10 @@ export function toCodeClient(c: Client): CodeClient | undefined {
     subjectType: c.subjectType === 'pairwise' ? 'pairwise' : 'public',
     sectorIdentifierUri: c.sectorIdentifierUri,
     defaultMaxAge: c.defaultMaxAge,
+    jwks: c.jwks,
+    requirePushedAuthorizationRequests: c.requirePushedAuthorizationRequests,
+    requireSignedRequestObject: c.requireSignedRequestObject,
+    requestObjectSigningAlg: c.requestObjectSigningAlg,
   };
 }
 

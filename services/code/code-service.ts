@@ -6,6 +6,7 @@ import {
   DenyAuthorizationResponse,
   IssueCodeResponse,
   RedeemCodeResponse,
+  ResolveAuthorizationRequestResponse,
   ValidateAuthorizationRequestResponse,
 } from '../../gen/ts/authmesh/code/v1/code.js';
 import { AccessDenied, AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope, LoginRequired, NotFound } from '../core/errors/index.js';
@@ -35,6 +36,7 @@ import { checkAuthorizationRequest, redirectableError } from './authorization-ch
 import type { CodeClient } from './client-lookup.js';
 import { type CodeGrants, createCodeGrants, type StoredCode } from './code-grants.js';
 import { verifyIdTokenHint } from './id-token-hint.js';
+import { createRequestResolution } from './request-resolution.js';
 
 export const CODE_SERVICE_NAME = 'authmesh.code.v1.CodeService';
 
@@ -64,6 +66,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
   // Read (or generated into the data directory) on first use by a pairwise client only.
   let salt: string | undefined;
   const pairwiseSalt = (): string => (salt ??= resolvePairwiseSalt(deps.config, deps.log));
+  const requests = createRequestResolution(deps);
 
   // A login session can outlive the account: a deleted, disabled or locked user gets no new code,
   // and the client learns access_denied (RFC 6749 §4.1.2.1).
@@ -357,9 +360,20 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           }),
         });
       },
+
+      async pushAuthorizationRequest(req) {
+        return requests.push(req);
+      },
+
+      async resolveAuthorizationRequest(req) {
+        if (req.request === undefined) throw new InvalidRequest('request is required');
+        return ResolveAuthorizationRequestResponse.fromPartial(await requests.resolve(req.request));
+      },
     },
     {
       validateAuthorizationRequest: INTERNAL,
+      pushAuthorizationRequest: INTERNAL,
+      resolveAuthorizationRequest: INTERNAL,
       issueCode: INTERNAL,
       denyAuthorization: INTERNAL,
       redeemCode: INTERNAL,

@@ -126,6 +126,40 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(await res.json()).toMatchObject({ error: 'invalid_client' });
     });
+
+    it('pushes an authorization request through Envoy with openid-client (RFC 9126) and completes it; the request_uri is single use', async () => {
+      const created = await s.gateway.anon.client.createClient(
+        CreateClientRequest.fromPartial({
+          client: Client.fromPartial({
+            clientName: 'Envoy e2e PAR app',
+            clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+            tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC,
+            redirectUris: [CB],
+            grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE],
+            scopes: ['read'],
+            requirePushedAuthorizationRequests: true,
+          }),
+        }),
+        { bearer: await s.gateway.bearer() },
+      );
+      const config = await client.discovery(new URL(s.url), created.client!.clientId, undefined, client.ClientSecretBasic(created.clientSecret), {
+        algorithm: 'oauth2',
+        execute: [client.allowInsecureRequests],
+      });
+      expect(config.serverMetadata().pushed_authorization_request_endpoint).toBe(`${s.url}/oauth2/par`);
+      const verifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const url = await client.buildAuthorizationUrlWithPAR(config, { redirect_uri: CB, scope: 'read', state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+      expect(url.origin).toBe(s.url);
+      const user = await createUser(s.gateway);
+      const { location } = await runAuthorization(new Browser(s.url), url.href, { username: user.username });
+      const tokens = await client.authorizationCodeGrant(config, location, { pkceCodeVerifier: verifier, expectedState: state });
+      seenTokens.push(tokens.access_token);
+      expect(tokens.scope).toBe('read');
+      const again = await new Browser(s.url).get(url.href);
+      expect(again.status).toBe(400);
+      expect(again.headers.get('location')).toBeNull();
+    });
   });
 
   describe('REST admin surface → grpc_json_transcoder → services', () => {

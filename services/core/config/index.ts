@@ -40,6 +40,10 @@ export interface Config {
   /** Refresh-token reuse grace window for clients without their own, seconds; 0 = strict reuse detection. */
   refreshReuseGraceSeconds: number;
   codeTtlSeconds: number;
+  /** RFC 9126 §2.2: how long a pushed authorization request's request_uri stays usable, seconds. */
+  parTtlSeconds: number;
+  /** RFC 9126 §6: every client must push its authorization requests (require_pushed_authorization_requests). */
+  parRequired: boolean;
   /** RFC 9449 §11.1: how long after its iat a DPoP proof is accepted, seconds. */
   dpopProofMaxAgeSeconds: number;
   /** How far in the future a DPoP proof's iat may be (clock skew), seconds. */
@@ -303,6 +307,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshTokenTtlSeconds: int('AUTHMESH_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
     refreshReuseGraceSeconds: int('AUTHMESH_REFRESH_REUSE_GRACE', 0, 0, 300),
     codeTtlSeconds: int('AUTHMESH_CODE_TTL', 60, 10, 600),
+    parTtlSeconds: int('AUTHMESH_PAR_TTL_SECONDS', 60, 5, 600),
+    parRequired: bool('AUTHMESH_PAR_REQUIRED', false),
     dpopProofMaxAgeSeconds: int('AUTHMESH_DPOP_PROOF_MAX_AGE', 60, 5, 600),
     dpopClockSkewSeconds: int('AUTHMESH_DPOP_CLOCK_SKEW', 5, 0, 60),
     dpopNonceRequired: bool('AUTHMESH_DPOP_NONCE', false),

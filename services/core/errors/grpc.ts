@@ -43,6 +43,8 @@ const GRPC_STATUS: Record<ErrorCode, Status> = {
   account_selection_required: Status.FAILED_PRECONDITION,
   request_not_supported: Status.INVALID_ARGUMENT,
   request_uri_not_supported: Status.INVALID_ARGUMENT,
+  invalid_request_object: Status.INVALID_ARGUMENT,
+  invalid_request_uri: Status.INVALID_ARGUMENT,
   invalid_dpop_proof: Status.INVALID_ARGUMENT,
   use_dpop_nonce: Status.FAILED_PRECONDITION,
   authorization_pending: Status.FAILED_PRECONDITION,

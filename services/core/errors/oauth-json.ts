@@ -29,6 +29,9 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   account_selection_required: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  // RFC 9126 §2.3 / RFC 9101 §6.2: 400 at the pushed authorization request endpoint.
+  invalid_request_object: 400,
+  invalid_request_uri: 400,
   // RFC 9449 §5, §8: the token endpoint answers both with 400.
   invalid_dpop_proof: 400,
   use_dpop_nonce: 400,

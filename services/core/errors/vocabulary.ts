@@ -1,6 +1,6 @@
 // The one error vocabulary of authmesh. Every failure a caller can act on is one of these codes;
 // the names are the RFC error codes (RFC 6749 §4.1.2.1/§5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-// RFC 7591 §3.2.2, OpenID Connect Core §3.1.2.6, RFC 9449 §5/§8, RFC 8628 §3.5) plus three resource codes for admin calls. The wire mappings live in
+// RFC 7591 §3.2.2, OpenID Connect Core §3.1.2.6, RFC 9101 §6.2, RFC 9126 §2.3, RFC 9449 §5/§8, RFC 8628 §3.5) plus three resource codes for admin calls. The wire mappings live in
 // ./grpc.ts (gRPC status + google.rpc.ErrorInfo) and ./oauth-json.ts (RFC 6749 §5.2 JSON).
 
 export const ERROR_CODES = [
@@ -31,6 +31,9 @@ export const ERROR_CODES = [
   'account_selection_required',
   'request_not_supported',
   'request_uri_not_supported',
+  // RFC 9101 §6.2 / RFC 9126 §2.3, §4: a request object or request_uri that is invalid, unknown, expired or used.
+  'invalid_request_object',
+  'invalid_request_uri',
   // RFC 9449 §5, §8: a DPoP proof that fails validation; a proof that lacks the server's nonce.
   'invalid_dpop_proof',
   'use_dpop_nonce',
@@ -133,6 +136,8 @@ export class RequestNotSupported extends make('request_not_supported') {}
 export class RequestUriNotSupported extends make('request_uri_not_supported') {}
 export class AuthorizationPending extends make('authorization_pending') {}
 export class ExpiredToken extends make('expired_token') {}
+export class InvalidRequestObject extends make('invalid_request_object') {}
+export class InvalidRequestUri extends make('invalid_request_uri') {}
 export class InvalidDpopProof extends make('invalid_dpop_proof') {}
 export class UseDpopNonce extends make('use_dpop_nonce') {}
 

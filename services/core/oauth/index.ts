@@ -23,3 +23,5 @@ export * from './oidc-logout.js';
 export * from './dpop.js';
 export * from './device-authorization.js';
 export * from './mtls.js';
+export * from './pushed-authorization.js';
+export * from './request-object.js';

@@ -124,7 +124,8 @@ export function parseLocales(value: string | undefined, name: 'ui_locales' | 'cl
  *   (request objects, OIDC Core §6), all meant to be redirected to the client (§3.1.2.6)
  */
 export function validateOidcParams(params: OidcAuthorizationParams, scopes: readonly string[]): OidcRequest {
-  // OIDC Core §6.1 / §6.2: request objects are not supported (request_parameter_supported false).
+  // OIDC Core §6.1 / §6.2: request objects and request_uri are resolved before validation (the code
+  // service's ResolveAuthorizationRequest, RFC 9101 / RFC 9126); one that reaches the rules unresolved is refused.
   if (present(params.request) !== undefined) throw new RequestNotSupported('request objects are not supported');
   if (present(params.request_uri) !== undefined) throw new RequestUriNotSupported('request_uri is not supported');
 
