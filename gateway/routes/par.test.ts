@@ -14,6 +14,8 @@ import { startTestGateway, type TestGateway } from '../../test/support/gateway.j
 import { freePort } from '../../test/support/ports.js';
 import { uniqueId } from '../../test/support/ids.js';
 import { Browser, createUser, runAuthorization } from './authorize-test-support.js';
+import { dpopKey } from '../../test/support/dpop.js';
+import { decodeJwt } from 'jose';
 import type { FastifyInstance } from 'fastify';
 
 const CB = 'https://app.example.com/cb';
@@ -110,10 +112,10 @@ async function shownError(res: Response): Promise<{ status: number; location: st
   return { status: res.status, location: res.headers.get('location'), error: /invalid_[a-z_]+|unsupported_[a-z_]+/.exec(page)?.[0] };
 }
 
-async function redeem(code: string, client: { id: string; secret: string }): Promise<Response> {
+async function redeem(code: string, client: { id: string; secret: string }, dpop?: string): Promise<Response> {
   return fetch(`${t.baseUrl}/oauth2/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.id, client.secret) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.id, client.secret), ...(dpop === undefined ? {} : { dpop }) },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CB, code_verifier: VERIFIER }).toString(),
   });
 }
@@ -381,6 +383,89 @@ describe('request objects (RFC 9101)', () => {
     const signed = await requestObject(signedOnly, authParams(signedOnly.id));
     const run = await runAuthorization(new Browser(t.baseUrl), `/oauth2/authorize?${new URLSearchParams({ client_id: signedOnly.id, request: signed }).toString()}`, { username });
     expect(run.location.searchParams.get('code')).toBeTruthy();
+  });
+});
+
+describe('DPoP with pushed and signed requests (RFC 9449 §10, §10.1)', () => {
+  const parUrl = () => `${t.baseUrl}/oauth2/par`;
+  const tokenUrl = () => `${t.baseUrl}/oauth2/token`;
+
+  /** The code of a pushed request_uri, through login and consent. */
+  async function codeOf(clientId: string, uri: string): Promise<string> {
+    const run = await runAuthorization(new Browser(t.baseUrl), authorizeWith(clientId, uri), { username });
+    return run.location.searchParams.get('code')!;
+  }
+
+  it('binds the code to the key of a DPoP proof sent to the PAR endpoint: only that key redeems it', async () => {
+    const key = await dpopKey();
+    const other = await dpopKey();
+    const uri = await pushed(authParams(web.id), { authorization: basic(web.id, web.secret), dpop: await key.proof({ htu: parUrl() }) });
+    const wrong = await redeem(await codeOf(web.id, uri), web, await other.proof({ htu: tokenUrl() }));
+    expect(wrong.status).toBe(400);
+    expect(await wrong.json()).toMatchObject({ error: 'invalid_grant' });
+    const uri2 = await pushed(authParams(web.id), { authorization: basic(web.id, web.secret), dpop: await key.proof({ htu: parUrl() }) });
+    const code = await codeOf(web.id, uri2);
+    expect((await redeem(code, web)).status).toBe(400);
+    const code3 = await codeOf(web.id, await pushed(authParams(web.id), { authorization: basic(web.id, web.secret), dpop: await key.proof({ htu: parUrl() }) }));
+    const ok = await redeem(code3, web, await key.proof({ htu: tokenUrl() }));
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const body = (await ok.json()) as { token_type: string; access_token: string };
+    expect(body.token_type).toBe('DPoP');
+    expect(decodeJwt(body.access_token).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it('accepts dpop_jkt as a pushed parameter and inside a request object', async () => {
+    const key = await dpopKey();
+    const plain = await pushed(authParams(web.id, { dpop_jkt: key.jkt }), { authorization: basic(web.id, web.secret) });
+    const ok = await redeem(await codeOf(web.id, plain), web, await key.proof({ htu: tokenUrl() }));
+    expect(decodeJwt(((await ok.json()) as { access_token: string }).access_token).cnf).toEqual({ jkt: key.jkt });
+
+    const params = authParams(signer.id, { dpop_jkt: key.jkt });
+    const run = await runAuthorization(new Browser(t.baseUrl), `/oauth2/authorize?${new URLSearchParams({ client_id: signer.id, response_type: 'code', request: await requestObject(signer, params) }).toString()}`, { username });
+    const res = await fetch(tokenUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await (await dpopKey()).proof({ htu: tokenUrl() }) },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: run.location.searchParams.get('code')!,
+        redirect_uri: CB,
+        code_verifier: VERIFIER,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await assertion(signer, t.baseUrl),
+      }).toString(),
+    });
+    // The object's dpop_jkt bound the code: a proof by another key is refused.
+    expect(await res.json()).toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('dpop_jkt') });
+  });
+
+  it.each<[string, () => Promise<{ body: Record<string, string>; dpop?: string }>, string]>([
+    ['a dpop_jkt naming another key than the proof', async () => ({ body: authParams(web.id, { dpop_jkt: (await dpopKey()).jkt }), dpop: await (await dpopKey()).proof({ htu: `${t.baseUrl}/oauth2/par` }) }), 'invalid_dpop_proof'],
+    ['a proof for the token endpoint', async () => ({ body: authParams(web.id), dpop: await (await dpopKey()).proof({ htu: `${t.baseUrl}/oauth2/token` }) }), 'invalid_dpop_proof'],
+    ['a proof for GET', async () => ({ body: authParams(web.id), dpop: await (await dpopKey()).proof({ htm: 'GET', htu: `${t.baseUrl}/oauth2/par` }) }), 'invalid_dpop_proof'],
+    ['two DPoP headers', async () => ({ body: authParams(web.id), dpop: `${await (await dpopKey()).proof({ htu: `${t.baseUrl}/oauth2/par` })}, x` }), 'invalid_dpop_proof'],
+    ['a malformed dpop_jkt', async () => ({ body: authParams(web.id, { dpop_jkt: 'not a thumbprint' }) }), 'invalid_request'],
+  ])('refuses %s with 400 %s and issues no request_uri', async (_name, make, error) => {
+    const { body, dpop } = await make();
+    const res = await push(body, { authorization: basic(web.id, web.secret), ...(dpop === undefined ? {} : { dpop }) });
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as Record<string, string>;
+    expect(json.error).toBe(error);
+    expect(json.request_uri).toBeUndefined();
+  });
+
+  it('refuses a replayed PAR proof (RFC 9449 §11.1)', async () => {
+    const proof = await (await dpopKey()).proof({ htu: parUrl() });
+    await pushed(authParams(web.id), { authorization: basic(web.id, web.secret), dpop: proof });
+    const again = await push(authParams(web.id), { authorization: basic(web.id, web.secret), dpop: proof });
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: 'invalid_dpop_proof' });
+  });
+
+  it('spends no proof on a request refused for something else: an unauthenticated push does not consume it', async () => {
+    const key = await dpopKey();
+    const proof = await key.proof({ htu: parUrl() });
+    expect((await push(authParams(web.id), { authorization: basic(web.id, 'wrong'), dpop: proof })).status).toBe(401);
+    expect((await push(authParams(web.id), { authorization: basic(web.id, web.secret), dpop: proof })).status).toBe(201);
   });
 });
 

@@ -5,15 +5,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
-import { MAX_CLAIMS_PARAMETER_LENGTH, MAX_REQUEST_OBJECT_LENGTH } from '../../services/core/oauth/index.js';
+import { MAX_CLAIMS_PARAMETER_LENGTH, MAX_REQUEST_OBJECT_LENGTH, PAR_PATH } from '../../services/core/oauth/index.js';
 import { extractClientCredentials } from '../client-auth.js';
+import { dpopHeader } from '../dpop-header.js';
 import { registerEndpoint } from '../endpoint.js';
 import { MAX_PARAMETER_LENGTH, readForm, requireFormBody, type FormParams } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import { sendOAuthError } from '../oauth-errors.js';
 import { AUTHORIZATION_PARAM_NAMES } from '../pending-authorization.js';
 
-export const PAR_PATH = '/oauth2/par';
+export { PAR_PATH };
 
 /** RFC 6749 §2.3.1, RFC 7521 §4.2: client authentication in the body. */
 const CLIENT_AUTH_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion'];
@@ -76,8 +77,12 @@ export const parRoutes: RouteModule = ({ app, config, peers }: GatewayContext) =
       const form = readForm(req.body, PAR_PARAMETERS, PAR_PARAMETER_LENGTH);
       // RFC 9126 §2: the client authenticates as at the token endpoint.
       const client = extractClientCredentials(authorization, form, `${config.issuer}${PAR_PATH}`);
-      const res = await peers.code.pushAuthorizationRequest({ client: client.credentials, request: requestOf(form) });
+      // RFC 9449 §10.1: a DPoP proof binds the code to its key (the code service verifies it).
+      const dpopProof = dpopHeader(req) ?? '';
+      const res = await peers.code.pushAuthorizationRequest({ client: client.credentials, request: requestOf(form), dpopProof });
       if (client.clientId !== undefined) (req as { clientId?: string }).clientId = client.clientId.replace(/[^\x21-\x7e]/g, '?').slice(0, 128);
+      // RFC 9449 §8: the nonce for the client's next proof.
+      if (res.dpopNonce) reply.header('dpop-nonce', res.dpopNonce);
       // RFC 9126 §2.2: 201 Created with request_uri and expires_in; never cached.
       return reply
         .code(201)

@@ -9,10 +9,11 @@ import {
   type IntrospectTokenResponse,
   type TokenResponse,
 } from '../../gen/ts/authmesh/token/v1/token.js';
-import { toAuthmeshError, UnsupportedGrantType, InvalidRequest, InvalidDpopProof } from '../../services/core/errors/index.js';
+import { toAuthmeshError, UnsupportedGrantType, InvalidRequest } from '../../services/core/errors/index.js';
 import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials, type PresentedClient } from '../client-auth.js';
+import { dpopHeader } from '../dpop-header.js';
 import { clientCertificateOf } from '../forwarded-client-cert.js';
 import { registerEndpoint } from '../endpoint.js';
 import { readForm, requireFormBody, type FormParams } from '../form-params.js';
@@ -83,17 +84,6 @@ function grantOf(form: FormParams): Grant {
       // RFC 6749 §5.2: a grant type the server does not support.
       throw new UnsupportedGrantType('grant_type is not supported');
   }
-}
-
-/**
- * The DPoP header of a request (RFC 9449 §4.1), or undefined. RFC 9449 §4.3 step 1: exactly one
- * DPoP header; Node joins repeated headers with ", ", which a compact JWS never contains.
- */
-function dpopHeader(req: FastifyRequest): string | undefined {
-  const value = req.headers.dpop;
-  if (value === undefined) return undefined;
-  if (Array.isArray(value) || value.includes(',')) throw new InvalidDpopProof('exactly one DPoP header is allowed');
-  return value.trim();
 }
 
 /** RFC 6749 §5.1 (and RFC 8693 §2.2.1 for issued_token_type); empty optional members omitted. */

@@ -11,12 +11,16 @@ import {
   checkRequestUriClient,
   hashToken,
   newPushedRequestUri,
+  PAR_PATH,
+  parseDpopJkt,
+  pushedDpopJkt,
   pushedRequestReference,
   pushedRequestRequired,
   REQUEST_OBJECT_CLOCK_SKEW_SECONDS,
   type RequestObjectParameter,
   verifyRequestObject,
 } from '../core/oauth/index.js';
+import { createDpopProofs } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { checkAuthorizationRequest, shownToUser } from './authorization-check.js';
 import { type CodeClient, lookUpClient, toCodeClient } from './client-lookup.js';
@@ -63,6 +67,7 @@ export function createRequestResolution(deps: MeshDeps) {
   const pushed = deps.grid.map<StoredPushedRequest>(PAR_REQUEST_URI_MAP);
   const jtis = deps.grid.map<number>(PAR_REQUEST_OBJECT_JTI_MAP);
   const ttlSeconds = deps.config.parTtlSeconds;
+  const proofs = createDpopProofs({ grid: deps.grid, config: deps.config, now: () => deps.now() });
 
   /**
    * The parameters of the request object in `request.request`, verified with the client's keys
@@ -101,9 +106,17 @@ export function createRequestResolution(deps: MeshDeps) {
         await checkAuthorizationRequest(deps.peers, request);
         // RFC 9449 §10: a malformed dpop_jkt is refused when pushed, like any other parameter.
         parseDpopJkt(request.dpopJkt);
+        // RFC 9449 §10.1: a DPoP proof sent with the pushed request binds the code to its key. It is
+        // checked last, so a request refused for anything else spends no proof.
+        let dpopNonce = '';
+        if (req.dpopProof !== '') {
+          const { verified, nonce } = await proofs.check(req.dpopProof, { htm: 'POST', htu: `${deps.config.issuer}${PAR_PATH}` });
+          request = AuthorizationRequest.fromPartial({ ...request, dpopJkt: pushedDpopJkt(request.dpopJkt, verified.jkt) });
+          dpopNonce = nonce;
+        }
         const { requestUri, reference } = newPushedRequestUri();
         await pushed.set(hashToken(reference), { clientId, request: AuthorizationRequest.toJSON(request) }, ttlSeconds * 1000);
-        return { requestUri, expiresIn: ttlSeconds };
+        return { requestUri, expiresIn: ttlSeconds, dpopNonce };
       } catch (err) {
         // RFC 9126 §2.3: errors of the pushed request are answered to the client, never redirected.
         throw shownToUser(toAuthmeshError(err));

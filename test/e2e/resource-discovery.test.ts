@@ -3,7 +3,9 @@
 // (RFC 9728 §3), then the authorization server's metadata (RFC 8414), registers itself (RFC 7591,
 // with the initial access token an operator hands out), signs a user in through the login form with
 // the authorization code + PKCE, gets a token for exactly that resource (RFC 8707) and calls the
-// API. Also through the same Envoy: ext_authz refuses a token addressed to another registered
+// API. The authorization request is pushed (RFC 9126) and the tokens are DPoP-bound (RFC 9449): the
+// PAR request carries a proof, which binds the code to the client's key, and ext_authz checks the
+// proof of every API call. Also through the same Envoy: ext_authz refuses a token addressed to another registered
 // service. The sample API's audience is its URL on the edge (`<edge>/sample`), so it has metadata.
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
@@ -18,10 +20,10 @@ if (skip) console.warn(`skipping the resource discovery end-to-end suite: ${skip
 const CB = 'http://127.0.0.1/cb';
 const OTHER_API = 'https://other-api.authmesh.test';
 
-/** The resource_metadata parameter of the Bearer challenge of a 401/403, or undefined. */
+/** The resource_metadata parameter of the Bearer or DPoP challenge of a 401/403, or undefined. */
 function resourceMetadataOf(res: Response): string | undefined {
   const header = res.headers.get('www-authenticate') ?? '';
-  if (!/^Bearer\b/i.test(header)) return undefined;
+  if (!/^(?:Bearer|DPoP)\b/i.test(header)) return undefined;
   return /(?:^|[\s,])resource_metadata="([^"]*)"/.exec(header)?.[1];
 }
 
@@ -58,7 +60,7 @@ describe.skipIf(skip !== undefined)('a client that starts from a 401 (RFC 9728 �
     await s?.close();
   });
 
-  it('discovers everything from the 401, registers, signs the user in, and calls the API', async () => {
+  it('discovers everything from the 401, registers, signs the user in (PAR + DPoP), and calls the API with proofs', async () => {
     const api = new URL(`${s.url}/sample/hello`);
 
     // 1. Nothing but the API's URL: the 401 names the resource metadata (RFC 9728 §5.1).
@@ -93,39 +95,48 @@ describe.skipIf(skip !== undefined)('a client that starts from a 401 (RFC 9728 �
     expect(config.serverMetadata().issuer).toBe(s.url);
     expect(config.clientMetadata().client_id).toBeTruthy();
 
-    // 5. Authorization code + PKCE through the login and consent pages. RFC 8707 §2.1: the
-    // resource rides on the authorization request too; authmesh judges it at the token endpoint.
-    // Switching to PAR (RFC 9126) is this one call: client.buildAuthorizationUrlWithPAR.
+    // 5. Authorization code + PKCE through the login and consent pages, the request pushed first
+    // (RFC 9126) with a DPoP proof (RFC 9449 §10.1). RFC 8707 §2.1: the resource rides on the
+    // authorization request too; authmesh judges it at the token endpoint.
+    const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
-    const authorizationUrl = client.buildAuthorizationUrl(config, {
+    const authorizationUrl = await client.buildAuthorizationUrlWithPAR(config, {
       redirect_uri: CB,
       scope: 'sample.read',
       state,
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       resource: rs.resource,
-    });
+    }, { DPoP });
+    expect([...authorizationUrl.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
     const user = await createUser(s.gateway);
     const { location, pages } = await runAuthorization(new Browser(s.url), authorizationUrl.href, { username: user.username });
     expect(pages).toEqual(['login', 'consent']);
-    const tokens = await client.authorizationCodeGrant(config, location, { pkceCodeVerifier: verifier, expectedState: state }, { resource: rs.resource });
-    // RFC 8707 / RFC 9068 §3: the token is for exactly the resource asked for.
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ aud: rs.resource, scope: 'sample.read', sub: user.userId });
+    const tokens = await client.authorizationCodeGrant(config, location, { pkceCodeVerifier: verifier, expectedState: state }, { resource: rs.resource }, { DPoP });
+    // RFC 8707 / RFC 9068 §3: the token is for exactly the resource asked for, bound to the key.
+    expect(tokens.token_type).toBe('dpop');
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ aud: rs.resource, scope: 'sample.read', sub: user.userId, cnf: { jkt: expect.any(String) } });
 
-    // 6. The API answers.
-    const ok = await client.fetchProtectedResource(config, tokens.access_token, api, 'GET');
+    // 6. The API answers, each call with a fresh proof checked by ext_authz; the token alone is refused.
+    const ok = await client.fetchProtectedResource(config, tokens.access_token, api, 'GET', undefined, undefined, { DPoP });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ path: '/sample/hello', sub: user.userId, client_id: config.clientMetadata().client_id, scope: 'sample.read' });
 
-    // A refresh naming the same resource keeps the audience (RFC 8707 §2.2).
-    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: rs.resource });
-    expect(decodeJwt(refreshed.access_token).aud).toBe(rs.resource);
-    expect((await client.fetchProtectedResource(config, refreshed.access_token, api, 'GET')).status).toBe(200);
+    // The token without its proof (RFC 9449 §7.1): refused, and the challenge still names the metadata.
+    const stolen = await fetch(api, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(stolen.status).toBe(401);
+    expect(resourceMetadataOf(stolen)).toBe(metadataUrl);
 
-    // A scope the endpoint needs and the token lacks: 403 naming the scope and the metadata.
-    const write = await fetch(`${s.url}/sample/orders`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } });
+    // A refresh naming the same resource keeps the audience (RFC 8707 §2.2).
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: rs.resource }, { DPoP });
+    expect(decodeJwt(refreshed.access_token).aud).toBe(rs.resource);
+    expect((await client.fetchProtectedResource(config, refreshed.access_token, api, 'GET', undefined, undefined, { DPoP })).status).toBe(200);
+
+    // A scope the endpoint needs and the token lacks: 403 naming the scope and the metadata, in the DPoP challenge.
+    const write = await client.fetchProtectedResource(config, tokens.access_token, new URL(`${s.url}/sample/orders`), 'POST', undefined, undefined, { DPoP }).catch((err: unknown) => (err as { response: Response }).response);
     expect(write.status).toBe(403);
+    expect(write.headers.get('www-authenticate')).toMatch(/^DPoP /);
     expect(write.headers.get('www-authenticate')).toContain('scope="sample.write"');
     expect(resourceMetadataOf(write)).toBe(metadataUrl);
   });

@@ -5,6 +5,7 @@ import {
   checkRequestUriClient,
   newPushedRequestUri,
   PAR_REQUEST_URI_PREFIX,
+  pushedDpopJkt,
   pushedRequestReference,
   pushedRequestRequired,
 } from './pushed-authorization.js';
@@ -74,5 +75,19 @@ describe('who must push (RFC 9126 §6)', () => {
     [true, true, true],
   ])('client requires %s, server requires %s: required %s', (client, server, required) => {
     expect(pushedRequestRequired({ requirePushedAuthorizationRequests: client }, server)).toBe(required);
+  });
+});
+
+describe('pushedDpopJkt (RFC 9449 §10.1)', () => {
+  const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+  it.each<[string, string, string]>([
+    ['no dpop_jkt parameter: the proof key', '', jkt],
+    ['the same dpop_jkt as the proof key', jkt, jkt],
+  ])('%s', (_name, parameter, expected) => {
+    expect(pushedDpopJkt(parameter, jkt)).toBe(expected);
+  });
+
+  it('refuses a dpop_jkt naming another key than the proof', () => {
+    expect(() => pushedDpopJkt('0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I', jkt)).toThrow(expect.objectContaining({ code: 'invalid_dpop_proof' }));
   });
 });

@@ -1,11 +1,26 @@
 // Pushed Authorization Requests (RFC 9126): the request_uri this server issues, the rules of the
 // pushed request itself, and which parameters the authorization endpoint uses when it receives a
 // request_uri. Pure: no I/O (the grid that stores pushed requests is the code service's).
-import { InvalidRequest, InvalidRequestUri } from '../errors/index.js';
+import { InvalidDpopProof, InvalidRequest, InvalidRequestUri } from '../errors/index.js';
 import { randomIdentifier } from './secrets.js';
 
 /** RFC 9126 §2.2: the URN prefix of the request_uri values this server issues. */
 export const PAR_REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:';
+
+/** The pushed authorization request endpoint's path under the issuer (RFC 9126 §5 metadata, RFC 9449 §10.1 htu). */
+export const PAR_PATH = '/oauth2/par';
+
+/**
+ * RFC 9449 §10.1: the dpop_jkt of a pushed request that came with a DPoP proof: the proof key's
+ * thumbprint, which a dpop_jkt parameter, when sent too, must equal.
+ * @param parameter the request's dpop_jkt ('' when absent)
+ * @param proofJkt the verified proof's JWK SHA-256 thumbprint (RFC 7638)
+ * @throws InvalidDpopProof when both are present and differ
+ */
+export function pushedDpopJkt(parameter: string, proofJkt: string): string {
+  if (parameter !== '' && parameter !== proofJkt) throw new InvalidDpopProof('dpop_jkt does not match the key of the DPoP proof');
+  return proofJkt;
+}
 
 /** Random bytes of a request_uri reference (256 bits: unguessable, RFC 9126 §7.1). */
 const REFERENCE_BYTES = 32;
