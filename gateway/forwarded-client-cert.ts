@@ -9,6 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../services/core/config/index.js';
 import { InvalidRequest } from '../services/core/errors/index.js';
 import { constantTimeEqualTo, parseForwardedClientCert, type ForwardedClientCertificate } from '../services/core/oauth/index.js';
+import type { PresentedClient } from './client-auth.js';
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
 export const EDGE_PROOF_HEADER = 'x-authmesh-edge-proof';
@@ -44,4 +45,20 @@ export function rememberClientCertificate(req: FastifyRequest, cert: ForwardedCl
 /** The verified-origin client certificate of this request (DER, with its chain), if any. */
 export function clientCertificateOf(req: FastifyRequest): ForwardedClientCertificate | undefined {
   return certificates.get(req);
+}
+
+/**
+ * RFC 8705 §2: a client that sends only its client_id over mutual TLS authenticates with the
+ * certificate (tls_client_auth, self_signed_tls_client_auth); the client service decides. Used by every endpoint that
+ * authenticates clients: token, introspection, revocation, PAR (RFC 9126 §2), device authorization
+ * (RFC 8628 §3.1).
+ */
+export function withClientCertificate(client: PresentedClient, req: FastifyRequest): PresentedClient {
+  const cert = clientCertificateOf(req);
+  const c = client.credentials.credential;
+  if (cert === undefined || c?.$case !== 'clientId') return client;
+  return {
+    clientId: client.clientId,
+    credentials: { credential: { $case: 'mutualTls', value: { clientId: c.value, certificate: { certificate: cert.certificate, chain: cert.chain } } } },
+  };
 }

@@ -12,6 +12,7 @@ import { toAuthmeshError } from '../../services/core/errors/index.js';
 import { hashToken } from '../../services/core/oauth/index.js';
 import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials } from '../client-auth.js';
+import { withClientCertificate } from '../forwarded-client-cert.js';
 import { createCsrf, CSRF_FIELD } from '../csrf.js';
 import { registerEndpoint } from '../endpoint.js';
 import { bodyPairs, collectParameters, readForm as readOAuthForm, requireFormBody } from '../form-params.js';
@@ -50,7 +51,8 @@ export const deviceRoutes: RouteModule = (ctx: GatewayContext) => {
         const authorization = req.headers.authorization;
         try {
           const form = readOAuthForm(req.body, DEVICE_AUTHORIZATION_PARAMETERS);
-          const client = extractClientCredentials(authorization, form, `${issuer}${DEVICE_AUTHORIZATION_PATH}`);
+          // RFC 8705 §2: over mutual TLS, a client_id alone authenticates with the certificate.
+          const client = withClientCertificate(extractClientCredentials(authorization, form, `${issuer}${DEVICE_AUTHORIZATION_PATH}`), req);
           const res = await peers.token.deviceAuthorization(
             DeviceAuthorizationRequest.fromPartial({ client: client.credentials, scope: form.one('scope') ?? '', resource: form.many('resource'), remoteIp: remoteAddress(req) }),
           );

@@ -123,6 +123,8 @@ function mtlsMetadata(config: GatewayContext['config']): Record<string, unknown>
       introspection_endpoint: `${base}/oauth2/introspect`,
       revocation_endpoint: `${base}/oauth2/revoke`,
       userinfo_endpoint: `${base}/oauth2/userinfo`,
+      pushed_authorization_request_endpoint: `${base}/oauth2/par`,
+      device_authorization_endpoint: `${base}/oauth2/device_authorization`,
     };
   }
   return out;

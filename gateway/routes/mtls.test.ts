@@ -117,6 +117,39 @@ describe('Mutual TLS at the gateway (RFC 8705)', () => {
       expect((await mtlsToken(ids.san, undefined)).status).toBe(401);
     });
 
+    it('authenticates at the PAR (RFC 9126 §2) and device authorization (RFC 8628 §3.1) endpoints too, ', async () => {
+      const bearer = await t.bearer();
+      const client = await t.anon.client.createClient(
+        CreateClientRequest.fromPartial({
+          client: Client.fromPartial({
+            clientName: 'mtls browser and device app',
+            clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+            grantTypes: [GrantType.GRANT_TYPE_AUTHORIZATION_CODE, GrantType.GRANT_TYPE_DEVICE_CODE],
+            redirectUris: [REDIRECT],
+            scopes: ['read'],
+            tokenEndpointAuthMethod: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_TLS_CLIENT_AUTH,
+            tlsClientAuthSanDns: 'svc.example.com',
+          }),
+        }),
+        { bearer },
+      );
+      const id = client.client!.clientId;
+      const push = (cert: TestCert | undefined) =>
+        postForm(
+          `${t.baseUrl}/oauth2/par`,
+          new URLSearchParams({ client_id: id, response_type: 'code', redirect_uri: REDIRECT, scope: 'read', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).toString(),
+          cert ? fromEdge(cert) : {},
+        );
+      expect((await push(svcCert)).status).toBe(201);
+      expect((await push(undefined)).status).toBe(401);
+      expect((await push(wrongSanCert)).status).toBe(401);
+      const device = (cert: TestCert | undefined) => postForm(`${t.baseUrl}/oauth2/device_authorization`, new URLSearchParams({ client_id: id, scope: 'read' }).toString(), cert ? fromEdge(cert) : {});
+      expect((await device(undefined)).status).toBe(401);
+      const started = await device(svcCert);
+      expect(started.status).toBe(200);
+      expect(await json(started)).toMatchObject({ device_code: expect.any(String), user_code: expect.any(String) });
+    });
+
     it('does not let a certificate stand in for a secret client’s secret', async () => {
       expect((await mtlsToken(f.basic.id, svcCert)).status).toBe(401);
     });
@@ -285,6 +318,8 @@ describe('Mutual TLS at the gateway (RFC 8705)', () => {
       introspection_endpoint: `${MTLS_BASE}/oauth2/introspect`,
       revocation_endpoint: `${MTLS_BASE}/oauth2/revoke`,
       userinfo_endpoint: `${MTLS_BASE}/oauth2/userinfo`,
+      pushed_authorization_request_endpoint: `${MTLS_BASE}/oauth2/par`,
+      device_authorization_endpoint: `${MTLS_BASE}/oauth2/device_authorization`,
     });
   });
 

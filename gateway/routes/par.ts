@@ -7,6 +7,7 @@ import { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
 import { MAX_CLAIMS_PARAMETER_LENGTH, MAX_REQUEST_OBJECT_LENGTH, PAR_PATH } from '../../services/core/oauth/index.js';
 import { extractClientCredentials } from '../client-auth.js';
+import { withClientCertificate } from '../forwarded-client-cert.js';
 import { dpopHeader } from '../dpop-header.js';
 import { registerEndpoint } from '../endpoint.js';
 import { MAX_PARAMETER_LENGTH, readForm, requireFormBody, type FormParams } from '../form-params.js';
@@ -76,7 +77,8 @@ export const parRoutes: RouteModule = ({ app, config, peers }: GatewayContext) =
       // RFC 9126 §2.1: form-encoded, each parameter at most once, bounded (form-params.ts).
       const form = readForm(req.body, PAR_PARAMETERS, PAR_PARAMETER_LENGTH);
       // RFC 9126 §2: the client authenticates as at the token endpoint.
-      const client = extractClientCredentials(authorization, form, `${config.issuer}${PAR_PATH}`);
+      // RFC 8705 §2: over mutual TLS, a client_id alone authenticates with the certificate.
+      const client = withClientCertificate(extractClientCredentials(authorization, form, `${config.issuer}${PAR_PATH}`), req);
       // RFC 9449 §10.1: a DPoP proof binds the code to its key (the code service verifies it).
       const dpopProof = dpopHeader(req) ?? '';
       const res = await peers.code.pushAuthorizationRequest({ client: client.credentials, request: requestOf(form), dpopProof });

@@ -29,7 +29,7 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
     const base = { client_name: 'x', client_type: 'CLIENT_TYPE_CONFIDENTIAL', grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'] };
     const cases: ['POST' | 'PATCH', string, unknown, string][] = [
       ['POST', '/v1/clients', { ...base, frontchannel_logout_uri: 'https://a.example/fcl' }, 'frontchannel_logout_uri'],
-      ['POST', '/v1/clients', { ...base, grant_types: ['GRANT_TYPE_DEVICE_CODE'] }, 'GRANT_TYPE_DEVICE_CODE'],
+      ['POST', '/v1/clients', { ...base, grant_types: ['GRANT_TYPE_IMPLICIT'] }, 'GRANT_TYPE_IMPLICIT'],
       ['POST', '/v1/clients', { ...base, grant_types: [1000] }, 'client.grant_types[0]'],
       ['PATCH', '/v1/clients/c_1', { client_name: 'y', colour: 'blue' }, 'colour'],
       ['POST', '/v1/clients/c_1:rotateSecret', { previous_secret_grace_seconds: 60, everything: true }, 'everything'],

@@ -14,7 +14,7 @@ import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT } from '../../services/core/oau
 import { remoteAddress } from '../client-ip.js';
 import { extractClientCredentials, type PresentedClient } from '../client-auth.js';
 import { dpopHeader } from '../dpop-header.js';
-import { clientCertificateOf } from '../forwarded-client-cert.js';
+import { clientCertificateOf, withClientCertificate } from '../forwarded-client-cert.js';
 import { registerEndpoint } from '../endpoint.js';
 import { readForm, requireFormBody, type FormParams } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
@@ -124,20 +124,6 @@ function introspectionJson(res: IntrospectTokenResponse): Record<string, unknown
   // RFC 8705 §3.2: cnf with the x5t#S256 of a certificate-bound token.
   if (res.cnf?.x5tS256) out.cnf = { ...(out.cnf as object | undefined), 'x5t#S256': res.cnf.x5tS256 };
   return out;
-}
-
-/**
- * RFC 8705 §2: a client that sends only its client_id over mutual TLS authenticates with the
- * certificate (tls_client_auth, self_signed_tls_client_auth); the client service decides.
- */
-function withClientCertificate(client: PresentedClient, req: FastifyRequest): PresentedClient {
-  const cert = clientCertificateOf(req);
-  const c = client.credentials.credential;
-  if (cert === undefined || c?.$case !== 'clientId') return client;
-  return {
-    clientId: client.clientId,
-    credentials: { credential: { $case: 'mutualTls', value: { clientId: c.value, certificate: { certificate: cert.certificate, chain: cert.chain } } } },
-  };
 }
 
 /** A client_id as the request log shows it: printable ASCII, at most 128 characters. */
