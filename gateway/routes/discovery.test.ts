@@ -1,5 +1,6 @@
 // RFC 8414 metadata and the RFC 7517 JWK Set through the real gateway: what oauth4webapi and
 // openid-client read from them, their caching headers, and where CORS is (and is not) allowed.
+import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
@@ -180,6 +181,15 @@ describe('discovery and JWKS', () => {
       expect(pre.status).toBe(204);
       expect(pre.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
     }
+  });
+
+  it("matches README's metadata excerpt, member for member (with this gateway's issuer)", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /An excerpt of the metadata[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const excerpt = JSON.parse(block!.replaceAll('http://127.0.0.1:8080', t.baseUrl)) as Record<string, unknown>;
+    const served = (await (await fetch(metadataUrl)).json()) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(excerpt)) expect(served[k], k).toEqual(v);
   });
 
   it('never sends CORS headers from the authorization endpoint', async () => {
