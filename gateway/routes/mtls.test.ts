@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ClientType, CreateClientRequest, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { DeviceAuthorizationRequest, IntrospectTokenRequest, RevokeTokenRequest, TokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
 import { AuthorizationService, CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
+import { rejection } from '../../services/code/code-test-support.js';
 import { certificateThumbprint } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { certFactory, type CertFactory, type TestCert } from '../../test/support/certs.js';
@@ -148,6 +150,22 @@ describe('Mutual TLS at the gateway (RFC 8705)', () => {
       const started = await device(svcCert);
       expect(started.status).toBe(200);
       expect(await json(started)).toMatchObject({ device_code: expect.any(String), user_code: expect.any(String) });
+    });
+
+    it('refuses a certificate named over gRPC by anyone but the edge: copying a certificate proves no key (RFC 8705 §2)', async () => {
+      const cert = { certificate: svcCert.der, chain: [] };
+      const grant = { $case: 'clientCredentials' as const, value: { scope: 'read', resource: [] } };
+      const mutualTls = { credential: { $case: 'mutualTls' as const, value: { clientId: ids.san, certificate: cert } } };
+      const calls: [string, () => Promise<unknown>][] = [
+        ['Token, mutual_tls credential', () => t.anon.token.token(TokenRequest.fromPartial({ client: mutualTls, grant }))],
+        ['Token, client_certificate', () => t.anon.token.token(TokenRequest.fromPartial({ client: { credential: { $case: 'clientId', value: ids.san } }, clientCertificate: cert, grant }))],
+        ['IntrospectToken', () => t.anon.token.introspectToken(IntrospectTokenRequest.fromPartial({ client: mutualTls, token: 'x' }))],
+        ['RevokeToken', () => t.anon.token.revokeToken(RevokeTokenRequest.fromPartial({ client: mutualTls, token: 'x' }))],
+        ['DeviceAuthorization', () => t.anon.token.deviceAuthorization(DeviceAuthorizationRequest.fromPartial({ client: mutualTls, scope: 'read' }))],
+      ];
+      for (const [name, call] of calls) expect((await rejection(call())).code, name).toBe('invalid_request');
+      // The same certificate through the edge (the gateway, a mesh member) still authenticates.
+      expect((await mtlsToken(ids.san, svcCert)).status).toBe(200);
     });
 
     it('does not let a certificate stand in for a secret client’s secret', async () => {

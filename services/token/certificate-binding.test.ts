@@ -2,10 +2,27 @@
 // becomes a mutual-TLS credential, and the per-client requirement (§3.4).
 import { describe, expect, it } from 'vitest';
 import { certificateThumbprint } from '../core/oauth/index.js';
-import { assertCertificatePolicy, presentedCertificate } from './certificate-binding.js';
+import { assertCertificateFromEdge, assertCertificatePolicy, presentedCertificate } from './certificate-binding.js';
 
 const certA = { certificate: Buffer.from('certificate A'), chain: [] };
 const certB = { certificate: Buffer.from('certificate B'), chain: [] };
+
+describe('assertCertificateFromEdge (RFC 8705 §2: a certificate proves nothing unless a TLS handshake did)', () => {
+  const mutualTls = { credential: { $case: 'mutualTls' as const, value: { clientId: 'c1', certificate: certA } } };
+  const bare = { credential: { $case: 'clientId' as const, value: 'c1' } };
+  it.each<[string, boolean, Parameters<typeof assertCertificateFromEdge>[1], Parameters<typeof assertCertificateFromEdge>[2], boolean]>([
+    ['the mesh forwarding a certificate', true, bare, certA, true],
+    ['the mesh with a mutual_tls credential', true, mutualTls, undefined, true],
+    ['any caller without a certificate', false, bare, undefined, true],
+    ['any caller with an empty forwarded certificate', false, bare, { certificate: Buffer.alloc(0), chain: [] }, true],
+    ['another caller naming a certificate in client_certificate', false, bare, certA, false],
+    ['another caller with a mutual_tls credential', false, mutualTls, undefined, false],
+  ])('%s', (_name, mesh, credentials, forwarded, allowed) => {
+    const run = () => assertCertificateFromEdge(mesh, credentials, forwarded);
+    if (allowed) expect(run).not.toThrow();
+    else expect(run).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+});
 
 describe('presentedCertificate', () => {
   it('binds to the forwarded certificate and turns a bare client_id into a mutual_tls credential', () => {

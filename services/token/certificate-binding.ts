@@ -18,6 +18,21 @@ function sameCertificate(a: ClientCertificate, b: ClientCertificate): boolean {
 }
 
 /**
+ * RFC 8705 §2: a client certificate authenticates only because the client proved possession of its
+ * private key in the TLS handshake, and that handshake ends at the edge (Envoy), which the gateway
+ * believes only with the edge proof. A certificate named in an RPC proves nothing by itself: anyone
+ * can copy a client's certificate. So only the mesh (the gateway) may present one, in
+ * TokenRequest.client_certificate or in a mutual_tls credential; any other caller is refused.
+ * @param callerIsMesh the call carried the mesh credential
+ * @throws InvalidRequest when another caller presents a certificate
+ */
+export function assertCertificateFromEdge(callerIsMesh: boolean, credentials: ClientCredentials | undefined, forwarded?: ClientCertificate | undefined): void {
+  if (callerIsMesh) return;
+  const named = credentials?.credential?.$case === 'mutualTls' || (forwarded !== undefined && forwarded.certificate.length > 0);
+  if (named) throw new InvalidRequest('a client certificate is accepted only as the edge forwarded it from a TLS handshake (RFC 8705 §2)');
+}
+
+/**
  * The certificate of a token request: TokenRequest.client_certificate (what the edge forwarded),
  * or the one inside a mutual_tls credential of a gRPC caller; both must agree.
  * @throws InvalidRequest for two different certificates or one too large to be real

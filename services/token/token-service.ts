@@ -12,14 +12,14 @@ import {
 } from '../../gen/ts/authmesh/token/v1/token.js';
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
 import { buildIntrospectionResponse, inactiveIntrospection, mayIntrospect, type IntrospectionResponse } from '../core/oauth/index.js';
-import { ADMIN_SCOPE, auditedAddress, CLIENT_AUTHENTICATED, INTERNAL, registration } from '../core/rpc/index.js';
+import { ADMIN_SCOPE, auditedAddress, type CallContext, CLIENT_AUTHENTICATED, INTERNAL, registration } from '../core/rpc/index.js';
 import { createAuditSampler } from '../audit-sampler.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { createClientAuthThrottle } from './client-auth-throttle.js';
 import { toClientView, type ClientView } from './client-view.js';
 import { createDeviceFlow } from './device-flow.js';
 import { createDpopBinding } from './dpop-binding.js';
-import { assertCertificatePolicy, presentedCertificate } from './certificate-binding.js';
+import { assertCertificateFromEdge, assertCertificatePolicy, presentedCertificate } from './certificate-binding.js';
 import * as grants from './grants.js';
 import type { TokenMinter } from './token-minter.js';
 
@@ -53,9 +53,11 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
   const dpop = createDpopBinding(deps);
   const device = createDeviceFlow(deps);
 
-  async function authenticate(credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
+  async function authenticate(call: Pick<CallContext, 'principal'>, credentials: ClientCredentials | undefined, remoteIp: string): Promise<ClientView> {
     // RFC 6749 §2.3: every token endpoint request identifies the client.
     if (!credentials?.credential) throw new InvalidClient('client authentication is required');
+    // RFC 8705 §2: a certificate authenticates only as the edge forwarded it.
+    assertCertificateFromEdge(call.principal.kind === 'mesh', credentials);
     const presented = presentedClientId(credentials);
     // Refused before any credential is looked at: a flood costs neither a lookup nor an audit row.
     throttle.assertAllowed(remoteIp, presented);
@@ -125,8 +127,9 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       async token(req, call) {
         const remoteIp = auditedAddress(call, req.remoteIp);
         // RFC 8705 §2: a certificate may authenticate the client; §3: it binds the tokens either way.
+        assertCertificateFromEdge(call.principal.kind === 'mesh', req.client, req.clientCertificate);
         const tls = presentedCertificate(req.client, req.clientCertificate);
-        const client = await authenticate(tls.credentials, remoteIp);
+        const client = await authenticate(call, tls.credentials, remoteIp);
         assertCertificatePolicy(client, tls.thumbprint);
         // RFC 9449 §5: the proof is checked (and its jti spent) before the grant consumes anything.
         const bound = await dpop.check(req.dpop, client);
@@ -167,7 +170,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       },
 
       async introspectToken(req, call) {
-        const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
+        const client = await authenticate(call, req.client, auditedAddress(call, req.remoteIp));
         // RFC 7662 §2.1: the caller must be authorized to introspect; public clients cannot keep
         // the credentials that would make that meaningful.
         if (client.clientType === 'public') throw new UnauthorizedClient('public clients may not introspect tokens');
@@ -195,7 +198,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       },
 
       async revokeToken(req, call) {
-        const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
+        const client = await authenticate(call, req.client, auditedAddress(call, req.remoteIp));
         // RFC 7009 §2.1: token is REQUIRED.
         if (!req.token) throw new InvalidRequest('token is required');
         const tryRefresh = async () => {
@@ -228,7 +231,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
       },
 
       async deviceAuthorization(req, call) {
-        const client = await authenticate(req.client, auditedAddress(call, req.remoteIp));
+        const client = await authenticate(call, req.client, auditedAddress(call, req.remoteIp));
         return DeviceAuthorizationResponse.fromPartial(await device.authorize(client, req.scope, req.resource));
       },
 
