@@ -359,6 +359,12 @@ export interface ValidateDraftOptions {
    * default every algorithm the key service can have.
    */
   idTokenAlgs?: readonly string[];
+  /**
+   * Whether this deployment terminates mutual TLS at the edge (AUTHMESH_MTLS_EDGE_SECRET set).
+   * Without it, tls_client_auth and self_signed_tls_client_auth are refused: such a client could
+   * never authenticate (RFC 7591 §3.2.2, a method the server does not support). Default true.
+   */
+  mutualTls?: boolean;
 }
 
 /**
@@ -459,6 +465,10 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
     tlsExpectation = tlsClientAuthExpectation(tlsValues);
   } catch (err) {
     throw new InvalidClientMetadata(err instanceof InvalidRequest ? err.description : 'invalid tls_client_auth metadata');
+  }
+  // RFC 7591 §2 / RFC 8414 §2: only the methods the metadata advertises can be registered.
+  if (options.mutualTls === false && (metadata.tokenEndpointAuthMethod === 'tls_client_auth' || metadata.tokenEndpointAuthMethod === 'self_signed_tls_client_auth')) {
+    throw new InvalidClientMetadata(`token_endpoint_auth_method ${metadata.tokenEndpointAuthMethod} needs mutual TLS, which this server does not terminate (AUTHMESH_MTLS_EDGE_SECRET)`);
   }
   // RFC 8705 §2.1.2: a tls_client_auth client names what its certificate carries; others have nothing to name.
   if (metadata.tokenEndpointAuthMethod === 'tls_client_auth' && tlsExpectation === undefined) {

@@ -146,7 +146,8 @@ function parseEtag(etag: string): number | undefined {
 export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'config' | 'audit' | 'now' | 'log'>): ClientManager {
   const cache = createClientCache(deps);
   // OpenID Connect Registration §2: a client may only ask for the alg its ID Tokens are signed with.
-  const draftOptions = { idTokenAlgs: [deps.config.signingAlg] };
+  // RFC 8705: the mutual-TLS methods only where the edge terminates mutual TLS.
+  const draftOptions = { idTokenAlgs: [deps.config.signingAlg], mutualTls: deps.config.mtlsEdgeSecret !== undefined };
   const jtiMap = deps.grid.map<number>('assertion-jti');
   // RFC 8705 §2.1: the CAs a tls_client_auth certificate must chain to (AUTHMESH_MTLS_CA).
   const mtlsAnchors = pemCertificates(deps.config.mtlsCaPem ?? '').map((der) => new X509Certificate(der));

@@ -69,6 +69,14 @@ describe('validateDraft: RFC 8705 metadata', () => {
     expect(thrown(() => validateDraft({ ...base, tokenEndpointAuthMethod: 'client_secret_basic', tlsClientAuthSanDns: 'a.example' }))).toMatchObject({ code: 'invalid_client_metadata' });
   });
 
+  it('refuses both mutual-TLS methods where the edge terminates no mutual TLS (RFC 7591 §3.2.2), whatever the rest says', () => {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    for (const draft of [{ ...base, tlsClientAuthSanDns: 'svc.example.com' }, { ...base, tokenEndpointAuthMethod: 'self_signed_tls_client_auth', jwks: { keys: [jwk] } }]) {
+      expect(thrown(() => validateDraft(draft, { mutualTls: false }))).toMatchObject({ code: 'invalid_client_metadata', description: expect.stringContaining('mutual TLS') });
+      expect(() => validateDraft(draft, { mutualTls: true })).not.toThrow();
+    }
+  });
+
   it('self_signed_tls_client_auth needs jwks with the certificate key', () => {
     expect(thrown(() => validateDraft({ ...base, tokenEndpointAuthMethod: 'self_signed_tls_client_auth' }))).toMatchObject({ code: 'invalid_client_metadata' });
     const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
