@@ -104,6 +104,17 @@ describe('ext_authz Check with DPoP-bound tokens (RFC 9449 §7)', () => {
     expect(bodyOf(r)).toEqual({ error: 'invalid_dpop_proof', error_description: expect.stringContaining(why) });
   });
 
+  it('takes the htu host only from the hosts this edge answers for, never from whatever Host the client sent (RFC 9449 §4.3 step 9, §11.1)', async () => {
+    // A token and proof made for another resource server on the same path, replayed here with its Host.
+    const elsewhere = await dpopCheck(await key.proof({ htm: 'GET', htu: 'http://rs1.example/orders/42', accessToken: bound }), bound, { host: 'rs1.example' });
+    expect(statusOf(elsewhere)).toBe(401);
+    expect(bodyOf(elsewhere)).toMatchObject({ error: 'invalid_dpop_proof', error_description: expect.stringContaining('host') });
+    // The route's resource host and the issuer's host are this edge's.
+    expect((await dpopCheck(await key.proof({ htm: 'GET', htu: API, accessToken: bound }), bound, { host: 'orders.example.com' })).httpResponse?.$case).toBe('okResponse');
+    const issuerHost = new URL(s.t.config.issuer).host;
+    expect((await dpopCheck(await key.proof({ htm: 'GET', htu: `http://${issuerHost}/orders/42`, accessToken: bound }), bound, { host: issuerHost })).httpResponse?.$case).toBe('okResponse');
+  });
+
   it('refuses a proof without ath, or with the ath of another token (RFC 9449 §4.3 step 12)', async () => {
     expect(bodyOf(await dpopCheck(await key.proof({ htm: 'GET', htu: API }))).error_description).toContain('ath');
     const other = await s.accessToken(key);

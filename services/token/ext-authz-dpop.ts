@@ -6,7 +6,7 @@
 // the grid's server nonce when AUTHMESH_DPOP_NONCE is on. A DPoP-bound token sent as Bearer, and an
 // unbound token sent with the DPoP scheme, are refused (RFC 9449 §7.1).
 import { AuthmeshError } from '../core/errors/index.js';
-import { bearerChallenge, dpopChallenge, DPOP_SIGNING_ALGS, parseBearer, parseDpopAuthorization, resourceRequestHtu, type BearerChallenge } from '../core/oauth/index.js';
+import { bearerChallenge, dpopChallenge, DPOP_SIGNING_ALGS, edgeHosts, isHtuOnHosts, parseBearer, parseDpopAuthorization, resourceRequestHtu, type BearerChallenge } from '../core/oauth/index.js';
 import { createDpopProofs } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 
@@ -72,6 +72,8 @@ export function createDpopEdge(deps: Pick<MeshDeps, 'grid' | 'config' | 'now'>) 
   const proofs = createDpopProofs({ grid: deps.grid, config: deps.config, now: () => deps.now() });
 
   const noMetadata = async (): Promise<string | undefined> => undefined;
+  const ownHosts = edgeHosts(deps.config.issuer, [deps.config.mtlsBaseUrl]);
+  const justOwnHosts = async (): Promise<ReadonlySet<string>> => ownHosts;
 
   return {
     /**
@@ -82,6 +84,8 @@ export function createDpopEdge(deps: Pick<MeshDeps, 'grid' | 'config' | 'now'>) 
      *   URI (§4.3), carrying ath of the token, signed by the token's key, not seen before (§11.1),
      *   with the current nonce when required (§8, §9).
      * `resourceMetadata` gives the RFC 9728 metadata URL for the challenge; it is asked only on a denial.
+     * `origins` gives the hosts the request may have been made to (edgeHosts): the issuer's
+     * and mutual-TLS base URL's by default; the caller adds the route's resource audience.
      * @returns undefined when the request may go on to the audience and scope checks; the denial otherwise.
      * @throws TemporarilyUnavailable when the grid cannot be reached (the caller answers 503).
      */
@@ -91,6 +95,7 @@ export function createDpopEdge(deps: Pick<MeshDeps, 'grid' | 'config' | 'now'>) 
       claims: { cnf?: { jkt?: string | undefined } | undefined },
       dpopRequired = false,
       resourceMetadata: () => Promise<string | undefined> = noMetadata,
+      hosts: () => Promise<ReadonlySet<string>> = justOwnHosts,
     ): Promise<DpopDenial | undefined> {
       const denial = async (scheme: TokenScheme, error: DpopDenial['error'], description: string, nonce?: string, required = false): Promise<DpopDenial> => ({
         error,
@@ -119,6 +124,8 @@ export function createDpopEdge(deps: Pick<MeshDeps, 'grid' | 'config' | 'now'>) 
       // RFC 9449 §4.3 step 9, §7.1: htu is the URI the client called, rebuilt from what Envoy forwards.
       const htu = resourceRequestHtu({ scheme: http.headers['x-forwarded-proto'] || http.scheme, authority: http.host, path: http.path });
       if (htu === undefined) return denial('dpop', 'invalid_dpop_proof', 'the request URI cannot be established');
+      // RFC 9449 §4.3 step 9, §11.1: the URI's host must be one of this edge's, not whatever Host the client sent.
+      if (!isHtuOnHosts(htu, await hosts())) return denial('dpop', 'invalid_dpop_proof', 'the request was not made to a host this server answers for');
       try {
         await proofs.checkResourceRequest(proof, { htm: http.method, htu, accessToken: presented.token, claims });
       } catch (err) {

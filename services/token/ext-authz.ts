@@ -6,6 +6,7 @@
 // answers (401 + WWW-Authenticate, or 403 insufficient_scope).
 import { HeaderValueOption, HeaderValueOption_HeaderAppendAction } from '../../gen/ts/envoy/config/core/v3/base.js';
 import { AuthorizationService, CheckResponse, type CheckRequest } from '../../gen/ts/envoy/service/auth/v3/external_auth.js';
+import type { Service } from '../../gen/ts/authmesh/service/v1/service.js';
 import { StatusCode } from '../../gen/ts/envoy/type/v3/http_status.js';
 import { AuthmeshError, hasErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
@@ -15,6 +16,7 @@ import {
   certificateThumbprint,
   constantTimeEqual,
   decideAccess,
+  edgeHosts,
   isAddressedTo,
   pemCertificates,
   resourceMetadataUrl,
@@ -115,19 +117,21 @@ export function createExtAuthz(deps: MeshDeps) {
   const edgeOrigin = new URL(deps.config.issuer).origin;
   const dpopEdge = createDpopEdge(deps);
 
+  const ownHosts = [deps.config.mtlsBaseUrl];
+
+  type RouteService = { service: Service | undefined } | { error: unknown };
+
   /**
-   * RFC 9728 §5.1: the metadata URL of the route's resource for the challenge, or undefined (a
-   * resource not on the edge's origin, or a route naming no registered service). Looked up only to
-   * answer a denial, from the registry (so it never points at a document that does not exist); a
-   * registry that cannot answer just leaves the parameter out.
+   * The registered service the route names (Envoy's context_extensions service_id or audience),
+   * read once per check: the access decision, the RFC 9728 metadata URL of a denial (so it never
+   * points at a document that does not exist) and the hosts a DPoP proof may name all use it.
    */
-  async function resourceMetadataOf(ext: Record<string, string>): Promise<string | undefined> {
-    if (!ext.service_id && !ext.audience) return undefined;
+  async function routeServiceOf(ext: Record<string, string>): Promise<RouteService> {
     try {
-      const { service } = ext.service_id ? await deps.peers.service.getService({ serviceId: ext.service_id }) : await deps.peers.service.lookupService({ audience: ext.audience! });
-      return service ? resourceMetadataUrl(service.audience, edgeOrigin) : undefined;
-    } catch {
-      return undefined;
+      const { service } = ext.service_id ? await deps.peers.service.getService({ serviceId: ext.service_id }) : await deps.peers.service.lookupService({ audience: ext.audience ?? '' });
+      return { service };
+    } catch (err) {
+      return { error: err };
     }
   }
 
@@ -162,8 +166,23 @@ export function createExtAuthz(deps: MeshDeps) {
     const ext = req.attributes?.contextExtensions ?? {};
     const authorization = http?.headers?.authorization ?? '';
     // RFC 9728 §5.1: 401 and 403 answers name the route's resource metadata.
-    let metadata: Promise<string | undefined> | undefined;
-    const rm = () => (metadata ??= resourceMetadataOf(ext));
+    const namesService = Boolean(ext.service_id || ext.audience);
+    let routeService: Promise<RouteService> | undefined;
+    const serviceOfRoute = () => (routeService ??= routeServiceOf(ext));
+    // A registry that cannot answer just leaves the parameter out of a denial.
+    const audienceOfRoute = async () => {
+      if (!namesService) return undefined;
+      const r = await serviceOfRoute();
+      return 'service' in r ? r.service?.audience : undefined;
+    };
+    // RFC 9728 §5.1: the metadata URL of the route's resource, when it is on the edge's origin.
+    const rm = async () => {
+      const audience = await audienceOfRoute();
+      return audience === undefined ? undefined : resourceMetadataUrl(audience, edgeOrigin);
+    };
+    // RFC 9449 §4.3 step 9: the hosts a DPoP proof's htu may name here: the issuer's, the
+    // mutual-TLS base URL's, the route's resource's.
+    const hosts = async () => edgeHosts(deps.config.issuer, [...ownHosts, await audienceOfRoute()]);
     // RFC 9449 §7.1: a route requiring DPoP challenges with the DPoP scheme only.
     const dpopRequired = dpopRequiredBy(ext);
     if (!authorization) return unauthorized(await rm(), undefined, undefined, dpopRequired ? 'dpop' : 'bearer', dpopRequired);
@@ -178,7 +197,7 @@ export function createExtAuthz(deps: MeshDeps) {
       throw err;
     }
     // RFC 9449 §7.1: the DPoP proof and the token's binding (ext-authz-dpop.ts).
-    const dpopDenial = await dpopEdge.checkDpop(dpopRequestOf(http), presented, claims, dpopRequired, rm);
+    const dpopDenial = await dpopEdge.checkDpop(dpopRequestOf(http), presented, claims, dpopRequired, rm, hosts);
     if (dpopDenial) return dpopDenied(dpopDenial);
     // RFC 8705 §3: certificate-bound tokens only with their certificate; mTLS-only routes only over mTLS.
     const binding = checkCertificateBinding(claims, req.attributes?.source?.certificate ?? '', ext);
@@ -192,12 +211,11 @@ export function createExtAuthz(deps: MeshDeps) {
 
     const serviceId = ext.service_id ?? '';
     const audience = ext.audience ?? '';
-    if (serviceId || audience) {
+    if (namesService) {
       const path = (http?.path ?? '/').split('?')[0] || '/';
-      let service;
-      try {
-        ({ service } = serviceId ? await deps.peers.service.getService({ serviceId }) : await deps.peers.service.lookupService({ audience }));
-      } catch (err) {
+      const looked = await serviceOfRoute();
+      if ('error' in looked) {
+        const err = looked.error;
         // A route naming a service the registry does not have (or cannot name) is a
         // misconfiguration no retry fixes: deny, and say so in the log.
         if (!hasErrorCode(err, 'not_found') && !hasErrorCode(err, 'invalid_request')) throw err;
@@ -205,7 +223,7 @@ export function createExtAuthz(deps: MeshDeps) {
         log.warn({ serviceId: serviceId.slice(0, 128), audience: audience.slice(0, 256) }, 'ext_authz route names no registered service; denied');
         return accessDenied(undefined, 'this route is not served by a registered service');
       }
-      if (service) metadata = Promise.resolve(resourceMetadataUrl(service.audience, edgeOrigin));
+      const service = looked.service;
       // RFC 9068 §4 / RFC 8707 §2: a resource server rejects tokens whose aud does not name it.
       if (!service || !isAddressedTo(claims, service.audience)) return unauthorized(await rm(), 'invalid_token', 'the token is not intended for this service', scheme);
       // RFC 9449 §7.1: a DPoP-only service challenges with the DPoP scheme alone.

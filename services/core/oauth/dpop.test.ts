@@ -18,6 +18,8 @@ import {
   parseDpopAuthorization,
   parseDpopJkt,
   resourceRequestHtu,
+  edgeHosts,
+  isHtuOnHosts,
   verifyDpopProof,
   type DpopProofOptions,
 } from './dpop.js';
@@ -288,5 +290,25 @@ describe('assertAuthorizationCodeKey (RFC 9449 §10)', () => {
   });
   it.each([[undefined], ['y'.repeat(43)]])('refuses presented key %j with invalid_grant', (presented) => {
     expect(() => assertAuthorizationCodeKey(jkt, presented)).toThrow(expect.objectContaining({ code: 'invalid_grant' }));
+  });
+});
+
+describe('edgeHosts and isHtuOnHosts (RFC 9449 §4.3 step 9: the htu host is the server\'s, not the client\'s Host)', () => {
+  const hosts = edgeHosts('https://auth.example.com', ['https://mtls.auth.example.com:8443', 'https://api.example.com/orders', 'orders-api', undefined]);
+  it('collects the issuer, URL-shaped others (default ports dropped), and ignores identifiers that are not URLs', () => {
+    expect([...hosts].sort()).toEqual(['api.example.com', 'auth.example.com', 'mtls.auth.example.com:8443']);
+    expect([...edgeHosts('http://127.0.0.1:8080', ['https://x.example:443'])].sort()).toEqual(['127.0.0.1:8080', 'x.example']);
+  });
+  it.each<[string, boolean]>([
+    ['https://api.example.com/orders/1', true],
+    ['http://api.example.com/orders/1', true],
+    ['https://API.example.com/orders/1', true],
+    ['https://mtls.auth.example.com:8443/x', true],
+    ['https://mtls.auth.example.com/x', false],
+    ['https://rs1.example/orders/1', false],
+    ['https://api.example.com.evil.example/orders/1', false],
+    ['not a url', false],
+  ])('%s → %s', (htu, expected) => {
+    expect(isHtuOnHosts(htu, hosts)).toBe(expected);
   });
 });

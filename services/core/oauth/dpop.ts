@@ -246,6 +246,38 @@ export function resourceRequestHtu(target: ResourceRequestTarget): string | unde
 }
 
 /**
+ * The hosts (host[:port] as URL.host gives them: lower case, a scheme's default port left out) this
+ * edge answers for, for a resource request's htu (RFC 9449 §4.3 step 9, §11.1): the issuer's, and
+ * each of `others` that is an absolute http(s) URL (the mutual-TLS base URL, the route's resource
+ * audience). The Host header is the client's to choose; without this check a proof made for another
+ * server (same path) could be replayed here by sending that server's Host. The scheme is not part of
+ * this: the htu's scheme is the one the edge saw (x-forwarded-proto), compared with the proof's.
+ * @param others URLs or other identifiers (a non-URL audience is ignored), undefined entries skipped
+ */
+export function edgeHosts(issuer: string, others: readonly (string | undefined)[] = []): Set<string> {
+  const out = new Set<string>();
+  for (const candidate of [issuer, ...others]) {
+    if (candidate === undefined) continue;
+    try {
+      const u = new URL(candidate);
+      if (u.protocol === 'http:' || u.protocol === 'https:') out.add(u.host);
+    } catch {
+      // Not a URL (e.g. an audience like "orders-api"): names no host.
+    }
+  }
+  return out;
+}
+
+/** Whether an htu (as resourceRequestHtu builds it) names one of `hosts` (edgeHosts). */
+export function isHtuOnHosts(htu: string, hosts: ReadonlySet<string>): boolean {
+  try {
+    return hosts.has(new URL(htu).host);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * RFC 9449 §7.1: a token presented with the DPoP scheme must be DPoP-bound (cnf.jkt), and the
  * proof must be signed by that very key (RFC 9449 §4.3 step 12, §6.1).
  * @throws InvalidToken for an unbound token; InvalidDpopProof when the proof's key is another.
