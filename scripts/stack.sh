@@ -221,6 +221,10 @@ export_common() {
   export AUTHMESH_STORE=postgres AUTHMESH_DATABASE_URL="$PG_URL"
   export AUTHMESH_GRID=hazelcast AUTHMESH_HAZELCAST_MEMBERS="$HZ_MEMBERS"
   export AUTHMESH_LOG_LEVEL="${AUTHMESH_LOG_LEVEL:-info}"
+  # Envoy reaches the gateway from loopback: its X-Forwarded-For names the real client, so the
+  # per-address throttles (client authentication, device user codes) and the audit trail see each
+  # client, not Envoy's one address (which would let one caller lock everyone out).
+  export AUTHMESH_TRUSTED_PROXIES="${AUTHMESH_TRUSTED_PROXIES:-127.0.0.1}"
   local s
   for s in "${SERVICES[@]}"; do
     # Each process listens on the port of its own address (AUTHMESH_GRPC_PORT stays unset).

@@ -79,7 +79,7 @@ const COVERAGE: Record<string, Coverage> = {
   },
   'scripts/envoy.sh install': { by: '.ci/run', kind: 'verbatim' },
   'scripts/envoy.sh validate': { by: '.ci/run', kind: 'verbatim' },
-  'AUTHMESH_ISSUER=http://127.0.0.1:10000 npm start': { by: ENVOY_EDGE, kind: 'extracted' },
+  'AUTHMESH_ISSUER=http://127.0.0.1:10000 AUTHMESH_TRUSTED_PROXIES=127.0.0.1 npm start': { by: ENVOY_EDGE, kind: 'extracted' },
   'AUTHMESH_SAMPLE_API_PORT=8090 npx tsx test/sample-api/server.ts &': { by: ENVOY_EDGE, kind: 'extracted' },
   'scripts/envoy.sh up': { by: ENVOY_EDGE, kind: 'extracted' },
   'curl -s http://127.0.0.1:10000/.well-known/oauth-authorization-server': { by: ENVOY_EDGE, kind: 'extracted' },

@@ -138,7 +138,7 @@ describe.skipIf(skip)(`README "${SECTION}": Envoy alone in front of the embedded
     const names = block.map((c) => c.command);
     expect(names).toEqual([
       'scripts/envoy.sh install',
-      `AUTHMESH_ISSUER=${ISSUER} npm start`,
+      `AUTHMESH_ISSUER=${ISSUER} AUTHMESH_TRUSTED_PROXIES=127.0.0.1 npm start`,
       'AUTHMESH_SAMPLE_API_PORT=8090 npx tsx test/sample-api/server.ts &',
       'scripts/envoy.sh up',
       `curl -s ${ISSUER}/.well-known/oauth-authorization-server`,
