@@ -100,7 +100,8 @@ up() {
   local i
   for i in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT/ready" >/dev/null 2>&1; then
-      echo "envoy on http://$AUTHMESH_ENVOY_LISTEN_HOST:$AUTHMESH_ENVOY_PORT (admin http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT, issuer $AUTHMESH_ISSUER)"
+      local scheme=http; [[ -n "${AUTHMESH_ENVOY_TLS_CERT:-}" ]] && scheme=https
+      echo "envoy on $scheme://$AUTHMESH_ENVOY_LISTEN_HOST:$AUTHMESH_ENVOY_PORT (admin http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT, issuer $AUTHMESH_ISSUER)"
       return 0
     fi
     pid_alive || break
