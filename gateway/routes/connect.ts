@@ -22,6 +22,7 @@ import { RefreshTokenService } from '../../gen/es/authmesh/refresh_token/v1/refr
 import { ServiceRegistryService } from '../../gen/es/authmesh/service/v1/service_pb.js';
 import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
 import { http } from '../../gen/es/google/api/annotations_pb.js';
+import { ErrorInfoSchema } from '../../gen/es/google/rpc/error_details_pb.js';
 import { StatusSchema } from '../../gen/es/google/rpc/status_pb.js';
 import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core/errors/index.js';
 import { DPOP_SIGNING_ALGS, dpopChallenge, parseBearer, parseDpopAuthorization } from '../../services/core/oauth/index.js';
@@ -39,6 +40,9 @@ const BRIDGED: [DescService, keyof Peers][] = [
   [KeyService, 'key'],
   [RefreshTokenService, 'refreshToken'],
 ];
+
+/** The error codes a DPoP challenge may carry (RFC 9449 §7.1, §12.2). */
+const DPOP_CHALLENGE_ERRORS: ReadonlySet<string> = new Set(['invalid_token', 'invalid_dpop_proof', 'use_dpop_nonce']);
 
 /** Bridged methods anyone may call (the services declare them PUBLIC); all others need a token. */
 const PUBLIC_METHODS: ReadonlySet<DescMethod> = new Set([KeyService.method.getJwks]);
@@ -88,20 +92,24 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
   // RFC 6750 §3 / RFC 9110 §15.5.2: Unauthenticated is HTTP 401 over Connect, so it carries the
   // Bearer challenge (without an error code when no credentials were sent).
   // A call made with the DPoP scheme gets the DPoP challenge (RFC 9449 §7.1) and a bare Bearer one.
-  const challenged = (err: ConnectError, authorization: string | null): ConnectError =>
-    err.code === Code.Unauthenticated
-      ? new ConnectError(
-          err.rawMessage,
-          err.code,
-          {
-            'www-authenticate':
-              authorization !== null && parseDpopAuthorization(authorization) !== undefined
-                ? `${dpopChallenge({ error: 'invalid_token', description: 'the access token was not accepted', algs: DPOP_SIGNING_ALGS })}, ${fallbackChallenge(config.issuer, false)}`
-                : fallbackChallenge(config.issuer, authorization !== null),
-          },
-          err.details as ConstructorParameters<typeof ConnectError>[3],
-        )
-      : err;
+  // RFC 9449 §7.1, §9: the error the service gave (ErrorInfo reason) goes into the DPoP challenge,
+  // and a nonce it asks for into DPoP-Nonce.
+  const challenged = (err: ConnectError, authorization: string | null): ConnectError => {
+    if (err.code !== Code.Unauthenticated) return err;
+    const headers: Record<string, string> = {};
+    if (authorization !== null && parseDpopAuthorization(authorization) !== undefined) {
+      const info = err.findDetails(ErrorInfoSchema)[0];
+      const reason = info?.reason.toLowerCase() ?? '';
+      const error = DPOP_CHALLENGE_ERRORS.has(reason) ? reason : 'invalid_token';
+      headers['www-authenticate'] = `${dpopChallenge({ error, description: err.rawMessage, algs: DPOP_SIGNING_ALGS })}, ${fallbackChallenge(config.issuer, false)}`;
+      const nonce = info?.metadata.dpop_nonce ?? '';
+      // RFC 9449 §8: nonce = 1*NQCHAR.
+      if (error === 'use_dpop_nonce' && /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(nonce)) headers['dpop-nonce'] = nonce;
+    } else {
+      headers['www-authenticate'] = fallbackChallenge(config.issuer, authorization !== null);
+    }
+    return new ConnectError(err.rawMessage, err.code, headers, err.details as ConstructorParameters<typeof ConnectError>[3]);
+  };
   const authenticate = async (method: DescMethod, header: Headers) => {
     if (PUBLIC_METHODS.has(method)) return;
     const authorization = header.get('authorization');

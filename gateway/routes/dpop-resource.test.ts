@@ -99,7 +99,9 @@ describe('DPoP-bound tokens at UserInfo and the admin APIs (RFC 9449 §7)', () =
       expect(ok.status).toBe(200);
       expect(await ok.json()).toHaveProperty('clients');
       const replay = await connect({ authorization: `DPoP ${bound}`, dpop: proof });
-      expect(replay.status).not.toBe(200);
+      // RFC 9449 §7.1: 401 with the DPoP challenge naming the error, and a bare Bearer one.
+      expect(replay.status).toBe(401);
+      expect(replay.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof", error_description="[^"]*already used[^"]*", algs="[^"]+", Bearer realm="/);
       expect(JSON.stringify(await replay.json())).toContain('already used');
     });
 
@@ -139,6 +141,30 @@ describe('DPoP-bound tokens at UserInfo and the admin APIs (RFC 9449 §7)', () =
         )
         .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'invalid_dpop_proof' });
+    });
+  });
+
+  describe('with server nonces (AUTHMESH_DPOP_NONCE=true, RFC 9449 §8, §9)', () => {
+    let n: TestGateway;
+    beforeAll(async () => {
+      n = await startTestGateway({ AUTHMESH_DPOP_NONCE: 'true' });
+    }, 60_000);
+    afterAll(async () => {
+      await n?.close();
+    });
+
+    it('the Connect bridge answers a proof without the nonce 401 use_dpop_nonce with DPoP-Nonce, and accepts the retry with it', async () => {
+      const claims = buildAccessTokenClaims({ issuer: n.config.issuer, subject: 'test-admin', audience: n.config.issuer, clientId: 'test-admin', scope: ['authmesh.admin'], ttlSeconds: 300, now: new Date(), dpopJkt: key.jkt });
+      const token = (await n.peers.key.signJwt({ claims: { ...claims }, typ: 'at+jwt' })).jwt;
+      const url = `${n.baseUrl}${LIST_CLIENTS}`;
+      const call = async (nonce?: string) =>
+        fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `DPoP ${token}`, dpop: await key.proof({ htm: 'POST', htu: url, accessToken: token, nonce }) }, body: '{"pageSize":1}' });
+      const first = await call();
+      expect(first.status).toBe(401);
+      expect(first.headers.get('www-authenticate')).toMatch(/^DPoP error="use_dpop_nonce"/);
+      const nonce = first.headers.get('dpop-nonce');
+      expect(nonce).toMatch(/^[\x21\x23-\x5b\x5d-\x7e]+$/);
+      expect((await call(nonce!)).status).toBe(200);
     });
   });
 });

@@ -45,8 +45,10 @@ const GRPC_STATUS: Record<ErrorCode, Status> = {
   request_uri_not_supported: Status.INVALID_ARGUMENT,
   invalid_request_object: Status.INVALID_ARGUMENT,
   invalid_request_uri: Status.INVALID_ARGUMENT,
-  invalid_dpop_proof: Status.INVALID_ARGUMENT,
-  use_dpop_nonce: Status.FAILED_PRECONDITION,
+  // RFC 9449 §7.1, §9: a refused proof is a refused credential (HTTP 401 at a resource), as over
+  // gRPC; the token endpoint's OAuth JSON answer (400) is decided from the code, not from this.
+  invalid_dpop_proof: Status.UNAUTHENTICATED,
+  use_dpop_nonce: Status.UNAUTHENTICATED,
   authorization_pending: Status.FAILED_PRECONDITION,
   expired_token: Status.FAILED_PRECONDITION,
 };
