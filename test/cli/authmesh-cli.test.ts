@@ -114,6 +114,13 @@ describe('authmesh CLI against a running mesh', () => {
     expect(old.stderr).not.toContain(firstSecret);
     expect((await asBilling(newSecret!)).code).toBe(0);
 
+    // A client from a proto JSON file on stdin, flags on top; a public client gets no secret.
+    const spa = { clientType: 'CLIENT_TYPE_PUBLIC', redirectUris: ['http://127.0.0.1/cb'], grantTypes: ['GRANT_TYPE_AUTHORIZATION_CODE'], scopes: ['openid'], tokenEndpointAuthMethod: 'TOKEN_ENDPOINT_AUTH_METHOD_NONE' };
+    const fromFile = await cli(['clients', 'create', '--file', '-', '--name', 'SPA', '--json'], env, JSON.stringify(spa));
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(json(fromFile).client).toMatchObject({ ...spa, clientName: 'SPA' });
+    expect(json(fromFile).clientSecret).toBeUndefined();
+
     const deleted = await cli(['clients', 'delete', 'cli-billing'], env);
     expect(deleted.code).toBe(0);
     expect(deleted.stdout.trim()).toBe('deleted client cli-billing');
@@ -122,7 +129,7 @@ describe('authmesh CLI against a running mesh', () => {
     expectOneErrorLine(gone, 'not_found');
   });
 
-  it('users: create with the password on stdin, list, and the password signs in', async () => {
+  it('users: create (password on stdin, never as an argument), list, set-password, update, show, delete', async () => {
     const password = 'correct horse battery staple';
     const created = await cli(['users', 'create', 'cli-alice', '--email', 'alice@example.com', '--role', 'auditor', '--password-stdin', '--json'], env, `${password}\n`);
     expect(created.code, created.stderr).toBe(0);
@@ -136,22 +143,42 @@ describe('authmesh CLI against a running mesh', () => {
     // A password as an argument is refused: it would be readable in the process list.
     const asArg = await cli(['users', 'create', 'cli-bob', '--password', password], env);
     expect(asArg.code).toBe(2);
+
+    const newPassword = 'a different long password';
+    expect((await cli(['users', 'set-password', user.userId, '--password-stdin'], env, newPassword)).code).toBe(0);
+    const again = await t.peers.user.authenticateUser({ username: 'cli-alice', password: newPassword, clientId: '', remoteIp: '', startSession: false });
+    expect(again.user?.userId).toBe(user.userId);
+    const updated = await cli(['users', 'update', user.userId, '--display-name', 'Alice A', '--disabled', '--json'], env);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(json(updated).user).toMatchObject({ displayName: 'Alice A', disabled: true, email: 'alice@example.com' });
+    expect((await cli(['users', 'show', user.userId], env)).stdout).toMatch(/^displayName\s+Alice A$/m);
+    expect((await cli(['users', 'delete', user.userId], env)).code).toBe(0);
+    const gone = await cli(['users', 'show', user.userId], env);
+    expect(gone.code).toBe(1);
+    expectOneErrorLine(gone, 'not_found');
   });
 
-  it('services: create with an endpoint, list', async () => {
+  it('services: create with an endpoint, list, update, show, delete', async () => {
     const created = await cli(['services', 'create', '--id', 'cli-orders', '--audience', 'https://orders.example', '--endpoint', 'GET /orders/{id} orders.read'], env);
     expect(created.code, created.stderr).toBe(0);
     const listed = await cli(['services', 'list', '--json'], env);
     expect(json(listed).services).toContainEqual(expect.objectContaining({ serviceId: 'cli-orders', audience: 'https://orders.example', scopes: ['orders.read'] }));
     const table = await cli(['services', 'list'], env);
     expect(table.stdout).toMatch(/^cli-orders\s+https:\/\/orders\.example\s+orders\.read$/m);
+    const updated = await cli(['services', 'update', 'cli-orders', '--name', 'Orders', '--endpoint', 'POST /orders orders.write', '--endpoint', 'GET /orders/{id} orders.read', '--json'], env);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(json(updated).service).toMatchObject({ displayName: 'Orders', audience: 'https://orders.example', scopes: ['orders.read', 'orders.write'] });
+    expect((await cli(['services', 'show', 'cli-orders'], env)).stdout).toMatch(/^displayName\s+Orders$/m);
+    expect((await cli(['services', 'delete', 'cli-orders'], env)).code).toBe(0);
+    expect((await cli(['services', 'show', 'cli-orders'], env)).code).toBe(1);
   });
 
-  it('keys: list, then rotate makes the next key active and retires the active one', async () => {
+  it('keys: list, show, then rotate makes the next key active and retires the active one', async () => {
     const before = json(await cli(['keys', 'list', '--json'], env)).keys as { kid: string; status: string }[];
     const active = before.find((k) => k.status === 'KEY_STATUS_ACTIVE')!;
     const next = before.find((k) => k.status === 'KEY_STATUS_NEXT')!;
     expect(active).toBeDefined();
+    expect((await cli(['keys', 'show', active.kid], env)).stdout).toMatch(/^publicJwk\.kty\s+EC$/m);
     const table = await cli(['keys', 'list'], env);
     expect(table.stdout).toMatch(new RegExp(`^${active.kid}\\s+ES256\\s+active\\s`, 'm'));
     const rotated = await cli(['keys', 'rotate', '--json'], env);
