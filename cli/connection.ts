@@ -137,7 +137,7 @@ export function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.en
  * Error codes are the RFC 6749 / RFC 6750 / RFC 7662 names of services/core/errors.
  */
 export function describeFailure(err: unknown, addr: string | undefined): { status: number; line: string } {
-  if (err instanceof UsageError) return { status: EXIT.usage, line: `authmesh: invalid_request: ${err.message}` };
+  if (err instanceof UsageError) return { status: EXIT.usage, line: `authmesh: invalid_request: ${oneLine(err.message)}` };
   if (err instanceof AuthmeshError) {
     const cause = err.cause as Partial<ServiceError> | undefined;
     const transport = cause !== undefined && errorInfoOf(cause) === undefined && (cause.code === Status.UNAVAILABLE || cause.code === Status.DEADLINE_EXCEEDED);
@@ -151,4 +151,5 @@ export function describeFailure(err: unknown, addr: string | undefined): { statu
   return { status: EXIT.refused, line: `authmesh: server_error: ${oneLine(err instanceof Error ? err.message : String(err))}` };
 }
 
-const oneLine = (text: string) => text.replace(/\p{Cc}+/gu, ' ').slice(0, 500);
+/** Text from the server or the command line made one printable line: control characters (newlines, terminal escapes) become spaces. */
+export const oneLine = (text: string): string => text.replace(/\p{Cc}+/gu, ' ').slice(0, 500);

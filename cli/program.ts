@@ -20,7 +20,7 @@ import {
   UpdateUserResponse,
   User,
 } from '../gen/ts/authmesh/user/v1/user.js';
-import { ADMIN_SCOPE, connect, DEFAULT_ADDR, describeFailure, EXIT, UsageError, type Connection, type GlobalOptions } from './connection.js';
+import { ADMIN_SCOPE, connect, DEFAULT_ADDR, describeFailure, EXIT, oneLine, UsageError, type Connection, type GlobalOptions } from './connection.js';
 import { addFieldFlags, applyFieldFlags, CLIENT_FIELDS, emptyClient, emptyService, emptyUser, fromJsonFile, SERVICE_FIELDS, USER_FIELDS } from './fields.js';
 import { decodedView, decodeJwt } from './jwt-decode.js';
 import { formatKeyValues, formatTable, printJson, writeOut, type Column, type JsonObject } from './output.js';
@@ -586,11 +586,11 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version print and end with 0; a group without its subcommand prints help on stderr.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       if (err.code === 'commander.help') {
-        const group = argv.find((a) => !a.startsWith('-')) ?? '';
+        const group = oneLine(argv.find((a) => !a.startsWith('-')) ?? '');
         console.error(`authmesh: invalid_request: '${group}' needs a subcommand (see authmesh ${group} --help)`);
         return EXIT.usage;
       }
-      console.error(`authmesh: invalid_request: ${err.message.replace(/^error: /, '')} (see authmesh --help)`);
+      console.error(`authmesh: invalid_request: ${oneLine(err.message.replace(/^error: /, ''))} (see authmesh --help)`);
       return EXIT.usage;
     }
     const failure = describeFailure(err, addr ?? program.opts<GlobalOptions>().addr ?? process.env.AUTHMESH_ADDR ?? DEFAULT_ADDR);

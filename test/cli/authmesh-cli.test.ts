@@ -4,6 +4,7 @@
 // says. Each command's table and --json output, what it changed on the server, and the exit
 // statuses (0 ok, 1 refused, 2 usage, 3 unreachable) a script relies on.
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
@@ -269,7 +270,17 @@ describe('authmesh CLI against a running mesh', () => {
   });
 
   it('exit 2 for usage errors, before anything is sent', async () => {
-    for (const args of [['clients', 'frob'], ['clients'], ['clients', 'show'], ['clients', 'update', 'x'], ['--timeout', 'soon', 'keys', 'list'], ['--addr', 'http://127.0.0.1:1', 'keys', 'list']]) {
+    const cases = [
+      ['clients', 'frob'],
+      ['clients\nfrob\u001b[2J'],
+      ['clients'],
+      ['clients', 'show'],
+      ['clients', 'update', 'x'],
+      ['--timeout', 'soon', 'keys', 'list'],
+      ['--addr', 'http://127.0.0.1:1', 'keys', 'list'],
+      ['clients', 'create', '--type', 'bogus'],
+    ];
+    for (const args of cases) {
       const r = await cli(args, env);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expectOneErrorLine(r, 'invalid_request');
@@ -280,13 +291,24 @@ describe('authmesh CLI against a running mesh', () => {
     expect(noCredential.stderr).toContain('--client-id');
   });
 
-  it('exit 3 when nothing listens at the address', async () => {
+  it('exit 3 when nothing listens at the address, or nothing answers before --timeout', async () => {
     const port = await freePort();
     const r = await cli(['clients', 'list'], { ...env, AUTHMESH_ADDR: `127.0.0.1:${port}` });
     expect(r.code).toBe(3);
     expectOneErrorLine(r, 'temporarily_unavailable');
     expect(r.stderr).toContain(`cannot reach the mesh at 127.0.0.1:${port}`);
     expect(r.stderr).not.toContain(env.AUTHMESH_CLIENT_SECRET!);
+
+    // A port that accepts connections but never speaks HTTP/2: no answer before --timeout.
+    const silent = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const hung = await cli(['--timeout', '1', 'keys', 'list'], { ...env, AUTHMESH_ADDR: `127.0.0.1:${(silent.address() as AddressInfo).port}` });
+      expect(hung.code).toBe(3);
+      expectOneErrorLine(hung, 'temporarily_unavailable');
+    } finally {
+      silent.close();
+    }
   });
 
   it("README's command runs as written: npm run -s authmesh -- clients list", async () => {
