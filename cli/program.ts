@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { Client, CreateClientResponse, DeleteClientResponse, GetClientResponse, ListClientsResponse, RotateClientSecretResponse, UpdateClientResponse } from '../gen/ts/authmesh/client/v1/client.js';
-import { GetKeyResponse, KeyAlgorithm, ListKeysResponse, RotateKeysResponse } from '../gen/ts/authmesh/key/v1/key.js';
+import { GetJwksResponse, GetKeyResponse, KeyAlgorithm, ListKeysResponse, RotateKeysResponse } from '../gen/ts/authmesh/key/v1/key.js';
 import { ListRefreshTokensResponse, RevokeRefreshTokensResponse, type ListRefreshTokensRequest, type RevokeRefreshTokensRequest } from '../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
-import { CreateServiceResponse, DeleteServiceResponse, GetServiceResponse, ListServicesResponse, Service, UpdateServiceResponse } from '../gen/ts/authmesh/service/v1/service.js';
-import { IntrospectTokenResponse, TokenResponse } from '../gen/ts/authmesh/token/v1/token.js';
+import { CheckAccessResponse, CreateServiceResponse, DeleteServiceResponse, GetServiceResponse, ListServicesResponse, LookupServiceResponse, Service, UpdateServiceResponse } from '../gen/ts/authmesh/service/v1/service.js';
+import { IntrospectTokenResponse, RevokeTokenResponse, TokenResponse } from '../gen/ts/authmesh/token/v1/token.js';
 import {
   CreateUserResponse,
   DeleteUserResponse,
@@ -55,7 +55,7 @@ Prefer the environment variables: flags are visible to other users in the proces
 /** Humanized enum names for the people's view: CLIENT_TYPE_CONFIDENTIAL → confidential, KEY_ALGORITHM_ES256 → ES256. */
 function humanize(value: unknown): unknown {
   if (typeof value === 'string') {
-    const m = /^(CLIENT_TYPE|GRANT_TYPE|TOKEN_ENDPOINT_AUTH_METHOD|KEY_STATUS|KEY_ALGORITHM)_(.+)$/.exec(value);
+    const m = /^(CLIENT_TYPE|GRANT_TYPE|TOKEN_ENDPOINT_AUTH_METHOD|KEY_STATUS|KEY_ALGORITHM|ACCESS_DECISION)_(.+)$/.exec(value);
     if (m) return m[1] === 'KEY_ALGORITHM' ? m[2] : m[2]!.toLowerCase();
     return value;
   }
@@ -359,7 +359,7 @@ export function buildProgram(outcome: Outcome): Command {
     );
 
   // --- services ----------------------------------------------------------------------------------
-  const services = program.command('services').description('protected APIs (resource servers): create, list, show, update, delete');
+  const services = program.command('services').description('protected APIs (resource servers): create, list, show, update, delete, lookup, check-access');
   const serviceColumns: Column[] = [
     { header: 'SERVICE_ID', field: 'serviceId' },
     { header: 'NAME', field: 'displayName' },
@@ -421,8 +421,37 @@ export function buildProgram(outcome: Outcome): Command {
       }),
     );
 
+  services
+    .command('lookup')
+    .description('the API registered for an audience value')
+    .requiredOption('--audience <audience>', 'the aud value, e.g. https://api.example.com')
+    .action(
+      run(async (conn, opts) => {
+        const res = await conn.rpc('service').lookupService({ audience: opts.audience as string }, await admin(conn));
+        return { json: LookupServiceResponse.toJSON(res), human: keyValues(res.service && Service.toJSON(res.service)) };
+      }),
+    );
+  services
+    .command('check-access')
+    .description("what the registry decides for METHOD PATH with these scopes (as ext_authz would); the decision is data: exit 0 allowed or not")
+    .argument('<service_id>')
+    .requiredOption('--method <method>', 'HTTP method, e.g. GET')
+    .requiredOption('--path <path>', 'request path, e.g. /orders/42')
+    .option('--scope <scope>', "the token's scopes (space-separated or repeated)", (v: string, p: string[] | undefined) => [...(p ?? []), v])
+    .option('--client <client_id>', 'the client the token was issued to')
+    .action(
+      run(async (conn, opts, [serviceId]) => {
+        const scopes = ((opts.scope as string[] | undefined) ?? []).flatMap((v) => v.split(' ')).filter((v) => v !== '');
+        const res = await conn
+          .rpc('service')
+          .checkAccess({ serviceId: serviceId!, audience: '', method: (opts.method as string).toUpperCase(), path: opts.path as string, scopes, clientId: (opts.client as string) ?? '' }, await admin(conn));
+        const json = CheckAccessResponse.toJSON(res) as JsonObject;
+        return { json, human: keyValues(json) };
+      }),
+    );
+
   // --- keys --------------------------------------------------------------------------------------
-  const keys = program.command('keys').description('signing keys: list, show, rotate');
+  const keys = program.command('keys').description('signing keys: list, show, rotate, jwks');
   const keyColumns: Column[] = [
     { header: 'KID', field: 'kid' },
     { header: 'ALG', field: 'algorithm' },
@@ -463,6 +492,26 @@ export function buildProgram(outcome: Outcome): Command {
         const json = RotateKeysResponse.toJSON(res) as JsonObject;
         const rows = (['active', 'next', 'retired'] as const).filter((k) => json[k] !== undefined).map((k) => ({ ...(json[k] as JsonObject), role: k }));
         return { json, human: table(rows, [{ header: 'ROLE', field: 'role' }, ...keyColumns]) };
+      }),
+    );
+
+  keys
+    .command('jwks')
+    .description('the public JWK Set (RFC 7517 §5) that verifies tokens, as /.well-known/jwks.json serves it')
+    .action(
+      run(async (conn) => {
+        const res = await conn.rpc('key').getJwks({});
+        const json = GetJwksResponse.toJSON(res) as JsonObject;
+        return {
+          json,
+          human: table((json.keys as unknown[]) ?? [], [
+            { header: 'KID', field: 'kid' },
+            { header: 'KTY', field: 'kty' },
+            { header: 'ALG', field: 'alg' },
+            { header: 'CRV', field: 'crv' },
+            { header: 'USE', field: 'use' },
+          ]),
+        };
       }),
     );
 
@@ -523,7 +572,7 @@ export function buildProgram(outcome: Outcome): Command {
     );
 
   // --- tokens ------------------------------------------------------------------------------------
-  const tokens = program.command('tokens').description('access tokens: get (client_credentials), introspect, decode');
+  const tokens = program.command('tokens').description('tokens: get (client_credentials), introspect, revoke, decode');
   tokens
     .command('get')
     .description('get an access token with client_credentials (RFC 6749 §4.4) for the client of --client-id; prints the token, which is its purpose')
@@ -552,6 +601,19 @@ export function buildProgram(outcome: Outcome): Command {
         const res = await conn.rpc('token').introspectToken({ client: conn.clientCredentials(), token: value, tokenTypeHint: (opts.hint as string) ?? '', remoteIp: '' });
         // RFC 7662 §2.2: active is always present, false included.
         return { json: { active: res.active, ...(IntrospectTokenResponse.toJSON(res) as JsonObject) }, human: keyValues({ active: res.active, ...(IntrospectTokenResponse.toJSON(res) as JsonObject) }) };
+      }),
+    );
+  tokens
+    .command('revoke')
+    .description('revoke a token (RFC 7009) as the client it was issued to (--client-id); a refresh token takes its family with it; "-" reads the token from stdin')
+    .argument('<token>')
+    .option('--hint <type>', 'access_token or refresh_token')
+    .action(
+      run(async (conn, opts, [token]) => {
+        const value = token === '-' ? stdinLine('the token') : token!;
+        const res = await conn.rpc('token').revokeToken({ client: conn.clientCredentials(), token: value, tokenTypeHint: (opts.hint as string) ?? '', remoteIp: '' });
+        // RFC 7009 §2.2: an unknown or already invalid token is revoked as far as anyone can tell.
+        return { json: RevokeTokenResponse.toJSON(res), human: 'revoked (or already invalid)' };
       }),
     );
   tokens

@@ -159,7 +159,7 @@ describe('authmesh CLI against a running mesh', () => {
     expectOneErrorLine(gone, 'not_found');
   });
 
-  it('services: create with an endpoint, list, update, show, delete', async () => {
+  it('services: create with an endpoint, list, update, show, lookup, check-access, delete', async () => {
     const created = await cli(['services', 'create', '--id', 'cli-orders', '--audience', 'https://orders.example', '--endpoint', 'GET /orders/{id} orders.read'], env);
     expect(created.code, created.stderr).toBe(0);
     const listed = await cli(['services', 'list', '--json'], env);
@@ -170,11 +170,17 @@ describe('authmesh CLI against a running mesh', () => {
     expect(updated.code, updated.stderr).toBe(0);
     expect(json(updated).service).toMatchObject({ displayName: 'Orders', audience: 'https://orders.example', scopes: ['orders.read', 'orders.write'] });
     expect((await cli(['services', 'show', 'cli-orders'], env)).stdout).toMatch(/^displayName\s+Orders$/m);
+    expect(json(await cli(['services', 'lookup', '--audience', 'https://orders.example', '--json'], env)).service).toMatchObject({ serviceId: 'cli-orders' });
+    const allowed = await cli(['services', 'check-access', 'cli-orders', '--method', 'get', '--path', '/orders/42', '--scope', 'orders.read', '--json'], env);
+    expect(json(allowed)).toMatchObject({ decision: 'ACCESS_DECISION_ALLOW', requiredScope: 'orders.read' });
+    const denied = await cli(['services', 'check-access', 'cli-orders', '--method', 'POST', '--path', '/orders', '--scope', 'orders.read'], env);
+    expect(denied.code).toBe(0);
+    expect(denied.stdout).toMatch(/^decision\s+deny_insufficient_scope$/m);
     expect((await cli(['services', 'delete', 'cli-orders'], env)).code).toBe(0);
     expect((await cli(['services', 'show', 'cli-orders'], env)).code).toBe(1);
   });
 
-  it('keys: list, show, then rotate makes the next key active and retires the active one', async () => {
+  it('keys: list, show, then rotate makes the next key active and retires the active one; jwks serves both', async () => {
     const before = json(await cli(['keys', 'list', '--json'], env)).keys as { kid: string; status: string }[];
     const active = before.find((k) => k.status === 'KEY_STATUS_ACTIVE')!;
     const next = before.find((k) => k.status === 'KEY_STATUS_NEXT')!;
@@ -185,11 +191,11 @@ describe('authmesh CLI against a running mesh', () => {
     const rotated = await cli(['keys', 'rotate', '--json'], env);
     expect(rotated.code, rotated.stderr).toBe(0);
     expect(json(rotated)).toMatchObject({ active: { kid: next.kid, status: 'KEY_STATUS_ACTIVE' }, retired: { kid: active.kid, status: 'KEY_STATUS_RETIRED' } });
-    const jwks = await t.peers.key.getJwks({});
-    expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([active.kid, next.kid]));
+    const jwks = json(await cli(['keys', 'jwks', '--json'], env)).keys as { kid: string }[];
+    expect(jwks.map((k) => k.kid)).toEqual(expect.arrayContaining([active.kid, next.kid]));
   });
 
-  it('tokens: get with client_credentials, introspect it, decode it offline (saying it did not verify)', async () => {
+  it('tokens: get with client_credentials, introspect it, revoke it, decode it offline (saying it did not verify)', async () => {
     const got = await cli(['tokens', 'get', '--json'], env);
     expect(got.code, got.stderr).toBe(0);
     const { accessToken, scope } = json(got) as { accessToken: string; scope: string };
@@ -199,6 +205,10 @@ describe('authmesh CLI against a running mesh', () => {
     const bogus = await cli(['tokens', 'introspect', 'not-a-token', '--json'], env);
     expect(bogus.code).toBe(0);
     expect(json(bogus)).toEqual({ active: false });
+    // RFC 7009: revoked by the client it was issued to, the token is no longer active.
+    const revoked = await cli(['tokens', 'revoke', '-'], env, accessToken);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(json(await cli(['tokens', 'introspect', accessToken, '--json'], env))).toEqual({ active: false });
 
     // Offline: no server address is reachable, no credential is given.
     const decoded = await cli(['tokens', 'decode', accessToken, '--json'], { AUTHMESH_ADDR: '127.0.0.1:1' });
