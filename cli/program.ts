@@ -101,8 +101,8 @@ function pageSizeOf(raw: string | undefined): number {
 const pageOptions = (c: Command) => c.option('--page-size <n>', 'items per page, 1 to 1000 (server default 50)').option('--page-token <token>', 'next page of an earlier listing');
 
 /**
- * Builds the command tree. `io.run` runs a command body against a connection; tests and the
- * binary share it. Exposed for `authmesh.ts` only.
+ * Builds the command tree; a command that succeeds sets `outcome.status` to 0. Commander's own
+ * errors are thrown (exitOverride), never printed or exited on: `main` reports them.
  */
 export function buildProgram(outcome: Outcome): Command {
   const program = new Command('authmesh');
@@ -637,25 +637,23 @@ export function buildProgram(outcome: Outcome): Command {
 export async function main(argv: string[]): Promise<number> {
   const outcome: Outcome = { status: EXIT.ok };
   const program = buildProgram(outcome);
-  let addr: string | undefined;
   try {
-    const opts = program.opts<GlobalOptions>();
     await program.parseAsync(argv, { from: 'user' });
-    addr = opts.addr;
     return outcome.status;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version print and end with 0; a group without its subcommand prints help on stderr.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      // --help and the help command print on stdout and end with 0; a command group run without
+      // its subcommand would print help on stderr (exit code 1 in commander's terms): a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return EXIT.ok;
       if (err.code === 'commander.help') {
-        const group = oneLine(argv.find((a) => !a.startsWith('-')) ?? '');
-        console.error(`authmesh: invalid_request: '${group}' needs a subcommand (see authmesh ${group} --help)`);
+        const words = oneLine(argv.filter((a) => !a.startsWith('-')).join(' '));
+        console.error(words === '' ? 'authmesh: invalid_request: a command is needed (see authmesh --help)' : `authmesh: invalid_request: '${words}' needs a subcommand (see authmesh ${words} --help)`);
         return EXIT.usage;
       }
       console.error(`authmesh: invalid_request: ${oneLine(err.message.replace(/^error: /, ''))} (see authmesh --help)`);
       return EXIT.usage;
     }
-    const failure = describeFailure(err, addr ?? program.opts<GlobalOptions>().addr ?? process.env.AUTHMESH_ADDR ?? DEFAULT_ADDR);
+    const failure = describeFailure(err, program.opts<GlobalOptions>().addr ?? process.env.AUTHMESH_ADDR ?? DEFAULT_ADDR);
     console.error(failure.line);
     return failure.status;
   }

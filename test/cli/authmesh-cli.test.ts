@@ -63,6 +63,12 @@ describe('authmesh CLI against a running mesh', () => {
     expect(r.code).toBe(0);
     for (const command of ['clients', 'users', 'sessions', 'services', 'keys', 'refresh-tokens', 'tokens']) expect(r.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     for (const status of ['0  success', '1  the server refused', '2  usage error', '3  cannot reach']) expect(r.stdout).toContain(status);
+    for (const args of [['help'], ['help', 'clients'], ['clients', 'help', 'list']]) {
+      const help = await cli(args, {});
+      expect(help.code, args.join(' ')).toBe(0);
+      expect(help.stdout).toMatch(/^Usage: authmesh /);
+      expect(help.stderr).toBe('');
+    }
     const clients = await cli(['clients', '--help'], {});
     for (const sub of ['create', 'list', 'show', 'update', 'rotate-secret', 'delete']) expect(clients.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
   });
@@ -284,6 +290,7 @@ describe('authmesh CLI against a running mesh', () => {
       ['clients', 'frob'],
       ['clients\nfrob\u001b[2J'],
       ['clients'],
+      [],
       ['clients', 'show'],
       ['clients', 'update', 'x'],
       ['--timeout', 'soon', 'keys', 'list'],
