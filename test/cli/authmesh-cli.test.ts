@@ -89,6 +89,15 @@ describe('authmesh CLI against a running mesh', () => {
     const listed = await cli(['clients', 'list', '--json'], env);
     expect((json(listed).clients as { clientId: string }[]).map((c) => c.clientId)).toEqual(expect.arrayContaining([t.config.adminClientId, 'cli-billing']));
 
+    // One page at a time: the table ends with how to get the next one, --json carries the token.
+    const page1 = await cli(['clients', 'list', '--page-size', '1'], env);
+    const next = /^\(more: --page-token (\S+)\)$/m.exec(page1.stdout)?.[1];
+    expect(next, page1.stdout).toBeDefined();
+    expect(page1.stdout.split('\n').filter((l) => l.startsWith(t.config.adminClientId) || l.startsWith('cli-billing'))).toHaveLength(1);
+    const page2 = await cli(['clients', 'list', '--page-size', '1', '--page-token', next!, '--json'], env);
+    expect((json(page2).clients as unknown[]).length).toBe(1);
+    expect(page1.stdout).not.toContain((json(page2).clients as { clientId: string }[])[0]!.clientId + ' ');
+
     const shown = await cli(['clients', 'show', 'cli-billing'], env);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^clientName\s+Billing job$/m);
@@ -296,6 +305,7 @@ describe('authmesh CLI against a running mesh', () => {
       ['--timeout', 'soon', 'keys', 'list'],
       ['--addr', 'http://127.0.0.1:1', 'keys', 'list'],
       ['clients', 'create', '--type', 'bogus'],
+      ['clients', 'list', '--page-size', '0'],
     ];
     for (const args of cases) {
       const r = await cli(args, env);
