@@ -25,6 +25,16 @@ export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
 /** A mistake in the command line itself (exit 2): nothing was sent. */
 export class UsageError extends Error {}
 
+/** A call that failed (its `cause` is the domain error of services/core/errors) and where it went. */
+export class CallFailed extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly addr: string,
+  ) {
+    super('call failed', { cause });
+  }
+}
+
 /** The options every command accepts, after flags and environment are merged. */
 export interface GlobalOptions {
   addr?: string;
@@ -101,7 +111,17 @@ export function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.en
       if (client === undefined) {
         const [definition, name, envName] = SERVICES[key];
         const own = env[envName];
-        client = createRpcClient(definition, name, own ? checkAddr(own, envName) : addr, { defaultTimeoutMs }) as RpcClient<Services[ServiceKey][0]>;
+        const target = own ? checkAddr(own, envName) : addr;
+        const raw = createRpcClient(definition, name, target, { defaultTimeoutMs }) as unknown as Record<string, (req: unknown, o?: unknown) => Promise<unknown>> & { close(): void };
+        // Each failure carries the address it was sent to, so "cannot reach" names the right one.
+        const wrapped: Record<string, unknown> = { close: () => raw.close() };
+        for (const method of Object.keys(definition)) {
+          wrapped[method] = (req: unknown, o?: unknown) =>
+            raw[method]!(req, o).catch((err: unknown) => {
+              throw new CallFailed(err, target);
+            });
+        }
+        client = wrapped as unknown as RpcClient<Services[ServiceKey][0]>;
         open.set(key, client);
       }
       return client as unknown as RpcClient<Services[K][0]>;
@@ -136,7 +156,9 @@ export function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.en
  * (connection refused, no answer before the deadline, no ErrorInfo) is 3; a usage error is 2.
  * Error codes are the RFC 6749 / RFC 6750 / RFC 7662 names of services/core/errors.
  */
-export function describeFailure(err: unknown, addr: string | undefined): { status: number; line: string } {
+export function describeFailure(failure: unknown, fallbackAddr: string | undefined): { status: number; line: string } {
+  const err = failure instanceof CallFailed ? failure.cause : failure;
+  const addr = failure instanceof CallFailed ? failure.addr : fallbackAddr;
   if (err instanceof UsageError) return { status: EXIT.usage, line: `authmesh: invalid_request: ${oneLine(err.message)}` };
   if (err instanceof AuthmeshError) {
     const cause = err.cause as Partial<ServiceError> | undefined;

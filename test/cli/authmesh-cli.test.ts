@@ -326,6 +326,14 @@ describe('authmesh CLI against a running mesh', () => {
     expect(r.stderr).toContain(`cannot reach the mesh at 127.0.0.1:${port}`);
     expect(r.stderr).not.toContain(env.AUTHMESH_CLIENT_SECRET!);
 
+    // A service of its own address (AUTHMESH_<SVC>_ADDR, as in a stack) that is down: the
+    // others still answer, and the message names the address that failed.
+    const split = { ...env, AUTHMESH_KEY_ADDR: `127.0.0.1:${port}` };
+    expect((await cli(['clients', 'list'], split)).code).toBe(0);
+    const keyDown = await cli(['keys', 'list'], split);
+    expect(keyDown.code).toBe(3);
+    expect(keyDown.stderr).toContain(`cannot reach the mesh at 127.0.0.1:${port}`);
+
     // A port that accepts connections but never speaks HTTP/2: no answer before --timeout.
     const silent = createServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
