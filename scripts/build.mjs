@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build`: compiles what production runs (services/, gateway/, gen/ and the sample API) from
 // TypeScript to JavaScript under dist/, keeping the source layout (dist/services/main.js,
-// dist/gateway/…, dist/gen/…), so every `../..` import and every path found from a module's own
+// dist/gateway/…, dist/gen/…, the `authmesh` command-line tool dist/cli/authmesh.js), so every `../..` import and every path found from a module's own
 // location works the same in both trees (services/core/rpc/paths.ts knows which one it runs from).
 // `npm start`, the start:<svc> scripts, scripts/stack.sh and the Dockerfile run `node` on the output.
 //
@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist');
 /** Source trees compiled whole, and single files. */
-const TREES = ['services', 'gateway', 'gen'];
+const TREES = ['services', 'gateway', 'gen', 'cli'];
 const FILES = ['test/sample-api/server.ts'];
 /** Test code living next to the sources (suites, their helpers, the Store/Grid contract suites) is not compiled. */
 const TEST_CODE = /(\.test|-test-support|-contract)\.ts$/;
@@ -86,8 +86,10 @@ function upToDate() {
   return present.length === expected.size && present.every((f) => expected.has(f));
 }
 
+/** `--quiet`: no summary line (`npm run authmesh` builds first, and its stderr is the tool's). */
+const quiet = process.argv.includes('--quiet');
 if (upToDate() && !process.argv.includes('--force')) {
-  console.error(`build: ${relative(root, outDir)}${sep} is up to date (${sources.length} files) in ${Math.round(performance.now() - started)} ms`);
+  if (!quiet) console.error(`build: ${relative(root, outDir)}${sep} is up to date (${sources.length} files) in ${Math.round(performance.now() - started)} ms`);
   process.exit(0);
 }
 
@@ -130,7 +132,8 @@ for (const file of outputs) {
   }
   mkdirSync(dirname(file.path), { recursive: true });
   const tmp = `${file.path}.${process.pid}.tmp`;
-  writeFileSync(tmp, contents);
+  // A script with a hashbang (the `authmesh` bin) is executable, as npm makes a package's bin.
+  writeFileSync(tmp, contents, { mode: contents.subarray(0, 2).toString() === '#!' ? 0o755 : 0o644 });
   renameSync(tmp, file.path);
   changed++;
 }
@@ -143,4 +146,4 @@ for (const path of filesUnder(outDir)) {
   removed++;
 }
 const ms = Math.round(performance.now() - started);
-console.error(`build: ${sources.length} files → ${relative(root, outDir)}${sep} (${changed} written, ${removed} removed) in ${ms} ms`);
+if (!quiet) console.error(`build: ${sources.length} files → ${relative(root, outDir)}${sep} (${changed} written, ${removed} removed) in ${ms} ms`);

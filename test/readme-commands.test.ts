@@ -77,6 +77,12 @@ const COVERAGE: Record<string, Coverage> = {
     kind: 'equivalent',
     evidence: 'grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId',
   },
+  'export AUTHMESH_CLIENT_ID=authmesh-admin AUTHMESH_CLIENT_SECRET=<secret>': { by: FRESH_CLONE, kind: 'extracted' },
+  'npm run -s authmesh -- clients list': { by: FRESH_CLONE, kind: 'extracted' },
+  "npm run -s authmesh -- clients create --type confidential --grant client_credentials --scope billing.read --name 'Billing job'": {
+    by: FRESH_CLONE,
+    kind: 'extracted',
+  },
   'scripts/envoy.sh install': { by: '.ci/run', kind: 'verbatim' },
   'scripts/envoy.sh validate': { by: '.ci/run', kind: 'verbatim' },
   'AUTHMESH_ISSUER=http://127.0.0.1:10000 AUTHMESH_TRUSTED_PROXIES=127.0.0.1 npm start': { by: ENVOY_EDGE, kind: 'extracted' },

@@ -22,6 +22,7 @@ import { readmeSection, type ReadmeCommand } from '../support/readme.js';
 
 const RUN_IT = 'Run it, test it';
 const FIRST_TOKEN = 'A first token';
+const CLI = 'Command-line tool';
 
 /**
  * The environment README assumes: the user's PATH (without any node_modules/.bin a test runner
@@ -104,7 +105,7 @@ describe.skipIf(busy.length > 0 && !required)(`README "${RUN_IT}" and "${FIRST_T
     await rm(dir, { recursive: true, force: true });
   }, 240_000);
 
-  it('clone, npm ci, npm start, then README\'s curl and buf curl commands get a first token and list clients', async () => {
+  it('clone, npm ci, npm start, then README\'s curl, buf curl and authmesh CLI commands get a first token and list clients', async () => {
     if (busy.length > 0) throw new Error(`AUTHMESH_REQUIRE_STACK=1 but ${skipReason}`);
     // The repository's committed HEAD, as `git clone` gives it to a newcomer.
     const cloned = spawnSync('git', ['clone', '--quiet', `file://${repoRoot}`, clone], { encoding: 'utf8' });
@@ -186,6 +187,16 @@ describe.skipIf(busy.length > 0 && !required)(`README "${RUN_IT}" and "${FIRST_T
     const grpcToken = await sh(clone, fill(tokenGrpc!, { '<secret>': secret }), 120_000, inServerNet);
     expect(grpcToken.code, grpcToken.stderr).toBe(0);
     expect((JSON.parse(grpcToken.stdout) as { accessToken: string }).accessToken.split('.')).toHaveLength(3);
+
+    // README's command-line tool against this `npm start`: the export, then each command in the
+    // same shell (the export's variables are the newcomer's shell state).
+    const [cliExport, ...cliCommands] = readmeSection(CLI, readme);
+    expect(cliExport!.command).toMatch(/^export AUTHMESH_CLIENT_ID=/);
+    const cliRuns = [];
+    for (const c of cliCommands) cliRuns.push(await sh(clone, `${fill(cliExport!, { '<secret>': secret })}\n${c.text}`, 120_000, inServerNet));
+    for (const r of cliRuns) expect(r.code, r.stderr).toBe(0);
+    expect(cliRuns[0]!.stdout).toMatch(/^CLIENT_ID\s+NAME\s+TYPE\s+GRANTS\s+SCOPES\n(.*\n)*authmesh-admin\s/m);
+    expect(cliRuns[1]!.stdout).toMatch(/^clientSecret\s+\S{43,}$/m);
 
     // Neither the secret's use nor the tokens reach the log.
     expect(out).not.toContain(token.access_token);
