@@ -171,6 +171,10 @@ describe('normalizeHtu', () => {
     ['https://as.example.com:443/a/./b/../c?x#y', 'https://as.example.com/a/c'],
     ['http://as.example.com:80/t', 'http://as.example.com/t'],
     ['http://as.example.com:8080/t', 'http://as.example.com:8080/t'],
+    // RFC 3986 §6.2.2.1-2: unreserved characters decoded, other encodings upper-cased and kept.
+    ['https://as.example.com/oauth2/%74oken', 'https://as.example.com/oauth2/token'],
+    ['https://as.example.com/a%2fb%7E', 'https://as.example.com/a%2Fb~'],
+    ['https://as.example.com/%e2%82%ac', 'https://as.example.com/%E2%82%AC'],
   ])('%s -> %s', (input, out) => {
     expect(normalizeHtu(input)).toBe(out);
   });

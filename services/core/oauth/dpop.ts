@@ -74,7 +74,14 @@ export function normalizeHtu(uri: string): string | undefined {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
   if (url.username !== '' || url.password !== '') return undefined;
-  return `${url.protocol}//${url.host}${url.pathname}`;
+  // RFC 3986 §6.2.2.1-2 (RFC 9449 §4.3 step 9 asks for this normalization): percent-encoded
+  // unreserved characters decoded, the remaining percent-encodings in upper case. Other encoded
+  // octets (e.g. %2F) keep their meaning and stay encoded.
+  const path = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
+  return `${url.protocol}//${url.host}${path}`;
 }
 
 /** RFC 9449 §4.2: ath = base64url(SHA-256(ASCII(access token))). */
