@@ -67,6 +67,11 @@ const COVERAGE: Record<string, Coverage> = {
     evidence: 'AUTHMESH_CLIENT_SECRET: t.config.adminClientSecret',
   },
   'scripts/clients.sh run-go': { by: 'test/e2e/clients.test.ts', kind: 'equivalent', evidence: 'run(`run-${lang}`, env)' },
+  "npm run -s authmesh -- clients create --id my-tv --name 'My TV' --type public --auth-method none --grant device_code --grant refresh_token --scope 'openid offline_access'": {
+    by: 'test/cli/authmesh-cli.test.ts',
+    kind: 'equivalent',
+    evidence: "['clients', 'create', '--id', 'my-tv', '--name', 'My TV', '--type', 'public', '--auth-method', 'none', '--grant', 'device_code', '--grant', 'refresh_token', '--scope', 'openid offline_access'",
+  },
   "curl -s -d client_id=my-tv -d 'scope=openid offline_access' http://127.0.0.1:8080/oauth2/device_authorization": {
     by: 'gateway/routes/device.test.ts',
     kind: 'equivalent',

@@ -58,6 +58,14 @@ describe('authmesh CLI against a running mesh', () => {
     await t?.close();
   });
 
+  it("creates README's device-flow client (Device flow section), which can then start the device flow", async () => {
+    const created = await cli(['clients', 'create', '--id', 'my-tv', '--name', 'My TV', '--type', 'public', '--auth-method', 'none', '--grant', 'device_code', '--grant', 'refresh_token', '--scope', 'openid offline_access', '--json'], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(json(created)).toMatchObject({ client: { clientId: 'my-tv', grantTypes: ['GRANT_TYPE_DEVICE_CODE', 'GRANT_TYPE_REFRESH_TOKEN'] } });
+    const started = await t.anon.token.deviceAuthorization({ client: { credential: { $case: 'clientId', value: 'my-tv' } }, scope: 'openid offline_access', resource: [], remoteIp: '' });
+    expect(started.userCode).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  });
+
   it('--help lists every command family and the exit statuses', async () => {
     const r = await cli(['--help'], {});
     expect(r.code).toBe(0);
