@@ -71,6 +71,10 @@ done
 declare -A PROC_OF=()
 for s in "${SERVICES[@]}" gateway; do PROC_OF[$s]="$s"; done
 GROUPS_RAW="${AUTHMESH_STACK_GROUPS:-}"
+# A running stack's groups are the ones `up` started it with (recorded in its state directory):
+# `env`, `status` and `down` in another shell need not repeat AUTHMESH_STACK_GROUPS.
+GROUPS_FILE="$STATE/stack-groups"
+if [[ -z "$GROUPS_RAW" && "${1:-}" != up && -f "$GROUPS_FILE" ]]; then GROUPS_RAW="$(<"$GROUPS_FILE")"; fi
 declare -A GROUP_OF=()
 for g in ${GROUPS_RAW//,/ }; do
   [[ "$g" =~ ^[a-z-]+(\+[a-z-]+)*$ ]] || die "AUTHMESH_STACK_GROUPS: bad group '$g' (expected services joined with '+', e.g. token+client+key)"
@@ -243,6 +247,7 @@ up() {
   node scripts/build.mjs >&2 || die "npm run build failed"
   mkdir -p "$STATE"
   chmod 700 "$STATE"
+  printf '%s\n' "$GROUPS_RAW" >"$GROUPS_FILE"
   ensure_secrets
 
   say "PostgreSQL (scripts/postgres.sh up)"

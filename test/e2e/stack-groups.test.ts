@@ -113,7 +113,10 @@ describe.skipIf(skip !== undefined)('stack mode with token, client and key in on
     }
     const up = await stack('up');
     upOutput = up.stdout;
-    const { stdout } = await stack('env');
+    // In another shell, as README's `eval "$(scripts/stack.sh env)"` runs: without AUTHMESH_STACK_GROUPS
+    // (the stack remembers the groups it was started with).
+    const { AUTHMESH_STACK_GROUPS: _groups, ...otherShell } = env;
+    const { stdout } = await run('bash', [stackSh, 'env'], { cwd: repoRoot, env: otherShell, timeout: 60_000 });
     vars = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'(.*)'$/, '$1')]));
   }, UP_TIMEOUT_MS + 30_000);
 
@@ -143,7 +146,7 @@ describe.skipIf(skip !== undefined)('stack mode with token, client and key in on
     expect(upOutput).toContain(`code ${ports.grpc + 4}`);
   });
 
-  it('points ext_authz callers (stack.sh env) at the group', () => {
+  it('points ext_authz callers (stack.sh env, from a shell without AUTHMESH_STACK_GROUPS) at the group', () => {
     expect(vars.AUTHMESH_CHECK_ADDR).toBe(`127.0.0.1:${ports.grpc}`);
     expect(vars.AUTHMESH_URL).toBe(`http://127.0.0.1:${ports.envoy}`);
   });
