@@ -4,13 +4,24 @@
 // (RFC 6749 §4.1.2.1).
 import type { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { AuthmeshError, InvalidRequest } from '../core/errors/index.js';
-import { type AuthorizationParams, type ValidatedAuthorizationRequest, validateAuthorizationRequest } from '../core/oauth/index.js';
-import type { Peers } from '../mesh-deps.js';
+import {
+  type AuthorizationParams,
+  ownApiScopes,
+  scopeForAuthorizedResources,
+  type ValidatedAuthorizationRequest,
+  validateAuthorizationRequest,
+  validateAuthorizationResources,
+} from '../core/oauth/index.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { lookUpResources, type ResolvedResources } from '../resource-registry.js';
 import { type CodeClient, lookUpClient } from './client-lookup.js';
 
 export interface CheckedAuthorization {
   client: CodeClient;
+  /** The validated request; with resources, its scope is narrowed to what they offer. */
   request: ValidatedAuthorizationRequest;
+  /** The RFC 8707 §2.1 resources the request named, checked against the registry; undefined when none. */
+  resources: ResolvedResources | undefined;
 }
 
 // Bounds on values that are echoed into redirects or error metadata: a URL or a gRPC trailer of
@@ -69,10 +80,37 @@ export function shownToUser(error: AuthmeshError): AuthmeshError {
 }
 
 /**
- * Validates an authorization request against its client. Throws the RFC 6749 §4.1.2.1 error,
- * shaped as described above; resolves the validated request otherwise.
+ * RFC 8707 §2.1: the request's resource indicators, bounded and checked against the registry by
+ * the token endpoint's rule, and the scope narrowed to what they offer (user scopes kept).
+ * @returns undefined resources and the scope unchanged when the request named none
+ * @throws InvalidRequest (too many, too long), InvalidTarget (malformed, unknown, not for this
+ *   client), InvalidScope (nothing requested remains); the registry's unavailability unchanged
  */
-export async function checkAuthorizationRequest(peers: Peers, request: AuthorizationRequest | undefined, deadline?: Date): Promise<CheckedAuthorization> {
+async function checkResources(
+  deps: Pick<MeshDeps, 'peers' | 'config'>,
+  clientId: string,
+  resource: readonly string[],
+  scope: string[],
+): Promise<{ resources: ResolvedResources | undefined; scope: string[] }> {
+  const targets = validateAuthorizationResources(resource);
+  if (targets.length === 0) return { resources: undefined, scope };
+  const resources = await lookUpResources(deps, clientId, targets);
+  // RFC 8707 §2.1 / RFC 9068 §4: the issuer as a resource offers this server's own (authmesh.*) scopes.
+  const offered = [...resources.serviceScopes, ...(resources.ownApi ? ownApiScopes(scope) : [])];
+  return { resources, scope: scopeForAuthorizedResources({ scope, offered }) };
+}
+
+/**
+ * Validates an authorization request against its client, and its resource indicators against the
+ * service registry (RFC 8707 §2.1). Throws the RFC 6749 §4.1.2.1 error, shaped as described
+ * above; resolves the validated request otherwise.
+ */
+export async function checkAuthorizationRequest(
+  deps: Pick<MeshDeps, 'peers' | 'config'>,
+  request: AuthorizationRequest | undefined,
+  deadline?: Date,
+): Promise<CheckedAuthorization> {
+  const peers = deps.peers;
   // Without the request nothing is known about the client, so nothing may be redirected.
   if (request === undefined) throw new InvalidRequest('request is required');
   const params = toParams(request);
@@ -103,5 +141,14 @@ export async function checkAuthorizationRequest(peers: Peers, request: Authoriza
   if (checked.oidc.openid && checked.oidc.maxAge === undefined && client.defaultMaxAge !== undefined) {
     checked.oidc = { ...checked.oidc, maxAge: client.defaultMaxAge };
   }
-  return { client, request: checked };
+  let resources: ResolvedResources | undefined;
+  try {
+    ({ resources, scope: checked.scope } = await checkResources(deps, client.clientId, request.resource, checked.scope));
+  } catch (err) {
+    // RFC 8707 §2 / RFC 6749 §4.1.2.1: invalid_target (and a malformed resource list) goes back to the
+    // verified redirect URI; a registry outage is not the client's error and is not redirected.
+    if (err instanceof AuthmeshError && ['invalid_target', 'invalid_request', 'invalid_scope'].includes(err.code)) throw redirectableError(err, redirectUri, state);
+    throw err;
+  }
+  return { client, request: checked, resources };
 }

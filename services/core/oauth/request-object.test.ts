@@ -82,6 +82,7 @@ describe('verifyRequestObject (RFC 9101 §6)', () => {
         max_age: '300',
         claims: '{"id_token":{"email":null}}',
       },
+      resource: [],
       jti: 'jti-1',
       exp: T + 60,
     });
@@ -139,7 +140,7 @@ describe('requestObjectAlgorithms', () => {
 });
 
 describe('checkRequestObjectQuery (RFC 9101 §5, §6.3)', () => {
-  const object: VerifiedRequestObject = { params: { client_id: CLIENT, response_type: 'code' }, jti: 'j', exp: T + 60 };
+  const object: VerifiedRequestObject = { params: { client_id: CLIENT, response_type: 'code' }, resource: [], jti: 'j', exp: T + 60 };
   it.each<[string, { client_id?: string; response_type?: string }, string | undefined]>([
     ['the same client_id and no response_type', { client_id: CLIENT }, undefined],
     ['the same client_id and response_type', { client_id: CLIENT, response_type: 'code' }, undefined],
