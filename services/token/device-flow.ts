@@ -41,6 +41,7 @@ import {
   parseScope,
   type DeviceDecision,
   type DevicePollState,
+  validateAuthorizationResources,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { resolveAudience } from './audience.js';
@@ -164,8 +165,9 @@ export function createDeviceFlow(deps: MeshDeps) {
       // RFC 8628 §3.1: scope as in RFC 6749 §3.3.
       const requested = parseScope(scope);
       const granted = grantScope({ requested, allowed: client.scopes });
-      // RFC 8707 §2: each resource a registered service (or this server); scope narrowed to theirs.
-      const { audience, scopes } = await resolveAudience(deps, client, resources, granted, requested.length > 0);
+      // RFC 8707 §2: each resource a registered service (or this server), bounded as at the
+      // authorization endpoint (at most 10, each at most 2048 characters); scope narrowed to theirs.
+      const { audience, scopes } = await resolveAudience(deps, client, validateAuthorizationResources(resources), granted, requested.length > 0);
       const deviceCode = generateDeviceCode();
       const key = deviceCodeKey(deviceCode);
       const ttlSeconds = deps.config.deviceCodeTtlSeconds;
