@@ -41,10 +41,13 @@ import {
   parseScope,
   type DeviceDecision,
   type DevicePollState,
+  authorizedTargets,
   validateAuthorizationResources,
+  validateResourceIndicators,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { resolveAudience } from './audience.js';
+import { lookUpResources } from '../resource-registry.js';
+import { audienceFor, resolveAudience } from './audience.js';
 import type { ClientView } from './client-view.js';
 import { issueRefresh, response, type GrantContext } from './grants.js';
 import { mintIdToken } from './id-token-minter.js';
@@ -72,6 +75,8 @@ interface DeviceRequestRecord {
   scopes: string[];
   /** The tokens' audience (RFC 8707 resources, else the client's default), resolved when asked. */
   audience: string[];
+  /** RFC 8707 §2.1: the resources the request named, the only ones the token request may name; absent when none. */
+  resources?: string[];
   /** Normalised user code. */
   userCode: string;
   /** epoch ms */
@@ -153,6 +158,19 @@ export function createDeviceFlow(deps: MeshDeps) {
     return { key: entry.deviceKey, record };
   }
 
+  /**
+   * The audience and scope of the device grant's tokens (RFC 8707 §2.2): the approved request's when
+   * the token request names no resource; else the named ones, each among the resources the request
+   * was approved for (when it named some) and registered for this client, scope narrowed to theirs.
+   * @throws InvalidTarget
+   */
+  async function targetOf(ctx: GrantContext, record: DeviceRequestRecord, resource: readonly string[]): Promise<{ audience: string[]; scopes: string[] }> {
+    const requested = validateResourceIndicators(resource);
+    if (requested.length === 0) return { audience: record.audience, scopes: record.scopes };
+    const targets = record.resources === undefined ? requested : authorizedTargets(record.resources, requested);
+    return audienceFor(ctx.client, await lookUpResources(deps, ctx.client.clientId, targets), record.scopes, false);
+  }
+
   return {
     /**
      * RFC 8628 §3.1–3.2: a new device code and user code for `client`, the requested scope and
@@ -167,7 +185,8 @@ export function createDeviceFlow(deps: MeshDeps) {
       const granted = grantScope({ requested, allowed: client.scopes });
       // RFC 8707 §2: each resource a registered service (or this server), bounded as at the
       // authorization endpoint (at most 10, each at most 2048 characters); scope narrowed to theirs.
-      const { audience, scopes } = await resolveAudience(deps, client, validateAuthorizationResources(resources), granted, requested.length > 0);
+      const named = validateAuthorizationResources(resources);
+      const { audience, scopes } = await resolveAudience(deps, client, named, granted, requested.length > 0);
       const deviceCode = generateDeviceCode();
       const key = deviceCodeKey(deviceCode);
       const ttlSeconds = deps.config.deviceCodeTtlSeconds;
@@ -179,6 +198,7 @@ export function createDeviceFlow(deps: MeshDeps) {
       }
       if (userCode === undefined) throw new ServerError('no free user code was found');
       const record: DeviceRequestRecord = { clientId: client.clientId, scopes, audience, userCode, expiresAt, interval: deps.config.devicePollIntervalSeconds };
+      if (named.length > 0) record.resources = named;
       await codes.set(key, record, keepFor(record));
       return { deviceCode, userCode: formatUserCode(userCode), expiresIn: ttlSeconds, interval: record.interval };
     },
@@ -265,6 +285,8 @@ export function createDeviceFlow(deps: MeshDeps) {
       const record = await codes.get(key);
       // RFC 8628 §3.4 / RFC 6749 §5.2: a code issued to another client is invalid_grant.
       if (record === undefined || record.clientId !== ctx.client.clientId) throw new InvalidGrant('the device code is invalid');
+      // RFC 8707 §2.2: the token request's resources, judged before anything is recorded or consumed.
+      const target = await targetOf(ctx, record, g.resource);
       const [decision, poll] = await Promise.all([decisions.get(key), polls.get(key)]);
       const d = decidePoll({ now: now(), expiresAt: record.expiresAt, interval: record.interval, decision, poll });
       switch (d.outcome) {
@@ -290,11 +312,12 @@ export function createDeviceFlow(deps: MeshDeps) {
       await decisions.set(key, { status: 'consumed' }, keepFor(record));
       const grantId = generateId('g');
       const authTime = new Date(approved.authTime * 1000);
-      const { audience, scopes } = record;
+      const { audience, scopes } = target;
       const [access, refreshToken] = await Promise.all([
         ctx.minter.mint({ client: ctx.client, subject: approved.userId, scopes, audience, authTime, grantId }),
         // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.
-        mayIssueRefreshToken(record.scopes) ? issueRefresh(ctx, { userId: approved.userId, scopes: record.scopes, audience, familyId: grantId, authTime }) : Promise.resolve(''),
+        // RFC 8707 §2.2: the refresh token keeps every resource the user approved.
+        mayIssueRefreshToken(record.scopes) ? issueRefresh(ctx, { userId: approved.userId, scopes: record.scopes, audience: record.resources ?? audience, familyId: grantId, authTime }) : Promise.resolve(''),
       ]);
       // OIDC Core §3.1.3.3: with openid the response carries an ID Token (no nonce: there was no
       // authorization request to carry one).
