@@ -2,7 +2,7 @@
 // endpoint (services/token/audience.ts) and the authorization endpoint (services/code), so a
 // resource is accepted or refused by the same rule wherever a client names it.
 import { hasErrorCode, InvalidTarget } from './core/errors/index.js';
-import { mayCallService } from './core/oauth/index.js';
+import { mayCallService, ownApiScopes, scopeForAuthorizedResources, validateAuthorizationResources } from './core/oauth/index.js';
 import type { MeshDeps } from './mesh-deps.js';
 
 /** One resource as the pages show it: the indicator and the registered service's display name. */
@@ -57,4 +57,29 @@ export async function lookUpResources(deps: Pick<MeshDeps, 'config' | 'peers'>, 
     named.push({ resource: target, name: service.displayName });
   }
   return { targets: [...targets], serviceScopes: [...serviceScopes], ownApi, named };
+}
+
+/**
+ * RFC 8707 §2.1: the resource indicators of an authorization request (the authorization endpoint,
+ * a pushed request, a request object, the device authorization endpoint), bounded, checked against
+ * the registry by the token endpoint's rule, and the scope narrowed to what they offer (the
+ * issuer as a resource offers the authmesh.* scopes; user scopes are kept).
+ * @param resource the values as received; scope the scope the request would be granted without them
+ * @returns undefined resources and the scope unchanged when the request named none
+ * @throws InvalidRequest (more than 10, longer than 2048 characters), InvalidTarget (malformed,
+ *   unknown, not for this client), InvalidScope (nothing requested remains); the registry's
+ *   unavailability unchanged
+ */
+export async function resolveAuthorizationResources(
+  deps: Pick<MeshDeps, 'config' | 'peers'>,
+  clientId: string,
+  resource: readonly string[],
+  scope: string[],
+): Promise<{ resources: ResolvedResources | undefined; scope: string[] }> {
+  const targets = validateAuthorizationResources(resource);
+  if (targets.length === 0) return { resources: undefined, scope };
+  const resources = await lookUpResources(deps, clientId, targets);
+  // RFC 8707 §2 / RFC 9068 §4: the issuer as a resource offers this server's own (authmesh.*) scopes.
+  const offered = [...resources.serviceScopes, ...(resources.ownApi ? ownApiScopes(scope) : [])];
+  return { resources, scope: scopeForAuthorizedResources({ scope, offered }) };
 }

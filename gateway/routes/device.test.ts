@@ -301,6 +301,17 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       expect(body.scope).toBe('orders.read');
     });
 
+    it('device_resource_keeps_user_scopes: openid is kept beside a resource (narrowed as at the authorization endpoint), the access token carries only the API scope', async () => {
+      const res = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'openid orders.read', resource: ORDERS }).toString());
+      expect(res.status, JSON.stringify(await res.clone().json())).toBe(200);
+      const d = (await res.json()) as { device_code: string; user_code: string };
+      await approveInBrowser(d.user_code);
+      const body = await json(await pollFor(d.device_code, []));
+      expect([decodeJwt(body.access_token as string).aud].flat()).toEqual([ORDERS]);
+      expect(body.scope).toBe('orders.read');
+      expect(typeof body.id_token).toBe('string');
+    });
+
     it('device_too_many_resources: more than 10 resources at the device authorization endpoint is invalid_request', async () => {
       const body = new URLSearchParams({ client_id: tv, scope: 'orders.read' });
       for (let i = 0; i < 11; i++) body.append('resource', `${ORDERS}/${i}`);

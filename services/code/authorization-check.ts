@@ -4,16 +4,9 @@
 // (RFC 6749 §4.1.2.1).
 import type { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { AuthmeshError, InvalidRequest } from '../core/errors/index.js';
-import {
-  type AuthorizationParams,
-  ownApiScopes,
-  scopeForAuthorizedResources,
-  type ValidatedAuthorizationRequest,
-  validateAuthorizationRequest,
-  validateAuthorizationResources,
-} from '../core/oauth/index.js';
+import { type AuthorizationParams, type ValidatedAuthorizationRequest, validateAuthorizationRequest } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { lookUpResources, type ResolvedResources } from '../resource-registry.js';
+import { resolveAuthorizationResources, type ResolvedResources } from '../resource-registry.js';
 import { type CodeClient, lookUpClient } from './client-lookup.js';
 
 export interface CheckedAuthorization {
@@ -80,27 +73,6 @@ export function shownToUser(error: AuthmeshError): AuthmeshError {
 }
 
 /**
- * RFC 8707 §2.1: the request's resource indicators, bounded and checked against the registry by
- * the token endpoint's rule, and the scope narrowed to what they offer (user scopes kept).
- * @returns undefined resources and the scope unchanged when the request named none
- * @throws InvalidRequest (too many, too long), InvalidTarget (malformed, unknown, not for this
- *   client), InvalidScope (nothing requested remains); the registry's unavailability unchanged
- */
-async function checkResources(
-  deps: Pick<MeshDeps, 'peers' | 'config'>,
-  clientId: string,
-  resource: readonly string[],
-  scope: string[],
-): Promise<{ resources: ResolvedResources | undefined; scope: string[] }> {
-  const targets = validateAuthorizationResources(resource);
-  if (targets.length === 0) return { resources: undefined, scope };
-  const resources = await lookUpResources(deps, clientId, targets);
-  // RFC 8707 §2.1 / RFC 9068 §4: the issuer as a resource offers this server's own (authmesh.*) scopes.
-  const offered = [...resources.serviceScopes, ...(resources.ownApi ? ownApiScopes(scope) : [])];
-  return { resources, scope: scopeForAuthorizedResources({ scope, offered }) };
-}
-
-/**
  * Validates an authorization request against its client, and its resource indicators against the
  * service registry (RFC 8707 §2.1). Throws the RFC 6749 §4.1.2.1 error, shaped as described
  * above; resolves the validated request otherwise.
@@ -143,7 +115,7 @@ export async function checkAuthorizationRequest(
   }
   let resources: ResolvedResources | undefined;
   try {
-    ({ resources, scope: checked.scope } = await checkResources(deps, client.clientId, request.resource, checked.scope));
+    ({ resources, scope: checked.scope } = await resolveAuthorizationResources(deps, client.clientId, request.resource, checked.scope));
   } catch (err) {
     // RFC 8707 §2 / RFC 6749 §4.1.2.1: invalid_target (and a malformed resource list) goes back to the
     // verified redirect URI; a registry outage is not the client's error and is not redirected.

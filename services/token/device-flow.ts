@@ -42,12 +42,11 @@ import {
   type DeviceDecision,
   type DevicePollState,
   authorizedTargets,
-  validateAuthorizationResources,
   validateResourceIndicators,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { lookUpResources } from '../resource-registry.js';
-import { audienceFor, resolveAudience } from './audience.js';
+import { lookUpResources, resolveAuthorizationResources } from '../resource-registry.js';
+import { audienceFor } from './audience.js';
 import type { ClientView } from './client-view.js';
 import { issueRefresh, response, type GrantContext } from './grants.js';
 import { mintIdToken } from './id-token-minter.js';
@@ -159,14 +158,15 @@ export function createDeviceFlow(deps: MeshDeps) {
   }
 
   /**
-   * The audience and scope of the device grant's tokens (RFC 8707 §2.2): the approved request's when
-   * the token request names no resource; else the named ones, each among the resources the request
-   * was approved for (when it named some) and registered for this client, scope narrowed to theirs.
+   * The audience and scope of the device grant's access token (RFC 8707 §2.2): for a request that
+   * named resources, those the token request names among them (all of them when it names none);
+   * for one that named none, the resources the token request names (registered for this client) or
+   * the client's defaults. With resources the scope is narrowed to what they offer, as for a code.
    * @throws InvalidTarget
    */
   async function targetOf(ctx: GrantContext, record: DeviceRequestRecord, resource: readonly string[]): Promise<{ audience: string[]; scopes: string[] }> {
     const requested = validateResourceIndicators(resource);
-    if (requested.length === 0) return { audience: record.audience, scopes: record.scopes };
+    if (requested.length === 0 && record.resources === undefined) return { audience: record.audience, scopes: record.scopes };
     const targets = record.resources === undefined ? requested : authorizedTargets(record.resources, requested);
     return audienceFor(ctx.client, await lookUpResources(deps, ctx.client.clientId, targets), record.scopes, false);
   }
@@ -183,10 +183,10 @@ export function createDeviceFlow(deps: MeshDeps) {
       // RFC 8628 §3.1: scope as in RFC 6749 §3.3.
       const requested = parseScope(scope);
       const granted = grantScope({ requested, allowed: client.scopes });
-      // RFC 8707 §2: each resource a registered service (or this server), bounded as at the
-      // authorization endpoint (at most 10, each at most 2048 characters); scope narrowed to theirs.
-      const named = validateAuthorizationResources(resources);
-      const { audience, scopes } = await resolveAudience(deps, client, named, granted, requested.length > 0);
+      // RFC 8707 §2.1: the authorization endpoint's rule: at most 10 resources, each a registered
+      // service this client may call (or this server); scope narrowed to theirs, user scopes kept.
+      const { resources: named, scope: scopes } = await resolveAuthorizationResources(deps, client.clientId, resources, granted);
+      const audience = named?.targets ?? client.audience;
       const deviceCode = generateDeviceCode();
       const key = deviceCodeKey(deviceCode);
       const ttlSeconds = deps.config.deviceCodeTtlSeconds;
@@ -198,7 +198,7 @@ export function createDeviceFlow(deps: MeshDeps) {
       }
       if (userCode === undefined) throw new ServerError('no free user code was found');
       const record: DeviceRequestRecord = { clientId: client.clientId, scopes, audience, userCode, expiresAt, interval: deps.config.devicePollIntervalSeconds };
-      if (named.length > 0) record.resources = named;
+      if (named !== undefined) record.resources = named.targets;
       await codes.set(key, record, keepFor(record));
       return { deviceCode, userCode: formatUserCode(userCode), expiresIn: ttlSeconds, interval: record.interval };
     },
