@@ -312,6 +312,18 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       expect(typeof body.id_token).toBe('string');
     });
 
+    it('device_consent_names_resources: the approval page names the APIs the device asked for', async () => {
+      const res = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'orders.read', resource: ORDERS }).toString());
+      const d = (await res.json()) as { user_code: string };
+      const browser = new Browser(t.baseUrl);
+      const codePage = await (await browser.get('/oauth2/device')).text();
+      const login = await browser.submit(formFor(codePage, '/oauth2/device'), { user_code: d.user_code });
+      const approval = await (await browser.submit(formFor(await login.text(), '/oauth2/device/login'), { username, password: PASSWORD })).text();
+      expect(approval).toContain(`data-resource="${ORDERS}"`);
+      expect(approval).toContain('<strong>orders</strong>');
+      expect(approval).not.toContain(READS);
+    });
+
     it('device_too_many_resources: more than 10 resources at the device authorization endpoint is invalid_request', async () => {
       const body = new URLSearchParams({ client_id: tv, scope: 'orders.read' });
       for (let i = 0; i < 11; i++) body.append('resource', `${ORDERS}/${i}`);

@@ -45,7 +45,7 @@ import {
   validateResourceIndicators,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { lookUpResources, resolveAuthorizationResources } from '../resource-registry.js';
+import { lookUpResources, type NamedResource, resolveAuthorizationResources } from '../resource-registry.js';
 import { audienceFor } from './audience.js';
 import type { ClientView } from './client-view.js';
 import { issueRefresh, response, type GrantContext } from './grants.js';
@@ -76,6 +76,8 @@ interface DeviceRequestRecord {
   audience: string[];
   /** RFC 8707 §2.1: the resources the request named, the only ones the token request may name; absent when none. */
   resources?: string[];
+  /** The same resources with their services' display names, for the approval page. */
+  resourceNames?: NamedResource[];
   /** Normalised user code. */
   userCode: string;
   /** epoch ms */
@@ -103,6 +105,8 @@ export interface PendingDeviceAuthorization {
   clientName: string;
   logoUri: string;
   scopes: string[];
+  /** RFC 8707 §2.1: the APIs the request named, with their display names; [] when none. */
+  resources: NamedResource[];
 }
 
 export interface DeviceDecisionInput {
@@ -198,7 +202,10 @@ export function createDeviceFlow(deps: MeshDeps) {
       }
       if (userCode === undefined) throw new ServerError('no free user code was found');
       const record: DeviceRequestRecord = { clientId: client.clientId, scopes, audience, userCode, expiresAt, interval: deps.config.devicePollIntervalSeconds };
-      if (named !== undefined) record.resources = named.targets;
+      if (named !== undefined) {
+        record.resources = named.targets;
+        record.resourceNames = named.named;
+      }
       await codes.set(key, record, keepFor(record));
       return { deviceCode, userCode: formatUserCode(userCode), expiresIn: ttlSeconds, interval: record.interval };
     },
@@ -226,7 +233,7 @@ export function createDeviceFlow(deps: MeshDeps) {
         if (hasErrorCode(err, 'not_found')) throw new NotFound('the code is not valid: check it and try again');
         throw err;
       }
-      return { userCode: formatUserCode(found.record.userCode), clientId: found.record.clientId, clientName, logoUri, scopes: found.record.scopes };
+      return { userCode: formatUserCode(found.record.userCode), clientId: found.record.clientId, clientName, logoUri, scopes: found.record.scopes, resources: found.record.resourceNames ?? [] };
     },
 
     /**
