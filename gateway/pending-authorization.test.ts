@@ -20,6 +20,8 @@ const params: AuthorizationParams = {
   request: '',
   request_uri: '',
   dpop_jkt: '',
+  // RFC 8707 §2.1: the resources travel with the pending request (the consent page granted for them).
+  resource: ['https://api.example.com/orders', 'https://api.example.com/billing'],
 };
 
 describe('pending authorization envelope', () => {

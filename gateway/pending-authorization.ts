@@ -34,9 +34,17 @@ export interface AuthorizationParams {
   request_uri: string;
   /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to. */
   dpop_jkt: string;
+  /** RFC 8707 §2.1: the resource indicators, the one parameter that may repeat; [] when none. */
+  resource: string[];
 }
 
-export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<keyof AuthorizationParams> = [
+/** The parameters sent at most once (every one but resource). */
+export type SingleAuthorizationParam = Exclude<keyof AuthorizationParams, 'resource'>;
+
+/** RFC 8707 §2.1: the authorization request parameter that may be sent more than once. */
+export const RESOURCE_PARAM = 'resource';
+
+export const AUTHORIZATION_PARAM_NAMES: ReadonlyArray<SingleAuthorizationParam> = [
   'response_type',
   'client_id',
   'redirect_uri',
@@ -123,11 +131,13 @@ export function createPendingAuthorizations(cookieSecret: string, now: () => Dat
     if (typeof envelope.e !== 'number' || envelope.e < nowSeconds()) return undefined;
     if (typeof envelope.c !== 'string' || !constantTimeEqual(envelope.c, fingerprint(binding))) return undefined;
     if (envelope.k !== kind) return undefined;
-    const params = {} as AuthorizationParams;
+    const params = { resource: [] as string[] } as unknown as AuthorizationParams;
     for (const name of AUTHORIZATION_PARAM_NAMES) {
       const v = envelope.p?.[name];
       params[name] = typeof v === 'string' ? v : '';
     }
+    const resource: unknown = envelope.p?.resource;
+    params.resource = Array.isArray(resource) ? resource.filter((r): r is string => typeof r === 'string') : [];
     return { params, userId: envelope.u, scopes: Array.isArray(envelope.s) ? envelope.s.filter((s) => typeof s === 'string') : undefined, resolved: envelope.r === 1 };
   }
 

@@ -2,7 +2,7 @@
 // §5.4), in plain words, as an accessible list, with everything from the client escaped.
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimGroupsSection, sendConsentPage, type ConsentPageInput } from './consent-page.js';
+import { claimGroupsSection, resourcesSection, sendConsentPage, type ConsentPageInput } from './consent-page.js';
 
 describe('consent page claim groups', () => {
   const app = Fastify();
@@ -49,5 +49,21 @@ describe('consent page claim groups', () => {
     const body = await page(['openid', 'profile'], '<script>alert(1)</script>');
     expect(body).not.toContain('<script>alert(1)</script>');
     expect(body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+});
+
+describe('consent page resources (RFC 8707 §2.1)', () => {
+  it('names each API by its display name and audience, escaped, in a labelled list; nothing when none was named', () => {
+    expect(resourcesSection([])).toBeUndefined();
+    const section = String(resourcesSection([
+      { resource: 'https://orders.example.com/"x', name: 'Orders <API>' },
+      { resource: 'https://auth.example.com', name: '' },
+    ]));
+    expect(section).toContain('<ul class="resources" aria-labelledby="resources-label">');
+    expect(section).toContain('<strong>Orders &lt;API&gt;</strong>');
+    expect(section).toContain('data-resource="https://orders.example.com/&quot;x"');
+    expect(section).not.toContain('Orders <API>');
+    // The issuer as a resource: this server's own API.
+    expect(section).toContain('<strong>This sign-in service (your account settings)</strong>');
   });
 });

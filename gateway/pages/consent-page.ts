@@ -23,6 +23,22 @@ export function claimGroupsSection(scopes: readonly string[]): SafeHtml | undefi
 <ul class="claims" aria-labelledby="claims-label">${groups.map((g) => html`<li data-claim-group="${g}"><strong>${CLAIM_GROUP_WORDS[g].title}</strong>: ${CLAIM_GROUP_WORDS[g].detail}</li>`)}</ul>`;
 }
 
+/** One API the request asks for (RFC 8707 §2.1): its audience and the registered service's name. */
+export interface ConsentResource {
+  resource: string;
+  /** The service's display name; '' for this server's own API. */
+  name: string;
+}
+
+/** The list of APIs the client will reach with the tokens (RFC 8707 §2.1), or undefined when it named none. */
+export function resourcesSection(resources: readonly ConsentResource[]): SafeHtml | undefined {
+  if (resources.length === 0) return undefined;
+  return html`<p id="resources-label">Only at these APIs:</p>
+<ul class="resources" aria-labelledby="resources-label">${resources.map(
+    (r) => html`<li data-resource="${r.resource}"><strong>${r.name || 'This sign-in service (your account settings)'}</strong> <span class="muted">(<code>${r.resource}</code>)</span></li>`,
+  )}</ul>`;
+}
+
 export interface ConsentPageInput {
   client: ClientDisplay;
   scopes: readonly string[];
@@ -30,6 +46,8 @@ export interface ConsentPageInput {
   pending: string;
   /** Whether "remember this decision" is offered (never for public clients, RFC 8252 §8.6). */
   rememberable: boolean;
+  /** RFC 8707 §2.1: the APIs the request named; absent or empty when it named none. */
+  resources?: readonly ConsentResource[] | undefined;
 }
 
 export function sendConsentPage(reply: FastifyReply, input: ConsentPageInput): FastifyReply {
@@ -50,6 +68,7 @@ export function sendConsentPage(reply: FastifyReply, input: ConsentPageInput): F
 <p><span class="client">${name}</span> <span class="muted">(<code>${input.client.clientId}</code>)</span> wants to access your account.</p>
 ${claims}
 ${scopes}
+${resourcesSection(input.resources ?? [])}
 <form method="post" action="/oauth2/consent">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 <input type="hidden" name="authorization_request" value="${input.pending}">

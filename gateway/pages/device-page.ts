@@ -5,7 +5,7 @@
 import type { FastifyReply } from 'fastify';
 import { CLAIM_SCOPES } from '../../services/core/oauth/index.js';
 import { clientBrand, type ClientDisplay } from './client-brand.js';
-import { claimGroupsSection } from './consent-page.js';
+import { claimGroupsSection, type ConsentResource, resourcesSection } from './consent-page.js';
 import { html, sendPage } from './html.js';
 
 export const DEVICE_PATH = '/oauth2/device';
@@ -44,6 +44,8 @@ export interface DeviceConsentPageInput {
   csrfToken: string;
   /** Who is signed in, so the user knows which account the device will use. */
   account: string;
+  /** RFC 8707 §2.1: the APIs the device asked for; absent or empty when it named none. */
+  resources?: readonly ConsentResource[] | undefined;
 }
 
 /** RFC 8628 §3.3, §5.4: the client, the scopes, the code to compare, Approve or Deny. */
@@ -66,6 +68,7 @@ export function sendDeviceConsentPage(reply: FastifyReply, input: DeviceConsentP
 <p>Only allow this if you started the sign-in on a device you have in front of you. If someone sent you this code or asked you to enter it, choose Deny: they are trying to get into your account.</p></div>
 ${claims}
 ${scopes}
+${resourcesSection(input.resources ?? [])}
 <form method="post" action="${DEVICE_DECISION_PATH}" aria-describedby="device-check">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 <input type="hidden" name="user_code" value="${input.userCode}">

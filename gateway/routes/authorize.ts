@@ -18,7 +18,7 @@ import { sendConsentPage } from '../pages/consent-page.js';
 import { sendErrorPage } from '../pages/error-page.js';
 import { html, sendPage } from '../pages/html.js';
 import { sendLoginPage, type ChooserAccount } from '../pages/login-page.js';
-import { AUTHORIZATION_PARAM_NAMES, type AuthorizationParams, createPendingAuthorizations, type PendingAuthorization, RESUME_PARAM } from '../pending-authorization.js';
+import { AUTHORIZATION_PARAM_NAMES, type AuthorizationParams, RESOURCE_PARAM, createPendingAuthorizations, type PendingAuthorization, RESUME_PARAM } from '../pending-authorization.js';
 import { createSessions, type Session } from '../session.js';
 
 export const AUTHORIZE_PATH = '/oauth2/authorize';
@@ -40,9 +40,11 @@ interface ParsedInput {
   fields: Fields;
   /** Names that appeared more than once (RFC 6749 §3.1: "MUST NOT be included more than once"). */
   repeated: Set<string>;
+  /** RFC 8707 §2.1: every resource value, in arrival order (the code service bounds and checks them). */
+  resources: string[];
 }
 
-const AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set([...AUTHORIZATION_PARAM_NAMES, RESUME_PARAM]);
+const AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set([...AUTHORIZATION_PARAM_NAMES, RESOURCE_PARAM, RESUME_PARAM]);
 
 /**
  * The parameters of a request by the one rule of form-params.ts (empty = omitted, unrecognized
@@ -54,8 +56,9 @@ function parseInput(req: FastifyRequest, recognized: ReadonlySet<string> | 'all'
     if (withQuery) yield* queryPairs(req.raw.url ?? '');
     if (req.method === 'POST') yield* bodyPairs(req.body);
   };
-  const { values, repeated } = collectParameters(pairs(), recognized, []);
-  return { fields: new Map([...values].map(([name, list]) => [name, list[0]!])), repeated };
+  // RFC 8707 §2.1: resource may be sent more than once; every other parameter at most once.
+  const { values, repeated } = collectParameters(pairs(), recognized, [RESOURCE_PARAM]);
+  return { fields: new Map([...values].map(([name, list]) => [name, list[0]!])), repeated, resources: values.get(RESOURCE_PARAM) ?? [] };
 }
 
 function isForm(req: FastifyRequest): boolean {
@@ -83,6 +86,7 @@ function toRequest(params: AuthorizationParams): AuthorizationRequest {
     dpopJkt: params.dpop_jkt,
     request: params.request,
     requestUri: params.request_uri,
+    resource: params.resource,
   });
 }
 
@@ -105,6 +109,7 @@ function fromRequest(r: AuthorizationRequest): AuthorizationParams {
     claims_locales: r.claimsLocales,
     claims: r.claims,
     dpop_jkt: r.dpopJkt,
+    resource: [...r.resource],
     // Resolved: a request object or request_uri never survives resolution.
     request: '',
     request_uri: '',
@@ -115,8 +120,8 @@ function fromRequest(r: AuthorizationRequest): AuthorizationParams {
 const PASSWORD_AMR = ['pwd'];
 
 /** The authorization parameters; unknown parameters are ignored (RFC 6749 §3.1). */
-function toParams(fields: Fields, leaveOut: ReadonlySet<string> = new Set()): AuthorizationParams {
-  const params = {} as AuthorizationParams;
+function toParams(fields: Fields, resources: readonly string[], leaveOut: ReadonlySet<string> = new Set()): AuthorizationParams {
+  const params = { resource: [...resources] } as unknown as AuthorizationParams;
   for (const name of AUTHORIZATION_PARAM_NAMES) params[name] = leaveOut.has(name) ? '' : (fields.get(name) ?? '');
   return params;
 }
@@ -125,6 +130,7 @@ function toParams(fields: Fields, leaveOut: ReadonlySet<string> = new Set()): Au
 function authorizeUrl(params: AuthorizationParams): string {
   const query = new URLSearchParams();
   for (const name of AUTHORIZATION_PARAM_NAMES) if (params[name] !== '') query.append(name, params[name]);
+  for (const r of params.resource) query.append(RESOURCE_PARAM, r);
   return `${AUTHORIZE_PATH}?${query.toString()}`;
 }
 
@@ -329,6 +335,8 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       scopes: v.scopes,
       csrfToken: token,
       rememberable: v.consentRememberable,
+      // RFC 8707 §2.1: the user sees which APIs the tokens will be good for.
+      resources: v.resources,
       pending: pendings.seal({ params, userId: session.userId, scopes: [...v.scopes], resolved }, token),
     });
   }
@@ -367,7 +375,7 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       // response_type, it fails with a redirectable error once they are, carrying the target and
       // the state it is safe to echo.
       try {
-        const v = await peers.code.validateAuthorizationRequest({ request: toRequest({ ...toParams(input.fields, input.repeated), response_type: '' }), userId: '', authTime: undefined });
+        const v = await peers.code.validateAuthorizationRequest({ request: toRequest({ ...toParams(input.fields, [], input.repeated), response_type: '' }), userId: '', authTime: undefined });
         return redirect(reply, buildAuthorizationErrorRedirect({ redirectUri: v.redirectUri, error: 'invalid_request', errorDescription: `${repeated} must not be repeated`, issuer }), status);
       } catch (err) {
         const e = toAuthmeshError(err);
@@ -389,9 +397,9 @@ export const authorizeRoutes: RouteModule = (ctx: GatewayContext) => {
       // RFC 9126 §4 / RFC 9101 §6.3: a request_uri or request object stands for the parameters; a
       // client required to push or sign may send nothing else (RFC 9126 §6, RFC 9101 §10.5). Its
       // errors are shown: the client and redirect URI are not verified yet.
-      const r = await peers.code.resolveAuthorizationRequest({ request: toRequest(toParams(input.fields)) });
+      const r = await peers.code.resolveAuthorizationRequest({ request: toRequest(toParams(input.fields, input.resources)) });
       if (r.request === undefined) throw new Error('the code service resolved no request');
-      params = r.resolved ? fromRequest(r.request) : toParams(input.fields);
+      params = r.resolved ? fromRequest(r.request) : toParams(input.fields, input.resources);
       resolved = r.resolved;
     } catch (err) {
       return sendFlowError(req, reply, err, status);

@@ -20,6 +20,7 @@ import { basicAuth, postForm } from './route-test-support.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const ORDERS = 'https://orders.example.com';
+const READS = 'https://reads.example.com';
 
 async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
@@ -81,6 +82,11 @@ describe('Device Authorization Grant (RFC 8628)', () => {
     ({ username, userId } = await createUser(t));
     await t.anon.service.createService(
       CreateServiceRequest.fromPartial({ service: { displayName: 'orders', audience: ORDERS, endpoints: [{ method: 'GET', path: '/orders/{id}', scope: 'orders.read', allowedClientIds: [] }] } }),
+      { bearer },
+    );
+    // A second API this client may call (its scope is one tv holds), never asked for below.
+    await t.anon.service.createService(
+      CreateServiceRequest.fromPartial({ service: { displayName: 'reads', audience: READS, endpoints: [{ method: 'GET', path: '/**', scope: 'read', allowedClientIds: [] }] } }),
       { bearer },
     );
   }, 60_000);
@@ -270,6 +276,60 @@ describe('Device Authorization Grant (RFC 8628)', () => {
       const unknown = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'read', resource: 'https://unknown.example.com' }).toString());
       expect(unknown.status).toBe(400);
       expect(await json(unknown)).toMatchObject({ error: 'invalid_target' });
+    });
+  });
+
+  describe('resources bound to the device grant (RFC 8707 §2.1, §2.2)', () => {
+    const pollFor = (deviceCode: string, resource: string[]) => {
+      const body = new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: tv });
+      for (const r of resource) body.append('resource', r);
+      return postForm(`${t.baseUrl}/oauth2/token`, body.toString());
+    };
+
+    it('device_resource_outside_grant: a poll naming another registered API is invalid_target and spends nothing; one of the approved ones is the aud', async () => {
+      const res = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'orders.read', resource: ORDERS }).toString());
+      expect(res.status).toBe(200);
+      const d = (await res.json()) as { device_code: string; user_code: string };
+      await approveInBrowser(d.user_code);
+      const refused = await pollFor(d.device_code, [READS]);
+      expect(refused.status).toBe(400);
+      expect(await json(refused)).toMatchObject({ error: 'invalid_target' });
+      const ok = await pollFor(d.device_code, [ORDERS]);
+      expect(ok.status).toBe(200);
+      const body = await json(ok);
+      expect([decodeJwt(body.access_token as string).aud].flat()).toEqual([ORDERS]);
+      expect(body.scope).toBe('orders.read');
+    });
+
+    it('device_resource_keeps_user_scopes: openid is kept beside a resource (narrowed as at the authorization endpoint), the access token carries only the API scope', async () => {
+      const res = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'openid orders.read', resource: ORDERS }).toString());
+      expect(res.status, JSON.stringify(await res.clone().json())).toBe(200);
+      const d = (await res.json()) as { device_code: string; user_code: string };
+      await approveInBrowser(d.user_code);
+      const body = await json(await pollFor(d.device_code, []));
+      expect([decodeJwt(body.access_token as string).aud].flat()).toEqual([ORDERS]);
+      expect(body.scope).toBe('orders.read');
+      expect(typeof body.id_token).toBe('string');
+    });
+
+    it('device_consent_names_resources: the approval page names the APIs the device asked for', async () => {
+      const res = await authorizeDevice(new URLSearchParams({ client_id: tv, scope: 'orders.read', resource: ORDERS }).toString());
+      const d = (await res.json()) as { user_code: string };
+      const browser = new Browser(t.baseUrl);
+      const codePage = await (await browser.get('/oauth2/device')).text();
+      const login = await browser.submit(formFor(codePage, '/oauth2/device'), { user_code: d.user_code });
+      const approval = await (await browser.submit(formFor(await login.text(), '/oauth2/device/login'), { username, password: PASSWORD })).text();
+      expect(approval).toContain(`data-resource="${ORDERS}"`);
+      expect(approval).toContain('<strong>orders</strong>');
+      expect(approval).not.toContain(READS);
+    });
+
+    it('device_too_many_resources: more than 10 resources at the device authorization endpoint is invalid_request', async () => {
+      const body = new URLSearchParams({ client_id: tv, scope: 'orders.read' });
+      for (let i = 0; i < 11; i++) body.append('resource', `${ORDERS}/${i}`);
+      const res = await authorizeDevice(body.toString());
+      expect(res.status).toBe(400);
+      expect(await json(res)).toMatchObject({ error: 'invalid_request' });
     });
   });
 

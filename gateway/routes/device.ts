@@ -176,6 +176,8 @@ export const deviceRoutes: RouteModule = (ctx: GatewayContext) => {
       client: { clientId: found.clientId, clientName: found.clientName, logoUri: found.logoUri },
       userCode: found.userCode,
       scopes: found.scopes,
+      // RFC 8707 §2.1: the APIs the device will reach.
+      resources: found.resources,
       csrfToken: token,
       account: user ? user.displayName || user.username : session.userId,
     });
@@ -241,6 +243,7 @@ export const deviceRoutes: RouteModule = (ctx: GatewayContext) => {
         client,
         userCode: found.userCode,
         scopes: found.scopes,
+        resources: found.resources,
         csrfToken: csrf.issue(req, reply),
         account: res.user.displayName || res.user.username,
       });

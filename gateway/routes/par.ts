@@ -13,14 +13,14 @@ import { registerEndpoint } from '../endpoint.js';
 import { MAX_PARAMETER_LENGTH, readForm, requireFormBody, type FormParams } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import { sendOAuthError } from '../oauth-errors.js';
-import { AUTHORIZATION_PARAM_NAMES } from '../pending-authorization.js';
+import { AUTHORIZATION_PARAM_NAMES, RESOURCE_PARAM } from '../pending-authorization.js';
 
 export { PAR_PATH };
 
 /** RFC 6749 §2.3.1, RFC 7521 §4.2: client authentication in the body. */
 const CLIENT_AUTH_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion'];
 /** RFC 9126 §2.1: the authorization request parameters plus the client's authentication. */
-const PAR_PARAMETERS = [...new Set([...CLIENT_AUTH_PARAMETERS, ...AUTHORIZATION_PARAM_NAMES])];
+const PAR_PARAMETERS = [...new Set([...CLIENT_AUTH_PARAMETERS, ...AUTHORIZATION_PARAM_NAMES, RESOURCE_PARAM])];
 /**
  * Longest value of each parameter, characters: the token endpoint's bounds for client
  * authentication, the authorization endpoint's for the request (services/code/authorization-check.ts),
@@ -67,6 +67,8 @@ function requestOf(form: FormParams): AuthorizationRequest {
     dpopJkt: s('dpop_jkt'),
     request: s('request'),
     requestUri: s('request_uri'),
+    // RFC 8707 §2.1: resource may repeat (readForm allows it); the code service bounds and checks the values.
+    resource: form.many(RESOURCE_PARAM),
   });
 }
 

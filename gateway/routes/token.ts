@@ -79,7 +79,7 @@ function grantOf(form: FormParams): Grant {
       };
     case DEVICE_CODE_GRANT:
       // RFC 8628 §3.4: the device polls with its device_code.
-      return { $case: 'deviceCode', value: { deviceCode: s('device_code') } };
+      return { $case: 'deviceCode', value: { deviceCode: s('device_code'), resource } };
     default:
       // RFC 6749 §5.2: a grant type the server does not support.
       throw new UnsupportedGrantType('grant_type is not supported');

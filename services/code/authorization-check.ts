@@ -5,12 +5,16 @@
 import type { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { AuthmeshError, InvalidRequest } from '../core/errors/index.js';
 import { type AuthorizationParams, type ValidatedAuthorizationRequest, validateAuthorizationRequest } from '../core/oauth/index.js';
-import type { Peers } from '../mesh-deps.js';
+import type { MeshDeps } from '../mesh-deps.js';
+import { resolveAuthorizationResources, type ResolvedResources } from '../resource-registry.js';
 import { type CodeClient, lookUpClient } from './client-lookup.js';
 
 export interface CheckedAuthorization {
   client: CodeClient;
+  /** The validated request; with resources, its scope is narrowed to what they offer. */
   request: ValidatedAuthorizationRequest;
+  /** The RFC 8707 §2.1 resources the request named, checked against the registry; undefined when none. */
+  resources: ResolvedResources | undefined;
 }
 
 // Bounds on values that are echoed into redirects or error metadata: a URL or a gRPC trailer of
@@ -69,10 +73,16 @@ export function shownToUser(error: AuthmeshError): AuthmeshError {
 }
 
 /**
- * Validates an authorization request against its client. Throws the RFC 6749 §4.1.2.1 error,
- * shaped as described above; resolves the validated request otherwise.
+ * Validates an authorization request against its client, and its resource indicators against the
+ * service registry (RFC 8707 §2.1). Throws the RFC 6749 §4.1.2.1 error, shaped as described
+ * above; resolves the validated request otherwise.
  */
-export async function checkAuthorizationRequest(peers: Peers, request: AuthorizationRequest | undefined, deadline?: Date): Promise<CheckedAuthorization> {
+export async function checkAuthorizationRequest(
+  deps: Pick<MeshDeps, 'peers' | 'config'>,
+  request: AuthorizationRequest | undefined,
+  deadline?: Date,
+): Promise<CheckedAuthorization> {
+  const peers = deps.peers;
   // Without the request nothing is known about the client, so nothing may be redirected.
   if (request === undefined) throw new InvalidRequest('request is required');
   const params = toParams(request);
@@ -103,5 +113,14 @@ export async function checkAuthorizationRequest(peers: Peers, request: Authoriza
   if (checked.oidc.openid && checked.oidc.maxAge === undefined && client.defaultMaxAge !== undefined) {
     checked.oidc = { ...checked.oidc, maxAge: client.defaultMaxAge };
   }
-  return { client, request: checked };
+  let resources: ResolvedResources | undefined;
+  try {
+    ({ resources, scope: checked.scope } = await resolveAuthorizationResources(deps, client.clientId, request.resource, checked.scope));
+  } catch (err) {
+    // RFC 8707 §2 / RFC 6749 §4.1.2.1: invalid_target (and a malformed resource list) goes back to the
+    // verified redirect URI; a registry outage is not the client's error and is not redirected.
+    if (err instanceof AuthmeshError && ['invalid_target', 'invalid_request', 'invalid_scope'].includes(err.code)) throw redirectableError(err, redirectUri, state);
+    throw err;
+  }
+  return { client, request: checked, resources };
 }

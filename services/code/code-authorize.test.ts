@@ -52,6 +52,8 @@ describe('ValidateAuthorizationRequest', () => {
       // No user: the login page comes first (OIDC Core §3.1.2.3).
       loginRequired: true,
       loginHint: '',
+      // RFC 8707 §2.1: the request named no resource.
+      resources: [],
     });
   });
 

@@ -24,6 +24,8 @@ export interface StoredCode {
   idTokenClaims?: string[];
   /** RFC 9449 §10: the thumbprint of the DPoP key the code must be redeemed with. */
   dpopJkt?: string;
+  /** RFC 8707 §2.1: the resources the authorization request named, the only ones the code is good for. */
+  resources?: string[];
   /** ISO 8601. */
   authTime: string;
   /** ISO 8601. */
@@ -45,6 +47,8 @@ const REDEEMED_MARKER_FACTOR = 10;
 export interface CodeGrants {
   /** Stores a new code for the grant and returns the code; the grid holds only its hash. */
   issue(grant: StoredCode): Promise<string>;
+  /** The grant of a code without consuming it (checks that must leave a refused request's code usable). */
+  peek(code: string): Promise<StoredCode | undefined>;
   /** Atomically removes and returns the grant of a code; of concurrent takers one gets it. */
   take(code: string): Promise<{ hash: string; grant: StoredCode | undefined }>;
   /** Records that the code (by hash) was consumed for this grant. */
@@ -66,6 +70,9 @@ export function createCodeGrants(grid: Grid, codeTtlSeconds: number): CodeGrants
         if (await codes.putIfAbsent(hashToken(code), grant, ttlMs)) return code;
       }
       throw new ServerError('could not store a new authorization code');
+    },
+    async peek(code) {
+      return codes.get(hashToken(code));
     },
     async take(code) {
       const hash = hashToken(code);

@@ -13,6 +13,7 @@ import { AccessDenied, AuthmeshError, InvalidGrant, InvalidRequest, InvalidScope
 import {
   assertCodeRedirectUri,
   authenticationAge,
+  authorizedTargets,
   buildAuthorizationErrorRedirect,
   buildAuthorizationSuccessRedirect,
   decideInteraction,
@@ -28,6 +29,7 @@ import {
   subjectRequestMatches,
   validateCodeVerifier,
   type ValidatedAuthorizationRequest,
+  validateResourceIndicators,
 } from '../core/oauth/index.js';
 import { resolvePairwiseSalt } from '../core/config/data-dir-secrets.js';
 import { INTERNAL, registration } from '../core/rpc/index.js';
@@ -174,7 +176,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     {
       async validateAuthorizationRequest(req, ctx) {
         assertUserId(req.userId, false);
-        const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        const { client, request, resources } = await checkAuthorizationRequest(deps, req.request, ctx.deadline);
         assertAcrSatisfiable(request);
         const consentNeeded = !(await consentNotRequired(client, req.userId, request.scope));
         const interaction = await interactionFor(client, request, { userId: req.userId, authTime: req.authTime }, consentNeeded, ctx.deadline);
@@ -189,12 +191,14 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           consentRememberable: consentRememberable(client),
           loginRequired: interaction.kind === 'login',
           loginHint: request.oidc.loginHint ?? '',
+          // RFC 8707 §2.1: the APIs the user is asked to let the client reach.
+          resources: resources?.named ?? [],
         });
       },
 
       async issueCode(req, ctx) {
         // The gateway validated before, but it is not trusted with the rules: check everything again.
-        const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        const { client, request, resources } = await checkAuthorizationRequest(deps, req.request, ctx.deadline);
         assertUserId(req.userId, true);
         assertAcrSatisfiable(request);
         await assertUserActive(req.userId, request.redirectUri, request.state);
@@ -273,6 +277,8 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         const idTokenClaims = requestedIdTokenClaims(request.oidc.claims);
         if (idTokenClaims.length > 0) grant.idTokenClaims = idTokenClaims;
         if (dpopJkt !== undefined) grant.dpopJkt = dpopJkt;
+        // RFC 8707 §2.1: the code is good for the resources the user approved, and only for them.
+        if (resources !== undefined) grant.resources = resources.targets;
         const code = await grants.issue(grant);
 
         await deps.audit({
@@ -280,7 +286,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           actor: req.userId,
           subject: req.userId,
           clientId: client.clientId,
-          details: { grantId: grant.grantId, scopes, remembered: remember },
+          details: { grantId: grant.grantId, scopes, remembered: remember, ...(grant.resources ? { resources: grant.resources } : {}) },
         });
         return IssueCodeResponse.fromPartial({
           // RFC 6749 §4.1.2 / RFC 9207 §2: code, state and iss go to the redirect URI.
@@ -291,7 +297,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
       },
 
       async denyAuthorization(req, ctx) {
-        const { client, request } = await checkAuthorizationRequest(deps.peers, req.request, ctx.deadline);
+        const { client, request } = await checkAuthorizationRequest(deps, req.request, ctx.deadline);
         await deps.audit({ type: 'authorization.denied', clientId: client.clientId, details: { scopes: request.scope } });
         return DenyAuthorizationResponse.fromPartial({
           // RFC 6749 §4.1.2.1: the resource owner denied the request → access_denied, with state and iss (RFC 9207 §2).
@@ -316,6 +322,12 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // RFC 7636 §4.1: a verifier outside the grammar can never match; refuse it as invalid_grant (§4.6).
         if (req.codeVerifier !== '') validateCodeVerifier(req.codeVerifier);
 
+        if (req.resource.length > 0) {
+          // RFC 8707 §2.2: a code bound to resources is good only for them; a token request naming
+          // another is refused before the code is consumed, so the client can still redeem it.
+          const bound = await grants.peek(req.code);
+          if (bound?.resources !== undefined && bound.clientId === req.clientId) authorizedTargets(bound.resources, validateResourceIndicators(req.resource));
+        }
         // RFC 6749 §4.1.2: a code is single use; take is atomic, so concurrent redemptions get it once.
         const { hash, grant } = await grants.take(req.code);
         if (grant === undefined) {
@@ -357,6 +369,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
             amr: grant.amr ?? [],
             idTokenClaims: grant.idTokenClaims ?? [],
             dpopJkt: grant.dpopJkt ?? '',
+            resources: grant.resources ?? [],
           }),
         });
       },

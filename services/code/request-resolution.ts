@@ -42,7 +42,7 @@ export interface ResolvedAuthorizationRequest {
 }
 
 /** The request object's parameters as the AuthorizationRequest message. */
-function requestOf(params: Partial<Record<RequestObjectParameter, string>>): AuthorizationRequest {
+function requestOf(params: Partial<Record<RequestObjectParameter, string>>, resource: string[]): AuthorizationRequest {
   return AuthorizationRequest.fromPartial({
     responseType: params.response_type,
     clientId: params.client_id,
@@ -60,6 +60,8 @@ function requestOf(params: Partial<Record<RequestObjectParameter, string>>): Aut
     claimsLocales: params.claims_locales,
     claims: params.claims,
     dpopJkt: params.dpop_jkt,
+    // RFC 8707 §2.1: a request object names its resources as a string or an array (request-object.ts).
+    resource,
   });
 }
 
@@ -80,7 +82,7 @@ export function createRequestResolution(deps: MeshDeps) {
     const ttlMs = Math.max(1_000, (verified.exp + REQUEST_OBJECT_CLOCK_SKEW_SECONDS - Math.floor(now.getTime() / 1000)) * 1000);
     // RFC 9101 §10.x (replay): a request object is accepted once until it expires, on any instance.
     if (!(await jtis.putIfAbsent(`${client.clientId}:${verified.jti}`, 1, ttlMs))) throw new InvalidRequestObject('the request object was already used');
-    return requestOf(verified.params);
+    return requestOf(verified.params, verified.resource);
   }
 
   return {
@@ -103,7 +105,7 @@ export function createRequestResolution(deps: MeshDeps) {
         // RFC 9101 §10.5: a client that must sign its requests pushes a request object too.
         else if (client.requireSignedRequestObject) throw new InvalidRequest('this client must send its authorization requests as signed request objects');
         // RFC 9126 §2.1: the pushed request is validated as the authorization endpoint would.
-        await checkAuthorizationRequest(deps.peers, request);
+        await checkAuthorizationRequest(deps, request);
         // RFC 9449 §10: a malformed dpop_jkt is refused when pushed, like any other parameter.
         parseDpopJkt(request.dpopJkt);
         // RFC 9449 §10.1: a DPoP proof sent with the pushed request binds the code to its key. It is

@@ -1,18 +1,10 @@
 // Audience and scope of a token from resource indicators and the service registry.
-import { hasErrorCode, InvalidTarget } from '../core/errors/index.js';
-import { mayCallService, ownApiScopes, scopeForResources, validateResourceIndicators } from '../core/oauth/index.js';
+import { ownApiScopes, scopeForResources, validateResourceIndicators } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
+import { lookUpResources, type ResolvedResources } from '../resource-registry.js';
 import type { ClientView } from './client-view.js';
 
-/** The resources a token request named, checked against the registry (see resolveResources). */
-export interface ResolvedResources {
-  /** The resource indicators, de-duplicated, in request order: the token's `aud`, exactly. */
-  targets: string[];
-  /** Every scope the registered services among them require. */
-  serviceScopes: string[];
-  /** Whether this server's own API (resource = the issuer) is among them. */
-  ownApi: boolean;
-}
+export type { ResolvedResources };
 
 /**
  * RFC 8707 §2: the `resource` values of a token request, each of which must be a registered
@@ -23,28 +15,7 @@ export interface ResolvedResources {
 export async function resolveResources(deps: MeshDeps, client: ClientView, resources: readonly string[]): Promise<ResolvedResources | undefined> {
   const targets = validateResourceIndicators(resources);
   if (targets.length === 0) return undefined;
-  const serviceScopes = new Set<string>();
-  let ownApi = false;
-  for (const target of targets) {
-    // RFC 8707 §2: this server is itself a resource (its admin and self-service RPCs).
-    if (target === deps.config.issuer) {
-      ownApi = true;
-      continue;
-    }
-    let service;
-    try {
-      ({ service } = await deps.peers.service.lookupService({ audience: target }));
-    } catch (err) {
-      // RFC 8707 §2: a resource the server does not know is invalid_target.
-      if (hasErrorCode(err, 'not_found')) throw new InvalidTarget(`unknown resource: ${target}`);
-      throw err;
-    }
-    // RFC 8707 §2: a resource the client is not allowed to use is invalid_target too: a token for
-    // an API whose every endpoint admits only other clients would be refused there anyway.
-    if (!service || !mayCallService(service.endpoints, client.clientId)) throw new InvalidTarget(`this client may not use the resource: ${target}`);
-    for (const s of service.scopes) serviceScopes.add(s);
-  }
-  return { targets, serviceScopes: [...serviceScopes], ownApi };
+  return lookUpResources(deps, client.clientId, targets);
 }
 
 /**

@@ -41,9 +41,12 @@ import {
   parseScope,
   type DeviceDecision,
   type DevicePollState,
+  authorizedTargets,
+  validateResourceIndicators,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
-import { resolveAudience } from './audience.js';
+import { lookUpResources, type NamedResource, resolveAuthorizationResources } from '../resource-registry.js';
+import { audienceFor } from './audience.js';
 import type { ClientView } from './client-view.js';
 import { issueRefresh, response, type GrantContext } from './grants.js';
 import { mintIdToken } from './id-token-minter.js';
@@ -71,6 +74,10 @@ interface DeviceRequestRecord {
   scopes: string[];
   /** The tokens' audience (RFC 8707 resources, else the client's default), resolved when asked. */
   audience: string[];
+  /** RFC 8707 §2.1: the resources the request named, the only ones the token request may name; absent when none. */
+  resources?: string[];
+  /** The same resources with their services' display names, for the approval page. */
+  resourceNames?: NamedResource[];
   /** Normalised user code. */
   userCode: string;
   /** epoch ms */
@@ -98,6 +105,8 @@ export interface PendingDeviceAuthorization {
   clientName: string;
   logoUri: string;
   scopes: string[];
+  /** RFC 8707 §2.1: the APIs the request named, with their display names; [] when none. */
+  resources: NamedResource[];
 }
 
 export interface DeviceDecisionInput {
@@ -152,6 +161,20 @@ export function createDeviceFlow(deps: MeshDeps) {
     return { key: entry.deviceKey, record };
   }
 
+  /**
+   * The audience and scope of the device grant's access token (RFC 8707 §2.2): for a request that
+   * named resources, those the token request names among them (all of them when it names none);
+   * for one that named none, the resources the token request names (registered for this client) or
+   * the client's defaults. With resources the scope is narrowed to what they offer, as for a code.
+   * @throws InvalidTarget
+   */
+  async function targetOf(ctx: GrantContext, record: DeviceRequestRecord, resource: readonly string[]): Promise<{ audience: string[]; scopes: string[] }> {
+    const requested = validateResourceIndicators(resource);
+    if (requested.length === 0 && record.resources === undefined) return { audience: record.audience, scopes: record.scopes };
+    const targets = record.resources === undefined ? requested : authorizedTargets(record.resources, requested);
+    return audienceFor(ctx.client, await lookUpResources(deps, ctx.client.clientId, targets), record.scopes, false);
+  }
+
   return {
     /**
      * RFC 8628 §3.1–3.2: a new device code and user code for `client`, the requested scope and
@@ -164,8 +187,10 @@ export function createDeviceFlow(deps: MeshDeps) {
       // RFC 8628 §3.1: scope as in RFC 6749 §3.3.
       const requested = parseScope(scope);
       const granted = grantScope({ requested, allowed: client.scopes });
-      // RFC 8707 §2: each resource a registered service (or this server); scope narrowed to theirs.
-      const { audience, scopes } = await resolveAudience(deps, client, resources, granted, requested.length > 0);
+      // RFC 8707 §2.1: the authorization endpoint's rule: at most 10 resources, each a registered
+      // service this client may call (or this server); scope narrowed to theirs, user scopes kept.
+      const { resources: named, scope: scopes } = await resolveAuthorizationResources(deps, client.clientId, resources, granted);
+      const audience = named?.targets ?? client.audience;
       const deviceCode = generateDeviceCode();
       const key = deviceCodeKey(deviceCode);
       const ttlSeconds = deps.config.deviceCodeTtlSeconds;
@@ -177,6 +202,10 @@ export function createDeviceFlow(deps: MeshDeps) {
       }
       if (userCode === undefined) throw new ServerError('no free user code was found');
       const record: DeviceRequestRecord = { clientId: client.clientId, scopes, audience, userCode, expiresAt, interval: deps.config.devicePollIntervalSeconds };
+      if (named !== undefined) {
+        record.resources = named.targets;
+        record.resourceNames = named.named;
+      }
       await codes.set(key, record, keepFor(record));
       return { deviceCode, userCode: formatUserCode(userCode), expiresIn: ttlSeconds, interval: record.interval };
     },
@@ -204,7 +233,7 @@ export function createDeviceFlow(deps: MeshDeps) {
         if (hasErrorCode(err, 'not_found')) throw new NotFound('the code is not valid: check it and try again');
         throw err;
       }
-      return { userCode: formatUserCode(found.record.userCode), clientId: found.record.clientId, clientName, logoUri, scopes: found.record.scopes };
+      return { userCode: formatUserCode(found.record.userCode), clientId: found.record.clientId, clientName, logoUri, scopes: found.record.scopes, resources: found.record.resourceNames ?? [] };
     },
 
     /**
@@ -263,6 +292,8 @@ export function createDeviceFlow(deps: MeshDeps) {
       const record = await codes.get(key);
       // RFC 8628 §3.4 / RFC 6749 §5.2: a code issued to another client is invalid_grant.
       if (record === undefined || record.clientId !== ctx.client.clientId) throw new InvalidGrant('the device code is invalid');
+      // RFC 8707 §2.2: the token request's resources, judged before anything is recorded or consumed.
+      const target = await targetOf(ctx, record, g.resource);
       const [decision, poll] = await Promise.all([decisions.get(key), polls.get(key)]);
       const d = decidePoll({ now: now(), expiresAt: record.expiresAt, interval: record.interval, decision, poll });
       switch (d.outcome) {
@@ -288,11 +319,12 @@ export function createDeviceFlow(deps: MeshDeps) {
       await decisions.set(key, { status: 'consumed' }, keepFor(record));
       const grantId = generateId('g');
       const authTime = new Date(approved.authTime * 1000);
-      const { audience, scopes } = record;
+      const { audience, scopes } = target;
       const [access, refreshToken] = await Promise.all([
         ctx.minter.mint({ client: ctx.client, subject: approved.userId, scopes, audience, authTime, grantId }),
         // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.
-        mayIssueRefreshToken(record.scopes) ? issueRefresh(ctx, { userId: approved.userId, scopes: record.scopes, audience, familyId: grantId, authTime }) : Promise.resolve(''),
+        // RFC 8707 §2.2: the refresh token keeps every resource the user approved.
+        mayIssueRefreshToken(record.scopes) ? issueRefresh(ctx, { userId: approved.userId, scopes: record.scopes, audience: record.resources ?? audience, familyId: grantId, authTime }) : Promise.resolve(''),
       ]);
       // OIDC Core §3.1.3.3: with openid the response carries an ID Token (no nonce: there was no
       // authorization request to carry one).

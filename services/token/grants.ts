@@ -14,6 +14,7 @@ import {
   assertExchangeAllowed,
   assertExchangePossession,
   assertGrantAllowed,
+  authorizedTargets,
   buildActClaim,
   assertExchangeCertificate,
   exchangeAudience,
@@ -33,6 +34,7 @@ import {
   type AccessTokenClaims,
 } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
+import { lookUpResources } from '../resource-registry.js';
 import { audienceFor, resolveAudience, resolveResources } from './audience.js';
 import type { ClientView } from './client-view.js';
 import { mintIdToken } from './id-token-minter.js';
@@ -106,6 +108,8 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
       clientId: ctx.client.clientId,
       redirectUri: g.redirectUri,
       codeVerifier: g.codeVerifier,
+      // RFC 8707 §2.2: checked against the code's own resources before it is consumed.
+      resource: resources?.targets ?? [],
     }));
   } catch (err) {
     const grantId = err instanceof AuthmeshError ? err.metadata.grant_id : undefined;
@@ -128,7 +132,13 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
   if (!grant) throw new InvalidGrant('the authorization code is invalid');
   // RFC 9449 §10: a code bound by dpop_jkt is redeemed only with a proof by that key.
   assertAuthorizationCodeKey(grant.dpopJkt, ctx.dpopJkt);
-  const { audience, scopes } = audienceFor(ctx.client, resources, grant.scopes, false);
+  // RFC 8707 §2.1: a code bound to resources yields tokens for them (all of them, or those the
+  // token request named among them, §2.2); its refresh tokens keep all of them.
+  const bound = grant.resources.length > 0;
+  const targets = bound ? authorizedTargets(grant.resources, resources?.targets ?? []) : undefined;
+  const resolved = targets !== undefined && resources === undefined ? await lookUpResources(ctx.deps, ctx.client.clientId, targets) : resources;
+  const { audience, scopes } = audienceFor(ctx.client, resolved, grant.scopes, false);
+  const refreshAudience = bound ? grant.resources : audience;
   // Both at once: neither depends on the other, and the access token carries the grant (gid) a
   // replay of this code revokes, so nothing needs recording between them.
   const openid = isOidcRequest(grant.scopes);
@@ -136,7 +146,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, g: Authorization
     ctx.minter.mint({ client: ctx.client, subject: grant.userId, scopes, audience, authTime: grant.authTime, grantId: grant.grantId }),
     // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.
     mayIssueRefreshToken(grant.scopes)
-      ? issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience, familyId: grant.grantId, authTime: grant.authTime, idTokenClaims: grant.idTokenClaims })
+      ? issueRefresh(ctx, { userId: grant.userId, scopes: grant.scopes, audience: refreshAudience, familyId: grant.grantId, authTime: grant.authTime, idTokenClaims: grant.idTokenClaims })
       : Promise.resolve(''),
   ]);
   // OIDC Core §3.1.3.3: an openid grant's token response carries the ID Token, with the nonce

@@ -30,7 +30,7 @@ describe('resource indicators (RFC 8707) with the service registry', () => {
   const token = (grant: TokenRequest['grant']) => t.anon.token.token(TokenRequest.fromPartial({ client: creds, grant } as never));
   const clientCredentials = (resource: string[], scope = '') => token({ $case: 'clientCredentials', value: { scope, resource } });
 
-  async function code(scope: string) {
+  async function code(scope: string, resource: string[] = []) {
     const verifier = randomBytes(32).toString('base64url');
     const request = AuthorizationRequest.fromPartial({
       responseType: 'code',
@@ -40,6 +40,7 @@ describe('resource indicators (RFC 8707) with the service registry', () => {
       state: 'xyz',
       codeChallenge: createHash('sha256').update(verifier).digest('base64url'),
       codeChallengeMethod: 'S256',
+      resource,
     });
     await t.peers.code.validateAuthorizationRequest({ request, userId, authTime: undefined });
     const issued = await t.peers.code.issueCode(IssueCodeRequest.fromPartial({ request, userId, authTime: new Date() }));
@@ -67,7 +68,10 @@ describe('resource indicators (RFC 8707) with the service registry', () => {
     clientId = created.client!.clientId;
     creds = { credential: { $case: 'clientSecret', value: { clientId, clientSecret: created.clientSecret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } };
     const service = (audience: string, scope: string, allowedClientIds: string[] = []) =>
-      t.anon.service.createService(CreateServiceRequest.fromPartial({ service: { audience, endpoints: [{ method: 'GET', path: '/**', scope, allowedClientIds }] } }), { bearer: admin });
+      t.anon.service.createService(
+        CreateServiceRequest.fromPartial({ service: { audience, displayName: `${scope.split('.')[0]} API`, endpoints: [{ method: 'GET', path: '/**', scope, allowedClientIds }] } }),
+        { bearer: admin },
+      );
     await service(ORDERS, 'orders.read');
     await service(BILLING, 'billing.read');
     // Every endpoint admits only another client.
@@ -140,6 +144,75 @@ describe('resource indicators (RFC 8707) with the service registry', () => {
       await expect(refresh(first.refreshToken, [ORDERS, BILLING])).rejects.toMatchObject({ code: 'invalid_target' });
       const next = await refresh(first.refreshToken, [ORDERS]);
       expect(audOf(next.accessToken)).toEqual([ORDERS]);
+    });
+  });
+
+  describe('resource on the authorization request (RFC 8707 §2.1)', () => {
+    const request = (scope: string, resource: string[]) =>
+      AuthorizationRequest.fromPartial({
+        responseType: 'code',
+        clientId,
+        redirectUri: REDIRECT,
+        scope,
+        state: 'xyz',
+        codeChallenge: createHash('sha256').update('v'.repeat(43)).digest('base64url'),
+        codeChallengeMethod: 'S256',
+        resource,
+      });
+    const validate = (scope: string, resource: string[]) => t.peers.code.validateAuthorizationRequest({ request: request(scope, resource), userId, authTime: undefined });
+
+    it('names the APIs for the consent page and narrows the scope to what they offer', async () => {
+      const v = await validate('orders.read billing.read', [ORDERS]);
+      expect(v.resources).toEqual([{ resource: ORDERS, name: 'orders API' }]);
+      expect(v.scopes).toEqual(['orders.read']);
+    });
+
+    it('authorize_resource_not_allowed: an unknown, malformed or forbidden resource is invalid_target, redirectable to the verified redirect URI', async () => {
+      for (const resource of ['https://unknown.example.com', 'orders', `${ORDERS}#x`, PRIVATE]) {
+        const err = await validate('orders.read', [resource]).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, resource).toMatchObject({ code: 'invalid_target', metadata: { redirect_uri: REDIRECT, state: 'xyz' } });
+      }
+    });
+
+    it('authorize_too_many_resources: more than 10 resources is invalid_request, redirectable', async () => {
+      const resources = Array.from({ length: 11 }, (_, i) => `${ORDERS}/${i}`);
+      await expect(validate('orders.read', resources)).rejects.toMatchObject({ code: 'invalid_request', metadata: { redirect_uri: REDIRECT } });
+    });
+
+    it('code_aud_is_authorized_resources: a code redeemed without resource gets aud = every authorized resource', async () => {
+      const res = await redeem(await code('orders.read billing.read', [ORDERS, BILLING]), []);
+      expect(audOf(res.accessToken)).toEqual([ORDERS, BILLING]);
+      expect(res.scope.split(' ').sort()).toEqual(['billing.read', 'orders.read']);
+    });
+
+    it('code_resource_outside_grant: a token request naming another registered resource is invalid_target and leaves the code usable', async () => {
+      const c = await code('orders.read billing.read', [ORDERS]);
+      // BILLING is registered and this client may call it, but the user approved ORDERS only.
+      await expect(redeem(c, [BILLING])).rejects.toMatchObject({ code: 'invalid_target' });
+      await expect(redeem(c, [ORDERS, BILLING])).rejects.toMatchObject({ code: 'invalid_target' });
+      const res = await redeem(c, []);
+      expect(audOf(res.accessToken)).toEqual([ORDERS]);
+      expect(res.scope).toBe('orders.read');
+    });
+
+    it('refresh_keeps_authorized_resources: the refresh grant keeps every authorized resource and no other', async () => {
+      const first = await redeem(await code('orders.read billing.read', [ORDERS, BILLING]), [ORDERS]);
+      expect(audOf(first.accessToken)).toEqual([ORDERS]);
+      // RFC 8707 §2.2: the refresh token stands for the whole authorized grant.
+      const other = await refresh(first.refreshToken, [BILLING]);
+      expect(audOf(other.accessToken)).toEqual([BILLING]);
+      const all = await refresh(other.refreshToken, []);
+      expect(audOf(all.accessToken)).toEqual([ORDERS, BILLING]);
+      await expect(refresh(all.refreshToken, [PRIVATE])).rejects.toMatchObject({ code: 'invalid_target' });
+    });
+
+    it('a code bound to resources redeemed with one of them gets a token for that one only', async () => {
+      const res = await redeem(await code('orders.read billing.read', [ORDERS, BILLING]), [BILLING]);
+      expect(audOf(res.accessToken)).toEqual([BILLING]);
+      expect(res.scope).toBe('billing.read');
     });
   });
 });

@@ -97,7 +97,7 @@ describe.skipIf(skip !== undefined)('a client that starts from a 401 (RFC 9728 โ
 
     // 5. Authorization code + PKCE through the login and consent pages, the request pushed first
     // (RFC 9126) with a DPoP proof (RFC 9449 ยง10.1). RFC 8707 ยง2.1: the resource rides on the
-    // authorization request too; authmesh judges it at the token endpoint.
+    // authorization request too: checked before the login page, shown on the consent page, bound to the code.
     const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
@@ -132,6 +132,24 @@ describe.skipIf(skip !== undefined)('a client that starts from a 401 (RFC 9728 โ
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: rs.resource }, { DPoP });
     expect(decodeJwt(refreshed.access_token).aud).toBe(rs.resource);
     expect((await client.fetchProtectedResource(config, refreshed.access_token, api, 'GET', undefined, undefined, { DPoP })).status).toBe(200);
+
+    // RFC 8707 ยง2.1: the pushed resource binds the code. Redeemed without `resource`, the token is
+    // for the authorized resource; naming another registered API is invalid_target, and the code
+    // survives that refusal.
+    const verifier2 = client.randomPKCECodeVerifier();
+    const state2 = client.randomState();
+    const second = await client.buildAuthorizationUrlWithPAR(
+      config,
+      { redirect_uri: CB, scope: 'sample.read', state: state2, code_challenge: await client.calculatePKCECodeChallenge(verifier2), code_challenge_method: 'S256', resource: rs.resource },
+      { DPoP },
+    );
+    const again = await runAuthorization(new Browser(s.url), second.href, { username: user.username });
+    await expect(client.authorizationCodeGrant(config, again.location, { pkceCodeVerifier: verifier2, expectedState: state2 }, { resource: OTHER_API }, { DPoP })).rejects.toMatchObject({
+      error: 'invalid_target',
+    });
+    const bound = await client.authorizationCodeGrant(config, again.location, { pkceCodeVerifier: verifier2, expectedState: state2 }, undefined, { DPoP });
+    expect(decodeJwt(bound.access_token)).toMatchObject({ aud: rs.resource, scope: 'sample.read' });
+    expect((await client.fetchProtectedResource(config, bound.access_token, api, 'GET', undefined, undefined, { DPoP })).status).toBe(200);
 
     // A scope the endpoint needs and the token lacks: 403 naming the scope and the metadata, in the DPoP challenge.
     const write = await client.fetchProtectedResource(config, tokens.access_token, new URL(`${s.url}/sample/orders`), 'POST', undefined, undefined, { DPoP }).catch((err: unknown) => (err as { response: Response }).response);

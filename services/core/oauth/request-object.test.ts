@@ -6,6 +6,7 @@ import {
   MAX_REQUEST_OBJECT_LENGTH,
   REQUEST_OBJECT_TYP,
   requestObjectAlgorithms,
+  requestObjectResources,
   verifyRequestObject,
   type RequestObjectClient,
   type VerifiedRequestObject,
@@ -67,6 +68,22 @@ async function failure(jwt: string, c: Partial<RequestObjectClient> = {}): Promi
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
+describe('requestObjectResources (RFC 8707 §2.1 in a request object)', () => {
+  it.each([
+    [undefined, []],
+    [null, []],
+    ['https://api.example.com', ['https://api.example.com']],
+    [['https://a.example.com', 'https://b.example.com'], ['https://a.example.com', 'https://b.example.com']],
+    [[], []],
+  ])('reads %j', (value, expected) => {
+    expect(requestObjectResources(value)).toEqual(expected);
+  });
+
+  it.each([[42], [{ uri: 'https://a.example.com' }], [['https://a.example.com', 7]], [true]])('request_object_resource_type: refuses %j with invalid_request_object', (value) => {
+    expect(() => requestObjectResources(value)).toThrow(expect.objectContaining({ code: 'invalid_request_object' }));
+  });
+});
+
 describe('verifyRequestObject (RFC 9101 §6)', () => {
   it('returns the authorization parameters of a valid object, its jti and exp', async () => {
     const v = await verifyRequestObject(await sign({ claims: { max_age: 300, claims: { id_token: { email: null } } } }), { client, issuer: ISSUER, now: NOW });
@@ -82,9 +99,18 @@ describe('verifyRequestObject (RFC 9101 §6)', () => {
         max_age: '300',
         claims: '{"id_token":{"email":null}}',
       },
+      resource: [],
       jti: 'jti-1',
       exp: T + 60,
     });
+  });
+
+  it('request_object_resource_array: returns the resource indicators of an object, as an array or as one string (RFC 8707 §2.1)', async () => {
+    const many = await verifyRequestObject(await sign({ claims: { resource: ['https://a.example.com', 'https://b.example.com'] } }), { client, issuer: ISSUER, now: NOW });
+    expect(many.resource).toEqual(['https://a.example.com', 'https://b.example.com']);
+    const one = await verifyRequestObject(await sign({ claims: { resource: 'https://a.example.com', jti: 'jti-2' } }), { client, issuer: ISSUER, now: NOW });
+    expect(one.resource).toEqual(['https://a.example.com']);
+    await expect(verifyRequestObject(await sign({ claims: { resource: [1], jti: 'jti-3' } }), { client, issuer: ISSUER, now: NOW })).rejects.toMatchObject({ code: 'invalid_request_object' });
   });
 
   it('accepts a typ of application/oauth-authz-req+jwt and an object without typ when the client does not require signing', async () => {
@@ -139,7 +165,7 @@ describe('requestObjectAlgorithms', () => {
 });
 
 describe('checkRequestObjectQuery (RFC 9101 §5, §6.3)', () => {
-  const object: VerifiedRequestObject = { params: { client_id: CLIENT, response_type: 'code' }, jti: 'j', exp: T + 60 };
+  const object: VerifiedRequestObject = { params: { client_id: CLIENT, response_type: 'code' }, resource: [], jti: 'j', exp: T + 60 };
   it.each<[string, { client_id?: string; response_type?: string }, string | undefined]>([
     ['the same client_id and no response_type', { client_id: CLIENT }, undefined],
     ['the same client_id and response_type', { client_id: CLIENT, response_type: 'code' }, undefined],

@@ -60,6 +60,8 @@ export interface RequestObjectClient {
 export interface VerifiedRequestObject {
   /** The authorization parameters of the object; client_id is always the client's. */
   params: Partial<Record<RequestObjectParameter, string>>;
+  /** RFC 8707 §2.1 resource indicators of the object (a string or an array of strings there); [] when none. */
+  resource: string[];
   /** The object's jti: the caller refuses its replay until `exp`. */
   jti: string;
   /** Expiry, epoch seconds. */
@@ -78,6 +80,18 @@ function parameterOf(name: RequestObjectParameter, value: unknown): string {
   // OIDC Core §5.5 / §6.1: claims is a JSON object in a request object.
   if (name === 'claims' && value !== null && typeof value === 'object' && !Array.isArray(value)) return JSON.stringify(value);
   return invalid(`the request object's ${name} has the wrong type`);
+}
+
+/**
+ * RFC 8707 §2.1 / RFC 9101 §4: `resource` in a request object is one string or an array of strings
+ * (the parameter may repeat in a query). Shape only; the values are checked like any other request's.
+ * @throws InvalidRequestObject for any other type
+ */
+export function requestObjectResources(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) return [...value];
+  return invalid("the request object's resource must be a string or an array of strings");
 }
 
 /** The signing algorithms accepted from this client. */
@@ -160,7 +174,8 @@ export async function verifyRequestObject(jwt: string, o: { client: RequestObjec
     if (value !== undefined && value !== null) params[name] = parameterOf(name, value);
   }
   params.client_id = o.client.clientId;
-  return { params, jti, exp };
+  const resource = requestObjectResources((payload as Record<string, unknown>).resource);
+  return { params, resource, jti, exp };
 }
 
 /**
