@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, ClientServiceClient, ClientType, CreateClientRequest, GetClientRequest, GetClientResponse, GrantType, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { Client, ClientServiceClient, ClientType, CreateClientRequest, GetClientRequest, GrantType, TokenEndpointAuthMethod, type GetClientResponse } from '../../gen/ts/authmesh/client/v1/client.js';
 import { createUser } from '../../gateway/routes/authorize-test-support.js';
 import { buildAccessTokenClaims, certificateThumbprint } from '../../services/core/oauth/index.js';
 import { certFactory, type CertFactory, type TestCert } from '../support/certs.js';
