@@ -155,18 +155,14 @@ export const restBodyCheckRoutes: RouteModule = async ({ app, config, meshSecret
       const rule = matchRule(rules, req.method, decodeURI(path));
       const problem = rule ? restBodyProblem(rule, typeof req.body === 'string' ? req.body : '') : undefined;
       if (problem === undefined) {
+        const authorization = req.headers.authorization;
+        // Only the DPoP scheme costs anything here; a Bearer call is answered at once.
+        if (rule === undefined || secret === undefined || authorization === undefined || !/^dpop /i.test(authorization)) return reply.code(200).send();
         const edgeProof = req.headers[EDGE_PROOF_HEADER];
         const fromEdge = isEdgeSecret === undefined || (typeof edgeProof === 'string' && isEdgeSecret(edgeProof));
         const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
-        const attestation =
-          rule && secret !== undefined && fromEdge
-            ? restDpopAttestation(
-                secret,
-                rule,
-                { method: req.method, host: one(req.headers.host), path, forwardedProto: one(req.headers['x-forwarded-proto']), authorization: one(req.headers.authorization) },
-                new Date(),
-              )
-            : undefined;
+        const request = { method: req.method, host: one(req.headers.host), path, forwardedProto: one(req.headers['x-forwarded-proto']), authorization };
+        const attestation = fromEdge ? restDpopAttestation(secret, rule, request, new Date()) : undefined;
         if (attestation !== undefined) reply.header(REST_DPOP_REQUEST_METADATA_KEY, attestation);
         return reply.code(200).send();
       }
