@@ -25,8 +25,8 @@ describe.skipIf(skip !== undefined)('DPoP on REST-transcoded admin calls through
   let clientId: string;
 
   /** An admin access token signed by the key service, DPoP-bound to `jkt` (cnf.jkt, RFC 9449 §6.1). */
-  const adminToken = async (jkt: string | undefined) => {
-    const claims = buildAccessTokenClaims({ issuer: s.gateway.config.issuer, subject: 'rest-dpop-admin', audience: s.gateway.config.issuer, clientId: 'rest-dpop-admin', scope: ['authmesh.admin'], ttlSeconds: 300, now: new Date(), dpopJkt: jkt });
+  const adminToken = async (jkt: string | undefined, scope = ['authmesh.admin']) => {
+    const claims = buildAccessTokenClaims({ issuer: s.gateway.config.issuer, subject: 'rest-dpop-admin', audience: s.gateway.config.issuer, clientId: 'rest-dpop-admin', scope, ttlSeconds: 300, now: new Date(), dpopJkt: jkt });
     return (await s.gateway.peers.key.signJwt({ claims: { ...claims }, typ: 'at+jwt' })).jwt;
   };
 
@@ -118,6 +118,13 @@ describe.skipIf(skip !== undefined)('DPoP on REST-transcoded admin calls through
     expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token"/);
     const bearer = await s.gateway.bearer();
     expect((await get({ authorization: `Bearer ${bearer}` })).status).toBe(200);
+  });
+
+  it('a DPoP-bound token without the admin scope: 403 with the DPoP insufficient_scope challenge (RFC 9449 §7.1, RFC 6750 §3.1)', async () => {
+    const weak = await adminToken(key.jkt, ['openid']);
+    const res = await get({ authorization: `DPoP ${weak}`, dpop: await key.proof({ htm: 'GET', htu: getUrl(), accessToken: weak, nonce }) });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="insufficient_scope", error_description="[^"]*", scope="authmesh.admin[^"]*", algs="[^"]+", Bearer realm="/);
   });
 
   it('an attestation sent by the client is dropped by Envoy: valid (minted with the mesh secret) or replayed, it names nothing', async () => {

@@ -193,14 +193,16 @@ export async function runUnary(
     const domain = toAuthmeshError(err);
     outcome = domain.code;
     if (domain.code === 'server_error') log.error({ method, err: domain.cause ?? err }, 'rpc failed');
-    const dpopRefusal = !authenticated && (domain.code === 'invalid_token' || domain.code === 'invalid_dpop_proof' || domain.code === 'use_dpop_nonce') && isDpopScheme(call.metadata);
+    const dpopRefusal =
+      !authenticated && (domain.code === 'invalid_token' || domain.code === 'invalid_dpop_proof' || domain.code === 'use_dpop_nonce' || domain.code === 'insufficient_scope') && isDpopScheme(call.metadata);
     // RFC 9449 §7.1, §9: a resource server refuses a DPoP-scheme request with 401 (UNAUTHENTICATED,
-    // which Envoy's transcoder answers as 401), the DPoP challenge carrying the error, a bare
-    // Bearer challenge, and DPoP-Nonce when the nonce is due. The error's reason is unchanged.
+    // which Envoy's transcoder answers as 401; insufficient_scope stays 403), the DPoP challenge
+    // carrying the error, a bare Bearer challenge, and DPoP-Nonce when the nonce is due. The
+    // error's reason is unchanged.
     const status = toGrpcStatus(domain, dpopRefusal);
     if (dpopRefusal) {
       if (realm !== undefined) {
-        status.metadata.set('www-authenticate', `${dpopChallenge({ error: domain.code, description: domain.description, algs: DPOP_SIGNING_ALGS })}, ${bearerChallenge({ realm })}`);
+        status.metadata.set('www-authenticate', `${dpopChallenge({ error: domain.code, description: domain.description, scope: domain.metadata.scope, algs: DPOP_SIGNING_ALGS })}, ${bearerChallenge({ realm })}`);
       }
       const nonce = domain.metadata.dpop_nonce;
       // RFC 9449 §9: nonce = 1*NQCHAR.
