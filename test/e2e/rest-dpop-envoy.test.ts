@@ -115,7 +115,7 @@ describe.skipIf(skip !== undefined)('DPoP on REST-transcoded admin calls through
   it('the bound token sent as Bearer is refused; an unbound Bearer admin token still works', async () => {
     const asBearer = await get({ authorization: `Bearer ${token}` });
     expect(asBearer.status).toBe(401);
-    expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token"/);
+    expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]*DPoP-bound[^"]*", DPoP algs="[^"]+"$/);
     const bearer = await s.gateway.bearer();
     expect((await get({ authorization: `Bearer ${bearer}` })).status).toBe(200);
   });

@@ -7,6 +7,7 @@ import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/ind
 import { bearerChallenge, DPOP_SIGNING_ALGS, dpopChallenge, parseDpopAuthorization } from '../oauth/index.js';
 import type { Logger } from '../log/index.js';
 import type { Access, Authenticator, CallContext } from './context.js';
+import { DPOP_BOUND_METADATA } from './mesh-authenticator.js';
 
 // Inferred from the (de)serializers, which ts-proto types precisely.
 type Req<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
@@ -210,7 +211,9 @@ export async function runUnary(
     } else if (realm !== undefined && (domain.code === 'invalid_token' || domain.code === 'insufficient_scope')) {
       // RFC 6750 §3.1: no error code when the call carried no credentials.
       const sent = call.metadata.get('authorization').length > 0;
-      status.metadata.set('www-authenticate', sent ? bearerChallenge({ realm, error: domain.code, description: domain.description, scope: domain.metadata.scope }) : bearerChallenge({ realm }));
+      const bearer = sent ? bearerChallenge({ realm, error: domain.code, description: domain.description, scope: domain.metadata.scope }) : bearerChallenge({ realm });
+      // RFC 9449 §7.1: a DPoP-bound token sent as Bearer: the DPoP scheme is offered beside it.
+      status.metadata.set('www-authenticate', domain.metadata[DPOP_BOUND_METADATA] === 'true' ? `${bearer}, ${dpopChallenge({ algs: DPOP_SIGNING_ALGS })}` : bearer);
     }
     return { ok: false, status };
   } finally {

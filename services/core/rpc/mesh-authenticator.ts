@@ -46,6 +46,8 @@ export const MESH_METADATA_KEY = 'x-authmesh-mesh';
 /** Metadata keys by which a mesh member names the HTTP request a DPoP proof came with (UserInfo). */
 export const DPOP_HTM_METADATA_KEY = 'x-authmesh-dpop-htm';
 export const DPOP_HTU_METADATA_KEY = 'x-authmesh-dpop-htu';
+/** Error metadata of an invalid_token refusal: the token is DPoP-bound and was sent as Bearer. */
+export const DPOP_BOUND_METADATA = 'dpop_bound';
 /** Envoy's forwarded client certificate (RFC 8705), and the edge proof it is believed with. */
 export const FORWARDED_CLIENT_CERT_METADATA_KEY = 'x-forwarded-client-cert';
 export const EDGE_PROOF_METADATA_KEY = 'x-authmesh-edge-proof';
@@ -156,7 +158,11 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
           if (claims.cnf?.['x5t#S256'] !== undefined) assertCertificateBinding(claims, forwardedThumbprint(md));
           // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is refused (admin APIs, UserInfo);
           // one presented with the DPoP scheme needs a valid proof by its key.
-          if (presented.scheme === 'bearer') assertBearerUsable(claims);
+          if (presented.scheme === 'bearer') {
+            // The refusal says the token is DPoP-bound, so the challenge can offer the DPoP scheme.
+            if (claims.cnf?.jkt !== undefined) throw new InvalidToken('the access token is DPoP-bound and cannot be used as a Bearer token', { metadata: { [DPOP_BOUND_METADATA]: 'true' } });
+            assertBearerUsable(claims);
+          }
           else await checkDpop(md, presented.token, claims, method);
           // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
           // this one, whatever scope it carries.
