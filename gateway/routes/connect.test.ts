@@ -298,7 +298,7 @@ describe('Connect and gRPC-Web bridge to the admin RPCs', () => {
     const base = { clientName: name, clientType: 'CLIENT_TYPE_CONFIDENTIAL', grantTypes: ['GRANT_TYPE_CLIENT_CREDENTIALS'], scopes: ['read'] };
     const cases: [unknown, string][] = [
       [{ client: { ...base, frontchannelLogoutUri: 'https://app.example/fcl' } }, 'frontchannelLogoutUri'],
-      [{ client: { ...base, grantTypes: ['GRANT_TYPE_CLIENT_CREDENTIALS', 'GRANT_TYPE_TELEPATHY'] } }, 'GRANT_TYPE_TELEPATHY'],
+      [{ client: { ...base, grantTypes: ['GRANT_TYPE_CLIENT_CREDENTIALS', 'GRANT_TYPE_DEVICE_CODE'] } }, 'GRANT_TYPE_DEVICE_CODE'],
       [{ client: base, deviceFlow: true }, 'deviceFlow'],
       [{ client: { ...base, grantTypes: [2, 1000] } }, 'client.grant_types[1]'], // an open-enum number: refused by the service
     ];

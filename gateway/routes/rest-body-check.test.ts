@@ -11,7 +11,7 @@ const EDGE_SECRET = 'edge-secret-'.padEnd(48, 'e');
 describe('REST body check (Envoy ext_authz http_service before grpc_json_transcoder)', () => {
   const app = Fastify();
   beforeAll(async () => {
-    await restBodyCheckRoutes({ app, config: { mtlsEdgeSecret: undefined, meshSecret: MESH_SECRET } } as unknown as GatewayContext);
+    await restBodyCheckRoutes({ app, config: { issuer: 'https://as.example.com', mtlsEdgeSecret: undefined, meshSecret: MESH_SECRET } } as unknown as GatewayContext);
     await app.ready();
   });
   afterAll(() => app.close());
@@ -33,7 +33,7 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
     const base = { client_name: 'x', client_type: 'CLIENT_TYPE_CONFIDENTIAL', grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'] };
     const cases: ['POST' | 'PATCH', string, unknown, string][] = [
       ['POST', '/v1/clients', { ...base, frontchannel_logout_uri: 'https://a.example/fcl' }, 'frontchannel_logout_uri'],
-      ['POST', '/v1/clients', { ...base, grant_types: ['GRANT_TYPE_TELEPATHY'] }, 'GRANT_TYPE_TELEPATHY'],
+      ['POST', '/v1/clients', { ...base, grant_types: ['GRANT_TYPE_DEVICE_CODE'] }, 'GRANT_TYPE_DEVICE_CODE'],
       ['POST', '/v1/clients', { ...base, grant_types: [1000] }, 'client.grant_types[0]'],
       ['PATCH', '/v1/clients/c_1', { client_name: 'y', colour: 'blue' }, 'colour'],
       ['POST', '/v1/clients/c_1:rotateSecret', { previous_secret_grace_seconds: 60, everything: true }, 'everything'],
@@ -87,6 +87,11 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
       expect(() => verifyRestDpopRequest(MESH_SECRET, attested(got)!, { rpc: '/authmesh.client.v1.ClientService/DeleteClient', accessToken: TOKEN, now: new Date() })).toThrow();
     });
 
+    it('attests nothing for a Host the edge does not answer for (a proof made for another server, RFC 9449 §11.1)', async () => {
+      expect(attested(await ask(app, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}`, host: 'api.other.example' }))).toBeUndefined();
+      expect(attested(await ask(app, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}`, host: 'as.example.com:8443' }))).toBeUndefined();
+    });
+
     it('attests nothing for a Bearer call, a call without credentials, or a body it refuses', async () => {
       expect(attested(await ask(app, 'GET', '/v1/clients/c_1', { authorization: `Bearer ${TOKEN}` }))).toBeUndefined();
       expect(attested(await ask(app, 'GET', '/v1/clients/c_1', {}))).toBeUndefined();
@@ -97,7 +102,7 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
 
     it('with AUTHMESH_MTLS_EDGE_SECRET, attests only a check the edge asked for (x-authmesh-edge-proof)', async () => {
       const edged = Fastify();
-      await restBodyCheckRoutes({ app: edged, config: { mtlsEdgeSecret: EDGE_SECRET, meshSecret: MESH_SECRET } } as unknown as GatewayContext);
+      await restBodyCheckRoutes({ app: edged, config: { issuer: 'https://as.example.com', mtlsEdgeSecret: EDGE_SECRET, meshSecret: MESH_SECRET } } as unknown as GatewayContext);
       await edged.ready();
       try {
         expect(attested(await ask(edged, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}` }))).toBeUndefined();

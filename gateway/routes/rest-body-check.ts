@@ -123,12 +123,14 @@ export function restBodyProblem(rule: RestRule, body: string): string | undefine
  * refused, fail closed).
  * @param request the REST request as Envoy forwarded it: method, Host (:authority), path (with or
  *   without query), x-forwarded-proto (Envoy's, from the downstream connection)
+ * @param edgeHosts the hosts (URL.host) the edge answers for; a request naming another is not attested
  */
 export function restDpopAttestation(
   meshSecret: string,
   rule: RestRule,
   request: { method: string; host: string | undefined; path: string; forwardedProto: string | undefined; authorization: string | undefined },
   now: Date,
+  edgeHosts: ReadonlySet<string>,
 ): string | undefined {
   if (request.authorization === undefined) return undefined;
   const token = parseDpopAuthorization(request.authorization);
@@ -136,6 +138,9 @@ export function restDpopAttestation(
   // RFC 9449 §4.3 step 9, §7.1: htu is the URI the client called, without query.
   const htu = resourceRequestHtu({ scheme: request.forwardedProto ?? 'http', authority: request.host ?? '', path: request.path });
   if (htu === undefined) return undefined;
+  // RFC 9449 §11.1: the Host header is the client's to choose; only a host this edge answers for
+  // is attested, so a proof made for another server's /v1 path is never accepted here.
+  if (!edgeHosts.has(new URL(htu).host)) return undefined;
   const rpc = `/${rule.method.parent.typeName}/${rule.method.name}`;
   return attestRestDpopRequest(meshSecret, { rpc, htm: request.method, htu }, token, now);
 }
@@ -146,6 +151,8 @@ export const restBodyCheckRoutes: RouteModule = async ({ app, config, meshSecret
   // attestation made (a process reaching the gateway port directly cannot have one minted).
   const isEdgeSecret = config.mtlsEdgeSecret === undefined ? undefined : constantTimeEqualTo(config.mtlsEdgeSecret);
   const secret = meshSecret ?? config.meshSecret;
+  // The hosts (URL.host) the edge answers for: the issuer's and the mutual-TLS base URL's.
+  const edgeHosts = new Set([config.issuer, config.mtlsBaseUrl].filter((u): u is string => typeof u === 'string' && u !== '').map((u) => new URL(u).host));
   await app.register(async (scope: FastifyInstance) => {
     // The body is judged here, as text: whatever its content type claims, the transcoder reads JSON.
     scope.removeAllContentTypeParsers();
@@ -162,7 +169,7 @@ export const restBodyCheckRoutes: RouteModule = async ({ app, config, meshSecret
         const fromEdge = isEdgeSecret === undefined || (typeof edgeProof === 'string' && isEdgeSecret(edgeProof));
         const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
         const request = { method: req.method, host: one(req.headers.host), path, forwardedProto: one(req.headers['x-forwarded-proto']), authorization };
-        const attestation = fromEdge ? restDpopAttestation(secret, rule, request, new Date()) : undefined;
+        const attestation = fromEdge ? restDpopAttestation(secret, rule, request, new Date(), edgeHosts) : undefined;
         if (attestation !== undefined) reply.header(REST_DPOP_REQUEST_METADATA_KEY, attestation);
         return reply.code(200).send();
       }

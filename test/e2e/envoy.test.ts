@@ -210,7 +210,7 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       const base = { client_name: name, client_type: 'CLIENT_TYPE_CONFIDENTIAL', grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'], scopes: ['read'] };
       const cases: [unknown, string][] = [
         [{ ...base, frontchannel_logout_uri: 'https://app.example/fcl' }, 'frontchannel_logout_uri'],
-        [{ ...base, grant_types: ['GRANT_TYPE_TELEPATHY'] }, 'GRANT_TYPE_TELEPATHY'],
+        [{ ...base, grant_types: ['GRANT_TYPE_DEVICE_CODE'] }, 'GRANT_TYPE_DEVICE_CODE'],
         [{ ...base, grant_types: [2, 1000] }, 'grant_types[1]'], // an enum number: the transcoder passes it, the service refuses it
       ];
       for (const [body, named] of cases) {

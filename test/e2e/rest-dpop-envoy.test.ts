@@ -4,6 +4,7 @@
 // REST check attests the REST request (services/core/rpc/rest-dpop-request.ts) and the service
 // verifies the proof against it; every attack below is refused with 401 and the DPoP challenge.
 import { Metadata } from '@grpc/grpc-js';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAccessTokenClaims } from '../../services/core/oauth/index.js';
 import { attestRestDpopRequest, REST_DPOP_REQUEST_METADATA_KEY } from '../../services/core/rpc/index.js';
@@ -92,6 +93,25 @@ describe.skipIf(skip !== undefined)('DPoP on REST-transcoded admin calls through
 
   it('a proof for another REST URL is refused', async () => {
     await expectDpopRefusal(await get({ authorization: `DPoP ${token}`, dpop: await key.proof({ htm: 'GET', htu: clientsUrl, accessToken: token, nonce }) }), 'invalid_dpop_proof', 'htu does not match');
+  });
+
+  it('a proof for the same path on another server, sent with that server’s Host, is refused', async () => {
+    const elsewhere = `http://api.other.example/v1/clients/${clientId}`;
+    const proof = await key.proof({ htm: 'GET', htu: elsewhere, accessToken: token, nonce });
+    // node:http, since fetch does not let a caller choose Host; Envoy routes any Host (domains "*").
+    const res = await new Promise<{ status: number; challenge: string | undefined; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${s.url}/v1/clients/${clientId}`, { headers: { host: 'api.other.example', authorization: `DPoP ${token}`, dpop: proof }, agent: false }, (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (d: string) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, challenge: r.headers['www-authenticate'], body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.status).toBe(401);
+    expect(res.challenge).toMatch(/^DPoP error="invalid_dpop_proof"/);
+    expect(res.body).toMatch(/htm does not match|htu does not match/);
   });
 
   it('a proof for another method is refused', async () => {
