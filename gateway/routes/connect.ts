@@ -89,24 +89,20 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
   // RFC 6750 §3 / RFC 9110 §15.5.2: Unauthenticated is HTTP 401 over Connect, so it carries the
   // Bearer challenge (without an error code when no credentials were sent).
   // A call made with the DPoP scheme gets the DPoP challenge (RFC 9449 §7.1) and a bare Bearer one.
-  // A DPoP call refused by the service keeps the service's own challenge (its error, e.g.
-  // invalid_dpop_proof) and DPoP-Nonce (RFC 9449 §7.1, §9); only those two of its trailers pass.
-  const challenged = (err: ConnectError, authorization: string | null, upstream?: Headers): ConnectError => {
-    if (err.code !== Code.Unauthenticated) return err;
-    const dpop = authorization !== null && parseDpopAuthorization(authorization) !== undefined;
-    const fromService = upstream?.get('www-authenticate');
-    const nonce = upstream?.get('dpop-nonce');
-    const headers: Record<string, string> = {
-      'www-authenticate':
-        dpop && fromService?.startsWith('DPoP ')
-          ? fromService
-          : dpop
-            ? `${dpopChallenge({ error: 'invalid_token', description: 'the access token was not accepted', algs: DPOP_SIGNING_ALGS })}, ${fallbackChallenge(config.issuer, false)}`
-            : fallbackChallenge(config.issuer, authorization !== null),
-    };
-    if (dpop && nonce) headers['dpop-nonce'] = nonce;
-    return new ConnectError(err.rawMessage, err.code, headers, err.details as ConstructorParameters<typeof ConnectError>[3]);
-  };
+  const challenged = (err: ConnectError, authorization: string | null): ConnectError =>
+    err.code === Code.Unauthenticated
+      ? new ConnectError(
+          err.rawMessage,
+          err.code,
+          {
+            'www-authenticate':
+              authorization !== null && parseDpopAuthorization(authorization) !== undefined
+                ? `${dpopChallenge({ error: 'invalid_token', description: 'the access token was not accepted', algs: DPOP_SIGNING_ALGS })}, ${fallbackChallenge(config.issuer, false)}`
+                : fallbackChallenge(config.issuer, authorization !== null),
+          },
+          err.details as ConstructorParameters<typeof ConnectError>[3],
+        )
+      : err;
   const authenticate = async (method: DescMethod, header: Headers) => {
     if (PUBLIC_METHODS.has(method)) return;
     const authorization = header.get('authorization');
@@ -146,7 +142,7 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
             // Service errors pass through with their code, message and details (ErrorInfo). Not
             // their metadata: it holds the upstream's gRPC response headers (content-type
             // application/grpc+proto), which would corrupt a Connect or gRPC-Web error response.
-            if (err instanceof ConnectError) throw challenged(new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]), authorization, err.metadata);
+            if (err instanceof ConnectError) throw challenged(new ConnectError(err.rawMessage, err.code, undefined, err.details as ConstructorParameters<typeof ConnectError>[3]), authorization);
             throw new ConnectError('internal error', Code.Internal);
           }
         };

@@ -45,8 +45,10 @@ const GRPC_STATUS: Record<ErrorCode, Status> = {
   request_uri_not_supported: Status.INVALID_ARGUMENT,
   invalid_request_object: Status.INVALID_ARGUMENT,
   invalid_request_uri: Status.INVALID_ARGUMENT,
-  invalid_dpop_proof: Status.INVALID_ARGUMENT,
-  use_dpop_nonce: Status.FAILED_PRECONDITION,
+  // RFC 9449 §7.1, §9: a refused proof is a refused credential (HTTP 401 at a resource), as over
+  // gRPC; the token endpoint's OAuth JSON answer (400) is decided from the code, not from this.
+  invalid_dpop_proof: Status.UNAUTHENTICATED,
+  use_dpop_nonce: Status.UNAUTHENTICATED,
   authorization_pending: Status.FAILED_PRECONDITION,
   expired_token: Status.FAILED_PRECONDITION,
 };
@@ -82,12 +84,9 @@ export function boundedErrorMetadata(metadata: Record<string, string>): Record<s
  * A domain error as the StatusObject a grpc-js handler passes to its callback / emits. The
  * description is already bounded (vocabulary.ts); the metadata is bounded here (see
  * MAX_ERROR_METADATA_CHARS), so the trailers stay far below HTTP/2 header-list limits.
- * @param asResourceRequest the error refuses a protected-resource request presented with the DPoP
- *   scheme: invalid_dpop_proof and use_dpop_nonce are then UNAUTHENTICATED (HTTP 401, RFC 9449
- *   §7.1, §9) instead of the token endpoint's INVALID_ARGUMENT / FAILED_PRECONDITION (HTTP 400)
  */
-export function toGrpcStatus(error: AuthmeshError, asResourceRequest = false): Partial<StatusObject> & { code: Status; details: string; metadata: Metadata } {
-  const code = asResourceRequest && (error.code === 'invalid_dpop_proof' || error.code === 'use_dpop_nonce') ? Status.UNAUTHENTICATED : GRPC_STATUS[error.code];
+export function toGrpcStatus(error: AuthmeshError): Partial<StatusObject> & { code: Status; details: string; metadata: Metadata } {
+  const code = GRPC_STATUS[error.code];
   const info = ErrorInfo.encode({ reason: reasonOf(error.code), domain: ERROR_DOMAIN, metadata: boundedErrorMetadata(error.metadata) }).finish();
   const details = RpcStatus.encode({
     code,

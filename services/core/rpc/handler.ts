@@ -196,11 +196,11 @@ export async function runUnary(
     if (domain.code === 'server_error') log.error({ method, err: domain.cause ?? err }, 'rpc failed');
     const dpopRefusal =
       !authenticated && (domain.code === 'invalid_token' || domain.code === 'invalid_dpop_proof' || domain.code === 'use_dpop_nonce' || domain.code === 'insufficient_scope') && isDpopScheme(call.metadata);
-    // RFC 9449 §7.1, §9: a resource server refuses a DPoP-scheme request with 401 (UNAUTHENTICATED,
-    // which Envoy's transcoder answers as 401; insufficient_scope stays 403), the DPoP challenge
-    // carrying the error, a bare Bearer challenge, and DPoP-Nonce when the nonce is due. The
-    // error's reason is unchanged.
-    const status = toGrpcStatus(domain, dpopRefusal);
+    // RFC 9449 §7.1, §9: a resource server refuses a DPoP-scheme request (401: invalid_dpop_proof
+    // and use_dpop_nonce are UNAUTHENTICATED, which Envoy's transcoder answers as 401;
+    // insufficient_scope stays 403) with the DPoP challenge carrying the error, a bare Bearer
+    // challenge, and DPoP-Nonce when the nonce is due.
+    const status = toGrpcStatus(domain);
     if (dpopRefusal) {
       if (realm !== undefined) {
         status.metadata.set('www-authenticate', `${dpopChallenge({ error: domain.code, description: domain.description, scope: domain.metadata.scope, algs: DPOP_SIGNING_ALGS })}, ${bearerChallenge({ realm })}`);
