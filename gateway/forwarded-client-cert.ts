@@ -42,6 +42,22 @@ export function rememberClientCertificate(req: FastifyRequest, cert: ForwardedCl
   if (cert !== undefined) certificates.set(req, cert);
 }
 
+/**
+ * RFC 8705 §3: the two headers by which a service learns the request's client certificate (for
+ * certificate-bound tokens at the admin APIs and UserInfo), copied as Envoy sent them. The
+ * onRequest hook has already refused a request whose x-forwarded-client-cert came without the
+ * right edge proof; the service checks the proof again (constant time) before believing it.
+ * @returns header name → value, empty when the request came without them
+ */
+export function forwardedCertificateHeaders(headers: { [name: string]: string | string[] | undefined } | Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [XFCC_HEADER, EDGE_PROOF_HEADER]) {
+    const v = headers instanceof Headers ? headers.get(name) : headers[name];
+    if (typeof v === 'string') out[name] = v;
+  }
+  return out;
+}
+
 /** The verified-origin client certificate of this request (DER, with its chain), if any. */
 export function clientCertificateOf(req: FastifyRequest): ForwardedClientCertificate | undefined {
   return certificates.get(req);

@@ -21,6 +21,11 @@ export interface GatewayOptions {
   /** gRPC address of the services (the Connect bridge forwards admin calls there). */
   grpcAddress: (service: keyof Peers) => string;
   cookieSecret: string;
+  /**
+   * The mesh secret (AUTHMESH_MESH_SECRET or the data directory's), to attest REST requests made
+   * with DPoP (rest-body-check.ts); defaults to config.meshSecret.
+   */
+  meshSecret?: string | undefined;
 }
 
 /** Everything a route module gets. */

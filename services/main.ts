@@ -30,6 +30,7 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
       peers,
       grpcAddress: (peer) => addresses[PEER_SERVICE[peer as keyof typeof PEER_SERVICE]],
       cookieSecret: resolveCookieSecret(config, log),
+      meshSecret: resolveMeshSecret(config, log),
     },
     ALL_ROUTES,
   );

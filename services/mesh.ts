@@ -115,7 +115,7 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
   for (const name of config.services) modules[name] = FACTORIES[name](deps);
   const rpc = createRpcServer({
     services: Object.values(modules).flatMap((m) => [m.registration, ...(m.extra ?? [])]),
-    authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer, dpop: createDpopProofs({ grid, config, now: () => new Date() }) }),
+    authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer, dpop: createDpopProofs({ grid, config, now: () => new Date() }), edgeSecret: config.mtlsEdgeSecret }),
     log,
     realm: config.issuer,
   });

@@ -28,6 +28,7 @@ import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core
 import { DPOP_SIGNING_ALGS, dpopChallenge, parseBearer, parseDpopAuthorization } from '../../services/core/oauth/index.js';
 import type { Peers } from '../../services/mesh-deps.js';
 import { createBearerPrecheck } from '../bearer-precheck.js';
+import { forwardedCertificateHeaders } from '../forwarded-client-cert.js';
 import { acceptedContentEncoding, boundedGzip, gatedBody } from '../connect-body.js';
 import { Upstream } from '../connect-upstream.js';
 import type { RouteModule } from '../gateway.js';
@@ -137,6 +138,9 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
           // (POST ${issuer}/<service>/<method>, the URL this bridge is reached at).
           const proof = ctx.requestHeader.get('dpop');
           if (proof !== null) headers.set('dpop', proof);
+          // RFC 8705 §3: the client certificate as Envoy forwarded it, with its edge proof, so the
+          // service can hold a certificate-bound token to its certificate.
+          for (const [name, value] of Object.entries(forwardedCertificateHeaders(ctx.requestHeader))) headers.set(name, value);
           try {
             return await upstream().call(service, (client) => {
               const call = (client as unknown as Record<string, (req: unknown, opts: unknown) => Promise<unknown>>)[method.localName]!;

@@ -1,13 +1,17 @@
 // The REST body check Envoy asks before its transcoder (which drops unknown JSON fields).
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REST_DPOP_REQUEST_METADATA_KEY, verifyRestDpopRequest } from '../../services/core/rpc/index.js';
 import type { GatewayContext } from '../gateway.js';
 import { matchRule, REST_BODY_CHECK_PREFIX, restBodyCheckRoutes, restRules } from './rest-body-check.js';
+
+const MESH_SECRET = 'mesh-secret-'.padEnd(43, 'm');
+const EDGE_SECRET = 'edge-secret-'.padEnd(48, 'e');
 
 describe('REST body check (Envoy ext_authz http_service before grpc_json_transcoder)', () => {
   const app = Fastify();
   beforeAll(async () => {
-    await restBodyCheckRoutes({ app } as unknown as GatewayContext);
+    await restBodyCheckRoutes({ app, config: { issuer: 'https://as.example.com', mtlsEdgeSecret: undefined, meshSecret: MESH_SECRET } } as unknown as GatewayContext);
     await app.ready();
   });
   afterAll(() => app.close());
@@ -57,5 +61,56 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
     expect((await check('GET', '/v1/clients?page_size=5')).statusCode).toBe(200);
     expect((await check('DELETE', '/v1/clients/c_1')).statusCode).toBe(200);
     expect((await check('POST', '/v1/keys:rotate', {})).statusCode).toBe(200);
+  });
+
+  describe('DPoP on REST (RFC 9449 §4.3 steps 8-9): the attestation of the REST request a proof names', () => {
+    const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln';
+    const ask = (target: Fastify.FastifyInstance, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown) =>
+      target.inject({
+        method,
+        url: `${REST_BODY_CHECK_PREFIX}${path}`,
+        headers: { host: 'as.example.com', 'x-forwarded-proto': 'https', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        payload: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const attested = (res: { headers: Record<string, unknown> }) => res.headers[REST_DPOP_REQUEST_METADATA_KEY] as string | undefined;
+
+    it('attests a DPoP-scheme request for its RPC and token: htm the method, htu the REST URL without query', async () => {
+      const got = await ask(app, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}` });
+      expect(got.statusCode).toBe(200);
+      expect(verifyRestDpopRequest(MESH_SECRET, attested(got)!, { rpc: '/authmesh.client.v1.ClientService/GetClient', accessToken: TOKEN, now: new Date() })).toStrictEqual({
+        htm: 'GET',
+        htu: 'https://as.example.com/v1/clients/c_1',
+      });
+      const listed = await ask(app, 'GET', '/v1/clients?page_size=5', { authorization: `DPoP ${TOKEN}` });
+      expect(verifyRestDpopRequest(MESH_SECRET, attested(listed)!, { rpc: '/authmesh.client.v1.ClientService/ListClients', accessToken: TOKEN, now: new Date() }).htu).toBe('https://as.example.com/v1/clients');
+      // Bound to the RPC the route maps to: not usable for another one.
+      expect(() => verifyRestDpopRequest(MESH_SECRET, attested(got)!, { rpc: '/authmesh.client.v1.ClientService/DeleteClient', accessToken: TOKEN, now: new Date() })).toThrow();
+    });
+
+    it('attests nothing for a Host the edge does not answer for (a proof made for another server, RFC 9449 §11.1)', async () => {
+      expect(attested(await ask(app, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}`, host: 'api.other.example' }))).toBeUndefined();
+      expect(attested(await ask(app, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}`, host: 'as.example.com:8443' }))).toBeUndefined();
+    });
+
+    it('attests nothing for a Bearer call, a call without credentials, or a body it refuses', async () => {
+      expect(attested(await ask(app, 'GET', '/v1/clients/c_1', { authorization: `Bearer ${TOKEN}` }))).toBeUndefined();
+      expect(attested(await ask(app, 'GET', '/v1/clients/c_1', {}))).toBeUndefined();
+      const refused = await ask(app, 'POST', '/v1/clients', { authorization: `DPoP ${TOKEN}` }, { client_name: 'x', colour: 'blue' });
+      expect(refused.statusCode).toBe(400);
+      expect(attested(refused)).toBeUndefined();
+    });
+
+    it('with AUTHMESH_MTLS_EDGE_SECRET, attests only a check the edge asked for (x-authmesh-edge-proof)', async () => {
+      const edged = Fastify();
+      await restBodyCheckRoutes({ app: edged, config: { issuer: 'https://as.example.com', mtlsEdgeSecret: EDGE_SECRET, meshSecret: MESH_SECRET } } as unknown as GatewayContext);
+      await edged.ready();
+      try {
+        expect(attested(await ask(edged, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}` }))).toBeUndefined();
+        expect(attested(await ask(edged, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}`, 'x-authmesh-edge-proof': EDGE_SECRET.replace(/e$/, 'x') }))).toBeUndefined();
+        expect(attested(await ask(edged, 'GET', '/v1/clients/c_1', { authorization: `DPoP ${TOKEN}`, 'x-authmesh-edge-proof': EDGE_SECRET }))).toMatch(/^v1\./);
+      } finally {
+        await edged.close();
+      }
+    });
   });
 });

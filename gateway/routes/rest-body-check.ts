@@ -8,6 +8,14 @@
 // (unknown fields refused), checks enum numbers, and answers 200 (go on) or 400 with the
 // transcoder's own error shape ({code: 3, message}) naming the field. Authorization stays with
 // the services; this route judges the body's shape only and changes nothing.
+//
+// DPoP (RFC 9449 §7.1) on REST: the transcoded call reaches the service as its gRPC RPC, so the
+// service cannot see the REST request a client's proof names. For a call made with the DPoP
+// scheme this route, which sees that request as Envoy forwarded it, answers with the attestation
+// of services/core/rpc/rest-dpop-request.ts (HMAC under the mesh secret over the RPC, htm, htu,
+// the token's hash and a 15 s expiry); Envoy passes it upstream (allowed_upstream_headers), after
+// removing any copy a client sent. The service then verifies the proof itself against it. Bearer
+// calls get nothing more: no token is read, nothing is computed.
 import { fromJson, getOption, type DescField, type DescMessage, type DescMethod, type DescService, type JsonValue } from '@bufbuild/protobuf';
 import { reflect } from '@bufbuild/protobuf/reflect';
 import type { FastifyInstance } from 'fastify';
@@ -18,7 +26,10 @@ import { ServiceRegistryService } from '../../gen/es/authmesh/service/v1/service
 import { UserService } from '../../gen/es/authmesh/user/v1/user_pb.js';
 import { http } from '../../gen/es/google/api/annotations_pb.js';
 import type { HttpRule } from '../../gen/es/google/api/http_pb.js';
+import { constantTimeEqualTo, edgeHosts as edgeHostsOf, isHtuOnHosts, parseDpopAuthorization, resourceRequestHtu } from '../../services/core/oauth/index.js';
+import { attestRestDpopRequest, REST_DPOP_REQUEST_METADATA_KEY } from '../../services/core/rpc/rest-dpop-request.js';
 import { findUnknownField } from '../../services/core/rpc/strict-messages.js';
+import { EDGE_PROOF_HEADER } from '../forwarded-client-cert.js';
 import type { RouteModule } from '../gateway.js';
 import { adminMethods } from './connect.js';
 
@@ -105,8 +116,43 @@ export function restBodyProblem(rule: RestRule, body: string): string | undefine
   }
 }
 
-export const restBodyCheckRoutes: RouteModule = async ({ app }) => {
+/**
+ * The attestation header value for a DPoP-scheme REST request (RFC 9449 §4.3 steps 8-9), or
+ * undefined when the request is not made with the DPoP scheme or its URI cannot be established
+ * (the service then checks the proof against the RPC's URL, which a REST proof never matches:
+ * refused, fail closed).
+ * @param request the REST request as Envoy forwarded it: method, Host (:authority), path (with or
+ *   without query), x-forwarded-proto (Envoy's, from the downstream connection)
+ * @param edgeHosts the hosts (URL.host) the edge answers for; a request naming another is not attested
+ */
+export function restDpopAttestation(
+  meshSecret: string,
+  rule: RestRule,
+  request: { method: string; host: string | undefined; path: string; forwardedProto: string | undefined; authorization: string | undefined },
+  now: Date,
+  edgeHosts: ReadonlySet<string>,
+): string | undefined {
+  if (request.authorization === undefined) return undefined;
+  const token = parseDpopAuthorization(request.authorization);
+  if (token === undefined) return undefined;
+  // RFC 9449 §4.3 step 9, §7.1: htu is the URI the client called, without query.
+  const htu = resourceRequestHtu({ scheme: request.forwardedProto ?? 'http', authority: request.host ?? '', path: request.path });
+  if (htu === undefined) return undefined;
+  // RFC 9449 §11.1: the Host header is the client's to choose; only a host this edge answers for
+  // is attested, so a proof made for another server's /v1 path is never accepted here.
+  if (!isHtuOnHosts(htu, edgeHosts)) return undefined;
+  const rpc = `/${rule.method.parent.typeName}/${rule.method.name}`;
+  return attestRestDpopRequest(meshSecret, { rpc, htm: request.method, htu }, token, now);
+}
+
+export const restBodyCheckRoutes: RouteModule = async ({ app, config, meshSecret }) => {
   const rules = restRules();
+  // With AUTHMESH_MTLS_EDGE_SECRET set, Envoy adds the edge proof to this check: only then is an
+  // attestation made (a process reaching the gateway port directly cannot have one minted).
+  const isEdgeSecret = config.mtlsEdgeSecret === undefined ? undefined : constantTimeEqualTo(config.mtlsEdgeSecret);
+  const secret = meshSecret ?? config.meshSecret;
+  // The hosts (URL.host) the edge answers for: the issuer's and the mutual-TLS base URL's.
+  const edgeHosts = edgeHostsOf(config.issuer, [config.mtlsBaseUrl]);
   await app.register(async (scope: FastifyInstance) => {
     // The body is judged here, as text: whatever its content type claims, the transcoder reads JSON.
     scope.removeAllContentTypeParsers();
@@ -115,7 +161,18 @@ export const restBodyCheckRoutes: RouteModule = async ({ app }) => {
       const path = req.url.slice(REST_BODY_CHECK_PREFIX.length).split('?')[0]!;
       const rule = matchRule(rules, req.method, decodeURI(path));
       const problem = rule ? restBodyProblem(rule, typeof req.body === 'string' ? req.body : '') : undefined;
-      if (problem === undefined) return reply.code(200).send();
+      if (problem === undefined) {
+        const authorization = req.headers.authorization;
+        // Only the DPoP scheme costs anything here; a Bearer call is answered at once.
+        if (rule === undefined || secret === undefined || authorization === undefined || !/^dpop /i.test(authorization)) return reply.code(200).send();
+        const edgeProof = req.headers[EDGE_PROOF_HEADER];
+        const fromEdge = isEdgeSecret === undefined || (typeof edgeProof === 'string' && isEdgeSecret(edgeProof));
+        const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
+        const request = { method: req.method, host: one(req.headers.host), path, forwardedProto: one(req.headers['x-forwarded-proto']), authorization };
+        const attestation = fromEdge ? restDpopAttestation(secret, rule, request, new Date(), edgeHosts) : undefined;
+        if (attestation !== undefined) reply.header(REST_DPOP_REQUEST_METADATA_KEY, attestation);
+        return reply.code(200).send();
+      }
       return reply.code(400).header('cache-control', 'no-store').type('application/json').send({ code: INVALID_ARGUMENT, message: problem, details: [] });
     });
   });

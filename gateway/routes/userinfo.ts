@@ -2,7 +2,9 @@
 // allows (Authorization header; form body on POST), or a DPoP-bound one with `Authorization: DPoP`
 // and its proof (RFC 9449 §7: the user service verifies the proof for the request this endpoint
 // received, which the gateway names as a mesh member), and answers with the user service's
-// GetUserInfo, which holds the one rule of what is released. Never cached, readable cross-origin
+// GetUserInfo, which holds the one rule of what is released. A certificate-bound token (RFC 8705
+// §3) is usable only over mutual TLS with its certificate: the forwarded certificate and its edge
+// proof go to the user service, which checks the binding. Never cached, readable cross-origin
 // by configured origins (RPs in browsers call it).
 import { Metadata } from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -10,6 +12,7 @@ import { InvalidDpopProof, InvalidRequest, InvalidToken, toAuthmeshError, toOAut
 import { bearerChallenge, DPOP_SIGNING_ALGS, dpopChallenge, parseBearer, parseDpopAuthorization } from '../../services/core/oauth/index.js';
 import { DPOP_HTM_METADATA_KEY, DPOP_HTU_METADATA_KEY } from '../../services/core/rpc/index.js';
 import { mediaTypeOf, registerEndpoint } from '../endpoint.js';
+import { forwardedCertificateHeaders } from '../forwarded-client-cert.js';
 import { bodyPairs, collectParameters, MAX_PARAMETER_LENGTH, queryPairs } from '../form-params.js';
 import type { GatewayContext, RouteModule } from '../gateway.js';
 import { sendOAuthError } from '../oauth-errors.js';
@@ -97,10 +100,11 @@ export const userinfoRoutes: RouteModule = ({ app, config, peers }: GatewayConte
       const presented = accessTokenOf(req);
       scheme = presented.scheme;
       credentialSent = true;
-      const { claims, jwt } = await peers.user.getUserInfo(
-        {},
-        presented.scheme === 'dpop' ? { metadata: dpopMetadata(req, presented.token, `${config.issuer}${USERINFO_PATH}`) } : { bearer: presented.token },
-      );
+      const metadata = presented.scheme === 'dpop' ? dpopMetadata(req, presented.token, `${config.issuer}${USERINFO_PATH}`) : new Metadata();
+      // RFC 8705 §3: the client certificate as Envoy forwarded it (with its edge proof), for the
+      // user service's check of certificate-bound tokens.
+      for (const [name, value] of Object.entries(forwardedCertificateHeaders(req.headers))) metadata.set(name, value);
+      const { claims, jwt } = await peers.user.getUserInfo({}, presented.scheme === 'dpop' ? { metadata } : { metadata, bearer: presented.token });
       // Responses carrying personal data are not stored by caches (RFC 9111 §5.2.2.5).
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       // OIDC Core §5.3.2: a signed response is application/jwt, otherwise a JSON object.

@@ -144,7 +144,7 @@ export interface EnvoyStackOptions {
   /**
    * Envoy's listener over TLS (the URL and issuer become https), with the template's TLS variables:
    * AUTHMESH_ENVOY_TLS_CERT/KEY, and for mutual TLS (RFC 8705) AUTHMESH_MTLS_CA and
-   * AUTHMESH_MTLS_EDGE_SECRET (pass the same two in `env` for the gateway and the client service).
+   * AUTHMESH_MTLS_EDGE_SECRET (pass the same two in `env` for the gateway and the services).
    */
   tls?: { certPath: string; keyPath: string; mtlsCaPath?: string; edgeSecret?: string };
 }

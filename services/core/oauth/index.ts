@@ -25,3 +25,4 @@ export * from './device-authorization.js';
 export * from './mtls.js';
 export * from './pushed-authorization.js';
 export * from './request-object.js';
+export * from './certificate-binding.js';

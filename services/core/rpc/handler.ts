@@ -4,9 +4,10 @@
 // Nothing a caller sends can crash the process: all failures end as a status.
 import type { Metadata, MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/index.js';
-import { bearerChallenge } from '../oauth/index.js';
+import { bearerChallenge, DPOP_SIGNING_ALGS, dpopChallenge, parseDpopAuthorization } from '../oauth/index.js';
 import type { Logger } from '../log/index.js';
 import type { Access, Authenticator, CallContext } from './context.js';
+import { DPOP_BOUND_METADATA } from './mesh-authenticator.js';
 
 // Inferred from the (de)serializers, which ts-proto types precisely.
 type Req<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
@@ -170,8 +171,10 @@ export async function runUnary(
     return controller.signal;
   };
   let outcome = 'OK';
+  let authenticated = false;
   try {
     const principal = await authenticator.authenticate(call.metadata, access, method);
+    authenticated = true;
     if (call.request instanceof RejectedRequest) throw call.request.error;
     const ctx: CallContext = {
       method,
@@ -191,11 +194,26 @@ export async function runUnary(
     const domain = toAuthmeshError(err);
     outcome = domain.code;
     if (domain.code === 'server_error') log.error({ method, err: domain.cause ?? err }, 'rpc failed');
+    const dpopRefusal =
+      !authenticated && (domain.code === 'invalid_token' || domain.code === 'invalid_dpop_proof' || domain.code === 'use_dpop_nonce' || domain.code === 'insufficient_scope') && isDpopScheme(call.metadata);
+    // RFC 9449 §7.1, §9: a resource server refuses a DPoP-scheme request (401: invalid_dpop_proof
+    // and use_dpop_nonce are UNAUTHENTICATED, which Envoy's transcoder answers as 401;
+    // insufficient_scope stays 403) with the DPoP challenge carrying the error, a bare Bearer
+    // challenge, and DPoP-Nonce when the nonce is due.
     const status = toGrpcStatus(domain);
-    if (realm !== undefined && (domain.code === 'invalid_token' || domain.code === 'insufficient_scope')) {
+    if (dpopRefusal) {
+      if (realm !== undefined) {
+        status.metadata.set('www-authenticate', `${dpopChallenge({ error: domain.code, description: domain.description, scope: domain.metadata.scope, algs: DPOP_SIGNING_ALGS })}, ${bearerChallenge({ realm })}`);
+      }
+      const nonce = domain.metadata.dpop_nonce;
+      // RFC 9449 §9: nonce = 1*NQCHAR.
+      if (domain.code === 'use_dpop_nonce' && nonce !== undefined && /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(nonce)) status.metadata.set('dpop-nonce', nonce);
+    } else if (realm !== undefined && (domain.code === 'invalid_token' || domain.code === 'insufficient_scope')) {
       // RFC 6750 §3.1: no error code when the call carried no credentials.
       const sent = call.metadata.get('authorization').length > 0;
-      status.metadata.set('www-authenticate', sent ? bearerChallenge({ realm, error: domain.code, description: domain.description, scope: domain.metadata.scope }) : bearerChallenge({ realm }));
+      const bearer = sent ? bearerChallenge({ realm, error: domain.code, description: domain.description, scope: domain.metadata.scope }) : bearerChallenge({ realm });
+      // RFC 9449 §7.1: a DPoP-bound token sent as Bearer: the DPoP scheme is offered beside it.
+      status.metadata.set('www-authenticate', domain.metadata[DPOP_BOUND_METADATA] === 'true' ? `${bearer}, ${dpopChallenge({ algs: DPOP_SIGNING_ALGS })}` : bearer);
     }
     return { ok: false, status };
   } finally {
@@ -203,6 +221,12 @@ export async function runUnary(
     removeCancel?.();
     if (log.isLevelEnabled('debug')) log.debug({ method, outcome, ms: Math.round((performance.now() - started) * 100) / 100 }, 'rpc');
   }
+}
+
+/** Whether the call presented its token with the DPoP scheme (RFC 9449 §7.1). */
+function isDpopScheme(md: Metadata): boolean {
+  const v = md.get('authorization')[0];
+  return typeof v === 'string' && parseDpopAuthorization(v) !== undefined;
 }
 
 function toDate(deadline: Date | number): Date | undefined {

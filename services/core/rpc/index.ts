@@ -10,3 +10,4 @@ export * from './mesh-authenticator.js';
 export * from './update-mask.js';
 export * from './caller-address.js';
 export * from './dpop-proofs.js';
+export * from './rest-dpop-request.js';

@@ -1,31 +1,56 @@
 // The authenticator of every authmesh server: the mesh credential for internal RPCs, verified
-// access tokens with the right scope for admin RPCs: Bearer tokens (RFC 6750), and DPoP-bound
-// tokens with the DPoP scheme and a proof (RFC 9449 §7).
+// access tokens with the right scope for admin RPCs: Bearer tokens (RFC 6750), DPoP-bound tokens
+// with the DPoP scheme and a proof (RFC 9449 §7), and certificate-bound tokens (RFC 8705 §3) only
+// over mutual TLS with their certificate.
 //
-// Which request a DPoP proof must name (htm, htu; RFC 9449 §4.3 steps 8-9): the RPC being
-// executed, as the public URL it is reached at, POST `${issuer}/<package>.<Service>/<Method>`:
-// the URL of the native gRPC route at the edge and of the gateway's Connect/gRPC-Web bridge
-// alike (both POST to that path). The service derives it from the call it executes, never from
-// anything the caller says, so a proof made for another RPC, another URL or another method is
-// refused, and every proof is used once in the mesh (the grid's jti map). One exception: a mesh
-// member (holding the mesh credential, i.e. the gateway) may name the HTTP request it received
-// (metadata x-authmesh-dpop-htm / x-authmesh-dpop-htu), which is how UserInfo (GET/POST
-// ${issuer}/oauth2/userinfo) passes a client's proof on. Nobody without the mesh credential can
-// name a URL, so nobody gains a way to use a proof made for anything but the RPC it calls.
-// REST calls transcoded by Envoy (/v1/...) reach the service as their gRPC RPC: a proof for the
-// REST URL does not match and is refused (fail closed); DPoP clients use gRPC or Connect.
+// Which request a DPoP proof must name (htm, htu; RFC 9449 §4.3 steps 8-9), first match wins:
+// - a mesh member (holding the mesh credential, i.e. the gateway) may name the HTTP request it
+//   received (metadata x-authmesh-dpop-htm / x-authmesh-dpop-htu): UserInfo (GET/POST
+//   ${issuer}/oauth2/userinfo) passes a client's proof on this way;
+// - a REST call transcoded by Envoy (/v1/...) carries the edge's attestation of the REST request
+//   (x-authmesh-dpop-request, rest-dpop-request.ts): an HMAC under the mesh secret, bound to this
+//   RPC, this access token and a few seconds, naming the REST method and URL the client called;
+// - otherwise the RPC being executed, as the public URL it is reached at, POST
+//   `${issuer}/<package>.<Service>/<Method>`: the URL of the native gRPC route at the edge and of
+//   the gateway's Connect/gRPC-Web bridge alike (both POST to that path).
+// Nobody without the mesh secret can name a URL, so nobody gains a way to use a proof made for
+// anything but the request it came with; the proof itself is always verified here, and used once
+// in the mesh (the grid's jti map).
+//
+// Which client certificate a request came with (RFC 8705 §3), for certificate-bound tokens only:
+// the certificate Envoy forwards in x-forwarded-client-cert (SANITIZE_SET: Envoy's own), believed
+// only together with x-authmesh-edge-proof equal to AUTHMESH_MTLS_EDGE_SECRET (constant time),
+// which Envoy adds to the mesh's routes and strips from what clients send. The gateway passes the
+// two headers it received from Envoy on the same way (Connect bridge, UserInfo). Anything else —
+// a direct gRPC caller, a forwarded certificate without the proof — is no certificate, and a
+// certificate-bound token is then invalid_token (fail closed).
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessDenied, InsufficientScope, InvalidDpopProof, InvalidToken } from '../errors/index.js';
-import { assertBearerUsable, constantTimeEqualTo, isAddressedOnlyTo, parseBearer, parseDpopAuthorization } from '../oauth/index.js';
+import {
+  assertBearerUsable,
+  assertCertificateBinding,
+  certificateThumbprint,
+  constantTimeEqualTo,
+  isAddressedOnlyTo,
+  parseBearer,
+  parseDpopAuthorization,
+  parseForwardedClientCert,
+} from '../oauth/index.js';
 import type { AccessTokenVerifier } from './access-token-verifier.js';
 import type { Authenticator, Principal } from './context.js';
 import type { DpopProofs } from './dpop-proofs.js';
+import { REST_DPOP_REQUEST_METADATA_KEY, verifyRestDpopRequest } from './rest-dpop-request.js';
 
 /** Metadata key carrying the mesh credential between authmesh services. */
 export const MESH_METADATA_KEY = 'x-authmesh-mesh';
 /** Metadata keys by which a mesh member names the HTTP request a DPoP proof came with (UserInfo). */
 export const DPOP_HTM_METADATA_KEY = 'x-authmesh-dpop-htm';
 export const DPOP_HTU_METADATA_KEY = 'x-authmesh-dpop-htu';
+/** Error metadata of an invalid_token refusal: the token is DPoP-bound and was sent as Bearer. */
+export const DPOP_BOUND_METADATA = 'dpop_bound';
+/** Envoy's forwarded client certificate (RFC 8705), and the edge proof it is believed with. */
+export const FORWARDED_CLIENT_CERT_METADATA_KEY = 'x-forwarded-client-cert';
+export const EDGE_PROOF_METADATA_KEY = 'x-authmesh-edge-proof';
 
 export interface MeshAuthenticatorOptions {
   meshSecret: string;
@@ -38,10 +63,19 @@ export interface MeshAuthenticatorOptions {
   audience: string;
   /** DPoP proofs checked in the grid (RFC 9449 §7); without it the DPoP scheme is refused. */
   dpop?: DpopProofs | undefined;
+  /**
+   * AUTHMESH_MTLS_EDGE_SECRET: x-forwarded-client-cert is believed only with x-authmesh-edge-proof
+   * equal to it. Unset: no request has a certificate, and certificate-bound tokens are refused.
+   */
+  edgeSecret?: string | undefined;
+  /** The clock of REST attestations (tests move it). */
+  now?: () => Date;
 }
 
 export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Authenticator {
   const isMeshSecret = constantTimeEqualTo(options.meshSecret);
+  const isEdgeSecret = options.edgeSecret === undefined ? undefined : constantTimeEqualTo(options.edgeSecret);
+  const now = options.now ?? (() => new Date());
   const isMesh = (md: Metadata) => {
     const v = md.get(MESH_METADATA_KEY)[0];
     return typeof v === 'string' && isMeshSecret(v);
@@ -61,15 +95,41 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
     if (values.length > 1) throw new InvalidDpopProof(`more than one ${key} was sent`);
     return typeof values[0] === 'string' ? values[0] : undefined;
   };
+  /**
+   * RFC 8705 §3: the x5t#S256 of the client certificate Envoy forwarded, when the edge proof comes
+   * with it; undefined otherwise (no mutual TLS, or a certificate nobody can vouch for).
+   */
+  function forwardedThumbprint(md: Metadata): string | undefined {
+    if (isEdgeSecret === undefined) return undefined;
+    const proof = md.get(EDGE_PROOF_METADATA_KEY);
+    const xfcc = md.get(FORWARDED_CLIENT_CERT_METADATA_KEY);
+    // Exactly one of each, the proof compared in constant time: a forwarded certificate is
+    // believed only from the proxy that terminated the TLS connection.
+    if (proof.length !== 1 || typeof proof[0] !== 'string' || !isEdgeSecret(proof[0])) return undefined;
+    if (xfcc.length !== 1 || typeof xfcc[0] !== 'string') return undefined;
+    try {
+      const cert = parseForwardedClientCert(xfcc[0]);
+      return cert === undefined ? undefined : certificateThumbprint(cert.certificate);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** RFC 9449 §7.1: the proof of a DPoP-scheme call, for the request named in the file comment. */
   async function checkDpop(md: Metadata, token: string, claims: { cnf?: { jkt?: string | undefined } | undefined }, method: string | undefined): Promise<void> {
     if (!options.dpop) throw new InvalidToken('DPoP tokens are not accepted here');
     const proof = stringOf(md, 'dpop');
     if (proof === undefined || proof === '') throw new InvalidDpopProof('a DPoP proof is required with the DPoP scheme');
     const named = isMesh(md) ? { htm: stringOf(md, DPOP_HTM_METADATA_KEY), htu: stringOf(md, DPOP_HTU_METADATA_KEY) } : { htm: undefined, htu: undefined };
+    const attested = stringOf(md, REST_DPOP_REQUEST_METADATA_KEY);
     let request: { htm: string; htu: string };
     if (named.htm !== undefined && named.htu !== undefined) request = { htm: named.htm, htu: named.htu };
-    else if (method !== undefined && method.startsWith('/')) request = { htm: 'POST', htu: `${options.audience}${method}` };
+    // RFC 9449 §4.3 steps 8-9: a transcoded REST call's proof names the REST request, which only
+    // the edge's attestation (bound to this RPC and token) can establish.
+    else if (attested !== undefined) {
+      if (method === undefined) throw new InvalidDpopProof('the request a DPoP proof must name cannot be established');
+      request = verifyRestDpopRequest(options.meshSecret, attested, { rpc: method, accessToken: token, now: now() });
+    } else if (method !== undefined && method.startsWith('/')) request = { htm: 'POST', htu: `${options.audience}${method}` };
     else throw new InvalidDpopProof('the request a DPoP proof must name cannot be established');
     // RFC 9449 §4.3, §7.1: method, URI, ath, the token's key, single use, nonce.
     await options.dpop.checkResourceRequest(proof, { ...request, accessToken: token, claims });
@@ -93,9 +153,16 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
           const presented = tokenOf(md);
           if (!presented) throw new InvalidToken('this method requires a Bearer access token');
           const claims = await options.verifier.verify(presented.token);
+          // RFC 8705 §3: a certificate-bound token only with its certificate (read only for such
+          // tokens; checked before the DPoP proof, so a refused call spends no proof).
+          if (claims.cnf?.['x5t#S256'] !== undefined) assertCertificateBinding(claims, forwardedThumbprint(md));
           // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is refused (admin APIs, UserInfo);
           // one presented with the DPoP scheme needs a valid proof by its key.
-          if (presented.scheme === 'bearer') assertBearerUsable(claims);
+          if (presented.scheme === 'bearer') {
+            // The refusal says the token is DPoP-bound, so the challenge can offer the DPoP scheme.
+            if (claims.cnf?.jkt !== undefined) throw new InvalidToken('the access token is DPoP-bound and cannot be used as a Bearer token', { metadata: { [DPOP_BOUND_METADATA]: 'true' } });
+            assertBearerUsable(claims);
+          }
           else await checkDpop(md, presented.token, claims, method);
           // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
           // this one, whatever scope it carries.
