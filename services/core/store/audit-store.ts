@@ -16,7 +16,7 @@ export interface AuditFilter {
   /** Who acted (an admin token's subject, or `mesh`). */
   actor?: string;
   clientId?: string;
-  /** Only events at or after this instant. */
+  /** Only events at or after this instant (1970 to 9999, else InvalidRequest). */
   since?: Date;
   /**
    * A tail cursor: only events whose id is greater than this one, listed OLDEST first (so a

@@ -6,6 +6,9 @@ import { compact, date, object, optText, text } from './sql-rows.js';
 import type { SqlRunner } from './sql-runner.js';
 import type { AuditEvent } from './types.js';
 
+/** 9999-12-31T23:59:59.999Z: the end of MySQL's DATETIME range. */
+const SINCE_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export function createSqlAuditStore(db: SqlRunner): AuditStore {
   const q = db.dialect.statements.audit;
   return {
@@ -60,7 +63,8 @@ export function createSqlAuditStore(db: SqlRunner): AuditStore {
         if (value !== undefined && value.length > AUDIT_FILTER_MAX_LENGTH) throw new InvalidRequest(`${name} must be at most ${AUDIT_FILTER_MAX_LENGTH} characters`);
       }
       const since = request?.since;
-      if (since !== undefined && Number.isNaN(since.getTime())) throw new InvalidRequest('since must be a valid time');
+      // Within what every engine stores (MySQL DATETIME ends with year 9999); older than 1970 matches all.
+      if (since !== undefined && !(since.getTime() >= 0 && since.getTime() <= SINCE_MAX_MS)) throw new InvalidRequest('since must be a time from 1970 to 9999');
       const after = request?.after === '' ? undefined : request?.after;
       if (after !== undefined && !/^\d{1,18}$/.test(after)) throw new InvalidRequest('after must be an event id');
       if (after !== undefined && request?.pageToken) throw new InvalidRequest('page_token cannot be combined with after: the last event id is the next cursor');

@@ -822,6 +822,9 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await expectCode(store.audit.list({ typePrefix: 'x'.repeat(256) }), 'invalid_request');
         await expectCode(store.audit.list({ actor: 'x'.repeat(256) }), 'invalid_request');
         await expectCode(store.audit.list({ since: new Date(Number.NaN) }), 'invalid_request');
+        await expectCode(store.audit.list({ since: new Date(Date.UTC(10000, 0, 1)) }), 'invalid_request');
+        await expectCode(store.audit.list({ since: new Date(-1) }), 'invalid_request');
+        expect((await store.audit.list({ since: new Date(Date.UTC(9999, 11, 31)) })).items).toEqual([]);
       });
     });
 
