@@ -33,6 +33,11 @@ export function auditFilterOf(req: ListAuditEventsRequest): PageRequest & AuditF
   return filter;
 }
 
+/**
+ * The AuditService registration: ListAuditEvents under ADMIN_READ (authmesh.admin or
+ * authmesh.read). Answers exactly the stored rows; errors: InvalidRequest (filters, page_size,
+ * page_token, after), and the store's failures.
+ */
 export function createAuditServiceRegistration(audit: Pick<AuditStore, 'list'>) {
   return registration(
     AUDIT_SERVICE_NAME,
