@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { AuditEvent, ListAuditEventsResponse, type ListAuditEventsRequest } from '../gen/ts/authmesh/audit/v1/audit.js';
 import { AuthmeshError } from '../services/core/errors/index.js';
-import { connect, EXIT, UsageError, type Connection, type GlobalOptions } from './connection.js';
+import { connect, describeFailure, EXIT, UsageError, type Connection, type GlobalOptions } from './connection.js';
 import { cell, formatTable, printJson, writeOut, type Column, type JsonObject } from './output.js';
 
 /** Largest page the server returns (ListAuditEventsRequest.page_size). */
@@ -15,6 +15,8 @@ const MIN_INTERVAL_S = 0.1;
 const MAX_INTERVAL_S = 60;
 const DEFAULT_INTERVAL_S = 2;
 const MAX_LIMIT = 1_000_000;
+/** How long a running tail keeps polling a mesh it cannot reach before it gives up (exit 3). */
+const UNREACHABLE_GIVE_UP_MS = 120_000;
 
 const columns: Column[] = [
   { header: 'ID', field: 'eventId' },
@@ -173,9 +175,24 @@ async function tail(
   // On stderr, so --json's stdout stays one event per line: the tail is now following.
   console.error(`authmesh: following audit events after id ${after} (Ctrl-C to stop)`);
   let printed = 0;
+  let unreachablePolls = 0;
   while (!stopped() && printed < limit) {
     const pageSize = Math.min(MAX_PAGE, limit - printed);
-    const res = await call({ ...base, after, pageSize, pageToken: '' });
+    let res;
+    try {
+      res = await call({ ...base, after, pageSize, pageToken: '' });
+    } catch (err) {
+      // A mesh that went away (a restart, a failover) is polled again at the interval, with one
+      // line when the outage starts, up to UNREACHABLE_GIVE_UP_MS; every other failure ends the tail.
+      const failure = describeFailure(err, conn.addr);
+      if (failure.status !== EXIT.unreachable || (unreachablePolls + 1) * intervalMs > UNREACHABLE_GIVE_UP_MS) throw err;
+      if (unreachablePolls === 0) console.error(`${failure.line}; retrying every ${intervalMs / 1000} s`);
+      unreachablePolls++;
+      await sleep(intervalMs);
+      continue;
+    }
+    if (unreachablePolls > 0) console.error('authmesh: the mesh answers again; following');
+    unreachablePolls = 0;
     for (const event of res.events) {
       const view = AuditEvent.toJSON(event) as JsonObject;
       writeOut(json ? JSON.stringify(view) : eventLine(view));

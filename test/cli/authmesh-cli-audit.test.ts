@@ -54,7 +54,7 @@ function tail(args: string[], env: Record<string, string | undefined>) {
       resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr });
     }),
   );
-  return { child, ready, done };
+  return { child, ready, done, stderr: () => stderr };
 }
 
 interface Event {
@@ -148,6 +148,27 @@ describe('authmesh audit against a running mesh', () => {
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
+  });
+
+  it('audit tail outlives a mesh that goes away: it says so once, keeps polling, and SIGINT still exits 0', async () => {
+    const other = await startTestMesh();
+    let closed = false;
+    try {
+      const run = tail(['--interval', '0.2'], { ...env, AUTHMESH_ADDR: `127.0.0.1:${other.mesh.port}`, AUTHMESH_CLIENT_ID: other.config.adminClientId, AUTHMESH_CLIENT_SECRET: other.config.adminClientSecret! });
+      await run.ready;
+      await other.close();
+      closed = true;
+      // Bounded wait (20 s at most) for the outage line.
+      for (let i = 0; i < 200 && !/retrying every 0\.2 s/.test(run.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(run.stderr()).toMatch(/^authmesh: temporarily_unavailable: cannot reach the mesh at 127\.0\.0\.1:\d+: .*; retrying every 0\.2 s$/m);
+      expect(run.child.exitCode).toBeNull();
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.match(/retrying/g)).toHaveLength(1);
+    } finally {
+      if (!closed) await other.close();
+    }
   });
 
   it('refuses bad flags before sending (exit 2), bad filters at the server (exit 1), and a token without an admin scope', async () => {
