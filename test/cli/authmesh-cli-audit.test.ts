@@ -139,6 +139,10 @@ describe('authmesh audit against a running mesh', () => {
     const r = await tail(['--client', id, '--since', '1h', '--limit', '1', '--json'], env).done;
     expect(r.code, r.stderr).toBe(0);
     expect(lines(r).map((e) => e.type)).toEqual(['client.created']);
+    // For people: one line per event, time and type first, then the fields present.
+    const human = await tail(['--client', id, '--since', '1h', '--limit', '1'], env).done;
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`^\\S+Z  client\\.created  id=\\d+  actor=${t.config.adminClientId}  client_id=${id}  \\{"clientType":"confidential".*\\}\n$`));
   });
 
   it('audit tail ends with exit 0 on SIGINT', async () => {
