@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, ClientType, GrantType } from '../../gen/ts/authmesh/client/v1/client.js';
 import { repoRoot } from '../../services/core/rpc/index.js';
 import { startTestMesh, type TestMesh } from '../support/mesh.js';
 import { buildOnce } from '../support/processes.js';
@@ -64,6 +65,8 @@ interface Event {
   clientId?: string;
   details?: Record<string, unknown>;
 }
+/** A confidential client_credentials client, as CreateClient takes it. */
+const emptyConfidential = (clientId: string) => Client.fromPartial({ clientId, clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS] });
 const events = (r: Run) => ((JSON.parse(r.stdout) as { events?: Event[] }).events ?? []);
 const lines = (r: Run) => r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Event);
 
@@ -172,6 +175,32 @@ describe('authmesh audit against a running mesh', () => {
       expect(r.stderr.match(/retrying/g)).toHaveLength(1);
     } finally {
       if (!closed) await other.close();
+    }
+  });
+
+  it('audit tail gets a new token when the one it got by client_credentials stops being valid', async () => {
+    // token.issued rows (AUTHMESH_AUDIT_SUCCESS=all) name the jti of the tail's own token.
+    const other = await startTestMesh({ AUTHMESH_AUDIT_SUCCESS: 'all' });
+    try {
+      const adminId = other.config.adminClientId;
+      const run = tail(['--client', 'renewed-audit', '--limit', '1', '--interval', '0.2', '--json'], {
+        AUTHMESH_ADDR: `127.0.0.1:${other.mesh.port}`,
+        AUTHMESH_CLIENT_ID: adminId,
+        AUTHMESH_CLIENT_SECRET: other.config.adminClientSecret!,
+      });
+      await run.ready;
+      const issued = (await other.store.audit.list({ type: 'token.issued', subject: adminId })).items;
+      expect(issued.length).toBeGreaterThan(0);
+      // RFC 7009 §2.2: revoked, the token is refused from then on (invalid_token).
+      for (const e of issued) await other.mesh.deps.verifier.revoke({ jti: e.details.jti as string, exp: Math.ceil(Date.now() / 1000) + 3600 });
+      await other.peers.client.createClient({ client: emptyConfidential('renewed-audit') }, { bearer: await other.bearer() });
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(lines(r).map((e) => e.type)).toEqual(['client.created']);
+      // It got a second token: one more token.issued for the admin client.
+      expect((await other.store.audit.list({ type: 'token.issued', subject: adminId })).items.length).toBe(issued.length + 1);
+    } finally {
+      await other.close();
     }
   });
 
