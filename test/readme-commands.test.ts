@@ -66,6 +66,8 @@ const COVERAGE: Record<string, Coverage> = {
     kind: 'equivalent',
     evidence: 'AUTHMESH_CLIENT_SECRET: t.config.adminClientSecret',
   },
+  'npm run -s authmesh -- audit list --type client. --since 1h': { by: 'test/cli/authmesh-cli-audit.test.ts', kind: 'equivalent', evidence: "['audit', 'list', '--type', 'client.', '--since', '1h']" },
+  'npm run -s authmesh -- audit tail --type client.auth_failed --json': { by: 'test/cli/authmesh-cli-audit.test.ts', kind: 'equivalent', evidence: "tail(['--type', 'client.auth_failed', '--json']" },
   'scripts/clients.sh run-go': { by: 'test/e2e/clients.test.ts', kind: 'equivalent', evidence: 'run(`run-${lang}`, env)' },
   "curl -s -d client_id=my-tv -d 'scope=openid offline_access' http://127.0.0.1:8080/oauth2/device_authorization": {
     by: 'gateway/routes/device.test.ts',

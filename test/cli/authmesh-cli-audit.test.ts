@@ -55,7 +55,7 @@ function tail(args: string[], env: Record<string, string | undefined>) {
       resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr });
     }),
   );
-  return { child, ready, done, stderr: () => stderr };
+  return { child, ready, done, stderr: () => stderr, stdout: () => stdout };
 }
 
 interface Event {
@@ -105,6 +105,11 @@ describe('authmesh audit against a running mesh', () => {
     expect(events(await cli(['audit', 'list', '--client', 'audit-cli-a', '--since', '1m', '--json'], env))).toHaveLength(2);
     expect(events(await cli(['audit', 'list', '--client', 'audit-cli-a', '--since', '2099-01-01T00:00:00Z', '--json'], env))).toEqual([]);
 
+    // README's example: every client event of the last hour, as a table.
+    const readme = await cli(['audit', 'list', '--type', 'client.', '--since', '1h'], env);
+    expect(readme.code, readme.stderr).toBe(0);
+    expect(readme.stdout).toMatch(/^\d+\s+\S+Z\s+client\.created\s+\S+\s+audit-cli-a\s/m);
+
     // The table, one page at a time.
     const page1 = await cli(['audit', 'list', '--client', 'audit-cli-a', '--page-size', '1'], env);
     expect(page1.code).toBe(0);
@@ -146,6 +151,25 @@ describe('authmesh audit against a running mesh', () => {
     const human = await tail(['--client', id, '--since', '1h', '--limit', '1'], env).done;
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(new RegExp(`^\\S+Z  client\\.created  id=\\d+  actor=${t.config.adminClientId}  client_id=${id}  \\{"clientType":"confidential".*\\}\n$`));
+  });
+
+  it("README's tail follows failed client authentications as JSON lines until SIGINT (exit 0)", async () => {
+    const run = tail(['--type', 'client.auth_failed', '--json'], env);
+    await run.ready;
+    const refused = await cli(['tokens', 'get'], { ...env, AUTHMESH_CLIENT_SECRET: 'not-the-admin-secret-0123456789abcdef' });
+    expect(refused.code).toBe(1);
+    await t.mesh.flushAudit();
+    // Bounded wait (20 s at most) for the event to be polled (default interval, 2 s).
+    for (let i = 0; i < 200 && run.stdout() === ''; i++) await new Promise((r) => setTimeout(r, 100));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    const printed = lines(r);
+    expect(printed.length).toBeGreaterThan(0);
+    // The client service records the client; the token service records the address it came from.
+    expect(printed.every((e) => e.type === 'client.auth_failed')).toBe(true);
+    expect(printed.some((e) => e.clientId === t.config.adminClientId)).toBe(true);
+    expect(r.stdout).not.toContain('not-the-admin-secret');
   });
 
   it('audit tail ends with exit 0 on SIGINT', async () => {
