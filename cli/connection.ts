@@ -5,6 +5,7 @@
 // client_credentials from TokenService/Token (RFC 6749 §4.4) with --client-id/--client-secret
 // (AUTHMESH_CLIENT_ID/AUTHMESH_CLIENT_SECRET).
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { AuditServiceService } from '../gen/ts/authmesh/audit/v1/audit.js';
 import { ClientServiceService, TokenEndpointAuthMethod, type ClientCredentials } from '../gen/ts/authmesh/client/v1/client.js';
 import { KeyServiceService } from '../gen/ts/authmesh/key/v1/key.js';
 import { RefreshTokenServiceService } from '../gen/ts/authmesh/refresh_token/v1/refresh_token.js';
@@ -52,6 +53,8 @@ const SERVICES = {
   key: [KeyServiceService, 'authmesh.key.v1.KeyService', 'AUTHMESH_KEY_ADDR'],
   token: [TokenServiceService, 'authmesh.token.v1.TokenService', 'AUTHMESH_TOKEN_ADDR'],
   refreshToken: [RefreshTokenServiceService, 'authmesh.refresh_token.v1.RefreshTokenService', 'AUTHMESH_REFRESH_TOKEN_ADDR'],
+  // Served by the client service's process (proto/authmesh/audit/v1/audit.proto).
+  audit: [AuditServiceService, 'authmesh.audit.v1.AuditService', 'AUTHMESH_CLIENT_ADDR'],
 } as const;
 type Services = typeof SERVICES;
 type ServiceKey = keyof Services;
@@ -63,8 +66,11 @@ export interface Connection {
   rpc<K extends ServiceKey>(key: K): RpcClient<Services[K][0]>;
   /** The client credential as TokenService/IntrospectToken want it (client_secret_basic). */
   clientCredentials(): ClientCredentials;
-  /** A bearer access token for admin calls: --token as given, else one from client_credentials. */
-  bearer(): Promise<string>;
+  /**
+   * A bearer access token for admin calls: --token as given, else one from client_credentials
+   * (`renew`: a new one, for a long-running command whose token expired).
+   */
+  bearer(renew?: boolean): Promise<string>;
   close(): void;
 }
 
@@ -127,8 +133,9 @@ export function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.en
       return client as unknown as RpcClient<Services[K][0]>;
     },
     clientCredentials,
-    bearer() {
+    bearer(renew = false) {
       if (token !== undefined) return Promise.resolve(token);
+      if (renew) bearer = undefined;
       if (clientId === undefined || clientSecret === undefined) {
         return Promise.reject(
           new UsageError('no credential: give --token (or AUTHMESH_TOKEN), or --client-id and --client-secret (or AUTHMESH_CLIENT_ID and AUTHMESH_CLIENT_SECRET)'),

@@ -20,6 +20,7 @@ import {
   UpdateUserResponse,
   User,
 } from '../gen/ts/authmesh/user/v1/user.js';
+import { addAuditCommands } from './audit.js';
 import { ADMIN_SCOPE, connect, DEFAULT_ADDR, describeFailure, EXIT, oneLine, UsageError, type Connection, type GlobalOptions } from './connection.js';
 import { addFieldFlags, applyFieldFlags, CLIENT_FIELDS, emptyClient, emptyService, emptyUser, fromJsonFile, SERVICE_FIELDS, USER_FIELDS } from './fields.js';
 import { decodedView, decodeJwt } from './jwt-decode.js';
@@ -107,7 +108,7 @@ const pageOptions = (c: Command) => c.option('--page-size <n>', 'items per page,
 export function buildProgram(outcome: Outcome): Command {
   const program = new Command('authmesh');
   program
-    .description('Admin tasks on an authmesh mesh over gRPC: clients, users, services, keys, refresh tokens, sessions, tokens.')
+    .description('Admin tasks on an authmesh mesh over gRPC: clients, users, services, keys, refresh tokens, sessions, tokens, audit.')
     .option('--addr <host:port>', `gRPC address of the mesh (env AUTHMESH_ADDR, default ${DEFAULT_ADDR}, what \`npm start\` serves)`)
     .option('--client-id <id>', 'client that gets the admin token (env AUTHMESH_CLIENT_ID)')
     .option('--client-secret <secret>', 'its secret (env AUTHMESH_CLIENT_SECRET)')
@@ -626,6 +627,8 @@ export function buildProgram(outcome: Outcome): Command {
         return { json: decoded, human: formatKeyValues(decodedView(decoded)) };
       }, true),
     );
+
+  addAuditCommands(program, outcome);
 
   return program;
 }

@@ -66,6 +66,8 @@ const COVERAGE: Record<string, Coverage> = {
     kind: 'equivalent',
     evidence: 'AUTHMESH_CLIENT_SECRET: t.config.adminClientSecret',
   },
+  'npm run -s authmesh -- audit list --type client. --since 1h': { by: 'test/cli/authmesh-cli-audit.test.ts', kind: 'equivalent', evidence: "['audit', 'list', '--type', 'client.', '--since', '1h']" },
+  'npm run -s authmesh -- audit tail --type client.auth_failed --json': { by: 'test/cli/authmesh-cli-audit.test.ts', kind: 'equivalent', evidence: "tail(['--type', 'client.auth_failed', '--json']" },
   'scripts/clients.sh run-go': { by: 'test/e2e/clients.test.ts', kind: 'equivalent', evidence: 'run(`run-${lang}`, env)' },
   "npm run -s authmesh -- clients create --id my-tv --name 'My TV' --type public --auth-method none --grant device_code --grant refresh_token --scope 'openid offline_access'": {
     by: 'test/cli/authmesh-cli.test.ts',

@@ -140,6 +140,29 @@ describe('Connect and gRPC-Web bridge to the admin RPCs', () => {
     expect(((await bad.json()) as { code: string }).code).toBe('not_found');
   });
 
+  it('bridges the audit trail reader, AuditService/ListAuditEvents, under the admin read scopes', async () => {
+    const clientId = uniqueId('audited');
+    const client = createClient(ClientService, createConnectTransport({ baseUrl, httpVersion: '1.1' }));
+    await client.createClient(
+      create(CreateClientRequestSchema, { client: create(ClientSchema, { clientId, clientType: ClientType.CONFIDENTIAL, grantTypes: [GrantType.CLIENT_CREDENTIALS] }) }),
+      { headers: { authorization: `Bearer ${admin}` } },
+    );
+    await t.mesh.flushAudit();
+    const list = (authorization?: string) =>
+      fetch(`${baseUrl}/authmesh.audit.v1.AuditService/ListAuditEvents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ clientId, type: 'client.' }),
+      });
+    const res = await list(`Bearer ${await t.bearer({ scope: ['authmesh.read'] })}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { events: { type: string; clientId: string }[] }).events).toMatchObject([{ type: 'client.created', clientId }]);
+    expect((await list()).status).toBe(401);
+    const weak = await list(`Bearer ${await t.bearer({ scope: ['openid'] })}`);
+    expect(weak.status).toBe(403);
+    expect(((await weak.json()) as { code: string }).code).toBe('permission_denied');
+  });
+
   it('does not expose internal RPCs at the edge: 404, never a 5xx such as 501 unimplemented', async () => {
     const res = await fetch(`${baseUrl}/authmesh.client.v1.ClientService/AuthenticateClient`, {
       method: 'POST',

@@ -16,6 +16,7 @@ import { ConnectError, Code, createConnectRouter, type ConnectRouter } from '@co
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
+import { AuditService } from '../../gen/es/authmesh/audit/v1/audit_pb.js';
 import { ClientService } from '../../gen/es/authmesh/client/v1/client_pb.js';
 import { KeyService } from '../../gen/es/authmesh/key/v1/key_pb.js';
 import { RefreshTokenService } from '../../gen/es/authmesh/refresh_token/v1/refresh_token_pb.js';
@@ -40,6 +41,8 @@ const BRIDGED: [DescService, keyof Peers][] = [
   [UserService, 'user'],
   [KeyService, 'key'],
   [RefreshTokenService, 'refreshToken'],
+  // Served by the client service's process (proto/authmesh/audit/v1/audit.proto).
+  [AuditService, 'client'],
 ];
 
 /** The error codes a DPoP challenge may carry (RFC 9449 §7.1, §12.2). */

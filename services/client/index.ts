@@ -1,3 +1,4 @@
+import { createAuditServiceRegistration } from '../audit-service.js';
 import type { ServiceFactory } from '../mesh-deps.js';
 import { bootstrapAdminClient } from './client-bootstrap.js';
 import { createClientManager } from './client-manager.js';
@@ -9,7 +10,13 @@ export { createClientCache, createClientManager, type ClientCreated, type Client
 export { draftFromMessage, toClientMessage } from './client-mapping.js';
 export { CLIENT_SERVICE_NAME, createClientServiceRegistration } from './client-service.js';
 
+// The process running the client service also serves the audit trail's reading side
+// (authmesh.audit.v1.AuditService; proto/authmesh/audit/v1/audit.proto says why).
 export const createClientService: ServiceFactory = (deps) => {
   const clients = createClientManager(deps);
-  return { registration: createClientServiceRegistration(clients), start: () => bootstrapAdminClient(deps, clients) };
+  return {
+    registration: createClientServiceRegistration(clients),
+    extra: [createAuditServiceRegistration(deps.store.audit)],
+    start: () => bootstrapAdminClient(deps, clients),
+  };
 };

@@ -148,7 +148,10 @@ export function createLoginGuard(deps: LoginGuardDeps): LoginGuard {
   async function checkOne(...[user, password, attempt, opts = {}]: Parameters<LoginGuard['check']>): ReturnType<LoginGuard['check']> {
     if (user === undefined) {
       await verifyPassword(password, await dummyHash());
-      return fail(attempt, 'unknown_user', undefined, attempt.username === undefined ? {} : { username: attempt.username.slice(0, 128) });
+      // The name tried is not recorded: an unknown username is often a password typed into the
+      // wrong field, and the audit trail is readable by every authmesh.read token (ListAuditEvents).
+      // Unknown client ids are kept out for the same reason (client-manager.ts).
+      return fail(attempt, 'unknown_user');
     }
     const lockedBefore = isLocked(user, deps.now());
     const key = sourceKey(user, attempt.ip);

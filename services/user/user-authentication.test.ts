@@ -62,6 +62,14 @@ describe('AuthenticateUser', () => {
     for (const e of failures.items) expect(JSON.stringify(e)).not.toMatch(/whatever password|not the password/);
   });
 
+  it('keeps a password typed into the username field out of the audit trail', async () => {
+    const passwordAsUsername = uniqueId('Pa55word-typed-as-username');
+    await expect(login(passwordAsUsername, 'whatever password', { remoteIp: '203.0.113.9' })).rejects.toMatchObject({ code: 'access_denied' });
+    const failures = (await t.store.audit.list({ type: 'login.failure' })).items.filter((e) => e.ip === '203.0.113.9');
+    expect(failures.map((e) => e.details.reason)).toEqual(['unknown_user']);
+    expect(JSON.stringify(failures)).not.toContain(passwordAsUsername);
+  });
+
   it('fails identically against a user created through the service (full-cost hash)', async () => {
     const username = uniqueId('Real');
     await t.anon.user.createUser({ user: User.fromPartial({ username }), password: 'the real password' }, { bearer: admin });

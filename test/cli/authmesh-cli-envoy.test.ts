@@ -42,6 +42,18 @@ describe.skipIf(skip !== undefined)(`authmesh CLI through Envoy${skip ? ` (skipp
     expect(services.code, services.stderr).toBe(0);
   });
 
+  it('reads the audit trail through the edge (Envoy routes AuditService to the client service)', async () => {
+    const refused = await cli(['clients', 'list'], { ...env, AUTHMESH_CLIENT_SECRET: 'wrong-secret-wrong-secret-wrong-secret' });
+    expect(refused.code).toBe(1);
+    await s.gateway.mesh.flushAudit();
+    const r = await cli(['audit', 'list', '--type', 'client.auth_failed', '--client', s.gateway.config.adminClientId, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const events = JSON.parse(r.stdout).events as { type: string; clientId: string }[];
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.type === 'client.auth_failed' && e.clientId === s.gateway.config.adminClientId)).toBe(true);
+    expect(r.stdout).not.toContain('wrong-secret-wrong-secret-wrong-secret');
+  });
+
   it('a refusal through the edge is still exit 1 with its RFC error code', async () => {
     const r = await cli(['clients', 'list'], { ...env, AUTHMESH_CLIENT_SECRET: 'wrong-secret-wrong-secret-wrong-secret' });
     expect(r.code).toBe(1);

@@ -184,6 +184,26 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       expect(direct.client?.clientName).toBe('made over REST');
     });
 
+    it('GET /v1/auditEvents lists the audit trail with query filters (authmesh.read), newest first', async () => {
+      const admin = await s.gateway.bearer();
+      const created = await fetch(`${s.url}/v1/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: 'audited over REST', client_type: 'CLIENT_TYPE_CONFIDENTIAL', grant_types: ['GRANT_TYPE_CLIENT_CREDENTIALS'] }),
+      });
+      const { client, client_secret } = (await created.json()) as { client: { client_id: string }; client_secret: string };
+      await s.gateway.mesh.flushAudit();
+      const reader = await s.gateway.bearer({ scope: ['authmesh.read'] });
+      const res = await fetch(`${s.url}/v1/auditEvents?client_id=${client.client_id}&type=client.&page_size=10`, { headers: { authorization: `Bearer ${reader}` } });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      expect((JSON.parse(text) as { events: unknown[] }).events).toMatchObject([{ type: 'client.created', client_id: client.client_id }]);
+      expect(text).not.toContain(client_secret);
+      const bad = await fetch(`${s.url}/v1/auditEvents?page_size=501`, { headers: { authorization: `Bearer ${reader}` } });
+      expect(bad.status).toBe(400);
+      expect((await fetch(`${s.url}/v1/auditEvents`)).status).toBe(401);
+    });
+
     it('rejects unknown methods and query parameters, and leaves authorization to the services', async () => {
       const admin = await s.gateway.bearer();
       const unknownParam = await fetch(`${s.url}/v1/clients?not_a_field=1`, { headers: { authorization: `Bearer ${admin}` } });

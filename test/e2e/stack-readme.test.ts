@@ -113,6 +113,7 @@ describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
     expect(out, failure()).toContain('"client_id":"authmesh-admin"'); // REST: proto field names
     expect(out).toContain('"clientId":"authmesh-admin"'); // Connect JSON
     expect(out).toContain('"clientId": "authmesh-admin"'); // buf curl's indented JSON
+    expect(out).toMatch(/\{"events":\[.*\],"next_page_token":"[^"]*"\}/); // GET /v1/auditEvents: the client service's process serves AuditService
   });
 
   it('registers the sample API without test code and lets its client call it through ext_authz', () => {

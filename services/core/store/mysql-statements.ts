@@ -108,9 +108,21 @@ export const mysqlStatements: SqlStatements = {
     readInserted: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE id = LAST_INSERT_ID()`,
     list: `SELECT ${AUDIT_COLUMNS} FROM audit_events
       WHERE (:type IS NULL OR type = :type)
+        AND (:typePrefix IS NULL OR LEFT(type, :typePrefixLength) = :typePrefix)
         AND (:subject IS NULL OR subject = :subject)
+        AND (:actor IS NULL OR actor = :actor)
         AND (:clientId IS NULL OR client_id = :clientId)
+        AND (:since IS NULL OR at >= :since)
         AND (:before IS NULL OR id < CAST(:before AS SIGNED))
       ORDER BY id DESC LIMIT :limit`,
+    listAfter: `SELECT ${AUDIT_COLUMNS} FROM audit_events
+      WHERE (:type IS NULL OR type = :type)
+        AND (:typePrefix IS NULL OR LEFT(type, :typePrefixLength) = :typePrefix)
+        AND (:subject IS NULL OR subject = :subject)
+        AND (:actor IS NULL OR actor = :actor)
+        AND (:clientId IS NULL OR client_id = :clientId)
+        AND (:since IS NULL OR at >= :since)
+        AND id > CAST(:after AS SIGNED)
+      ORDER BY id ASC LIMIT :limit`,
   },
 };

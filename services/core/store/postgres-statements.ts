@@ -122,9 +122,21 @@ export const postgresStatements: SqlStatements = {
       FROM jsonb_array_elements(CAST(:events AS jsonb)) AS e`,
     list: `SELECT ${AUDIT_COLUMNS} FROM audit_events
       WHERE (CAST(:type AS text) IS NULL OR type = CAST(:type AS text))
+        AND (CAST(:typePrefix AS text) IS NULL OR left(type, CAST(:typePrefixLength AS integer)) = CAST(:typePrefix AS text))
         AND (CAST(:subject AS text) IS NULL OR subject = CAST(:subject AS text))
+        AND (CAST(:actor AS text) IS NULL OR actor = CAST(:actor AS text))
         AND (CAST(:clientId AS text) IS NULL OR client_id = CAST(:clientId AS text))
+        AND (CAST(:since AS timestamptz) IS NULL OR at >= CAST(:since AS timestamptz))
         AND (CAST(:before AS bigint) IS NULL OR id < CAST(:before AS bigint))
       ORDER BY id DESC LIMIT :limit`,
+    listAfter: `SELECT ${AUDIT_COLUMNS} FROM audit_events
+      WHERE (CAST(:type AS text) IS NULL OR type = CAST(:type AS text))
+        AND (CAST(:typePrefix AS text) IS NULL OR left(type, CAST(:typePrefixLength AS integer)) = CAST(:typePrefix AS text))
+        AND (CAST(:subject AS text) IS NULL OR subject = CAST(:subject AS text))
+        AND (CAST(:actor AS text) IS NULL OR actor = CAST(:actor AS text))
+        AND (CAST(:clientId AS text) IS NULL OR client_id = CAST(:clientId AS text))
+        AND (CAST(:since AS timestamptz) IS NULL OR at >= CAST(:since AS timestamptz))
+        AND id > CAST(:after AS bigint)
+      ORDER BY id ASC LIMIT :limit`,
   },
 };

@@ -114,6 +114,9 @@ export interface SqlStatements {
     readInserted?: string;
     /** Inserts every element of the JSON array :events in one statement; absent = one by one. */
     insertMany?: string;
+    /** Newest first, ids below :before (the page token); filters as AuditFilter. */
     list: string;
+    /** Oldest first, ids above :after (the tail cursor); same filters. */
+    listAfter: string;
   };
 }

@@ -776,6 +776,56 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(pages.flat()).toEqual([...ids].reverse());
         await expectCode(store.audit.list({ subject, pageToken: 'bm9wZQ' }), 'invalid_request');
       });
+
+      it('filters by type prefix literally, actor and since', async () => {
+        const subject = uniqueId('filters');
+        const early = new Date(Date.UTC(2032, 0, 1));
+        const late = new Date(Date.UTC(2032, 0, 2));
+        await store.audit.append({ type: 'client.created', subject, actor: 'admin-a', at: early });
+        await store.audit.append({ type: 'client.deleted', subject, actor: 'admin-b', at: late });
+        // `_` and `%` would be wildcards in a LIKE pattern: the prefix must match them literally.
+        await store.audit.append({ type: 'clientXcreated', subject, actor: 'admin-a', at: late });
+        await store.audit.append({ type: 'login.failure', subject, at: late });
+
+        const types = async (filter: Parameters<typeof store.audit.list>[0]) => (await store.audit.list({ subject, ...filter })).items.map((e) => e.type);
+        expect(await types({ typePrefix: 'client.' })).toEqual(['client.deleted', 'client.created']);
+        expect(await types({ typePrefix: 'client_' })).toEqual([]);
+        expect(await types({ typePrefix: 'client%' })).toEqual([]);
+        expect(await types({ actor: 'admin-a' })).toEqual(['clientXcreated', 'client.created']);
+        expect(await types({ since: late })).toEqual(['login.failure', 'clientXcreated', 'client.deleted']);
+        expect(await types({ since: late, typePrefix: 'client.', actor: 'admin-b' })).toEqual(['client.deleted']);
+        expect(await types({ since: new Date(late.getTime() + 1) })).toEqual([]);
+      });
+
+      it('tails after a cursor oldest first, each event once', async () => {
+        const subject = uniqueId('tail');
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push((await store.audit.append({ type: 'token.revoked', subject, details: { i } })).id);
+        const cursor = ids[1]!;
+        const first = await store.audit.list({ subject, after: cursor, pageSize: 2 });
+        expect(first.items.map((e) => e.id)).toEqual([ids[2], ids[3]]);
+        expect(first.nextPageToken).toBe('');
+        const second = await store.audit.list({ subject, after: first.items[1]!.id, pageSize: 2 });
+        expect(second.items.map((e) => e.id)).toEqual([ids[4]]);
+        expect((await store.audit.list({ subject, after: ids[4]! })).items).toEqual([]);
+        const later = (await store.audit.append({ type: 'token.revoked', subject })).id;
+        expect((await store.audit.list({ subject, after: ids[4]! })).items.map((e) => e.id)).toEqual([later]);
+        // Filters apply to the tail as well.
+        await store.audit.append({ type: 'login.failure', subject });
+        expect((await store.audit.list({ subject, after: later, type: 'token.revoked' })).items).toEqual([]);
+      });
+
+      it('refuses an unbounded or malformed audit filter', async () => {
+        await expectCode(store.audit.list({ after: '12a' }), 'invalid_request');
+        await expectCode(store.audit.list({ after: '1'.repeat(19) }), 'invalid_request');
+        await expectCode(store.audit.list({ after: '1', pageToken: 'eyJ9' }), 'invalid_request');
+        await expectCode(store.audit.list({ typePrefix: 'x'.repeat(256) }), 'invalid_request');
+        await expectCode(store.audit.list({ actor: 'x'.repeat(256) }), 'invalid_request');
+        await expectCode(store.audit.list({ since: new Date(Number.NaN) }), 'invalid_request');
+        await expectCode(store.audit.list({ since: new Date(Date.UTC(10000, 0, 1)) }), 'invalid_request');
+        await expectCode(store.audit.list({ since: new Date(-1) }), 'invalid_request');
+        expect((await store.audit.list({ since: new Date(Date.UTC(9999, 11, 31)) })).items).toEqual([]);
+      });
     });
 
     describe('pagination of whole tables', () => {
