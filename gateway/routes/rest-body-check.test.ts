@@ -1,9 +1,10 @@
 // The REST body check Envoy asks before its transcoder (which drops unknown JSON fields).
+import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REST_DPOP_REQUEST_METADATA_KEY, verifyRestDpopRequest } from '../../services/core/rpc/index.js';
 import type { GatewayContext } from '../gateway.js';
-import { matchRule, REST_BODY_CHECK_PREFIX, restBodyCheckRoutes, restRules } from './rest-body-check.js';
+import { matchRule, REST_BODY_CHECK_PREFIX, REST_SERVICES, restBodyCheckRoutes, restRules } from './rest-body-check.js';
 
 const MESH_SECRET = 'mesh-secret-'.padEnd(43, 'm');
 const EDGE_SECRET = 'edge-secret-'.padEnd(48, 'e');
@@ -112,5 +113,30 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
         await edged.close();
       }
     });
+  });
+});
+
+describe("the REST check and Envoy's edge configuration agree", () => {
+  const yaml = readFileSync(new URL('../../envoy/envoy.yaml', import.meta.url), 'utf8');
+
+  it('checks (and attests DPoP for) exactly the services the transcoder serves', () => {
+    const block = /services:\n((?:\s+- authmesh\.[\w.]+\n)+)/.exec(yaml)?.[1] ?? '';
+    const transcoded = [...block.matchAll(/- (authmesh\.[\w.]+)/g)].map((m) => m[1]).sort();
+    expect(transcoded.length).toBeGreaterThan(0);
+    expect(REST_SERVICES.map((s) => s.typeName).sort()).toEqual(transcoded);
+  });
+
+  it('adds the mutual-TLS edge proof on every native gRPC route to a service (RFC 8705 §3: the certificate is believed only with it)', () => {
+    const lines = yaml.split('\n');
+    const missing: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (!/^\s+- match: .*headers: \*grpc_content_type/.test(lines[i]!) && !/^\s+- match: \{ prefix: \/authmesh\./.test(lines[i]!)) continue;
+      // The route's lines, up to the next match.
+      let j = i + 1;
+      while (j < lines.length && !/^\s+- match:/.test(lines[j]!) && !/^\s+http_filters:/.test(lines[j]!)) j++;
+      const route = lines.slice(i, j).join('\n');
+      if (/cluster: authmesh_/.test(route) && !route.includes('x-authmesh-edge-proof')) missing.push(lines[i]!.trim());
+    }
+    expect(missing).toEqual([]);
   });
 });

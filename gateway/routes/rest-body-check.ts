@@ -20,6 +20,7 @@ import { fromJson, getOption, type DescField, type DescMessage, type DescMethod,
 import { reflect } from '@bufbuild/protobuf/reflect';
 import type { FastifyInstance } from 'fastify';
 import { ClientService } from '../../gen/es/authmesh/client/v1/client_pb.js';
+import { AuditService } from '../../gen/es/authmesh/audit/v1/audit_pb.js';
 import { KeyService } from '../../gen/es/authmesh/key/v1/key_pb.js';
 import { RefreshTokenService } from '../../gen/es/authmesh/refresh_token/v1/refresh_token_pb.js';
 import { ServiceRegistryService } from '../../gen/es/authmesh/service/v1/service_pb.js';
@@ -36,7 +37,7 @@ import { adminMethods } from './connect.js';
 /** Where Envoy's ext_authz (http_service.path_prefix) sends the check; the REST path follows. */
 export const REST_BODY_CHECK_PREFIX = '/_authmesh/rest-body-check';
 
-const REST_SERVICES: DescService[] = [ClientService, ServiceRegistryService, UserService, KeyService, RefreshTokenService];
+export const REST_SERVICES: DescService[] = [ClientService, ServiceRegistryService, UserService, KeyService, RefreshTokenService, AuditService];
 /** google.rpc.Code INVALID_ARGUMENT, as the transcoder writes errors. */
 const INVALID_ARGUMENT = 3;
 
