@@ -20,6 +20,23 @@ describe('REST body check (Envoy ext_authz http_service before grpc_json_transco
   const check = (method: 'POST' | 'PATCH' | 'GET' | 'DELETE', path: string, body?: unknown) =>
     app.inject({ method, url: `${REST_BODY_CHECK_PREFIX}${path}`, headers: body === undefined ? {} : { 'content-type': 'application/json' }, payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
 
+  it('refuses a query parameter that would override what the path or body sets (the URL would name another resource than the one acted on)', async () => {
+    const refused: ['POST' | 'PATCH' | 'GET' | 'DELETE', string, unknown][] = [
+      ['DELETE', '/v1/clients/X?client_id=Y', undefined],
+      ['GET', '/v1/clients/a?client%5Fid=authmesh-admin', undefined],
+      ['PATCH', '/v1/clients/c_1?client.client_name=z', { client_name: 'y' }],
+      ['POST', '/v1/clients?client.client_id=x', { client_name: 'x' }],
+    ];
+    for (const [method, path, body] of refused) {
+      const res = await check(method, path, body);
+      expect(res.statusCode, `${method} ${path}`).toBe(400);
+      expect((res.json() as { message: string }).message).toContain('would override');
+    }
+    // Query parameters of fields nobody else sets stay allowed (paging, update masks).
+    expect((await check('GET', '/v1/clients?page_size=5&page_token=x')).statusCode).toBe(200);
+    expect((await check('PATCH', '/v1/clients/c_1?update_mask=client_name', { client_name: 'y' })).statusCode).toBe(200);
+  });
+
   it('finds the RPC of a REST request by verb, path template and custom verb', () => {
     const rules = restRules();
     expect(matchRule(rules, 'POST', '/v1/clients')?.method.name).toBe('CreateClient');

@@ -72,6 +72,31 @@ function ruleOf(method: DescMethod, rule: HttpRule): RestRule | undefined {
   return { verb: verb.toUpperCase(), ...splitTemplate(value), body, method };
 }
 
+/**
+ * A query parameter that would set a field the path or the body already sets, or undefined. The
+ * transcoder lets the query override them (`DELETE /v1/clients/X?client_id=Y` acts on Y), so the
+ * request the client names (its URL, what a DPoP proof's htu covers: RFC 9449 §4.3 step 9 ignores
+ * the query, and what access logs show) would not be the one executed: refused.
+ * @param query the raw query string, without '?'
+ */
+export function queryOverrideProblem(rule: RestRule, query: string): string | undefined {
+  if (query === '') return undefined;
+  const bound = new Set(rule.segments.filter((s) => s.startsWith('{')).map((s) => s.slice(1, -1).split('=')[0]!));
+  for (const pair of query.split('&')) {
+    let name: string;
+    try {
+      name = decodeURIComponent((pair.split('=')[0] ?? '').replace(/\+/g, ' '));
+    } catch {
+      return 'a query parameter name is not valid percent-encoding';
+    }
+    const top = name.split('.')[0]!;
+    // A field of the path, or one the body carries (body '*': every field; body 'client': that field).
+    const inBody = rule.body !== undefined && (rule.body.at === '' || top === rule.body.at);
+    if (bound.has(name) || bound.has(top) || inBody) return `query parameter ${JSON.stringify(name.slice(0, 64))} would override a field the path or body sets`;
+  }
+  return undefined;
+}
+
 /** Every REST rule of the admin surface, from the google.api.http annotations. */
 export function restRules(services: DescService[] = REST_SERVICES): RestRule[] {
   const out: RestRule[] = [];
@@ -159,9 +184,9 @@ export const restBodyCheckRoutes: RouteModule = async ({ app, config, meshSecret
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     scope.all(`${REST_BODY_CHECK_PREFIX}/*`, async (req, reply) => {
-      const path = req.url.slice(REST_BODY_CHECK_PREFIX.length).split('?')[0]!;
+      const [path = '', query = ''] = req.url.slice(REST_BODY_CHECK_PREFIX.length).split('?', 2);
       const rule = matchRule(rules, req.method, decodeURI(path));
-      const problem = rule ? restBodyProblem(rule, typeof req.body === 'string' ? req.body : '') : undefined;
+      const problem = rule ? (queryOverrideProblem(rule, query) ?? restBodyProblem(rule, typeof req.body === 'string' ? req.body : '')) : undefined;
       if (problem === undefined) {
         const authorization = req.headers.authorization;
         // Only the DPoP scheme costs anything here; a Bearer call is answered at once.
