@@ -193,6 +193,19 @@ describe('resource at /oauth2/authorize (RFC 8707 §2.1)', () => {
     expect(location.searchParams.get('error_description')).toContain('resource');
   });
 
+  it('resource=<issuer> (its own API, UserInfo) keeps openid: the token works at UserInfo (OIDC Core §5.3, RFC 8707 §2)', async () => {
+    const browser = new Browser(t.baseUrl);
+    const page = await consentPage(browser, await browser.get(`/oauth2/authorize?${authQuery(client.id, [t.baseUrl], { scope: 'openid orders.read', nonce: 'n-1' }).toString()}`));
+    const res = await redeem(await allow(browser, page));
+    const body = (await res.json()) as { access_token: string; scope: string };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(audOf(body.access_token)).toEqual([t.baseUrl]);
+    // RFC 6749 §5.1: the narrowed scope is returned (orders.read is not the issuer's).
+    expect(body.scope).toBe('openid');
+    const userinfo = await fetch(`${t.baseUrl}/oauth2/userinfo`, { headers: { authorization: `Bearer ${body.access_token}` } });
+    expect(userinfo.status).toBe(200);
+  });
+
   it('a request without resource keeps the client default audience', async () => {
     const browser = new Browser(t.baseUrl);
     const page = await consentPage(browser, await browser.get(`/oauth2/authorize?${authQuery(client.id, [], { scope: 'orders.read' }).toString()}`));

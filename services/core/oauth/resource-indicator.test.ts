@@ -42,9 +42,11 @@ describe('scopeForResources', () => {
 });
 
 describe('ownApiScopes', () => {
-  it("offers only authmesh's own scopes for the issuer as a resource", () => {
+  it("offers authmesh's own scopes and the user scopes UserInfo serves for the issuer as a resource", () => {
     expect(ownApiScopes(['read', 'authmesh.read', 'authmesh.admin', 'authmeshx', 'orders.read'])).toEqual(['authmesh.read', 'authmesh.admin']);
     expect(ownApiScopes(['read'])).toEqual([]);
+    // OIDC Core §5.3: UserInfo is the issuer's API: openid and the claim scopes stay (and offline_access on the grant).
+    expect(ownApiScopes(['openid', 'profile', 'email', 'offline_access', 'orders.read'])).toEqual(['openid', 'profile', 'email', 'offline_access']);
   });
 });
 

@@ -48,11 +48,13 @@ export const OWN_SCOPE_PREFIX = 'authmesh.';
 
 /**
  * The scopes authmesh's own API (resource = the issuer) offers out of `granted`: the authmesh.*
- * ones. A client whose tokens default to other audiences asks for `resource=<issuer>` to get a
- * token its admin or self-service RPCs accept (RFC 8707 §2, RFC 9068 §4).
+ * ones, and the user scopes (USER_SCOPES: `openid` and the claim scopes UserInfo serves, OIDC Core
+ * §5.3, §5.4; `offline_access`). A client whose tokens default to other audiences asks for
+ * `resource=<issuer>` to get a token its admin or self-service RPCs, or UserInfo, accept (RFC 8707
+ * §2, RFC 9068 §4).
  */
 export function ownApiScopes(granted: readonly string[]): string[] {
-  return granted.filter((s) => s.startsWith(OWN_SCOPE_PREFIX));
+  return granted.filter((s) => s.startsWith(OWN_SCOPE_PREFIX) || USER_SCOPES.includes(s));
 }
 
 /**
