@@ -4,7 +4,8 @@
 // a bearer access token: a ready one (--token, AUTHMESH_TOKEN) or one the tool gets first with
 // client_credentials from TokenService/Token (RFC 6749 §4.4) with --client-id/--client-secret
 // (AUTHMESH_CLIENT_ID/AUTHMESH_CLIENT_SECRET).
-import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, status as Status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { AuditServiceService } from '../gen/ts/authmesh/audit/v1/audit.js';
 import { ClientServiceService, TokenEndpointAuthMethod, type ClientCredentials } from '../gen/ts/authmesh/client/v1/client.js';
 import { KeyServiceService } from '../gen/ts/authmesh/key/v1/key.js';
@@ -44,6 +45,40 @@ export interface GlobalOptions {
   token?: string;
   json?: boolean;
   timeout?: string;
+  /** TLS to the mesh with the system's CA roots. */
+  tls?: boolean;
+  /** TLS to the mesh with this PEM CA bundle. */
+  cacert?: string;
+  /** Plaintext gRPC even to a host that is not loopback (credentials then cross the network in clear). */
+  plaintext?: boolean;
+}
+
+/** Whether `host:port` names this machine (plaintext gRPC there never leaves it). */
+export function isLoopbackAddr(addr: string): boolean {
+  const host = addr.replace(/:\d{1,5}$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The channel credentials for `target`: TLS with --cacert or --tls; plaintext on loopback or with
+ * --plaintext. Anything else is refused before a byte is sent: a plaintext channel to another
+ * host would carry the client secret and the bearer token in clear (RFC 6749 §2.3.1, §10.8;
+ * RFC 6750 §5.3).
+ * @throws UsageError
+ */
+function channelCredentials(opts: GlobalOptions, target: string): ChannelCredentials {
+  if (opts.cacert !== undefined) {
+    let pem: Buffer;
+    try {
+      pem = readFileSync(opts.cacert);
+    } catch {
+      throw new UsageError(`--cacert: cannot read ${JSON.stringify(opts.cacert.slice(0, 200))}`);
+    }
+    return grpcCredentials.createSsl(pem);
+  }
+  if (opts.tls) return grpcCredentials.createSsl();
+  if (opts.plaintext || isLoopbackAddr(target)) return grpcCredentials.createInsecure();
+  throw new UsageError(`${target} is not on this machine: use --tls (or --cacert <file>), or --plaintext to send credentials in clear`);
 }
 
 const SERVICES = {
@@ -118,7 +153,7 @@ export function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.en
         const [definition, name, envName] = SERVICES[key];
         const own = env[envName];
         const target = own ? checkAddr(own, envName) : addr;
-        const raw = createRpcClient(definition, name, target, { defaultTimeoutMs }) as unknown as Record<string, (req: unknown, o?: unknown) => Promise<unknown>> & { close(): void };
+        const raw = createRpcClient(definition, name, target, { defaultTimeoutMs, credentials: channelCredentials(opts, target) }) as unknown as Record<string, (req: unknown, o?: unknown) => Promise<unknown>> & { close(): void };
         // Each failure carries the address it was sent to, so "cannot reach" names the right one.
         const wrapped: Record<string, unknown> = { close: () => raw.close() };
         for (const method of Object.keys(definition)) {

@@ -314,6 +314,10 @@ describe('authmesh CLI against a running mesh', () => {
       ['--addr', 'http://127.0.0.1:1', 'keys', 'list'],
       ['clients', 'create', '--type', 'bogus'],
       ['clients', 'list', '--page-size', '0'],
+      // Plaintext to another machine would carry the secret and the token in clear (RFC 6749 §2.3.1).
+      ['--addr', 'mesh.example.com:50051', 'clients', 'list'],
+      ['--addr', '192.0.2.10:50051', 'keys', 'list'],
+      ['--cacert', '/nonexistent/ca.pem', 'keys', 'list'],
     ];
     for (const args of cases) {
       const r = await cli(args, env);
@@ -321,6 +325,10 @@ describe('authmesh CLI against a running mesh', () => {
       expectOneErrorLine(r, 'invalid_request');
       expect(r.stdout).toBe('');
     }
+    const remote = await cli(['--addr', 'mesh.example.com:50051', 'clients', 'list'], env);
+    expect(remote.stderr).toContain('--tls');
+    // --plaintext is the explicit choice; with it the call is attempted (nothing answers there: exit 3).
+    expect((await cli(['--plaintext', '--timeout', '1', '--addr', '192.0.2.10:50051', 'keys', 'list'], env)).code).toBe(3);
     const noCredential = await cli(['clients', 'list'], { AUTHMESH_ADDR: env.AUTHMESH_ADDR });
     expect(noCredential.code).toBe(2);
     expect(noCredential.stderr).toContain('--client-id');

@@ -2,7 +2,7 @@
 // mapping of a failure to its one stderr line and exit status.
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { describeFailure, EXIT, UsageError } from '../../cli/connection.js';
+import { describeFailure, EXIT, isLoopbackAddr, UsageError } from '../../cli/connection.js';
 import { decodedView, decodeJwt } from '../../cli/jwt-decode.js';
 import { formatKeyValues, formatTable } from '../../cli/output.js';
 import { fromGrpcError, InvalidClient, toGrpcStatus } from '../../services/core/errors/index.js';
@@ -88,5 +88,21 @@ describe('failure → stderr line and exit status', () => {
     const out = describeFailure(new UsageError('two\nlines\u001b[2J'), undefined);
     expect(out.line.split('\n')).toHaveLength(1);
     expect(out.line).not.toMatch(/\p{Cc}/u);
+  });
+});
+
+describe('isLoopbackAddr (plaintext gRPC stays on this machine)', () => {
+  it.each<[string, boolean]>([
+    ['127.0.0.1:50051', true],
+    ['127.8.9.10:1', true],
+    ['localhost:50051', true],
+    ['[::1]:50051', true],
+    ['LOCALHOST:1', true],
+    ['10.0.0.1:50051', false],
+    ['mesh.example.com:50051', false],
+    ['127.0.0.1.example.com:50051', false],
+    ['[::2]:50051', false],
+  ])('%s → %s', (addr, expected) => {
+    expect(isLoopbackAddr(addr)).toBe(expected);
   });
 });
