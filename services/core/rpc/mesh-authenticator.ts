@@ -156,6 +156,10 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
           // RFC 8705 §3: a certificate-bound token only with its certificate (read only for such
           // tokens; checked before the DPoP proof, so a refused call spends no proof).
           if (claims.cnf?.['x5t#S256'] !== undefined) assertCertificateBinding(claims, forwardedThumbprint(md));
+          // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
+          // this one, whatever scope it carries (checked before the DPoP proof, which it would
+          // otherwise spend).
+          if (!isAddressedOnlyTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh alone (aud)');
           // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is refused (admin APIs, UserInfo);
           // one presented with the DPoP scheme needs a valid proof by its key.
           if (presented.scheme === 'bearer') {
@@ -164,9 +168,6 @@ export function createMeshAuthenticator(options: MeshAuthenticatorOptions): Auth
             assertBearerUsable(claims);
           }
           else await checkDpop(md, presented.token, claims, method);
-          // RFC 9068 §4 / RFC 7519 §4.1.3: a token issued for another API is not a credential for
-          // this one, whatever scope it carries.
-          if (!isAddressedOnlyTo(claims, options.audience)) throw new InvalidToken('the token is not intended for authmesh alone (aud)');
           const scopes = claims.scope ? claims.scope.split(' ') : [];
           // RFC 6750 §3.1: a valid token without the needed scope is insufficient_scope.
           if (!access.anyOf.some((s) => scopes.includes(s))) {
