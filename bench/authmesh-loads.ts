@@ -114,14 +114,16 @@ export async function authmeshLoads(at: AuthmeshEndpoints): Promise<AuthmeshLoad
     if (res.status !== 200 || body.token_type !== 'DPoP' || !body.access_token) throw new Error(`authmesh DPoP client_credentials: HTTP ${res.status} ${JSON.stringify(body)}`);
     return body.access_token;
   };
-  // The resource request ext_authz checks: GET http://bench.example/bench, as Envoy forwards it.
-  const resource = { htm: 'GET', htu: 'http://bench.example/bench' };
+  // The resource request ext_authz checks: GET <issuer origin>/bench, as Envoy forwards it (the htu
+  // host must be one the edge answers for, RFC 9449 §4.3 step 9).
+  const edge = new URL(tokenUrl);
+  const resource = { htm: 'GET', htu: `${edge.protocol}//${edge.host}/bench` };
   let dpopCheckToken = await dpopToken();
   const dpopCheck = async () => {
     const res = await authz.check(
       CheckRequest.fromPartial({
         attributes: {
-          request: { http: { method: 'GET', path: '/bench', host: 'bench.example', scheme: 'http', headers: { authorization: `DPoP ${dpopCheckToken}`, dpop: dpop.next() } } },
+          request: { http: { method: 'GET', path: '/bench', host: edge.host, scheme: edge.protocol.slice(0, -1), headers: { authorization: `DPoP ${dpopCheckToken}`, dpop: dpop.next() } } },
           contextExtensions: { scope: SCOPE },
         },
       }),
