@@ -191,6 +191,9 @@ describe.skipIf(!smoke)('npm run bench, smoke profile (AUTHMESH_BENCH_SMOKE=1)',
       refresh: ['authmesh', 'peer'],
       grpc_token: ['authmesh', 'limit'],
       ext_authz: ['authmesh', 'limit'],
+      // RFC 9449 rows: node-oidc-provider issues DPoP tokens too; ext_authz with proofs is authmesh's alone.
+      dpop_client_credentials: ['authmesh', 'peer'],
+      dpop_ext_authz: ['authmesh'],
       grpc_unary: ['limit'],
     });
     for (const row of result.rows) {
