@@ -10,12 +10,19 @@ const FAULT_TESTS = ['services/core/grid/hazelcast-grid.test.ts', 'test/e2e/stac
 // try, and .ci/run names every test that needed it, so a flake is visible without sinking the run.
 const retry = Number.parseInt(process.env.AUTHMESH_TEST_RETRY ?? '0', 10) || 0;
 
+// Test files run in this many worker processes at once. vitest's default is one less than the
+// CPUs, which is one on a 2-core machine: every file in turn, with most of the suite waiting on
+// child processes (Envoy, stacks, builds) rather than on the CPU. AUTHMESH_TEST_WORKERS=2 (CI's
+// setting) runs two files at a time; suites that need the machine to themselves are in 'faults'.
+const workers = Number.parseInt(process.env.AUTHMESH_TEST_WORKERS ?? '', 10);
+
 export default defineConfig({
   test: {
     retry,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    ...(workers > 0 ? { maxWorkers: workers } : {}),
     reporters: retry > 0 ? ['default', 'json', new RetryReporter()] : ['default', 'json'],
     outputFile: { json: 'build/test-results.json' },
     projects: [
