@@ -74,12 +74,11 @@ describe('requestObjectResources (RFC 8707 §2.1 in a request object)', () => {
     [null, []],
     ['https://api.example.com', ['https://api.example.com']],
     [['https://a.example.com', 'https://b.example.com'], ['https://a.example.com', 'https://b.example.com']],
-    [[], []],
   ])('reads %j', (value, expected) => {
     expect(requestObjectResources(value)).toEqual(expected);
   });
 
-  it.each([[42], [{ uri: 'https://a.example.com' }], [['https://a.example.com', 7]], [true]])('request_object_resource_type: refuses %j with invalid_request_object', (value) => {
+  it.each([[42], [{ uri: 'https://a.example.com' }], [['https://a.example.com', 7]], [true], [[]]])('request_object_resource_type: refuses %j with invalid_request_object', (value) => {
     expect(() => requestObjectResources(value)).toThrow(expect.objectContaining({ code: 'invalid_request_object' }));
   });
 });

@@ -85,11 +85,15 @@ function parameterOf(name: RequestObjectParameter, value: unknown): string {
 /**
  * RFC 8707 §2.1 / RFC 9101 §4: `resource` in a request object is one string or an array of strings
  * (the parameter may repeat in a query). Shape only; the values are checked like any other request's.
- * @throws InvalidRequestObject for any other type
+ * @returns the indicators, [] when the member is absent or null
+ * @throws InvalidRequestObject for any other type, and for an empty array
  */
 export function requestObjectResources(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (typeof value === 'string') return [value];
+  // An empty array names no resource while saying it names some: refused rather than read as
+  // "no resource", which would widen the token's audience to the default (second review N11).
+  if (Array.isArray(value) && value.length === 0) return invalid("the request object's resource is an empty array: name at least one resource or leave it out");
   if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) return [...value];
   return invalid("the request object's resource must be a string or an array of strings");
 }
