@@ -2,7 +2,7 @@
 // services and maps their answers back exactly as the RFCs say. It holds no OAuth rules.
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { parse as parseQuery } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../services/core/config/index.js';
@@ -12,6 +12,7 @@ import type { Peers } from '../services/mesh-deps.js';
 import { MAX_PARAMETERS } from './form-params.js';
 import { createForwardedCertificateReader, rememberClientCertificate } from './forwarded-client-cert.js';
 import { fallbackChallenge, sendOAuthError } from './oauth-errors.js';
+import { REST_BODY_CHECK_PREFIX } from './routes/rest-body-check.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -72,6 +73,19 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     trustProxy: options.config.trustedProxies.length > 0 ? options.config.trustedProxies : false,
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
+    // A path whose percent-encoding does not decode (`/oauth2/%ff`) is refused before routing.
+    // Fastify's own answer echoes the path and names its error code; ours is the edge's shape:
+    // RFC 6749 §5.2 JSON, or google.rpc.Status JSON for Envoy's REST check, whose denial body
+    // reaches the /v1 caller as the transcoder's errors do (second review N8).
+    frameworkErrors: (err, req, reply) => {
+      const restCheck = req.raw.url?.startsWith(`${REST_BODY_CHECK_PREFIX}/`) === true;
+      const description = err.code === 'FST_ERR_BAD_URL' ? 'the request path is not valid percent-encoding' : 'malformed request';
+      void (reply as unknown as FastifyReply)
+        .code(400)
+        .header('cache-control', 'no-store')
+        .type('application/json')
+        .send(restCheck ? { code: 3, message: description, details: [] } : { error: 'invalid_request', error_description: description });
+    },
   });
   await app.register(cookie, { secret: options.cookieSecret, hook: 'onRequest' });
   // application/x-www-form-urlencoded as an object whose repeated keys become arrays, so the

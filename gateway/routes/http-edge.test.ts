@@ -10,6 +10,7 @@ import { TokenRequest } from '../../gen/ts/authmesh/token/v1/token.js';
 import { createLogger } from '../../services/core/log/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { MAX_PARAMETER_LENGTH } from '../form-params.js';
+import { REST_BODY_CHECK_PREFIX } from './rest-body-check.js';
 import { basicAuth, createFixtures, ORDERS, postForm, REDIRECT, type Fixtures } from './route-test-support.js';
 
 /** The gateway's log lines, parsed, as they were written. */
@@ -232,6 +233,22 @@ describe('HTTP edge of the OAuth endpoints', () => {
       expect(unmatched.line.path).toBe('(no route)');
       const bridged = await lineFor(() => fetch(`${t.baseUrl}/authmesh.client.v1.ClientService/${SECRET}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
       expect(bridged.res.status).toBe(404);
+      expect(logged.text()).not.toContain(SECRET);
+    });
+
+    it('bad_percent_encoding_path: a path that does not decode gets 400 in the edge shape, echoing neither the path nor an internal name', async () => {
+      for (const path of [`/oauth2/token/%ff${SECRET}`, `/.well-known/%ff`, `/authmesh.client.v1.ClientService/%c0%af`, `/v1/clients/%ff`]) {
+        const res = await fetch(`${t.baseUrl}${path}`);
+        expect(res.status, path).toBe(400);
+        const text = await res.text();
+        expect(JSON.parse(text), path).toEqual({ error: 'invalid_request', error_description: 'the request path is not valid percent-encoding' });
+        expect(text).not.toMatch(/FST_|%ff|%c0/);
+      }
+      // Envoy's REST check forwards the /v1 path under its prefix; the denial reaches the caller as
+      // the transcoder's google.rpc.Status errors do.
+      const check = await fetch(`${t.baseUrl}${REST_BODY_CHECK_PREFIX}/v1/clients/%ff`);
+      expect(check.status).toBe(400);
+      expect(await check.json()).toEqual({ code: 3, message: 'the request path is not valid percent-encoding', details: [] });
       expect(logged.text()).not.toContain(SECRET);
     });
 
