@@ -26,6 +26,7 @@ import { http } from '../../gen/es/google/api/annotations_pb.js';
 import { ErrorInfoSchema } from '../../gen/es/google/rpc/error_details_pb.js';
 import { StatusSchema } from '../../gen/es/google/rpc/status_pb.js';
 import { InvalidToken, toAuthmeshError, toGrpcStatus } from '../../services/core/errors/index.js';
+import { DPOP_BOUND_METADATA } from '../../services/core/rpc/mesh-authenticator.js';
 import { DPOP_SIGNING_ALGS, dpopChallenge, parseBearer, parseDpopAuthorization } from '../../services/core/oauth/index.js';
 import type { Peers } from '../../services/mesh-deps.js';
 import { createBearerPrecheck } from '../bearer-precheck.js';
@@ -110,7 +111,11 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
       // RFC 9449 §8: nonce = 1*NQCHAR.
       if (error === 'use_dpop_nonce' && /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(nonce)) headers['dpop-nonce'] = nonce;
     } else {
-      headers['www-authenticate'] = fallbackChallenge(config.issuer, authorization !== null);
+      const bearer = fallbackChallenge(config.issuer, authorization !== null);
+      // RFC 9449 §7.1: a DPoP-bound token sent as Bearer: the DPoP scheme, with the algorithms
+      // accepted, is offered beside it, as the gRPC handler does (second review N6).
+      const dpopBound = err.findDetails(ErrorInfoSchema)[0]?.metadata[DPOP_BOUND_METADATA] === 'true';
+      headers['www-authenticate'] = dpopBound ? `${bearer}, ${dpopChallenge({ algs: DPOP_SIGNING_ALGS })}` : bearer;
     }
     return new ConnectError(err.rawMessage, err.code, headers, err.details as ConstructorParameters<typeof ConnectError>[3]);
   };

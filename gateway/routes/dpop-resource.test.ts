@@ -108,6 +108,8 @@ describe('DPoP-bound tokens at UserInfo and the admin APIs (RFC 9449 §7)', () =
     it('the Connect bridge refuses the bound token as Bearer and a proof for another RPC', async () => {
       const asBearer = await connect({ authorization: `Bearer ${bound}` });
       expect(asBearer.status).toBe(401);
+      // RFC 9449 §7.1: the DPoP scheme and its algorithms are offered beside Bearer (second review N6).
+      expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", DPoP algs="[^"]+"$/);
       const other = await connect({ authorization: `DPoP ${bound}`, dpop: await key.proof({ htm: 'POST', htu: `${t.baseUrl}/authmesh.client.v1.ClientService/DeleteClient`, accessToken: bound }) });
       expect(other.status).not.toBe(200);
       expect(JSON.stringify(await other.json())).toContain('htu does not match');
