@@ -100,6 +100,41 @@ describe('verifyDpopProof', () => {
     expect(err.description).toContain('signature does not verify');
   });
 
+  describe('dpop_refusal_names_its_cause: a refusal jose makes names what was wrong, not the signature (review F9)', () => {
+    /** A proof with `claims` as its payload, properly signed by a fresh key whose public part is its jwk header. */
+    const signed = async (claims: Record<string, unknown>, jwkOverride?: Record<string, unknown>) => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const jwk = jwkOverride ?? (await exportJWK(publicKey));
+      return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: jwk as never }).sign(privateKey);
+    };
+
+    it.each([
+      ['a string iat', { jti: 'j', htm: 'POST', htu: HTU, iat: String(T) }, 'the iat claim is not valid'],
+      ['a string nbf', { jti: 'j', htm: 'POST', htu: HTU, iat: T, nbf: 'soon' }, 'the nbf claim is not valid'],
+      ['an exp in the past', { jti: 'j', htm: 'POST', htu: HTU, iat: T, exp: T - 3600 }, 'the proof has expired (exp)'],
+    ])('%s', async (_name, claims, why) => {
+      const err = await rejection(verifyDpopProof(await signed(claims), base));
+      expect(err.code).toBe('invalid_dpop_proof');
+      expect(err.description).toContain(why);
+      expect(err.description).not.toContain('signature');
+    });
+
+    it('a payload that is not a JSON object', async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const header = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })).toString('base64url');
+      const payload = Buffer.from('[1,2,3]').toString('base64url');
+      const { createSign, KeyObject } = await import('node:crypto');
+      const der = createSign('SHA256').update(`${header}.${payload}`).sign({ key: KeyObject.from(privateKey as Parameters<typeof KeyObject.from>[0]), dsaEncoding: 'ieee-p1363' });
+      const err = await rejection(verifyDpopProof(`${header}.${payload}.${der.toString('base64url')}`, base));
+      expect(err.description).toContain('the proof payload is not a JSON object');
+    });
+
+    it('a jwk header that is not a usable key', async () => {
+      const err = await rejection(verifyDpopProof(await signed({ jti: 'j', htm: 'POST', htu: HTU, iat: T }, { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }), base));
+      expect(err.description).toContain('the jwk header is not a valid key');
+    });
+  });
+
   it('refuses a jwk header carrying the private key (RFC 9449 §4.3 step 7)', async () => {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const priv = await exportJWK(privateKey);

@@ -95,6 +95,31 @@ export async function dpopJwkThumbprint(jwk: JWK): Promise<string> {
 }
 
 /**
+ * What was wrong with a proof jose refused, in words a client can act on: its signature, a claim
+ * jose checks itself (iat, nbf, exp of the wrong type or time), a payload that is not a JSON
+ * object, or a jwk header that is not a usable key. Never the proof's content (review F9: every
+ * refusal here used to read "the signature does not verify").
+ */
+function joseFailure(err: unknown): string {
+  const e = err as { code?: unknown; claim?: unknown; name?: unknown };
+  // WebCrypto's importKey refuses a malformed or mismatched key with a DataError.
+  if (e.name === 'DataError') return 'the jwk header is not a valid key';
+  switch (e.code) {
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return typeof e.claim === 'string' && /^[a-z_]{1,16}$/.test(e.claim) ? `the ${e.claim} claim is not valid` : 'a claim is not valid';
+    case 'ERR_JWT_EXPIRED':
+      return 'the proof has expired (exp)';
+    case 'ERR_JWT_INVALID':
+      return 'the proof payload is not a JSON object';
+    case 'ERR_JWK_INVALID':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return 'the jwk header is not a valid key';
+    default:
+      return 'the signature does not verify with the jwk header';
+  }
+}
+
+/**
  * Validates a DPoP proof (RFC 9449 §4.3, every step but the replay check, which needs storage:
  * the caller records `jti` for dpopReplayTtlSeconds and refuses a second use).
  * @returns the key thumbprint, jti and iat (seconds since the epoch).
@@ -124,8 +149,8 @@ export async function verifyDpopProof(proof: string, opts: DpopProofOptions): Pr
   try {
     // RFC 9449 §4.3 step 6: the signature verifies with the key in the jwk header.
     ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: DPOP_PROOF_TYP, algorithms: [...DPOP_SIGNING_ALGS], currentDate: opts.now }));
-  } catch {
-    throw invalid('the signature does not verify with the jwk header');
+  } catch (err) {
+    throw invalid(joseFailure(err));
   }
   // RFC 9449 §4.3 step 3: jti, htm, htu and iat are present.
   const { jti, htm, htu, iat, ath, nonce } = payload as Record<string, unknown>;
