@@ -1,0 +1,9 @@
+-- Audit trail (second review N9): a failed login for an unknown user used to record the name
+-- tried, which is often a password typed into the username field, and the trail is now readable
+-- by authmesh.read tokens (ListAuditEvents). New rows no longer carry it (services/user/login-guard.ts);
+-- this removes it from the rows written before.
+UPDATE audit_events
+   SET details = details - 'username'
+ WHERE type = 'login.failure'
+   AND details->>'reason' = 'unknown_user'
+   AND details ? 'username';
