@@ -26,10 +26,14 @@ export function buildOnce(): Promise<unknown> {
   return built;
 }
 
-export async function startAuthmesh(env: Record<string, string>, timeoutMs = 30_000): Promise<AuthmeshProcess> {
-  await buildOnce();
+/**
+ * Starts `node dist/services/main.js` of this checkout (built first), or of another built tree
+ * (`cwd`: e.g. a previous commit's, which its caller builds), and waits for its start banner.
+ */
+export async function startAuthmesh(env: Record<string, string>, timeoutMs = 30_000, cwd?: string): Promise<AuthmeshProcess> {
+  if (cwd === undefined) await buildOnce();
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/services/main.js'], {
-    cwd: repoRoot,
+    cwd: cwd ?? repoRoot,
     env: { ...process.env, AUTHMESH_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so that a kill takes down anything it started with it.
