@@ -27,6 +27,11 @@
 #   running those services, AUTHMESH_SERVICES=client,key,token, on the gRPC port of its first
 #   service in the order above, calling its co-located services in process; `gateway` may join a
 #   group; its pid and log are <group>.pid/.log, the group named in that order, e.g. client+key+token)
+#   AUTHMESH_STACK_REPLICAS (none: one instance of each; e.g. `token=2 gateway=2`: more instances of
+#   a service or of the gateway running alone, processes token-2, gateway-2, …, on the ports from
+#   AUTHMESH_STACK_REPLICA_PORT (the port after the services': 50058, …; a gRPC port for a
+#   service, an HTTP port for the gateway), all behind Envoy with instance 1; peers still call
+#   instance 1 directly)
 #   and any other AUTHMESH_* server or Envoy variable, passed through.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,6 +97,30 @@ for g in ${GROUPS_RAW//,/ }; do
   unset in_group
 done
 unset g m name s
+
+# Extra instances (AUTHMESH_STACK_REPLICAS): instance k of a service or of the gateway, when it
+# runs alone, is process <name>-k on its own port; recorded like the groups, for env/status/down.
+REPLICAS_RAW="${AUTHMESH_STACK_REPLICAS:-}"
+REPLICAS_FILE="$STATE/stack-replicas"
+if [[ -z "$REPLICAS_RAW" && "${1:-}" != up && -f "$REPLICAS_FILE" ]]; then REPLICAS_RAW="$(<"$REPLICAS_FILE")"; fi
+REPLICA_BASE="${AUTHMESH_STACK_REPLICA_PORT:-$((GRPC_BASE + ${#SERVICES[@]}))}"
+[[ "$REPLICA_BASE" =~ ^[0-9]+$ ]] || die "AUTHMESH_STACK_REPLICA_PORT must be a number, got '$REPLICA_BASE'"
+REPLICAS=()
+declare -A REPLICA_OF=() REPLICA_PORT=()
+for spec in ${REPLICAS_RAW//,/ }; do
+  [[ "$spec" =~ ^([a-z-]+)=([1-9])$ ]] || die "AUTHMESH_STACK_REPLICAS: bad entry '$spec' (expected <service or gateway>=<instances 1-9>, e.g. token=2)"
+  base_name="${BASH_REMATCH[1]}"
+  [[ -n "${PROC_OF[$base_name]:-}" ]] || die "AUTHMESH_STACK_REPLICAS: unknown service '$base_name' (expected one of ${SERVICES[*]} gateway)"
+  [[ "${PROC_OF[$base_name]}" == "$base_name" ]] || die "AUTHMESH_STACK_REPLICAS: '$base_name' runs in group '${PROC_OF[$base_name]}'; only a service or gateway running alone has replicas"
+  for ((k = 2; k <= BASH_REMATCH[2]; k++)); do
+    r="$base_name-$k"
+    REPLICA_OF[$r]="$base_name"
+    REPLICA_PORT[$r]=$((REPLICA_BASE + ${#REPLICAS[@]}))
+    REPLICAS+=("$r")
+  done
+done
+unset spec base_name k r
+((REPLICA_BASE + ${#REPLICAS[@]} <= 65536)) || die "AUTHMESH_STACK_REPLICA_PORT=$REPLICA_BASE leaves no room for ${#REPLICAS[@]} ports"
 
 # The processes, in start order after the key's: those of the services in SERVICES order, then
 # the gateway's, each once.
@@ -218,6 +247,33 @@ stack_pid_names() { local f; for f in "$STATE"/*.pid; do [[ -e "$f" ]] && basena
 grpc_healthy() { node scripts/grpc-health.mjs "127.0.0.1:$(port_of "$1")" "${FQN[$1]}"; }
 http_ok() { curl -fsS -o /dev/null --max-time 5 "$1"; }
 
+# ,127.0.0.1:<port> for each replica of $1 (empty without replicas).
+replica_addresses() { local r; for r in "${REPLICAS[@]}"; do [[ "${REPLICA_OF[$r]}" == "$1" ]] && printf ',127.0.0.1:%s' "${REPLICA_PORT[$r]}"; done; return 0; }
+
+# Starts the replicas after the first instances, each as its service (its own address, so it
+# listens on its own port) or as the gateway on its own HTTP port, and waits until each answers.
+start_replicas() {
+  local deadline="$1" r svc port
+  for r in "${REPLICAS[@]}"; do
+    svc="${REPLICA_OF[$r]}" port="${REPLICA_PORT[$r]}"
+    if [[ "$svc" == gateway ]]; then
+      AUTHMESH_HTTP_PORT="$port" start_node "$r" gateway "$MAIN"
+    else
+      export "AUTHMESH_$(var_of "$svc")_ADDR=127.0.0.1:$port"
+      start_node "$r" "$svc" "$MAIN"
+      export "AUTHMESH_$(var_of "$svc")_ADDR=127.0.0.1:$(port_of "$svc")"
+    fi
+  done
+  for r in "${REPLICAS[@]}"; do
+    svc="${REPLICA_OF[$r]}" port="${REPLICA_PORT[$r]}"
+    if [[ "$svc" == gateway ]]; then
+      wait_for "$r" "$deadline" http_ok "http://127.0.0.1:$port/.well-known/oauth-authorization-server"
+    else
+      wait_for "$r" "$deadline" node scripts/grpc-health.mjs "127.0.0.1:$port" "${FQN[$svc]}"
+    fi
+  done
+}
+
 # The environment every authmesh process shares: issuer, store, grid, secrets, everyone's address.
 export_common() {
   load_secrets
@@ -233,9 +289,10 @@ export_common() {
   for s in "${SERVICES[@]}"; do
     # Each process listens on the port of its own address (AUTHMESH_GRPC_PORT stays unset).
     export "AUTHMESH_$(var_of "$s")_ADDR=127.0.0.1:$(port_of "$s")"
-    # Envoy's upstream for that service.
-    export "AUTHMESH_$(var_of "$s")_UPSTREAMS=127.0.0.1:$(port_of "$s")"
+    # Envoy's upstream for that service, and its replicas.
+    export "AUTHMESH_$(var_of "$s")_UPSTREAMS=127.0.0.1:$(port_of "$s")$(replica_addresses "$s")"
   done
+  export AUTHMESH_GATEWAY_UPSTREAMS="127.0.0.1:$AUTHMESH_HTTP_PORT$(replica_addresses gateway)"
   unset AUTHMESH_GRPC_PORT
 }
 
@@ -248,6 +305,7 @@ up() {
   mkdir -p "$STATE"
   chmod 700 "$STATE"
   printf '%s\n' "$GROUPS_RAW" >"$GROUPS_FILE"
+  printf '%s\n' "$REPLICAS_RAW" >"$REPLICAS_FILE"
   ensure_secrets
 
   say "PostgreSQL (scripts/postgres.sh up)"
@@ -262,7 +320,7 @@ up() {
   local deadline=$((SECONDS + WAIT)) p kp="${PROC_OF[key]}" gp="${PROC_OF[gateway]}"
   # Nothing of another grouping may hold the ports this one assigns.
   for p in $(stack_pid_names); do
-    [[ " ${PROCS[*]} sample-api " == *" $p "* ]] && continue
+    [[ " ${PROCS[*]} ${REPLICAS[*]} sample-api " == *" $p "* ]] && continue
     running_pid "$p" >/dev/null && die "$p runs from another AUTHMESH_STACK_GROUPS (now '${GROUPS_RAW}'): run scripts/stack.sh down first"
   done
   # The key service first: every other service verifies bearer tokens against its JWKS, and the
@@ -273,6 +331,7 @@ up() {
   for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || wait_healthy "$p" "$deadline" services; done
   [[ "$gp" == gateway ]] && start_node gateway gateway "$MAIN"
   wait_healthy "$gp" "$deadline" gateway
+  start_replicas "$deadline"
   AUTHMESH_SAMPLE_API_HOST=127.0.0.1 start_node sample-api '' dist/test/sample-api/server.js
   wait_for sample-api "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT/healthz"
 
@@ -288,7 +347,7 @@ up() {
   cat <<EOF
 
 authmesh stack is up. Everything clients use goes through Envoy: $URL (the issuer)
-  services (gRPC): $(for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || printf '%s %s  ' "$p" "$(port_of "$(services_of "$p" | head -n 1)")"; done)
+  services (gRPC): $(for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || printf '%s %s  ' "$p" "$(port_of "$(services_of "$p" | head -n 1)")"; done)$(for r in "${REPLICAS[@]}"; do printf '%s %s  ' "$r" "${REPLICA_PORT[$r]}"; done)
   gateway http://127.0.0.1:$AUTHMESH_HTTP_PORT   sample API http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT   Envoy admin http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT
   store $(printf '%s' "$PG_URL" | sed -E 's#//([^:/]+):[^@]*@#//\1:***@#') (scripts/postgres.sh url), grid hazelcast $HZ_MEMBERS
   admin client: $AUTHMESH_ADMIN_CLIENT_ID, secret AUTHMESH_ADMIN_CLIENT_SECRET in $rel (0600)
@@ -333,11 +392,15 @@ down() {
 
 status() {
   local ok=0 p pid svc
-  for p in "${PROCS[@]}" sample-api; do
+  for p in "${PROCS[@]}" "${REPLICAS[@]}" sample-api; do
     if pid="$(running_pid "$p")"; then
       local answer=yes
       if [[ "$p" == sample-api ]]; then
         http_ok "http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT/healthz" || answer=no
+      elif [[ "${REPLICA_OF[$p]:-}" == gateway ]]; then
+        http_ok "http://127.0.0.1:${REPLICA_PORT[$p]}/.well-known/oauth-authorization-server" || answer=no
+      elif [[ -n "${REPLICA_OF[$p]:-}" ]]; then
+        node scripts/grpc-health.mjs "127.0.0.1:${REPLICA_PORT[$p]}" "${FQN[${REPLICA_OF[$p]}]}" >/dev/null 2>&1 || answer=no
       else
         has_gateway "$p" && { http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/.well-known/oauth-authorization-server" || answer=no; }
         for svc in $(services_of "$p"); do grpc_healthy "$svc" >/dev/null 2>&1 || answer=no; done
