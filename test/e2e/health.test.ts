@@ -170,4 +170,16 @@ describe('health: liveness vs readiness against a store and grid that go away', 
     expect(existsSync(`${log}.2`)).toBe(false);
     await expectReady();
   }, 180_000);
+
+  it('drains first: once shutdown begins, readiness and the names Envoy checks say NOT_SERVING and /readyz 503 while liveness stays SERVING', async () => {
+    await expectReady();
+    // What SIGTERM does in services/main.ts before any listener closes.
+    t.mesh.readiness.drain();
+    t.mesh.rpc.setServing(false);
+    expect(await grpcStatus(READINESS)).toBe('NOT_SERVING');
+    expect(await grpcStatus(TOKEN_SERVICE)).toBe('NOT_SERVING');
+    expect(await http('/readyz')).toMatchObject({ status: 503, body: { status: 'not_ready', draining: true, checks: { store: 'ok', grid: 'ok' } } });
+    expect(await grpcStatus(LIVENESS)).toBe('SERVING');
+    expect((await http('/livez')).status).toBe(200);
+  });
 });
