@@ -57,9 +57,10 @@ overlay_dir() {
 render() {
   need
   mkdir -p "$OUT"
-  local o
+  local o dir
   for o in "$@"; do
-    "$KUSTOMIZE" build "$(overlay_dir "$o")" >"$OUT/$o.yaml"
+    dir="$(overlay_dir "$o")"
+    "$KUSTOMIZE" build "$dir" >"$OUT/$o.yaml"
     # JSON for the manifest test (no YAML parser in the Node dependencies): PyYAML comes with
     # kubernetes-validate.
     "$VENV/bin/python" -c 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(open(sys.argv[1])) if d], open(sys.argv[2], "w"), indent=1)' \
@@ -97,7 +98,8 @@ for cmd in "${cmds[@]}"; do
     print)
       need
       [ ${#overlays[@]} -eq 1 ] || die "print: name one overlay (embedded or stack)"
-      "$KUSTOMIZE" build "$(overlay_dir "${overlays[0]}")"
+      dir="$(overlay_dir "${overlays[0]}")"
+      "$KUSTOMIZE" build "$dir"
       ;;
   esac
 done
