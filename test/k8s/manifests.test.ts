@@ -266,6 +266,21 @@ describe.skipIf(skip !== undefined)('Kubernetes manifests', () => {
     }
   });
 
+  it('stack: the files the init containers take from the authmesh image are in it (Dockerfile runtime stage)', () => {
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const copied = [...runtime.matchAll(/^COPY --from=build \/app\/(\S+) /gm)].map((m) => m[1]!);
+    const fromImage = (path: string) => copied.some((c) => path === c || path.startsWith(`${c.replace(/\/$/, '')}/`));
+    const objs = rendered.stack!;
+    const inits = workloads(objs).flatMap((w) => initContainersOf(w).filter(isAuthmesh));
+    expect(inits.map((c) => c.name).sort()).toStrictEqual(['config', 'render-config']);
+    for (const c of inits) {
+      const paths = (c.command ?? []).join(' ').match(/(?:\/app\/)?(?:scripts|envoy|build|hazelcast)\/[\w./-]+/g) ?? [];
+      expect(paths.length, c.name).toBeGreaterThan(0);
+      for (const p of paths) expect(fromImage(p.replace(/^\/app\//, '')), `${c.name}: ${p}`).toBe(true);
+    }
+  });
+
   it.each(OVERLAYS)('%s: the authmesh image is set once through kustomize `images:` (override with kustomize edit set image)', (o) => {
     const images = new Set(workloads(rendered[o]!).flatMap((w) => [...containersOf(w), ...initContainersOf(w)].map((c) => c.image)));
     const own = [...images].filter((i) => i.startsWith('authmesh'));
