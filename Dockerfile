@@ -17,7 +17,7 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 # Runtime stage: node on the compiled JavaScript, production dependencies only (no tsx, esbuild,
 # buf or test tooling), and the files found at run time: package.json ("type": "module"), the
 # migrations (db/), the descriptor set, the health-check and Envoy-render scripts and the Envoy
-# template (docker-compose.yml's health checks and envoy-config container).
+# template (docker-compose.yml's health checks and envoy-config container), hazelcast.xml.
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production \
@@ -31,6 +31,8 @@ COPY --from=build /app/build/descriptor.binpb ./build/descriptor.binpb
 COPY --from=build /app/db ./db
 COPY --from=build /app/scripts ./scripts
 COPY --from=build /app/envoy ./envoy
+# The Hazelcast member configuration: deploy/k8s copies it out of this image into the members.
+COPY --from=build /app/hazelcast ./hazelcast
 # Private to the service user: authmesh refuses a data directory others can read (it holds keys).
 RUN install -d -m 0700 -o node -g node /var/lib/authmesh
 USER node

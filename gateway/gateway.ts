@@ -7,6 +7,7 @@ import { parse as parseQuery } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../services/core/config/index.js';
 import { toAuthmeshError } from '../services/core/errors/index.js';
+import type { Readiness } from '../services/core/health/readiness.js';
 import type { Logger } from '../services/core/log/index.js';
 import type { Peers } from '../services/mesh-deps.js';
 import { MAX_PARAMETERS } from './form-params.js';
@@ -27,6 +28,11 @@ export interface GatewayOptions {
    * with DPoP (rest-body-check.ts); defaults to config.meshSecret.
    */
   meshSecret?: string | undefined;
+  /**
+   * Readiness of the store and grid this process holds (embedded mode), behind GET /readyz;
+   * absent in a gateway-only process, which holds neither.
+   */
+  readiness?: Readiness | undefined;
 }
 
 /** Everything a route module gets. */

@@ -89,6 +89,9 @@ up() {
   local_env
   if pid_alive; then echo "envoy already running (pid $(cat "$STATE/envoy.pid"))"; return 0; fi
   mkdir -p "$STATE"
+  # A restart keeps the previous run's logs (*.log.1) instead of appending to them without bound.
+  local f
+  for f in access.log envoy.log; do [ -f "$STATE/$f" ] && mv -f "$STATE/$f" "$STATE/$f.1"; done
   export AUTHMESH_ENVOY_ACCESS_LOG="${AUTHMESH_ENVOY_ACCESS_LOG:-$STATE/access.log}"
   render "$STATE/envoy.yaml"
   # The rendered config holds AUTHMESH_MTLS_EDGE_SECRET when mutual TLS is on: owner-only then.

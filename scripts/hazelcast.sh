@@ -22,6 +22,8 @@
 #   HAZELCAST_HEAP      JVM heap per member (default 256m)
 #   HAZELCAST_WAIT      seconds to wait for members to join, and again for the cluster to be safe
 #                       (default 90)
+#   HAZELCAST_LOG_KEEP  earlier logs kept per member when it starts again: member-N.log.1 is the
+#                       previous run's, .2 the one before (default 5; 0 keeps none)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,12 +33,14 @@ COUNT="${HAZELCAST_MEMBERS:-2}"
 DIR="${HAZELCAST_DIR:-$ROOT/.stack/hazelcast}"
 HEAP="${HAZELCAST_HEAP:-256m}"
 WAIT="${HAZELCAST_WAIT:-90}"
+LOG_KEEP="${HAZELCAST_LOG_KEEP:-5}"
 CONFIG="$ROOT/hazelcast/hazelcast.xml"
 JAR="$DIR/hazelcast-$VERSION.jar"
 CLUSTER="authmesh"
 
 die() { echo "hazelcast.sh: $*" >&2; exit 1; }
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+[[ "$LOG_KEEP" =~ ^[0-9]+$ ]] || die "HAZELCAST_LOG_KEEP must be a number of log generations (0 or more)"
 
 port_of() { echo $((BASE_PORT + $1 - 1)); }
 pid_file() { echo "$DIR/member-$1.pid"; }
@@ -92,6 +96,23 @@ effective_config() {
   echo "$DIR/hazelcast.xml"
 }
 
+# A restarted member's log must not erase the previous run's: that log is what tells why the member
+# stopped (a crash, an OOM). Shift member-N.log to .1, .1 to .2, … and drop what passes LOG_KEEP.
+rotate_log() {
+  local log i
+  log="$(log_file "$1")"
+  [[ -e "$log" ]] || return 0
+  if ((LOG_KEEP == 0)); then
+    rm -f "$log"
+    return 0
+  fi
+  rm -f "$log.$LOG_KEEP"
+  for ((i = LOG_KEEP - 1; i >= 1; i--)); do
+    [[ -e "$log.$i" ]] && mv -f "$log.$i" "$log.$((i + 1))"
+  done
+  mv -f "$log" "$log.1"
+}
+
 start_member() {
   local n="$1" port pid config
   command -v java >/dev/null || die "java not found: install a JDK 17+ (apt-get install openjdk-17-jre-headless)"
@@ -104,6 +125,7 @@ start_member() {
     die "port $port is already in use by another process: set HAZELCAST_PORT to a free range"
   fi
   config="$(effective_config)"
+  rotate_log "$n"
   # setsid: the member must outlive this script and the terminal or CI step that ran it.
   setsid java -Xms64m "-Xmx$HEAP" -XX:+UseSerialGC \
     --add-modules java.se --add-exports java.base/jdk.internal.ref=ALL-UNNAMED \
@@ -259,7 +281,7 @@ case "$cmd" in
     echo "member $2 joined a cluster of ${#up_now[@]}, which is safe (backups in sync)" >&2
     ;;
   *)
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -5,6 +5,7 @@ import { resolveCookieSecret, resolveMasterKey, resolveMeshSecret } from './core
 import { ConfigError, loadConfig, redactDatabaseUrl, SERVICE_NAMES, type Config, type ServiceName } from './core/config/index.js';
 import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
+import { createReadiness, type Readiness } from './core/health/readiness.js';
 import { listenFailure } from './listen-failure.js';
 import { startMesh, type Mesh } from './mesh.js';
 import { createPeers, type Peers } from './mesh-deps.js';
@@ -19,7 +20,7 @@ const PEER_SERVICE: Record<keyof Omit<Peers, 'close'>, ServiceName> = {
   refreshToken: 'refresh-token',
 };
 
-async function startGateway(config: Config, log: Logger, peers: Peers, addresses: Record<ServiceName, string>) {
+async function startGateway(config: Config, log: Logger, peers: Peers, addresses: Record<ServiceName, string>, readiness: Readiness | undefined) {
   // Loaded only by a process that runs the gateway: fastify, the routes and their pages are ~12 MiB
   // of RSS that a stack-mode service process (token, key, …) never uses (issue 12 target 7).
   const { ALL_ROUTES, createGateway } = await import('../gateway/index.js');
@@ -31,6 +32,7 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
       grpcAddress: (peer) => addresses[PEER_SERVICE[peer as keyof typeof PEER_SERVICE]],
       cookieSecret: resolveCookieSecret(config, log),
       meshSecret: resolveMeshSecret(config, log),
+      readiness,
     },
     ALL_ROUTES,
   );
@@ -108,7 +110,9 @@ async function main(): Promise<void> {
     peers = createPeers(config.addresses, resolveMeshSecret(config, log));
     started.peers = peers;
   }
-  const gateway = config.gateway ? await startGateway(config, log, peers, addresses) : undefined;
+  // A gateway-only process holds no store or grid: its readiness is only "not draining".
+  const readiness = mesh?.readiness ?? createReadiness({ probes: [] });
+  const gateway = config.gateway ? await startGateway(config, log, peers, addresses, readiness) : undefined;
 
   process.stdout.write(`${banner(config, mesh?.port, gateway?.address).join('\n')}\n\n`);
 
@@ -117,6 +121,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Drain first: readiness (gRPC `readiness`, GET /readyz) and the per-service health names
+    // say NOT_SERVING before any listener closes, so Envoy and Kubernetes stop sending new work.
+    readiness.drain();
+    mesh?.rpc.setServing(false);
+    mesh?.rpc.setReady(false);
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     await gateway?.app.close();

@@ -10,6 +10,7 @@ import { resolveMeshSecret } from './core/config/data-dir-secrets.js';
 import type { Grid } from './core/grid/index.js';
 import { createGridFromConfig } from './core/grid/index.js';
 import { createLogger, type Logger } from './core/log/index.js';
+import { createReadiness, type Readiness } from './core/health/readiness.js';
 import { createAccessTokenVerifier, createDpopProofs, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
 import { createStoreFromConfig } from './core/store/store-from-config.js';
@@ -40,6 +41,8 @@ export interface Mesh {
   addresses: Record<ServiceName, string>;
   deps: MeshDeps;
   rpc: RpcServer;
+  /** Store and grid reachability (gRPC health `readiness`, the gateway's GET /readyz). */
+  readiness: Readiness;
   modules: Partial<Record<ServiceName, ServiceModule>>;
   close(): Promise<void>;
 }
@@ -139,6 +142,8 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
   });
   for (const name of order) await modules[name]?.start?.();
   rpc.setServing(true);
+  const readiness = startReadiness(store, grid, rpc, log);
+  opened.push(async () => readiness.close());
   log.info({ grpc: own, services: config.services }, 'authmesh gRPC services are serving');
 
   return {
@@ -147,8 +152,11 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
     addresses,
     deps,
     rpc,
+    readiness,
     modules,
     async close() {
+      readiness.drain();
+      readiness.close();
       await rpc.shutdown(5_000);
       for (const m of Object.values(modules)) await m.stop?.();
       await auditQueue.close();
@@ -157,4 +165,24 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
       if (ownsStore) await store.close();
     },
   };
+}
+
+// Probes run every 2 s in the background (so gRPC health Watch and Check follow them without a
+// caller), each bounded by 1 s; GET /readyz reuses a result up to 1 s old.
+const READINESS_INTERVAL_MS = 2_000;
+
+function startReadiness(store: Store, grid: Grid, rpc: RpcServer, log: Logger): Readiness {
+  return createReadiness({
+    probes: [
+      { name: 'store', check: () => store.ping() },
+      { name: 'grid', check: () => grid.ping() },
+    ],
+    intervalMs: READINESS_INTERVAL_MS,
+    onChange(report) {
+      rpc.setReady(report.ready);
+      // Names and states only: never an address or a driver's error text.
+      if (report.ready) log.info({ checks: report.checks }, 'ready: the store and grid answer');
+      else log.warn({ checks: report.checks, draining: report.draining }, 'not ready');
+    },
+  });
 }

@@ -29,6 +29,7 @@ export async function startTestGateway(env: Record<string, string> = {}, options
       peers: t.peers,
       grpcAddress: () => `127.0.0.1:${t.mesh.port}`,
       cookieSecret: randomBytes(32).toString('base64url'),
+      readiness: t.mesh.readiness,
     },
     options.routes ?? ALL_ROUTES,
   );

@@ -67,6 +67,18 @@ export function describeGridContract(name: string, factory: () => Promise<GridCo
       await elapse(Math.max(0, ttl() - alreadyElapsedMs) + slack);
     };
 
+    describe('ping (readiness)', () => {
+      it('resolves while the grid is reachable, and writes nothing the maps can see', async () => {
+        await expect(current().grid.ping()).resolves.toBeUndefined();
+        await expect(map<string>('ping').get('ping')).resolves.toBeUndefined();
+      });
+
+      it('rejects with TemporarilyUnavailable once the grid is closed', async () => {
+        await current().grid.close();
+        await expect(current().grid.ping()).rejects.toBeInstanceOf(TemporarilyUnavailable);
+      });
+    });
+
     describe('get, set and delete', () => {
       it('resolves undefined for a key never written', async () => {
         expect(await map<string>('codes').get('missing')).toBeUndefined();

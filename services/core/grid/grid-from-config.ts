@@ -44,6 +44,7 @@ export async function createGridFromConfig(
 export function namespacedGrid(grid: Grid, namespace: string): Grid {
   return {
     map: <V>(name: string) => grid.map<V>(`${name}@${namespace}`),
+    ping: () => grid.ping(),
     close: () => grid.close(),
   };
 }

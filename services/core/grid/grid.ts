@@ -22,6 +22,12 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export interface Grid {
   /** A handle on the named map (e.g. 'codes', 'revocations', 'cache:clients'); handles of one name share data. */
   map<V>(name: string): GridMap<V>;
+  /**
+   * One cheap round trip to the grid, for readiness (services/core/health): resolves when the grid
+   * answers, rejects with TemporarilyUnavailable when it cannot be reached or has been closed.
+   * Bounded by the implementation's operation timeout; touches no caller's data.
+   */
+  ping(): Promise<void>;
   /** Releases connections and timers. Idempotent. */
   close(): Promise<void>;
 }

@@ -378,6 +378,12 @@ export async function createHazelcastGrid(options: HazelcastGridOptions): Promis
       assertMapName(name);
       return mapHandle<V>(name);
     },
+    async ping() {
+      // Disconnected: say so at once rather than wait out the invocation timeout.
+      if (!closed && !connected) throw new TemporarilyUnavailable('the grid is not connected to the cluster');
+      // A read of a key nobody writes, in a map of its own: a real round trip to a partition owner.
+      await call('ping', async () => (await proxy(PING_MAP)).get('ping'));
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -389,6 +395,9 @@ export async function createHazelcastGrid(options: HazelcastGridOptions): Promis
     isConnected: () => connected && !closed,
   };
 }
+
+/** The map readiness reads (never written); named apart from every map the services use. */
+const PING_MAP = 'authmesh:ping';
 
 class GridTimeout extends Error {
   constructor() {

@@ -152,6 +152,10 @@ export function createMemoryGrid(options: MemoryGridOptions = {}): MemoryGrid {
       }
       return mapHandle<V>(name, store);
     },
+    async ping() {
+      // In process: reachable exactly as long as it is open.
+      ensureOpen();
+    },
     async close() {
       closed = true;
       clearInterval(timer);

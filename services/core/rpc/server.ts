@@ -34,14 +34,25 @@ export interface RpcServer {
   readonly inProcess: InProcessServer;
   /** Binds host:port (port 0 picks a free one) and returns the bound port. */
   listen(host: string, port: number): Promise<number>;
-  /** Marks every service SERVING (or NOT_SERVING). */
+  /**
+   * Marks '' and every service name SERVING (or NOT_SERVING): started and not draining. Envoy's
+   * active health checks use these names (see README "Health").
+   */
   setServing(serving: boolean): void;
+  /** Sets the `readiness` health name: the store and grid answer and the process is not draining. */
+  setReady(ready: boolean): void;
   /**
    * Stops accepting calls (over the socket and in process), lets running ones finish for up to
    * graceMs, then cancels the rest.
    */
   shutdown(graceMs?: number): Promise<void>;
 }
+
+/** gRPC health service name of the liveness probe: SERVING whenever the server can answer at all. */
+export const LIVENESS = 'liveness';
+/** gRPC health service name of the readiness probe: store and grid reachable, not draining. */
+export const READINESS = 'readiness';
+const HEALTH_PROBE_NAMES = { [LIVENESS]: 'SERVING', [READINESS]: 'NOT_SERVING' } as const;
 
 /** Admits only public methods: the safe default until a real authenticator is wired in. */
 export const publicOnlyAuthenticator: Authenticator = {
@@ -64,7 +75,10 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   });
   const authenticator = options.authenticator ?? publicOnlyAuthenticator;
   const names = options.services.map((s) => s.name);
-  const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])));
+  const health = new HealthImplementation({
+    ...Object.fromEntries(['', ...names].map((n) => [n, 'NOT_SERVING' as const])),
+    ...HEALTH_PROBE_NAMES,
+  });
   // Health and reflection are not authmesh handlers: undecodable bytes still get INVALID_ARGUMENT.
   const tolerant = tolerantRegistrar(server);
   health.addToServer(tolerant);
@@ -90,6 +104,9 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     health,
     inProcess,
     setServing,
+    setReady(ready) {
+      health.setStatus(READINESS, ready ? 'SERVING' : 'NOT_SERVING');
+    },
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
@@ -103,6 +120,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     },
     shutdown(graceMs = 5_000) {
       setServing(false);
+      health.setStatus(READINESS, 'NOT_SERVING');
       inProcess.close();
       return new Promise((resolve) => {
         const force = setTimeout(() => {

@@ -25,6 +25,9 @@ export function createSqlStore(client: SqlClient, dialect: SqlDialect): Store {
     revocations: createSqlRevocationStore(db),
     grantTokens: createSqlGrantTokenStore(db),
     audit: createSqlAuditStore(db),
+    ping: async () => {
+      await db.rows('SELECT 1');
+    },
     close: () => (closing ??= client.close()),
   };
 }

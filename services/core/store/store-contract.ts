@@ -25,6 +25,12 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       await store?.close();
     });
 
+    describe('ping (readiness)', () => {
+      it('resolves while the database answers', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
     describe('clients', () => {
       it('round-trips every field', async () => {
         const input = fullClient();

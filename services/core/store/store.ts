@@ -18,5 +18,11 @@ export interface Store {
   revocations: RevocationStore;
   grantTokens: GrantTokenStore;
   audit: AuditStore;
+  /**
+   * One cheap round trip to the database (`SELECT 1`), for readiness (services/core/health):
+   * resolves when it answers, rejects with a domain error (TemporarilyUnavailable when the
+   * database cannot be reached) otherwise. Reads and writes no table.
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
