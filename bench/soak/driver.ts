@@ -110,6 +110,13 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
   let adminToken: { value: string; until: number } | undefined;
   let inFlight = 0;
   let serial = 0;
+  // The login form is throttled per source address (at most 4 password checks at once, then
+  // 429 slow_down), and every browser here is one address: at most 3 sign in at a time.
+  let signingIn = 0;
+  const signInSlot = async () => {
+    while (signingIn >= 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    signingIn++;
+  };
 
   const call = async (path: string, init: RequestInit): Promise<Response> => {
     try {
@@ -122,8 +129,10 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
   const failed = async (res: Response): Promise<never> => {
     let code = '';
     try {
-      const body = (await res.json()) as { error?: string; code?: number };
+      const body = (await res.json()) as { error?: string; error_description?: string; code?: number };
       code = body.error ?? (body.code !== undefined ? `grpc_${body.code}` : '');
+      // A 400's description says which rule refused (never a token: error descriptions carry none).
+      if (res.status === 400 && body.error_description) code += ` (${body.error_description.slice(0, 60)})`;
     } catch {
       // not JSON
     }
@@ -198,7 +207,14 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
           }
           if (res.status !== 200) return await failed(res);
           const page = await res.text();
-          if (page.includes('action="/oauth2/login"')) res = await post(page, '/oauth2/login', { username: slot.user.username, password: slot.user.password });
+          if (page.includes('action="/oauth2/login"')) {
+            await signInSlot();
+            try {
+              res = await post(page, '/oauth2/login', { username: slot.user.username, password: slot.user.password });
+            } finally {
+              signingIn--;
+            }
+          }
           else if (page.includes('action="/oauth2/consent"')) res = await post(page, '/oauth2/consent', { decision: 'allow' });
           else throw new Failure('unexpected page');
         }
@@ -220,7 +236,8 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
       if (wins.length === 0) return failed(answers[0]!);
       const body = (await wins[0]!.json()) as { access_token: string; refresh_token?: string };
       ledger.tokensIssued++;
-      if (body.refresh_token) {
+      // RFC 6749 §4.1.2: the replay revoked what the code had issued; its refresh token is not kept.
+      if (body.refresh_token && !race) {
         refreshTokens.push(body.refresh_token);
         if (refreshTokens.length > 200) refreshTokens.shift();
       }
