@@ -11,5 +11,6 @@ import { userinfoRoutes } from './userinfo.js';
 import { deviceRoutes } from './device.js';
 import { parRoutes } from './par.js';
 import { protectedResourceRoutes } from './protected-resource.js';
+import { consoleRoutes } from './console.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes, parRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes, parRoutes, consoleRoutes];
