@@ -29,9 +29,9 @@ function SecretOnce({ clientId, secret, onDone }: { clientId: string; secret: st
     <section class="secret" aria-labelledby="secret-title">
       <h2 id="secret-title">Client secret of {clientId}</h2>
       <p>Copy it now: it is shown once and cannot be read again (the server keeps only its hash).</p>
-      <output class="secret-value" data-testid="client-secret">
+      <code class="secret-value" data-testid="client-secret">
         {secret}
-      </output>
+      </code>
       <button type="button" onClick={onDone}>
         I have copied it
       </button>
@@ -240,7 +240,8 @@ export function ClientsScreen() {
                 <td>{c.clientType === ClientType.PUBLIC ? 'public' : c.clientType === ClientType.TRUSTED ? 'trusted' : 'confidential'}</td>
                 <td>{c.grantTypes.map(grantName).join(', ')}</td>
                 <td>{when(c.secretRotateTime)}</td>
-                <td class="row-actions">
+                <td>
+                  <div class="row-actions">
                   <button type="button" onClick={() => setMode({ kind: 'edit', client: c })} aria-label={`Edit ${c.clientId}`}>
                     Edit
                   </button>
@@ -252,6 +253,7 @@ export function ClientsScreen() {
                   <button type="button" class="danger" onClick={() => void remove(c)} aria-label={`Delete ${c.clientId}`} disabled={busy}>
                     Delete
                   </button>
+                  </div>
                 </td>
               </tr>
             ))}

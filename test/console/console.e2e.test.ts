@@ -1,0 +1,171 @@
+// The admin console end to end in a real headless Chromium (Debian's chromium package driven by
+// playwright-core; nothing downloaded): an administrator signs in through the real login form,
+// creates a client and sees its secret once (not after a reload), rotates it, creates a user,
+// revokes that user's session, and reads the audit entry of each action; a user who is not an
+// administrator is refused. Screenshots of the main screens go to docs/console/ (README links them).
+//
+// Skipped only when chromium is missing and AUTHMESH_REQUIRE_STACK is unset (CI sets it, and
+// installs the browser with scripts/browser.sh install).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
+import { repoRoot } from '../../services/core/rpc/paths.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+const BROWSER = process.env.AUTHMESH_BROWSER ?? '/usr/bin/chromium';
+const required = process.env.AUTHMESH_REQUIRE_STACK === '1';
+const available = existsSync(BROWSER);
+if (!available && required) throw new Error(`AUTHMESH_REQUIRE_STACK=1 but no browser at ${BROWSER}: run scripts/browser.sh install`);
+const SHOTS = join(repoRoot, 'docs', 'console');
+const PASSWORD = 'correct horse battery staple';
+/** Bounded waits for the audit trail (events are written shortly after they happen). */
+const AUDIT_TRIES = 20;
+
+describe.skipIf(!available)('admin console in Chromium', () => {
+  let t: TestGateway;
+  let browser: Browser;
+  const admin = { username: 'console-admin', password: PASSWORD };
+  const plain = { username: 'console-user', password: PASSWORD };
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build-console.mjs'), '--quiet'], { cwd: repoRoot, stdio: 'inherit' });
+    mkdirSync(SHOTS, { recursive: true });
+    t = await startTestGateway();
+    const bearer = await t.bearer();
+    await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: admin.username, roles: ['authmesh.admin'], email: 'admin@example.com' }, password: admin.password }), { bearer });
+    // Headless, no sandbox (CI runs as root), no network other than the test's loopback server.
+    browser = await chromium.launch({ executablePath: BROWSER, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  async function signIn(page: Page, who: { username: string; password: string }) {
+    await page.goto(`${t.baseUrl}/console/`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The authorization server's own login page (gateway/pages/login-page.ts).
+    await page.waitForURL(/\/oauth2\/authorize|\/login/);
+    await page.locator('#username').fill(who.username);
+    await page.locator('#password').fill(who.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${t.baseUrl}/console/**`);
+  }
+
+  /** Waits (bounded) until the audit screen lists an event of `type` whose row contains `text`. */
+  async function auditEntry(page: Page, type: string, text: string) {
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    await page.getByLabel('Type').fill(type);
+    for (let i = 0; i < AUDIT_TRIES; i++) {
+      await page.getByRole('button', { name: 'Apply' }).click();
+      const row = page.locator(`tr[data-event-type="${type}"]`, { hasText: text });
+      if ((await row.count()) > 0) return row.first();
+      await page.waitForTimeout(250);
+    }
+    throw new Error(`no audit event ${type} mentioning ${text}`);
+  }
+
+  it('an administrator manages clients, users and sessions, and each action is in the audit trail', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+    const page = await context.newPage();
+    // The page loads nothing from another origin (no CDN, font or tracker).
+    const foreign: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(t.baseUrl) && !r.url().startsWith('data:')) foreign.push(r.url());
+    });
+    const cspViolations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    page.on('dialog', (d) => void d.accept());
+
+    await page.goto(`${t.baseUrl}/console/`);
+    await expect(page.getByRole('button', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
+    await signIn(page, admin);
+    await page.getByRole('heading', { name: 'Clients' }).waitFor();
+    await page.getByTestId('username').filter({ hasText: admin.username }).waitFor();
+
+    // Create a client: a redirect URI the server refuses is explained next to its field.
+    await page.getByRole('button', { name: 'New client' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Orders web app');
+    await page.getByLabel('Redirect URIs').fill('http://app.example.com/cb');
+    await page.getByRole('button', { name: 'Save' }).click();
+    const fieldError = page.locator('.field.invalid', { has: page.getByLabel('Redirect URIs') }).getByRole('alert');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toMatch(/redirect URI/i);
+    await page.screenshot({ path: join(SHOTS, 'client-redirect-error.png') });
+    await page.getByLabel('Redirect URIs').fill('https://app.example.com/cb');
+    await page.getByLabel('Scopes').fill('orders.read');
+    await page.getByRole('button', { name: 'Save' }).click();
+    const secretBox = page.getByTestId('client-secret');
+    await secretBox.waitFor();
+    const secret = (await secretBox.textContent())!.trim();
+    expect(secret.length).toBeGreaterThanOrEqual(40);
+    const created = (await page.locator('.notice').textContent())!;
+    const clientId = /Client (\S+) created/.exec(created)![1]!;
+    await page.screenshot({ path: join(SHOTS, 'client-secret-once.png') });
+
+    // Shown once: after a reload (a new sign-in through the server's session) it is nowhere.
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Clients' }).waitFor();
+    await page.locator(`tr[data-client-id="${clientId}"]`).waitFor();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByLabel('Search').fill('Orders web');
+    await page.screenshot({ path: join(SHOTS, 'clients.png') });
+
+    // Rotate: a new secret, shown once.
+    await page.getByRole('button', { name: `Rotate secret of ${clientId}` }).click();
+    await page.getByTestId('client-secret').waitFor();
+    const rotated = (await page.getByTestId('client-secret').textContent())!.trim();
+    expect(rotated.length).toBeGreaterThanOrEqual(40);
+    expect(rotated).not.toBe(secret);
+
+    // Create a user.
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'New user' }).click();
+    await page.getByLabel('Username').fill(plain.username);
+    await page.getByLabel('Initial password').fill(plain.password);
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('.notice').filter({ hasText: `User ${plain.username} created.` }).waitFor();
+
+    // That user, not an administrator, signs in to the console in another browser and is refused.
+    const other = await browser.newContext({ viewport: { width: 390, height: 760 } });
+    const otherPage = await other.newPage();
+    await signIn(otherPage, plain);
+    await otherPage.getByRole('heading', { name: 'Not an administrator' }).waitFor();
+    await otherPage.screenshot({ path: join(SHOTS, 'not-an-administrator.png') });
+    await other.close();
+
+    // The administrator revokes that user's login session.
+    await page.getByRole('button', { name: `Manage ${plain.username}` }).click();
+    const revoke = page.getByRole('button', { name: 'Revoke session' });
+    await revoke.first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'user-sessions.png') });
+    await revoke.first().click();
+    await page.locator('.notice').filter({ hasText: 'Session revoked.' }).waitFor();
+    await page.getByText('No active login session.').waitFor();
+
+    // The audit trail has each action.
+    await auditEntry(page, 'client.created', clientId);
+    await auditEntry(page, 'client.secret_rotated', clientId);
+    await auditEntry(page, 'user.created', `username=${plain.username}`);
+    await auditEntry(page, 'session.ended', 'reason=revoked');
+    await page.getByLabel('Type').fill('');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('tr[data-event-type]').first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'audit.png') });
+
+    await page.getByRole('link', { name: 'Keys' }).click();
+    await page.locator('tbody tr').first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'keys.png') });
+
+    expect(foreign).toEqual([]);
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  }, 180_000);
+});
