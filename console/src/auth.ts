@@ -163,6 +163,17 @@ export async function accessToken(forceRefresh = false): Promise<string | undefi
 }
 
 /**
+ * The refresh token dies with the page: it lives in this page's memory only, so after a reload or
+ * a closed tab nothing could use it again, and it is revoked (RFC 7009) rather than left valid until
+ * it expires. sendBeacon outlives the page.
+ */
+window.addEventListener('pagehide', () => {
+  const token = session?.refreshToken;
+  if (!token) return;
+  navigator.sendBeacon('/oauth2/revoke', new URLSearchParams({ token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }));
+});
+
+/**
  * Signs out: revokes the refresh token, forgets the tokens, ends the server's login session. With
  * no ID Token to prove the client, the server asks the user to confirm (RP-Initiated Logout 1.0 §2),
  * then returns to the console (its registered post_logout_redirect_uri).

@@ -62,7 +62,11 @@ export function consoleRoutesFrom(dir: string): RouteModule {
       const body = await load('index.html');
       secure(reply);
       if (!body) {
-        return reply.code(503).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send('The console is not built: run `npm run build` (or `npm start`).\n');
+        return reply
+          .code(503)
+          .header('cache-control', 'no-store')
+          .type('application/json')
+          .send({ error: 'temporarily_unavailable', error_description: 'the console is not built: run `npm run build` (or `npm start`)' });
       }
       return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(body);
     };

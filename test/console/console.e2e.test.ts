@@ -27,15 +27,20 @@ const AUDIT_TRIES = 20;
 describe.skipIf(!available)('admin console in Chromium', () => {
   let t: TestGateway;
   let browser: Browser;
+  let adminId = '';
   const admin = { username: 'console-admin', password: PASSWORD };
   const plain = { username: 'console-user', password: PASSWORD };
 
   beforeAll(async () => {
     execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build-console.mjs'), '--quiet'], { cwd: repoRoot, stdio: 'inherit' });
     mkdirSync(SHOTS, { recursive: true });
-    t = await startTestGateway();
+    // The shortest access-token lifetime (30 s): the console refreshes a token with under 30 s left,
+    // so every console call here refreshes first, rotating the refresh token each time (RFC 9700
+    // §4.14.2); a refresh token used twice would revoke the family and fail the rest of the test.
+    // Every token issuance is audited, so the test can see the refreshes.
+    t = await startTestGateway({ AUTHMESH_ACCESS_TOKEN_TTL: '30', AUTHMESH_AUDIT_SUCCESS: 'all' });
     const bearer = await t.bearer();
-    await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: admin.username, roles: ['authmesh.admin'], email: 'admin@example.com' }, password: admin.password }), { bearer });
+    adminId = (await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: admin.username, roles: ['authmesh.admin'], email: 'admin@example.com' }, password: admin.password }), { bearer })).user!.userId;
     // Headless, no sandbox (CI runs as root), no network other than the test's loopback server.
     browser = await chromium.launch({ executablePath: BROWSER, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   }, 120_000);
@@ -65,7 +70,7 @@ describe.skipIf(!available)('admin console in Chromium', () => {
       if ((await row.count()) > 0) return row.first();
       await page.waitForTimeout(250);
     }
-    throw new Error(`no audit event ${type} mentioning ${text}`);
+    throw new Error(`no audit event ${type} mentioning ${text}; the screen lists: ${(await page.locator('tbody').innerText()).slice(0, 2000)}`);
   }
 
   it('an administrator manages clients, users and sessions, and each action is in the audit trail', async () => {
@@ -163,6 +168,33 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     await page.getByRole('link', { name: 'Keys' }).click();
     await page.locator('tbody tr').first().waitFor();
     await page.screenshot({ path: join(SHOTS, 'keys.png') });
+
+    // Refreshed with rotation, never a reuse.
+    await auditEntry(page, 'token.issued', 'grant=refresh_token');
+    await page.getByLabel('Type').fill('refresh.reuse_detected');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('No events.').waitFor();
+
+    // Sign out: the refresh token is revoked and the server's session ends (after the user confirms:
+    // the console holds no ID Token to prove itself, RP-Initiated Logout 1.0 §2), back to the console.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign out?' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${t.baseUrl}/console/**`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    // Neither the refresh token of the first page (revoked when the reload ended it) nor the
+    // signed-out one is still valid.
+    const bearer = await t.bearer();
+    let live = -1;
+    for (let i = 0; i < AUDIT_TRIES && live !== 0; i++) {
+      const listed = await t.anon.refreshToken.listRefreshTokens({ owner: { $case: 'userId', value: adminId }, pageSize: 100, pageToken: '' }, { bearer });
+      live = listed.refreshTokens.length;
+      if (live !== 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(live).toBe(0);
+    // Signed out of the server too: signing in again shows the login form.
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#password').waitFor();
 
     expect(foreign).toEqual([]);
     expect(cspViolations).toEqual([]);
