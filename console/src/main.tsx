@@ -7,6 +7,7 @@ import { completeSignIn, currentSession, isAdministrator, onSessionChange, signI
 import { AuditScreen } from './screens/audit.js';
 import { ClientsScreen } from './screens/clients.js';
 import { KeysScreen } from './screens/keys.js';
+import { OverviewScreen } from './screens/overview.js';
 import { ServicesScreen } from './screens/services.js';
 import { UsersScreen } from './screens/users.js';
 import './styles.css';
@@ -17,6 +18,7 @@ const SCREENS = [
   { path: 'services', title: 'Services', View: ServicesScreen },
   { path: 'keys', title: 'Keys', View: KeysScreen },
   { path: 'audit', title: 'Audit trail', View: AuditScreen },
+  { path: 'overview', title: 'Overview', View: OverviewScreen },
 ] as const;
 
 const screenOf = (hash: string) => SCREENS.find((s) => hash === `#/${s.path}`) ?? SCREENS[0];

@@ -165,6 +165,11 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     await page.locator('tr[data-event-type]').first().waitFor();
     await page.screenshot({ path: join(SHOTS, 'audit.png') });
 
+    // The overview counts the last hour's audit events, failures first.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('row', { name: /client\.created/ }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'overview.png') });
+
     await page.getByRole('link', { name: 'Keys' }).click();
     await page.locator('tbody tr').first().waitFor();
     await page.screenshot({ path: join(SHOTS, 'keys.png') });
