@@ -53,8 +53,28 @@ function base64url(bytes: Uint8Array): string {
 }
 const randomString = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
 
+/**
+ * The issuer's origin from its metadata (RFC 8414 §3). The console's redirect URI is registered
+ * under the issuer, so a console opened under another name of the same server (localhost for
+ * 127.0.0.1, the gateway behind Envoy) must move to the issuer's before signing in.
+ */
+async function issuerOrigin(): Promise<string | undefined> {
+  try {
+    const res = await fetch('/.well-known/oauth-authorization-server', { credentials: 'omit' });
+    const issuer = ((await res.json()) as { issuer?: unknown }).issuer;
+    return typeof issuer === 'string' ? new URL(issuer).origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sends the browser to the authorization endpoint (RFC 6749 §4.1.1, RFC 7636 §4.3). */
 export async function signIn(): Promise<void> {
+  const issuer = await issuerOrigin();
+  if (issuer !== undefined && issuer !== origin()) {
+    window.location.assign(`${issuer}/console/`);
+    return;
+  }
   // RFC 7636 §4.1: a high-entropy verifier (43 characters of base64url here).
   const verifier = randomString();
   const challenge = base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));

@@ -141,6 +141,11 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     // That user, not an administrator, signs in to the console in another browser and is refused.
     const other = await browser.newContext({ viewport: { width: 390, height: 760 } });
     const otherPage = await other.newPage();
+    // Opened under another name of the same server, the console moves to the issuer's (where its
+    // redirect URI is registered) before signing in.
+    await otherPage.goto(t.baseUrl.replace('127.0.0.1', 'localhost') + '/console/');
+    await otherPage.getByRole('button', { name: 'Sign in' }).click();
+    await otherPage.waitForURL(`${t.baseUrl}/console/`);
     await signIn(otherPage, plain);
     await otherPage.getByRole('heading', { name: 'Not an administrator' }).waitFor();
     await otherPage.screenshot({ path: join(SHOTS, 'not-an-administrator.png') });
