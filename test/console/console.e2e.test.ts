@@ -130,6 +130,16 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     expect(rotated.length).toBeGreaterThanOrEqual(40);
     expect(rotated).not.toBe(secret);
 
+    // Edit it: the new name is saved and listed.
+    await page.getByRole('button', { name: `Edit ${clientId}` }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Orders web app (renamed)');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.notice, .error, .field-error').first().waitFor({ timeout: 5000 }).catch(async () => {
+      throw new Error(`after Save: ${(await page.locator('main').innerText()).slice(0, 1500)}`);
+    });
+    expect(await page.locator('.notice, .error, .field-error').first().textContent()).toBe(`Client ${clientId} saved.`);
+    await page.locator(`tr[data-client-id="${clientId}"]`, { hasText: 'Orders web app (renamed)' }).waitFor();
+
     // Create a user.
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('button', { name: 'New user' }).click();
@@ -160,8 +170,33 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     await page.locator('.notice').filter({ hasText: 'Session revoked.' }).waitFor();
     await page.getByText('No active login session.').waitFor();
 
+    // Reset the password, disable the user.
+    await page.getByLabel('New password').fill('another correct horse battery');
+    await page.getByRole('button', { name: 'Reset password' }).click();
+    await page.locator('.notice').filter({ hasText: `Password of ${plain.username} reset.` }).waitFor();
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page
+      .locator('.notice')
+      .filter({ hasText: `${plain.username} disabled.` })
+      .first()
+      .waitFor({ timeout: 5000 })
+      .catch(async () => {
+        throw new Error(`after Disable: ${(await page.locator('main').innerText()).slice(0, 1500)}`);
+      });
+    await page.getByRole('row', { name: new RegExp(`${plain.username}.*disabled`) }).waitFor();
+
+    // Delete the client.
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('button', { name: `Delete ${clientId}` }).click();
+    await page.locator('.notice').filter({ hasText: `Client ${clientId} deleted.` }).waitFor();
+    await page.locator(`tr[data-client-id="${clientId}"]`).waitFor({ state: 'detached' });
+
     // The audit trail has each action.
     await auditEntry(page, 'client.created', clientId);
+    await auditEntry(page, 'client.updated', clientId);
+    await auditEntry(page, 'client.deleted', clientId);
+    await auditEntry(page, 'user.password_set', 'revokedRefreshTokens=');
+    await auditEntry(page, 'user.updated', 'disabled');
     await auditEntry(page, 'client.secret_rotated', clientId);
     await auditEntry(page, 'user.created', `username=${plain.username}`);
     await auditEntry(page, 'session.ended', 'reason=revoked');

@@ -175,6 +175,8 @@ export function ClientsScreen() {
       const res = await api.clients.rotateClientSecret({ clientId: c.clientId, previousSecretGraceSeconds: 0 });
       setSecret({ clientId: c.clientId, secret: res.clientSecret });
       setNotice(`Secret of ${c.clientId} rotated.`);
+      // The rotation changed the client's version (etag): an edit must start from the new one.
+      await load(page);
     });
 
   const remove = (c: Client) =>

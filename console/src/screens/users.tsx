@@ -74,6 +74,7 @@ function UserDetail({ user, onChanged, onClose }: { user: User; onChanged: (mess
   };
   useEffect(() => void load(), [user.userId]);
 
+  /** `reload: 'user'` when the action changed the user's version (etag): the list is read again. */
   const act = async (action: () => Promise<unknown>, message: string, reload: 'detail' | 'user') => {
     try {
       await action();
@@ -121,10 +122,10 @@ function UserDetail({ user, onChanged, onClose }: { user: User; onChanged: (mess
         class="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          void act(() => api.users.setPassword({ userId: user.userId, newPassword: password }), `Password of ${user.username} reset.`, 'detail').then(() => setPassword(''));
+          void act(() => api.users.setPassword({ userId: user.userId, newPassword: password }), `Password of ${user.username} reset.`, 'user').then(() => setPassword(''));
         }}
       >
-        <Field label="New password" name="password" error={error} hint="12 to 1024 characters; the user's sessions stay.">
+        <Field label="New password" name="password" error={error} hint="12 to 1024 characters; ends the user's login sessions and refresh tokens.">
           {(id, by) => <input id={id} type="password" autocomplete="new-password" aria-describedby={by} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />}
         </Field>
         <button type="submit">Reset password</button>
