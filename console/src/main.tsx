@@ -57,6 +57,8 @@ function App() {
   const screen = screenOf(hash);
   useEffect(() => {
     document.title = session ? `${screen.title} · authmesh console` : 'authmesh console';
+    // A keyboard or screen-reader user lands on the new screen, not on the link that opened it.
+    if (session && window.location.hash !== '') document.getElementById('main')?.focus();
   }, [screen, session]);
 
   if (starting) return <main class="center" aria-busy="true"><p>Signing in…</p></main>;

@@ -60,6 +60,14 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     await page.waitForURL(`${t.baseUrl}/console/**`);
   }
 
+  /** Form controls on the page without an accessible name (a label, aria-label or aria-labelledby). */
+  // Runs in the page (a string: this file is type-checked without the DOM library).
+  const unlabelled = (page: Page): Promise<string[]> =>
+    page.evaluate(`[...document.querySelectorAll('input, select, textarea, button')]
+      .filter((c) => c.type !== 'hidden')
+      .filter((c) => !((c.labels && c.labels.length > 0) || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby') || (c.tagName === 'BUTTON' && c.textContent.trim() !== '')))
+      .map((c) => c.outerHTML.slice(0, 120))`);
+
   /** Waits (bounded) until the audit screen lists an event of `type` whose row contains `text`. */
   async function auditEntry(page: Page, type: string, text: string) {
     await page.getByRole('link', { name: 'Audit trail' }).click();
@@ -90,12 +98,19 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     await page.goto(`${t.baseUrl}/console/`);
     await expect(page.getByRole('button', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
     await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
-    await signIn(page, admin);
+    // By keyboard alone: Tab reaches the button, Enter starts the sign-in.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.locator('#username').fill(admin.username);
+    await page.locator('#password').fill(admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${t.baseUrl}/console/**`);
     await page.getByRole('heading', { name: 'Clients' }).waitFor();
     await page.getByTestId('username').filter({ hasText: admin.username }).waitFor();
 
     // Create a client: a redirect URI the server refuses is explained next to its field.
     await page.getByRole('button', { name: 'New client' }).click();
+    expect(await unlabelled(page)).toEqual([]);
     await page.getByLabel('Name', { exact: true }).fill('Orders web app');
     await page.getByLabel('Redirect URIs').fill('http://app.example.com/cb');
     await page.getByRole('button', { name: 'Save' }).click();
@@ -143,6 +158,7 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     // Create a user.
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('button', { name: 'New user' }).click();
+    expect(await unlabelled(page)).toEqual([]);
     await page.getByLabel('Username').fill(plain.username);
     await page.getByLabel('Initial password').fill(plain.password);
     await page.getByRole('button', { name: 'Create' }).click();
@@ -190,6 +206,8 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     await page.getByRole('button', { name: `Delete ${clientId}` }).click();
     await page.locator('.notice').filter({ hasText: `Client ${clientId} deleted.` }).waitFor();
     await page.locator(`tr[data-client-id="${clientId}"]`).waitFor({ state: 'detached' });
+
+    expect(await unlabelled(page)).toEqual([]);
 
     // The audit trail has each action.
     await auditEntry(page, 'client.created', clientId);

@@ -173,10 +173,10 @@ export function ClientsScreen() {
     run(async () => {
       if (!window.confirm(`Rotate the secret of ${c.clientId}? The current secret stops working.`)) return;
       const res = await api.clients.rotateClientSecret({ clientId: c.clientId, previousSecretGraceSeconds: 0 });
+      // The rotation changed the client's version (etag): the list is read again before it shows.
+      await load(page);
       setSecret({ clientId: c.clientId, secret: res.clientSecret });
       setNotice(`Secret of ${c.clientId} rotated.`);
-      // The rotation changed the client's version (etag): an edit must start from the new one.
-      await load(page);
     });
 
   const remove = (c: Client) =>
@@ -185,6 +185,13 @@ export function ClientsScreen() {
       await api.clients.deleteClient({ clientId: c.clientId });
       setNotice(`Client ${c.clientId} deleted.`);
       await load(page);
+    });
+
+  // An edit starts from the client as it is now (its current etag), not as the list last read it.
+  const edit = (c: Client) =>
+    run(async () => {
+      const res = await api.clients.getClient({ clientId: c.clientId });
+      setMode({ kind: 'edit', client: res.client ?? c });
     });
 
   if (mode.kind !== 'list') {
@@ -244,7 +251,7 @@ export function ClientsScreen() {
                 <td>{when(c.secretRotateTime)}</td>
                 <td>
                   <div class="row-actions">
-                  <button type="button" onClick={() => setMode({ kind: 'edit', client: c })} aria-label={`Edit ${c.clientId}`}>
+                  <button type="button" onClick={() => void edit(c)} aria-label={`Edit ${c.clientId}`}>
                     Edit
                   </button>
                   {c.clientType !== ClientType.PUBLIC && (

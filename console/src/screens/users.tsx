@@ -243,8 +243,8 @@ export function UsersScreen() {
           key={`${user.userId}-${user.etag}`}
           user={user}
           onChanged={(m) => {
-            setNotice(m);
-            void load();
+            // The notice shows once the list (and with it this user's new etag) is read again.
+            void load().then(() => setNotice(m));
           }}
           onClose={() => setSelected(undefined)}
         />
