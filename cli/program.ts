@@ -262,13 +262,16 @@ export function buildProgram(outcome: Outcome): Command {
       .command('create')
       .description('create a user; the password is read from stdin')
       .argument('<username>')
-      .option('--password-stdin', 'read the initial password (12 to 1024 characters) from stdin'),
+      .option('--password-stdin', 'read the initial password (12 to 1024 characters) from stdin')
+      .option('--admin', `an administrator: adds the role ${ADMIN_SCOPE}, with which the user signs in to the console (/console) with the admin scope`),
     USER_FIELDS.filter((f) => f.path !== 'username'),
   ).action(
     run(async (conn, opts, [username]) => {
       const user = emptyUser();
       applyFieldFlags(opts, USER_FIELDS, user);
       user.username = username!;
+      // The role of the same name as the scope (services/core/oauth/admin-role.ts).
+      if (opts.admin) user.roles = [...new Set([...user.roles, ADMIN_SCOPE])];
       const res = await conn.rpc('user').createUser({ user, password: passwordOf(opts) }, await admin(conn));
       return { json: CreateUserResponse.toJSON(res), human: keyValues(res.user && User.toJSON(res.user)) };
     }),

@@ -19,6 +19,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, uti
 import { dirname, join, relative, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { buildConsole, consoleOutDir } from './build-console.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist');
@@ -58,6 +59,10 @@ function sameContent(path, contents) {
 }
 
 const started = performance.now();
+// The admin console's bundle (dist/console/) has its own build and its own up-to-date check.
+const consoleFiles = await buildConsole({ force: process.argv.includes('--force') });
+/** dist/'s files that this script compiles (everything but the console's). */
+const compiledFilesUnder = (dir) => filesUnder(dir).filter((f) => !f.startsWith(consoleOutDir + sep));
 const sources = [...TREES.flatMap(sourcesIn), ...FILES];
 const generated = (path) => path.startsWith(`gen${sep}`);
 const outputOf = (source) => join(outDir, source.replace(/\.ts$/, '.js'));
@@ -82,14 +87,14 @@ function upToDate() {
     if (!generated(source)) expected.add(`${out}.map`);
     if (!(mtimeOf(out) >= Math.max(changedAt(join(root, source)), shared))) return false;
   }
-  const present = filesUnder(outDir);
+  const present = compiledFilesUnder(outDir);
   return present.length === expected.size && present.every((f) => expected.has(f));
 }
 
 /** `--quiet`: no summary line (`npm run authmesh` builds first, and its stderr is the tool's). */
 const quiet = process.argv.includes('--quiet');
 if (upToDate() && !process.argv.includes('--force')) {
-  if (!quiet) console.error(`build: ${relative(root, outDir)}${sep} is up to date (${sources.length} files) in ${Math.round(performance.now() - started)} ms`);
+  if (!quiet) console.error(`build: ${relative(root, outDir)}${sep} is up to date (${sources.length} files${consoleFiles > 0 ? `; console rebuilt` : ''}) in ${Math.round(performance.now() - started)} ms`);
   process.exit(0);
 }
 
@@ -138,7 +143,7 @@ for (const file of outputs) {
   changed++;
 }
 let removed = 0;
-for (const path of filesUnder(outDir)) {
+for (const path of compiledFilesUnder(outDir)) {
   if (written.has(path)) continue;
   // A build running now owns its temporary files; one left by a build that died is removed.
   if (path.endsWith('.tmp') && Date.now() - mtimeOf(path) < 60_000) continue;

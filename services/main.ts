@@ -75,6 +75,9 @@ function banner(config: Config, grpcPort: number | undefined, httpAddress: strin
     'Get a first token (client_credentials for the bootstrap admin client):',
     `  curl -s -u '${config.adminClientId}:<secret>' -d grant_type=client_credentials -d scope=authmesh.admin ${clientUrl}/oauth2/token`,
     `  ${secretFrom}`,
+    // The console's redirect URI is registered under the issuer (services/client/console-bootstrap.ts).
+    `Admin console: ${config.issuer.replace(/\/+$/, '')}/console/ (sign in as a user with the role authmesh.admin:`,
+    `  AUTHMESH_CLIENT_ID=${config.adminClientId} AUTHMESH_CLIENT_SECRET=<secret> npm run -s authmesh -- users create <name> --admin --password-stdin)`,
   );
   return lines;
 }

@@ -51,6 +51,11 @@ const COVERAGE: Record<string, Coverage> = {
   },
   'npx buf curl --protocol grpc --http2-prior-knowledge -d \'{"client":{"client_secret":{"client_id":"authmesh-admin","client_secret":"<secret>","method":"TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC"}},"client_credentials":{"scope":"authmesh.admin"}}\' http://127.0.0.1:50051/authmesh.token.v1.TokenService/Token':
     { by: FRESH_CLONE, kind: 'extracted' },
+  "echo 'a password of 12 or more characters' | npm run -s authmesh -- users create alice --admin --password-stdin": {
+    by: 'test/cli/authmesh-cli.test.ts',
+    kind: 'equivalent',
+    evidence: "'users', 'create', 'cli-root', '--role', 'auditor', '--admin', '--password-stdin'",
+  },
   'scripts/clients.sh install gen': { by: '.ci/run', kind: 'equivalent', evidence: 'scripts/clients.sh install gen vet' },
   'scripts/clients.sh vet': { by: '.ci/run', kind: 'equivalent', evidence: 'scripts/clients.sh install gen vet' },
   'PATH="$PWD/.tools/bin:$PATH" npx buf generate --template buf.gen.go.yaml': {

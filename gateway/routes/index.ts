@@ -12,5 +12,6 @@ import { deviceRoutes } from './device.js';
 import { parRoutes } from './par.js';
 import { protectedResourceRoutes } from './protected-resource.js';
 import { healthRoutes } from './health.js';
+import { consoleRoutes } from './console.js';
 
-export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes, parRoutes, healthRoutes];
+export const ALL_ROUTES: RouteModule[] = [discoveryRoutes, tokenRoutes, registrationRoutes, authorizeRoutes, endSessionRoutes, connectRoutes, restBodyCheckRoutes, userinfoRoutes, deviceRoutes, protectedResourceRoutes, parRoutes, healthRoutes, consoleRoutes];

@@ -1,9 +1,11 @@
 import { createAuditServiceRegistration } from '../audit-service.js';
 import type { ServiceFactory } from '../mesh-deps.js';
 import { bootstrapAdminClient } from './client-bootstrap.js';
+import { bootstrapConsoleClient } from './console-bootstrap.js';
 import { createClientManager } from './client-manager.js';
 import { createClientServiceRegistration } from './client-service.js';
 
+export { CONSOLE_CLIENT_ID, consoleUrls } from './console-bootstrap.js';
 export { JWT_BEARER_ASSERTION_TYPE } from './client-assertion.js';
 export { clientRequiresPkce, isValidClientId, usesSecret, type ClientDraft, type ClientDraftField } from './client-draft.js';
 export { createClientCache, createClientManager, type ClientCreated, type ClientManager, type PresentedCredentials } from './client-manager.js';
@@ -17,6 +19,9 @@ export const createClientService: ServiceFactory = (deps) => {
   return {
     registration: createClientServiceRegistration(clients),
     extra: [createAuditServiceRegistration(deps.store.audit)],
-    start: () => bootstrapAdminClient(deps, clients),
+    start: async () => {
+      await bootstrapAdminClient(deps, clients);
+      await bootstrapConsoleClient(deps, clients);
+    },
   };
 };

@@ -25,6 +25,7 @@ import {
   parseDpopJkt,
   pkceDowngradeCheck,
   requestedIdTokenClaims,
+  scopesForUser,
   subjectIdentifier,
   subjectRequestMatches,
   validateCodeVerifier,
@@ -72,7 +73,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
 
   // A login session can outlive the account: a deleted, disabled or locked user gets no new code,
   // and the client learns access_denied (RFC 6749 §4.1.2.1).
-  async function assertUserActive(userId: string, redirectUri: string, state: string | undefined): Promise<void> {
+  async function assertUserActive(userId: string, redirectUri: string, state: string | undefined): Promise<{ roles: string[] }> {
     let user;
     try {
       ({ user } = await deps.peers.user.getUser({ userId }));
@@ -85,6 +86,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     if (!user || user.disabled) {
       throw redirectableError(new AccessDenied('the user account is not active'), redirectUri, state);
     }
+    return user;
   }
 
   /** True when the user already consented to every requested scope for this client. */
@@ -201,7 +203,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         const { client, request, resources } = await checkAuthorizationRequest(deps, req.request, ctx.deadline);
         assertUserId(req.userId, true);
         assertAcrSatisfiable(request);
-        await assertUserActive(req.userId, request.redirectUri, request.state);
+        const user = await assertUserActive(req.userId, request.redirectUri, request.state);
         const now = deps.now();
         const authTime = req.authTime ?? now;
         if (Number.isNaN(authTime.getTime()) || authTime.getTime() > now.getTime() + AUTH_TIME_SKEW_MS) {
@@ -235,7 +237,9 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         if (!isSubset(consented, request.scope)) {
           throw redirectableError(new InvalidScope('the consented scopes must be a subset of the requested scopes'), request.redirectUri, request.state);
         }
-        const scopes = consented.length === 0 ? request.scope : request.scope.filter((s) => consented.includes(s));
+        const approved = consented.length === 0 ? request.scope : request.scope.filter((s) => consented.includes(s));
+        // RFC 6749 §3.3: the admin scopes only for a user holding the admin role (admin-role.ts).
+        const scopes = scopesForUser(approved, user.roles);
 
         // RFC 8252 §8.6: never remembered for a public client (see consentRememberable).
         const remember = req.rememberConsent && consentRememberable(client);

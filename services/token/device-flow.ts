@@ -38,6 +38,7 @@ import {
   isOidcRequest,
   mayIssueRefreshToken,
   normalizeUserCode,
+  scopesForUser,
   parseScope,
   type DeviceDecision,
   type DevicePollState,
@@ -259,6 +260,8 @@ export function createDeviceFlow(deps: MeshDeps) {
         decision = {
           status: 'approved',
           userId: input.userId,
+          // RFC 6749 §3.3: the admin scopes only for a user holding the admin role (admin-role.ts).
+          scopes: scopesForUser(record.scopes, user.roles),
           authTime: Math.floor(authTime.getTime() / 1000),
           // The public session id (the ID Token's sid) is the hash of the session, never the secret.
           sid: input.sessionId === '' ? '' : hashToken(input.sessionId),
@@ -319,16 +322,19 @@ export function createDeviceFlow(deps: MeshDeps) {
       await decisions.set(key, { status: 'consumed' }, keepFor(record));
       const grantId = generateId('g');
       const authTime = new Date(approved.authTime * 1000);
-      const { audience, scopes } = target;
+      const { audience } = target;
+      // An approval recorded before approvals carried their scopes keeps the request's.
+      const approvedScopes = approved.scopes ?? record.scopes;
+      const scopes = target.scopes.filter((s) => approvedScopes.includes(s));
       const [access, refreshToken] = await Promise.all([
         ctx.minter.mint({ client: ctx.client, subject: approved.userId, scopes, audience, authTime, grantId }),
         // OIDC Core §11: an OpenID Connect grant gets a refresh token only with offline_access.
         // RFC 8707 §2.2: the refresh token keeps every resource the user approved.
-        mayIssueRefreshToken(record.scopes) ? issueRefresh(ctx, { userId: approved.userId, scopes: record.scopes, audience: record.resources ?? audience, familyId: grantId, authTime }) : Promise.resolve(''),
+        mayIssueRefreshToken(approvedScopes) ? issueRefresh(ctx, { userId: approved.userId, scopes: approvedScopes, audience: record.resources ?? audience, familyId: grantId, authTime }) : Promise.resolve(''),
       ]);
       // OIDC Core §3.1.3.3: with openid the response carries an ID Token (no nonce: there was no
       // authorization request to carry one).
-      const idToken = isOidcRequest(record.scopes)
+      const idToken = isOidcRequest(approvedScopes)
         ? await mintIdToken(ctx.deps, {
             client: ctx.client,
             userId: approved.userId,
@@ -336,7 +342,7 @@ export function createDeviceFlow(deps: MeshDeps) {
             authTime,
             sid: approved.sid || undefined,
             amr: approved.amr,
-            scopes: record.scopes,
+            scopes: approvedScopes,
           })
         : '';
       await ctx.deps.audit({

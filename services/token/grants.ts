@@ -26,8 +26,10 @@ import {
   isOidcRequest,
   mayCallService,
   mayIssueRefreshToken,
+  hasRoleGatedScope,
   narrowScope,
   parseScope,
+  scopesForUser,
   TOKEN_EXCHANGE_GRANT,
   TOKEN_TYPE_ACCESS_TOKEN,
   validateTokenExchangeRequest,
@@ -264,6 +266,23 @@ export function assertRefreshCertificate(boundThumbprint: string, presented: str
   if (presented !== boundThumbprint) throw new InvalidGrant('the refresh token is bound to a client certificate this request did not present');
 }
 
+/**
+ * The scopes of a refreshed user token the user may still hold: an admin scope granted while the
+ * user held the admin role ends with the role (admin-role.ts). Reads the user only when the
+ * scopes hold an admin scope, so an ordinary refresh costs nothing more.
+ */
+async function scopesUserStillHolds(ctx: GrantContext, userId: string, scopes: string[]): Promise<string[]> {
+  if (userId === '' || !hasRoleGatedScope(scopes)) return scopes;
+  let roles: string[] = [];
+  try {
+    roles = (await ctx.deps.peers.user.getUser({ userId })).user?.roles ?? [];
+  } catch (err) {
+    if (!hasErrorCode(err, 'not_found')) throw err;
+  }
+  // RFC 6749 §3.3: the server may issue fewer scopes than the grant had, by its policy.
+  return scopesForUser(scopes, roles);
+}
+
 export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant): Promise<Response> {
   assertGrantAllowed(ctx.client, 'refresh_token');
   // RFC 6749 §6: refresh_token is REQUIRED.
@@ -281,12 +300,13 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
     const info = rotated.info;
     if (!info) throw new ServerError('the refresh-token service returned no token information');
     const subject = info.userId || ctx.client.clientId;
+    const scopes = await scopesUserStillHolds(ctx, info.userId, info.scopes);
     // The token carries its grant (gid = the family): a concurrent reuse that revokes the family,
     // before or after this mint, revokes this token with it (RFC 9700 §4.14.2).
-    const access = await ctx.minter.mint({ client: ctx.client, subject, scopes: info.scopes, audience: info.audience, authTime: info.authTime, grantId: info.familyId });
-    const idToken = await refreshedIdToken(ctx, info.userId, info.scopes, access.accessToken, info.authTime, info.idTokenClaims);
+    const access = await ctx.minter.mint({ client: ctx.client, subject, scopes, audience: info.audience, authTime: info.authTime, grantId: info.familyId });
+    const idToken = await refreshedIdToken(ctx, info.userId, scopes, access.accessToken, info.authTime, info.idTokenClaims);
     await ctx.deps.audit({ type: 'token.issued', subject, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'refresh_token', jti: access.claims.jti, family_id: info.familyId } });
-    return response(access, info.scopes, { refreshToken: rotated.refreshToken, idToken });
+    return response(access, scopes, { refreshToken: rotated.refreshToken, idToken });
   }
   // A narrower scope or a resource: checked against the current token before it is rotated
   // (consumed), so a refused request changes nothing.
@@ -304,8 +324,9 @@ export async function refreshTokenGrant(ctx: GrantContext, g: RefreshTokenGrant)
   if (resources.some((r) => !info.audience.includes(r))) {
     throw new InvalidTarget('the refresh token was not granted for that resource');
   }
-  const { audience, scopes } =
-    resources.length > 0 ? await resolveAudience(ctx.deps, ctx.client, resources, narrowed, requested.length > 0) : { audience: info.audience, scopes: narrowed };
+  const target = resources.length > 0 ? await resolveAudience(ctx.deps, ctx.client, resources, narrowed, requested.length > 0) : { audience: info.audience, scopes: narrowed };
+  const audience = target.audience;
+  const scopes = await scopesUserStillHolds(ctx, info.userId, target.scopes);
   const subject = info.userId || ctx.client.clientId;
   // Signed while the rotation runs (minting records nothing, so a token whose rotation fails is
   // simply never handed out). It carries its grant (gid = the family), as above.
@@ -342,10 +363,12 @@ export async function passwordGrant(ctx: GrantContext, g: PasswordGrant): Promis
   }
   if (!user) throw new InvalidGrant('invalid username or password');
   const familyId = generateId('g');
-  const access = await ctx.minter.mint({ client: ctx.client, subject: user.userId, scopes, audience, authTime, grantId: familyId });
-  const refreshToken = await issueRefresh(ctx, { userId: user.userId, scopes: granted, audience, familyId, authTime });
+  // RFC 6749 §3.3: the admin scopes only for a user holding the admin role (admin-role.ts).
+  const userScopes = scopesForUser(scopes, user.roles);
+  const access = await ctx.minter.mint({ client: ctx.client, subject: user.userId, scopes: userScopes, audience, authTime, grantId: familyId });
+  const refreshToken = await issueRefresh(ctx, { userId: user.userId, scopes: scopesForUser(granted, user.roles), audience, familyId, authTime });
   await ctx.deps.audit({ type: 'token.issued', subject: user.userId, clientId: ctx.client.clientId, ip: ctx.remoteIp, details: { grant: 'password', jti: access.claims.jti } });
-  return response(access, scopes, { refreshToken });
+  return response(access, userScopes, { refreshToken });
 }
 
 export async function tokenExchangeGrant(ctx: GrantContext, g: TokenExchangeGrant): Promise<Response> {

@@ -153,6 +153,12 @@ describe('authmesh CLI against a running mesh', () => {
     expectOneErrorLine(gone, 'not_found');
   });
 
+  it('users create --admin makes an administrator: the role authmesh.admin beside the roles given', async () => {
+    const created = await cli(['users', 'create', 'cli-root', '--role', 'auditor', '--admin', '--password-stdin', '--json'], env, 'correct horse battery staple\n');
+    expect(created.code, created.stderr).toBe(0);
+    expect((json(created).user as { roles: string[] }).roles).toEqual(['auditor', 'authmesh.admin']);
+  });
+
   it('users: create (password on stdin, never as an argument), list, set-password, update, show, delete', async () => {
     const password = 'correct horse battery staple';
     const created = await cli(['users', 'create', 'cli-alice', '--email', 'alice@example.com', '--role', 'auditor', '--password-stdin', '--json'], env, `${password}\n`);

@@ -12,6 +12,10 @@ import { buildAccessTokenClaims } from '../../services/core/oauth/index.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { Browser, createUser, runAuthorization } from '../../gateway/routes/authorize-test-support.js';
+import { CONSOLE_CLIENT_ID } from '../../services/client/index.js';
+import { repoRoot } from '../../services/core/rpc/paths.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { envoySkipReason, registerSampleApi, SAMPLE_API_AUDIENCE, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
 
 const skip = envoySkipReason();
@@ -294,6 +298,23 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       expect((await fetch(`${s.url}/admin`)).status).toBe(401);
       const routeless = await fetch(`${s.url}/envoy.service.auth.v3.Authorization/Check`, { method: 'POST', headers: { authorization: `Bearer ${await s.gateway.bearer()}`, 'content-type': 'application/json' }, body: '{}' });
       expect(routeless.status).toBe(404);
+    });
+  });
+
+  describe('admin console → gateway', () => {
+    it('serves the console page and its bundle through Envoy (GET only) under its CSP; its client redirects to the Envoy URL', async () => {
+      execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build-console.mjs'), '--quiet'], { cwd: repoRoot, stdio: 'inherit' });
+      const page = await fetch(`${s.url}/console/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      const script = /src="(\/console\/[^"]+\.js)"/.exec(await page.text())![1]!;
+      const bundle = await fetch(`${s.url}${script}`);
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get('cache-control')).toContain('immutable');
+      // Only GET reaches the gateway; anything else is the edge's fail-closed default.
+      expect((await fetch(`${s.url}/console/`, { method: 'POST', body: 'x' })).status).toBe(401);
+      const { client } = await s.gateway.anon.client.getClient({ clientId: CONSOLE_CLIENT_ID }, { bearer: await s.gateway.bearer() });
+      expect(client?.redirectUris).toEqual([`${s.url}/console/callback`]);
     });
   });
 

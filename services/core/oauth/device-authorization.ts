@@ -80,6 +80,8 @@ export type DeviceDecision =
       /** The public session id (OIDC sid) of the login session that approved, '' when none. */
       sid: string;
       amr: string[];
+      /** The scopes this user may be issued (admin-role.ts); absent in approvals recorded before. */
+      scopes?: string[];
     }
   | { status: 'denied' }
   /** Tokens were issued for the approval: the device code is spent. */

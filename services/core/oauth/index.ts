@@ -2,6 +2,7 @@
 export * from './access-token-claims.js';
 export * from './authorization-request.js';
 export * from './authorization-response.js';
+export * from './admin-role.js';
 export * from './client-policy.js';
 export * from './introspection.js';
 export * from './pkce.js';
