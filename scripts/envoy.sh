@@ -79,6 +79,10 @@ validate() {
     AUTHMESH_ENVOY_TLS_CERT="$tmp/cert.pem" AUTHMESH_ENVOY_TLS_KEY="$tmp/key.pem" AUTHMESH_MTLS_CA="$tmp/cert.pem" \
       AUTHMESH_MTLS_EDGE_SECRET="$(openssl rand -hex 32)" render "$tmp/mtls.yaml"
     "$ENVOY" --mode validate -c "$tmp/mtls.yaml" --log-level warn
+    # And with OpenTelemetry tracing on (an OTLP endpoint configured: the tracing provider and its cluster).
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 render "$tmp/traced.yaml"
+    grep -q envoy.tracers.opentelemetry "$tmp/traced.yaml"
+    "$ENVOY" --mode validate -c "$tmp/traced.yaml" --log-level warn
   )
 }
 

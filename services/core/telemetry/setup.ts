@@ -51,11 +51,13 @@ export function tracingDecision(env: NodeJS.ProcessEnv = process.env): TracingDe
 }
 
 export interface Telemetry {
+  /** Exports every span ended so far (tests, before reading the receiver). */
+  forceFlush(): Promise<void>;
   /** Exports what is buffered and stops the provider; idempotent. */
   shutdown(): Promise<void>;
 }
 
-const OFF: Telemetry = { shutdown: async () => undefined };
+const OFF: Telemetry = { forceFlush: async () => undefined, shutdown: async () => undefined };
 let started: Telemetry | undefined;
 
 /**
@@ -87,6 +89,7 @@ export function startTelemetry(defaultServiceName: string, options: { env?: Node
   setTracingActive(true);
   let stopping: Promise<void> | undefined;
   started = {
+    forceFlush: () => provider.forceFlush(),
     shutdown: () => (stopping ??= provider.shutdown().catch(() => undefined)),
   };
   return started;
