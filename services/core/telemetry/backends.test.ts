@@ -8,7 +8,7 @@ import { createMemoryGrid } from '../grid/memory-grid.js';
 import { describeGridContract } from '../grid/grid-contract.js';
 import { createPgliteStore } from '../store/index.js';
 import { describeStoreContract } from '../store/store-contract.js';
-import { injectTraceContext, inRpcServerSpan, inSpan, requestLogIds, startTelemetry, traceGrid, traceStore, tracingActive, tracingDecision } from './index.js';
+import { defaultServiceName, injectTraceContext, inRpcServerSpan, inSpan, requestLogIds, startTelemetry, traceGrid, traceStore, tracingActive, tracingDecision } from './index.js';
 
 const exporter = new InMemorySpanExporter();
 startTelemetry('authmesh-test', { spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -95,5 +95,14 @@ describe('tracingDecision: off by default, on with an OTLP endpoint', () => {
     expect(() => tracingDecision({ ...e, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL=grpc/);
     expect(() => tracingDecision({ ...e, OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER/);
     expect(() => tracingDecision({ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/not a URL/);
+  });
+});
+
+describe('defaultServiceName: authmesh-<service or group> per process', () => {
+  it('names the embedded process, one service, a group and the gateway alone', () => {
+    expect(defaultServiceName(['client', 'service', 'user', 'key', 'code', 'token', 'refresh-token'], true, 7)).toBe('authmesh-embedded');
+    expect(defaultServiceName(['token'], false, 7)).toBe('authmesh-token');
+    expect(defaultServiceName(['token', 'client', 'key'], false, 7)).toBe('authmesh-token-client-key');
+    expect(defaultServiceName([], true, 7)).toBe('authmesh-gateway');
   });
 });
