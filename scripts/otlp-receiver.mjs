@@ -7,9 +7,9 @@
 //
 //   node scripts/otlp-receiver.mjs [port]      (default 4318, on 127.0.0.1)
 // prints each trace, once no span of it arrived for a second, as a tree:
-//   trace 4bf92f35…  (5 spans)
-//     authmesh-envoy     ingress  POST /oauth2/token           12.3 ms
-//       authmesh-embedded  server POST /oauth2/token            9.8 ms
+//   trace 6d3639a4…  (7 spans)
+//     authmesh-embedded  server  POST /oauth2/token  9.9 ms
+//       authmesh-embedded  server  authmesh.token.v1.TokenService/Token  4.4 ms
 //       …
 // Tests import startOtlpReceiver and read the decoded spans.
 import { createServer } from 'node:http';
