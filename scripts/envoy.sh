@@ -14,6 +14,8 @@
 #   AUTHMESH_<SVC>_UPSTREAMS (host:port[,host:port…], default 127.0.0.1:$AUTHMESH_GRPC_PORT)
 #   AUTHMESH_GATEWAY_UPSTREAMS (127.0.0.1:$AUTHMESH_HTTP_PORT)  AUTHMESH_SAMPLE_API_UPSTREAMS (127.0.0.1:8090)
 #   AUTHMESH_SAMPLE_API_AUDIENCE (https://sample-api.authmesh.test)
+#   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (tracing off when unset; http:// only),
+#   or AUTHMESH_ENVOY_OTLP_ENDPOINT (host:port) with AUTHMESH_ENVOY_OTLP_URL; AUTHMESH_ENVOY_OTLP_SERVICE_NAME (authmesh-envoy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
