@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../services/core/log/index.js';
-import { tracingActive } from '../../services/core/telemetry/index.js';
+import { traceGrid, traceStore, tracingActive } from '../../services/core/telemetry/index.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { basicAuth, createFixtures, postForm, type Fixtures } from './route-test-support.js';
 
@@ -33,6 +33,12 @@ describe('request log lines with tracing off', () => {
     for (let i = 0; i < 100 && !lines.slice(before).some((l) => l.msg === msg); i++) await new Promise((r) => setTimeout(r, 10));
     return lines.slice(before).filter((l) => l.msg === msg);
   };
+
+  it('the store and grid are used as they are: no tracing decorator stands in the hot path', () => {
+    expect(traceStore(t.store)).toBe(t.store);
+    const grid = t.mesh.deps.grid;
+    expect(traceGrid(grid)).toBe(grid);
+  });
 
   it('a request without traceparent: a request_id on the http line and on each rpc line, no trace or span id', async () => {
     expect(tracingActive()).toBe(false);

@@ -5,9 +5,9 @@
 // brings a traceparent continues that trace; an ext_authz-protected request shows Envoy's spans and
 // the Check RPC in one trace. No exported attribute holds a secret or a token.
 //
-// The mesh and gateway run in this process (as in embedded mode), tracing started the way
-// services/main.ts starts it (OTEL_EXPORTER_OTLP_ENDPOINT); Envoy is rendered from envoy/envoy.yaml
-// with the same variable. Skips without Envoy or the .proto files (scripts/envoy.sh install,
+// The mesh and gateway run in this process (as in embedded mode, but calling each other over the
+// gRPC socket), tracing started the way services/main.ts starts it (OTEL_EXPORTER_OTLP_ENDPOINT);
+// Envoy is rendered from envoy/envoy.yaml with the same variable. Skips without Envoy or the .proto files (scripts/envoy.sh install,
 // scripts/otlp-protos.sh install), fails instead under AUTHMESH_REQUIRE_STACK=1 (CI).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +85,9 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy â†’ gateway â
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
     process.env.OTEL_BSP_SCHEDULE_DELAY = '200';
     telemetry = startTelemetry('authmesh-embedded');
-    s = await startEnvoyStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } });
+    // Peers over the gRPC socket (not in process): trace context must cross the wire in metadata
+    // (tracing-embedded.test.ts covers the in-process transport).
+    s = await startEnvoyStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, AUTHMESH_PEER_TRANSPORT: 'grpc' } });
     sample = await registerSampleApi(s);
     planted.push(sample.clientSecret);
   }, 180_000);
