@@ -139,8 +139,8 @@ async function main(): Promise<void> {
     await gateway?.app.close();
     await mesh?.close();
     if (!mesh) peers.close();
-    // The last batch of spans (bounded by the exporter's own timeout and the force exit above).
-    await telemetry.shutdown();
+    // The last batch of spans, for at most 2 s: an unreachable receiver must not hold the exit.
+    await Promise.race([telemetry.shutdown(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
