@@ -10,6 +10,7 @@
 // Envoy is rendered from envoy/envoy.yaml with the same variable. Skips without Envoy or the .proto files (scripts/envoy.sh install,
 // scripts/otlp-protos.sh install), fails instead under AUTHMESH_REQUIRE_STACK=1 (CI).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { otlpProtosMissing, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../scripts/otlp-receiver.mjs';
 import { startTelemetry, type Telemetry } from '../../services/core/telemetry/index.js';
@@ -121,6 +122,15 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy â†’ gateway â
     expect(signRpc.name).toBe('authmesh.key.v1.KeyService/SignJwt');
     expect(parentOf(spans, signRpc)?.spanId).toBe(rpc.spanId);
     expect(spans.some((sp) => sp.name.startsWith('grid.') || sp.name.startsWith('store.'))).toBe(true);
+    // Envoy's access log line for the request carries the same trace id (flushed every 250 ms: bounded wait).
+    let logged: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && !logged; i++) {
+      const text = readFileSync(s.accessLogPath, 'utf8');
+      const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      logged = lines.find((l) => l.path === '/oauth2/token' && l.trace_id === gateway.traceId);
+      if (!logged) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logged?.status).toBe(200);
   });
 
   it('a token request with a traceparent continues that trace', async () => {
