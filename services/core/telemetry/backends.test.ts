@@ -71,6 +71,20 @@ describe('tracing decorators', () => {
     expect(outgoing?.get('traceparent')).toEqual([`00-0af7651916cd43dd8448eb211c80319c-${span?.spanContext().spanId}-01`]);
   });
 
+  it('a malformed traceparent from a caller starts a new trace and never fails the call', async () => {
+    const bad = ['garbage', `00-${'0'.repeat(32)}-b7ad6b7169203331-01`, `ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01`, `00-${'A'.repeat(32)}-b7ad6b7169203331-01`, `00-0af7651916cd43dd8448eb211c80319c-${'x'.repeat(5000)}-01`];
+    for (const value of bad) {
+      exporter.reset();
+      const md = new Metadata();
+      md.set('traceparent', value);
+      md.set('tracestate', 'k=v,'.repeat(5000));
+      await expect(inRpcServerSpan('/authmesh.key.v1.KeyService/GetJwks', md, async () => 0, () => 0)).resolves.toBe(0);
+      const [span] = exporter.getFinishedSpans();
+      expect(span?.parentSpanContext).toBeUndefined();
+      expect(span?.spanContext().traceId).not.toMatch(/^0+$|0af7651916cd43dd8448eb211c80319c/);
+    }
+  });
+
   it('log ids are the active span\'s when tracing is on', () => {
     const span = trace.getTracer('t').startSpan('x');
     const ids = context.with(trace.setSpan(context.active(), span), () => requestLogIds(undefined));
