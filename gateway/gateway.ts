@@ -9,6 +9,7 @@ import type { Config } from '../services/core/config/index.js';
 import { toAuthmeshError } from '../services/core/errors/index.js';
 import type { Readiness } from '../services/core/health/readiness.js';
 import type { Logger } from '../services/core/log/index.js';
+import { endHttpServerSpan, requestLogIds, startHttpServerSpan, withContext, type HttpSpan } from '../services/core/telemetry/index.js';
 import type { Peers } from '../services/mesh-deps.js';
 import { MAX_PARAMETERS } from './form-params.js';
 import { createForwardedCertificateReader, rememberClientCertificate } from './forwarded-client-cert.js';
@@ -109,8 +110,21 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
     rememberClientCertificate(req, readForwardedCertificate(req.headers));
   });
 
+  // OpenTelemetry: a SERVER span per request, continuing the caller's traceparent, active from
+  // the handler on (so the gRPC calls it makes carry it); nothing at all with tracing off.
+  const httpSpans = new WeakMap<object, HttpSpan>();
+  app.addHook('onRequest', (req, _reply, done) => {
+    const http = startHttpServerSpan(req.method, req.routeOptions.url, req.headers);
+    if (http) httpSpans.set(req, http);
+    done();
+  });
+  // After the body is read (stream events would lose the context), before the route's handler.
+  app.addHook('preHandler', (req, _reply, done) => withContext(httpSpans.get(req)?.context, done));
+
   app.addHook('onResponse', async (req, reply) => {
     const clientId = (req as { clientId?: string }).clientId;
+    const http = httpSpans.get(req);
+    if (http) endHttpServerSpan(http, reply.statusCode);
     options.log.info(
       {
         method: req.method,
@@ -120,6 +134,7 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
         ...(clientId ? { client_id: clientId } : {}),
+        ...(http ? { trace_id: http.span.spanContext().traceId, span_id: http.span.spanContext().spanId } : requestLogIds(req.headers.traceparent)),
       },
       'http',
     );

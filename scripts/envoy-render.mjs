@@ -11,8 +11,9 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function renderEnvoyConfig(template, env) {
+export function renderEnvoyConfig(template, rawEnv) {
   const problems = [];
+  const env = withOtlpVariables(rawEnv, problems);
   const out = [];
   const stack = [];
   for (const line of template.split('\n')) {
@@ -61,6 +62,36 @@ export function renderEnvoyConfig(template, env) {
   if (stack.length > 0) problems.push('"# @if" without "# @endif"');
   if (problems.length > 0) throw new Error(`cannot render the Envoy config:\n  - ${[...new Set(problems)].join('\n  - ')}`);
   return out.join('\n');
+}
+
+/**
+ * The OpenTelemetry variables Envoy's tracing block needs, from the standard ones the services
+ * read (unless AUTHMESH_ENVOY_OTLP_ENDPOINT is set explicitly): tracing is on when
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL) or OTEL_EXPORTER_OTLP_ENDPOINT (the base URL,
+ * + /v1/traces) is set, and OTEL_SDK_DISABLED is not true nor OTEL_TRACES_EXPORTER none — the same
+ * rule as services/core/telemetry/setup.ts. Sets AUTHMESH_ENVOY_OTLP_ENDPOINT (host:port) and
+ * AUTHMESH_ENVOY_OTLP_URL; only http:// endpoints (the cluster has no TLS).
+ */
+export function withOtlpVariables(env, problems = []) {
+  if (env.AUTHMESH_ENVOY_OTLP_ENDPOINT) return env;
+  const disabled = String(env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true' || /(^|,)\s*none\s*(,|$)/i.test(env.OTEL_TRACES_EXPORTER ?? '');
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (disabled || (!traces && !base)) return env;
+  const name = traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  let url;
+  try {
+    url = traces ? new URL(traces) : new URL(`${base.replace(/\/+$/, '')}/v1/traces`);
+  } catch {
+    problems.push(`${name} is not a URL`);
+    return env;
+  }
+  if (url.protocol !== 'http:') {
+    problems.push(`${name}: Envoy exports traces over http:// only (no TLS to the receiver)`);
+    return env;
+  }
+  const port = url.port || '80';
+  return { ...env, AUTHMESH_ENVOY_OTLP_ENDPOINT: `${url.hostname}:${port}`, AUTHMESH_ENVOY_OTLP_URL: url.href };
 }
 
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;

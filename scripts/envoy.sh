@@ -14,6 +14,8 @@
 #   AUTHMESH_<SVC>_UPSTREAMS (host:port[,host:port…], default 127.0.0.1:$AUTHMESH_GRPC_PORT)
 #   AUTHMESH_GATEWAY_UPSTREAMS (127.0.0.1:$AUTHMESH_HTTP_PORT)  AUTHMESH_SAMPLE_API_UPSTREAMS (127.0.0.1:8090)
 #   AUTHMESH_SAMPLE_API_AUDIENCE (https://sample-api.authmesh.test)
+#   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (tracing off when unset; http:// only),
+#   or AUTHMESH_ENVOY_OTLP_ENDPOINT (host:port) with AUTHMESH_ENVOY_OTLP_URL; AUTHMESH_ENVOY_OTLP_SERVICE_NAME (authmesh-envoy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -79,6 +81,10 @@ validate() {
     AUTHMESH_ENVOY_TLS_CERT="$tmp/cert.pem" AUTHMESH_ENVOY_TLS_KEY="$tmp/key.pem" AUTHMESH_MTLS_CA="$tmp/cert.pem" \
       AUTHMESH_MTLS_EDGE_SECRET="$(openssl rand -hex 32)" render "$tmp/mtls.yaml"
     "$ENVOY" --mode validate -c "$tmp/mtls.yaml" --log-level warn
+    # And with OpenTelemetry tracing on (an OTLP endpoint configured: the tracing provider and its cluster).
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 render "$tmp/traced.yaml"
+    grep -q envoy.tracers.opentelemetry "$tmp/traced.yaml"
+    "$ENVOY" --mode validate -c "$tmp/traced.yaml" --log-level warn
   )
 }
 

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, redactDatabaseUrl, SERVICE_NAMES, type Config,
 import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { createReadiness, type Readiness } from './core/health/readiness.js';
+import { defaultServiceName, startTelemetry, TelemetryConfigError, tracingDecision, type Telemetry } from './core/telemetry/index.js';
 import { listenFailure } from './listen-failure.js';
 import { startMesh, type Mesh } from './mesh.js';
 import { createPeers, type Peers } from './mesh-deps.js';
@@ -95,6 +96,20 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before any backend or server is made: the decorators and the RPC path check it once.
+  let telemetry: Telemetry;
+  let tracingTo: string | undefined;
+  try {
+    const decision = tracingDecision();
+    tracingTo = decision.enabled ? decision.endpoint : undefined;
+    telemetry = startTelemetry(defaultServiceName(config.services, config.gateway, SERVICE_NAMES.length));
+  } catch (err) {
+    if (err instanceof TelemetryConfigError) {
+      console.error(`authmesh: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const log = createLogger({ level: config.logLevel });
   // The data directory and the secrets this process reads from it, before opening a database
   // (seconds): a problem with them fails the start at once.
@@ -117,7 +132,9 @@ async function main(): Promise<void> {
   const readiness = mesh?.readiness ?? createReadiness({ probes: [] });
   const gateway = config.gateway ? await startGateway(config, log, peers, addresses, readiness) : undefined;
 
-  process.stdout.write(`${banner(config, mesh?.port, gateway?.address).join('\n')}\n\n`);
+  const lines = banner(config, mesh?.port, gateway?.address);
+  if (tracingTo !== undefined) lines.splice(2, 0, `  traces exported over OTLP/HTTP to ${tracingTo}`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -134,6 +151,8 @@ async function main(): Promise<void> {
     await gateway?.app.close();
     await mesh?.close();
     if (!mesh) peers.close();
+    // The last batch of spans, for at most 2 s: an unreachable receiver must not hold the exit.
+    await Promise.race([telemetry.shutdown(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -14,6 +14,7 @@ import { createReadiness, type Readiness } from './core/health/readiness.js';
 import { createAccessTokenVerifier, createDpopProofs, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
 import { createStoreFromConfig } from './core/store/store-from-config.js';
+import { traceGrid, traceStore } from './core/telemetry/index.js';
 import { listenFailure } from './listen-failure.js';
 import { createKeyServiceModule } from './key/index.js';
 import { createAuditQueue } from './audit-queue.js';
@@ -73,10 +74,11 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
   const { config } = options;
   const log = options.log ?? createLogger({ level: config.logLevel });
   const ownsStore = !options.store;
-  const store = options.store ?? (await createStoreFromConfig(config, log));
+  // Tracing decorators (spans per store method and grid operation): the backend itself when tracing is off.
+  const store = traceStore(options.store ?? (await createStoreFromConfig(config, log)));
   if (ownsStore) opened.push(() => store.close());
   const ownsGrid = !options.grid;
-  const grid = options.grid ?? (await createGridFromConfig(config, log));
+  const grid = traceGrid(options.grid ?? (await createGridFromConfig(config, log)));
   if (ownsGrid) opened.push(() => grid.close());
   const meshSecret = resolveMeshSecret(config, log);
 

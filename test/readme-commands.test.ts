@@ -95,6 +95,13 @@ const COVERAGE: Record<string, Coverage> = {
     by: FRESH_CLONE,
     kind: 'extracted',
   },
+  'scripts/otlp-protos.sh install': { by: '.ci/run', kind: 'verbatim' },
+  'node scripts/otlp-receiver.mjs': { by: 'test/e2e/tracing-embedded.test.ts', kind: 'equivalent', evidence: "['scripts/otlp-receiver.mjs', String(port)]" },
+  'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 npm start': {
+    by: 'test/e2e/tracing-embedded.test.ts',
+    kind: 'equivalent',
+    evidence: 'OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`',
+  },
   'scripts/envoy.sh install': { by: '.ci/run', kind: 'verbatim' },
   'scripts/envoy.sh validate': { by: '.ci/run', kind: 'verbatim' },
   'AUTHMESH_ISSUER=http://127.0.0.1:10000 AUTHMESH_TRUSTED_PROXIES=127.0.0.1 npm start': { by: ENVOY_EDGE, kind: 'extracted' },

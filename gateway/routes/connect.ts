@@ -35,6 +35,7 @@ import { acceptedContentEncoding, boundedGzip, gatedBody } from '../connect-body
 import { Upstream } from '../connect-upstream.js';
 import type { RouteModule } from '../gateway.js';
 import { fallbackChallenge } from '../oauth-errors.js';
+import { injectTraceHeaders } from '../../services/core/telemetry/index.js';
 
 const BRIDGED: [DescService, keyof Peers][] = [
   [ClientService, 'client'],
@@ -149,6 +150,8 @@ export const connectRoutes: RouteModule = async ({ app, grpcAddress, config, pee
           // RFC 8705 §3: the client certificate as Envoy forwarded it, with its edge proof, so the
           // service can hold a certificate-bound token to its certificate.
           for (const [name, value] of Object.entries(forwardedCertificateHeaders(ctx.requestHeader))) headers.set(name, value);
+          // W3C Trace Context: the service's RPC span is a child of this request's span.
+          injectTraceHeaders(headers);
           try {
             return await upstream().call(service, (client) => {
               const call = (client as unknown as Record<string, (req: unknown, opts: unknown) => Promise<unknown>>)[method.localName]!;

@@ -204,6 +204,8 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
       ...(opts.tls ? { AUTHMESH_ENVOY_TLS_CERT: opts.tls.certPath, AUTHMESH_ENVOY_TLS_KEY: opts.tls.keyPath } : {}),
       ...(opts.tls?.mtlsCaPath ? { AUTHMESH_MTLS_CA: opts.tls.mtlsCaPath } : {}),
       ...(opts.tls?.edgeSecret ? { AUTHMESH_MTLS_EDGE_SECRET: opts.tls.edgeSecret } : {}),
+      // OpenTelemetry (tracing-envoy.test.ts): Envoy traces to the same OTLP endpoint as the mesh.
+      ...Object.fromEntries(Object.entries(opts.env ?? {}).filter(([k]) => k.startsWith('OTEL_'))),
     };
     for (const s of SERVICE_NAMES) {
       const own = extra.filter((e) => e.service === s).map((e) => `127.0.0.1:${e.port}`);

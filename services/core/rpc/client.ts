@@ -12,6 +12,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { fromGrpcError } from '../errors/index.js';
+import { injectTraceContext } from '../telemetry/index.js';
 
 // Inferred from the (de)serializers, which ts-proto types precisely.
 type Req<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
@@ -85,6 +86,8 @@ export function callMetadata(options: RpcClientOptions, opts: CallOptions): Meta
   const md = options.metadata ? options.metadata() : new Metadata();
   if (opts.metadata) md.merge(opts.metadata);
   if (opts.bearer) md.set('authorization', `Bearer ${opts.bearer}`);
+  // W3C Trace Context: the caller's active span is the parent of the callee's RPC span.
+  injectTraceContext(md);
   return md;
 }
 

@@ -6,6 +6,7 @@ import type { Metadata, MethodDefinition, ServerUnaryCall, ServiceDefinition, Un
 import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/index.js';
 import { bearerChallenge, DPOP_SIGNING_ALGS, dpopChallenge, parseDpopAuthorization } from '../oauth/index.js';
 import type { Logger } from '../log/index.js';
+import { annotate, inRpcServerSpan, requestLogIds, tracingActive } from '../telemetry/index.js';
 import type { Access, Authenticator, CallContext } from './context.js';
 import { DPOP_BOUND_METADATA } from './mesh-authenticator.js';
 
@@ -142,8 +143,28 @@ function grpcUnaryCall(call: ServerUnaryCall<unknown, unknown>): UnaryCall {
  * The one unary path of every transport: the access check (the Authenticator with the method's
  * Access), the handler, and every thrown error mapped once, toAuthmeshError → toGrpcStatus (with
  * the RFC 6750 challenge where `realm` is set). Never rejects: all failures end as a status.
+ * With tracing on, the call runs in a SERVER span continuing the caller's trace context
+ * (telemetry/spans.ts). Each call writes one `rpc` log line at info (see logRpc).
  */
-export async function runUnary(
+export function runUnary(
+  method: string,
+  access: Access,
+  impl: (req: unknown, ctx: CallContext) => Promise<unknown>,
+  call: UnaryCall,
+  authenticator: Authenticator,
+  log: Logger,
+  realm: string | undefined,
+): Promise<UnaryOutcome> {
+  if (!tracingActive()) return runUnaryCall(method, access, impl, call, authenticator, log, realm);
+  return inRpcServerSpan(
+    method,
+    call.metadata,
+    () => runUnaryCall(method, access, impl, call, authenticator, log, realm),
+    (o) => (o.ok ? 0 : o.status.code),
+  );
+}
+
+async function runUnaryCall(
   method: string,
   access: Access,
   impl: (req: unknown, ctx: CallContext) => Promise<unknown>,
@@ -171,10 +192,13 @@ export async function runUnary(
     return controller.signal;
   };
   let outcome = 'OK';
+  let grpcStatus = 0;
   let authenticated = false;
+  let clientId: string | undefined;
   try {
     const principal = await authenticator.authenticate(call.metadata, access, method);
     authenticated = true;
+    if (principal.kind === 'token') clientId = principal.clientId;
     if (call.request instanceof RejectedRequest) throw call.request.error;
     const ctx: CallContext = {
       method,
@@ -201,6 +225,8 @@ export async function runUnary(
     // insufficient_scope stays 403) with the DPoP challenge carrying the error, a bare Bearer
     // challenge, and DPoP-Nonce when the nonce is due.
     const status = toGrpcStatus(domain);
+    grpcStatus = status.code;
+    annotate({ 'authmesh.error': domain.code });
     if (dpopRefusal) {
       if (realm !== undefined) {
         status.metadata.set('www-authenticate', `${dpopChallenge({ error: domain.code, description: domain.description, scope: domain.metadata.scope, algs: DPOP_SIGNING_ALGS })}, ${bearerChallenge({ realm })}`);
@@ -219,8 +245,29 @@ export async function runUnary(
   } finally {
     if (timer) clearTimeout(timer);
     removeCancel?.();
-    if (log.isLevelEnabled('debug')) log.debug({ method, outcome, ms: Math.round((performance.now() - started) * 100) / 100 }, 'rpc');
+    if (log.isLevelEnabled('info')) logRpc(log, method, grpcStatus, outcome, started, call, clientId);
   }
+}
+
+/**
+ * The one log line of an RPC (msg "rpc", info): method, gRPC status code, error (the RFC error
+ * code, absent on success), ms, the caller's address, client_id only when a verified access
+ * token named it, and trace_id/span_id (or request_id when tracing is off, see requestLogIds).
+ * Never a request field or metadata value other than the traceparent's trace id.
+ */
+function logRpc(log: Logger, method: string, grpcStatus: number, outcome: string, started: number, call: UnaryCall, clientId: string | undefined): void {
+  log.info(
+    {
+      method,
+      grpc_status: grpcStatus,
+      ...(outcome !== 'OK' ? { error: outcome } : {}),
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      peer: call.peer(),
+      ...(clientId !== undefined ? { client_id: clientId } : {}),
+      ...requestLogIds(call.metadata.get('traceparent')[0]),
+    },
+    'rpc',
+  );
 }
 
 /** Whether the call presented its token with the DPoP scheme (RFC 9449 §7.1). */
