@@ -13,6 +13,9 @@ const retry = Number.parseInt(process.env.AUTHMESH_TEST_RETRY ?? '0', 10) || 0;
 export default defineConfig({
   test: {
     retry,
+    // Every authmesh process a test starts serves metrics on a free port, never the fixed default
+    // (9464), which processes started side by side would fight over.
+    env: { AUTHMESH_METRICS_PORT: process.env.AUTHMESH_METRICS_PORT ?? '0' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

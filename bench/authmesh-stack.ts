@@ -58,6 +58,7 @@ export async function startAuthmeshStack(options: StackOptions): Promise<BenchSt
     AUTHMESH_SAMPLE_API_PORT: String(await freePort()),
     AUTHMESH_ENVOY_PORT: String(await freePort()),
     AUTHMESH_ENVOY_ADMIN_PORT: String(await freePort()),
+    AUTHMESH_STACK_METRICS_PORT: String(await freePortRange(8)),
     AUTHMESH_PG_PORT: String(await freePort()),
     HAZELCAST_PORT: String(await freePortRange(2)),
     AUTHMESH_LOG_LEVEL: 'warn',

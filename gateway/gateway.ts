@@ -8,9 +8,11 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../services/core/config/index.js';
 import { toAuthmeshError } from '../services/core/errors/index.js';
 import type { Logger } from '../services/core/log/index.js';
+import type { Metrics } from '../services/core/metrics/index.js';
 import type { Peers } from '../services/mesh-deps.js';
 import { MAX_PARAMETERS } from './form-params.js';
 import { createForwardedCertificateReader, rememberClientCertificate } from './forwarded-client-cert.js';
+import { registerHttpMetrics } from './http-metrics.js';
 import { fallbackChallenge, sendOAuthError } from './oauth-errors.js';
 
 export interface GatewayOptions {
@@ -26,6 +28,8 @@ export interface GatewayOptions {
    * with DPoP (rest-body-check.ts); defaults to config.meshSecret.
    */
   meshSecret?: string | undefined;
+  /** Where request counts and latencies are recorded (http-metrics.ts); none = not measured. */
+  metrics?: Metrics | undefined;
 }
 
 /** Everything a route module gets. */
@@ -88,6 +92,8 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
   app.addHook('onRequest', async (req) => {
     rememberClientCertificate(req, readForwardedCertificate(req.headers));
   });
+
+  if (options.metrics) registerHttpMetrics(app, options.metrics);
 
   app.addHook('onResponse', async (req, reply) => {
     const clientId = (req as { clientId?: string }).clientId;

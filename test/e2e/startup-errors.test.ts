@@ -37,7 +37,7 @@ function runMain(env: Record<string, string>, user?: { uid: number; gid: number 
   return new Promise((resolve, reject) => {
     const child = spawn(tsx, ['services/main.ts'], {
       cwd: repoRoot,
-      env: { ...cleanEnv(), AUTHMESH_LOG_LEVEL: 'warn', AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0', ...env },
+      env: { ...cleanEnv(), AUTHMESH_LOG_LEVEL: 'warn', AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0', AUTHMESH_METRICS_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       ...(user ?? {}),
