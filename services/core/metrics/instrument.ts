@@ -47,7 +47,13 @@ export class InstrumentedGrid implements Grid {
     readonly metrics: Metrics,
   ) {}
 
+  private readonly maps = new Map<string, GridMap<unknown>>();
+
   map<V>(name: string): GridMap<V> {
+    // Handles of one name share data, so one measured handle per name serves every caller (and
+    // a handle taken per request costs no label lookups).
+    const known = this.maps.get(name);
+    if (known) return known as GridMap<V>;
     // The inner grid validates the name (and throws TypeError for a bad one) first.
     const map = this.inner.map<V>(name);
     const out = {} as Record<(typeof GRID_OPERATIONS)[number], unknown>;
@@ -61,6 +67,7 @@ export class InstrumentedGrid implements Grid {
       const fn = (map[op] as (...args: unknown[]) => unknown).bind(map);
       out[op] = (...args: unknown[]) => timed(observe, () => fn(...args));
     }
+    this.maps.set(name, out as unknown as GridMap<unknown>);
     return out as unknown as GridMap<V>;
   }
 
