@@ -105,6 +105,8 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')));
     },
   });
+  const removeVerifierStats = metrics.addCacheStats('verified-tokens', () => verifier.cacheStats());
+  opened.push(async () => removeVerifierStats());
   const auditQueue = createAuditQueue(store.audit, log, { success: config.auditSuccess });
   opened.push(() => auditQueue.close());
   const removeAuditGauge = metrics.addAuditQueue(() => auditQueue.depth);
@@ -169,6 +171,7 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
       for (const m of Object.values(modules)) await m.stop?.();
       await auditQueue.close();
       removeAuditGauge();
+      removeVerifierStats();
       holder.peers?.close();
       if (ownsGrid) await grid.close();
       if (ownsStore) await store.close();

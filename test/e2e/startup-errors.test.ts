@@ -188,6 +188,12 @@ describe('start-up (spawned authmesh)', () => {
     expectFailure(exit, 2, `cannot listen for HTTP on 127.0.0.1:${port}`, /^EADDRINUSE \(address already in use\)/, /AUTHMESH_HTTP_PORT/);
   }, 90_000);
 
+  it('says which metrics port is in use (EADDRINUSE) and which variable moves it', async () => {
+    const port = await busyPort();
+    const exit = await runMain({ AUTHMESH_DATA_DIR: join(root, 'metrics-busy'), AUTHMESH_METRICS_PORT: String(port) });
+    expectFailure(exit, 2, `cannot listen for metrics on 127.0.0.1:${port}`, /^EADDRINUSE \(address already in use\)/, /AUTHMESH_METRICS_PORT/);
+  }, 90_000);
+
   for (const [store, scheme, name] of [
     ['postgres', 'postgres', 'PostgreSQL'],
     ['mysql', 'mysql', 'MariaDB/MySQL'],

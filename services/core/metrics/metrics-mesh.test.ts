@@ -165,6 +165,19 @@ describe('Metrics registries', () => {
     expect((await b.exposition()).body).not.toMatch(/^authmesh_tokens_issued_total\{/m);
   });
 
+  it('report an in-process cache that keeps its own counts (the verified-token LRU) as lookups, read at each scrape', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const counts = { hits: 3, misses: 1 };
+    m.addCacheStats('verified-tokens', () => counts);
+    const first = (await m.exposition()).body;
+    expect(first).toContain('authmesh_cache_lookups_total{cache="verified-tokens",result="hit"} 3');
+    expect(first).toContain('authmesh_cache_lookups_total{cache="verified-tokens",result="miss"} 1');
+    counts.hits = 10;
+    const second = (await m.exposition()).body;
+    expect(second).toContain('authmesh_cache_lookups_total{cache="verified-tokens",result="hit"} 10');
+    expect(second).toContain('authmesh_cache_lookups_total{cache="verified-tokens",result="miss"} 1');
+  });
+
   it('bound every caller-influenced label: unknown grant types, error codes and login reasons become "other"', async () => {
     const m = createMetrics({ defaultMetrics: false });
     m.tokenIssued('urn:example:made-up', 'weird');

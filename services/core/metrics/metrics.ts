@@ -89,6 +89,7 @@ export class Metrics {
   readonly cacheLookups: Counter<'cache' | 'result'>;
   private readonly auditDepthSources = new Set<() => number>();
   private readonly keyAgeSources = new Set<() => Promise<number | undefined>>();
+  private readonly cacheStatSources = new Map<string, { read: () => { hits: number; misses: number }; last: { hits: number; misses: number } }>();
 
   constructor(options: MetricsOptions = {}) {
     const registry = new Registry();
@@ -114,7 +115,21 @@ export class Metrics {
     this.storeErrors = counter({ name: 'authmesh_store_operation_errors_total', help: 'SQL store operations that failed, by store role and method.', labelNames: ['operation'] });
     this.gridDuration = histogram({ name: 'authmesh_grid_operation_duration_seconds', help: 'Time of a grid map operation, by map and operation, seconds.', labelNames: ['map', 'operation'] });
     this.gridErrors = counter({ name: 'authmesh_grid_operation_errors_total', help: 'Grid map operations that failed, by map and operation.', labelNames: ['map', 'operation'] });
-    this.cacheLookups = counter({ name: 'authmesh_cache_lookups_total', help: 'Lookups in the read-through caches and in-process caches, by cache and result (hit or miss).', labelNames: ['cache', 'result'] });
+    const cacheStats = this.cacheStatSources;
+    this.cacheLookups = counter({
+      name: 'authmesh_cache_lookups_total',
+      help: 'Lookups in the read-through caches and in-process caches, by cache and result (hit or miss).',
+      labelNames: ['cache', 'result'],
+      // In-process caches that keep their own counts (the verified-token LRU) are read at scrape time.
+      collect() {
+        for (const [cache, source] of cacheStats) {
+          const now = source.read();
+          if (now.hits > source.last.hits) this.inc({ cache, result: 'hit' }, now.hits - source.last.hits);
+          if (now.misses > source.last.misses) this.inc({ cache, result: 'miss' }, now.misses - source.last.misses);
+          source.last = { hits: now.hits, misses: now.misses };
+        }
+      },
+    });
 
     const auditSources = this.auditDepthSources;
     gauge({
@@ -155,6 +170,15 @@ export class Metrics {
   addSigningKeyAge(ageSeconds: () => Promise<number | undefined>): () => void {
     this.keyAgeSources.add(ageSeconds);
     return () => this.keyAgeSources.delete(ageSeconds);
+  }
+
+  /**
+   * Reports an in-process cache that counts its own hits and misses (monotonic totals) as
+   * authmesh_cache_lookups_total{cache}, read at every scrape; returns the removal.
+   */
+  addCacheStats(cache: string, read: () => { hits: number; misses: number }): () => void {
+    this.cacheStatSources.set(cache, { read, last: { hits: 0, misses: 0 } });
+    return () => this.cacheStatSources.delete(cache);
   }
 
   /**
