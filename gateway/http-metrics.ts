@@ -18,15 +18,16 @@ const ERROR_MEMBER = /"error":"([a-z_]{1,64})"/;
 
 /** Adds the hooks that record every answered request in `metrics`. */
 export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
-  // Only error answers are looked at (status ≥ 400), and only the head of their JSON body.
-  app.addHook('onSend', async (req, reply, payload) => {
+  // Callback-style hooks: on every request, so no promise per hook. Only error answers are
+  // looked at (status ≥ 400), and only the head of their JSON body.
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (reply.statusCode >= 400 && typeof payload === 'string') {
       const m = ERROR_MEMBER.exec(payload.slice(0, 256));
       if (m) (req as WithError)[ERROR_OF] = m[1];
     }
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const status = reply.statusCode;
     metrics.observeHttp(
       req.routeOptions.url ?? UNMATCHED_ROUTE,
@@ -35,5 +36,6 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
       status >= 400 ? ((req as WithError)[ERROR_OF] ?? 'other') : undefined,
       reply.elapsedTime / 1000,
     );
+    done();
   });
 }

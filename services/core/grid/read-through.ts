@@ -84,8 +84,9 @@ export function createReadThroughCache<T>(options: ReadThroughOptions<T>): ReadT
   // On a measured grid (services/core/metrics), each get counts as a hit (served from the grid
   // copy) or a miss (read from the store): authmesh_cache_lookups_total{cache,result}.
   const metrics = metricsOfGrid(options.grid);
-  const hit = metrics?.cacheLookups.labels(options.name, 'hit');
-  const miss = metrics?.cacheLookups.labels(options.name, 'miss');
+  const counters = metrics?.cacheCounters(options.name);
+  const hit = counters?.hit;
+  const miss = counters?.miss;
 
   return {
     async get(key) {

@@ -7,7 +7,7 @@
 // registered gRPC definitions, route templates, the error vocabulary, grant types, store/grid
 // operation names. No label ever carries a client id, a user, a token or anything else a caller
 // chooses.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration, type LabelValues } from 'prom-client';
 import { ERROR_CODES } from '../errors/index.js';
 
 /** Buckets (seconds) for in-process work: 0.1 ms to 2.5 s. */
@@ -36,6 +36,38 @@ const LOGIN_FAILURE_REASONS: ReadonlySet<string> = new Set(['bad_password', 'unk
 export function boundedLabel(value: string | undefined, allowed: ReadonlySet<string>, fallback = 'other'): string {
   return value !== undefined && allowed.has(value) ? value : fallback;
 }
+
+/**
+ * Counts of a hot path kept as plain numbers and added to their prom-client counter when it is
+ * collected (before every exposition), so an increment costs an addition, not prom-client's label
+ * validation and hashing. The exposition is exact: nothing is sampled or dropped.
+ */
+class HotCounts<L extends string> {
+  private readonly entries: { labels: LabelValues<L>; n: number }[] = [];
+
+  /** A counter of one label set; keep it (each call adds an entry). */
+  child(labels: LabelValues<L>): { inc(): void } {
+    const entry = { labels, n: 0 };
+    this.entries.push(entry);
+    return {
+      inc: () => {
+        entry.n += 1;
+      },
+    };
+  }
+
+  flush(counter: Counter<L>): void {
+    for (const e of this.entries) {
+      if (e.n > 0) {
+        counter.inc(e.labels, e.n);
+        e.n = 0;
+      }
+    }
+  }
+}
+
+type CountChild = { inc(): void };
+type ObserveChild = { observe(value: number): void };
 
 /** One unary method's metrics: `observe` records a finished call (its gRPC status name, seconds). */
 export interface RpcMethodMetrics {
@@ -89,6 +121,12 @@ export class Metrics {
   readonly cacheLookups: Counter<'cache' | 'result'>;
   private readonly auditDepthSources = new Set<() => number>();
   private readonly keyAgeSources = new Set<() => Promise<number | undefined>>();
+  private readonly hotRpc = new HotCounts<'service' | 'method' | 'code'>();
+  private readonly hotHttp = new HotCounts<'route' | 'method' | 'status_code' | 'error'>();
+  private readonly hotTokens = new HotCounts<'grant_type' | 'client_type'>();
+  private readonly hotCache = new HotCounts<'cache' | 'result'>();
+  private readonly httpChildren = new Map<string, { count: CountChild; duration: ObserveChild }>();
+  private readonly tokenChildren = new Map<string, CountChild>();
   private readonly cacheStatSources = new Map<string, { read: () => { hits: number; misses: number }; last: { hits: number; misses: number } }>();
 
   constructor(options: MetricsOptions = {}) {
@@ -98,15 +136,36 @@ export class Metrics {
     const histogram = <L extends string>(c: HistogramConfiguration<L>) => new Histogram<L>({ buckets: LATENCY_BUCKETS_SECONDS, ...c, registers: [registry] });
     const gauge = <L extends string>(c: GaugeConfiguration<L>) => new Gauge<L>({ ...c, registers: [registry] });
 
-    this.rpcRequests = counter({ name: 'authmesh_rpc_server_requests_total', help: 'Unary gRPC calls served, by service, method and gRPC status code name.', labelNames: ['service', 'method', 'code'] });
+    const hotRpc = this.hotRpc;
+    const hotHttp = this.hotHttp;
+    const hotTokens = this.hotTokens;
+    const hotCache = this.hotCache;
+    this.rpcRequests = counter({
+      name: 'authmesh_rpc_server_requests_total',
+      help: 'Unary gRPC calls served, by service, method and gRPC status code name.',
+      labelNames: ['service', 'method', 'code'],
+      collect() {
+        hotRpc.flush(this);
+      },
+    });
     this.rpcDuration = histogram({ name: 'authmesh_rpc_server_duration_seconds', help: 'Time to serve a unary gRPC call (access check, handler, error mapping), seconds.', labelNames: ['service', 'method', 'code'] });
     this.httpRequests = counter({
       name: 'authmesh_http_server_requests_total',
       help: 'HTTP requests the gateway answered, by route template, method, status code and RFC error code ("none" when the answer is not an error).',
       labelNames: ['route', 'method', 'status_code', 'error'],
+      collect() {
+        hotHttp.flush(this);
+      },
     });
     this.httpDuration = histogram({ name: 'authmesh_http_server_duration_seconds', help: 'Time to answer an HTTP request at the gateway, seconds.', labelNames: ['route', 'method', 'status_code', 'error'] });
-    this.tokensIssued = counter({ name: 'authmesh_tokens_issued_total', help: 'Access tokens issued, by grant type and client type (confidential or public).', labelNames: ['grant_type', 'client_type'] });
+    this.tokensIssued = counter({
+      name: 'authmesh_tokens_issued_total',
+      help: 'Access tokens issued, by grant type and client type (confidential, public or trusted).',
+      labelNames: ['grant_type', 'client_type'],
+      collect() {
+        hotTokens.flush(this);
+      },
+    });
     this.refreshReuse = counter({ name: 'authmesh_refresh_token_reuse_detected_total', help: 'Refresh tokens presented again after rotation (RFC 9700 §4.14.2): each revoked its token family.' });
     this.codeReplays = counter({ name: 'authmesh_authorization_code_replays_total', help: 'Authorization codes presented after they were redeemed (RFC 6749 §4.1.2): each revoked the tokens of its grant.' });
     this.loginFailures = counter({ name: 'authmesh_login_failures_total', help: 'User authentications that failed, by reason.', labelNames: ['reason'] });
@@ -122,6 +181,7 @@ export class Metrics {
       labelNames: ['cache', 'result'],
       // In-process caches that keep their own counts (the verified-token LRU) are read at scrape time.
       collect() {
+        hotCache.flush(this);
         for (const [cache, source] of cacheStats) {
           const now = source.read();
           if (now.hits > source.last.hits) this.inc({ cache, result: 'hit' }, now.hits - source.last.hits);
@@ -188,12 +248,12 @@ export class Metrics {
    * @param method the method's name from its definition (Token)
    */
   rpcMethod(service: string, method: string): RpcMethodMetrics {
-    const children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+    const children = new Map<string, { count: CountChild; duration: ObserveChild }>();
     return {
       observe: (code, seconds) => {
         let child = children.get(code);
         if (!child) {
-          child = { count: this.rpcRequests.labels(service, method, code), duration: this.rpcDuration.labels(service, method, code) };
+          child = { count: this.hotRpc.child({ service, method, code }), duration: this.rpcDuration.labels(service, method, code) };
           children.set(code, child);
         }
         child.count.inc();
@@ -204,14 +264,34 @@ export class Metrics {
 
   /** Records one answered HTTP request. `route` is the matched route template or a fixed label. */
   observeHttp(route: string, method: string, statusCode: number, error: string | undefined, seconds: number): void {
-    const labels = { route, method, status_code: String(statusCode), error: error === undefined ? 'none' : boundedLabel(error, ERROR_LABELS) };
-    this.httpRequests.inc(labels);
-    this.httpDuration.observe(labels, seconds);
+    const errorLabel = error === undefined ? 'none' : boundedLabel(error, ERROR_LABELS);
+    const key = `${route} ${method} ${statusCode} ${errorLabel}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      const status_code = String(statusCode);
+      child = { count: this.hotHttp.child({ route, method, status_code, error: errorLabel }), duration: this.httpDuration.labels(route, method, status_code, errorLabel) };
+      this.httpChildren.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(seconds);
   }
 
   /** One access token issued (RFC 6749 §5.1): grant type and client type (both bounded). */
   tokenIssued(grantType: string, clientType: string): void {
-    this.tokensIssued.inc({ grant_type: boundedLabel(grantType, GRANT_TYPE_LABELS), client_type: boundedLabel(clientType, CLIENT_TYPE_LABELS) });
+    const grant_type = boundedLabel(grantType, GRANT_TYPE_LABELS);
+    const client_type = boundedLabel(clientType, CLIENT_TYPE_LABELS);
+    const key = `${grant_type} ${client_type}`;
+    let child = this.tokenChildren.get(key);
+    if (!child) {
+      child = this.hotTokens.child({ grant_type, client_type });
+      this.tokenChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** The hit and miss counters of one cache (authmesh_cache_lookups_total{cache,result}); keep them. */
+  cacheCounters(cache: string): { hit: CountChild; miss: CountChild } {
+    return { hit: this.hotCache.child({ cache, result: 'hit' }), miss: this.hotCache.child({ cache, result: 'miss' }) };
   }
 
   /**
@@ -241,11 +321,6 @@ export class Metrics {
         this.loginLockouts.inc({ scope: 'source' });
         break;
     }
-  }
-
-  /** One read-through or in-process cache lookup. */
-  cacheLookup(cache: string, hit: boolean): void {
-    this.cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
   }
 
   /** What the instrumented store reports to. */
