@@ -19,6 +19,9 @@ const workers = Number.parseInt(process.env.AUTHMESH_TEST_WORKERS ?? '', 10);
 export default defineConfig({
   test: {
     retry,
+    // Every authmesh process a test starts serves metrics on a free port, never the fixed default
+    // (9464), which processes started side by side would fight over.
+    env: { AUTHMESH_METRICS_PORT: process.env.AUTHMESH_METRICS_PORT ?? '0' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

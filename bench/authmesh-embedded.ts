@@ -50,6 +50,7 @@ export async function startAuthmeshEmbedded(options: EmbeddedOptions = {}): Prom
       AUTHMESH_DATA_DIR: dataDir,
       AUTHMESH_HTTP_PORT: String(httpPort),
       AUTHMESH_GRPC_PORT: String(grpcPort),
+      AUTHMESH_METRICS_PORT: '0',
       AUTHMESH_ADMIN_CLIENT_SECRET: adminClientSecret,
       AUTHMESH_LOG_LEVEL: 'warn',
       // The refresh row gets its refresh tokens from password grants of a trusted client.

@@ -48,6 +48,8 @@ export async function preparePrivateStack(options: { dir?: string; keep?: boolea
     AUTHMESH_SAMPLE_API_PORT: String(await freePort()),
     AUTHMESH_ENVOY_PORT: String(await freePort()),
     AUTHMESH_ENVOY_ADMIN_PORT: String(await freePort()),
+    // Each authmesh process's Prometheus listener: 7 services, the gateway, up to 4 replicas.
+    AUTHMESH_STACK_METRICS_PORT: String(await freePortRange(12)),
     AUTHMESH_PG_PORT: String(await freePort()),
     HAZELCAST_PORT: String(await freePortRange(2)),
     AUTHMESH_LOG_LEVEL: 'warn',

@@ -10,9 +10,11 @@ import { toAuthmeshError } from '../services/core/errors/index.js';
 import type { Readiness } from '../services/core/health/readiness.js';
 import type { Logger } from '../services/core/log/index.js';
 import { endHttpServerSpan, requestLogIds, startHttpServerSpan, withContext, type HttpSpan } from '../services/core/telemetry/index.js';
+import type { Metrics } from '../services/core/metrics/index.js';
 import type { Peers } from '../services/mesh-deps.js';
 import { MAX_PARAMETERS } from './form-params.js';
 import { createForwardedCertificateReader, rememberClientCertificate } from './forwarded-client-cert.js';
+import { registerHttpMetrics } from './http-metrics.js';
 import { fallbackChallenge, sendOAuthError } from './oauth-errors.js';
 import { REST_BODY_CHECK_PREFIX } from './routes/rest-body-check.js';
 
@@ -34,6 +36,8 @@ export interface GatewayOptions {
    * absent in a gateway-only process, which holds neither.
    */
   readiness?: Readiness | undefined;
+  /** Where request counts and latencies are recorded (http-metrics.ts); none = not measured. */
+  metrics?: Metrics | undefined;
 }
 
 /** Everything a route module gets. */
@@ -120,6 +124,7 @@ export async function createGateway(options: GatewayOptions, routes: RouteModule
   });
   // After the body is read (stream events would lose the context), before the route's handler.
   app.addHook('preHandler', (req, _reply, done) => withContext(httpSpans.get(req)?.context, done));
+  if (options.metrics) registerHttpMetrics(app, options.metrics);
 
   app.addHook('onResponse', async (req, reply) => {
     const clientId = (req as { clientId?: string }).clientId;

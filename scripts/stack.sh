@@ -9,6 +9,8 @@
 #                                  AUTHMESH_ADDR (Envoy, for gRPC clients), AUTHMESH_CHECK_ADDR (the token
 #                                  service, for ext_authz Check), AUTHMESH_CLIENT_ID/SECRET (the admin client)
 #   scripts/stack.sh status        what runs, and whether it answers
+#   scripts/stack.sh metrics       the Prometheus scrape URLs, one a line: each authmesh process's
+#                                  /metrics, then Envoy's admin /stats/prometheus
 #   scripts/stack.sh down          stop Envoy, the sample API, the gateway and the services
 #   scripts/stack.sh down --all    also stop Hazelcast and PostgreSQL (their data is kept)
 #
@@ -18,6 +20,9 @@
 #   AUTHMESH_STACK_DIR (.stack)   AUTHMESH_STACK_GRPC_PORT (50051: client, then service, user, key,
 #   code, token, refresh-token on the next ports)   AUTHMESH_HTTP_PORT (8080, gateway)
 #   AUTHMESH_SAMPLE_API_PORT (8090)   AUTHMESH_ENVOY_PORT (10000)   AUTHMESH_ENVOY_ADMIN_PORT (9901)
+#   AUTHMESH_STACK_METRICS_PORT (9464: each authmesh process's Prometheus listener, on 127.0.0.1, at
+#   this base + the index of its first member in client, service, user, key, code, token,
+#   refresh-token, gateway: 9464 … 9471)
 #   AUTHMESH_PG_PORT (55432)   HAZELCAST_PORT (5701)   HAZELCAST_DIR ($AUTHMESH_STACK_DIR/hazelcast)
 #   AUTHMESH_ISSUER (Envoy's URL)   AUTHMESH_STACK_WAIT (240 s for everything to become healthy)
 #   AUTHMESH_LOG_LEVEL (info)   AUTHMESH_STACK_NODE_FLAGS (none: extra node flags for every service
@@ -47,6 +52,7 @@ export AUTHMESH_ENVOY_PORT="${AUTHMESH_ENVOY_PORT:-10000}"
 export AUTHMESH_ENVOY_ADMIN_PORT="${AUTHMESH_ENVOY_ADMIN_PORT:-9901}"
 export HAZELCAST_DIR="${HAZELCAST_DIR:-$AUTHMESH_STACK_DIR/hazelcast}"
 WAIT="${AUTHMESH_STACK_WAIT:-240}"
+METRICS_BASE="${AUTHMESH_STACK_METRICS_PORT:-9464}"
 URL="http://127.0.0.1:$AUTHMESH_ENVOY_PORT"
 
 # In configuration order (services/core/config SERVICE_NAMES); service i listens on GRPC_BASE+i.
@@ -66,10 +72,11 @@ SECRET_VARS=(AUTHMESH_MESH_SECRET AUTHMESH_MASTER_KEY AUTHMESH_COOKIE_SECRET AUT
 die() { echo "stack.sh: $*" >&2; exit 1; }
 say() { echo "stack.sh: $*" >&2; }
 
-for p in GRPC_BASE AUTHMESH_HTTP_PORT AUTHMESH_SAMPLE_API_PORT AUTHMESH_ENVOY_PORT AUTHMESH_ENVOY_ADMIN_PORT WAIT; do
+for p in GRPC_BASE METRICS_BASE AUTHMESH_HTTP_PORT AUTHMESH_SAMPLE_API_PORT AUTHMESH_ENVOY_PORT AUTHMESH_ENVOY_ADMIN_PORT WAIT; do
   [[ "${!p}" =~ ^[0-9]+$ ]] || die "$p must be a number, got '${!p}'"
 done
 ((GRPC_BASE > 0 && GRPC_BASE + ${#SERVICES[@]} <= 65536)) || die "AUTHMESH_STACK_GRPC_PORT=$GRPC_BASE leaves no room for ${#SERVICES[@]} ports"
+((METRICS_BASE > 0 && METRICS_BASE + ${#SERVICES[@]} + 1 <= 65536)) || die "AUTHMESH_STACK_METRICS_PORT=$METRICS_BASE leaves no room for $((${#SERVICES[@]} + 1)) ports"
 
 # The process of each service and of the gateway: its own name, or the group it belongs to
 # (AUTHMESH_STACK_GROUPS, members in SERVICES order then the gateway, joined with '+').
@@ -120,6 +127,7 @@ for spec in ${REPLICAS_RAW//,/ }; do
   done
 done
 unset spec base_name k r
+((METRICS_BASE + ${#SERVICES[@]} + 1 + ${#REPLICAS[@]} <= 65536)) || die "AUTHMESH_STACK_METRICS_PORT=$METRICS_BASE leaves no room for the replicas' metrics ports"
 ((REPLICA_BASE + ${#REPLICAS[@]} <= 65536)) || die "AUTHMESH_STACK_REPLICA_PORT=$REPLICA_BASE leaves no room for ${#REPLICAS[@]} ports"
 
 # The processes, in start order after the key's: those of the services in SERVICES order, then
@@ -144,6 +152,16 @@ port_of() {
   first="$(services_of "${PROC_OF[$1]:-$1}" | head -n 1)"
   [[ -n "$first" ]] || die "unknown service $1"
   echo $((GRPC_BASE + $(service_index "$first")))
+}
+# A process's metrics port: METRICS_BASE + the index of its first member (the gateway's is 7).
+metrics_port_of_proc() {
+  local first i
+  # A replica's: after the gateway's, in AUTHMESH_STACK_REPLICAS order.
+  if [[ -n "${REPLICA_OF[$1]:-}" ]]; then
+    for i in "${!REPLICAS[@]}"; do [[ "${REPLICAS[$i]}" == "$1" ]] && { echo $((METRICS_BASE + ${#SERVICES[@]} + 1 + i)); return; }; done
+  fi
+  first="$(members_of "$1" | cut -d' ' -f1)"
+  if [[ "$first" == gateway ]]; then echo $((METRICS_BASE + ${#SERVICES[@]})); else echo $((METRICS_BASE + $(service_index "$first"))); fi
 }
 var_of() { local v="${1//-/_}"; echo "${v^^}"; } # refresh-token -> REFRESH_TOKEN
 
@@ -213,7 +231,11 @@ start_node() {
   mkdir -p "$STATE/data-$name"
   (
     export AUTHMESH_SERVICES="$services" AUTHMESH_DATA_DIR="$STATE/data-$name"
-    [[ "$file" == "$MAIN" ]] || unset "${SECRET_VARS[@]}" AUTHMESH_DATABASE_URL
+    if [[ "$file" == "$MAIN" ]]; then
+      export AUTHMESH_METRICS_HOST=127.0.0.1 AUTHMESH_METRICS_PORT="$(metrics_port_of_proc "$name")"
+    else
+      unset "${SECRET_VARS[@]}" AUTHMESH_DATABASE_URL
+    fi
     # shellcheck disable=SC2086 # flags, split on purpose
     exec setsid node --enable-source-maps ${AUTHMESH_STACK_NODE_FLAGS:-} "$file"
   ) >"$(log_file "$name")" 2>&1 </dev/null &
@@ -348,6 +370,7 @@ up() {
 
 authmesh stack is up. Everything clients use goes through Envoy: $URL (the issuer)
   services (gRPC): $(for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || printf '%s %s  ' "$p" "$(port_of "$(services_of "$p" | head -n 1)")"; done)$(for r in "${REPLICAS[@]}"; do printf '%s %s  ' "$r" "${REPLICA_PORT[$r]}"; done)
+  metrics (Prometheus): $(for p in "${PROCS[@]}" "${REPLICAS[@]}"; do printf '%s %s  ' "$p" "$(metrics_port_of_proc "$p")"; done)Envoy http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT/stats/prometheus   (all: scripts/stack.sh metrics)
   gateway http://127.0.0.1:$AUTHMESH_HTTP_PORT   sample API http://127.0.0.1:$AUTHMESH_SAMPLE_API_PORT   Envoy admin http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT
   store $(printf '%s' "$PG_URL" | sed -E 's#//([^:/]+):[^@]*@#//\1:***@#') (scripts/postgres.sh url), grid hazelcast $HZ_MEMBERS
   admin client: $AUTHMESH_ADMIN_CLIENT_ID, secret AUTHMESH_ADMIN_CLIENT_SECRET in $rel (0600)
@@ -418,6 +441,13 @@ status() {
   return "$ok"
 }
 
+# One scrape URL a line: every authmesh process's /metrics, then Envoy's Prometheus stats.
+metrics_urls() {
+  local p
+  for p in "${PROCS[@]}" "${REPLICAS[@]}"; do echo "http://127.0.0.1:$(metrics_port_of_proc "$p")/metrics"; done
+  echo "http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT/stats/prometheus"
+}
+
 env_lines() {
   load_secrets
   printf 'export AUTHMESH_URL=%q\n' "$URL"
@@ -432,8 +462,9 @@ case "${1:-}" in
   down) down "${2:-}" ;;
   status) status ;;
   env) env_lines ;;
+  metrics) metrics_urls ;;
   *)
-    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -28,6 +28,8 @@ export interface AuditQueue {
   /** Resolves when everything pushed so far has been written (or given up on). */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Events queued and not yet written (the authmesh_audit_queue_depth_events gauge). */
+  readonly depth: number;
 }
 
 // One statement per batch: on the embedded store each insert is a synchronous WASM call, so
@@ -100,6 +102,9 @@ export function createAuditQueue(
     async close() {
       closed = true;
       await this.flush();
+    },
+    get depth() {
+      return queue.length;
     },
   };
 }

@@ -1,11 +1,11 @@
 import { StartupError, errnoOf } from './core/config/startup-error.js';
 
 /**
- * A listen that failed at start (gRPC or HTTP), as a StartupError with the address, the errno in
+ * A listen that failed at start (gRPC, HTTP or the metrics listener), as a StartupError with the address, the errno in
  * words and the variables that move it. Exit status 2: the machine or the configuration must
  * change (another process has the port, the host is not an address of this machine).
  */
-export function listenFailure(what: 'gRPC' | 'HTTP', address: string, portVariable: string, hostVariable: string, err: unknown): StartupError {
+export function listenFailure(what: 'gRPC' | 'HTTP' | 'metrics', address: string, portVariable: string, hostVariable: string, err: unknown): StartupError {
   const errno = errnoOf(err);
   const fix =
     errno === 'EADDRINUSE'

@@ -7,6 +7,7 @@ import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { createReadiness, type Readiness } from './core/health/readiness.js';
 import { defaultServiceName, startTelemetry, TelemetryConfigError, tracingDecision, type Telemetry } from './core/telemetry/index.js';
+import { createMetrics, startMetricsListener, type Metrics, type MetricsListener } from './core/metrics/index.js';
 import { listenFailure } from './listen-failure.js';
 import { startMesh, type Mesh } from './mesh.js';
 import { createPeers, type Peers } from './mesh-deps.js';
@@ -21,7 +22,7 @@ const PEER_SERVICE: Record<keyof Omit<Peers, 'close'>, ServiceName> = {
   refreshToken: 'refresh-token',
 };
 
-async function startGateway(config: Config, log: Logger, peers: Peers, addresses: Record<ServiceName, string>, readiness: Readiness | undefined) {
+async function startGateway(config: Config, log: Logger, peers: Peers, addresses: Record<ServiceName, string>, readiness: Readiness | undefined, metrics: Metrics) {
   // Loaded only by a process that runs the gateway: fastify, the routes and their pages are ~12 MiB
   // of RSS that a stack-mode service process (token, key, …) never uses (issue 12 target 7).
   const { ALL_ROUTES, createGateway } = await import('../gateway/index.js');
@@ -34,6 +35,7 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
       cookieSecret: resolveCookieSecret(config, log),
       meshSecret: resolveMeshSecret(config, log),
       readiness,
+      metrics,
     },
     ALL_ROUTES,
   );
@@ -51,7 +53,7 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
  * the URL clients use (the issuer: Envoy's in a stack, not this gateway's own port) and how to get
  * a first token. Never a secret: only where the admin secret comes from.
  */
-function banner(config: Config, grpcPort: number | undefined, httpAddress: string | undefined): string[] {
+function banner(config: Config, grpcPort: number | undefined, httpAddress: string | undefined, metricsUrl: string | undefined): string[] {
   const embedded = config.services.length === SERVICE_NAMES.length && config.gateway;
   const state = [
     config.store === 'embedded' ? `data in ${config.dataDir}` : `store ${redactDatabaseUrl(config.databaseUrl ?? '')}`,
@@ -60,6 +62,7 @@ function banner(config: Config, grpcPort: number | undefined, httpAddress: strin
   const runs = [...config.services, ...(config.gateway ? ['gateway'] : [])].join(', ');
   const lines = ['', embedded ? `authmesh is running: embedded mode, ${state.join(', ')}` : `authmesh is running: ${runs} (${state.join(', ')})`];
   if (grpcPort !== undefined) lines.push(`  gRPC on ${config.grpcHost}:${grpcPort} (${config.services.join(', ')})`);
+  if (metricsUrl !== undefined) lines.push(`  metrics on ${metricsUrl} (Prometheus; AUTHMESH_METRICS_PORT)`);
   if (httpAddress === undefined) return lines;
   lines.push(`  HTTP on ${httpAddress} (issuer ${config.issuer})`);
   // The default issuer names this process's own port; one set explicitly (Envoy's URL in a
@@ -83,7 +86,7 @@ function banner(config: Config, grpcPort: number | undefined, httpAddress: strin
   return lines;
 }
 // What main started, so that a failure later in the start closes it before the process exits.
-const started: { mesh?: Mesh; peers?: Peers } = {};
+const started: { mesh?: Mesh; peers?: Peers; metrics?: MetricsListener } = {};
 
 async function main(): Promise<void> {
   let config: Config;
@@ -116,11 +119,13 @@ async function main(): Promise<void> {
   if (config.services.includes('key')) resolveMasterKey(config, log);
   resolveMeshSecret(config, log);
   if (config.gateway) resolveCookieSecret(config, log);
+  // One registry for everything this process runs (its services and its gateway).
+  const metrics = createMetrics();
   let mesh: Mesh | undefined;
   let peers: Peers;
   let addresses = config.addresses;
   if (config.services.length > 0) {
-    mesh = await startMesh({ config, log });
+    mesh = await startMesh({ config, log, metrics });
     started.mesh = mesh;
     peers = mesh.deps.peers;
     addresses = mesh.addresses;
@@ -130,9 +135,18 @@ async function main(): Promise<void> {
   }
   // A gateway-only process holds no store or grid: its readiness is only "not draining".
   const readiness = mesh?.readiness ?? createReadiness({ probes: [] });
-  const gateway = config.gateway ? await startGateway(config, log, peers, addresses, readiness) : undefined;
+  const gateway = config.gateway ? await startGateway(config, log, peers, addresses, readiness, metrics) : undefined;
+  let metricsListener: MetricsListener | undefined;
+  if (config.metricsPort !== undefined) {
+    const { metricsHost, metricsPort } = config;
+    metricsListener = await startMetricsListener(metrics, metricsHost, metricsPort).catch(async (err: unknown) => {
+      await gateway?.app.close().catch(() => undefined);
+      throw listenFailure('metrics', `${metricsHost}:${metricsPort}`, 'AUTHMESH_METRICS_PORT', 'AUTHMESH_METRICS_HOST', err);
+    });
+    started.metrics = metricsListener;
+  }
 
-  const lines = banner(config, mesh?.port, gateway?.address);
+  const lines = banner(config, mesh?.port, gateway?.address, metricsListener?.url);
   if (tracingTo !== undefined) lines.splice(2, 0, `  traces exported over OTLP/HTTP to ${tracingTo}`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
@@ -149,6 +163,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     await gateway?.app.close();
+    await metricsListener?.close();
     await mesh?.close();
     if (!mesh) peers.close();
     // The last batch of spans, for at most 2 s: an unreachable receiver must not hold the exit.
@@ -169,6 +184,7 @@ main().catch(async (err: unknown) => {
   console.error(text);
   const force = setTimeout(() => process.exit(exitCode), 5_000);
   force.unref();
+  await started.metrics?.close().catch(() => undefined);
   await started.mesh?.close().catch(() => undefined);
   started.peers?.close();
   process.exit(exitCode);

@@ -14,6 +14,7 @@ import { UserServiceService } from '../gen/ts/authmesh/user/v1/user.js';
 import type { Config, ServiceName } from './core/config/index.js';
 import type { Grid } from './core/grid/index.js';
 import type { Logger } from './core/log/index.js';
+import type { Metrics } from './core/metrics/index.js';
 import {
   createInProcessClient,
   createRpcClient,
@@ -45,6 +46,8 @@ export interface MeshDeps {
   peers: Peers;
   /** Verifies access tokens of this issuer (JWKS from the key service, revocation in the grid). */
   verifier: AccessTokenVerifier;
+  /** This process's metrics: counters of the events services record (tokens issued, …). */
+  metrics: Metrics;
   /** Records a security event: queued and written behind the request; never throws. */
   audit(event: NewAuditEvent): Promise<void>;
   now(): Date;

@@ -11,6 +11,7 @@ import type { Grid } from './core/grid/index.js';
 import { createGridFromConfig } from './core/grid/index.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { createReadiness, type Readiness } from './core/health/readiness.js';
+import { createMetrics, instrumentGrid, instrumentStore, type Metrics } from './core/metrics/index.js';
 import { createAccessTokenVerifier, createDpopProofs, createMeshAuthenticator, createRpcServer, type RpcServer } from './core/rpc/index.js';
 import type { Store } from './core/store/index.js';
 import { createStoreFromConfig } from './core/store/store-from-config.js';
@@ -53,6 +54,12 @@ export interface StartMeshOptions {
   store?: Store;
   grid?: Grid;
   log?: Logger;
+  /**
+   * This process's metrics (main.ts serves them on AUTHMESH_METRICS_PORT). Default: a fresh
+   * Metrics of this mesh alone (own registry, no process metrics), so meshes started side by side
+   * in one test process never share counters.
+   */
+  metrics?: Metrics;
 }
 
 /**
@@ -73,13 +80,18 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
 async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<void>>): Promise<Mesh> {
   const { config } = options;
   const log = options.log ?? createLogger({ level: config.logLevel });
+  const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   const ownsStore = !options.store;
-  // Tracing decorators (spans per store method and grid operation): the backend itself when tracing is off.
-  const store = traceStore(options.store ?? (await createStoreFromConfig(config, log)));
-  if (ownsStore) opened.push(() => store.close());
+  const rawStore = options.store ?? (await createStoreFromConfig(config, log));
+  if (ownsStore) opened.push(() => rawStore.close());
   const ownsGrid = !options.grid;
-  const grid = traceGrid(options.grid ?? (await createGridFromConfig(config, log)));
-  if (ownsGrid) opened.push(() => grid.close());
+  const rawGrid = options.grid ?? (await createGridFromConfig(config, log));
+  if (ownsGrid) opened.push(() => rawGrid.close());
+  // Every store and grid call of this mesh is measured (latency, errors) by one decorator each,
+  // and traced (a span per store method and grid operation; the backend itself with tracing off).
+  // Measured outermost: the read-through caches find the metrics they report to on the grid.
+  const store = instrumentStore(traceStore(rawStore), metrics);
+  const grid = instrumentGrid(traceGrid(rawGrid), metrics);
   const meshSecret = resolveMeshSecret(config, log);
 
   // Peers need the bound port (AUTHMESH_GRPC_PORT=0 in tests), so they exist only after listen.
@@ -99,8 +111,12 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
       return res.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== '')));
     },
   });
+  const removeVerifierStats = metrics.addCacheStats('verified-tokens', () => verifier.cacheStats());
+  opened.push(async () => removeVerifierStats());
   const auditQueue = createAuditQueue(store.audit, log, { success: config.auditSuccess });
   opened.push(() => auditQueue.close());
+  const removeAuditGauge = metrics.addAuditQueue(() => auditQueue.depth);
+  opened.push(async () => removeAuditGauge());
   const deps: MeshDeps = {
     config,
     store,
@@ -110,7 +126,9 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
       return peersRef();
     },
     verifier,
+    metrics,
     async audit(event) {
+      metrics.auditEvent(event);
       auditQueue.push(event);
     },
     now: () => new Date(),
@@ -123,6 +141,7 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
     authenticator: createMeshAuthenticator({ meshSecret, verifier, audience: config.issuer, dpop: createDpopProofs({ grid, config, now: () => new Date() }), edgeSecret: config.mtlsEdgeSecret }),
     log,
     realm: config.issuer,
+    metrics,
   });
   const port = await rpc.listen(config.grpcHost, config.grpcPort).catch((err: unknown) => {
     throw listenFailure('gRPC', `${config.grpcHost}:${config.grpcPort}`, 'AUTHMESH_GRPC_PORT', 'AUTHMESH_GRPC_HOST', err);
@@ -162,6 +181,8 @@ async function openMesh(options: StartMeshOptions, opened: Array<() => Promise<v
       await rpc.shutdown(5_000);
       for (const m of Object.values(modules)) await m.stop?.();
       await auditQueue.close();
+      removeAuditGauge();
+      removeVerifierStats();
       holder.peers?.close();
       if (ownsGrid) await grid.close();
       if (ownsStore) await store.close();

@@ -103,6 +103,8 @@ const COVERAGE: Record<string, Coverage> = {
     evidence: 'OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`',
   },
   'scripts/envoy.sh install': { by: '.ci/run', kind: 'verbatim' },
+  'scripts/prometheus.sh install': { by: '.ci/run', kind: 'verbatim' },
+  "scripts/stack.sh metrics | grep '/metrics$' | xargs -n1 scripts/prometheus.sh check": { by: 'test/e2e/metrics-prometheus.test.ts', kind: 'verbatim' },
   'scripts/envoy.sh validate': { by: '.ci/run', kind: 'verbatim' },
   'AUTHMESH_ISSUER=http://127.0.0.1:10000 AUTHMESH_TRUSTED_PROXIES=127.0.0.1 npm start': { by: ENVOY_EDGE, kind: 'extracted' },
   'AUTHMESH_SAMPLE_API_PORT=8090 npx tsx test/sample-api/server.ts &': { by: ENVOY_EDGE, kind: 'extracted' },

@@ -16,10 +16,16 @@ export const createKeyServiceModule: ServiceFactory = (deps) => {
     // A retired key must verify every token it signed: the longest access token lifetime plus skew.
     retiredKeyTtlSeconds: deps.config.accessTokenTtlSeconds + 300,
   });
+  let removeKeyAge: (() => void) | undefined;
   return {
     registration: createKeyService(ring),
     async start() {
       await ring.ensureReady();
+      // authmesh_signing_key_age_seconds: read at each scrape from the ring (memoised, grid-cached).
+      removeKeyAge = deps.metrics.addSigningKeyAge(async () => {
+        const active = (await ring.list()).filter((k) => k.status === 'active').sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+        return active ? (deps.now().getTime() - active.createdAt.getTime()) / 1000 : undefined;
+      });
       // A master key that does not decrypt the active signing key would fail every token
       // request; fail the start instead, while the operator is looking.
       try {
@@ -34,6 +40,9 @@ export const createKeyServiceModule: ServiceFactory = (deps) => {
           exitCode: 2,
         });
       }
+    },
+    async stop() {
+      removeKeyAge?.();
     },
   };
 };

@@ -34,6 +34,16 @@ const GRANT_TYPE_NAMES: Record<string, string> = {
   deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',
 };
 
+/** The RFC grant_type of each grant the Token RPC carries (the label of authmesh_tokens_issued_total). */
+const GRANT_TYPE_OF_CASE = {
+  authorizationCode: 'authorization_code',
+  clientCredentials: 'client_credentials',
+  refreshToken: 'refresh_token',
+  password: 'password',
+  tokenExchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+  deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',
+} as const;
+
 export const TOKEN_SERVICE_NAME = 'authmesh.token.v1.TokenService';
 
 
@@ -177,6 +187,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
             // RFC 6749 §5.2: no grant (or one we do not know) is unsupported_grant_type.
             throw new UnsupportedGrantType('grant_type is missing or not supported');
         }
+        deps.metrics.tokenIssued(GRANT_TYPE_OF_CASE[g.$case], client.clientType);
         // RFC 9449 §5: a bound access token is of type DPoP; §8: the nonce for the next proof.
         return TokenResponse.fromPartial({ ...res, tokenType: jkt === undefined ? 'Bearer' : 'DPoP', dpopNonce: bound.nonce });
       },

@@ -99,6 +99,8 @@ describe.skipIf(skip !== undefined)('stack mode with token, client and key in on
       AUTHMESH_SAMPLE_API_PORT: String(ports.sample),
       AUTHMESH_ENVOY_PORT: String(ports.envoy),
       AUTHMESH_ENVOY_ADMIN_PORT: String(await freePort()),
+      // Each process's metrics listener (scripts/stack.sh: this base + the process's index).
+      AUTHMESH_STACK_METRICS_PORT: String(await freePortRange(8)),
       AUTHMESH_STACK_WAIT: String(STACK_WAIT_S),
       // Two shared cores: see test/support/envoy.ts.
       AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: '1s',

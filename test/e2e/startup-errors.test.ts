@@ -37,7 +37,7 @@ function runMain(env: Record<string, string>, user?: { uid: number; gid: number 
   return new Promise((resolve, reject) => {
     const child = spawn(tsx, ['services/main.ts'], {
       cwd: repoRoot,
-      env: { ...cleanEnv(), AUTHMESH_LOG_LEVEL: 'warn', AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0', ...env },
+      env: { ...cleanEnv(), AUTHMESH_LOG_LEVEL: 'warn', AUTHMESH_GRPC_PORT: '0', AUTHMESH_HTTP_PORT: '0', AUTHMESH_METRICS_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       ...(user ?? {}),
@@ -186,6 +186,12 @@ describe('start-up (spawned authmesh)', () => {
     const port = await busyPort();
     const exit = await runMain({ AUTHMESH_DATA_DIR: join(root, 'http-busy'), AUTHMESH_HTTP_PORT: String(port) });
     expectFailure(exit, 2, `cannot listen for HTTP on 127.0.0.1:${port}`, /^EADDRINUSE \(address already in use\)/, /AUTHMESH_HTTP_PORT/);
+  }, 90_000);
+
+  it('says which metrics port is in use (EADDRINUSE) and which variable moves it', async () => {
+    const port = await busyPort();
+    const exit = await runMain({ AUTHMESH_DATA_DIR: join(root, 'metrics-busy'), AUTHMESH_METRICS_PORT: String(port) });
+    expectFailure(exit, 2, `cannot listen for metrics on 127.0.0.1:${port}`, /^EADDRINUSE \(address already in use\)/, /AUTHMESH_METRICS_PORT/);
   }, 90_000);
 
   for (const [store, scheme, name] of [

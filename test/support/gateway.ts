@@ -30,6 +30,8 @@ export async function startTestGateway(env: Record<string, string> = {}, options
       grpcAddress: () => `127.0.0.1:${t.mesh.port}`,
       cookieSecret: randomBytes(32).toString('base64url'),
       readiness: t.mesh.readiness,
+      // One registry for the mesh and its gateway, as main.ts gives a process.
+      metrics: t.mesh.deps.metrics,
     },
     options.routes ?? ALL_ROUTES,
   );

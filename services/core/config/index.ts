@@ -126,6 +126,10 @@ export interface Config {
   hazelcastCluster: string;
   /** Suffix of every grid map name, so deployments sharing a cluster stay apart ('' = none). */
   gridNamespace: string;
+  /** Address of the Prometheus metrics listener (GET /metrics); loopback by default. */
+  metricsHost: string;
+  /** Its port (0 = any free port); undefined = no metrics listener (AUTHMESH_METRICS_PORT=off). */
+  metricsPort: number | undefined;
 }
 
 export const AUDIT_SUCCESS_MODES = ['all', 'sampled', 'off'] as const;
@@ -345,6 +349,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hazelcastMembers,
     hazelcastCluster,
     gridNamespace,
+    metricsHost: str('AUTHMESH_METRICS_HOST', '127.0.0.1'),
+    metricsPort: metricsPort(env.AUTHMESH_METRICS_PORT, problems),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     problems.push(`AUTHMESH_LOG_LEVEL=${JSON.stringify(config.logLevel)}: expected fatal, error, warn, info, debug, trace or silent`);
@@ -352,6 +358,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...splitDeploymentProblems(env, config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** AUTHMESH_METRICS_PORT: a port (default 9464, 0 = any free one) or `off` (no metrics listener). */
+function metricsPort(raw: string | undefined, problems: string[]): number | undefined {
+  if (raw === undefined || raw === '') return 9464;
+  if (raw === 'off') return undefined;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
+    problems.push(`AUTHMESH_METRICS_PORT=${JSON.stringify(raw)}: expected a port from 0 to 65535 (0 = any free port) or off (no metrics listener)`);
+    return 9464;
+  }
+  return Number(raw);
 }
 
 const ADDR_PATTERN = /^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/;

@@ -9,6 +9,7 @@
 // fill until it expires, so a late put or a reader that loaded the record before the delete cannot
 // bring it back. Readers treat a tombstone as absent and read the store (the store is the record:
 // the key may have been created again, or the tombstone marks a copy that was only stale).
+import { metricsOfGrid } from '../metrics/instrument.js';
 import type { Grid, GridMap, JsonValue } from './grid.js';
 
 export interface ReadThroughCache<T> {
@@ -80,12 +81,22 @@ export function createReadThroughCache<T>(options: ReadThroughOptions<T>): ReadT
   };
   const copyOf = (value: T, v: number): JsonValue => ({ v, exp: Date.now() + ttl, rec: options.toJson(value) });
   const tombstone = (): JsonValue => ({ gone: true });
+  // On a measured grid (services/core/metrics), each get counts as a hit (served from the grid
+  // copy) or a miss (read from the store): authmesh_cache_lookups_total{cache,result}.
+  const metrics = metricsOfGrid(options.grid);
+  const counters = metrics?.cacheCounters(options.name);
+  const hit = counters?.hit;
+  const miss = counters?.miss;
 
   return {
     async get(key) {
       const held = await map.get(key);
       const entry = held === undefined ? undefined : parseEntry(held);
-      if (entry?.kind === 'copy' && entry.exp > Date.now()) return options.fromJson(entry.rec);
+      if (entry?.kind === 'copy' && entry.exp > Date.now()) {
+        hit?.inc();
+        return options.fromJson(entry.rec);
+      }
+      miss?.inc();
       const value = await options.load(key);
       if (value === undefined) return undefined;
       // The fill never overwrites what another call wrote while this load read the store (a put

@@ -2,11 +2,12 @@
 // of every transport (grpc-js, in-process): access check first, then the handler, then every
 // thrown error mapped once through the error vocabulary (runUnary, the one shared path).
 // Nothing a caller sends can crash the process: all failures end as a status.
-import type { Metadata, MethodDefinition, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
+import { status as GrpcStatus, type Metadata, type MethodDefinition, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { toAuthmeshError, toGrpcStatus, type AuthmeshError } from '../errors/index.js';
 import { bearerChallenge, DPOP_SIGNING_ALGS, dpopChallenge, parseDpopAuthorization } from '../oauth/index.js';
 import type { Logger } from '../log/index.js';
 import { annotate, inRpcServerSpan, requestLogIds, tracingActive } from '../telemetry/index.js';
+import type { Metrics, RpcMethodMetrics } from '../metrics/index.js';
 import type { Access, Authenticator, CallContext } from './context.js';
 import { DPOP_BOUND_METADATA } from './mesh-authenticator.js';
 
@@ -85,12 +86,16 @@ export interface UnaryMethod {
  * @param realm when set, invalid_token and insufficient_scope errors carry an RFC 6750 §3
  *   `www-authenticate` challenge in their trailers, which HTTP surfaces in front of the server
  *   (Envoy's JSON transcoding) pass on with the 401/403
+ * @param metrics when set, every call records authmesh_rpc_server_requests_total and
+ *   authmesh_rpc_server_duration_seconds by service, method (from this definition, never from
+ *   the wire) and gRPC status code name
  */
 export function prepareService<S extends ServiceDefinition>(
   reg: ServiceRegistration<S>,
   authenticator: Authenticator,
   log: Logger,
   realm?: string,
+  metrics?: Metrics,
 ): Record<string, UnaryMethod> {
   const out: Record<string, UnaryMethod> = {};
   for (const key of Object.keys(reg.definition) as (keyof S & string)[]) {
@@ -100,9 +105,20 @@ export function prepareService<S extends ServiceDefinition>(
     if (!access) throw new Error(`${def.path}: no access policy declared`);
     const impl = reg.implementation[key] as unknown as (req: unknown, ctx: CallContext) => Promise<unknown>;
     const path = def.path;
-    out[key] = { path, run: (call) => runUnary(path, access, impl, call, authenticator, log, realm) };
+    const measured = metrics?.rpcMethod(reg.name, path.slice(path.lastIndexOf('/') + 1));
+    out[key] = { path, run: measured ? measuredRun(measured, (call) => runUnary(path, access, impl, call, authenticator, log, realm)) : (call) => runUnary(path, access, impl, call, authenticator, log, realm) };
   }
   return out;
+}
+
+/** `run` that records each call's status code name and duration (runUnary never rejects). */
+function measuredRun(metrics: RpcMethodMetrics, run: UnaryMethod['run']): UnaryMethod['run'] {
+  return async (call) => {
+    const started = performance.now();
+    const outcome = await run(call);
+    metrics.observe(outcome.ok ? 'OK' : (GrpcStatus[outcome.status.code] ?? 'UNKNOWN'), (performance.now() - started) / 1000);
+    return outcome;
+  };
 }
 
 /** The registration as grpc-js handlers: each grpc-js call goes through the shared runUnary. */

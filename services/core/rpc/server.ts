@@ -6,6 +6,7 @@ import { Server, ServerCredentials, type MethodDefinition, type ServiceDefinitio
 import { HealthImplementation } from 'grpc-health-check';
 import { InvalidRequest, InvalidToken } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Authenticator } from './context.js';
 import { adaptPrepared, prepareService, RejectedRequest, type ServiceRegistration } from './handler.js';
 import { InProcessServer } from './in-process.js';
@@ -21,6 +22,8 @@ export interface RpcServerOptions {
   log: Logger;
   /** Realm of the Bearer challenge sent with invalid_token and insufficient_scope (the issuer). */
   realm?: string;
+  /** Where every call's count and duration are recorded (per service, method and status); none = not measured. */
+  metrics?: Metrics;
   /** Largest request accepted, bytes. Default 1 MiB: no authmesh request comes near it. */
   maxReceiveBytes?: number;
   /** Largest response sent, bytes. Default 16 MiB (a full page of clients is far below it). */
@@ -89,7 +92,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     // One prepared method set serves both transports, so their access checks and error mapping
     // cannot diverge.
     const definition = refusingDefinition(reg.definition, strict);
-    const methods = prepareService(reg, authenticator, log, options.realm);
+    const methods = prepareService(reg, authenticator, log, options.realm, options.metrics);
     server.addService(definition, adaptPrepared(methods));
     inProcess.add(reg.name, definition, methods);
   }
