@@ -24,17 +24,10 @@ import * as grants from './grants.js';
 import type { TokenMinter } from './token-minter.js';
 import { annotate } from '../core/telemetry/index.js';
 
-/** The grant_type each request case stands for (RFC 6749 §4, RFC 8693 §2.1, RFC 8628 §3.4): a span attribute. */
-const GRANT_TYPE_NAMES: Record<string, string> = {
-  authorizationCode: 'authorization_code',
-  clientCredentials: 'client_credentials',
-  refreshToken: 'refresh_token',
-  password: 'password',
-  tokenExchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
-  deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',
-};
-
-/** The RFC grant_type of each grant the Token RPC carries (the label of authmesh_tokens_issued_total). */
+/**
+ * The RFC grant_type of each grant the Token RPC carries (RFC 6749 §4, RFC 8693 §2.1, RFC 8628 §3.4):
+ * the label of authmesh_tokens_issued_total and the oauth.grant_type span attribute.
+ */
 const GRANT_TYPE_OF_CASE = {
   authorizationCode: 'authorization_code',
   clientCredentials: 'client_credentials',
@@ -163,7 +156,7 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
         const ctx = { deps, minter: mint, client, remoteIp, dpopJkt: jkt, certificateThumbprint: x5t };
         const g = req.grant;
         let res: TokenResponse;
-        if (g) annotate({ 'oauth.grant_type': GRANT_TYPE_NAMES[g.$case] });
+        if (g) annotate({ 'oauth.grant_type': GRANT_TYPE_OF_CASE[g.$case] });
         switch (g?.$case) {
           case 'authorizationCode':
             res = await grants.authorizationCodeGrant(ctx, g.value);

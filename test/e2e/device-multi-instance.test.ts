@@ -14,7 +14,7 @@ import { CreateUserRequest, UserServiceService } from '../../gen/ts/authmesh/use
 import { Browser, formFor } from '../../gateway/routes/authorize-test-support.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { startAuthmesh, type AuthmeshProcess } from '../support/processes.js';
-import { stackBackends } from '../support/stack.js';
+import { sharedProcessEnv, stackBackends } from '../support/stack.js';
 
 const backends = stackBackends();
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -33,14 +33,7 @@ describe.skipIf(backends.skip)(`device flow across two instances on Postgres + H
     const env = await backends.env();
     const common = {
       ...env,
-      AUTHMESH_MESH_SECRET: randomBytes(32).toString('base64url'),
-      AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
-      AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
-      AUTHMESH_PAIRWISE_SALT: randomBytes(32).toString('base64url'),
-      AUTHMESH_ADMIN_CLIENT_SECRET: adminSecret,
-      AUTHMESH_ISSUER: 'http://127.0.0.1:8080',
-      AUTHMESH_GRPC_PORT: '0',
-      AUTHMESH_HTTP_PORT: '0',
+      ...sharedProcessEnv(adminSecret),
       AUTHMESH_DEVICE_POLL_INTERVAL_SECONDS: '1',
     };
     const dir = () => {

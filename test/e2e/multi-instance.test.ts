@@ -16,7 +16,7 @@ import { CreateUserRequest, UserServiceService } from '../../gen/ts/authmesh/use
 import { createRpcClient, MESH_METADATA_KEY } from '../../services/core/rpc/index.js';
 import { Metadata } from '@grpc/grpc-js';
 import { startAuthmesh, type AuthmeshProcess } from '../support/processes.js';
-import { stackBackends } from '../support/stack.js';
+import { sharedProcessEnv, stackBackends } from '../support/stack.js';
 
 const backends = stackBackends();
 const REDIRECT = 'https://app.example.com/cb';
@@ -53,14 +53,7 @@ describe.skipIf(backends.skip)(`two instances on Postgres + Hazelcast${backends.
     const env = await backends.env();
     const common = {
       ...env,
-      AUTHMESH_MESH_SECRET: meshSecret,
-      AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
-      AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
-      AUTHMESH_PAIRWISE_SALT: randomBytes(32).toString('base64url'),
-      AUTHMESH_ADMIN_CLIENT_SECRET: adminSecret,
-      AUTHMESH_ISSUER: 'http://127.0.0.1:8080',
-      AUTHMESH_GRPC_PORT: '0',
-      AUTHMESH_HTTP_PORT: '0',
+      ...sharedProcessEnv(adminSecret, meshSecret),
     };
     const dir = () => {
       const d = mkdtempSync(join(tmpdir(), 'authmesh-multi-'));

@@ -19,7 +19,7 @@ import { ClientServiceService, ClientType, CreateClientRequest, GrantType, Token
 import { IntrospectTokenRequest, RevokeTokenRequest, TokenRequest, TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
 import { createRpcClient, repoRoot } from '../../services/core/rpc/index.js';
 import { startAuthmesh, type AuthmeshProcess } from '../support/processes.js';
-import { stackBackends } from '../support/stack.js';
+import { sharedProcessEnv, stackBackends } from '../support/stack.js';
 
 const run = promisify(execFile);
 const backends = stackBackends();
@@ -97,14 +97,7 @@ describe.skipIf(base.skip)(`the previous version beside this one on one schema${
     const env = await backends.env();
     const common = {
       ...env,
-      AUTHMESH_MESH_SECRET: randomBytes(32).toString('base64url'),
-      AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
-      AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
-      AUTHMESH_PAIRWISE_SALT: randomBytes(32).toString('base64url'),
-      AUTHMESH_ADMIN_CLIENT_SECRET: adminSecret,
-      AUTHMESH_ISSUER: 'http://127.0.0.1:8080',
-      AUTHMESH_GRPC_PORT: '0',
-      AUTHMESH_HTTP_PORT: '0',
+      ...sharedProcessEnv(adminSecret),
     };
     const dataDir = () => {
       const d = mkdtempSync(join(tmpdir(), 'authmesh-compat-data-'));

@@ -51,3 +51,21 @@ export function envWithoutStackSettings(): Record<string, string> {
     Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('AUTHMESH_') && !e[0].startsWith('HAZELCAST_')),
   );
 }
+
+/**
+ * What every authmesh process of one test deployment shares besides its backends: fresh secrets
+ * (mesh secret, master key, cookie secret, pairwise salt), the given admin client secret, an
+ * issuer, and ports 0 (each process binds free ones). `meshSecret` when the test needs to know it.
+ */
+export function sharedProcessEnv(adminSecret: string, meshSecret = randomBytes(32).toString('base64url')): Record<string, string> {
+  return {
+    AUTHMESH_MESH_SECRET: meshSecret,
+    AUTHMESH_MASTER_KEY: randomBytes(32).toString('base64'),
+    AUTHMESH_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+    AUTHMESH_PAIRWISE_SALT: randomBytes(32).toString('base64url'),
+    AUTHMESH_ADMIN_CLIENT_SECRET: adminSecret,
+    AUTHMESH_ISSUER: 'http://127.0.0.1:8080',
+    AUTHMESH_GRPC_PORT: '0',
+    AUTHMESH_HTTP_PORT: '0',
+  };
+}
