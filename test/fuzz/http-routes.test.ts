@@ -34,6 +34,7 @@ import { mutateSeed, rawRequest, seedCase, type Canaries, type Seed } from './ht
 import { methodPath, servicesOf } from './messages.js';
 import { fuzzProfile, Rng } from './prng.js';
 import { bridgeCase } from './rpc-mutators.js';
+import { buildOnce } from '../support/processes.js';
 
 /** Per profile: cases per OAuth/page route, per bridged RPC, raw cases per route, time caps. */
 const BUDGETS = {
@@ -98,6 +99,9 @@ describe('fuzz: every HTTP route of the gateway', () => {
   };
 
   beforeAll(async () => {
+    // The console's routes serve what `npm run build` made (dist/console): built here, so its
+    // pages are fuzzed as deployed, not as the 503 of a checkout that was never built.
+    await buildOnce();
     f = await startFuzzServer();
     budget = BUDGETS[f.profile];
     const t = f.t;
