@@ -250,6 +250,21 @@ describe.skipIf(skip !== undefined)('Kubernetes manifests', () => {
     expect(policyFor('envoy')[0]!.spec.ingress).toStrictEqual([{ ports: [{ port: 10000, protocol: 'TCP' }] }]);
   });
 
+  it.each(OVERLAYS)('%s: every authmesh process serves /metrics on its pod address, annotated for Prometheus, reachable only from the monitoring namespace', (o) => {
+    const objs = rendered[o]!;
+    const processes = workloads(objs).filter((w) => containersOf(w).some(isAuthmesh) && component(w) !== 'envoy');
+    expect(processes.length).toBeGreaterThan(0);
+    for (const w of processes) {
+      const c = containersOf(w).find(isAuthmesh)!;
+      const env = environmentOf(objs, c);
+      expect([env.AUTHMESH_METRICS_HOST, env.AUTHMESH_METRICS_PORT], w.metadata.name).toEqual(['0.0.0.0', '9464']);
+      expect(c.ports, w.metadata.name).toContainEqual({ name: 'metrics', containerPort: 9464 });
+      expect(w.spec.template.metadata.annotations, w.metadata.name).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464' });
+    }
+    const policy = named(objs, 'NetworkPolicy', 'metrics-scrape');
+    expect(policy?.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 9464, protocol: 'TCP' }] }]);
+  });
+
   it('stack: token and gateway have a HorizontalPodAutoscaler (CPU) and a PodDisruptionBudget; the HPA owns their replica count', () => {
     const objs = rendered.stack!;
     for (const name of ['token', 'gateway']) {
