@@ -76,7 +76,8 @@ describe.skipIf(missing.length > 0 && !required)('generated clients (Go, Python)
       AUTHMESH_CLIENT_ID: t.config.adminClientId,
       AUTHMESH_CLIENT_SECRET: t.config.adminClientSecret!,
     };
-    // Two more clients, so "clients: 3" proves the listing came from this mesh's registry.
+    // Two more clients beside the two every mesh creates at first start (the admin client and the
+    // console's), so "clients: 4" proves the listing came from this mesh's registry.
     const admin = await t.bearer();
     for (const name of ['orders', 'billing']) {
       await t.anon.client.createClient(
@@ -107,7 +108,7 @@ describe.skipIf(missing.length > 0 && !required)('generated clients (Go, Python)
           const lines = r.stdout.trim().split('\n');
           expect(lines).toEqual([
             `token: ok (expires_in=${t.config.accessTokenTtlSeconds})`,
-            'clients: 3',
+            'clients: 4',
             'check authmesh.admin: allowed',
             'check billing.write: denied 403',
             expect.stringMatching(/^error reason: INVALID_CLIENT \(code (Unauthenticated|UNAUTHENTICATED)\)$/),
@@ -137,7 +138,7 @@ describe.skipIf(missing.length > 0 && !required)('generated clients (Go, Python)
 
           const ok = await q.run(env);
           expect(ok.code, `${ok.stdout}\n${ok.stderr}`).toBe(0);
-          expect(ok.stdout.trim()).toBe('clients: 3');
+          expect(ok.stdout.trim()).toBe('clients: 4');
           const bad = await q.run({ ...env, AUTHMESH_CLIENT_SECRET: 'wrong-secret' });
           expect(bad.code).not.toBe(0);
           expect(bad.stderr).toContain('token: INVALID_CLIENT');

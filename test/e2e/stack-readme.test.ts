@@ -126,7 +126,7 @@ describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
 
   it('runs the full Go and Python examples against the stack, exit 0', () => {
     const lines = (outputs[4] ?? '').trim().split('\n');
-    const expected = ['token: ok (expires_in=600)', 'clients: 2', 'check authmesh.admin: allowed', 'check billing.write: denied 403'];
+    const expected = ['token: ok (expires_in=600)', 'clients: 3', 'check authmesh.admin: allowed', 'check billing.write: denied 403'];
     expect(lines.slice(0, 4), failure()).toEqual(expected);
     expect(lines[4]).toMatch(/^error reason: INVALID_CLIENT \(code Unauthenticated\)$/);
     expect(lines.slice(5, 9)).toEqual(expected);
