@@ -67,6 +67,19 @@ describe('the admin scope through a user sign-in', () => {
   const listClients = (token: string) =>
     fetch(`${t.baseUrl}/authmesh.client.v1.ClientService/ListClients`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
 
+  it('console_redirect_exact_port: the console client’s code cannot be sent to another port of the loopback issuer (review F1)', async () => {
+    const issuerPort = new URL(t.baseUrl).port;
+    const otherPort = String((Number(issuerPort) % 60000) + 1024);
+    const elsewhere = `http://127.0.0.1:${otherPort}/console/callback`;
+    const query = new URLSearchParams({ client_id: CONSOLE_CLIENT_ID, response_type: 'code', scope: 'authmesh.admin', redirect_uri: elsewhere, code_challenge: computeS256Challenge(randomBytes(32).toString('base64url')), code_challenge_method: 'S256', state: 'x', prompt: 'none' });
+    const res = await fetch(`${t.baseUrl}/oauth2/authorize?${query}`, { redirect: 'manual' });
+    // RFC 6749 §4.1.2.1: shown, never redirected.
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const request = AuthorizationRequest.fromPartial({ responseType: 'code', clientId: CONSOLE_CLIENT_ID, redirectUri: elsewhere, scope: 'authmesh.admin', state: 's', codeChallenge: computeS256Challenge(randomBytes(32).toString('base64url')), codeChallengeMethod: 'S256' });
+    await expect(t.peers.code.validateAuthorizationRequest({ request, userId: adminId, authTime: undefined })).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+
   it('the console client is created at first start: public, PKCE, redirect URI under the issuer, no consent page', async () => {
     const { client } = await t.anon.client.getClient({ clientId: CONSOLE_CLIENT_ID }, { bearer });
     expect(client).toMatchObject({

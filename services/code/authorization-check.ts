@@ -95,6 +95,8 @@ export async function checkAuthorizationRequest(
     params,
     // RFC 9700 §2.1.1: a confidential client is held to PKCE when it registered require_pkce.
     requirePkceForConfidential: client?.requirePkce ?? true,
+    // The console's redirect URI is on the issuer's origin: matched exactly (review F1).
+    issuer: deps.config.issuer,
   });
   // RFC 6749 §4.1.2.1: an unknown client or an untrusted redirect URI is never redirected to.
   if (!result.ok && !result.redirectable) throw shownToUser(result.error);

@@ -36,6 +36,8 @@ export interface AuthorizationRequestInput {
   params: AuthorizationParams;
   /** Require PKCE from confidential clients too; default true (RFC 9700 §2.1.1). */
   requirePkceForConfidential?: boolean;
+  /** The issuer: redirect URIs registered on its origin are matched exactly (redirect-uri.ts). */
+  issuer?: string | undefined;
 }
 
 export interface ValidatedAuthorizationRequest {
@@ -77,7 +79,7 @@ function present(value: string | undefined): string | undefined {
  * Validates an authorization request for the code flow. Never throws for bad input: the result
  * says whether the error may be redirected to the client.
  */
-export function validateAuthorizationRequest({ client, params, requirePkceForConfidential }: AuthorizationRequestInput): AuthorizationRequestResult {
+export function validateAuthorizationRequest({ client, params, requirePkceForConfidential, issuer }: AuthorizationRequestInput): AuthorizationRequestResult {
   const clientId = present(params.client_id);
   // RFC 6749 §4.1.2.1: a missing or unknown client_id must not be redirected.
   if (clientId === undefined) return { ok: false, redirectable: false, error: new InvalidRequest('client_id is required') };
@@ -87,7 +89,7 @@ export function validateAuthorizationRequest({ client, params, requirePkceForCon
 
   let redirectUri: string;
   try {
-    redirectUri = selectRedirectUri(client.redirectUris, present(params.redirect_uri));
+    redirectUri = selectRedirectUri(client.redirectUris, present(params.redirect_uri), { serverOrigin: issuer });
   } catch (err) {
     // RFC 6749 §4.1.2.1: a missing, invalid or mismatching redirect URI must not be redirected.
     return { ok: false, redirectable: false, error: toAuthmeshError(err) };

@@ -159,3 +159,19 @@ describe('assertCodeRedirectUri', () => {
     expect(err.code).toBe('invalid_grant');
   });
 });
+
+describe('the server\'s own origin keeps its port (review F1: the admin console on a loopback issuer)', () => {
+  const issuer = 'http://127.0.0.1:8080';
+  const consoleUris = ['http://127.0.0.1:8080/console/callback'];
+
+  it('redirect_uri_server_origin_exact: a code for the console cannot be sent to another loopback port', () => {
+    expect(matchRedirectUri(consoleUris, 'http://127.0.0.1:9999/console/callback', { serverOrigin: issuer })).toBeUndefined();
+    expect(() => selectRedirectUri(consoleUris, 'http://127.0.0.1:9999/console/callback', { serverOrigin: issuer })).toThrow(/does not match/);
+    expect(matchRedirectUri(consoleUris, 'http://127.0.0.1:8080/console/callback', { serverOrigin: issuer })).toBe('http://127.0.0.1:8080/console/callback');
+  });
+
+  it('a native app\'s loopback URI on another origin still accepts any port (RFC 8252 §7.3)', () => {
+    expect(matchRedirectUri(['http://127.0.0.1:3000/cb'], 'http://127.0.0.1:51004/cb', { serverOrigin: issuer })).toBe('http://127.0.0.1:51004/cb');
+    expect(matchRedirectUri(['http://127.0.0.1/cb'], 'http://127.0.0.1:51004/cb', { serverOrigin: issuer })).toBe('http://127.0.0.1:51004/cb');
+  });
+});

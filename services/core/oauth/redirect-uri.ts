@@ -94,17 +94,39 @@ function withoutLoopbackPort(uri: string): string | undefined {
   return `http://${match[1]}${uri.slice(match[0].length)}`;
 }
 
+/** The scheme://host:port of a URI as written (lower-cased), or undefined when it has none. */
+function originOf(uri: string): string | undefined {
+  try {
+    return new URL(uri).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RedirectMatchOptions {
+  /**
+   * The authorization server's own origin (its issuer's). A redirect URI registered there is a web
+   * page of the server's own (the admin console), never a native app on an ephemeral port: it is
+   * matched exactly, without the loopback port exception, even when the issuer is a loopback IP.
+   */
+  serverOrigin?: string | undefined;
+}
+
 /**
  * Finds the registered redirect URI a request's redirect_uri designates, or undefined. Returns the
  * requested URI (with the port the native app listens on) when it matches.
  */
-export function matchRedirectUri(registered: readonly string[], requested: string): string | undefined {
+export function matchRedirectUri(registered: readonly string[], requested: string, options: RedirectMatchOptions = {}): string | undefined {
   // RFC 9700 §2.1 / §4.1.3: simple string comparison (RFC 3986 §6.2.1), no normalization.
   if (registered.includes(requested)) return requested;
   // RFC 8252 §7.3: a loopback IP redirect must accept any port, the app picks it at run time.
   const requestedBase = withoutLoopbackPort(requested);
   if (requestedBase === undefined) return undefined;
+  const serverOrigin = options.serverOrigin === undefined ? undefined : originOf(options.serverOrigin);
   for (const candidate of registered) {
+    // RFC 8252 §7.3 is for native apps: a page on the server's own origin keeps its port (review F1:
+    // any local process could otherwise receive the admin console's codes on another port).
+    if (serverOrigin !== undefined && originOf(candidate) === serverOrigin) continue;
     if (withoutLoopbackPort(candidate) === requestedBase) return requested;
   }
   return undefined;
@@ -114,14 +136,14 @@ export function matchRedirectUri(registered: readonly string[], requested: strin
  * Resolves the redirect URI of an authorization request. Throws InvalidRequest; the caller must
  * not redirect that error to any URI (RFC 6749 §4.1.2.1).
  */
-export function selectRedirectUri(registered: readonly string[], requested?: string): string {
+export function selectRedirectUri(registered: readonly string[], requested?: string, options: RedirectMatchOptions = {}): string {
   // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
   if (requested === undefined || requested === '') {
     // RFC 6749 §3.1.2.3: redirect_uri may be omitted only when exactly one URI is registered.
     if (registered.length === 1 && registered[0] !== undefined) return registered[0];
     throw new InvalidRequest(registered.length === 0 ? 'the client has no registered redirect URI' : 'redirect_uri is required because the client registered several');
   }
-  const match = matchRedirectUri(registered, requested);
+  const match = matchRedirectUri(registered, requested, options);
   // RFC 6749 §3.1.2.4 / RFC 9700 §4.1.3: an unregistered redirect URI is an open-redirect attempt.
   if (match === undefined) throw new InvalidRequest('redirect_uri does not match a registered redirect URI');
   return match;
