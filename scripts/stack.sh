@@ -118,6 +118,7 @@ for spec in ${REPLICAS_RAW//,/ }; do
   [[ "$spec" =~ ^([a-z-]+)=([1-9])$ ]] || die "AUTHMESH_STACK_REPLICAS: bad entry '$spec' (expected <service or gateway>=<instances 1-9>, e.g. token=2)"
   base_name="${BASH_REMATCH[1]}"
   [[ -n "${PROC_OF[$base_name]:-}" ]] || die "AUTHMESH_STACK_REPLICAS: unknown service '$base_name' (expected one of ${SERVICES[*]} gateway)"
+  [[ -z "${REPLICA_OF[$base_name-2]:-}" ]] || die "AUTHMESH_STACK_REPLICAS: '$base_name' is named twice"
   [[ "${PROC_OF[$base_name]}" == "$base_name" ]] || die "AUTHMESH_STACK_REPLICAS: '$base_name' runs in group '${PROC_OF[$base_name]}'; only a service or gateway running alone has replicas"
   for ((k = 2; k <= BASH_REMATCH[2]; k++)); do
     r="$base_name-$k"

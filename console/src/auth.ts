@@ -143,8 +143,9 @@ export async function completeSignIn(): Promise<string | undefined> {
   window.history.replaceState(null, '', '/console/');
   const pending = pendingRaw ? (JSON.parse(pendingRaw) as { verifier: string; state: string }) : undefined;
   if (!pending || params.get('state') !== pending.state) return 'The sign-in answer does not belong to a sign-in started here: sign in again.';
-  // RFC 9207 §2.4: the iss parameter must name the server the request went to.
-  if (params.get('iss') !== null && params.get('iss') !== origin()) return 'The sign-in answer came from another authorization server.';
+  // RFC 9207 §2.4: authmesh advertises authorization_response_iss_parameter_supported, so the
+  // answer must carry iss, naming the server the request went to (review F6: a missing one passed).
+  if (params.get('iss') !== origin()) return 'The sign-in answer came from another authorization server, or did not say which.';
   const error = params.get('error');
   if (error) return `Sign-in failed: ${params.get('error_description') ?? error}`;
   const code = params.get('code');

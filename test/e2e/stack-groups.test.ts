@@ -39,11 +39,11 @@ function environOf(pid: number, name: string): string | undefined {
 }
 
 describe('AUTHMESH_STACK_GROUPS refuses a bad value before starting anything', () => {
-  const refused = async (groups: string) => {
+  const refused = async (groups: string, replicas?: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'authmesh-stack-groups-bad-'));
     try {
       const inherited = envWithoutStackSettings();
-      const res = await run('bash', [stackSh, 'status'], { cwd: repoRoot, env: { ...inherited, AUTHMESH_STACK_DIR: dir, AUTHMESH_STACK_GROUPS: groups }, timeout: 30_000 }).then(
+      const res = await run('bash', [stackSh, 'status'], { cwd: repoRoot, env: { ...inherited, AUTHMESH_STACK_DIR: dir, AUTHMESH_STACK_GROUPS: groups, ...(replicas === undefined ? {} : { AUTHMESH_STACK_REPLICAS: replicas }) }, timeout: 30_000 }).then(
         () => ({ code: 0, stderr: '' }),
         (err: { code?: number; stderr?: string }) => ({ code: err.code ?? -1, stderr: err.stderr ?? '' }),
       );
@@ -65,6 +65,18 @@ describe('AUTHMESH_STACK_GROUPS refuses a bad value before starting anything', (
     const res = await refused('token+key, key+client');
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("AUTHMESH_STACK_GROUPS: 'key' is in two groups ('token+key' and 'key+client')");
+  });
+
+  it('stack_replicas_named_twice: AUTHMESH_STACK_REPLICAS naming a service twice is refused (two processes would share one port; review F7)', async () => {
+    const res = await refused('', 'token=2,token=3');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("AUTHMESH_STACK_REPLICAS: 'token' is named twice");
+  });
+
+  it('AUTHMESH_STACK_REPLICAS refuses a service running in a group', async () => {
+    const res = await refused('token+key', 'token=2');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("AUTHMESH_STACK_REPLICAS: 'token' runs in group 'key+token'");
   });
 
   it('refuses a malformed group', async () => {
