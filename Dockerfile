@@ -23,6 +23,7 @@ WORKDIR /app
 ENV NODE_ENV=production \
     AUTHMESH_GRPC_HOST=0.0.0.0 \
     AUTHMESH_HTTP_HOST=0.0.0.0 \
+    AUTHMESH_METRICS_HOST=0.0.0.0 \
     AUTHMESH_DATA_DIR=/var/lib/authmesh
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
@@ -36,5 +37,6 @@ COPY --from=build /app/hazelcast ./hazelcast
 # Private to the service user: authmesh refuses a data directory others can read (it holds keys).
 RUN install -d -m 0700 -o node -g node /var/lib/authmesh
 USER node
-EXPOSE 50051 8080
+# gRPC, HTTP (a gateway), Prometheus /metrics (README "Metrics").
+EXPOSE 50051 8080 9464
 CMD ["node", "--enable-source-maps", "dist/services/main.js"]

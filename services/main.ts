@@ -53,6 +53,18 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
  * the URL clients use (the issuer: Envoy's in a stack, not this gateway's own port) and how to get
  * a first token. Never a secret: only where the admin secret comes from.
  */
+/**
+ * `AUTHMESH_ADDR=<host:port> ` for the banner's CLI line when the CLI's default (127.0.0.1:50051)
+ * is not where this process serves the user service; '' otherwise (review: the printed command
+ * failed on any other port).
+ */
+function cliAddress(config: Config, grpcPort: number | undefined): string {
+  if (grpcPort === undefined || !config.services.includes('user')) return '';
+  const host = ['0.0.0.0', '::', ''].includes(config.grpcHost) ? '127.0.0.1' : config.grpcHost;
+  const address = `${host.includes(':') ? `[${host}]` : host}:${grpcPort}`;
+  return address === '127.0.0.1:50051' ? '' : `AUTHMESH_ADDR=${address} `;
+}
+
 function banner(config: Config, grpcPort: number | undefined, httpAddress: string | undefined, metricsUrl: string | undefined): string[] {
   const embedded = config.services.length === SERVICE_NAMES.length && config.gateway;
   const state = [
@@ -81,7 +93,7 @@ function banner(config: Config, grpcPort: number | undefined, httpAddress: strin
     `  ${secretFrom}`,
     // The console's redirect URI is registered under the issuer (services/client/console-bootstrap.ts).
     `Admin console: ${config.issuer.replace(/\/+$/, '')}/console/ (sign in as a user with the role authmesh.admin:`,
-    `  AUTHMESH_CLIENT_ID=${config.adminClientId} AUTHMESH_CLIENT_SECRET=<secret> npm run -s authmesh -- users create <name> --admin --password-stdin)`,
+    `  ${cliAddress(config, grpcPort)}AUTHMESH_CLIENT_ID=${config.adminClientId} AUTHMESH_CLIENT_SECRET=<secret> npm run -s authmesh -- users create <name> --admin --password-stdin)`,
   );
   return lines;
 }

@@ -44,6 +44,8 @@ describe('npm start (embedded mode)', () => {
     const secret = /client_secret: ([A-Za-z0-9_-]{43})/.exec(first.out())?.[1];
     expect(secret, first.out()).toBeDefined();
     expect(statSync(join(dataDir, 'master.key')).mode & 0o777).toBe(0o600);
+    // The banner's CLI command names this process's gRPC address when it is not the CLI's default.
+    expect(first.out()).toContain(`AUTHMESH_ADDR=127.0.0.1:${first.port} AUTHMESH_CLIENT_ID=authmesh-admin AUTHMESH_CLIENT_SECRET=<secret> npm run -s authmesh -- users create`);
     const viaCurl = await curlToken(first.http, secret!);
     expect(viaCurl).toMatchObject({ token_type: 'Bearer', expires_in: 600, scope: 'authmesh.admin' });
     const t1 = await firstToken(first.port, secret!);
