@@ -5,7 +5,7 @@ import { ADMIN_SCOPE, READ_SCOPE } from '../core/rpc/index.js';
 import { constantTimeEqual, hashToken } from '../core/oauth/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientManager } from './client-manager.js';
-import { NO_MTLS_METADATA } from './client-draft.js';
+import { serverClientDraft } from './client-draft.js';
 
 export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'>, clients: ClientManager): Promise<void> {
   const { adminClientId, adminClientSecret } = deps.config;
@@ -20,38 +20,14 @@ export async function bootstrapAdminClient(deps: Pick<MeshDeps, 'config' | 'log'
   try {
     created = await clients.create(
       adminClientId,
-      {
+      serverClientDraft({
         name: 'authmesh admin',
         clientType: 'confidential',
         redirectUris: [],
         grantTypes: ['client_credentials'],
         scopes: [ADMIN_SCOPE, READ_SCOPE],
         tokenEndpointAuthMethod: 'client_secret_basic',
-        jwks: undefined,
-        skipConsent: true,
-        requirePkce: true,
-        audience: [],
-        accessTokenTtlSeconds: 0,
-        refreshTokenTtlSeconds: 0,
-        refreshTokenReuseGraceSeconds: undefined,
-        clientUri: '',
-        logoUri: '',
-        contacts: [],
-        idTokenSignedResponseAlg: '',
-        defaultMaxAge: undefined,
-        requireAuthTime: false,
-        subjectType: '',
-        sectorIdentifierUri: '',
-        userinfoSignedResponseAlg: '',
-        postLogoutRedirectUris: [],
-        backchannelLogoutUri: '',
-        backchannelLogoutSessionRequired: false,
-        dpopBoundAccessTokens: false,
-        ...NO_MTLS_METADATA,
-        requirePushedAuthorizationRequests: false,
-        requireSignedRequestObject: false,
-        requestObjectSigningAlg: '',
-      },
+      }),
       { presetSecret: adminClientSecret, actor: 'bootstrap' },
     );
   } catch (err) {

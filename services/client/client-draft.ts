@@ -534,3 +534,38 @@ export function validateDraft(draft: ClientDraft, options: ValidateDraftOptions 
     extra,
   };
 }
+
+/**
+ * A client this server creates for itself at first start (the bootstrap admin client, the
+ * console's): `fields` over a draft that registers no optional metadata, skips consent (a
+ * first-party client), requires PKCE and keeps the server's default lifetimes.
+ */
+export function serverClientDraft(fields: Pick<ClientDraft, 'name' | 'clientType' | 'redirectUris' | 'grantTypes' | 'scopes' | 'tokenEndpointAuthMethod'> & Partial<ClientDraft>): ClientDraft {
+  return {
+    jwks: undefined,
+    skipConsent: true,
+    requirePkce: true,
+    audience: [],
+    accessTokenTtlSeconds: 0,
+    refreshTokenTtlSeconds: 0,
+    refreshTokenReuseGraceSeconds: undefined,
+    clientUri: '',
+    logoUri: '',
+    contacts: [],
+    idTokenSignedResponseAlg: '',
+    defaultMaxAge: undefined,
+    requireAuthTime: false,
+    subjectType: '',
+    sectorIdentifierUri: '',
+    userinfoSignedResponseAlg: '',
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: '',
+    backchannelLogoutSessionRequired: false,
+    dpopBoundAccessTokens: false,
+    ...NO_MTLS_METADATA,
+    requirePushedAuthorizationRequests: false,
+    requireSignedRequestObject: false,
+    requestObjectSigningAlg: '',
+    ...fields,
+  };
+}

@@ -8,7 +8,7 @@ import { AlreadyExists, AuthmeshError } from '../core/errors/index.js';
 import { ADMIN_SCOPE, READ_SCOPE } from '../core/rpc/index.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import type { ClientManager } from './client-manager.js';
-import { NO_MTLS_METADATA } from './client-draft.js';
+import { serverClientDraft } from './client-draft.js';
 
 /** The console's client_id (console/src/auth.ts uses the same). */
 export const CONSOLE_CLIENT_ID = 'authmesh-console';
@@ -37,7 +37,7 @@ export async function bootstrapConsoleClient(deps: Pick<MeshDeps, 'config' | 'lo
   try {
     await clients.create(
       CONSOLE_CLIENT_ID,
-      {
+      serverClientDraft({
         name: 'authmesh console',
         clientType: 'public',
         redirectUris: [redirectUri],
@@ -46,32 +46,10 @@ export async function bootstrapConsoleClient(deps: Pick<MeshDeps, 'config' | 'lo
         // tokens then need no offline_access, OIDC Core §11), and reads the user through the admin RPCs.
         scopes: [ADMIN_SCOPE, READ_SCOPE],
         tokenEndpointAuthMethod: 'none',
-        jwks: undefined,
-        // A first-party application of this server: the user is not asked to consent to it.
-        skipConsent: true,
-        requirePkce: true,
-        audience: [],
-        accessTokenTtlSeconds: 0,
-        refreshTokenTtlSeconds: 0,
-        refreshTokenReuseGraceSeconds: undefined,
-        clientUri: '',
-        logoUri: '',
-        contacts: [],
-        idTokenSignedResponseAlg: '',
-        defaultMaxAge: undefined,
-        requireAuthTime: false,
-        subjectType: '',
-        sectorIdentifierUri: '',
-        userinfoSignedResponseAlg: '',
+        // A first-party application of this server: the user is not asked to consent to it (and
+        // PKCE is required: serverClientDraft's defaults).
         postLogoutRedirectUris: [home],
-        backchannelLogoutUri: '',
-        backchannelLogoutSessionRequired: false,
-        dpopBoundAccessTokens: false,
-        ...NO_MTLS_METADATA,
-        requirePushedAuthorizationRequests: false,
-        requireSignedRequestObject: false,
-        requestObjectSigningAlg: '',
-      },
+      }),
       { actor: 'bootstrap' },
     );
   } catch (err) {
