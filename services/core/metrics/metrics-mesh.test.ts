@@ -10,6 +10,8 @@ import { startTestGateway, type TestGateway } from '../../../test/support/gatewa
 import { createMetrics, startMetricsListener, type MetricsListener } from './index.js';
 
 const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+// Skipped only on a machine without it; CI (AUTHMESH_REQUIRE_STACK=1) installs it and must run the check.
+if (!promtool && process.env.AUTHMESH_REQUIRE_STACK === '1') throw new Error('AUTHMESH_REQUIRE_STACK=1 but promtool is missing: run scripts/prometheus.sh install');
 
 /** The sample value of the series `name{labels}` (labels exactly as exposed, in order), or undefined. */
 function sample(text: string, series: string): number | undefined {
