@@ -4,7 +4,14 @@ import RetryReporter from './test/support/retry-reporter.js';
 // Tests that stop or kill a shared backend (a Hazelcast member) run in their own project, after
 // every other test and one file at a time, so they never pull the cluster away from a suite
 // running in parallel.
-const FAULT_TESTS = ['services/core/grid/hazelcast-grid.test.ts', 'test/e2e/stack-faults.test.ts', 'test/e2e/revocation-faults.test.ts'];
+const FAULT_TESTS = [
+  'services/core/grid/hazelcast-grid.test.ts',
+  'test/e2e/stack-faults.test.ts',
+  'test/e2e/revocation-faults.test.ts',
+  // A whole stack on ports picked free: alone, so no file running beside it takes one of them
+  // (its gateway exited at start once with two files at a time; cause not yet known).
+  'test/e2e/stack-readme.test.ts',
+];
 
 // CI sets AUTHMESH_TEST_RETRY=1: a test that fails once on the loaded 2-core runner gets one more
 // try, and .ci/run names every test that needed it, so a flake is visible without sinking the run.
