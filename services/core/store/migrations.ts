@@ -32,18 +32,23 @@ export async function runMigrations(
   const db = createSqlRunner(sql, dialect);
   const q = dialect.statements.migrations;
 
-  const locked = <T>(fn: (tx: SqlRunner) => Promise<T>) =>
-    db.transaction(async (tx) => {
-      const lock = await tx.first(q.lock);
-      if (lock !== undefined && 'locked' in lock && Number(lock.locked) !== 1) {
-        throw new TemporarilyUnavailable('another process holds the migration lock');
-      }
-      try {
-        return await fn(tx);
-      } finally {
-        if (q.unlock !== undefined) await tx.first(q.unlock);
-      }
-    });
+  // A session lock (MariaDB's GET_LOCK) is released only after COMMIT: released inside the
+  // transaction, it let a second process read schema_migrations before the first's record was
+  // committed, re-run the migration and fail on the record's primary key. A transaction-scoped
+  // lock (Postgres) ends with the transaction and has no unlock statement.
+  const locked = async <T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> => {
+    try {
+      return await db.transaction(async (tx) => {
+        const lock = await tx.first(q.lock);
+        if (lock !== undefined && 'locked' in lock && Number(lock.locked) !== 1) {
+          throw new TemporarilyUnavailable('another process holds the migration lock');
+        }
+        return fn(tx);
+      });
+    } finally {
+      if (q.unlock !== undefined) await db.first(q.unlock).catch(() => undefined);
+    }
+  };
 
   await locked((tx) => tx.exec(q.createTable));
 

@@ -2,7 +2,11 @@
 // scripts/mariadb.sh (see test/support/databases.ts for the environment).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raceRotations, testDatabaseUrl, testDatabases } from '../../../test/support/databases.js';
+import mysql from 'mysql2/promise';
+import { createMysqlDialect } from './mysql-dialect.js';
+import { createMysqlConnectionSqlClient } from './mysql-sql-client.js';
 import { createMysqlStore } from './mysql-store.js';
+import { MYSQL_MIGRATIONS_DIR, runMigrations } from './migrations.js';
 import { describeStoreContract } from './store-contract.js';
 import type { Store } from './store.js';
 
@@ -32,11 +36,41 @@ if (databases === undefined) {
     });
 
     it('does not migrate twice when reopened, even by two processes at once', async () => {
-      const url = await databases.create();
-      const both = await Promise.all([createMysqlStore({ url }), createMysqlStore({ url })]);
-      await Promise.all(both.map((s) => s.close()));
-      const again = await createMysqlStore({ url });
-      await again.close();
+      // The race lost once in CI (a duplicate schema_migrations record); three rounds of three
+      // processes give it room to show.
+      for (let round = 0; round < 3; round++) {
+        const url = await databases.create();
+        const all = await Promise.all([createMysqlStore({ url }), createMysqlStore({ url }), createMysqlStore({ url })]);
+        await Promise.all(all.map((s) => s.close()));
+        const again = await createMysqlStore({ url });
+        await again.close();
+      }
+    });
+
+    it('releases the migration lock only after each migration and its record are committed', async () => {
+      // Released before COMMIT, the lock let a second process read schema_migrations without the
+      // first's uncommitted record and apply the migration again (ER_DUP_ENTRY in CI).
+      const conn = await mysql.createConnection({ uri: await databases.create(), multipleStatements: true });
+      const sent: string[] = [];
+      const query = conn.query.bind(conn) as (...args: unknown[]) => unknown;
+      (conn as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        sent.push(String(args[0]));
+        return query(...args);
+      };
+      try {
+        const applied = await runMigrations(createMysqlConnectionSqlClient(conn), MYSQL_MIGRATIONS_DIR, createMysqlDialect());
+        expect(applied.length).toBeGreaterThan(0);
+      } finally {
+        await conn.end();
+      }
+      const locks = sent.map((q, i) => [q, i] as const).filter(([q]) => q.includes('GET_LOCK'));
+      expect(locks.length).toBeGreaterThan(1);
+      for (const [, at] of locks) {
+        const commit = sent.indexOf('COMMIT', at);
+        const release = sent.findIndex((q, i) => i > at && q.includes('RELEASE_LOCK'));
+        expect(commit).toBeGreaterThan(at);
+        expect(release).toBeGreaterThan(commit);
+      }
     });
 
     it('keeps ids apart that PostgreSQL keeps apart (case, trailing spaces)', async () => {
