@@ -244,12 +244,24 @@ start_node() {
   say "$name starting (pid $!, log $(log_file "$name"))"
 }
 
+# Whether the process just started as $1 is still alive: its pid exists and is not a zombie.
+# Unlike running_pid, the command line is not checked: right after start_node the pid may still be
+# the forked shell before its exec of node, and calling that "exited" (with an empty log) failed a
+# CI run when a loaded machine made the window long.
+started_alive() {
+  local pid state
+  pid="$(cat "$(pid_file "$1")" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  state="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+  [[ -n "$state" && "$state" != Z ]]
+}
+
 # Waits until `check` succeeds, giving up when the process died or the deadline passed.
 wait_for() {
   local name="$1" deadline="$2"
   shift 2
   until "$@" >/dev/null 2>&1; do
-    running_pid "$name" >/dev/null || { tail -n 30 "$(log_file "$name")" >&2; die "$name exited; see $(log_file "$name")"; }
+    started_alive "$name" || { tail -n 30 "$(log_file "$name")" >&2; die "$name exited; see $(log_file "$name")"; }
     ((SECONDS < deadline)) || { tail -n 30 "$(log_file "$name")" >&2; die "$name did not become healthy within ${WAIT}s; see $(log_file "$name")"; }
     sleep 1
   done
