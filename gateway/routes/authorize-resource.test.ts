@@ -19,6 +19,8 @@ const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
 const ORDERS = `https://orders-${randomBytes(3).toString('hex')}.example.com`;
 const BILLING = `https://billing-${randomBytes(3).toString('hex')}.example.com`;
 const STOCK = `https://stock-${randomBytes(3).toString('hex')}.example.com`;
+// Another API offering a scope of the same name as ORDERS (orders.read).
+const ORDERS_EU = `https://orders-eu-${randomBytes(3).toString('hex')}.example.com`;
 
 let t: TestGateway;
 let username: string;
@@ -114,6 +116,7 @@ beforeAll(async () => {
   await service(ORDERS, 'Orders <API>', 'orders.read');
   await service(BILLING, 'Billing API', 'billing.read');
   await service(STOCK, 'Stock API', 'stock.read');
+  await service(ORDERS_EU, 'Orders EU API', 'orders.read');
   client = await createClient({});
   const kid = `k-${randomBytes(4).toString('hex')}`;
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -214,6 +217,47 @@ describe('resource at /oauth2/authorize (RFC 8707 §2.1)', () => {
     const body = (await res.json()) as { access_token: string };
     expect(res.status).toBe(200);
     expect(audOf(body.access_token)).not.toContain(ORDERS);
+  });
+});
+
+describe('a remembered consent covers the APIs it was given for (RFC 8707 §2.1), not only the scopes', () => {
+  it('consent_remembered_per_resource: approving orders.read at one API does not approve orders.read at another, nor the default audience', async () => {
+    const remembering = await createClient({});
+    const browser = new Browser(t.baseUrl);
+    const authorize = (resources: string[]) => browser.get(`/oauth2/authorize?${authQuery(remembering.id, resources, { scope: 'orders.read' }).toString()}`);
+    const page = await consentPage(browser, await authorize([ORDERS]));
+    const form = formFor(page, '/oauth2/consent');
+    expect(form.fields.remember).toBe('on');
+    const approved = await browser.post('/oauth2/consent', { ...form.fields, decision: 'allow' });
+    expect(locationOf(approved, t.baseUrl).searchParams.get('code')).toBeTruthy();
+
+    // The same API again: remembered, the code comes without a consent page.
+    const again = await authorize([ORDERS]);
+    expect([302, 303]).toContain(again.status);
+    const back = locationOf(again, t.baseUrl);
+    expect(back.origin + back.pathname).toBe(CB);
+    expect(back.searchParams.get('code')).toBeTruthy();
+
+    // Another API offering a scope of the same name: the user is asked (was approved silently).
+    const other = await authorize([ORDERS_EU]);
+    expect(other.status).toBe(200);
+    const otherPage = await other.text();
+    expect(otherPage).toContain('action="/oauth2/consent"');
+    expect(otherPage).toContain(`data-resource="${ORDERS_EU}"`);
+
+    // No resource named: the server-chosen audience was not approved either.
+    const unnamed = await authorize([]);
+    expect(unnamed.status).toBe(200);
+    expect(await unnamed.text()).toContain('action="/oauth2/consent"');
+
+    // Approving both at once is remembered as both: each alone is then covered.
+    const both = formFor(await (await authorize([ORDERS, ORDERS_EU])).text(), '/oauth2/consent');
+    await browser.post('/oauth2/consent', { ...both.fields, decision: 'allow' });
+    for (const resources of [[ORDERS_EU], [ORDERS], [ORDERS, ORDERS_EU]]) {
+      const res = await authorize(resources);
+      expect([302, 303], resources.join(' ')).toContain(res.status);
+      expect(locationOf(res, t.baseUrl).searchParams.get('code')).toBeTruthy();
+    }
   });
 });
 

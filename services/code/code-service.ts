@@ -16,14 +16,18 @@ import {
   authorizedTargets,
   buildAuthorizationErrorRedirect,
   buildAuthorizationSuccessRedirect,
+  type ConsentGrant,
+  consentCovers,
   decideInteraction,
   essentialAcrUnmet,
   generateId,
   hashToken,
   type Interaction,
   isSubset,
+  mergeConsent,
   parseDpopJkt,
   pkceDowngradeCheck,
+  requestedConsentResources,
   requestedIdTokenClaims,
   scopesForUser,
   subjectIdentifier,
@@ -89,13 +93,12 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
     return user;
   }
 
-  /** True when the user already consented to every requested scope for this client. */
-  async function hasConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<boolean> {
+  /** The consent the user gave this client before, if any. */
+  async function rememberedConsent(userId: string, clientId: string): Promise<ConsentGrant | undefined> {
     try {
-      const consent = await deps.store.consents.get(userId, clientId);
-      return isSubset(scopes, consent.scopes);
+      return await deps.store.consents.get(userId, clientId);
     } catch (err) {
-      if (err instanceof NotFound) return false;
+      if (err instanceof NotFound) return undefined;
       throw err;
     }
   }
@@ -108,10 +111,11 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
    */
   const consentRememberable = (client: CodeClient): boolean => client.clientType !== 'public';
 
-  async function consentNotRequired(client: CodeClient, userId: string, scopes: readonly string[]): Promise<boolean> {
+  /** RFC 8707 §2.1: the remembered consent must cover the requested APIs as well as the scopes. */
+  async function consentNotRequired(client: CodeClient, userId: string, requested: ConsentGrant): Promise<boolean> {
     if (client.skipConsent) return true;
     if (!consentRememberable(client)) return false;
-    return userId !== '' && (await hasConsent(userId, client.clientId, scopes));
+    return userId !== '' && consentCovers(await rememberedConsent(userId, client.clientId), requested);
   }
 
   /** The user's subject identifier for the client (OIDC Core §8), as its ID Tokens carry it. */
@@ -180,7 +184,8 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         assertUserId(req.userId, false);
         const { client, request, resources } = await checkAuthorizationRequest(deps, req.request, ctx.deadline);
         assertAcrSatisfiable(request);
-        const consentNeeded = !(await consentNotRequired(client, req.userId, request.scope));
+        const requested = { scopes: request.scope, resources: requestedConsentResources(resources?.targets) };
+        const consentNeeded = !(await consentNotRequired(client, req.userId, requested));
         const interaction = await interactionFor(client, request, { userId: req.userId, authTime: req.authTime }, consentNeeded, ctx.deadline);
         return ValidateAuthorizationRequestResponse.fromPartial({
           clientId: client.clientId,
@@ -244,14 +249,11 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // RFC 8252 §8.6: never remembered for a public client (see consentRememberable).
         const remember = req.rememberConsent && consentRememberable(client);
         if (remember) {
-          let previous: string[] = [];
+          const previous = await rememberedConsent(req.userId, client.clientId);
+          // The APIs approved with the scopes (RFC 8707 §2.1), so a later request for another API asks again.
+          const approvedGrant = { scopes, resources: requestedConsentResources(resources?.targets) };
           try {
-            previous = (await deps.store.consents.get(req.userId, client.clientId)).scopes;
-          } catch (err) {
-            if (!(err instanceof NotFound)) throw err;
-          }
-          try {
-            await deps.store.consents.put({ userId: req.userId, clientId: client.clientId, scopes: [...new Set([...previous, ...scopes])] });
+            await deps.store.consents.put({ userId: req.userId, clientId: client.clientId, ...mergeConsent(previous, approvedGrant) });
           } catch (err) {
             if (err instanceof NotFound) throw new InvalidRequest('user_id does not name a registered user');
             throw err;

@@ -27,3 +27,4 @@ export * from './mtls.js';
 export * from './pushed-authorization.js';
 export * from './request-object.js';
 export * from './certificate-binding.js';
+export * from './remembered-consent.js';

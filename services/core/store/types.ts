@@ -136,6 +136,11 @@ export interface Consent {
   userId: string;
   clientId: string;
   scopes: string[];
+  /**
+   * The APIs the consent was given for: RFC 8707 §2.1 resource indicators, with '' for requests
+   * that named none (SERVER_CHOSEN_AUDIENCE in core/oauth/remembered-consent.ts).
+   */
+  resources: string[];
   createdAt: Date;
   updatedAt: Date;
 }
