@@ -7,6 +7,7 @@ import { AuthorizationRequest } from '../../gen/ts/authmesh/code/v1/code.js';
 import { toAuthmeshError } from '../../services/core/errors/index.js';
 import { MAX_CLAIMS_PARAMETER_LENGTH, MAX_REQUEST_OBJECT_LENGTH, PAR_PATH } from '../../services/core/oauth/index.js';
 import { extractClientCredentials } from '../client-auth.js';
+import { remoteAddress } from '../client-ip.js';
 import { withClientCertificate } from '../forwarded-client-cert.js';
 import { dpopHeader } from '../dpop-header.js';
 import { registerEndpoint } from '../endpoint.js';
@@ -83,7 +84,7 @@ export const parRoutes: RouteModule = ({ app, config, peers }: GatewayContext) =
       const client = withClientCertificate(extractClientCredentials(authorization, form, `${config.issuer}${PAR_PATH}`), req);
       // RFC 9449 §10.1: a DPoP proof binds the code to its key (the code service verifies it).
       const dpopProof = dpopHeader(req) ?? '';
-      const res = await peers.code.pushAuthorizationRequest({ client: client.credentials, request: requestOf(form), dpopProof });
+      const res = await peers.code.pushAuthorizationRequest({ client: client.credentials, request: requestOf(form), dpopProof, remoteIp: remoteAddress(req) });
       if (client.clientId !== undefined) (req as { clientId?: string }).clientId = client.clientId.replace(/[^\x21-\x7e]/g, '?').slice(0, 128);
       // RFC 9449 §8: the nonce for the client's next proof.
       if (res.dpopNonce) reply.header('dpop-nonce', res.dpopNonce);

@@ -2,6 +2,7 @@
 // registration endpoint: creation with generated secrets, versioned updates, rotation with a
 // grace period, deletion, and client authentication (RFC 6749 §2.3, RFC 7523).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createAuditSampler } from '../audit-sampler.js';
 import { Conflict, InvalidClient, InvalidRequest, InvalidToken, NotFound } from '../core/errors/index.js';
 import { createReadThroughCache, datesToJson, jsonWithDates, type ReadThroughCache } from '../core/grid/index.js';
@@ -88,8 +89,12 @@ export interface ClientManager {
   ): Promise<ClientUpdated>;
   delete(clientId: string, actor?: string): Promise<void>;
   rotateSecret(clientId: string, graceSeconds: number, actor?: string): Promise<ClientCreated & { clientSecret: string }>;
-  /** @throws InvalidClient, always with the same description. */
-  authenticate(credentials: PresentedCredentials | undefined): Promise<Client>;
+  /**
+   * Checks the credentials (RFC 6749 §2.3). A failure is audited once, as client.auth_failed with
+   * the client (when registered) and `remoteIp` (when given: an IPv4/IPv6 address).
+   * @throws InvalidClient, always with the same description.
+   */
+  authenticate(credentials: PresentedCredentials | undefined, remoteIp?: string): Promise<Client>;
   /** RFC 7592 §3: the client this registration access token manages. @throws InvalidToken, always the same. */
   authorizeRegistration(clientId: string, registrationAccessToken: string): Promise<Client>;
   /**
@@ -154,10 +159,16 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
   // Repeated failures are summarised, so junk traffic cannot grow the audit table without bound.
   const sampler = createAuditSampler(deps.grid, deps.log);
 
-  const recordAuthFailure = async (clientId: string | undefined, method: string) => {
-    const sample = await sampler.sample(`client:${clientId ?? '-'}`);
-    if (sample === 'record') await deps.audit({ type: 'client.auth_failed', clientId, details: { method } });
-    else if (sample !== 'skip') await deps.audit({ type: 'client.auth_failed_suppressed', clientId, details: { method, scope: sample === 'suppress_key' ? 'client' : 'all' } });
+  // One event per failure, with the client and the address: sampled per registered client, and
+  // per source address for unknown ones (junk client ids from one address are summarised).
+  const recordAuthFailure = async (clientId: string | undefined, method: string, ip: string | undefined) => {
+    const key = clientId !== undefined ? `client:${clientId}` : ip !== undefined ? `ip:${ip}` : 'client:-';
+    const sample = await sampler.sample(key);
+    if (sample === 'record') await deps.audit({ type: 'client.auth_failed', clientId, ip, details: { method } });
+    else if (sample !== 'skip') {
+      const scope = sample === 'suppress_key' ? (clientId !== undefined ? 'client' : 'source') : 'all';
+      await deps.audit({ type: 'client.auth_failed_suppressed', clientId, ip, details: { method, scope } });
+    }
   };
 
   /**
@@ -165,8 +176,8 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
    * registered client: an unknown one may be a secret sent in the wrong place (issue 11 item 11),
    * so it never reaches the audit trail.
    */
-  const authFailed = (clientId: string | undefined, method: string): never => {
-    void recordAuthFailure(clientId && isValidClientId(clientId) ? clientId : undefined, method);
+  const authFailed = (clientId: string | undefined, method: string, ip?: string): never => {
+    void recordAuthFailure(clientId && isValidClientId(clientId) ? clientId : undefined, method, ip !== undefined && isIP(ip) !== 0 ? ip : undefined);
     // RFC 6749 §5.2: invalid_client, without revealing which part was wrong.
     throw new InvalidClient('client authentication failed');
   };
@@ -389,8 +400,9 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
       return { client: after, clientSecret: secret };
     },
 
-    async authenticate(credentials) {
-      if (credentials === undefined) return authFailed(undefined, 'none');
+    async authenticate(credentials, remoteIp) {
+      const failed = (clientId: string | undefined, method: string): never => authFailed(clientId, method, remoteIp);
+      if (credentials === undefined) return failed(undefined, 'none');
       switch (credentials.kind) {
         case 'secret': {
           const { clientId, clientSecret, method } = credentials;
@@ -400,9 +412,9 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
           const current = digestsEqual(presented, client?.secretHash ?? DUMMY_HASH);
           const previousValid = client?.previousSecretHash !== undefined && (client.previousSecretExpiresAt?.getTime() ?? 0) > deps.now().getTime();
           const previous = digestsEqual(presented, previousValid ? (client?.previousSecretHash ?? DUMMY_HASH) : DUMMY_HASH) && previousValid;
-          if (!client || clientSecret === '' || !(current || previous)) return authFailed(client?.clientId, method);
+          if (!client || clientSecret === '' || !(current || previous)) return failed(client?.clientId, method);
           // RFC 6749 §2.3: a client uses the one authentication method it registered.
-          if (client.tokenEndpointAuthMethod !== method || client.clientType === 'public') return authFailed(client.clientId, method);
+          if (client.tokenEndpointAuthMethod !== method || client.clientType === 'public') return failed(client.clientId, method);
           return client;
         }
         case 'assertion': {
@@ -410,7 +422,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
           const client = clientId === undefined || !isValidClientId(clientId) ? undefined : await cache.get(clientId);
           // RFC 7523 §2.2: only a client registered for private_key_jwt may authenticate this way.
           if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt' || client.jwks === undefined) {
-            return authFailed(client?.clientId, 'private_key_jwt');
+            return failed(client?.clientId, 'private_key_jwt');
           }
           try {
             await verifyClientAssertion(credentials.clientAssertion, {
@@ -421,7 +433,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
               now: deps.now(),
             });
           } catch (err) {
-            if (err instanceof InvalidClient) return authFailed(client.clientId, 'private_key_jwt');
+            if (err instanceof InvalidClient) return failed(client.clientId, 'private_key_jwt');
             throw err;
           }
           return client;
@@ -429,7 +441,7 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
         case 'mutual_tls': {
           const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;
           // RFC 8705 §2: no certificate, no mutual-TLS authentication.
-          if (!client || credentials.certificate.length === 0) return authFailed(client?.clientId, 'mutual_tls');
+          if (!client || credentials.certificate.length === 0) return failed(client?.clientId, 'mutual_tls');
           const method = client.tokenEndpointAuthMethod;
           // RFC 8705 §4: a public client presents a certificate only to have its tokens bound to it.
           if (method === 'none' && client.clientType === 'public') return client;
@@ -442,20 +454,20 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
             } catch (err) {
               if (!(err instanceof InvalidRequest)) throw err;
             }
-            return matches ? client : authFailed(client.clientId, method);
+            return matches ? client : failed(client.clientId, method);
           }
           // RFC 8705 §2.2: the certificate's key must be one the client registered in jwks; no chain.
           if (method === 'self_signed_tls_client_auth') {
-            return selfSignedCertificateMatches(credentials.certificate, client.jwks) ? client : authFailed(client.clientId, method);
+            return selfSignedCertificateMatches(credentials.certificate, client.jwks) ? client : failed(client.clientId, method);
           }
           // RFC 6749 §2.3: a client uses the one authentication method it registered.
-          return authFailed(client.clientId, 'mutual_tls');
+          return failed(client.clientId, 'mutual_tls');
         }
         case 'client_id': {
           const client = isValidClientId(credentials.clientId) ? await cache.get(credentials.clientId) : undefined;
           // RFC 6749 §2.1 / §3.2.1: only a public client (method none) may present just its id.
           if (!client || client.clientType !== 'public' || client.tokenEndpointAuthMethod !== 'none') {
-            return authFailed(client?.clientId, 'none');
+            return failed(client?.clientId, 'none');
           }
           return client;
         }

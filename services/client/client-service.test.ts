@@ -49,7 +49,7 @@ const publicClient = (over: Partial<ClientMessage> = {}): Partial<ClientMessage>
 
 const create = (client: Partial<ClientMessage>) => t.anon.client.createClient({ client: ClientMsg.fromPartial(client) }, { bearer: admin });
 const get = (clientId: string) => t.anon.client.getClient({ clientId }, { bearer: admin });
-const auth = (credential: ClientCredentials['credential']) => t.peers.client.authenticateClient({ credentials: { credential } });
+const auth = (credential: ClientCredentials['credential']) => t.peers.client.authenticateClient({ credentials: { credential }, remoteIp: '' });
 const secretAuth = (clientId: string, clientSecret: string, method = TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC) =>
   auth({ $case: 'clientSecret', value: { clientId, clientSecret, method } });
 const update = (client: Partial<ClientMessage>, updateMask?: string[]) =>
@@ -87,7 +87,7 @@ describe('access policy', () => {
   });
 
   it('refuses the internal AuthenticateClient with a bearer token (access_denied) and without credentials (invalid_token)', async () => {
-    const req = { credentials: { credential: { $case: 'clientId' as const, value: 'x' } } };
+    const req = { credentials: { credential: { $case: 'clientId' as const, value: 'x' } }, remoteIp: '' };
     await expect(t.anon.client.authenticateClient(req, { bearer: admin })).rejects.toMatchObject({ code: 'access_denied' });
     await expect(t.anon.client.authenticateClient(req)).rejects.toMatchObject({ code: 'invalid_token' });
   });
@@ -418,7 +418,7 @@ describe('AuthenticateClient with a client secret and client_id only', () => {
         secretAuth(id, clientSecret, TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_PRIVATE_KEY_JWT),
         auth({ $case: 'clientId', value: id }),
         auth(undefined),
-        t.peers.client.authenticateClient({ credentials: undefined }),
+        t.peers.client.authenticateClient({ credentials: undefined, remoteIp: '' }),
       ].map((p) => p.then(() => undefined, (e: unknown) => e)),
     );
     for (const e of failures) expect(e).toMatchObject({ code: 'invalid_client', description: 'client authentication failed' });

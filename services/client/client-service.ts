@@ -98,7 +98,7 @@ export function createClientServiceRegistration(clients: ClientManager) {
         return RotateClientSecretResponse.fromPartial({ client: toClientMessage(client), clientSecret });
       },
       async authenticateClient(req) {
-        const client = await clients.authenticate(presented(req.credentials));
+        const client = await clients.authenticate(presented(req.credentials), req.remoteIp.length <= 64 ? req.remoteIp : undefined);
         return AuthenticateClientResponse.fromPartial({ client: toClientMessage(client) });
       },
       // The three RFC 7592 RPCs are INTERNAL (only the gateway relays them) AND need the client's

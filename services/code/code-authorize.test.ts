@@ -286,7 +286,7 @@ describe('access', () => {
       (o) => t.anon.code.issueCode(IssueCodeRequest.fromPartial({ request: publicRequest(f), userId: f.userId }), o),
       (o) => t.anon.code.denyAuthorization(DenyAuthorizationRequest.fromPartial({ request: publicRequest(f) }), o),
       // RFC 9126 / RFC 9101: only the gateway pushes and resolves (a caller could otherwise spend request_uri values).
-      (o) => t.anon.code.pushAuthorizationRequest({ client: { credential: { $case: 'clientId', value: f.publicId } }, request: publicRequest(f), dpopProof: '' }, o),
+      (o) => t.anon.code.pushAuthorizationRequest({ client: { credential: { $case: 'clientId', value: f.publicId } }, request: publicRequest(f), dpopProof: '', remoteIp: '' }, o),
       (o) => t.anon.code.resolveAuthorizationRequest({ request: publicRequest(f) }, o),
     ];
     for (const call of calls) {

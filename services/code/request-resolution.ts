@@ -95,7 +95,7 @@ export function createRequestResolution(deps: MeshDeps) {
     async push(req: PushAuthorizationRequestRequest): Promise<PushAuthorizationRequestResponse> {
       if (req.client === undefined || req.request === undefined) throw new InvalidRequest('client and request are required');
       // RFC 9126 §2: the client authenticates as at the token endpoint (every method it registered for).
-      const { client: authenticated } = await deps.peers.client.authenticateClient({ credentials: req.client });
+      const { client: authenticated } = await deps.peers.client.authenticateClient({ credentials: req.client, remoteIp: req.remoteIp });
       const client = authenticated === undefined ? undefined : toCodeClient(authenticated);
       if (client === undefined) throw new ServerError('the client service returned no client');
       try {

@@ -609,6 +609,19 @@ describe('token service over gRPC', () => {
       await vi.waitFor(async () => expect(await suppressed()).toBe(1));
       expect(await rows()).toBe(5);
     });
+
+    it('one failed client authentication is one client.auth_failed event naming both the client and the address', async () => {
+      // Was two rows: the client service's with the client, the token service's with the address.
+      const source = `203.0.113.${1 + Math.floor(Math.random() * 250)}`;
+      await expect(attempt(conf.id, 'y'.repeat(43), source)).rejects.toMatchObject({ code: 'invalid_client' });
+      const failures = async () => (await t.store.audit.list({ type: 'client.auth_failed', pageSize: 1000 })).items.filter((e) => e.ip === source || (e.clientId === conf.id && e.ip === undefined));
+      // The failure is audited off the answer's path: wait for it, then give a second row time to appear.
+      await vi.waitFor(async () => expect((await failures()).length).toBeGreaterThan(0));
+      await new Promise((r) => setTimeout(r, 250));
+      const [only, ...more] = await failures();
+      expect(more).toEqual([]);
+      expect(only).toMatchObject({ clientId: conf.id, ip: source, details: { method: expect.stringMatching(/^client_secret_/) } });
+    });
   });
 
   describe('introspection and revocation', () => {

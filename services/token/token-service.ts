@@ -13,7 +13,6 @@ import {
 import { hasErrorCode, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../core/errors/index.js';
 import { buildIntrospectionResponse, inactiveIntrospection, mayIntrospect, type IntrospectionResponse } from '../core/oauth/index.js';
 import { ADMIN_SCOPE, auditedAddress, type CallContext, CLIENT_AUTHENTICATED, INTERNAL, registration } from '../core/rpc/index.js';
-import { createAuditSampler } from '../audit-sampler.js';
 import type { MeshDeps } from '../mesh-deps.js';
 import { createClientAuthThrottle } from './client-auth-throttle.js';
 import { toClientView, type ClientView } from './client-view.js';
@@ -63,7 +62,6 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     perSource: deps.config.clientAuthMaxFailuresPerSource,
     now: deps.now,
   });
-  const sampler = createAuditSampler(deps.grid, deps.log);
   const dpop = createDpopBinding(deps);
   const device = createDeviceFlow(deps);
 
@@ -76,16 +74,13 @@ export function createTokenRpc(deps: MeshDeps, minter: TokenMinter) {
     // Refused before any credential is looked at: a flood costs neither a lookup nor an audit row.
     throttle.assertAllowed(remoteIp, presented);
     try {
-      const { client } = await deps.peers.client.authenticateClient({ credentials });
+      // The client service audits a failure once, with the client and this address.
+      const { client } = await deps.peers.client.authenticateClient({ credentials, remoteIp });
       if (!client) throw new InvalidClient('client authentication failed');
       return toClientView(client);
     } catch (err) {
       if (hasErrorCode(err, 'invalid_client')) {
         await throttle.recordFailure(remoteIp, presented);
-        const sample = await sampler.sample(remoteIp ? `ip:${remoteIp}` : `method:${credentials.credential.$case}`);
-        const details = { method: credentials.credential.$case };
-        if (sample === 'record') await deps.audit({ type: 'client.auth_failed', ip: remoteIp, details });
-        else if (sample !== 'skip') await deps.audit({ type: 'client.auth_failed_suppressed', ip: remoteIp, details: { ...details, scope: sample === 'suppress_key' ? 'source' : 'all' } });
       }
       throw err;
     }

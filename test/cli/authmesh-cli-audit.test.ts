@@ -166,7 +166,7 @@ describe('authmesh audit against a running mesh', () => {
     expect(r.code, r.stderr).toBe(0);
     const printed = lines(r);
     expect(printed.length).toBeGreaterThan(0);
-    // The client service records the client; the token service records the address it came from.
+    // One event per failure: the client service records the client and the address it came from.
     expect(printed.every((e) => e.type === 'client.auth_failed')).toBe(true);
     expect(printed.some((e) => e.clientId === t.config.adminClientId)).toBe(true);
     expect(r.stdout).not.toContain('not-the-admin-secret');
