@@ -17,9 +17,14 @@
 // scripts/otlp-protos.sh install), fails instead under AUTHMESH_REQUIRE_STACK=1 (CI).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientServiceService, ListClientsRequest, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { TokenRequest, TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
 import { otlpProtosMissing, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../scripts/otlp-receiver.mjs';
+import { createRpcClient } from '../../services/core/rpc/index.js';
 import { startTelemetry, type Telemetry } from '../../services/core/telemetry/index.js';
+import { SERVICE_FQN } from '../../services/mesh-deps.js';
 import { envoySkipReason, registerSampleApi, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
 
 function protosSkipReason(): string | undefined {
@@ -215,6 +220,7 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy â†’ gateway â
       from = receiver.spans.length;
       logFrom = readFileSync(s.accessLogPath, 'utf8').length;
       const admin = await s.gateway.bearer();
+      planted.push(admin);
       const created = await fetch(`${s.url}/v1/clients`, {
         method: 'POST',
         headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
@@ -271,6 +277,34 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy â†’ gateway â
         expect(rest.status).toBe(400);
         await rest.arrayBuffer();
       }
+
+      // Native gRPC through Envoy (Envoy tags grpc.* from the request and the trailers): a wrong
+      // client secret in the body, and credential metadata (a bearer that is no token, DPoP, Cookie).
+      const tokens = createRpcClient(TokenServiceService, SERVICE_FQN.token, `127.0.0.1:${s.envoyPort}`);
+      const clients = createRpcClient(ClientServiceService, SERVICE_FQN.client, `127.0.0.1:${s.envoyPort}`);
+      try {
+        paths.set(`/${SERVICE_FQN.token}/Token`, 1);
+        await expect(
+          tokens.token(
+            TokenRequest.fromPartial({
+              client: { credential: { $case: 'clientSecret', value: { clientId: sample.clientId, clientSecret: plant('client_secret'), method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } },
+              grant: { $case: 'clientCredentials', value: { scope: 'sample.read', resource: [] } },
+            }),
+          ),
+        ).rejects.toThrow();
+        const md = new Metadata();
+        md.set('dpop', plant('dpop'));
+        md.set('cookie', `sid=${plant('cookie')}`);
+        paths.set(`/${SERVICE_FQN.client}/ListClients`, 1);
+        await expect(clients.listClients(ListClientsRequest.fromPartial({}), { bearer: plant('authorization'), metadata: md })).rejects.toThrow();
+      } finally {
+        tokens.close();
+        clients.close();
+      }
+      // Connect (JSON over HTTP/1.1) to the gateway's bridge, with a bearer that is no token.
+      const connect = await send(`/${SERVICE_FQN.client}/ListClients`, {}, { authorization: `Bearer ${plant('authorization')}`, 'content-type': 'application/json' }, false);
+      expect(connect.status).toBeGreaterThanOrEqual(400);
+      await connect.arrayBuffer();
     }, 120_000);
 
     it("Envoy's spans show each request's path without its query string, with and without a caller's sampled traceparent", async () => {
@@ -304,6 +338,9 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy â†’ gateway â
       const exported = Buffer.concat(receiver.bodies);
       const leaked = [...sent].filter(([, v]) => exported.includes(v)).map(([what]) => what);
       expect(leaked).toEqual([]);
+      // Nor the real credentials used on the way (client secrets, access tokens, the admin's bearer), nor any part of a token.
+      expect(planted.filter((v) => exported.includes(v))).toEqual([]);
+      for (const jwt of planted.filter((p) => p.split('.').length === 3)) for (const part of jwt.split('.').slice(1)) expect(exported.includes(part)).toBe(false);
     });
 
     it("Envoy's access log lines for these requests hold no query string and no credential header", async () => {
