@@ -218,7 +218,9 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy → gateway �
 
     beforeAll(async () => {
       from = receiver.spans.length;
-      logFrom = readFileSync(s.accessLogPath, 'utf8').length;
+      // From the end of the last whole line: lines flushed later (this block's, or late ones of earlier tests) are whole.
+      const logged = readFileSync(s.accessLogPath, 'utf8');
+      logFrom = logged.lastIndexOf('\n') + 1;
       const admin = await s.gateway.bearer();
       planted.push(admin);
       const created = await fetch(`${s.url}/v1/clients`, {
@@ -250,7 +252,7 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy → gateway �
         );
         expect(authorize.status).toBe(200);
         expect(await authorize.text()).toContain(loginHint);
-        // id_token_hint and a request object (OIDC Core §3.1.2.1, RFC 9101): refused, still not traced.
+        // id_token_hint and a request object (OIDC Core §3.1.2.1, RFC 9101): refused by the gateway, which got them.
         const hinted = await send('/oauth2/authorize', { client_id: client.client_id, response_type: 'code', id_token_hint: plant('id_token_hint'), request: plant('request') }, {}, traced);
         expect(hinted.status).toBeGreaterThanOrEqual(300);
         await hinted.arrayBuffer();
