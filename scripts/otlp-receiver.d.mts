@@ -21,6 +21,8 @@ export interface OtlpReceiver {
   port: number;
   /** Every span received so far, in arrival order. */
   spans: ReceivedSpan[];
+  /** With keepBodies: each accepted export request's protobuf bytes, in arrival order (else empty). */
+  bodies: Buffer[];
   onSpans(listener: (batch: ReceivedSpan[]) => void): () => void;
   close(): Promise<void>;
 }
@@ -28,5 +30,5 @@ export interface OtlpReceiver {
 export const OTLP_PROTO_DIR: string;
 export function otlpProtosMissing(protoDir?: string): string | undefined;
 export function flattenExport(request: unknown): ReceivedSpan[];
-export function startOtlpReceiver(options?: { host?: string; port?: number; protoDir?: string }): Promise<OtlpReceiver>;
+export function startOtlpReceiver(options?: { host?: string; port?: number; protoDir?: string; keepBodies?: boolean }): Promise<OtlpReceiver>;
 export function formatTrace(spans: ReceivedSpan[]): string[];

@@ -86,11 +86,16 @@ export function flattenExport(request) {
 
 /**
  * Starts the receiver on host:port (port 0: a free one).
- * @returns { url, port, spans (every span received, in arrival order), onSpans(listener), close() }
+ * keepBodies: also keep each accepted export's protobuf bytes (after gzip), so a test can search
+ * everything that was sent — names, attributes with repeated keys, events, resources — not only
+ * what flattenExport keeps.
+ * @returns { url, port, spans (every span received, in arrival order), bodies (with keepBodies,
+ *   else empty), onSpans(listener), close() }
  */
-export async function startOtlpReceiver({ host = '127.0.0.1', port = 4318, protoDir = OTLP_PROTO_DIR } = {}) {
+export async function startOtlpReceiver({ host = '127.0.0.1', port = 4318, protoDir = OTLP_PROTO_DIR, keepBodies = false } = {}) {
   const decode = loadDecoder(protoDir);
   const spans = [];
+  const bodies = [];
   const listeners = new Set();
   const server = createServer((req, res) => {
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/v1/traces') {
@@ -106,8 +111,8 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 4318, proto
     });
     req.on('end', () => {
       let batch;
+      let body = Buffer.concat(chunks);
       try {
-        let body = Buffer.concat(chunks);
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
         if (!String(req.headers['content-type'] ?? '').startsWith('application/x-protobuf')) throw new Error('only application/x-protobuf is accepted');
         batch = flattenExport(decode(body));
@@ -115,6 +120,7 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 4318, proto
         res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err instanceof Error ? err.message : err));
         return;
       }
+      if (keepBodies) bodies.push(body);
       spans.push(...batch);
       for (const l of listeners) l(batch);
       // An empty ExportTraceServiceResponse: full success.
@@ -130,6 +136,7 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 4318, proto
     url: `http://${host}:${bound}`,
     port: bound,
     spans,
+    bodies,
     onSpans(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -38,6 +38,12 @@ describe('Envoy tracing from the OTEL_* variables', () => {
     expect(() => renderEnvoyConfig(template, { ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector' })).toThrow(/OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not a URL/);
   });
 
+  it("review F2: the tracing block replaces Envoy's http.url with scheme, host and path, never the query (tracing-envoy.test.ts runs it)", () => {
+    const traced = renderEnvoyConfig(template, { ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.internal:4318' });
+    const tracing = traced.slice(traced.indexOf('tracing:'), traced.indexOf('envoy.tracers.opentelemetry'));
+    expect(tracing).toMatch(/- tag: http\.url\s+value: "%REQ\(X-FORWARDED-PROTO\)%:\/\/%REQ\(:AUTHORITY\)%%PATH\(NQ:ORIG_OR_PATH\):256%"/);
+  });
+
   it('an explicit AUTHMESH_ENVOY_OTLP_ENDPOINT wins', () => {
     expect(withOtlpVariables({ AUTHMESH_ENVOY_OTLP_ENDPOINT: 'a:1', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://b:2' }).AUTHMESH_ENVOY_OTLP_ENDPOINT).toBe('a:1');
   });
