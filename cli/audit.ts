@@ -1,12 +1,13 @@
 // `authmesh audit list` and `authmesh audit tail`: the audit trail through
 // authmesh.audit.v1.AuditService/ListAuditEvents. `list` pages newest first; `tail` polls with the
-// `after` cursor (the last event id seen), so each event recorded after it started is printed
-// once, oldest first, until --limit events or SIGINT/SIGTERM (exit 0).
+// `after` cursor (trailing the last event id seen, tail-cursor.ts), so each event recorded after
+// it started is printed once, oldest first, until --limit events or SIGINT/SIGTERM (exit 0).
 import type { Command } from 'commander';
 import { AuditEvent, ListAuditEventsResponse, type ListAuditEventsRequest } from '../gen/ts/authmesh/audit/v1/audit.js';
 import { AuthmeshError } from '../services/core/errors/index.js';
 import { connect, describeFailure, EXIT, UsageError, type Connection, type GlobalOptions } from './connection.js';
 import { cell, formatTable, printJson, writeOut, type Column, type JsonObject } from './output.js';
+import { createTailCursor } from './tail-cursor.js';
 
 /** Largest page the server returns (ListAuditEventsRequest.page_size). */
 const MAX_PAGE = 500;
@@ -174,32 +175,41 @@ async function tail(
   }
   // On stderr, so --json's stdout stays one event per line: the tail is now following.
   console.error(`authmesh: following audit events after id ${after} (Ctrl-C to stop)`);
+  // Trails the newest id printed, so an event committed after a higher id is still printed once.
+  const cursor = createTailCursor(after);
   let printed = 0;
   let unreachablePolls = 0;
-  while (!stopped() && printed < limit) {
-    const pageSize = Math.min(MAX_PAGE, limit - printed);
-    let res;
-    try {
-      res = await call({ ...base, after, pageSize, pageToken: '' });
-    } catch (err) {
-      // A mesh that went away (a restart, a failover) is polled again at the interval, with one
-      // line when the outage starts, up to UNREACHABLE_GIVE_UP_MS; every other failure ends the tail.
-      const failure = describeFailure(err, conn.addr);
-      if (failure.status !== EXIT.unreachable || (unreachablePolls + 1) * intervalMs > UNREACHABLE_GIVE_UP_MS) throw err;
-      if (unreachablePolls === 0) console.error(`${failure.line}; retrying every ${intervalMs / 1000} s`);
-      unreachablePolls++;
-      await sleep(intervalMs);
-      continue;
+  poll: while (!stopped() && printed < limit) {
+    // Every event after the cursor, page by page (what was printed since is skipped by id).
+    let from = cursor.after;
+    for (;;) {
+      let res;
+      try {
+        res = await call({ ...base, after: from, pageSize: MAX_PAGE, pageToken: '' });
+      } catch (err) {
+        // A mesh that went away (a restart, a failover) is polled again at the interval, with one
+        // line when the outage starts, up to UNREACHABLE_GIVE_UP_MS; every other failure ends the tail.
+        const failure = describeFailure(err, conn.addr);
+        if (failure.status !== EXIT.unreachable || (unreachablePolls + 1) * intervalMs > UNREACHABLE_GIVE_UP_MS) throw err;
+        if (unreachablePolls === 0) console.error(`${failure.line}; retrying every ${intervalMs / 1000} s`);
+        unreachablePolls++;
+        await sleep(intervalMs);
+        continue poll;
+      }
+      if (unreachablePolls > 0) console.error('authmesh: the mesh answers again; following');
+      unreachablePolls = 0;
+      for (const event of res.events) {
+        from = event.eventId;
+        if (printed >= limit || stopped()) break;
+        if (!cursor.admit(event.eventId, Date.now())) continue;
+        const view = AuditEvent.toJSON(event) as JsonObject;
+        writeOut(json ? JSON.stringify(view) : eventLine(view));
+        printed++;
+      }
+      // A full page may have more behind it: read on at once.
+      if (res.events.length < MAX_PAGE || printed >= limit || stopped()) break;
     }
-    if (unreachablePolls > 0) console.error('authmesh: the mesh answers again; following');
-    unreachablePolls = 0;
-    for (const event of res.events) {
-      const view = AuditEvent.toJSON(event) as JsonObject;
-      writeOut(json ? JSON.stringify(view) : eventLine(view));
-      after = event.eventId;
-      printed++;
-    }
-    // A full page may have more behind it: ask again at once; otherwise wait for new events.
-    if (res.events.length < pageSize && printed < limit && !stopped()) await sleep(intervalMs);
+    cursor.settle(Date.now());
+    if (printed < limit && !stopped()) await sleep(intervalMs);
   }
 }
