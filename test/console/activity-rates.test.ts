@@ -231,7 +231,7 @@ describe.skipIf(skip !== undefined)('GetActivityRates against a real Prometheus 
     expect(read.evaluatedAt!.getTime()).toBeGreaterThan(0);
   });
 
-  it('admin_rates_scope: needs authmesh.read or authmesh.admin, for this issuer', async () => {
+  it('admin_rates_scope: needs authmesh.read or authmesh.admin, for this issuer, not revoked', async () => {
     expect((await rates(`Bearer ${await t.bearer({ scope: ['authmesh.admin'] })}`)).status).toBe(200);
     expect((await rates(undefined)).status).toBe(401);
     const weak = await rates(`Bearer ${await t.bearer({ scope: ['read', 'openid'] })}`);
@@ -239,8 +239,20 @@ describe.skipIf(skip !== undefined)('GetActivityRates against a real Prometheus 
     expect(((await weak.json()) as { code: string }).code).toBe('permission_denied');
     // A token for another audience (RFC 9068 §4: aud must name this server).
     expect((await rates(`Bearer ${await t.bearer({ scope: ['authmesh.admin'], audience: 'https://api.example.com' })}`)).status).toBe(401);
-    // Revocation and DPoP binding are the same interceptor's checks as every admin RPC's
-    // (services/core/rpc): GetActivityRates is registered with ADMIN_READ like ListAuditEvents.
+    // A token from the token endpoint works until it is revoked (RFC 7009); then 401.
+    const reader = await t.anon.client.createClient(
+      CreateClientRequest.fromPartial({ client: { clientName: 'rates reader', clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL, grantTypes: [GrantType.GRANT_TYPE_CLIENT_CREDENTIALS], scopes: ['authmesh.read'] } }),
+      { bearer: await t.bearer() },
+    );
+    const basic = `Basic ${Buffer.from(`${reader.client!.clientId}:${reader.clientSecret}`).toString('base64')}`;
+    const issued = await fetch(`${t.baseUrl}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: 'grant_type=client_credentials&scope=authmesh.read' });
+    const { access_token: readerToken } = (await issued.json()) as { access_token: string };
+    expect((await rates(`Bearer ${readerToken}`)).status).toBe(200);
+    const revoked = await fetch(`${t.baseUrl}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: new URLSearchParams({ token: readerToken }).toString() });
+    expect(revoked.status).toBe(200);
+    expect((await rates(`Bearer ${readerToken}`)).status).toBe(401);
+    // DPoP binding is the same interceptor's check as every admin RPC's (services/core/rpc):
+    // GetActivityRates is registered with ADMIN_READ like ListAuditEvents.
   });
 
   it('rates_ssrf_no_caller_url_or_query: nothing a caller sends reaches Prometheus or any other address', async () => {
