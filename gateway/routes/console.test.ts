@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/paths.js';
 import type { GatewayContext } from '../gateway.js';
-import { CONSOLE_CSP, CONSOLE_DIR, consoleRoutesFrom } from './console.js';
+import { CONSOLE_CSP, CONSOLE_DIR, consoleRoutesFrom, faviconRouteFrom } from './console.js';
 
 const INDEX = '<!doctype html><title>console</title><script type="module" src="/console/console-ABCD2345.js"></script>';
 const SCRIPT = 'console.log("bundle")';
@@ -136,5 +136,17 @@ describe('the built console (scripts/build-console.mjs)', () => {
     // A plain drawing: no script, no link or reference to load anything else.
     expect(res.body).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(res.body).not.toMatch(/<script|href=|url\(|\son[a-z]+=/i);
+  });
+
+  it('console_favicon: /favicon.ico (asked by the pages that name no icon) is the console\'s icon, not a 404', async () => {
+    const app = Fastify();
+    await faviconRouteFrom(CONSOLE_DIR)({ app } as unknown as GatewayContext);
+    await app.ready();
+    const res = await app.inject({ method: 'GET', url: '/favicon.ico' });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/svg+xml');
+    expect(res.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    expect(res.body).toBe(readFileSync(join(repoRoot, 'console', 'favicon.svg'), 'utf8'));
   });
 });

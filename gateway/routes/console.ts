@@ -5,7 +5,7 @@
 // name is checked against that pattern before any file system access, so no request can reach
 // another file (no "..", no "/", no "%2f", no NUL). The few files are read once and kept.
 // The page's CSP allows nothing but this origin: no inline script or style, no frames around it.
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyReply } from 'fastify';
 import { repoRoot } from '../../services/core/rpc/paths.js';
@@ -83,4 +83,34 @@ export function consoleRoutesFrom(dir: string): RouteModule {
   };
 }
 
-export const consoleRoutes: RouteModule = consoleRoutesFrom(CONSOLE_DIR);
+/** The console's built icon (scripts/build-console.mjs): favicon-<hash>.svg. */
+const ICON = /^favicon-[A-Z2-7]{8}\.svg$/;
+
+/**
+ * GET /favicon.ico for every page of this origin (the login and consent pages name no icon, so
+ * browsers ask for it): the console's SVG icon, as image/svg+xml, cached a day (its content changes
+ * with a build, its URL does not). No built console: 404.
+ */
+export function faviconRouteFrom(dir: string): RouteModule {
+  return ({ app }: GatewayContext) => {
+    let icon: Buffer | undefined;
+    app.get('/favicon.ico', async (_req, reply) => {
+      if (icon === undefined) {
+        try {
+          const name = (await readdir(dir)).find((n) => ICON.test(n));
+          if (name !== undefined) icon = await readFile(join(dir, name));
+        } catch {
+          icon = undefined;
+        }
+      }
+      secure(reply);
+      if (icon === undefined) return reply.code(404).header('cache-control', 'no-store').type('application/json').send({ error: 'not_found', error_description: 'no icon: the console is not built' });
+      return reply.header('cache-control', 'public, max-age=86400').type('image/svg+xml').send(icon);
+    });
+  };
+}
+
+export const consoleRoutes: RouteModule = async (ctx) => {
+  await consoleRoutesFrom(CONSOLE_DIR)(ctx);
+  await faviconRouteFrom(CONSOLE_DIR)(ctx);
+};

@@ -323,6 +323,10 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       const bundle = await fetch(`${s.url}${script}`);
       expect(bundle.status).toBe(200);
       expect(bundle.headers.get('cache-control')).toContain('immutable');
+      // The icon browsers ask of every page: routed to the gateway, not the edge's default.
+      const icon = await fetch(`${s.url}/favicon.ico`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toBe('image/svg+xml');
       // Only GET reaches the gateway; anything else is the edge's fail-closed default.
       expect((await fetch(`${s.url}/console/`, { method: 'POST', body: 'x' })).status).toBe(401);
       const { client } = await s.gateway.anon.client.getClient({ clientId: CONSOLE_CLIENT_ID }, { bearer: await s.gateway.bearer() });
