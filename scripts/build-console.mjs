@@ -8,6 +8,7 @@
 //
 // esbuild is already the project's compiler (no second bundler), and it bundles this app in a few
 // hundred ms; when every output is newer than every input the build stops after a few stat calls.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,24 @@ function filesUnder(dir) {
     return [];
   }
   return entries.flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/** RFC 4648 base32 (A-Z, 2-7), the alphabet of esbuild's [hash], so every asset name has one form. */
+function base32(bytes) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= 0xff;
+  }
+  return out;
 }
 
 const changedAt = (path) => statSync(path, { throwIfNoEntry: false })?.ctimeMs ?? Number.NaN;
@@ -76,7 +95,13 @@ export async function buildConsole({ force = false } = {}) {
   const script = names.find((n) => n.endsWith('.js'));
   const style = names.find((n) => n.endsWith('.css'));
   if (!script) throw new Error('console build produced no script');
+  // The page's icon, content-hashed like the bundle: the page names it, so the browser never asks
+  // for /favicon.ico (a 404), and it comes from this origin under the page's CSP (img-src 'self').
+  const icon = readFileSync(join(srcDir, 'favicon.svg'));
+  const iconName = `favicon-${base32(createHash('sha256').update(icon).digest()).slice(0, 8)}.svg`;
+  names.push(iconName);
   const html = readFileSync(join(srcDir, 'index.html'), 'utf8')
+    .replace('<!-- icon -->', `<link rel="icon" type="image/svg+xml" href="/console/${iconName}">`)
     .replace('<!-- style -->', style ? `<link rel="stylesheet" href="/console/${style}">` : '')
     .replace('<!-- script -->', `<script type="module" src="/console/${script}"></script>`);
   mkdirSync(consoleOutDir, { recursive: true });
@@ -88,6 +113,7 @@ export async function buildConsole({ force = false } = {}) {
   };
   const keep = new Set(['index.html', ...names]);
   for (const f of result.outputFiles) write(f.path, f.contents);
+  write(join(consoleOutDir, iconName), icon);
   write(index, html);
   // Earlier builds' bundles go: a page still open is served its bundle until the next build only.
   for (const path of filesUnder(consoleOutDir)) {

@@ -3,6 +3,7 @@
 // service writes the trail (mesh.ts, audit-queue.ts); this registration is served by the
 // process that runs the client service (client/index.ts), see the proto's comment for why.
 import { AuditServiceService, ListAuditEventsResponse, type ListAuditEventsRequest } from '../gen/ts/authmesh/audit/v1/audit.js';
+import { createActivityRates, type ActivityRates } from './activity-rates.js';
 import { InvalidRequest } from './core/errors/index.js';
 import { ADMIN_READ, registration } from './core/rpc/index.js';
 import type { AuditFilter, AuditStore, PageRequest } from './core/store/index.js';
@@ -34,11 +35,13 @@ export function auditFilterOf(req: ListAuditEventsRequest): PageRequest & AuditF
 }
 
 /**
- * The AuditService registration: ListAuditEvents under ADMIN_READ (authmesh.admin or
- * authmesh.read). Answers exactly the stored rows; errors: InvalidRequest (filters, page_size,
- * page_token, after), and the store's failures.
+ * The AuditService registration: ListAuditEvents and GetActivityRates under ADMIN_READ
+ * (authmesh.admin or authmesh.read). ListAuditEvents answers exactly the stored rows; errors:
+ * InvalidRequest (filters, page_size, page_token, after), and the store's failures.
+ * GetActivityRates answers `rates.read()` (activity-rates.ts; default: none configured) and
+ * ignores its request, which has no fields.
  */
-export function createAuditServiceRegistration(audit: Pick<AuditStore, 'list'>) {
+export function createAuditServiceRegistration(audit: Pick<AuditStore, 'list'>, rates: ActivityRates = createActivityRates(undefined)) {
   return registration(
     AUDIT_SERVICE_NAME,
     AuditServiceService,
@@ -59,7 +62,11 @@ export function createAuditServiceRegistration(audit: Pick<AuditStore, 'list'>) 
           nextPageToken: page.nextPageToken,
         });
       },
+      // Nothing of the request is read: the server alone chooses the queries and where they go.
+      async getActivityRates() {
+        return rates.read();
+      },
     },
-    { listAuditEvents: ADMIN_READ },
+    { listAuditEvents: ADMIN_READ, getActivityRates: ADMIN_READ },
   );
 }

@@ -19,10 +19,11 @@ describe('the admin scope through a user sign-in', () => {
   let plainId: string;
   let otherAdminClient: string;
   let otherClient: string;
+  let trusted: { id: string; secret: string };
   const otherRedirect = 'https://app.example.com/cb';
 
   beforeAll(async () => {
-    t = await startTestGateway();
+    t = await startTestGateway({ AUTHMESH_PASSWORD_GRANT: 'true' });
     bearer = await t.bearer();
     const user = async (username: string, roles: string[]) =>
       (await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username, roles }, password: PASSWORD }), { bearer })).user!.userId;
@@ -46,6 +47,18 @@ describe('the admin scope through a user sign-in', () => {
       ).client!.clientId;
     otherAdminClient = await client(['openid', 'offline_access', 'authmesh.admin']);
     otherClient = await client(['openid', 'offline_access', 'read']);
+    const first = await t.anon.client.createClient(
+      CreateClientRequest.fromPartial({
+        client: Client.fromPartial({
+          clientName: 'first-party cli',
+          clientType: ClientType.CLIENT_TYPE_TRUSTED,
+          grantTypes: [GrantType.GRANT_TYPE_PASSWORD],
+          scopes: ['read', 'authmesh.admin', 'authmesh.read'],
+        }),
+      }),
+      { bearer },
+    );
+    trusted = { id: first.client!.clientId, secret: first.clientSecret };
   });
   afterAll(() => t?.close());
 
@@ -103,8 +116,8 @@ describe('the admin scope through a user sign-in', () => {
 
   it('non-admin user gets no admin scope through the console client, and the admin RPCs refuse the token', async () => {
     const tokens = await signIn(CONSOLE_CLIENT_ID, consoleRedirect(), plainId, 'authmesh.admin authmesh.read');
-    // RFC 6749 §5.1: no scope granted, none in the response.
-    expect(tokens.scope ?? '').toBe('');
+    // RFC 6749 §5.1: the grant (nothing) differs from the request, so scope is present, and empty.
+    expect(tokens).toHaveProperty('scope', '');
     expect((await listClients(tokens.access_token)).status).toBe(403);
   });
 
@@ -133,7 +146,66 @@ describe('the admin scope through a user sign-in', () => {
     });
     expect(res.status).toBe(200);
     const refreshed = (await res.json()) as { access_token: string; scope?: string };
-    expect((refreshed.scope ?? '').split(' ')).not.toContain('authmesh.admin');
+    // RFC 6749 §5.1, §6: the refreshed grant (nothing left) differs from the original, so scope is stated.
+    expect(refreshed).toHaveProperty('scope', '');
     expect((await listClients(refreshed.access_token)).status).toBe(403);
+  });
+
+  /** The password grant (RFC 6749 §4.3) over HTTP, as the trusted first-party client. */
+  async function passwordGrant(username: string, scope: string) {
+    const res = await fetch(`${t.baseUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(trusted.id)}:${encodeURIComponent(trusted.secret)}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'password', username, password: PASSWORD, scope }).toString(),
+    });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { access_token: string; scope?: string };
+  }
+
+  describe('token_response_states_narrowed_scope (review F5, RFC 6749 §5.1)', () => {
+    it('code grant: some requested scopes removed → scope is the rest', async () => {
+      const tokens = await signIn(otherAdminClient, otherRedirect, plainId, 'openid authmesh.admin');
+      expect(tokens).toHaveProperty('scope', 'openid');
+    });
+
+    it('code grant: every requested scope removed → scope is present and empty', async () => {
+      const tokens = await signIn(otherAdminClient, otherRedirect, plainId, 'authmesh.admin');
+      expect(tokens).toHaveProperty('scope', '');
+    });
+
+    it('password grant: some requested scopes removed → scope is the rest', async () => {
+      const { user } = await t.anon.user.getUser({ userId: plainId }, { bearer });
+      const tokens = await passwordGrant(user!.username, 'read authmesh.admin');
+      expect(tokens).toHaveProperty('scope', 'read');
+    });
+
+    it('password grant: every requested scope removed → scope is present and empty', async () => {
+      const { user } = await t.anon.user.getUser({ userId: plainId }, { bearer });
+      const tokens = await passwordGrant(user!.username, 'authmesh.admin authmesh.read');
+      expect(tokens).toHaveProperty('scope', '');
+      // And the token holds no admin scope: the admin RPCs refuse it.
+      expect((await listClients(tokens.access_token)).status).toBe(403);
+    });
+
+    it('password grant: nothing removed → scope equals the request', async () => {
+      const { user } = await t.anon.user.getUser({ userId: adminId }, { bearer });
+      const tokens = await passwordGrant(user!.username, 'read authmesh.read');
+      expect(tokens).toHaveProperty('scope', 'read authmesh.read');
+    });
+
+    it('refresh grant: the role removed takes some scopes → scope is the rest', async () => {
+      const demoted = (await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: `half-${randomBytes(3).toString('hex')}`, roles: ['authmesh.admin'] }, password: PASSWORD }), { bearer })).user!;
+      // A plain OAuth grant (no openid): refresh tokens need no offline_access consent (OIDC Core §11).
+      const tokens = await signIn(otherAdminClient, otherRedirect, demoted.userId, 'offline_access authmesh.admin');
+      expect(tokens.scope).toBe('offline_access authmesh.admin');
+      await t.anon.user.updateUser(UpdateUserRequest.fromPartial({ user: { ...demoted, roles: [] }, updateMask: ['roles'] }), { bearer });
+      const res = await fetch(`${t.baseUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: otherAdminClient }).toString(),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toHaveProperty('scope', 'offline_access');
+    });
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/paths.js';
 import type { GatewayContext } from '../gateway.js';
-import { CONSOLE_CSP, CONSOLE_DIR, consoleRoutesFrom } from './console.js';
+import { CONSOLE_CSP, CONSOLE_DIR, consoleRoutesFrom, faviconRouteFrom } from './console.js';
 
 const INDEX = '<!doctype html><title>console</title><script type="module" src="/console/console-ABCD2345.js"></script>';
 const SCRIPT = 'console.log("bundle")';
@@ -109,7 +109,7 @@ describe('the built console (scripts/build-console.mjs)', () => {
     expect(refs.length).toBeGreaterThanOrEqual(2);
     const app = await serve(CONSOLE_DIR);
     for (const ref of refs) {
-      expect(ref).toMatch(/^\/console\/[a-z]+-[A-Z0-9]+\.(js|css)$/);
+      expect(ref).toMatch(/^\/console\/[a-z]+-[A-Z0-9]+\.(js|css|svg)$/);
       const res = await app.inject({ method: 'GET', url: ref });
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toContain('immutable');
@@ -119,5 +119,34 @@ describe('the built console (scripts/build-console.mjs)', () => {
     for (const name of readdirSync(CONSOLE_DIR).filter((n) => n.endsWith('.css'))) {
       expect(readFileSync(join(CONSOLE_DIR, name), 'utf8')).not.toMatch(/url\(|@import|https?:/);
     }
+  });
+
+  it('console_favicon: the page names its own icon, served from this origin under the CSP, so the browser asks no /favicon.ico', async () => {
+    const html = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8');
+    const icon = /<link rel="icon" type="image\/svg\+xml" href="(\/console\/favicon-[A-Z2-7]{8}\.svg)">/.exec(html)?.[1];
+    expect(icon).toBeDefined();
+    const app = await serve(CONSOLE_DIR);
+    const res = await app.inject({ method: 'GET', url: icon! });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/svg+xml');
+    expect(res.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    // A plain drawing: no script, no link or reference to load anything else.
+    expect(res.body).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(res.body).not.toMatch(/<script|href=|url\(|\son[a-z]+=/i);
+  });
+
+  it('console_favicon: /favicon.ico (asked by the pages that name no icon) is the console\'s icon, not a 404', async () => {
+    const app = Fastify();
+    await faviconRouteFrom(CONSOLE_DIR)({ app } as unknown as GatewayContext);
+    await app.ready();
+    const res = await app.inject({ method: 'GET', url: '/favicon.ico' });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/svg+xml');
+    expect(res.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    expect(res.body).toBe(readFileSync(join(repoRoot, 'console', 'favicon.svg'), 'utf8'));
   });
 });

@@ -1,11 +1,11 @@
 // The admin console (console/, built into dist/console/ by scripts/build-console.mjs), served
 // under /console: index.html for the page and its OAuth callback, and the content-hashed bundle.
 //
-// Only names of the form <name>-<hash>.<js|css> directly in the console's folder are served: the
+// Only names of the form <name>-<hash>.<js|css|svg> directly in the console's folder are served: the
 // name is checked against that pattern before any file system access, so no request can reach
 // another file (no "..", no "/", no "%2f", no NUL). The few files are read once and kept.
 // The page's CSP allows nothing but this origin: no inline script or style, no frames around it.
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyReply } from 'fastify';
 import { repoRoot } from '../../services/core/rpc/paths.js';
@@ -14,9 +14,9 @@ import type { GatewayContext, RouteModule } from '../gateway.js';
 /** Where `npm run build` puts the console (scripts/build-console.mjs, consoleOutDir). */
 export const CONSOLE_DIR = join(repoRoot, 'dist', 'console');
 
-/** A built asset: esbuild's `[name]-[hash]` entry names, JavaScript or CSS, nothing else. */
-const ASSET = /^[a-z][a-z0-9]{0,31}-[A-Z0-9]{8,16}\.(js|css)$/;
-const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+/** A built asset: esbuild's `[name]-[hash]` entry names, JavaScript or CSS, and the page's SVG icon; nothing else. */
+const ASSET = /^[a-z][a-z0-9]{0,31}-[A-Z0-9]{8,16}\.(js|css|svg)$/;
+const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
 
 /**
  * The console page's Content-Security-Policy: scripts, styles, images and API calls from this
@@ -38,7 +38,7 @@ function secure(reply: FastifyReply) {
 /**
  * The route module serving the console from `dir` (default CONSOLE_DIR).
  * GET /console, /console/, /console/callback: index.html, `Cache-Control: no-cache` (it names the
- * current bundle). GET /console/<name>-<hash>.js|css: the asset, cached a year, immutable.
+ * current bundle). GET /console/<name>-<hash>.js|css|svg: the asset (the svg is the page's icon), cached a year, immutable.
  * Anything else under /console/: 404. A console that was never built: 503 saying how to build it.
  */
 export function consoleRoutesFrom(dir: string): RouteModule {
@@ -83,4 +83,34 @@ export function consoleRoutesFrom(dir: string): RouteModule {
   };
 }
 
-export const consoleRoutes: RouteModule = consoleRoutesFrom(CONSOLE_DIR);
+/** The console's built icon (scripts/build-console.mjs): favicon-<hash>.svg. */
+const ICON = /^favicon-[A-Z2-7]{8}\.svg$/;
+
+/**
+ * GET /favicon.ico for every page of this origin (the login and consent pages name no icon, so
+ * browsers ask for it): the console's SVG icon, as image/svg+xml, cached a day (its content changes
+ * with a build, its URL does not). No built console: 404.
+ */
+export function faviconRouteFrom(dir: string): RouteModule {
+  return ({ app }: GatewayContext) => {
+    let icon: Buffer | undefined;
+    app.get('/favicon.ico', async (_req, reply) => {
+      if (icon === undefined) {
+        try {
+          const name = (await readdir(dir)).find((n) => ICON.test(n));
+          if (name !== undefined) icon = await readFile(join(dir, name));
+        } catch {
+          icon = undefined;
+        }
+      }
+      secure(reply);
+      if (icon === undefined) return reply.code(404).header('cache-control', 'no-store').type('application/json').send({ error: 'not_found', error_description: 'no icon: the console is not built' });
+      return reply.header('cache-control', 'public, max-age=86400').type('image/svg+xml').send(icon);
+    });
+  };
+}
+
+export const consoleRoutes: RouteModule = async (ctx) => {
+  await consoleRoutesFrom(CONSOLE_DIR)(ctx);
+  await faviconRouteFrom(CONSOLE_DIR)(ctx);
+};

@@ -86,14 +86,18 @@ function grantOf(form: FormParams): Grant {
   }
 }
 
-/** RFC 6749 §5.1 (and RFC 8693 §2.2.1 for issued_token_type); empty optional members omitted. */
+/** RFC 6749 §5.1 (and RFC 8693 §2.2.1 for issued_token_type); empty optional members omitted, `scope` always present. */
 function tokenJson(res: TokenResponse): Record<string, unknown> {
   return {
     access_token: res.accessToken,
     token_type: res.tokenType,
     expires_in: res.expiresIn,
     ...(res.refreshToken ? { refresh_token: res.refreshToken } : {}),
-    ...(res.scope ? { scope: res.scope } : {}),
+    // RFC 6749 §5.1 (§3.3): scope is REQUIRED when the grant differs from the request; the token
+    // service always states the granted scope, so it is always sent, as "" when nothing was granted
+    // (e.g. the admin-role rule removed every requested scope): an absent scope would tell the
+    // client it got all it asked for.
+    scope: res.scope,
     ...(res.issuedTokenType ? { issued_token_type: res.issuedTokenType } : {}),
     // OpenID Connect Core §3.1.3.3: the ID Token of an openid grant.
     ...(res.idToken ? { id_token: res.idToken } : {}),

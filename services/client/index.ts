@@ -1,3 +1,4 @@
+import { createActivityRates } from '../activity-rates.js';
 import { createAuditServiceRegistration } from '../audit-service.js';
 import type { ServiceFactory } from '../mesh-deps.js';
 import { bootstrapAdminClient } from './client-bootstrap.js';
@@ -18,7 +19,7 @@ export const createClientService: ServiceFactory = (deps) => {
   const clients = createClientManager(deps);
   return {
     registration: createClientServiceRegistration(clients),
-    extra: [createAuditServiceRegistration(deps.store.audit)],
+    extra: [createAuditServiceRegistration(deps.store.audit, createActivityRates(deps.config.consolePrometheusUrl))],
     start: async () => {
       await bootstrapAdminClient(deps, clients);
       await bootstrapConsoleClient(deps, clients);

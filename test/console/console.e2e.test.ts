@@ -3,6 +3,9 @@
 // creates a client and sees its secret once (not after a reload), rotates it, creates a user,
 // revokes that user's session, and reads the audit entry of each action; a user who is not an
 // administrator is refused. Screenshots of the main screens go to docs/console/ (README links them).
+// With Prometheus installed (CI installs it), a real Prometheus scrapes the server's metrics and
+// the overview shows the token and error rates it reads from there; without, the overview says
+// the rates need a Prometheus. The page never asks /favicon.ico (it names its own icon).
 //
 // Skipped only when chromium is missing and AUTHMESH_REQUIRE_STACK is unset (CI sets it, and
 // installs the browser with scripts/browser.sh install).
@@ -12,8 +15,11 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateUserRequest } from '../../gen/ts/authmesh/user/v1/user.js';
+import { startMetricsListener, type MetricsListener } from '../../services/core/metrics/index.js';
 import { repoRoot } from '../../services/core/rpc/paths.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { freePort } from '../support/ports.js';
+import { prometheusSkipReason, startTestPrometheus, type TestPrometheus } from '../support/prometheus.js';
 
 const BROWSER = process.env.AUTHMESH_BROWSER ?? '/usr/bin/chromium';
 const required = process.env.AUTHMESH_REQUIRE_STACK === '1';
@@ -23,10 +29,14 @@ const SHOTS = join(repoRoot, 'docs', 'console');
 const PASSWORD = 'correct horse battery staple';
 /** Bounded waits for the audit trail (events are written shortly after they happen). */
 const AUDIT_TRIES = 20;
+/** Rates on the overview only with a Prometheus to read them from (CI has one: AUTHMESH_REQUIRE_STACK). */
+const withPrometheus = available && prometheusSkipReason() === undefined;
 
 describe.skipIf(!available)('admin console in Chromium', () => {
   let t: TestGateway;
   let browser: Browser;
+  let prometheus: TestPrometheus | undefined;
+  let metrics: MetricsListener | undefined;
   let adminId = '';
   const admin = { username: 'console-admin', password: PASSWORD };
   const plain = { username: 'console-user', password: PASSWORD };
@@ -38,7 +48,16 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     // so every console call here refreshes first, rotating the refresh token each time (RFC 9700
     // §4.14.2); a refresh token used twice would revoke the family and fail the rest of the test.
     // Every token issuance is audited, so the test can see the refreshes.
-    t = await startTestGateway({ AUTHMESH_ACCESS_TOKEN_TTL: '30', AUTHMESH_AUDIT_SUCCESS: 'all' });
+    const prometheusPort = withPrometheus ? await freePort() : 0;
+    t = await startTestGateway({
+      AUTHMESH_ACCESS_TOKEN_TTL: '30',
+      AUTHMESH_AUDIT_SUCCESS: 'all',
+      ...(withPrometheus ? { AUTHMESH_CONSOLE_PROMETHEUS_URL: `http://127.0.0.1:${prometheusPort}` } : {}),
+    });
+    if (withPrometheus) {
+      metrics = await startMetricsListener(t.mesh.deps.metrics, '127.0.0.1', 0);
+      prometheus = await startTestPrometheus([`127.0.0.1:${metrics.port}`], prometheusPort);
+    }
     const bearer = await t.bearer();
     adminId = (await t.anon.user.createUser(CreateUserRequest.fromPartial({ user: { username: admin.username, roles: ['authmesh.admin'], email: 'admin@example.com' }, password: admin.password }), { bearer })).user!.userId;
     // Headless, no sandbox (CI runs as root), no network other than the test's loopback server.
@@ -46,6 +65,8 @@ describe.skipIf(!available)('admin console in Chromium', () => {
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
+    await prometheus?.stop();
+    await metrics?.close();
     await t?.close();
   });
 
@@ -94,10 +115,26 @@ describe.skipIf(!available)('admin console in Chromium', () => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
     page.on('dialog', (d) => void d.accept());
+    // Nothing of the console's own answers 404 (the favicon included: the page names its icon).
+    const missing: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() === 404 && r.request().method() === 'GET') missing.push(r.url());
+    });
+    const faviconAsked: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/favicon.ico') faviconAsked.push(r.url());
+    });
 
     await page.goto(`${t.baseUrl}/console/`);
     await expect(page.getByRole('button', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
     await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
+    // console_favicon: the page names its own icon, from this origin, and it is served (headless
+    // Chromium fetches no icon by itself, so the test fetches what the page names).
+    const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+    expect(icon).toMatch(/^\/console\/favicon-[A-Z2-7]{8}\.svg$/);
+    const iconRes = await page.request.get(`${t.baseUrl}${icon}`);
+    expect(iconRes.status()).toBe(200);
+    expect(iconRes.headers()['content-type']).toBe('image/svg+xml');
     // By keyboard alone: Tab reaches the button, Enter starts the sign-in.
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
@@ -226,7 +263,19 @@ describe.skipIf(!available)('admin console in Chromium', () => {
     // The overview counts the last hour's audit events, failures first.
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('row', { name: /client\.created/ }).waitFor();
-    await page.screenshot({ path: join(SHOTS, 'overview.png') });
+    if (withPrometheus) {
+      // The rates from Prometheus: the console's refreshes are token requests (refresh_token grant);
+      // the panel reads again every 15 s until Prometheus has two samples of them.
+      await page.locator('[data-testid="rates-state"][data-state="available"]').waitFor({ timeout: 60_000 });
+      await page.getByTestId('token-rate').filter({ hasText: /[1-9]/ }).waitFor({ timeout: 60_000 });
+      await page.getByRole('row', { name: /refresh_token/ }).waitFor();
+      expect(await page.getByTestId('token-error-rate').textContent()).toMatch(/^\d+(\.\d+)?%$/);
+      await page.getByRole('heading', { name: /Current rates \(last 5 minutes\)/ }).waitFor();
+    } else {
+      await page.getByText(/need a Prometheus/).waitFor();
+    }
+    expect(await unlabelled(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Keys' }).click();
     await page.locator('tbody tr').first().waitFor();
@@ -261,6 +310,8 @@ describe.skipIf(!available)('admin console in Chromium', () => {
 
     expect(foreign).toEqual([]);
     expect(cspViolations).toEqual([]);
+    expect(faviconAsked).toEqual([]);
+    expect(missing).toEqual([]);
     await context.close();
-  }, 180_000);
+  }, 240_000);
 });

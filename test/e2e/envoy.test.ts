@@ -208,6 +208,18 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       expect((await fetch(`${s.url}/v1/auditEvents`)).status).toBe(401);
     });
 
+    it('GET /v1/activityRates answers through Envoy (authmesh.read); no Prometheus configured here: that state, and a caller-chosen query is refused', async () => {
+      const reader = await s.gateway.bearer({ scope: ['authmesh.read'] });
+      const res = await fetch(`${s.url}/v1/activityRates`, { headers: { authorization: `Bearer ${reader}` } });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      expect(JSON.parse(text)).toMatchObject({ state: 'ACTIVITY_RATES_STATE_NOT_CONFIGURED', window_seconds: 300 });
+      // rates_ssrf_no_caller_url_or_query, over REST: the request has no fields to carry one.
+      const evil = await fetch(`${s.url}/v1/activityRates?query=up&url=http://169.254.169.254/`, { headers: { authorization: `Bearer ${reader}` } });
+      expect(evil.status).toBe(400);
+      expect((await fetch(`${s.url}/v1/activityRates`)).status).toBe(401);
+    });
+
     it('rejects unknown methods and query parameters, and leaves authorization to the services', async () => {
       const admin = await s.gateway.bearer();
       const unknownParam = await fetch(`${s.url}/v1/clients?not_a_field=1`, { headers: { authorization: `Bearer ${admin}` } });
@@ -311,6 +323,10 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       const bundle = await fetch(`${s.url}${script}`);
       expect(bundle.status).toBe(200);
       expect(bundle.headers.get('cache-control')).toContain('immutable');
+      // The icon browsers ask of every page: routed to the gateway, not the edge's default.
+      const icon = await fetch(`${s.url}/favicon.ico`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toBe('image/svg+xml');
       // Only GET reaches the gateway; anything else is the edge's fail-closed default.
       expect((await fetch(`${s.url}/console/`, { method: 'POST', body: 'x' })).status).toBe(401);
       const { client } = await s.gateway.anon.client.getClient({ clientId: CONSOLE_CLIENT_ID }, { bearer: await s.gateway.bearer() });

@@ -130,6 +130,12 @@ export interface Config {
   metricsHost: string;
   /** Its port (0 = any free port); undefined = no metrics listener (AUTHMESH_METRICS_PORT=off). */
   metricsPort: number | undefined;
+  /**
+   * Base URL of the Prometheus that scrapes this deployment, which the console's overview reads
+   * its rates from (AuditService.GetActivityRates; services/activity-rates.ts): http or https, no
+   * credentials, query or fragment, no trailing slash; undefined = no rates shown.
+   */
+  consolePrometheusUrl: string | undefined;
 }
 
 export const AUDIT_SUCCESS_MODES = ['all', 'sampled', 'off'] as const;
@@ -351,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gridNamespace,
     metricsHost: str('AUTHMESH_METRICS_HOST', '127.0.0.1'),
     metricsPort: metricsPort(env.AUTHMESH_METRICS_PORT, problems),
+    consolePrometheusUrl: prometheusUrl(env.AUTHMESH_CONSOLE_PROMETHEUS_URL, problems),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     problems.push(`AUTHMESH_LOG_LEVEL=${JSON.stringify(config.logLevel)}: expected fatal, error, warn, info, debug, trace or silent`);
@@ -361,6 +368,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** AUTHMESH_METRICS_PORT: a port (default 9464, 0 = any free one) or `off` (no metrics listener). */
+/**
+ * AUTHMESH_CONSOLE_PROMETHEUS_URL: an absolute http(s) URL (a path prefix allowed, for a
+ * Prometheus under --web.route-prefix) without credentials (they would be logged with the
+ * configuration and fetch refuses them), query or fragment; trailing slashes dropped. Unset or
+ * empty: undefined.
+ */
+function prometheusUrl(raw: string | undefined, problems: string[]): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(raw);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '' || raw.includes('?') || raw.includes('#')) {
+    problems.push('AUTHMESH_CONSOLE_PROMETHEUS_URL: expected an absolute http or https URL without credentials, query or fragment (the Prometheus scraping this deployment, e.g. http://127.0.0.1:9090)');
+    return undefined;
+  }
+  return u.href.replace(/\/+$/, '');
+}
+
 function metricsPort(raw: string | undefined, problems: string[]): number | undefined {
   if (raw === undefined || raw === '') return 9464;
   if (raw === 'off') return undefined;
