@@ -5,8 +5,8 @@
 // port until every target is up and a token counter is above zero after token requests through
 // Envoy; and `promtool check metrics` on what each endpoint serves. `scripts/stack.sh down --all`
 // with the same environment stops everything afterwards.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/rpc/index.js';
 import { envoySkipReason } from '../support/envoy.js';
 import { freePort, freePortRange } from '../support/ports.js';
+import { eventually, startTestPrometheus, type TestPrometheus } from '../support/prometheus.js';
 import { envWithoutStackSettings, stackBackends } from '../support/stack.js';
 
 const run = promisify(execFile);
@@ -35,23 +36,6 @@ function skipReason(): string | undefined {
 const skip = skipReason();
 if (skip) console.warn(`metrics-prometheus.test.ts skipped: ${skip}`);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns a value (not undefined), at most `ms`; the last failure explains a timeout. */
-async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(`${what}: not within ${ms} ms${last ? ` (last error: ${String(last)})` : ''}`);
-}
 
 interface Target {
   scrapeUrl: string;
@@ -64,9 +48,8 @@ describe.skipIf(skip !== undefined)('Prometheus scrapes a running stack', () => 
   let env: NodeJS.ProcessEnv;
   let urls: string[] = [];
   let vars: Record<string, string> = {};
-  let prometheus: ChildProcess | undefined;
+  let prometheus: TestPrometheus | undefined;
   let prometheusUrl = '';
-  let prometheusLog = '';
   const stack = (...args: string[]) => run('bash', [stackSh, ...args], { cwd: repoRoot, env, timeout: UP_TIMEOUT_MS, maxBuffer: 1 << 24 });
 
   beforeAll(async () => {
@@ -117,45 +100,15 @@ describe.skipIf(skip !== undefined)('Prometheus scrapes a running stack', () => 
     const hostPort = (u: string) => new URL(u).host;
     const authmeshTargets = urls.filter((u) => u.endsWith('/metrics')).map(hostPort);
     const envoyTarget = hostPort(urls.find((u) => u.endsWith('/stats/prometheus'))!);
-    const config = [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      'scrape_configs:',
-      '  - job_name: authmesh',
-      `    static_configs: [{ targets: [${authmeshTargets.map((t) => `"${t}"`).join(', ')}] }]`,
-      '  - job_name: envoy',
-      '    metrics_path: /stats/prometheus',
-      `    static_configs: [{ targets: ["${envoyTarget}"] }]`,
-      '',
-    ].join('\n');
-    writeFileSync(join(dir, 'prometheus.yml'), config);
-    const port = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'prometheus-data')}`, `--web.listen-address=127.0.0.1:${port}`],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
-    prometheus.stdout!.on('data', (d) => (prometheusLog += d));
-    prometheus.stderr!.on('data', (d) => (prometheusLog += d));
+    prometheus = await startTestPrometheus([
+      { name: 'authmesh', targets: authmeshTargets },
+      { name: 'envoy', metricsPath: '/stats/prometheus', targets: [envoyTarget] },
+    ]);
+    prometheusUrl = prometheus.url;
   }, UP_TIMEOUT_MS + 60_000);
 
   afterAll(async () => {
-    if (prometheus?.pid !== undefined && prometheus.exitCode === null) {
-      const exited = new Promise((r) => prometheus!.once('exit', r));
-      try {
-        process.kill(-prometheus.pid, 'SIGTERM');
-      } catch {
-        // gone already
-      }
-      await Promise.race([exited, sleep(10_000)]);
-      try {
-        process.kill(-prometheus.pid, 'SIGKILL');
-      } catch {
-        // stopped
-      }
-    }
+    await prometheus?.stop();
     if (env) await run('bash', [stackSh, 'down', '--all'], { cwd: repoRoot, env, timeout: 180_000 }).catch(() => undefined);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 200_000);
@@ -174,7 +127,7 @@ describe.skipIf(skip !== undefined)('Prometheus scrapes a running stack', () => 
       const active = body.data.activeTargets;
       return active.length === urls.length && active.every((t) => t.health === 'up') ? active : undefined;
     }).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- prometheus log (last 3000):\n${prometheusLog.slice(-3000)}`);
+      throw new Error(`${err.message}\n--- prometheus log (last 3000):\n${(prometheus?.log() ?? '').slice(-3000)}`);
     });
     expect(targets.map((t) => t.scrapeUrl).sort()).toEqual([...urls].sort());
   });

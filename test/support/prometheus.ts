@@ -25,13 +25,33 @@ export function prometheusSkipReason(): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One scrape job of the test Prometheus: its targets (host:port) and path (default /metrics). */
+export interface ScrapeJob {
+  name: string;
+  targets: string[];
+  metricsPath?: string;
+}
+
 /**
- * Starts Prometheus on 127.0.0.1:`port` (default: a free one) scraping `targets` (host:port,
- * path /metrics) every second. Resolves once its HTTP API answers /-/ready (at most 60 s).
+ * Starts Prometheus on 127.0.0.1:`port` (default: a free one) scraping every second either
+ * `targets` (host:port, path /metrics) as the job `authmesh`, or the given jobs. Resolves once its
+ * HTTP API answers /-/ready (at most 60 s).
  */
-export async function startTestPrometheus(targets: string[], port?: number): Promise<TestPrometheus> {
+export async function startTestPrometheus(scrape: string[] | ScrapeJob[], port?: number): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'authmesh-prometheus-'));
-  const config = ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: authmesh', `    static_configs: [{ targets: [${targets.map((t) => `"${t}"`).join(', ')}] }]`, ''].join('\n');
+  const jobs: ScrapeJob[] = scrape.every((j) => typeof j === 'string') ? [{ name: 'authmesh', targets: scrape as string[] }] : (scrape as ScrapeJob[]);
+  const config = [
+    'global:',
+    '  scrape_interval: 1s',
+    '  scrape_timeout: 1s',
+    'scrape_configs:',
+    ...jobs.flatMap((j) => [
+      `  - job_name: ${j.name}`,
+      ...(j.metricsPath === undefined ? [] : [`    metrics_path: ${j.metricsPath}`]),
+      `    static_configs: [{ targets: [${j.targets.map((t) => `"${t}"`).join(', ')}] }]`,
+    ]),
+    '',
+  ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const p = port ?? (await freePort());
   const url = `http://127.0.0.1:${p}`;
