@@ -32,6 +32,7 @@ const COVERAGE: Record<string, Coverage> = {
   'npm test': { by: '.ci/run', kind: 'verbatim' },
   'scripts/postgres.sh up; scripts/mariadb.sh up; scripts/hazelcast.sh up': { by: '.ci/run', kind: 'verbatim' },
   'scripts/envoy.sh install; scripts/clients.sh install gen vet; scripts/k8s.sh install': { by: '.ci/run', kind: 'verbatim' },
+  'scripts/prometheus.sh install; scripts/browser.sh install; scripts/otlp-protos.sh install': { by: '.ci/run', kind: 'verbatim' },
   'export AUTHMESH_TEST_POSTGRES_URL=$(scripts/postgres.sh url) AUTHMESH_TEST_MYSQL_URL=$(scripts/mariadb.sh url) AUTHMESH_TEST_HAZELCAST_MEMBERS=$(scripts/hazelcast.sh members) AUTHMESH_REQUIRE_STACK=1':
     { by: '.ci/run', kind: 'equivalent', evidence: 'AUTHMESH_TEST_POSTGRES_URL="$(scripts/postgres.sh url)"' },
   "AUTHMESH_BENCH_SMOKE=1 npx vitest run --project main test/bench/bench-harness.test.ts -t 'smoke profile'": { by: '.ci/run', kind: 'verbatim' },
