@@ -57,4 +57,22 @@ describe('ext_authz retries on another token instance inside its deadline', () =
     // Still fail closed.
     expect(filter).toContain('failure_mode_allow: false');
   });
+
+  it('rest_body_check_is_retried_on_another_gateway (a REST call is not lost to a gateway instance kill)', () => {
+    const rendered = renderEnvoyConfig(template, vars);
+    const start = rendered.indexOf('- name: authmesh.rest_body_check');
+    expect(start).toBeGreaterThan(0);
+    const filter = rendered.slice(start, rendered.indexOf('- name: ', start + 10));
+    const timeout = seconds(/server_uri: \{[^}]*timeout: ([\d.]+s) \}/.exec(filter)?.[1]);
+    expect(timeout).toBeGreaterThan(0);
+    expect(filter).toMatch(/retry_on: [\w,-]*\bconnect-failure\b/);
+    expect(filter).toMatch(/retry_on: [\w,-]*\breset\b/);
+    expect(filter).toContain('envoy.retry_host_predicates.previous_hosts');
+    const backOff = /retry_back_off: \{ base_interval: ([\d.]+s), max_interval: ([\d.]+s) \}/.exec(filter);
+    expect(backOff, 'an explicit retry_back_off (the default base is 1 s)').not.toBeNull();
+    expect(seconds(backOff![1])).toBeLessThanOrEqual(0.01);
+    // max_interval is the per-try timeout: never shorter than the check's own timeout.
+    expect(seconds(backOff![2])).toBeGreaterThanOrEqual(timeout);
+    expect(filter).toContain('failure_mode_allow: false');
+  });
 });
