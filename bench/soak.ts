@@ -10,9 +10,11 @@
 //   SOAK_JSON      a file for the verdict as JSON
 //   SOAK_STACK_DIR, SOAK_KEEP=1   keep the stack directory / leave the stack running
 import { writeFileSync } from 'node:fs';
+import { createPostgresStore } from '../services/core/store/pg-store.js';
 import { preparePrivateStack } from './private-stack.js';
-import { crashedProcesses, faultSchedule, runChaos, stackProcesses } from './soak/chaos.js';
+import { crashedProcesses, faultSchedule, runChaos, stackPostgresUrl, stackProcesses } from './soak/chaos.js';
 import { runSoakLoad } from './soak/driver.js';
+import { edgeDiagnostics, edgeDiagnosticsReport } from './soak/edge-diagnostics.js';
 import { brokenInvariants, soakVerdict, type FaultEvent } from './soak/invariants.js';
 import { missingWrites, setUpSoak } from './soak/setup.js';
 
@@ -54,10 +56,19 @@ try {
     runSoakLoad(target, { rate, done: (elapsed) => elapsed >= durationMs && chaosDoneAt !== undefined && Date.now() - chaosDoneAt >= 10_000 }),
     faultsRun,
   ]);
-  const missing = await missingWrites(url, admin, ledger.acknowledged);
+  // Read back from the store side, past every cache (review F9): the stack's own Postgres.
+  const store = await createPostgresStore({ url: await stackPostgresUrl(stack), poolSize: 2 });
+  let missing: number;
+  try {
+    missing = await missingWrites(store, ledger.acknowledged);
+  } finally {
+    await store.close();
+  }
   const after = stackProcesses(stack);
   const verdict = soakVerdict(ledger, faults, missing);
   const crashed = crashedProcesses(before, after);
+  // Why each protected request failed: Envoy's access log and counters, the token service's log.
+  const edge = await edgeDiagnostics(stack.dir, vars.AUTHMESH_ENVOY_ADMIN_PORT ?? stack.env.AUTHMESH_ENVOY_ADMIN_PORT, faults, began);
   const broken = [...brokenInvariants(verdict), ...crashed.map((name) => `process ${name} crashed`)];
 
   const lines = [
@@ -83,9 +94,10 @@ try {
     '| process | RSS at start (MiB) | RSS at end (MiB) |',
     '|---|---|---|',
     ...[...before].map(([name, p]) => `| ${name} | ${(p.rssKiB / 1024).toFixed(0)} | ${after.has(name) ? (after.get(name)!.rssKiB / 1024).toFixed(0) : 'gone'} |`),
+    ...edgeDiagnosticsReport(edge),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (process.env.SOAK_JSON) writeFileSync(process.env.SOAK_JSON, JSON.stringify({ seconds, rate, verdict, faults, crashed, rss: { before: Object.fromEntries(before), after: Object.fromEntries(after) } }, null, 2));
+  if (process.env.SOAK_JSON) writeFileSync(process.env.SOAK_JSON, JSON.stringify({ seconds, rate, verdict, faults, crashed, edge, rss: { before: Object.fromEntries(before), after: Object.fromEntries(after) } }, null, 2));
   if (broken.length > 0) {
     log(`broken: ${broken.join('; ')}`);
     exitCode = 1;

@@ -28,6 +28,11 @@ export const killedOnPurpose = new Set<string>();
 const script = (name: string, stack: PrivateStack, args: string[]) =>
   run(join(repoRoot, 'scripts', name), args, { cwd: repoRoot, env: { ...stack.env, HAZELCAST_DIR: join(stack.dir, 'hazelcast') }, maxBuffer: 1 << 24, timeout: 300_000 });
 
+/** The private stack's PostgreSQL URL (`scripts/postgres.sh url` in its environment). */
+export async function stackPostgresUrl(stack: PrivateStack): Promise<string> {
+  return (await script('postgres.sh', stack, ['url'])).stdout.trim();
+}
+
 function signalProcess(stack: PrivateStack, name: string, signal: NodeJS.Signals): void {
   const [pid] = pidIn(join(stack.state, `${name}.pid`));
   if (pid === undefined) throw new Error(`no pid for ${name} in ${stack.state}`);

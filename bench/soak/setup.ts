@@ -2,6 +2,8 @@
 // operator would: the sample API registered as a service, a client allowed to call it, a web app
 // for the code flow, and users to sign in as.
 import { randomBytes } from 'node:crypto';
+import { hasErrorCode } from '../../services/core/errors/index.js';
+import type { Store } from '../../services/core/store/index.js';
 import type { SoakTarget } from './driver.js';
 
 export const SAMPLE_API_AUDIENCE = 'https://sample-api.authmesh.test';
@@ -62,28 +64,29 @@ export async function setUpSoak(url: string, admin: { id: string; secret: string
 }
 
 /**
- * How many of the acknowledged writes the stack no longer has: each read back through REST
- * (GET /v1/clients/{id}, /v1/users/{id}); a 404 is a lost write, anything else but 200 an error.
+ * How many of the acknowledged writes the stack's SQL store no longer has (review F9): each read
+ * straight from the store (the services' own store code on the stack's Postgres, no grid copy, no
+ * near cache, no service in between), so a write lost from the store cannot hide behind a cached
+ * copy that still answers. A NotFound is a lost write; any other failure (Postgres still coming
+ * back from the last fault) is retried for up to 60 s, then the read-back fails.
  */
-export async function missingWrites(url: string, admin: { id: string; secret: string }, writes: { kind: 'client' | 'user'; id: string }[]): Promise<number> {
-  const basic = `Basic ${Buffer.from(`${encodeURIComponent(admin.id)}:${encodeURIComponent(admin.secret)}`).toString('base64')}`;
-  const { access_token: bearer } = (await json(`${url}/oauth2/token`, {
-    method: 'POST',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials&scope=authmesh.admin',
-  })) as { access_token: string };
+export async function missingWrites(store: Pick<Store, 'clients' | 'users'>, writes: { kind: 'client' | 'user'; id: string }[]): Promise<number> {
   let missing = 0;
-  // A stack still recovering from the last fault may answer 503 for a while: that is not a lost
-  // write. Each read is retried for up to 60 s; only a 404 counts as lost.
   for (const w of writes) {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const res = await fetch(`${url}/v1/${w.kind === 'client' ? 'clients' : 'users'}/${encodeURIComponent(w.id)}`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(15_000) }).catch(() => undefined);
-      await res?.arrayBuffer();
-      if (res?.status === 404) missing++;
-      if (res?.status === 404 || res?.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`reading back ${w.kind} ${w.id}: HTTP ${res?.status ?? 'no answer'} for 60 s`);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      try {
+        if (w.kind === 'client') await store.clients.get(w.id);
+        else await store.users.get(w.id);
+        break;
+      } catch (err) {
+        if (hasErrorCode(err, 'not_found')) {
+          missing++;
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`reading back ${w.kind} ${w.id} from the store: ${String(err)} for 60 s`, { cause: err });
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
     }
   }
   return missing;

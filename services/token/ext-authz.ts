@@ -272,7 +272,8 @@ export function createExtAuthz(deps: MeshDeps) {
           // Fail closed, but say why: Envoy relays 503 so callers retry rather than re-authenticate.
           // Only what a retry can fix gets here (grid, key or registry unreachable); bad input is
           // answered above as a denial.
-          ctx.log.warn({ err: err instanceof AuthmeshError ? err.code : String(err) }, 'ext_authz check could not be completed');
+          // The code and our own description (what could not be reached), never the request's token.
+          ctx.log.warn({ err: err instanceof AuthmeshError ? err.code : String(err), cause: err instanceof AuthmeshError ? err.description.slice(0, 200) : undefined }, 'ext_authz check could not be completed');
           return deny(GRPC_UNAVAILABLE, StatusCode.ServiceUnavailable, bearerChallenge({ realm }), { error: 'temporarily_unavailable', error_description: 'authorization could not be checked' });
         }
       },

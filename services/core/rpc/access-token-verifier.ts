@@ -45,6 +45,12 @@ export interface AccessTokenVerifier {
    * @throws TemporarilyUnavailable when the store or the grid cannot take it (nothing acknowledged).
    */
   revokeGrant(grantId: string): Promise<void>;
+  /**
+   * Loads every revocation bucket the grid lacks from SQL into the grid (RevocationList.warm), so
+   * that checks later need SQL only for buckets the grid loses. Resolves with how many it loaded.
+   * @throws TemporarilyUnavailable when the store or the grid fails (the reads load what is left).
+   */
+  warmRevocations(): Promise<number>;
 }
 
 export interface VerifiedTokenCacheStats {
@@ -163,10 +169,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is no longer active, nor one whose source
   // token (RFC 8693 §5, src_jti) or grant (gid) was revoked: see revocationsOf.
+  // All at once: each read may wait for the grid's hedge (revocation-list.ts), and a check has a
+  // deadline. Any revoked answer refuses; any failure fails the verification (never a pass).
   async function assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
-    for (const [kind, id] of revocationsOf(claims)) {
-      if (await revocations.isRevoked(kind, id)) throw new InvalidToken('the token has been revoked');
-    }
+    const answers = await Promise.all(revocationsOf(claims).map(([kind, id]) => revocations.isRevoked(kind, id)));
+    if (answers.includes(true)) throw new InvalidToken('the token has been revoked');
   }
 
   /**
@@ -257,5 +264,6 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     cacheStats() {
       return { size: cache.size, ...stats };
     },
+    warmRevocations: () => revocations.warm(),
   };
 }

@@ -25,6 +25,49 @@ function counting(inner: RevocationStore) {
   return { store, counts };
 }
 
+/**
+ * The real grid with its revocation reads stalled, as a member that stops answering (killed, the
+ * client failing over, or paused) holds them: stalled reads settle only at release(), with what
+ * the grid held then. Writes and every other map go through.
+ */
+function stallingReads(inner: Grid) {
+  const stalled: Array<() => void> = [];
+  let stalling = true;
+  const grid: Grid = {
+    map<V>(name: string) {
+      const m = inner.map<V>(name);
+      if (name !== REVOCATIONS_MAP) return m;
+      return {
+        ...m,
+        get: (key: string) => (stalling ? new Promise<V | undefined>((resolve, reject) => stalled.push(() => m.get(key).then(resolve, reject))) : m.get(key)),
+      };
+    },
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+  };
+  return {
+    grid,
+    release() {
+      stalling = false;
+      for (const settle of stalled.splice(0)) settle();
+    },
+  };
+}
+
+/** The real store's revocations, failing every bucket read while `down` (a database restarting). */
+function restartingStore(inner: RevocationStore) {
+  const state = { down: false, listBucket: 0 };
+  const store: RevocationStore = {
+    add: (r) => inner.add(r),
+    listBucket: (bucket, now) => {
+      state.listBucket++;
+      return state.down ? Promise.reject(new TemporarilyUnavailable('the database is temporarily unavailable')) : inner.listBucket(bucket, now);
+    },
+    deleteExpired: (now) => inner.deleteExpired(now),
+  };
+  return { store, state };
+}
+
 /** `count` fresh jtis that all fall into one bucket. */
 function jtisInOneBucket(count: number): string[] {
   const first = jti();
@@ -140,13 +183,69 @@ describe('revocation list', () => {
     expect(await grid.map(REVOCATIONS_MAP).get(`b${revocationBucket('access_token', tooLong)}`)).toBeUndefined();
   });
 
-  it('never answers "not revoked" when the grid cannot answer', async () => {
+  it('never answers "not revoked" when neither the grid nor the store can answer', async () => {
     const grid = createMemoryGrid();
-    const list = createRevocationList({ grid, store: store.revocations });
+    const { store: failing, state } = restartingStore(store.revocations);
+    const list = createRevocationList({ grid, store: failing });
     await grid.close();
+    state.down = true;
     await expect(list.isRevoked('access_token', jti())).rejects.toBeInstanceOf(TemporarilyUnavailable);
     await expect(list.revoke('access_token', jti(), nowSeconds() + 600)).rejects.toBeInstanceOf(TemporarilyUnavailable);
   });
+
+  it('check_answers_from_the_store_while_the_grid_does_not (issue 18: a member killed or paused holds grid reads past the ext_authz deadline)', async () => {
+    const shared = newGrid();
+    const until = nowSeconds() + 600;
+    const other = createRevocationList({ grid: shared, store: store.revocations });
+    const revokedBefore = jti();
+    await other.revoke('access_token', revokedBefore, until);
+    const live = jti();
+    // This instance's reads of the revocation buckets never come back until released.
+    const stalling = stallingReads(shared);
+    const list = createRevocationList({ grid: stalling.grid, store: store.revocations, storeHedgeMs: 20 });
+    try {
+      // Before the hedge these never settled (the test ran into its timeout): now SQL answers.
+      expect(await list.isRevoked('access_token', revokedBefore)).toBe(true);
+      expect(await list.isRevoked('access_token', live)).toBe(false);
+      expect(list.storeAnswers()).toBe(2);
+    } finally {
+      stalling.release();
+    }
+  }, 20_000);
+
+  it('revocation_acknowledged_elsewhere_is_honoured_while_the_grid_is_stalled (the store read never misses an acknowledged revocation)', async () => {
+    const shared = newGrid();
+    const stalling = stallingReads(shared);
+    const list = createRevocationList({ grid: stalling.grid, store: store.revocations, storeHedgeMs: 20 });
+    try {
+      // This instance has answered for the token before (not revoked then).
+      const id = jti();
+      const warmUp = list.isRevoked('access_token', id);
+      expect(await warmUp).toBe(false);
+      // Another instance revokes it; once acknowledged, this one must refuse it, grid or not.
+      await createRevocationList({ grid: shared, store: store.revocations }).revoke('access_token', id, nowSeconds() + 600);
+      expect(await list.isRevoked('access_token', id)).toBe(true);
+    } finally {
+      stalling.release();
+    }
+  }, 20_000);
+
+  it('check_survives_a_database_restart_after_warm (issue 18: every bucket is in the grid, so a check needs no SQL)', async () => {
+    const grid = newGrid();
+    const { store: restarting, state } = restartingStore(store.revocations);
+    const list = createRevocationList({ grid, store: restarting });
+    const revoked = jti();
+    await list.revoke('access_token', revoked, nowSeconds() + 600);
+    // One bucket exists (the revocation's); warm loads all the others.
+    expect(await list.warm()).toBe(1023);
+    expect(await list.warm()).toBe(0);
+    state.down = true;
+    const reads = state.listBucket;
+    // Before warm, a check of a token in a bucket nobody had loaded failed here (503 at the edge).
+    for (let i = 0; i < 50; i++) expect(await list.isRevoked('access_token', jti())).toBe(false);
+    expect(await list.isRevoked('access_token', revoked)).toBe(true);
+    expect(state.listBucket).toBe(reads);
+  }, 60_000);
 
   it('lets a revocation lapse when what it revokes expires: out of the bucket on the next write, pruned from the store', async () => {
     let now = Date.now();

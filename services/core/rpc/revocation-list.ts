@@ -25,6 +25,21 @@
 //   then is the revocation acknowledged. A failure of either step is an error to the caller,
 //   never an acknowledgement; a row written before a failed grid step is harmless (idempotent).
 //
+// Reads that the grid does not answer in time (issue 18: a member killed, the client failing over
+// to the survivor, can hold a read for up to the grid's operation timeout, far past an ext_authz
+// deadline of 250 ms): after `storeHedgeMs`, or at once when the grid read fails, the same bucket
+// is also read from SQL, and the first answer wins. This never accepts a revoked token: every
+// acknowledged revocation was committed to SQL before it was acknowledged (revoke() below), and a
+// row leaves SQL only once what it revokes has expired, so a SQL read started after an
+// acknowledgement holds it, exactly as the grid's bucket does. Nothing is answered from memory: no
+// view older than the read itself is ever used, so there is no window in which a revocation
+// acknowledged by another instance could be missed. When neither answers, the read fails
+// (TemporarilyUnavailable): fail closed.
+//
+// A bucket absent from the grid is loaded from SQL, so a Check during a SQL outage fails for a
+// bucket nobody loaded yet; warm() loads every missing bucket once at start (the token service
+// calls it), so that after start a Postgres restart alone is answered from the grid.
+//
 // Rows and bucket members live until what they revoke has expired (plus the clock tolerance);
 // expired members are dropped from a bucket whenever it is rewritten, expired rows are pruned
 // from SQL at most once an hour per process.
@@ -63,6 +78,14 @@ export interface RevocationList {
    * @throws TemporarilyUnavailable when either step fails (the caller may retry).
    */
   revoke(kind: RevocationKind, id: string, untilEpochSeconds: number): Promise<void>;
+  /**
+   * Loads every bucket the grid does not hold yet from SQL into the grid, one at a time, so
+   * later reads need SQL only for buckets the grid loses. Resolves with the number of buckets
+   * loaded; stops at the first failure (rejects with it), leaving the rest to the reads.
+   */
+  warm(): Promise<number>;
+  /** Reads answered from SQL because the grid was slow or failing (since start). */
+  storeAnswers(): number;
 }
 
 /**
@@ -84,7 +107,16 @@ export interface RevocationListOptions {
   store: RevocationStore;
   log?: Logger | undefined;
   now?: () => Date;
+  /**
+   * How long a read waits for the grid before it also reads SQL (ms, default
+   * DEFAULT_STORE_HEDGE_MS). Well inside an ext_authz deadline (250 ms), well above a grid read
+   * (under 1 ms on loopback, a few ms on a loaded host).
+   */
+  storeHedgeMs?: number;
 }
+
+/** Default of RevocationListOptions.storeHedgeMs. */
+export const DEFAULT_STORE_HEDGE_MS = 40;
 
 /** The bucket of a revocation: the first 32 bits of SHA-256 over kind and id, modulo BUCKETS. */
 export function revocationBucket(kind: RevocationKind, id: string): number {
@@ -95,6 +127,9 @@ export function createRevocationList(options: RevocationListOptions): Revocation
   const now = options.now ?? (() => new Date());
   const buckets = options.grid.map<Bucket>(REVOCATIONS_MAP);
   const loading = new Map<number, Promise<Bucket>>();
+  const hedgeMs = options.storeHedgeMs ?? DEFAULT_STORE_HEDGE_MS;
+  if (!Number.isSafeInteger(hedgeMs) || hedgeMs < 0) throw new RangeError('storeHedgeMs must be a whole number of ms >= 0');
+  let storeAnswers = 0;
   let lastPrune = 0;
 
   const keyOf = (bucket: number) => `b${bucket}`;
@@ -137,13 +172,66 @@ export function createRevocationList(options: RevocationListOptions): Revocation
     );
   }
 
+  /**
+   * The bucket as the grid holds it (loaded from SQL when absent), or as SQL holds it when the
+   * grid has not answered within `hedgeMs` or failed: whichever answers first. Both hold every
+   * acknowledged revocation (see the top of this file). Rejects only when both fail.
+   */
+  function heldBucket(bucket: number): Promise<Bucket> {
+    return new Promise<Bucket>((resolve, reject) => {
+      let settled = false;
+      let pending = 1;
+      let storeAsked = false;
+      let firstError: unknown;
+      const win = (held: Bucket) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(held);
+      };
+      const askStore = () => {
+        if (storeAsked || settled) return;
+        storeAsked = true;
+        pending++;
+        fromStore(bucket).then((held) => {
+          if (!settled) storeAnswers++;
+          win(held);
+        }, lose);
+      };
+      function lose(err: unknown): void {
+        firstError ??= err;
+        pending--;
+        // The grid failed before the hedge: ask SQL now rather than wait.
+        if (!storeAsked) askStore();
+        else if (pending === 0 && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(firstError);
+        }
+      }
+      const timer = setTimeout(askStore, hedgeMs);
+      (async () => (await buckets.get(keyOf(bucket))) ?? (await reload(bucket)))().then(win, lose);
+    });
+  }
+
   return {
     async isRevoked(kind, id) {
-      const bucket = revocationBucket(kind, id);
-      const held = (await buckets.get(keyOf(bucket))) ?? (await reload(bucket));
+      const held = await heldBucket(revocationBucket(kind, id));
       const until = held[KIND_PREFIX[kind] + id];
       return until !== undefined && until > nowSeconds();
     },
+
+    async warm() {
+      let loaded = 0;
+      for (let bucket = 0; bucket < REVOCATION_BUCKETS; bucket++) {
+        if ((await buckets.get(keyOf(bucket))) !== undefined) continue;
+        await reload(bucket);
+        loaded++;
+      }
+      return loaded;
+    },
+
+    storeAnswers: () => storeAnswers,
 
     async revoke(kind, id, untilEpochSeconds) {
       if (!Number.isSafeInteger(untilEpochSeconds)) throw new TypeError('untilEpochSeconds must be an integer');
