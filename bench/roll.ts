@@ -109,8 +109,12 @@ try {
       rollDoneAt = Date.now();
     }
   })();
-  const [ledger] = await Promise.all([load, roll]);
+  const [recorded] = await Promise.all([load, roll]);
   const rollSeconds = ((rollDoneAt ?? rollStartedAt) - rollStartedAt) / 1000;
+  // A code or refresh operation that found every one of the driver's browsers busy sent nothing:
+  // the load generator's limit, not a request, and not counted as one.
+  const notSent = recorded.outcomes.filter((o) => o.failure === 'no_free_browser').length;
+  const ledger = { ...recorded, outcomes: recorded.outcomes.filter((o) => o.failure !== 'no_free_browser') };
   const missing = await missingWrites(url, admin, ledger.acknowledged);
   const after = stackProcesses(stack);
   const verdict = soakVerdict(ledger, events, missing);
@@ -121,9 +125,9 @@ try {
   const lines = [
     `## Rolling restart: ${events.length} instances, one at a time, in ${rollSeconds.toFixed(0)} s, under ${rate} operations/s through Envoy (${((Date.now() - began) / 1000).toFixed(0)} s of load)`,
     '',
-    `| requests | failed | tokens issued | acknowledged writes lost | processes crashed |`,
-    '|---|---|---|---|---|',
-    `| ${verdict.requests} | ${verdict.failed} | ${verdict.tokensIssued} | ${verdict.lostWrites} of ${verdict.acknowledgedWrites} | ${crashed.length === 0 ? 0 : crashed.join(', ')} |`,
+    `| requests | failed | tokens issued | acknowledged writes lost | processes crashed | not sent (driver's browsers busy) |`,
+    '|---|---|---|---|---|---|',
+    `| ${verdict.requests} | ${verdict.failed} | ${verdict.tokensIssued} | ${verdict.lostWrites} of ${verdict.acknowledgedWrites} | ${crashed.length === 0 ? 0 : crashed.join(', ')} | ${notSent} |`,
     '',
     '| window (from the instance\'s drain) | requests | failed | failures |',
     '|---|---|---|---|',
@@ -134,7 +138,7 @@ try {
     ...Object.entries(verdict.byKind).map(([k, v]) => `| ${k} | ${v.requests} | ${v.failed} |`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (process.env.ROLL_JSON) writeFileSync(process.env.ROLL_JSON, JSON.stringify({ rate, rollSeconds, verdict, events, crashed }, null, 2));
+  if (process.env.ROLL_JSON) writeFileSync(process.env.ROLL_JSON, JSON.stringify({ rate, rollSeconds, verdict, events, crashed, notSent, failures: ledger.outcomes.filter((o) => !o.ok) }, null, 2));
   if (broken.length > 0) {
     log(`broken: ${broken.join('; ')}`);
     exitCode = 1;
