@@ -9,6 +9,7 @@ import { FQN, startInstance as startInstanceOf, type Instance, type Key } from '
 import { AuthmeshError, TemporarilyUnavailable } from '../errors/index.js';
 import { drainProcess } from '../health/drain.js';
 import { createRpcClient, type RpcClient } from './client.js';
+import { channelTarget } from './peer-target.js';
 
 const started: Instance[] = [];
 const clients: RpcClient<Key>[] = [];
@@ -67,6 +68,21 @@ describe('peers balance over the instances of a service', () => {
     const failures = await load(peerClient(a, b), 40, 1);
     expect(failures).toStrictEqual([]);
     // Round robin over two ready instances: each gets a fair share (at least a quarter).
+    expect(a.served.length).toBeGreaterThanOrEqual(10);
+    expect(b.served.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('balances over a list of names too (resolved by the authmesh-peers resolver), and keeps one address as it was', async () => {
+    expect(channelTarget('127.0.0.1:1')).toBe('127.0.0.1:1');
+    expect(channelTarget('key:50051')).toBe('key:50051');
+    expect(channelTarget('127.0.0.1:1,127.0.0.2:2')).toBe('ipv4:127.0.0.1:1,127.0.0.2:2');
+    expect(channelTarget('[::1]:1,[::1]:2')).toBe('ipv6:[::1]:1,[::1]:2');
+    expect(channelTarget('localhost:1,127.0.0.1:2')).toBe('authmesh-peers:///localhost:1,127.0.0.1:2');
+    const a = await startInstance('a');
+    const b = await startInstance('b');
+    const client = createRpcClient(KeyServiceService, FQN, `localhost:${a.port},localhost:${b.port}`, { defaultTimeoutMs: 5_000 });
+    clients.push(client);
+    expect(await load(client, 40, 1)).toStrictEqual([]);
     expect(a.served.length).toBeGreaterThanOrEqual(10);
     expect(b.served.length).toBeGreaterThanOrEqual(10);
   });
