@@ -11,6 +11,11 @@
 #   scripts/stack.sh status        what runs, and whether it answers
 #   scripts/stack.sh metrics       the Prometheus scrape URLs, one a line: each authmesh process's
 #                                  /metrics, then Envoy's admin /stats/prometheus
+#   scripts/stack.sh roll          rolling restart: every instance of every service, then of the
+#                                  gateway, one at a time: SIGTERM (it drains: NOT_SERVING, then
+#                                  AUTHMESH_DRAIN_SECONDS still serving, then closes), wait for its
+#                                  exit, start it again, wait until Envoy's /clusters shows it healthy
+#                                  and its peers had time to reconnect (AUTHMESH_ROLL_SETTLE, 3 s), next
 #   scripts/stack.sh down          stop Envoy, the sample API, the gateway and the services
 #   scripts/stack.sh down --all    also stop Hazelcast and PostgreSQL (their data is kept)
 #
@@ -35,8 +40,9 @@
 #   AUTHMESH_STACK_REPLICAS (none: one instance of each; e.g. `token=2 gateway=2`: more instances of
 #   a service or of the gateway running alone, processes token-2, gateway-2, …, on the ports from
 #   AUTHMESH_STACK_REPLICA_PORT (the port after the services': 50058, …; a gRPC port for a
-#   service, an HTTP port for the gateway), all behind Envoy with instance 1; peers still call
-#   instance 1 directly)
+#   service, an HTTP port for the gateway), all behind Envoy with instance 1; every process's
+#   AUTHMESH_<SVC>_ADDR lists all instances of that service, which peers balance over, and each
+#   service process names its own by AUTHMESH_GRPC_PORT)
 #   and any other AUTHMESH_* server or Envoy variable, passed through.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -224,7 +230,7 @@ running_pid() {
 # session of its own (it outlives this script) with AUTHMESH_SERVICES=$2: one process, no npm, sh
 # or loader wrapper. Secrets travel in the environment, never on a command line.
 start_node() {
-  local name="$1" services="$2" file="$3" pid
+  local name="$1" services="$2" file="$3" grpc_port="${4:-}" pid
   if pid="$(running_pid "$name")"; then
     say "$name already runs (pid $pid)"
     return
@@ -232,6 +238,8 @@ start_node() {
   mkdir -p "$STATE/data-$name"
   (
     export AUTHMESH_SERVICES="$services" AUTHMESH_DATA_DIR="$STATE/data-$name"
+    # Which instance of its services' address lists this process is (issue 18).
+    if [[ -n "$grpc_port" ]]; then export AUTHMESH_GRPC_PORT="$grpc_port"; fi
     if [[ "$file" == "$MAIN" ]]; then
       export AUTHMESH_METRICS_HOST=127.0.0.1 AUTHMESH_METRICS_PORT="$(metrics_port_of_proc "$name")"
     else
@@ -294,9 +302,7 @@ start_replicas() {
     if [[ "$svc" == gateway ]]; then
       AUTHMESH_HTTP_PORT="$port" start_node "$r" gateway "$MAIN"
     else
-      export "AUTHMESH_$(var_of "$svc")_ADDR=127.0.0.1:$port"
-      start_node "$r" "$svc" "$MAIN"
-      export "AUTHMESH_$(var_of "$svc")_ADDR=127.0.0.1:$(port_of "$svc")"
+      start_node "$r" "$svc" "$MAIN" "$port"
     fi
   done
   for r in "${REPLICAS[@]}"; do
@@ -322,9 +328,9 @@ export_common() {
   export AUTHMESH_TRUSTED_PROXIES="${AUTHMESH_TRUSTED_PROXIES:-127.0.0.1}"
   local s
   for s in "${SERVICES[@]}"; do
-    # Each process listens on the port of its own address (AUTHMESH_GRPC_PORT stays unset).
-    export "AUTHMESH_$(var_of "$s")_ADDR=127.0.0.1:$(port_of "$s")"
-    # Envoy's upstream for that service, and its replicas.
+    # Every instance of the service, for its peers (round robin over them) and for Envoy's
+    # upstream cluster; each service process says which one it is (start_node's AUTHMESH_GRPC_PORT).
+    export "AUTHMESH_$(var_of "$s")_ADDR=127.0.0.1:$(port_of "$s")$(replica_addresses "$s")"
     export "AUTHMESH_$(var_of "$s")_UPSTREAMS=127.0.0.1:$(port_of "$s")$(replica_addresses "$s")"
   done
   export AUTHMESH_GATEWAY_UPSTREAMS="127.0.0.1:$AUTHMESH_HTTP_PORT$(replica_addresses gateway)"
@@ -360,9 +366,9 @@ up() {
   done
   # The key service first: every other service verifies bearer tokens against its JWKS, and the
   # first start creates the first signing key.
-  start_node "$kp" "$(members_of "$kp" | tr ' ' ',')" "$MAIN"
+  start_node "$kp" "$(members_of "$kp" | tr ' ' ',')" "$MAIN" "$(port_of key)"
   wait_healthy "$kp" "$deadline" services
-  for p in "${PROCS[@]}"; do [[ "$p" == "$kp" || "$p" == gateway ]] || start_node "$p" "$(members_of "$p" | tr ' ' ',')" "$MAIN"; done
+  for p in "${PROCS[@]}"; do [[ "$p" == "$kp" || "$p" == gateway ]] || start_node "$p" "$(members_of "$p" | tr ' ' ',')" "$MAIN" "$(port_of "$(services_of "$p" | head -n 1)")"; done
   for p in "${PROCS[@]}"; do [[ "$p" == gateway ]] || wait_healthy "$p" "$deadline" services; done
   [[ "$gp" == gateway ]] && start_node gateway gateway "$MAIN"
   wait_healthy "$gp" "$deadline" gateway
@@ -395,18 +401,32 @@ A first token through Envoy:
 EOF
 }
 
-stop_pid() {
-  local name="$1" pid i
+# SIGTERM to a process this script started (it drains for AUTHMESH_DRAIN_SECONDS, then closes);
+# prints its pid, nothing when it did not run.
+signal_stop() {
+  local name="$1" pid
   pid="$(running_pid "$name")" || { rm -f "$(pid_file "$name")"; return 0; }
   # The process leads its own group (setsid): signal the group, so nothing it started survives.
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  echo "$pid"
+}
+
+# Waits for a signalled process to exit: its drain delay plus 15 s, then kills it.
+wait_stopped() {
+  local name="$1" pid="$2" i limit=$(((${AUTHMESH_DRAIN_SECONDS:-5} + 15) * 10))
+  for ((i = 0; i < limit; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
-    say "$name did not stop in 15s; killing it"
+    say "$name did not stop in $((limit / 10))s; killing it"
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$(pid_file "$name")"
   say "$name stopped"
+}
+
+stop_pid() {
+  local pid
+  pid="$(signal_stop "$1")"
+  [[ -z "$pid" ]] || wait_stopped "$1" "$pid"
 }
 
 down() {
@@ -416,10 +436,16 @@ down() {
   stop_pid sample-api
   # The gateway's process, then the token service's: it calls every other service; then whatever
   # another AUTHMESH_STACK_GROUPS left (stop_pid only signals processes this script started).
-  local p
+  # All signalled at once, then awaited: each drains for AUTHMESH_DRAIN_SECONDS, together
+  # rather than one after the other.
+  local p pid
+  declare -A stopping=()
   for p in "${PROC_OF[gateway]}" $(for s in token code refresh-token user service client key; do echo "${PROC_OF[$s]}"; done) $(stack_pid_names); do
-    [[ "$p" == sample-api ]] || stop_pid "$p"
+    [[ "$p" == sample-api || -n "${stopping[$p]:-}" ]] && continue
+    pid="$(signal_stop "$p")"
+    stopping[$p]="${pid:-none}"
   done
+  for p in "${!stopping[@]}"; do [[ "${stopping[$p]}" == none ]] || wait_stopped "$p" "${stopping[$p]}"; done
   if [[ "$all" == --all ]]; then
     scripts/hazelcast.sh down >&2 || true
     scripts/postgres.sh down >&2 || true
@@ -470,14 +496,93 @@ env_lines() {
   printf 'export AUTHMESH_CLIENT_SECRET=%q\n' "$AUTHMESH_ADMIN_CLIENT_SECRET"
 }
 
+# Envoy's admin /clusters says the host is in rotation: health_flags exactly `healthy`.
+envoy_healthy() {
+  curl -fsS --max-time 5 "http://127.0.0.1:$AUTHMESH_ENVOY_ADMIN_PORT/clusters" | grep -qxF "$1::$2::health_flags::healthy"
+}
+
+# Envoy's cluster of a service (authmesh_refresh_token) or of the gateway.
+cluster_of() { if [[ "$1" == gateway ]]; then echo gateway; else echo "authmesh_$(var_of "$1" | tr 'A-Z' 'a-z')"; fi; }
+
+# Restarts one process (a service instance, a group, or a gateway instance) the graceful way and
+# returns once it is back in Envoy's rotation. $1 = process name.
+roll_one() {
+  local p="$1" deadline pid base port svc t0=$SECONDS
+  base="${REPLICA_OF[$p]:-}"
+  pid="$(signal_stop "$p")"
+  [[ -n "$pid" ]] || die "roll: $p does not run (scripts/stack.sh status)"
+  say "roll: $p draining (pid $pid)"
+  wait_stopped "$p" "$pid"
+  deadline=$((SECONDS + WAIT))
+  if [[ -n "$base" ]]; then
+    port="${REPLICA_PORT[$p]}"
+    if [[ "$base" == gateway ]]; then
+      AUTHMESH_HTTP_PORT="$port" start_node "$p" gateway "$MAIN"
+      wait_for "$p" "$deadline" http_ok "http://127.0.0.1:$port/readyz"
+      wait_for "$p" "$deadline" envoy_healthy gateway "127.0.0.1:$port"
+    else
+      start_node "$p" "$base" "$MAIN" "$port"
+      wait_for "$p" "$deadline" node scripts/grpc-health.mjs "127.0.0.1:$port" "${FQN[$base]}"
+      wait_for "$p" "$deadline" envoy_healthy "$(cluster_of "$base")" "127.0.0.1:$port"
+    fi
+  else
+    if [[ "$(services_of "$p")" != "" ]]; then
+      start_node "$p" "$(members_of "$p" | tr ' ' ',')" "$MAIN" "$(port_of "$(services_of "$p" | head -n 1)")"
+    else
+      start_node "$p" "$(members_of "$p" | tr ' ' ',')" "$MAIN"
+    fi
+    for svc in $(services_of "$p"); do
+      wait_for "$p" "$deadline" grpc_healthy "$svc"
+      wait_for "$p" "$deadline" envoy_healthy "$(cluster_of "$svc")" "127.0.0.1:$(port_of "$svc")"
+    done
+    if has_gateway "$p"; then
+      wait_for "$p" "$deadline" http_ok "http://127.0.0.1:$AUTHMESH_HTTP_PORT/readyz"
+      wait_for "$p" "$deadline" envoy_healthy gateway "127.0.0.1:$AUTHMESH_HTTP_PORT"
+    fi
+  fi
+  # Peers' gRPC channels reconnect to a restarted instance within their backoff (at most 2 s,
+  # services/core/rpc/client.ts): only then may its twin go.
+  sleep "${AUTHMESH_ROLL_SETTLE:-3}"
+  say "roll: $p back in rotation after $((SECONDS - t0))s"
+}
+
+# Every instance, one at a time: the services (each first instance, then its replicas), then the
+# gateway's. A process without a twin (one instance, no replica) cannot be rolled without its
+# callers seeing it go: it is rolled too, and said so.
+roll() {
+  [[ -s "$SECRETS" ]] || die "no stack yet: run scripts/stack.sh up"
+  PG_URL="$(scripts/postgres.sh url)"
+  HZ_MEMBERS="$(scripts/hazelcast.sh members)"
+  export_common
+  local p r order=() t0=$SECONDS
+  for p in "${PROCS[@]}"; do
+    has_gateway "$p" && continue
+    order+=("$p")
+    for r in "${REPLICAS[@]}"; do [[ "${REPLICA_OF[$r]}" == "$p" ]] && order+=("$r"); done
+  done
+  for p in "${PROCS[@]}"; do
+    has_gateway "$p" || continue
+    order+=("$p")
+    for r in "${REPLICAS[@]}"; do [[ "${REPLICA_OF[$r]}" == "$p" ]] && order+=("$r"); done
+  done
+  for p in "${order[@]}"; do
+    if [[ -z "${REPLICA_OF[$p]:-}" ]] && ! printf '%s\n' "${REPLICA_OF[@]}" | grep -qxF "$p"; then
+      say "roll: $p has no other instance (AUTHMESH_STACK_REPLICAS): its callers will see it restart"
+    fi
+    roll_one "$p"
+  done
+  say "roll: ${#order[@]} processes restarted in $((SECONDS - t0))s"
+}
+
 case "${1:-}" in
   up) up ;;
+  roll) roll ;;
   down) down "${2:-}" ;;
   status) status ;;
   env) env_lines ;;
   metrics) metrics_urls ;;
   *)
-    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

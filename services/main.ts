@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, redactDatabaseUrl, SERVICE_NAMES, type Config,
 import { formatStartupFailure } from './core/config/startup-error.js';
 import { createLogger, type Logger } from './core/log/index.js';
 import { createReadiness, type Readiness } from './core/health/readiness.js';
+import { drainProcess } from './core/health/drain.js';
 import { defaultServiceName, startTelemetry, TelemetryConfigError, tracingDecision, type Telemetry } from './core/telemetry/index.js';
 import { createMetrics, startMetricsListener, type Metrics, type MetricsListener } from './core/metrics/index.js';
 import { listenFailure } from './listen-failure.js';
@@ -166,18 +167,27 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    // Drain first: readiness (gRPC `readiness`, GET /readyz) and the per-service health names
-    // say NOT_SERVING before any listener closes, so Envoy and Kubernetes stop sending new work.
-    readiness.drain();
-    mesh?.rpc.setServing(false);
-    mesh?.rpc.setReady(false);
-    const force = setTimeout(() => process.exit(1), 10_000);
+    log.info({ signal, drainSeconds: config.drainSeconds }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), config.drainSeconds * 1_000 + 10_000);
     force.unref();
-    await gateway?.app.close();
-    await metricsListener?.close();
-    await mesh?.close();
-    if (!mesh) peers.close();
+    // Drain first: readiness (gRPC `readiness`, GET /readyz) and the per-service health names
+    // say NOT_SERVING, then the process keeps serving for AUTHMESH_DRAIN_SECONDS while Envoy's
+    // health checks take it out of rotation, and only then do the listeners close (running calls
+    // finish: services/core/health/drain.ts).
+    await drainProcess({
+      notServing() {
+        readiness.drain();
+        mesh?.rpc.setServing(false);
+        mesh?.rpc.setReady(false);
+      },
+      delayMs: config.drainSeconds * 1_000,
+      async close() {
+        await gateway?.app.close();
+        await metricsListener?.close();
+        await mesh?.close();
+        if (!mesh) peers.close();
+      },
+    });
     // The last batch of spans, for at most 2 s: an unreachable receiver must not hold the exit.
     await Promise.race([telemetry.shutdown(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     process.exit(0);

@@ -125,6 +125,8 @@ const COVERAGE: Record<string, Coverage> = {
   'scripts/k8s.sh install render validate': { by: '.ci/run', kind: 'verbatim' },
   'SOAK_PROFILE=ci npm run soak': { by: '.ci/run', kind: 'equivalent', evidence: 'env SOAK_PROFILE=ci SOAK_JSON=build/soak-ci.json npm run -s soak' },
   'npm run soak': { by: '.ci/run', kind: 'equivalent', evidence: 'env SOAK_PROFILE=ci SOAK_JSON=build/soak-ci.json npm run -s soak' },
+  'ROLL_PROFILE=ci npm run roll': { by: '.ci/run', kind: 'equivalent', evidence: 'env ROLL_PROFILE=ci ROLL_JSON=build/roll-ci.json npm run -s roll' },
+  'npm run roll': { by: '.ci/run', kind: 'equivalent', evidence: 'env ROLL_PROFILE=ci ROLL_JSON=build/roll-ci.json npm run -s roll' },
   'kubectl create namespace authmesh; kubectl -n authmesh create secret generic authmesh-secrets --from-literal=master-key="$(openssl rand -base64 32)" --from-literal=mesh-secret="$(openssl rand -base64 32)" --from-literal=admin-client-secret="$(openssl rand -base64 32)" --from-literal=cookie-secret="$(openssl rand -base64 32)" --from-literal=pairwise-salt="$(openssl rand -base64 32)" --from-literal=postgres-password="$(openssl rand -hex 32)"':
     { kind: 'uncovered', reason: 'needs a Kubernetes cluster (none on this machine); test/k8s/manifests.test.ts checks the manifests reference only these keys' },
   'scripts/k8s.sh print stack | kubectl apply -f -': { kind: 'uncovered', reason: 'needs a Kubernetes cluster (none on this machine); CI renders and validates the same manifests (scripts/k8s.sh render validate)' },

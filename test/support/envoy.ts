@@ -52,6 +52,8 @@ export interface ExtraInstance {
   output(): string;
   /** SIGKILL: a crash, not a clean shutdown. */
   kill(): Promise<void>;
+  /** SIGTERM: the graceful stop (drain, then close); resolves with the exit status. */
+  stop(): Promise<number | null>;
 }
 
 export interface EnvoyStack {
@@ -123,6 +125,11 @@ async function startInstance(gateway: TestGateway, service: ServiceName, env: Re
     async kill() {
       await p.kill();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    async stop() {
+      const code = await p.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
     },
   };
 }

@@ -34,7 +34,9 @@ export async function startAuthmesh(env: Record<string, string>, timeoutMs = 30_
   if (cwd === undefined) await buildOnce();
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/services/main.js'], {
     cwd: cwd ?? repoRoot,
-    env: { ...process.env, AUTHMESH_LOG_LEVEL: 'warn', ...env },
+    // No drain delay unless a test asks for one: nothing balances over these processes, and a
+    // stop() would otherwise wait AUTHMESH_DRAIN_SECONDS (5 s for a split process) for nothing.
+    env: { ...process.env, AUTHMESH_LOG_LEVEL: 'warn', AUTHMESH_DRAIN_SECONDS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so that a kill takes down anything it started with it.
     detached: true,

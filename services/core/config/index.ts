@@ -117,8 +117,18 @@ export interface Config {
    * socket). Services run elsewhere are always reached over gRPC at their address.
    */
   peerTransport: PeerTransport;
-  /** gRPC address of each service; those this process runs default to its own address. */
+  /**
+   * gRPC address of each service: `host:port`, or its instances as a comma-separated list of
+   * `host:port` (normalised: no blanks), which peers balance over; those this process runs
+   * default to its own address.
+   */
   addresses: Record<ServiceName, string>;
+  /**
+   * Seconds a SIGTERM'd process keeps serving after its health says NOT_SERVING, so that Envoy's
+   * health checks and peers stop sending it new calls before its listeners close. Default 5 for a
+   * process running part of the mesh (instances behind a balancer), 0 for the all-in-one process.
+   */
+  drainSeconds: number;
   /** Which grid holds the hot state: in-process (one process only) or a Hazelcast cluster. */
   grid: 'memory' | 'hazelcast';
   /** host:port of Hazelcast members to connect to (any one reachable suffices). */
@@ -234,8 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const s of SERVICE_NAMES) {
     const name = addrVariable(s);
     const v = env[name];
-    if (v !== undefined && v !== '' && !ADDR_PATTERN.test(v)) problems.push(`${name}=${JSON.stringify(v)}: expected host:port`);
-    addresses[s] = v || own;
+    const list = v ? addressListProblems(name, v, problems) : [];
+    addresses[s] = list.length > 0 ? list.join(',') : own;
     if (!services.includes(s) && !v) problems.push(`${name}: required because this process does not run the ${s} service`);
   }
 
@@ -351,6 +361,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies,
     peerTransport: peerTransport === 'grpc' ? 'grpc' : 'in-process',
     addresses,
+    drainSeconds: int('AUTHMESH_DRAIN_SECONDS', services.length === SERVICE_NAMES.length && gateway ? 0 : 5, 0, 120),
     grid: grid === 'hazelcast' ? 'hazelcast' : 'memory',
     hazelcastMembers,
     hazelcastCluster,
@@ -407,16 +418,65 @@ export function addrVariable(service: ServiceName): string {
 }
 
 /**
+ * The entries of one AUTHMESH_<SVC>_ADDR: `host:port` or a comma-separated list of them (the
+ * instances of that service, each an IP literal or a name; blanks around commas ignored).
+ *
+ * @returns the entries, or [] after pushing one problem naming every bad or repeated entry.
+ */
+export function addressListProblems(name: string, value: string, problems: string[]): string[] {
+  const entries = value.split(',').map((e) => e.trim());
+  const bad = entries.filter((e) => !ADDR_PATTERN.test(e) || !validPort(e));
+  if (bad.length > 0) {
+    const what = bad.map((e) => (e === '' ? 'an empty entry' : JSON.stringify(e))).join(', ');
+    problems.push(`${name}=${JSON.stringify(value)}: expected host:port or a comma-separated list of host:port (the service's instances); ${what} is not host:port with a port from 1 to 65535`);
+    return [];
+  }
+  const repeated = entries.filter((e, i) => entries.indexOf(e) !== i);
+  if (repeated.length > 0) {
+    problems.push(`${name}=${JSON.stringify(value)}: ${[...new Set(repeated)].join(', ')} is listed twice; list each instance once`);
+    return [];
+  }
+  return entries;
+}
+
+function portOf(entry: string): number {
+  return Number(/:(\d+)$/.exec(entry)![1]);
+}
+
+function validPort(entry: string): boolean {
+  const port = portOf(entry);
+  return port >= 1 && port <= 65535;
+}
+
+/**
  * The gRPC port this process listens on. A process's own AUTHMESH_<SVC>_ADDR (the address the
  * others reach it at) names its port when AUTHMESH_GRPC_PORT is unset; when both are set they must
  * agree, and all own addresses must name one port (a process has one gRPC server). Silently
- * listening elsewhere than the address every peer dials is the failure this prevents.
+ * listening elsewhere than the address every peer dials is the failure this prevents. When the
+ * own address is a list of instances, AUTHMESH_GRPC_PORT says which one this process is, and
+ * every own list must contain an instance on that port.
  */
 function ownListenPort(env: NodeJS.ProcessEnv, services: ServiceName[], grpcPort: number, problems: string[]): number {
-  const own = services
+  const lists = services
     .map((s) => ({ name: addrVariable(s), value: env[addrVariable(s)] ?? '' }))
-    .filter((a) => a.value !== '' && ADDR_PATTERN.test(a.value))
-    .map((a) => ({ ...a, port: Number(/:(\d+)$/.exec(a.value)![1]) }));
+    .filter((a) => a.value !== '')
+    .map((a) => ({ ...a, entries: addressListProblems(a.name, a.value, []) }))
+    .filter((a) => a.entries.length > 0);
+  const explicitPort = env.AUTHMESH_GRPC_PORT;
+  if (lists.some((a) => a.entries.length > 1)) {
+    const listed = lists.map((a) => `${a.name}=${a.value}`).join(', ');
+    if (explicitPort === undefined || explicitPort === '') {
+      problems.push(`${listed}: a list of instances; set AUTHMESH_GRPC_PORT to the port of this process's own instance in it`);
+      return grpcPort;
+    }
+    for (const a of lists) {
+      if (!a.entries.some((e) => portOf(e) === grpcPort)) {
+        problems.push(`AUTHMESH_GRPC_PORT=${explicitPort} but ${a.name}=${a.value} (this process's own service) names no instance on port ${grpcPort}; add this instance to the list, or fix the port`);
+      }
+    }
+    return grpcPort;
+  }
+  const own = lists.map((a) => ({ name: a.name, value: a.entries[0]!, port: portOf(a.entries[0]!) }));
   if (own.length === 0) return grpcPort;
   const ports = [...new Set(own.map((a) => a.port))];
   const listed = own.map((a) => `${a.name}=${a.value}`).join(', ');
@@ -425,14 +485,9 @@ function ownListenPort(env: NodeJS.ProcessEnv, services: ServiceName[], grpcPort
     return grpcPort;
   }
   const port = ports[0]!;
-  if (port < 1 || port > 65535) {
-    problems.push(`${listed}: port ${port} is not from 1 to 65535`);
-    return grpcPort;
-  }
-  const explicit = env.AUTHMESH_GRPC_PORT;
-  if (explicit === undefined || explicit === '') return port;
-  if (Number(explicit) !== port) {
-    problems.push(`AUTHMESH_GRPC_PORT=${explicit} but ${listed} (this process's own service) says peers reach it on port ${port}; make them agree, or unset one of them`);
+  if (explicitPort === undefined || explicitPort === '') return port;
+  if (Number(explicitPort) !== port) {
+    problems.push(`AUTHMESH_GRPC_PORT=${explicitPort} but ${listed} (this process's own service) says peers reach it on port ${port}; make them agree, or unset one of them`);
   }
   return grpcPort;
 }

@@ -119,3 +119,71 @@ describe('a split process refuses per-process state', () => {
     expect(problems({})).toStrictEqual([]);
   });
 });
+
+// Issue 18: AUTHMESH_<SVC>_ADDR lists every instance of a service, so peers balance over them and
+// a restarting instance is skipped; the process itself says which instance it is.
+describe('a service address lists its instances', () => {
+  const TWO_KEYS = { ...ALL_ADDRS, AUTHMESH_KEY_ADDR: '127.0.0.1:50055, 127.0.0.1:50155' };
+
+  it('gives peers the whole list, without blanks', () => {
+    const config = loadConfig({ ...SHARED, ...TWO_KEYS, AUTHMESH_SERVICES: 'gateway' });
+    expect(config.addresses.key).toBe('127.0.0.1:50055,127.0.0.1:50155');
+    expect(config.addresses.client).toBe('127.0.0.1:50052');
+  });
+
+  it('accepts names and IPv6 literals in a list (the Kubernetes and compose shapes)', () => {
+    const config = loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_TOKEN_ADDR: 'token-0.token:50051,token-1.token:50051,[::1]:50057', AUTHMESH_SERVICES: 'gateway' });
+    expect(config.addresses.token).toBe('token-0.token:50051,token-1.token:50051,[::1]:50057');
+  });
+
+  it('names this instance by AUTHMESH_GRPC_PORT, which must be one of the listed ports', () => {
+    expect(loadConfig({ ...SHARED, ...TWO_KEYS, AUTHMESH_SERVICES: 'key', AUTHMESH_GRPC_PORT: '50155' }).grpcPort).toBe(50155);
+    const found = problems({ ...SHARED, ...TWO_KEYS, AUTHMESH_SERVICES: 'key', AUTHMESH_GRPC_PORT: '50255' }).join('\n');
+    expect(found).toMatch(/AUTHMESH_GRPC_PORT=50255 but AUTHMESH_KEY_ADDR=127\.0\.0\.1:50055, 127\.0\.0\.1:50155 .*names no instance on port 50255/);
+  });
+
+  it('refuses a list for its own service without AUTHMESH_GRPC_PORT: which instance it is would be a guess', () => {
+    const found = problems({ ...SHARED, ...TWO_KEYS, AUTHMESH_SERVICES: 'key' }).join('\n');
+    expect(found).toMatch(/AUTHMESH_KEY_ADDR=127\.0\.0\.1:50055, 127\.0\.0\.1:50155: a list of instances; set AUTHMESH_GRPC_PORT/);
+  });
+
+  it('checks every own list of a grouped process against the one port', () => {
+    const env = { ...SHARED, ...ALL_ADDRS, AUTHMESH_KEY_ADDR: '127.0.0.1:50055,127.0.0.1:50155', AUTHMESH_TOKEN_ADDR: '127.0.0.1:50055,127.0.0.1:50255', AUTHMESH_SERVICES: 'key,token' };
+    expect(problems({ ...env, AUTHMESH_GRPC_PORT: '50055' })).toStrictEqual([]);
+    const found = problems({ ...env, AUTHMESH_GRPC_PORT: '50155' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/AUTHMESH_TOKEN_ADDR=127\.0\.0\.1:50055,127\.0\.0\.1:50255 .*names no instance on port 50155/);
+  });
+
+  it.each([
+    ['an empty entry', '127.0.0.1:50055,,127.0.0.1:50155', /an empty entry is not host:port/],
+    ['a trailing comma', '127.0.0.1:50055,', /an empty entry is not host:port/],
+    ['an entry without a port', '127.0.0.1:50055,key-1', /"key-1" is not host:port/],
+    ['port 0', '127.0.0.1:0', /"127\.0\.0\.1:0" is not host:port with a port from 1 to 65535/],
+    ['a port over 65535', '127.0.0.1:50055,127.0.0.1:70000', /"127\.0\.0\.1:70000" is not host:port/],
+    ['a URL instead of host:port', 'http://127.0.0.1:50055', /"http:\/\/127\.0\.0\.1:50055" is not host:port/],
+    ['an instance listed twice', '127.0.0.1:50055,127.0.0.1:50055', /127\.0\.0\.1:50055 is listed twice/],
+  ])('refuses %s, naming the variable and the entry', (_what, value, message) => {
+    const found = problems({ ...SHARED, ...ALL_ADDRS, AUTHMESH_KEY_ADDR: value, AUTHMESH_SERVICES: 'gateway' }).join('\n');
+    expect(found).toMatch(/^AUTHMESH_KEY_ADDR=/m);
+    expect(found).toMatch(message);
+  });
+
+  it('keeps a single address working exactly as before (its port is the listen port)', () => {
+    expect(loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'key' }).grpcPort).toBe(50055);
+    expect(loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'gateway' }).addresses.key).toBe('127.0.0.1:50055');
+  });
+});
+
+describe('the drain delay', () => {
+  it('is 5 s for a process running part of the mesh and 0 for the all-in-one process', () => {
+    expect(loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'key' }).drainSeconds).toBe(5);
+    expect(loadConfig({}).drainSeconds).toBe(0);
+  });
+
+  it('takes AUTHMESH_DRAIN_SECONDS from 0 to 120 and refuses other values', () => {
+    expect(loadConfig({ ...SHARED, ...ALL_ADDRS, AUTHMESH_SERVICES: 'key', AUTHMESH_DRAIN_SECONDS: '0' }).drainSeconds).toBe(0);
+    expect(problems({ AUTHMESH_DRAIN_SECONDS: '121' }).join('\n')).toMatch(/AUTHMESH_DRAIN_SECONDS/);
+    expect(problems({ AUTHMESH_DRAIN_SECONDS: 'soon' }).join('\n')).toMatch(/AUTHMESH_DRAIN_SECONDS/);
+  });
+});

@@ -12,6 +12,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { fromGrpcError } from '../errors/index.js';
+import { channelTarget } from './peer-target.js';
 import { injectTraceContext } from '../telemetry/index.js';
 
 // Inferred from the (de)serializers, which ts-proto types precisely.
@@ -50,10 +51,13 @@ export function createRpcClient<S extends ServiceDefinition>(
   options: RpcClientOptions = {},
 ): RpcClient<S> {
   const Ctor = makeGenericClientConstructor(definition, serviceName);
-  const client = new Ctor(address, options.credentials ?? grpcCredentials.createInsecure(), {
+  const client = new Ctor(channelTarget(address), options.credentials ?? grpcCredentials.createInsecure(), {
     'grpc.keepalive_time_ms': 60_000,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 2_000,
+    'grpc.service_config': JSON.stringify(peerServiceConfig(definition, serviceName)),
+    // A retry attempt's request is buffered; authmesh requests are small (1 MiB cap server side).
+    'grpc.per_rpc_retry_buffer_size': 1024 * 1024,
   }) as Client & Record<string, (...args: unknown[]) => unknown>;
   const timeout = options.defaultTimeoutMs ?? 5_000;
   const out: Record<string, unknown> = { close: () => client.close() };
@@ -95,4 +99,36 @@ export function callMetadata(options: RpcClientOptions, opts: CallOptions): Meta
 export function callDeadline(defaultTimeoutMs: number, opts: CallOptions): Date {
   const byDefault = Date.now() + defaultTimeoutMs;
   return opts.deadline && opts.deadline.getTime() < byDefault ? opts.deadline : new Date(byDefault);
+}
+
+/** Read-only RPCs by name, the same rule as Envoy's idempotent gRPC routes (envoy/envoy.yaml). */
+const READ_ONLY_METHOD = /^(Get|List|Lookup|Introspect|CheckAccess)/;
+
+/**
+ * The channel's service config: round_robin over every instance the target resolves to (so a
+ * draining or dead instance is skipped once its connection goes away), and read-only RPCs retried
+ * on UNAVAILABLE, up to 3 attempts, each on the next instance. Other RPCs get grpc-js's
+ * transparent retry only: once, when the call never reached the server's handlers (not sent, or
+ * refused by a server that is closing), never after a server may have acted on it.
+ *
+ * @param definition the ts-proto service definition (its methods' `path` names them).
+ * @param serviceName the fully qualified service name, e.g. `authmesh.client.v1.ClientService`.
+ */
+export function peerServiceConfig(definition: ServiceDefinition, serviceName: string): object {
+  const readOnly = Object.values(definition)
+    .map((m) => m.path.slice(m.path.lastIndexOf('/') + 1))
+    .filter((method) => READ_ONLY_METHOD.test(method))
+    .map((method) => ({ service: serviceName, method }));
+  return {
+    loadBalancingConfig: [{ round_robin: {} }],
+    methodConfig:
+      readOnly.length === 0
+        ? []
+        : [
+            {
+              name: readOnly,
+              retryPolicy: { maxAttempts: 3, initialBackoff: '0.05s', maxBackoff: '0.5s', backoffMultiplier: 2, retryableStatusCodes: ['UNAVAILABLE'] },
+            },
+          ],
+  };
 }
