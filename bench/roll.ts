@@ -17,7 +17,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './processes.js';
 import { preparePrivateStack } from './private-stack.js';
-import { crashedProcesses, killedOnPurpose, stackProcesses } from './soak/chaos.js';
+import { createPostgresStore } from '../services/core/store/pg-store.js';
+import { crashedProcesses, killedOnPurpose, stackPostgresUrl, stackProcesses } from './soak/chaos.js';
 import { runSoakLoad } from './soak/driver.js';
 import { brokenInvariants, soakVerdict, type FaultEvent } from './soak/invariants.js';
 import { missingWrites, setUpSoak } from './soak/setup.js';
@@ -120,7 +121,14 @@ try {
   // the load generator's limit, not a request, and not counted as one.
   const notSent = recorded.outcomes.filter((o) => o.failure === 'no_free_browser').length;
   const ledger = { ...recorded, outcomes: recorded.outcomes.filter((o) => o.failure !== 'no_free_browser') };
-  const missing = await missingWrites(url, admin, ledger.acknowledged);
+  // Read back from the store side, past every cache (review F9): the stack's own Postgres.
+  const store = await createPostgresStore({ url: await stackPostgresUrl(stack), poolSize: 2 });
+  let missing: number;
+  try {
+    missing = await missingWrites(store, ledger.acknowledged);
+  } finally {
+    await store.close();
+  }
   const after = stackProcesses(stack);
   const verdict = soakVerdict(ledger, events, missing);
   const crashed = crashedProcesses(before, after);
