@@ -55,8 +55,11 @@ export interface GlobalOptions {
 
 /** Whether `host:port` names this machine (plaintext gRPC there never leaves it). */
 export function isLoopbackAddr(addr: string): boolean {
-  const host = addr.replace(/:\d{1,5}$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  // A list of instances (AUTHMESH_<SVC>_ADDR in a stack) is on this machine only if every entry is.
+  return addr.split(',').every((entry) => {
+    const host = entry.trim().replace(/:\d{1,5}$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  });
 }
 
 /**
@@ -117,10 +120,19 @@ function timeoutMs(raw: string | undefined): number {
   return Math.round(seconds * 1000);
 }
 
-/** host:port, as `npm start` prints it; a URL with a scheme is refused with what to write instead. */
-function checkAddr(addr: string, from: string): string {
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(addr)) throw new UsageError(`${from} must be host:port (e.g. ${DEFAULT_ADDR}), got ${JSON.stringify(addr.slice(0, 100))}`);
-  return addr;
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+/**
+ * host:port, as `npm start` prints it; a URL with a scheme is refused with what to write instead.
+ * With `list`, also a comma-separated list of instances (a stack's AUTHMESH_<SVC>_ADDR), which
+ * the channel balances over.
+ */
+function checkAddr(addr: string, from: string, list = false): string {
+  const entries = list ? addr.split(',').map((e) => e.trim()) : [addr];
+  if (entries.length > 16 || !entries.every((e) => HOST_PORT.test(e))) {
+    throw new UsageError(`${from} must be host:port${list ? ' or a comma-separated list of them' : ''} (e.g. ${DEFAULT_ADDR}), got ${JSON.stringify(addr.slice(0, 100))}`);
+  }
+  return entries.join(',');
 }
 
 /**
@@ -152,7 +164,7 @@ export function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.en
       if (client === undefined) {
         const [definition, name, envName] = SERVICES[key];
         const own = env[envName];
-        const target = own ? checkAddr(own, envName) : addr;
+        const target = own ? checkAddr(own, envName, true) : addr;
         const raw = createRpcClient(definition, name, target, { defaultTimeoutMs, credentials: channelCredentials(opts, target) }) as unknown as Record<string, (req: unknown, o?: unknown) => Promise<unknown>> & { close(): void };
         // Each failure carries the address it was sent to, so "cannot reach" names the right one.
         const wrapped: Record<string, unknown> = { close: () => raw.close() };

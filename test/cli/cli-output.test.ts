@@ -2,7 +2,7 @@
 // mapping of a failure to its one stderr line and exit status.
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { describeFailure, EXIT, isLoopbackAddr, UsageError } from '../../cli/connection.js';
+import { connect, describeFailure, EXIT, isLoopbackAddr, UsageError } from '../../cli/connection.js';
 import { decodedView, decodeJwt } from '../../cli/jwt-decode.js';
 import { formatKeyValues, formatTable } from '../../cli/output.js';
 import { fromGrpcError, InvalidClient, toGrpcStatus } from '../../services/core/errors/index.js';
@@ -102,7 +102,19 @@ describe('isLoopbackAddr (plaintext gRPC stays on this machine)', () => {
     ['mesh.example.com:50051', false],
     ['127.0.0.1.example.com:50051', false],
     ['[::2]:50051', false],
+    // A stack's instance list (AUTHMESH_<SVC>_ADDR): loopback only when every instance is.
+    ['127.0.0.1:50051,127.0.0.1:50061', true],
+    ['127.0.0.1:50051,10.0.0.1:50051', false],
   ])('%s → %s', (addr, expected) => {
     expect(isLoopbackAddr(addr)).toBe(expected);
+  });
+
+  it("takes a stack's instance list from AUTHMESH_<SVC>_ADDR, and refuses plaintext when one instance is elsewhere", () => {
+    const local = connect({}, { AUTHMESH_CLIENT_ADDR: '127.0.0.1:50051, 127.0.0.1:50061' });
+    expect(() => local.rpc('client')).not.toThrow();
+    const mixed = connect({}, { AUTHMESH_CLIENT_ADDR: '127.0.0.1:50051,10.0.0.1:50051' });
+    expect(() => mixed.rpc('client')).toThrow(UsageError);
+    const broken = connect({}, { AUTHMESH_CLIENT_ADDR: '127.0.0.1:50051,http://x' });
+    expect(() => broken.rpc('client')).toThrow(/AUTHMESH_CLIENT_ADDR must be host:port or a comma-separated list/);
   });
 });
