@@ -159,14 +159,16 @@ export function createClientManager(deps: Pick<MeshDeps, 'grid' | 'store' | 'con
   // Repeated failures are summarised, so junk traffic cannot grow the audit table without bound.
   const sampler = createAuditSampler(deps.grid, deps.log);
 
-  // One event per failure, with the client and the address: sampled per registered client, and
-  // per source address for unknown ones (junk client ids from one address are summarised).
+  // One event per failure, with the client and the address: sampled per (client, address), so one
+  // source failing first cannot hide every later address for the client (review 9 F2), and per
+  // address for unknown client ids (junk ids from one address are summarised). The sampler's
+  // global cap bounds the rows whatever the number of keys.
   const recordAuthFailure = async (clientId: string | undefined, method: string, ip: string | undefined) => {
-    const key = clientId !== undefined ? `client:${clientId}` : ip !== undefined ? `ip:${ip}` : 'client:-';
+    const key = `client:${clientId ?? '-'}|ip:${ip ?? '-'}`;
     const sample = await sampler.sample(key);
     if (sample === 'record') await deps.audit({ type: 'client.auth_failed', clientId, ip, details: { method } });
     else if (sample !== 'skip') {
-      const scope = sample === 'suppress_key' ? (clientId !== undefined ? 'client' : 'source') : 'all';
+      const scope = sample === 'suppress_key' ? (clientId !== undefined ? 'client_source' : 'source') : 'all';
       await deps.audit({ type: 'client.auth_failed_suppressed', clientId, ip, details: { method, scope } });
     }
   };

@@ -610,6 +610,18 @@ describe('token service over gRPC', () => {
       expect(await rows()).toBe(5);
     });
 
+    it('audit_failures_of_a_client_from_each_address: one address failing first does not hide the next', async () => {
+      // Review 9 F2: sampled per client alone, five failures from a decoy address suppressed the rows
+      // of every other address trying the same client for the rest of the minute.
+      const decoy = `198.18.0.${1 + Math.floor(Math.random() * 250)}`;
+      const attacker = `198.18.1.${1 + Math.floor(Math.random() * 250)}`;
+      for (let i = 0; i < 6; i++) await expect(attempt(conf.id, 'z'.repeat(43), decoy)).rejects.toMatchObject({ code: 'invalid_client' });
+      await expect(attempt(conf.id, 'z'.repeat(43), attacker)).rejects.toMatchObject({ code: 'invalid_client' });
+      const from = async (ip: string) => (await t.store.audit.list({ type: 'client.auth_failed', clientId: conf.id, pageSize: 1000 })).items.filter((e) => e.ip === ip).length;
+      await vi.waitFor(async () => expect(await from(attacker)).toBe(1));
+      expect(await from(decoy)).toBe(5);
+    });
+
     it('one failed client authentication is one client.auth_failed event naming both the client and the address', async () => {
       // Was two rows: the client service's with the client, the token service's with the address.
       const source = `203.0.113.${1 + Math.floor(Math.random() * 250)}`;
