@@ -116,7 +116,12 @@ beforeAll(async () => {
   await service(ORDERS, 'Orders <API>', 'orders.read');
   await service(BILLING, 'Billing API', 'billing.read');
   await service(STOCK, 'Stock API', 'stock.read');
-  await service(ORDERS_EU, 'Orders EU API', 'orders.read');
+  await t.anon.service.createService(
+    CreateServiceRequest.fromPartial({
+      service: { audience: ORDERS_EU, displayName: 'Orders EU API', endpoints: [{ method: 'GET', path: '/**', scope: 'orders.read' }, { method: 'POST', path: '/**', scope: 'eu.write' }] },
+    }),
+    { bearer },
+  );
   client = await createClient({});
   const kid = `k-${randomBytes(4).toString('hex')}`;
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -258,6 +263,36 @@ describe('a remembered consent covers the APIs it was given for (RFC 8707 §2.1)
       expect([302, 303], resources.join(' ')).toContain(res.status);
       expect(locationOf(res, t.baseUrl).searchParams.get('code')).toBeTruthy();
     }
+  });
+
+  it('consent_pairs_do_not_combine: orders.read approved at one API and eu.write at another do not approve orders.read at the second (review 9 F1)', async () => {
+    const remembering = await createClient({ scopes: ['openid', 'orders.read', 'eu.write'] });
+    const browser = new Browser(t.baseUrl);
+    const authorize = (scope: string, resources: string[], more: Record<string, string> = {}) =>
+      browser.get(`/oauth2/authorize?${authQuery(remembering.id, resources, { scope, ...more }).toString()}`);
+    const approve = async (page: string) => {
+      const form = formFor(page, '/oauth2/consent');
+      expect(form.fields.remember).toBe('on');
+      const res = await browser.post('/oauth2/consent', { ...form.fields, decision: 'allow' });
+      expect(locationOf(res, t.baseUrl).searchParams.get('code')).toBeTruthy();
+    };
+    await approve(await consentPage(browser, await authorize('orders.read', [ORDERS])));
+    const second = await authorize('eu.write', [ORDERS_EU]);
+    expect(second.status).toBe(200);
+    await approve(await second.text());
+
+    // Both approvals hold on their own API.
+    for (const [scope, resource] of [['orders.read', ORDERS], ['eu.write', ORDERS_EU]] as const) {
+      const res = await authorize(scope, [resource]);
+      expect([302, 303], `${scope} at ${resource}`).toContain(res.status);
+    }
+    // orders.read at the EU API was never approved: the consent page, and prompt=none cannot skip it.
+    const crossed = await authorize('orders.read', [ORDERS_EU]);
+    expect(crossed.status).toBe(200);
+    expect(await crossed.text()).toContain('action="/oauth2/consent"');
+    const silent = locationOf(await authorize('orders.read', [ORDERS_EU], { prompt: 'none' }), t.baseUrl);
+    expect(silent.searchParams.get('code')).toBeNull();
+    expect(silent.searchParams.get('error')).toBe('consent_required');
   });
 });
 

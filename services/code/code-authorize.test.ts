@@ -223,7 +223,7 @@ describe('IssueCode', () => {
     const impersonator = publicRequest(f, { scope: 'openid write', redirectUri: 'http://127.0.0.1:52002/cb', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM' });
     expect((await validate(impersonator, f.userId)).consentNotRequired).toBe(false);
     // Even a consent stored before this policy (or by hand) is not honoured for a public client.
-    await t.store.consents.put({ userId: f.userId, clientId: f.publicId, scopes: ['openid', 'read', 'write'], resources: [''] });
+    await t.store.consents.put({ userId: f.userId, clientId: f.publicId, scopes: ['openid', 'read', 'write'], resourceScopes: [] });
     expect((await validate(impersonator, f.userId)).consentNotRequired).toBe(false);
   });
 

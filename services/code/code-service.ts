@@ -16,7 +16,6 @@ import {
   authorizedTargets,
   buildAuthorizationErrorRedirect,
   buildAuthorizationSuccessRedirect,
-  type ConsentGrant,
   consentCovers,
   decideInteraction,
   essentialAcrUnmet,
@@ -26,8 +25,9 @@ import {
   isSubset,
   mergeConsent,
   parseDpopJkt,
+  type RememberedConsent,
   pkceDowngradeCheck,
-  requestedConsentResources,
+  requestedConsentPairs,
   requestedIdTokenClaims,
   scopesForUser,
   subjectIdentifier,
@@ -94,7 +94,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
   }
 
   /** The consent the user gave this client before, if any. */
-  async function rememberedConsent(userId: string, clientId: string): Promise<ConsentGrant | undefined> {
+  async function rememberedConsent(userId: string, clientId: string): Promise<RememberedConsent | undefined> {
     try {
       return await deps.store.consents.get(userId, clientId);
     } catch (err) {
@@ -112,7 +112,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
   const consentRememberable = (client: CodeClient): boolean => client.clientType !== 'public';
 
   /** RFC 8707 §2.1: the remembered consent must cover the requested APIs as well as the scopes. */
-  async function consentNotRequired(client: CodeClient, userId: string, requested: ConsentGrant): Promise<boolean> {
+  async function consentNotRequired(client: CodeClient, userId: string, requested: readonly string[]): Promise<boolean> {
     if (client.skipConsent) return true;
     if (!consentRememberable(client)) return false;
     return userId !== '' && consentCovers(await rememberedConsent(userId, client.clientId), requested);
@@ -184,7 +184,7 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         assertUserId(req.userId, false);
         const { client, request, resources } = await checkAuthorizationRequest(deps, req.request, ctx.deadline);
         assertAcrSatisfiable(request);
-        const requested = { scopes: request.scope, resources: requestedConsentResources(resources?.targets) };
+        const requested = requestedConsentPairs(request.scope, resources?.targets);
         const consentNeeded = !(await consentNotRequired(client, req.userId, requested));
         const interaction = await interactionFor(client, request, { userId: req.userId, authTime: req.authTime }, consentNeeded, ctx.deadline);
         return ValidateAuthorizationRequestResponse.fromPartial({
@@ -250,10 +250,10 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         const remember = req.rememberConsent && consentRememberable(client);
         if (remember) {
           const previous = await rememberedConsent(req.userId, client.clientId);
-          // The APIs approved with the scopes (RFC 8707 §2.1), so a later request for another API asks again.
-          const approvedGrant = { scopes, resources: requestedConsentResources(resources?.targets) };
+          // Each scope at each API approved (RFC 8707 §2.1), so a later request for another API asks again.
+          const approvedPairs = requestedConsentPairs(scopes, resources?.targets);
           try {
-            await deps.store.consents.put({ userId: req.userId, clientId: client.clientId, ...mergeConsent(previous, approvedGrant) });
+            await deps.store.consents.put({ userId: req.userId, clientId: client.clientId, ...mergeConsent(previous, scopes, approvedPairs) });
           } catch (err) {
             if (err instanceof NotFound) throw new InvalidRequest('user_id does not name a registered user');
             throw err;

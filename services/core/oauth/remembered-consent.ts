@@ -1,8 +1,9 @@
 // A remembered consent (RFC 6749 §10.2 leaves remembering to the server): what a user approved for
 // a client once, so later authorization requests asking no more are not shown the consent page
-// again. "No more" is in two dimensions: the scopes, and the APIs the tokens will be good for
-// (RFC 8707 §2.1 resource indicators, which become the access token's `aud`). A consent given for
-// one API must not approve the same scope at another API offering a scope of that name.
+// again. "No more" means no scope at an API (RFC 8707 §2.1 resource indicators, which become the
+// access token's `aud`) that the user did not approve there: a consent is a set of (resource,
+// scope) pairs. Two separate lists would combine approvals: orders.read at one API and eu.write at
+// another would then approve orders.read at the second (review 9 F1).
 import { isSubset } from './scope.js';
 
 /**
@@ -12,39 +13,59 @@ import { isSubset } from './scope.js';
  */
 export const SERVER_CHOSEN_AUDIENCE = '';
 
-/** What a user approved for one client: scopes and resources, each de-duplicated. */
-export interface ConsentGrant {
+/** What a user approved for one client, as the store keeps it. */
+export interface RememberedConsent {
+  /** Every scope approved, at any resource (kept for display and for consents stored before pairs). */
   scopes: readonly string[];
-  /** Resource indicators (RFC 8707 §2), with SERVER_CHOSEN_AUDIENCE for requests that named none. */
-  resources: readonly string[];
+  /**
+   * The approved pairs, each `<resource> <scope>` (consentPair): neither an RFC 8707 resource (an
+   * absolute URI) nor a scope token (RFC 6749 §3.3) contains a space. Empty in a consent stored
+   * before pairs were recorded: its scopes then count as approved for the server-chosen audience.
+   */
+  resourceScopes: readonly string[];
+}
+
+/** One approved pair as stored: `<resource> <scope>`, resource '' for the server-chosen audience. */
+export function consentPair(resource: string, scope: string): string {
+  return `${resource} ${scope}`;
 }
 
 /**
- * The resources an authorization request asks the user to approve: its RFC 8707 §2.1 targets,
- * or [SERVER_CHOSEN_AUDIENCE] when it named none.
- * @param targets the request's resource indicators, validated against the registry; undefined or empty when none
+ * The pairs an authorization request asks the user to approve: every requested scope at every
+ * resource it named (RFC 8707 §2.1), or at the server-chosen audience when it named none.
+ * @param scopes the request's scopes (after any narrowing to what its resources offer)
+ * @param targets its resource indicators, validated against the registry; undefined or empty when none
  */
-export function requestedConsentResources(targets: readonly string[] | undefined): string[] {
-  return targets === undefined || targets.length === 0 ? [SERVER_CHOSEN_AUDIENCE] : [...new Set(targets)];
+export function requestedConsentPairs(scopes: readonly string[], targets: readonly string[] | undefined): string[] {
+  const resources = targets === undefined || targets.length === 0 ? [SERVER_CHOSEN_AUDIENCE] : [...new Set(targets)];
+  return [...new Set(resources.flatMap((r) => [...new Set(scopes)].map((s) => consentPair(r, s))))];
+}
+
+/** The pairs a remembered consent approves (a consent stored before pairs: its scopes at the server-chosen audience). */
+function approvedPairs(remembered: RememberedConsent): string[] {
+  if (remembered.resourceScopes.length > 0) return [...remembered.resourceScopes];
+  return remembered.scopes.map((s) => consentPair(SERVER_CHOSEN_AUDIENCE, s));
 }
 
 /**
- * True when the remembered consent already covers the request: every requested scope and every
- * requested resource was approved before (RFC 8707 §2.1: the user approves the APIs as well as the
- * scopes). An empty request is covered by anything; nothing is covered by an absent consent.
+ * True when the remembered consent already covers the request: every (resource, scope) pair it
+ * asks for was approved before. An empty request is covered by any consent; an absent consent
+ * covers nothing.
+ * @param requested the request's pairs (requestedConsentPairs)
  */
-export function consentCovers(remembered: ConsentGrant | undefined, requested: ConsentGrant): boolean {
+export function consentCovers(remembered: RememberedConsent | undefined, requested: readonly string[]): boolean {
   if (remembered === undefined) return false;
-  return isSubset(requested.scopes, remembered.scopes) && isSubset(requested.resources, remembered.resources);
+  return isSubset(requested, approvedPairs(remembered));
 }
 
 /**
- * The consent to remember after the user approved `approved`: the union with what was remembered
- * before, so approving a narrower request never forgets a wider earlier approval.
+ * The consent to remember after the user approved `approvedScopes` at the pairs `approved`: the
+ * union with what was remembered before, so approving a narrower request never forgets a wider
+ * earlier approval.
  */
-export function mergeConsent(previous: ConsentGrant | undefined, approved: ConsentGrant): { scopes: string[]; resources: string[] } {
+export function mergeConsent(previous: RememberedConsent | undefined, approvedScopes: readonly string[], approved: readonly string[]): { scopes: string[]; resourceScopes: string[] } {
   return {
-    scopes: [...new Set([...(previous?.scopes ?? []), ...approved.scopes])],
-    resources: [...new Set([...(previous?.resources ?? []), ...approved.resources])],
+    scopes: [...new Set([...(previous?.scopes ?? []), ...approvedScopes])],
+    resourceScopes: [...new Set([...(previous === undefined ? [] : approvedPairs(previous)), ...approved])],
   };
 }

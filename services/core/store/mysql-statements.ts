@@ -77,8 +77,8 @@ export const mysqlStatements: SqlStatements = {
   consents: {
     ...P.consents,
     // VALUES(col) is the value the INSERT would have written (MariaDB's EXCLUDED).
-    upsert: `INSERT INTO consents (${CONSENT_COLUMNS}) VALUES (:userId, :clientId, :scopes, :resources, :at, :at)
-      ON DUPLICATE KEY UPDATE scopes = VALUES(scopes), resources = VALUES(resources), updated_at = VALUES(updated_at)`,
+    upsert: `INSERT INTO consents (${CONSENT_COLUMNS}) VALUES (:userId, :clientId, :scopes, :resourceScopes, :at, :at)
+      ON DUPLICATE KEY UPDATE scopes = VALUES(scopes), resource_scopes = VALUES(resource_scopes), updated_at = VALUES(updated_at)`,
     readUpserted: `SELECT ${CONSENT_COLUMNS} FROM consents WHERE user_id = :userId AND client_id = :clientId`,
     listByUser: `SELECT ${CONSENT_COLUMNS} FROM consents
       WHERE user_id = :userId AND (:after IS NULL OR client_id > :after)

@@ -21,7 +21,7 @@ export const KEY_COLUMNS = `kid, alg, public_jwk, encrypted_private_key, status,
 export const TOKEN_COLUMNS = `token_hash, family_id, client_id, user_id, scope, audience, auth_time, created_at, expires_at,
   rotated_at, revoked_at, replaced_by, id_token_claims, dpop_jkt, x5t_s256`;
 
-export const CONSENT_COLUMNS = 'user_id, client_id, scopes, resources, created_at, updated_at';
+export const CONSENT_COLUMNS = 'user_id, client_id, scopes, resource_scopes, created_at, updated_at';
 
 export const REVOCATION_COLUMNS = 'kind, revoked_id, bucket, revoked_at, expires_at';
 

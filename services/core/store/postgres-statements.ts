@@ -89,8 +89,8 @@ export const postgresStatements: SqlStatements = {
 
   consents: {
     ...P.consents,
-    upsert: `INSERT INTO consents (${CONSENT_COLUMNS}) VALUES (:userId, :clientId, :scopes, :resources, :at, :at)
-      ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = EXCLUDED.scopes, resources = EXCLUDED.resources, updated_at = EXCLUDED.updated_at
+    upsert: `INSERT INTO consents (${CONSENT_COLUMNS}) VALUES (:userId, :clientId, :scopes, :resourceScopes, :at, :at)
+      ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = EXCLUDED.scopes, resource_scopes = EXCLUDED.resource_scopes, updated_at = EXCLUDED.updated_at
       RETURNING ${CONSENT_COLUMNS}`,
     listByUser: `SELECT ${CONSENT_COLUMNS} FROM consents
       WHERE user_id = :userId AND (CAST(:after AS text) IS NULL OR client_id > CAST(:after AS text))

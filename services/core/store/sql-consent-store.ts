@@ -16,7 +16,7 @@ export function createSqlConsentStore(db: SqlRunner): ConsentStore {
     },
 
     async put(consent) {
-      const args = { userId: consent.userId, clientId: consent.clientId, scopes: [...consent.scopes], resources: [...consent.resources], at: consent.at ?? new Date() };
+      const args = { userId: consent.userId, clientId: consent.clientId, scopes: [...consent.scopes], resourceScopes: [...consent.resourceScopes], at: consent.at ?? new Date() };
       const readBack = q.readUpserted;
       const row =
         readBack === undefined
@@ -47,7 +47,7 @@ function decode(row: SqlRow): Consent {
     userId: text(row, 'user_id'),
     clientId: text(row, 'client_id'),
     scopes: stringArray(row, 'scopes'),
-    resources: stringArray(row, 'resources'),
+    resourceScopes: stringArray(row, 'resource_scopes'),
     createdAt: date(row, 'created_at'),
     updatedAt: date(row, 'updated_at'),
   };

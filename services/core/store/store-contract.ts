@@ -713,23 +713,23 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         await expectCode(store.consents.get(userId, clientId), 'not_found');
         const t1 = new Date(Date.UTC(2030, 0, 1));
         const t2 = new Date(Date.UTC(2030, 0, 2));
-        const first = await store.consents.put({ userId, clientId, scopes: ['openid'], resources: [''], at: t1 });
-        expect(first).toEqual({ userId, clientId, scopes: ['openid'], resources: [''], createdAt: t1, updatedAt: t1 });
-        // The resources (RFC 8707 §2.1) are replaced with the scopes, '' (no resource named) included.
-        const second = await store.consents.put({ userId, clientId, scopes: ['openid', 'profile'], resources: ['', 'https://api.a.test/'], at: t2 });
-        expect(second).toEqual({ userId, clientId, scopes: ['openid', 'profile'], resources: ['', 'https://api.a.test/'], createdAt: t1, updatedAt: t2 });
+        const first = await store.consents.put({ userId, clientId, scopes: ['openid'], resourceScopes: [' openid'], at: t1 });
+        expect(first).toEqual({ userId, clientId, scopes: ['openid'], resourceScopes: [' openid'], createdAt: t1, updatedAt: t1 });
+        // The (resource, scope) pairs (RFC 8707 §2.1) are replaced with the scopes, kept as given.
+        const second = await store.consents.put({ userId, clientId, scopes: ['openid', 'profile'], resourceScopes: [' openid', 'https://api.a.test/ profile'], at: t2 });
+        expect(second).toEqual({ userId, clientId, scopes: ['openid', 'profile'], resourceScopes: [' openid', 'https://api.a.test/ profile'], createdAt: t1, updatedAt: t2 });
         expect(await store.consents.get(userId, clientId)).toEqual(second);
         await store.consents.delete(userId, clientId);
         await expectCode(store.consents.get(userId, clientId), 'not_found');
         await expectCode(store.consents.delete(userId, clientId), 'not_found');
-        await expectCode(store.consents.put({ userId: uniqueId('ghost'), clientId, scopes: [], resources: [''] }), 'not_found');
+        await expectCode(store.consents.put({ userId: uniqueId('ghost'), clientId, scopes: [], resourceScopes: [] }), 'not_found');
       });
 
       it('lists by user in pages and follows deleted users', async () => {
         const userId = (await store.users.create(newUser())).userId;
         const clients = [];
         for (let i = 0; i < 7; i++) clients.push((await store.clients.create(minimalClient())).clientId);
-        for (const clientId of clients) await store.consents.put({ userId, clientId, scopes: ['openid'], resources: [''] });
+        for (const clientId of clients) await store.consents.put({ userId, clientId, scopes: ['openid'], resourceScopes: [' openid'] });
         const pages = await collectPages((r) => store.consents.listByUser(userId, r), 3, (c) => c.clientId);
         expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
         expect(pages.flat()).toEqual([...clients].sort());

@@ -137,10 +137,11 @@ export interface Consent {
   clientId: string;
   scopes: string[];
   /**
-   * The APIs the consent was given for: RFC 8707 §2.1 resource indicators, with '' for requests
-   * that named none (SERVER_CHOSEN_AUDIENCE in core/oauth/remembered-consent.ts).
+   * The (resource, scope) pairs approved, each `<resource> <scope>` (RFC 8707 §2.1; resource ''
+   * for requests that named none): core/oauth/remembered-consent.ts writes and reads them, the
+   * store keeps them as given. Empty in consents stored before migration 0016.
    */
-  resources: string[];
+  resourceScopes: string[];
   createdAt: Date;
   updatedAt: Date;
 }
