@@ -17,6 +17,7 @@
 // scripts/otlp-protos.sh install), fails instead under AUTHMESH_REQUIRE_STACK=1 (CI).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientServiceService, ListClientsRequest, TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
@@ -307,6 +308,29 @@ describe.skipIf(skip !== undefined)('one request, one trace: Envoy â†’ gateway â
       const connect = await send(`/${SERVICE_FQN.client}/ListClients`, {}, { authorization: `Bearer ${plant('authorization')}`, 'content-type': 'application/json' }, false);
       expect(connect.status).toBeGreaterThanOrEqual(400);
       await connect.arrayBuffer();
+
+      // Review 9 F3: Envoy tags grpc.path (the raw :path) on any request with a gRPC content-type.
+      // An OAuth URL sent with one, and a gRPC method path with a query over HTTP/2, which the edge
+      // refuses (400) before a server's UNIMPLEMENTED message could repeat it into grpc.message.
+      // (Envoy answers a gRPC request's local reply the gRPC way: HTTP 200, grpc-status 13 for a 400.)
+      const grpcTyped = await send('/oauth2/authorize', { login_hint: plant('login_hint') }, { 'content-type': 'application/grpc' }, false);
+      expect([grpcTyped.status, grpcTyped.headers.get('grpc-status')]).toEqual([200, '13']);
+      await grpcTyped.arrayBuffer();
+      const method = `/${SERVICE_FQN.client}/ListClients`;
+      paths.set(method, (paths.get(method) ?? 0) + 1);
+      const h2 = connectHttp2(s.url);
+      try {
+        const answer = await new Promise<[number, string]>((resolve, reject) => {
+          const req = h2.request({ ':method': 'POST', ':path': `${method}?x=${plant('grpc_query')}`, 'content-type': 'application/grpc', te: 'trailers' });
+          req.on('response', (h) => resolve([Number(h[':status']), String(h['grpc-status'])]));
+          req.on('error', reject);
+          req.resume();
+          req.end(Buffer.alloc(5));
+        });
+        expect(answer).toEqual([200, '13']);
+      } finally {
+        h2.close();
+      }
     }, 120_000);
 
     it("Envoy's spans show each request's path without its query string, with and without a caller's sampled traceparent", async () => {
