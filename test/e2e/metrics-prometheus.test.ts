@@ -70,7 +70,6 @@ describe.skipIf(skip !== undefined)('Prometheus scrapes a running stack', () => 
       AUTHMESH_STACK_WAIT: String(STACK_WAIT_S),
       // Two shared cores: see test/support/envoy.ts.
       AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: '1s',
-      AUTHMESH_ENVOY_EXT_AUTHZ_PER_TRY_TIMEOUT: '0.5s',
       AUTHMESH_LOG_LEVEL: 'warn',
     };
     // The shared Hazelcast jar, when there is one, spares a Maven fetch.

@@ -78,7 +78,6 @@ describe.skipIf(skip !== undefined)("README's stack mode, as written", () => {
       AUTHMESH_STACK_WAIT: String(STACK_WAIT_S),
       // Two shared cores: see test/support/envoy.ts.
       AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: '1s',
-      AUTHMESH_ENVOY_EXT_AUTHZ_PER_TRY_TIMEOUT: '0.5s',
       AUTHMESH_LOG_LEVEL: 'warn',
     };
     // One session, so variables (TOKEN, CALLER_ID…) carry from block to block as in a terminal.

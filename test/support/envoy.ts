@@ -207,7 +207,6 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
       // between Envoy, the mesh, PGlite and other suites running in parallel.
       AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT: process.env.AUTHMESH_ENVOY_EXT_AUTHZ_TIMEOUT ?? '1s',
       // Each try's share of it (the retry's per-try timeout, envoy.yaml): half, as in production.
-      AUTHMESH_ENVOY_EXT_AUTHZ_PER_TRY_TIMEOUT: process.env.AUTHMESH_ENVOY_EXT_AUTHZ_PER_TRY_TIMEOUT ?? '0.5s',
       AUTHMESH_GATEWAY_UPSTREAMS: new URL(gateway.baseUrl).host,
       AUTHMESH_SAMPLE_API_UPSTREAMS: `127.0.0.1:${sampleApi.port}`,
       ...(opts.tls ? { AUTHMESH_ENVOY_TLS_CERT: opts.tls.certPath, AUTHMESH_ENVOY_TLS_KEY: opts.tls.keyPath } : {}),
