@@ -506,8 +506,17 @@ const PAIRWISE_SALT_USERS: readonly ServiceName[] = ['code', 'token', 'user'];
 
 function splitDeploymentProblems(env: NodeJS.ProcessEnv, config: Config): string[] {
   const runsAll = config.services.length === SERVICE_NAMES.length;
-  if (runsAll && config.gateway) return [];
   const problems: string[] = [];
+  // Review 10 F2: a process running every service may still send its peer calls to other
+  // instances (AUTHMESH_<SVC>_ADDR lists, over the gRPC transport); those share nothing with it
+  // unless the store and the grid are shared. (A split process is held to that below anyway.)
+  const listed = SERVICE_NAMES.filter((s) => (env[addrVariable(s)] ?? '').split(',').filter((e) => e.trim() !== '').length > 1).map(addrVariable);
+  if (runsAll && listed.length > 0) {
+    const several = `${listed.join(', ')} list several instances, which share state only through the store and the grid`;
+    if (config.store === 'embedded') problems.push(`AUTHMESH_STORE: ${several}, and the embedded store is a database of this process alone: set AUTHMESH_STORE=postgres (or mysql) and AUTHMESH_DATABASE_URL, the same in every instance`);
+    if (config.grid === 'memory') problems.push(`AUTHMESH_GRID: ${several}, and the in-process grid keeps codes, caches and revocations no other instance sees: set AUTHMESH_GRID=hazelcast and AUTHMESH_HAZELCAST_MEMBERS, the same in every instance`);
+  }
+  if (runsAll && config.gateway) return problems;
   const what = [...config.services, ...(config.gateway ? ['gateway'] : [])].join(',') || '(nothing)';
   const because = `this process runs part of a split deployment (AUTHMESH_SERVICES=${what})`;
   if (!env.AUTHMESH_MESH_SECRET) {

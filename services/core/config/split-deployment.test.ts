@@ -125,6 +125,17 @@ describe('a split process refuses per-process state', () => {
 describe('a service address lists its instances', () => {
   const TWO_KEYS = { ...ALL_ADDRS, AUTHMESH_KEY_ADDR: '127.0.0.1:50055, 127.0.0.1:50155' };
 
+  it('all_in_one_with_instance_lists_needs_shared_state: refuses the embedded store and in-process grid (review 10 F2)', () => {
+    // Every service in one process, its token calls balanced over itself and another instance
+    // (gRPC transport): that other instance would hold revocations this one never sees.
+    const found = problems({ AUTHMESH_TOKEN_ADDR: '127.0.0.1:6000,127.0.0.1:6001', AUTHMESH_GRPC_PORT: '6000', AUTHMESH_PEER_TRANSPORT: 'grpc' });
+    expect(found.map((p) => p.split(':')[0])).toEqual(expect.arrayContaining(['AUTHMESH_STORE', 'AUTHMESH_GRID']));
+    expect(found.join('\n')).toMatch(/AUTHMESH_TOKEN_ADDR list several instances/);
+    // With a shared store and grid, the same lists are fine.
+    const shared = problems({ ...SHARED, AUTHMESH_TOKEN_ADDR: '127.0.0.1:6000,127.0.0.1:6001', AUTHMESH_GRPC_PORT: '6000', AUTHMESH_PEER_TRANSPORT: 'grpc' });
+    expect(shared.filter((p) => /^AUTHMESH_(STORE|GRID)\b/.test(p))).toEqual([]);
+  });
+
   it('gives peers the whole list, without blanks', () => {
     const config = loadConfig({ ...SHARED, ...TWO_KEYS, AUTHMESH_SERVICES: 'gateway' });
     expect(config.addresses.key).toBe('127.0.0.1:50055,127.0.0.1:50155');
