@@ -165,8 +165,8 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
     return body.access_token;
   };
   /** 'active' or 'inactive' as the token's client sees it. */
-  const introspect = async (token: string): Promise<boolean> => {
-    const res = await call('/oauth2/introspect', form(target.caller, { token, token_type_hint: 'access_token' }));
+  const introspect = async (token: string, by: typeof target.caller | typeof target.webApp = target.caller): Promise<boolean> => {
+    const res = await call('/oauth2/introspect', form(by, { token, token_type_hint: 'access_token' }));
     if (res.status !== 200) return failed(res);
     return ((await res.json()) as { active: boolean }).active;
   };
@@ -236,6 +236,12 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
       if (wins.length === 0) return failed(answers[0]!);
       const body = (await wins[0]!.json()) as { access_token: string; refresh_token?: string };
       ledger.tokensIssued++;
+      // RFC 6749 §4.1.2: the replay revoked the grant (gid), so the winner's access token is
+      // refused from the moment both answers are in, asked by its own client (RFC 7662 §4).
+      if (race && wins.length === 1) {
+        const revokedAt = Date.now();
+        if (await introspect(body.access_token, target.webApp)) ledger.acceptedAfterRevocation.push({ via: 'introspection', revokedAt, acceptedAt: Date.now() });
+      }
       // RFC 6749 §4.1.2: the replay revoked what the code had issued; its refresh token is not kept.
       if (body.refresh_token && !race) {
         refreshTokens.push(body.refresh_token);
@@ -273,7 +279,14 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
     }
     const res = await call('/oauth2/revoke', form(target.caller, { token, token_type_hint: 'access_token' }));
     if (res.status !== 200) return failed(res);
-    revoked.push({ token, at: Date.now() });
+    const at = Date.now();
+    revoked.push({ token, at });
+    // At once after the acknowledgement, twice (Envoy round-robins the Checks over both token
+    // instances): the revocation must already hold on every instance (review 10 F4).
+    for (let i = 0; i < 2; i++) {
+      const status = await callApi(token);
+      if (status === 200) ledger.acceptedAfterRevocation.push({ via: 'ext_authz', revokedAt: at, acceptedAt: Date.now() });
+    }
   };
 
   const probeRevoked = async (): Promise<void> => {
