@@ -238,7 +238,8 @@ export async function runSoakLoad(target: SoakTarget, load: SoakLoad): Promise<S
       ledger.tokensIssued++;
       // RFC 6749 §4.1.2: the replay revoked the grant (gid), so the winner's access token is
       // refused from the moment both answers are in, asked by its own client (RFC 7662 §4).
-      if (race && wins.length === 1) {
+      // Only when the loser was refused as a replay (400): one lost to a fault revoked nothing.
+      if (race && wins.length === 1 && answers.some((r) => r.status === 400)) {
         const revokedAt = Date.now();
         if (await introspect(body.access_token, target.webApp)) ledger.acceptedAfterRevocation.push({ via: 'introspection', revokedAt, acceptedAt: Date.now() });
       }
