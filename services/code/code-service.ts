@@ -334,6 +334,13 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           const bound = await grants.peek(req.code);
           if (bound?.resources !== undefined && bound.clientId === req.clientId) authorizedTargets(bound.resources, validateResourceIndicators(req.resource));
         }
+        // RFC 6749 §4.1.2: the replay marker is written before the code is taken, so a redemption
+        // that loses the take to a concurrent one always finds it and has the winner's tokens
+        // revoked. Written after the take, a loser inside that window found neither the code nor
+        // the marker: refused, but as an unknown code, and the winner's tokens stayed valid (the
+        // soak's code races caught it).
+        const pending = await grants.peek(req.code);
+        if (pending !== undefined) await grants.markRedeemed(hashToken(req.code), pending.grantId);
         // RFC 6749 §4.1.2: a code is single use; take is atomic, so concurrent redemptions get it once.
         const { hash, grant } = await grants.take(req.code);
         if (grant === undefined) {
@@ -345,8 +352,8 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
           }
           throw new InvalidGrant('the authorization code is invalid or expired');
         }
-        // The code is consumed whatever follows: remember it so any further attempt is a recognised replay.
-        await grants.markRedeemed(hash, grant.grantId);
+        // The code is consumed whatever follows: any further attempt is a recognised replay (marked above).
+        if (pending?.grantId !== grant.grantId) await grants.markRedeemed(hash, grant.grantId);
 
         try {
           // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.

@@ -278,6 +278,23 @@ describe('token service over gRPC', () => {
     });
   });
 
+  describe('authorization_code redeemed twice at once', () => {
+    it('code_race_revokes_the_winner: the redemption that loses the race has the winner\'s tokens revoked (RFC 6749 §4.1.2)', async () => {
+      // The replay marker used to be written after the take: a loser inside that window was refused
+      // as an unknown code and the winner kept valid tokens. Races in rounds, bounded.
+      for (let round = 0; round < 8; round++) {
+        const p = pkce();
+        const code = await codeFor(conf.id, 'read', p.challenge);
+        const grant = { $case: 'authorizationCode' as const, value: { code, redirectUri: REDIRECT, codeVerifier: p.verifier, resource: [] } };
+        const answers = await Promise.allSettled([0, 1, 2].map(() => token({ client: secretCreds(conf.id, conf.secret), grant })));
+        const wins = answers.filter((a): a is PromiseFulfilledResult<TokenResponse> => a.status === 'fulfilled');
+        expect(wins).toHaveLength(1);
+        for (const a of answers) if (a.status === 'rejected') expect(a.reason).toMatchObject({ code: 'invalid_grant', description: 'the authorization code has already been used' });
+        expect((await introspect(wins[0]!.value.accessToken)).active, `round ${round}`).toBe(false);
+      }
+    });
+  });
+
   describe('refresh_token', () => {
     let start: TokenResponse;
     beforeAll(async () => {
