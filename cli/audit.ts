@@ -201,11 +201,13 @@ async function tail(
       for (const event of res.events) {
         from = event.eventId;
         if (printed >= limit || stopped()) break;
-        if (!cursor.admit(event.eventId, Date.now())) continue;
+        if (!cursor.admit(event.eventId, Date.now(), event.eventTime?.getTime())) continue;
         const view = AuditEvent.toJSON(event) as JsonObject;
         writeOut(json ? JSON.stringify(view) : eventLine(view));
         printed++;
       }
+      // Between pages too: a catch-up's old events settle at once, so `recent` stays small.
+      cursor.settle(Date.now());
       // A full page may have more behind it: read on at once.
       if (res.events.length < MAX_PAGE || printed >= limit || stopped()) break;
     }

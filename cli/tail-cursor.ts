@@ -19,9 +19,13 @@ export function compareEventIds(a: string, b: string): number {
 export interface TailCursor {
   /** The `after` to query from: every event with an id up to it has been printed or settled. */
   readonly after: string;
-  /** True when the event was not printed yet (and records it as printed at `nowMs`). */
-  admit(eventId: string, nowMs: number): boolean;
-  /** Moves `after` past the events printed at least settleMs before `nowMs`; forgets them. */
+  /**
+   * True when the event was not printed yet (and records it as printed at `nowMs`).
+   * @param eventMs when the event was recorded (its eventTime), if known: an event recorded
+   *   settleMs before now settles at once, so a catch-up (--since) holds no long list of ids.
+   */
+  admit(eventId: string, nowMs: number, eventMs?: number): boolean;
+  /** Moves `after` past the events printed (or recorded) at least settleMs before `nowMs`; forgets them. */
   settle(nowMs: number): void;
 }
 
@@ -37,9 +41,10 @@ export function createTailCursor(start: string, settleMs = 10_000): TailCursor {
     get after() {
       return after;
     },
-    admit(eventId, nowMs) {
+    admit(eventId, nowMs, eventMs) {
       if (compareEventIds(eventId, after) <= 0 || recent.has(eventId)) return false;
-      recent.set(eventId, nowMs);
+      // Settles from the earlier of the two: printed long ago, or recorded long ago.
+      recent.set(eventId, eventMs !== undefined && eventMs < nowMs ? eventMs : nowMs);
       return true;
     },
     settle(nowMs) {

@@ -34,6 +34,18 @@ describe('audit tail cursor', () => {
     expect(printed).toEqual(['101', '103', '102', '104', '105']);
   });
 
+  it('settles events recorded long ago at once, so a catch-up keeps no list of every id (review 9 F4)', () => {
+    const cursor = createTailCursor('0', 10_000);
+    const now = 1_000_000;
+    for (let id = 1; id <= 1000; id++) expect(cursor.admit(String(id), now, now - 3_600_000)).toBe(true);
+    cursor.settle(now);
+    expect(cursor.after).toBe('1000');
+    // A fresh event still waits for its settle time.
+    expect(cursor.admit('1001', now, now)).toBe(true);
+    cursor.settle(now + 1);
+    expect(cursor.after).toBe('1000');
+  });
+
   it('never prints an event at or before the starting id', () => {
     const cursor = createTailCursor('50');
     expect(cursor.admit('50', 0)).toBe(false);

@@ -378,7 +378,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return config;
 }
 
-/** AUTHMESH_METRICS_PORT: a port (default 9464, 0 = any free one) or `off` (no metrics listener). */
 /**
  * AUTHMESH_CONSOLE_PROMETHEUS_URL: an absolute http(s) URL (a path prefix allowed, for a
  * Prometheus under --web.route-prefix) without credentials (they would be logged with the
@@ -400,6 +399,7 @@ function prometheusUrl(raw: string | undefined, problems: string[]): string | un
   return u.href.replace(/\/+$/, '');
 }
 
+/** AUTHMESH_METRICS_PORT: a port (default 9464, 0 = any free one) or `off` (no metrics listener). */
 function metricsPort(raw: string | undefined, problems: string[]): number | undefined {
   if (raw === undefined || raw === '') return 9464;
   if (raw === 'off') return undefined;
