@@ -327,7 +327,9 @@ describe.skipIf(skip !== undefined)('authmesh behind a real Envoy', () => {
       const icon = await fetch(`${s.url}/favicon.ico`);
       expect(icon.status).toBe(200);
       expect(icon.headers.get('content-type')).toBe('image/svg+xml');
-      // Only GET reaches the gateway; anything else is the edge's fail-closed default.
+      // GET and HEAD reach the gateway (a HEAD was a 401 Bearer challenge: review 9 F5); anything
+      // else is the edge's fail-closed default.
+      for (const path of ['/favicon.ico', '/console/']) expect((await fetch(`${s.url}${path}`, { method: 'HEAD' })).status, `HEAD ${path}`).toBe(200);
       expect((await fetch(`${s.url}/console/`, { method: 'POST', body: 'x' })).status).toBe(401);
       const { client } = await s.gateway.anon.client.getClient({ clientId: CONSOLE_CLIENT_ID }, { bearer: await s.gateway.bearer() });
       expect(client?.redirectUris).toEqual([`${s.url}/console/callback`]);
