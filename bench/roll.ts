@@ -17,11 +17,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './processes.js';
 import { preparePrivateStack } from './private-stack.js';
-import { createPostgresStore } from '../services/core/store/pg-store.js';
-import { crashedProcesses, killedOnPurpose, stackPostgresUrl, stackProcesses } from './soak/chaos.js';
+import { crashedProcesses, killedOnPurpose, missingWritesInStack, stackProcesses } from './soak/chaos.js';
 import { runSoakLoad } from './soak/driver.js';
 import { brokenInvariants, soakVerdict, type FaultEvent } from './soak/invariants.js';
-import { missingWrites, setUpSoak } from './soak/setup.js';
+import { setUpSoak } from './soak/setup.js';
 import { freePortRange } from '../test/support/ports.js';
 
 const log = (line: string) => process.stderr.write(`roll: ${line}\n`);
@@ -122,13 +121,7 @@ try {
   const notSent = recorded.outcomes.filter((o) => o.failure === 'no_free_browser').length;
   const ledger = { ...recorded, outcomes: recorded.outcomes.filter((o) => o.failure !== 'no_free_browser') };
   // Read back from the store side, past every cache (review F9): the stack's own Postgres.
-  const store = await createPostgresStore({ url: await stackPostgresUrl(stack), poolSize: 2 });
-  let missing: number;
-  try {
-    missing = await missingWrites(store, ledger.acknowledged);
-  } finally {
-    await store.close();
-  }
+  const missing = await missingWritesInStack(stack, ledger.acknowledged);
   const after = stackProcesses(stack);
   const verdict = soakVerdict(ledger, events, missing);
   const crashed = crashedProcesses(before, after);

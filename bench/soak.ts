@@ -10,13 +10,12 @@
 //   SOAK_JSON      a file for the verdict as JSON
 //   SOAK_STACK_DIR, SOAK_KEEP=1   keep the stack directory / leave the stack running
 import { writeFileSync } from 'node:fs';
-import { createPostgresStore } from '../services/core/store/pg-store.js';
 import { preparePrivateStack } from './private-stack.js';
-import { crashedProcesses, faultSchedule, runChaos, stackPostgresUrl, stackProcesses } from './soak/chaos.js';
+import { crashedProcesses, faultSchedule, runChaos, missingWritesInStack, stackProcesses } from './soak/chaos.js';
 import { runSoakLoad } from './soak/driver.js';
 import { edgeDiagnostics, edgeDiagnosticsReport } from './soak/edge-diagnostics.js';
 import { brokenInvariants, soakVerdict, type FaultEvent } from './soak/invariants.js';
-import { missingWrites, setUpSoak } from './soak/setup.js';
+import { setUpSoak } from './soak/setup.js';
 
 const log = (line: string) => process.stderr.write(`soak: ${line}\n`);
 const ci = process.env.SOAK_PROFILE === 'ci';
@@ -57,13 +56,7 @@ try {
     faultsRun,
   ]);
   // Read back from the store side, past every cache (review F9): the stack's own Postgres.
-  const store = await createPostgresStore({ url: await stackPostgresUrl(stack), poolSize: 2 });
-  let missing: number;
-  try {
-    missing = await missingWrites(store, ledger.acknowledged);
-  } finally {
-    await store.close();
-  }
+  const missing = await missingWritesInStack(stack, ledger.acknowledged);
   const after = stackProcesses(stack);
   const verdict = soakVerdict(ledger, faults, missing);
   const crashed = crashedProcesses(before, after);

@@ -5,7 +5,9 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createPostgresStore } from '../../services/core/store/pg-store.js';
 import type { FaultEvent } from './invariants.js';
+import { missingWrites } from './setup.js';
 import { repoRoot } from '../processes.js';
 import { pidIn, type PrivateStack } from '../private-stack.js';
 
@@ -31,6 +33,19 @@ const script = (name: string, stack: PrivateStack, args: string[]) =>
 /** The private stack's PostgreSQL URL (`scripts/postgres.sh url` in its environment). */
 export async function stackPostgresUrl(stack: PrivateStack): Promise<string> {
   return (await script('postgres.sh', stack, ['url'])).stdout.trim();
+}
+
+/**
+ * How many acknowledged writes the stack's own Postgres lacks: read back with the store code,
+ * past every cache (review F9). Shared by the soak and the roll.
+ */
+export async function missingWritesInStack(stack: PrivateStack, acknowledged: { kind: 'client' | 'user'; id: string }[]): Promise<number> {
+  const store = await createPostgresStore({ url: await stackPostgresUrl(stack), poolSize: 2 });
+  try {
+    return await missingWrites(store, acknowledged);
+  } finally {
+    await store.close();
+  }
 }
 
 function signalProcess(stack: PrivateStack, name: string, signal: NodeJS.Signals): void {
