@@ -6,40 +6,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../test/support/thrown.js';
 import type { Client } from '../core/store/types.js';
-import { type ClientDraft, draftOf, NO_MTLS_METADATA, tlsClientAuthExpectationOf, validateDraft } from './client-draft.js';
+import { type ClientDraft, draftOf, serverClientDraft, tlsClientAuthExpectationOf, validateDraft } from './client-draft.js';
 
-const base: ClientDraft = {
+// The no-metadata draft of serverClientDraft, as a registered (consent-asking) client.
+const base: ClientDraft = serverClientDraft({
   name: 'service',
   clientType: 'confidential',
   redirectUris: [],
   grantTypes: ['client_credentials'],
   scopes: ['read'],
   tokenEndpointAuthMethod: 'tls_client_auth',
-  jwks: undefined,
   skipConsent: false,
-  requirePkce: true,
-  audience: [],
-  accessTokenTtlSeconds: 0,
-  refreshTokenTtlSeconds: 0,
-  refreshTokenReuseGraceSeconds: undefined,
-  clientUri: '',
-  logoUri: '',
-  contacts: [],
-  idTokenSignedResponseAlg: '',
-  defaultMaxAge: undefined,
-  requireAuthTime: false,
-  subjectType: '',
-  sectorIdentifierUri: '',
-  userinfoSignedResponseAlg: '',
-  postLogoutRedirectUris: [],
-  backchannelLogoutUri: '',
-  backchannelLogoutSessionRequired: false,
-  dpopBoundAccessTokens: false,
-  ...NO_MTLS_METADATA,
-  requirePushedAuthorizationRequests: false,
-  requireSignedRequestObject: false,
-  requestObjectSigningAlg: '',
-};
+});
 
 const stored = (d: ClientDraft): Client => {
   const v = validateDraft(d);

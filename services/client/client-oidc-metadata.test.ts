@@ -3,40 +3,18 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../test/support/thrown.js';
 import type { Client } from '../core/store/types.js';
-import { type ClientDraft, draftOf, NO_MTLS_METADATA, oidcMetadataOf, validateDraft } from './client-draft.js';
+import { type ClientDraft, draftOf, serverClientDraft, oidcMetadataOf, validateDraft } from './client-draft.js';
 
-const base: ClientDraft = {
+// The no-metadata draft of serverClientDraft, as a registered (consent-asking) client.
+const base: ClientDraft = serverClientDraft({
   name: 'RP',
   clientType: 'confidential',
   redirectUris: ['https://rp.example.com/cb'],
   grantTypes: ['authorization_code'],
   scopes: ['openid'],
   tokenEndpointAuthMethod: 'client_secret_basic',
-  jwks: undefined,
   skipConsent: false,
-  requirePkce: true,
-  audience: [],
-  accessTokenTtlSeconds: 0,
-  refreshTokenTtlSeconds: 0,
-  refreshTokenReuseGraceSeconds: undefined,
-  clientUri: '',
-  logoUri: '',
-  contacts: [],
-  idTokenSignedResponseAlg: '',
-  defaultMaxAge: undefined,
-  requireAuthTime: false,
-  subjectType: '',
-  sectorIdentifierUri: '',
-  userinfoSignedResponseAlg: '',
-  postLogoutRedirectUris: [],
-  backchannelLogoutUri: '',
-  backchannelLogoutSessionRequired: false,
-  dpopBoundAccessTokens: false,
-  ...NO_MTLS_METADATA,
-  requirePushedAuthorizationRequests: false,
-  requireSignedRequestObject: false,
-  requestObjectSigningAlg: '',
-};
+});
 const ES256_ONLY = { idTokenAlgs: ['ES256'] };
 
 describe('validateDraft: OpenID Connect metadata', () => {

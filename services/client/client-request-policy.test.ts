@@ -4,12 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../test/support/thrown.js';
 import type { Client } from '../core/store/types.js';
-import { type ClientDraft, draftOf, NO_MTLS_METADATA, requestObjectPolicyOf, validateDraft } from './client-draft.js';
+import { type ClientDraft, draftOf, serverClientDraft, requestObjectPolicyOf, validateDraft } from './client-draft.js';
 import { fieldsOfMask } from './client-mapping.js';
 
 const JWKS = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' }] };
 
-const base: ClientDraft = {
+// The no-metadata draft of serverClientDraft, as a registered (consent-asking) client.
+const base: ClientDraft = serverClientDraft({
   name: 'RP',
   clientType: 'confidential',
   redirectUris: ['https://rp.example.com/cb'],
@@ -18,29 +19,7 @@ const base: ClientDraft = {
   tokenEndpointAuthMethod: 'private_key_jwt',
   jwks: JWKS,
   skipConsent: false,
-  requirePkce: true,
-  audience: [],
-  accessTokenTtlSeconds: 0,
-  refreshTokenTtlSeconds: 0,
-  refreshTokenReuseGraceSeconds: undefined,
-  clientUri: '',
-  logoUri: '',
-  contacts: [],
-  idTokenSignedResponseAlg: '',
-  defaultMaxAge: undefined,
-  requireAuthTime: false,
-  subjectType: '',
-  sectorIdentifierUri: '',
-  userinfoSignedResponseAlg: '',
-  postLogoutRedirectUris: [],
-  backchannelLogoutUri: '',
-  backchannelLogoutSessionRequired: false,
-  dpopBoundAccessTokens: false,
-  requirePushedAuthorizationRequests: false,
-  requireSignedRequestObject: false,
-  requestObjectSigningAlg: '',
-  ...NO_MTLS_METADATA,
-};
+});
 
 describe('validateDraft: the request policy', () => {
   it('stores nothing for the defaults: plain requests allowed, any allow-listed alg', () => {
