@@ -3,11 +3,10 @@
 // cluster within its drain delay (AUTHMESH_DRAIN_SECONDS, still serving meanwhile), and only then
 // does it close and exit 0. Two real token processes behind a real Envoy, bounded call counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
-import { TokenRequest, TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
+import { TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
-import { extraInstancesSkipReason, registerSampleApi, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
+import { callSampleHello, extraInstancesSkipReason, registerSampleApi, sampleTokenOverGrpc, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
 
 const skip = extraInstancesSkipReason();
 if (skip) console.warn(`skipping the Envoy drain suite: ${skip}`);
@@ -17,17 +16,8 @@ describe.skipIf(skip !== undefined)('a token instance draining behind Envoy', ()
   let sample: SampleApiClient;
   let tokens: ReturnType<typeof createRpcClient<typeof TokenServiceService>>;
 
-  const grpcToken = async () =>
-    (
-      await tokens.token(
-        TokenRequest.fromPartial({
-          client: { credential: { $case: 'clientSecret', value: { clientId: sample.clientId, clientSecret: sample.clientSecret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } },
-          grant: { $case: 'clientCredentials', value: { scope: 'sample.read', resource: [] } },
-        }),
-        { deadline: new Date(Date.now() + 15_000) },
-      )
-    ).accessToken;
-  const sampleCall = async (token: string) => (await fetch(`${s.url}/sample/hello`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })).status;
+  const grpcToken = () => sampleTokenOverGrpc(tokens, sample, 15_000);
+  const sampleCall = (token: string) => callSampleHello(s, token);
 
   beforeAll(async () => {
     // 3 s: Envoy checks every second and drops a NOT_SERVING host at its first such answer.

@@ -4,11 +4,10 @@
 // The second instance is its own process (AUTHMESH_SERVICES=token) using the first one's other
 // services; both share Postgres and the Hazelcast cluster, as a split process must.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
-import { TokenRequest, TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
+import { TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
 import { createRpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_FQN } from '../../services/mesh-deps.js';
-import { extraInstancesSkipReason, registerSampleApi, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
+import { callSampleHello, extraInstancesSkipReason, registerSampleApi, sampleTokenOverGrpc, startEnvoyStack, type EnvoyStack, type SampleApiClient } from '../support/envoy.js';
 
 const skip = extraInstancesSkipReason();
 if (skip) console.warn(`skipping the Envoy failover suite: ${skip}`);
@@ -19,18 +18,9 @@ describe.skipIf(skip !== undefined)('Envoy in front of two token-service instanc
   let tokens: ReturnType<typeof createRpcClient<typeof TokenServiceService>>;
 
   // A native gRPC token request through Envoy (the authmesh_token cluster).
-  const grpcToken = async () =>
-    (
-      await tokens.token(
-        TokenRequest.fromPartial({
-          client: { credential: { $case: 'clientSecret', value: { clientId: sample.clientId, clientSecret: sample.clientSecret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } },
-          grant: { $case: 'clientCredentials', value: { scope: 'sample.read', resource: [] } },
-        }),
-      )
-    ).accessToken;
+  const grpcToken = () => sampleTokenOverGrpc(tokens, sample);
   // A call to the protected sample API: ext_authz asks the authmesh_token cluster.
-  // Bounded well above Envoy's own timeouts: a call that outlives the bound is a hang, and fails.
-  const sampleCall = async (token: string) => (await fetch(`${s.url}/sample/hello`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })).status;
+  const sampleCall = (token: string) => callSampleHello(s, token);
   const tokenHosts = () => s.hosts('authmesh_token');
 
   beforeAll(async () => {

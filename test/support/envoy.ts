@@ -9,7 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../../services/core/rpc/index.js';
+import { TokenEndpointAuthMethod } from '../../gen/ts/authmesh/client/v1/client.js';
+import { TokenRequest, type TokenServiceService } from '../../gen/ts/authmesh/token/v1/token.js';
+import { repoRoot, type RpcClient } from '../../services/core/rpc/index.js';
 import { SERVICE_NAMES, type ServiceName } from '../../services/core/config/index.js';
 import { resolvePairwiseSalt } from '../../services/core/config/data-dir-secrets.js';
 import { silentLogger } from '../../services/core/log/index.js';
@@ -296,6 +298,30 @@ export async function startEnvoyStack(opts: EnvoyStackOptions = {}): Promise<Env
 export interface SampleApiClient {
   clientId: string;
   clientSecret: string;
+}
+
+/**
+ * The sample client's client_credentials token (scope sample.read) over native gRPC, through
+ * whatever `tokens` dials (Envoy's authmesh_token cluster in the failover and drain suites).
+ * @param deadlineMs the call's deadline, ms (default: the client's)
+ */
+export async function sampleTokenOverGrpc(tokens: RpcClient<typeof TokenServiceService>, sample: SampleApiClient, deadlineMs?: number): Promise<string> {
+  const res = await tokens.token(
+    TokenRequest.fromPartial({
+      client: { credential: { $case: 'clientSecret', value: { clientId: sample.clientId, clientSecret: sample.clientSecret, method: TokenEndpointAuthMethod.TOKEN_ENDPOINT_AUTH_METHOD_CLIENT_SECRET_BASIC } } },
+      grant: { $case: 'clientCredentials', value: { scope: 'sample.read', resource: [] } },
+    }),
+    deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) },
+  );
+  return res.accessToken;
+}
+
+/**
+ * GET /sample/hello through Envoy with `token` (jwt_authn, then ext_authz on the token cluster):
+ * its HTTP status. Bounded well above Envoy's own timeouts (15 s): a call that outlives it is a hang.
+ */
+export async function callSampleHello(stack: EnvoyStack, token: string): Promise<number> {
+  return (await fetch(`${stack.url}/sample/hello`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })).status;
 }
 
 /**
