@@ -328,18 +328,17 @@ export function createCodeServiceRegistration(deps: MeshDeps, grants: CodeGrants
         // RFC 7636 §4.1: a verifier outside the grammar can never match; refuse it as invalid_grant (§4.6).
         if (req.codeVerifier !== '') validateCodeVerifier(req.codeVerifier);
 
+        const pending = await grants.peek(req.code);
         if (req.resource.length > 0) {
           // RFC 8707 §2.2: a code bound to resources is good only for them; a token request naming
           // another is refused before the code is consumed, so the client can still redeem it.
-          const bound = await grants.peek(req.code);
-          if (bound?.resources !== undefined && bound.clientId === req.clientId) authorizedTargets(bound.resources, validateResourceIndicators(req.resource));
+          if (pending?.resources !== undefined && pending.clientId === req.clientId) authorizedTargets(pending.resources, validateResourceIndicators(req.resource));
         }
         // RFC 6749 §4.1.2: the replay marker is written before the code is taken, so a redemption
         // that loses the take to a concurrent one always finds it and has the winner's tokens
         // revoked. Written after the take, a loser inside that window found neither the code nor
         // the marker: refused, but as an unknown code, and the winner's tokens stayed valid (the
         // soak's code races caught it).
-        const pending = await grants.peek(req.code);
         if (pending !== undefined) await grants.markRedeemed(hashToken(req.code), pending.grantId);
         // RFC 6749 §4.1.2: a code is single use; take is atomic, so concurrent redemptions get it once.
         const { hash, grant } = await grants.take(req.code);
