@@ -50,11 +50,6 @@ async function startGateway(config: Config, log: Logger, peers: Peers, addresses
 }
 
 /**
- * What a newcomer needs from this process's start: what it runs, on which state, where it listens,
- * the URL clients use (the issuer: Envoy's in a stack, not this gateway's own port) and how to get
- * a first token. Never a secret: only where the admin secret comes from.
- */
-/**
  * `AUTHMESH_ADDR=<host:port> ` for the banner's CLI line when the CLI's default (127.0.0.1:50051)
  * is not where this process serves the user service; '' otherwise (review: the printed command
  * failed on any other port).
@@ -66,6 +61,11 @@ function cliAddress(config: Config, grpcPort: number | undefined): string {
   return address === '127.0.0.1:50051' ? '' : `AUTHMESH_ADDR=${address} `;
 }
 
+/**
+ * What a newcomer needs from this process's start: what it runs, on which state, where it listens,
+ * the URL clients use (the issuer: Envoy's in a stack, not this gateway's own port) and how to get
+ * a first token. Never a secret: only where the admin secret comes from.
+ */
 function banner(config: Config, grpcPort: number | undefined, httpAddress: string | undefined, metricsUrl: string | undefined): string[] {
   const embedded = config.services.length === SERVICE_NAMES.length && config.gateway;
   const state = [
